@@ -1,0 +1,4 @@
+#!/usr/bin/env node
+import { runCli } from '../main.js';
+
+process.exitCode = await runCli('barman-cloud-backup', process.argv.slice(2));

@@ -1,0 +1,146 @@
+/**
+ * Entry point for `pgstow` and every barman-cloud-* drop-in. Parses the command name, lazily loads only
+ * that command's module (archive_command start-up time matters), and is the one place that maps errors to
+ * exit codes and prints them: one line, no stack trace unless --debug, secrets scrubbed.
+ */
+import { ExitCode, isPgstowError, UsageError } from '../errors.js';
+import { formatHelp, parseArgs } from './args.js';
+import type { Command, CommandContext } from './command.js';
+import { createLogger, levelFromVerbosity } from './logger.js';
+import { redact, secretsFromEnv } from './redact.js';
+import { VERSION } from '../version.js';
+
+type Loader = () => Promise<{ command: Command }>;
+
+/** pgstow subcommands. `backup list|show|delete|keep` are routed in resolveCommand. */
+const COMMANDS: Record<string, Loader> = {
+  'wal-archive': () => import('./commands/wal-archive.js'),
+  'wal-restore': () => import('./commands/wal-restore.js'),
+  'backup': () => import('./commands/backup.js'),
+  'restore': () => import('./commands/restore.js'),
+  'backup-list': () => import('./commands/backup-list.js'),
+  'backup-show': () => import('./commands/backup-show.js'),
+  'backup-delete': () => import('./commands/backup-delete.js'),
+  'backup-keep': () => import('./commands/backup-keep.js'),
+  'check-wal-archive': () => import('./commands/check-wal-archive.js'),
+  'check-store': () => import('./commands/check-store.js'),
+  'config': () => import('./commands/config.js'),
+  'demo': () => import('./commands/demo.js'),
+};
+
+/** barman-cloud-* program names → pgstow command. */
+export const BARMAN_COMMANDS: Record<string, string> = {
+  'barman-cloud-wal-archive': 'wal-archive',
+  'barman-cloud-wal-restore': 'wal-restore',
+  'barman-cloud-backup': 'backup',
+  'barman-cloud-restore': 'restore',
+  'barman-cloud-backup-list': 'backup-list',
+  'barman-cloud-backup-show': 'backup-show',
+  'barman-cloud-backup-delete': 'backup-delete',
+  'barman-cloud-backup-keep': 'backup-keep',
+  'barman-cloud-check-wal-archive': 'check-wal-archive',
+};
+
+const BACKUP_SUBCOMMANDS = new Set(['list', 'show', 'delete', 'keep']);
+
+const PGSTOW_HELP = `usage: pgstow <command> [options] ...
+
+PostgreSQL base backups and continuous WAL archiving to object stores (S3, Azure Blob, GCS, filesystem),
+layout-compatible with Barman Cloud.
+
+commands:
+  wal-archive         archive one WAL file (archive_command)
+  wal-restore         restore one WAL file (restore_command)
+  backup              take a base backup
+  backup list         list backups
+  backup show         show one backup
+  backup delete       delete backups by id or retention policy
+  backup keep         keep a backup forever (or release it)
+  restore             restore a base backup, optionally with point-in-time recovery settings
+  check-wal-archive   check that a WAL archive is empty (or has nothing on newer timelines)
+  check-store         preflight: try list, put, get and delete on a destination
+  config check        validate a CloudNativePG manifest and show what it resolves to
+  demo                archive, back up and restore a throwaway PostgreSQL into a local store
+
+Every barman-cloud-* command is also installed under its Barman name.
+Run 'pgstow <command> --help' for a command's options.
+`;
+
+export interface RunOptions {
+  env?: Readonly<Record<string, string | undefined>>;
+  stdout?: NodeJS.WritableStream;
+  stderr?: NodeJS.WritableStream;
+}
+
+/** Runs a command line; returns the exit code (never calls process.exit). */
+export async function runCli(program: string, argv: readonly string[], run: RunOptions = {}): Promise<number> {
+  const env = run.env ?? process.env;
+  const stdout = (run.stdout ?? process.stdout) as CommandContext['stdout'];
+  const stderr = (run.stderr ?? process.stderr) as CommandContext['stderr'];
+  const secrets = secretsFromEnv(env);
+  const debug = argv.includes('--debug');
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${sig}`));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let invokedAs = program;
+  try {
+    const resolved = resolveCommand(program, argv);
+    if (!resolved) {
+      if (argv.includes('--version') || argv.includes('-V')) { stdout.write(`pgstow ${VERSION}\n`); return ExitCode.OK; }
+      if (argv.length === 0 || argv.includes('--help') || argv[0] === 'help') { stdout.write(PGSTOW_HELP); return argv.length === 0 ? ExitCode.USAGE : ExitCode.OK; }
+      throw new UsageError(`unknown command "${argv[0]}" (run 'pgstow --help')`);
+    }
+    invokedAs = resolved.invokedAs;
+    const loader = COMMANDS[resolved.name];
+    if (!loader) throw new UsageError(`unknown command "${resolved.name}"`);
+    const { command } = await loader();
+    const spec = command.spec(invokedAs);
+    if (resolved.args.includes('--help')) { stdout.write(formatHelp(spec)); return ExitCode.OK; }
+    if (resolved.args.includes('--version') || resolved.args.includes('-V')) {
+      stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
+      return ExitCode.OK;
+    }
+    const args = parseArgs(spec, resolved.args);
+    const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
+    const log = createLogger(stderr, debug ? 'debug' : level, secrets);
+    const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
+    const code = await command.run(args, ctx);
+    return code ?? ExitCode.OK;
+  } catch (err) {
+    return reportError(err, invokedAs, stderr, secrets, debug);
+  } finally {
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+interface ResolvedCommand { name: string; invokedAs: string; barmanMode: boolean; args: readonly string[] }
+
+function resolveCommand(program: string, argv: readonly string[]): ResolvedCommand | undefined {
+  const barman = BARMAN_COMMANDS[program];
+  if (barman) return { name: barman, invokedAs: program, barmanMode: true, args: argv };
+  const first = argv[0];
+  if (first === undefined || first.startsWith('-') || first === 'help') return undefined;
+  if (first === 'backup' && argv[1] !== undefined && BACKUP_SUBCOMMANDS.has(argv[1])) {
+    return { name: `backup-${argv[1]}`, invokedAs: `pgstow backup ${argv[1]}`, barmanMode: false, args: argv.slice(2) };
+  }
+  if (first === 'config') return { name: 'config', invokedAs: 'pgstow config', barmanMode: false, args: argv.slice(1) };
+  return { name: first, invokedAs: `pgstow ${first}`, barmanMode: false, args: argv.slice(1) };
+}
+
+function reportError(err: unknown, invokedAs: string, stderr: NodeJS.WritableStream, secrets: string[], debug: boolean): number {
+  const exitCode = isPgstowError(err) ? err.exitCode : ExitCode.GENERAL;
+  const message = err instanceof Error ? err.message : String(err);
+  stderr.write(redact(`${invokedAs}: error: ${message}\n`, secrets));
+  if (debug) {
+    let cur: unknown = err;
+    while (cur) {
+      const text = cur instanceof Error ? (cur.stack ?? cur.message) : String(cur);
+      stderr.write(redact(`${text}\n`, secrets));
+      cur = cur instanceof Error ? cur.cause : undefined;
+      if (cur) stderr.write('caused by: ');
+    }
+  }
+  return exitCode;
+}

@@ -1,0 +1,47 @@
+/** Helpers built on the ObjectStore interface, kept out of it so drivers implement little. */
+import { Readable } from 'node:stream';
+import { UsageError } from '../errors.js';
+import { isCommonPrefix, type ObjectInfo, type ObjectStore } from './object-store.js';
+
+/** Reads a whole object into memory; for small objects (backup.info, annotations, WAL). */
+export async function readAll(store: ObjectStore, key: string, signal?: AbortSignal): Promise<Buffer> {
+  const stream = await store.get(key, signal ? { signal } : undefined);
+  return streamToBuffer(stream);
+}
+
+export async function streamToBuffer(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** Every object (not prefix) under `prefix`, recursively. */
+export async function* listObjects(store: ObjectStore, prefix: string): AsyncIterable<ObjectInfo> {
+  for await (const entry of store.list(prefix)) {
+    if (!isCommonPrefix(entry)) yield entry;
+  }
+}
+
+/** Rejects keys that could escape the root or confuse a listing. Drivers call it on every key. */
+export function assertValidKey(key: string): void {
+  if (key.length === 0) throw new UsageError('object key is empty');
+  if (key.startsWith('/')) throw new UsageError(`object key must not start with "/": ${key}`);
+  if (key.endsWith('/')) throw new UsageError(`object key must not end with "/": ${key}`);
+  for (const segment of key.split('/')) {
+    if (segment === '' || segment === '.' || segment === '..') throw new UsageError(`object key has an empty, "." or ".." segment: ${key}`);
+  }
+  if (key.includes('\0')) throw new UsageError('object key contains a NUL byte');
+}
+
+/** Accepts a prefix: may be empty or end with "/", otherwise follows key rules. */
+export function assertValidPrefix(prefix: string): void {
+  if (prefix === '') return;
+  assertValidKey(prefix.endsWith('/') ? prefix.slice(0, -1) : prefix);
+}
+
+/** Turns a PutBody into a fresh Readable (bytes or factory) for drivers that stream. */
+export function openBody(body: Uint8Array | (() => Readable) | Readable): Readable {
+  if (body instanceof Uint8Array) return Readable.from([Buffer.from(body.buffer, body.byteOffset, body.byteLength)]);
+  if (typeof body === 'function') return body();
+  return body;
+}

@@ -1,0 +1,117 @@
+/**
+ * The one storage interface every driver implements (fs, s3, azure-blob, gcs). Drivers know nothing of
+ * PostgreSQL; the conformance suite in test/conformance/object-store.suite.ts checks every rule below.
+ *
+ * Keys are '/'-separated, relative to the store's root (bucket or container plus the URL prefix is NOT
+ * applied here: callers pass full keys below the bucket/container). A key never starts with '/', never
+ * contains '..' segments or empty segments, and never ends with '/'.
+ */
+import type { Readable } from 'node:stream';
+
+export interface StoreCapabilities {
+  /** put(key, …, { ifAbsent: true }) is enforced atomically by the server. */
+  readonly conditionalCreate: boolean;
+  /** put replaces an existing key atomically (readers see old or new, never a mix). */
+  readonly atomicReplace: boolean;
+  /** Server-side encryption options are honoured. */
+  readonly serverSideEncryption: boolean;
+  /** Object tags (S3 Tagging, Azure index tags, GCS custom metadata) are stored. */
+  readonly objectTags: boolean;
+  /** Largest number of keys one delete request takes. */
+  readonly maxBatchDelete: number;
+  /** Largest number of parts a multipart upload may have. */
+  readonly maxParts: number;
+}
+
+/** A body that can be produced again for a retry: bytes, or a factory opening a fresh stream. */
+export type PutSource = Uint8Array | (() => Readable);
+
+/** A one-shot stream (a tar pipeline); the driver uploads it in parts and retries per part. */
+export type PutBody = PutSource | Readable;
+
+export interface PutOptions {
+  /** Exact length when known: lets drivers pick single-put vs multipart and the part size. */
+  contentLength?: number;
+  /** Expected size when not exact (e.g. the uncompressed size of a stream); used to size parts. */
+  sizeHint?: number;
+  /** Fail with ObjectExistsError if the key exists. Honoured atomically only when capabilities.conditionalCreate. */
+  ifAbsent?: boolean;
+  tags?: Readonly<Record<string, string>>;
+  /** User metadata stored with the object (x-amz-meta-*, Azure metadata, GCS metadata). */
+  metadata?: Readonly<Record<string, string>>;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  key: string;
+  size: number;
+  etag?: string;
+}
+
+export interface GetOptions {
+  /** Inclusive byte range; `end` omitted = to the end. */
+  range?: { start: number; end?: number };
+  signal?: AbortSignal;
+}
+
+export interface ObjectInfo {
+  readonly key: string;
+  readonly size: number;
+  readonly lastModified?: Date;
+  readonly etag?: string;
+  readonly metadata?: Readonly<Record<string, string>>;
+}
+
+/** A "directory" reported by a delimited listing. Always ends with the delimiter. */
+export interface CommonPrefix {
+  readonly prefix: string;
+}
+
+export interface ListOptions {
+  /** Group keys by this delimiter (only "/" is supported) and yield CommonPrefix entries. */
+  delimiter?: '/';
+  /** Only keys strictly after this one (lexicographic). */
+  startAfter?: string;
+  signal?: AbortSignal;
+}
+
+export interface ObjectStore {
+  /** Provider name, e.g. "s3". */
+  readonly provider: string;
+  /** Human-readable location for messages, with no secrets (e.g. "s3://bucket at http://127.0.0.1:4568"). */
+  readonly description: string;
+  readonly capabilities: StoreCapabilities;
+
+  /**
+   * Stores `body` at `key`, replacing any existing object unless `ifAbsent`.
+   * Large or unknown-length bodies go through multipart upload with bounded memory; on failure the
+   * multipart upload is aborted. The object is visible only once complete.
+   */
+  put(key: string, body: PutBody, options?: PutOptions): Promise<PutResult>;
+
+  /** Streams the object. Must throw ObjectNotFoundError for a missing key (before any data). */
+  get(key: string, options?: GetOptions): Promise<Readable>;
+
+  /** Must throw ObjectNotFoundError for a missing key. */
+  stat(key: string): Promise<ObjectInfo>;
+
+  /** Never throws for a missing key. */
+  exists(key: string): Promise<boolean>;
+
+  /**
+   * All keys starting with `prefix`, in lexicographic order, across every page. With a delimiter, keys
+   * below the next "/" after the prefix are grouped into one CommonPrefix. A missing prefix yields nothing.
+   */
+  list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo | CommonPrefix>;
+
+  /** Deletes the keys, batching up to capabilities.maxBatchDelete. Missing keys are not an error. */
+  delete(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<void>;
+
+  /** Releases sockets and clients. */
+  close(): Promise<void>;
+}
+
+export function isCommonPrefix(entry: ObjectInfo | CommonPrefix): entry is CommonPrefix {
+  return 'prefix' in entry;
+}
