@@ -1,4 +1,8 @@
-"""moto_server with one fix for its SigV4 check, so a correct client is not refused.
+"""moto_server with two fixes to its authentication, so a correct client is not refused.
+
+1. AssumeRoleWithWebIdentity (IRSA) is an unsigned call on AWS; moto 5.2.1 demands a signature for it and
+   crashes (KeyError HTTP_AUTHORIZATION, HTTP 500). We let it through unsigned, as AWS does.
+2. Canonical query string (below).
 
 moto (5.2.1) verifies signatures on werkzeug's request.url, where "%2F" in the query is already decoded to
 "/", and botocore's canonical query string then uses the value as is: every request whose query holds an
@@ -23,6 +27,20 @@ def _canonical_query_string_url(self, parts):
 
 
 botocore.auth.SigV4Auth._canonical_query_string_url = _canonical_query_string_url
+
+from moto.core.authorization import ActionAuthenticatorMixin  # noqa: E402
+
+_UNSIGNED_ACTIONS = {'AssumeRoleWithWebIdentity', 'AssumeRoleWithSAML'}
+_original_auth = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+
+def _authenticate_and_authorize_action(self, iam_request_cls, resource='*'):
+    if 'Authorization' not in self.headers and self._get_action() in _UNSIGNED_ACTIONS:
+        return None
+    return _original_auth(self, iam_request_cls, resource)
+
+
+ActionAuthenticatorMixin._authenticate_and_authorize_action = _authenticate_and_authorize_action
 
 from moto.server import main  # noqa: E402
 

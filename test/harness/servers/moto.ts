@@ -92,7 +92,9 @@ export const startMoto: GlobalServerStarter = async () => {
       Statement: [
         { Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'],
           Resource: `arn:aws:s3:::${TEST_BUCKET}/${MOTO_LIMITED_PREFIX}/*` },
-        { Effect: 'Allow', Action: ['s3:ListBucket'], Resource: `arn:aws:s3:::${TEST_BUCKET}` },
+        // moto authorises a whole DeleteObjects request as s3:DeleteObject on the bucket ARN before its per-key
+        // check; on AWS this statement grants nothing (DeleteObject applies to object ARNs only).
+        { Effect: 'Allow', Action: ['s3:ListBucket', 's3:DeleteObject'], Resource: `arn:aws:s3:::${TEST_BUCKET}` },
       ],
     });
     const role = await iam(endpoint, {
