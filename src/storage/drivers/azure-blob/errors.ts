@@ -76,6 +76,17 @@ function isTlsMessage(err: unknown): boolean {
   return /certificate|self[- ]signed|SSL routines|wrong version number|altnames/i.test(m);
 }
 
+/**
+ * DefaultAzureCredential reports every credential of its chain; the one that was configured and failed is
+ * what matters, not the ones that were merely unavailable.
+ */
+function identityReason(e: SdkErrorShape): string {
+  if (!Array.isArray(e.errors) || e.errors.length === 0) return e.message ?? '';
+  const failed = (e.errors as SdkErrorShape[]).filter((x) => x?.name !== 'CredentialUnavailableError');
+  if (failed.length > 0) return failed.map((x) => x.message ?? '').join(' | ');
+  return `no credential of the chain is configured here (${(e.errors as SdkErrorShape[]).map((x) => (x.message ?? '').split(/[ .:]/)[0]).join(', ')})`;
+}
+
 export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error {
   if (err instanceof StorageError || err instanceof PgstowError) return err;
   const e = (err ?? {}) as SdkErrorShape;
@@ -87,7 +98,7 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
   if (e.name === 'CredentialUnavailableError' || e.name === 'AggregateAuthenticationError' || e.name === 'AuthenticationError'
     || e.name === 'AuthenticationRequiredError') {
     const network = e.name === 'AuthenticationError' && (e.statusCode === undefined || e.statusCode >= 500);
-    const msg = `could not get an Entra ID token with ${ctx.credential} for ${ctx.operation} on ${where}: ${oneLine(e.message)}`;
+    const msg = `could not get an Entra ID token with ${ctx.credential} for ${ctx.operation} on ${where}: ${oneLine(identityReason(e))}`;
     return network ? new StorageUnavailableError(base, msg) : new InvalidCredentialsError(base, msg);
   }
 
