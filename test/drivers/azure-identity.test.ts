@@ -84,6 +84,26 @@ describe('azure-blob with Entra ID credentials (Azurite OAuth over HTTPS)', () =
     assert.equal(mi[0]?.params.client_id, clientId);
   });
 
+  it('--credential azure-cli uses the token `az account get-access-token` prints', async (t) => {
+    const az = requireServer(t, 'azuriteOauth'); if (!az) return;
+    // A stand-in `az` on PATH: the credential runs the real command line and parses its JSON.
+    const dir = makeTempDir('az-cli');
+    const argsFile = path.join(dir, 'args');
+    const token = makeJwt(tokens.tenantId, 'https://storage.azure.com', 'cli-user');
+    const expires = Math.floor(Date.now() / 1000) + 3600;
+    fs.writeFileSync(path.join(dir, 'az'), `#!/bin/sh\necho "$@" > '${argsFile}'\necho '{"accessToken":"${token}","expires_on":"${expires}","expiresOn":"2099-01-01 00:00:00.000000","tokenType":"Bearer"}'\n`, { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${dir}:${savedPath ?? ''}`;
+    try {
+      const opened = await openAzure(az, { AZURE_TENANT_ID: tokens.tenantId }, { azure: { credential: 'azure-cli' }, caFile });
+      try { await roundTrip(opened); } finally { await opened.store.close(); }
+    } finally { process.env.PATH = savedPath; }
+    const args = fs.readFileSync(argsFile, 'utf8');
+    assert.match(args, /account get-access-token/);
+    assert.match(args, /--resource https:\/\/storage\.azure\.com/);
+    assert.match(args, new RegExp(`--tenant ${tokens.tenantId}`));
+  });
+
   for (const explicit of [true, false]) {
     it(`${explicit ? '--credential default' : 'no secrets in the environment'}: DefaultAzureCredential uses workload identity (AZURE_FEDERATED_TOKEN_FILE)`, async (t) => {
       const az = requireServer(t, 'azuriteOauth'); if (!az) return;
@@ -104,4 +124,17 @@ describe('azure-blob with Entra ID credentials (Azurite OAuth over HTTPS)', () =
       assert.equal(exchanged[0]?.path, `/${tokens.tenantId}/oauth2/v2.0/token`);
     });
   }
+
+  it('DefaultAzureCredential with a service principal (AZURE_CLIENT_SECRET) in the environment', async (t) => {
+    const az = requireServer(t, 'azuriteOauth'); if (!az) return;
+    const clientId = 'cccccccc-0000-0000-0000-000000000003';
+    const before = tokens.requests.length;
+    const opened = await openAzure(az, {
+      AZURE_TENANT_ID: tokens.tenantId, AZURE_CLIENT_ID: clientId, AZURE_CLIENT_SECRET: tokens.clientSecret, AZURE_AUTHORITY_HOST: tokens.url,
+    }, { caFile });
+    try { await roundTrip(opened); } finally { await opened.store.close(); }
+    const sp = tokens.requests.slice(before).filter((r) => r.kind === 'client-secret');
+    assert.ok(sp.length >= 1, 'the client secret was presented at the authority');
+    assert.equal(sp[0]?.params.client_id, clientId);
+  });
 });

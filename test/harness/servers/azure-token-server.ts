@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import type { TlsMaterial } from '../test-env.js';
 
 export interface TokenRequestRecord {
-  kind: 'managed-identity' | 'oidc-metadata' | 'client-assertion';
+  kind: 'managed-identity' | 'oidc-metadata' | 'client-assertion' | 'client-secret';
   path: string;
   /** Query parameters (managed identity) or form fields (token endpoint), secrets included: test-only. */
   params: Record<string, string>;
@@ -29,6 +29,8 @@ export interface TokenServer {
   tenantId: string;
   /** Contents of the federated token file the client must present as client_assertion. */
   federatedToken: string;
+  /** Service principal secret the token endpoint accepts as client_secret (EnvironmentCredential). */
+  clientSecret: string;
   requests: TokenRequestRecord[];
   /** Audience of the tokens issued from now on (default https://storage.azure.com). */
   audience: string;
@@ -51,6 +53,7 @@ export async function startTokenServer(tls: TlsMaterial, options: { tenantId?: s
   const state: TokenServer = {
     url: '', identityHeader: `header-${Math.random().toString(36).slice(2)}`, tenantId,
     federatedToken: options.federatedToken ?? makeJwt(tenantId, 'api://AzureADTokenExchange', 'system:serviceaccount:ns:sa'),
+    clientSecret: `secret-${Math.random().toString(36).slice(2)}`,
     requests: [], audience: 'https://storage.azure.com', close: async () => undefined,
   };
   const server = https.createServer({ cert: fs.readFileSync(tls.certFile), key: fs.readFileSync(tls.keyFile) }, (req, res) => {
@@ -90,9 +93,10 @@ export async function startTokenServer(tls: TlsMaterial, options: { tenantId?: s
       }
       if (req.method === 'POST' && /^\/[^/]+\/oauth2\/v2\.0\/token$/.test(u.pathname)) {
         const params = Object.fromEntries(new URLSearchParams(raw));
-        const rec: TokenRequestRecord = { kind: 'client-assertion', path: u.pathname, params, headers: req.headers };
+        const bySecret = params.client_secret !== undefined;
+        const rec: TokenRequestRecord = { kind: bySecret ? 'client-secret' : 'client-assertion', path: u.pathname, params, headers: req.headers };
         state.requests.push(rec);
-        if (params.client_assertion !== state.federatedToken) { send(401, { error: 'invalid_client', error_description: 'AADSTS700213: client assertion does not match the federated token' }); return; }
+        if (bySecret ? params.client_secret !== state.clientSecret : params.client_assertion !== state.federatedToken) { send(401, { error: 'invalid_client', error_description: 'AADSTS700213: client assertion does not match the federated token' }); return; }
         rec.token = makeJwt(tenantId, state.audience, params.client_id ?? 'unknown');
         send(200, { token_type: 'Bearer', expires_in: 3600, ext_expires_in: 3600, access_token: rec.token });
         return;
