@@ -121,6 +121,31 @@ describe('azure-blob uploads', () => {
     } finally { await store.close(); }
   });
 
+  it('a stream failing after blocks were staged leaves neither a blob nor uncommitted blocks', async (t) => {
+    const az = requireServer(t, 'azurite'); if (!az) return;
+    const { store, prefix } = await openAzure(az, { AZURE_STORAGE_CONNECTION_STRING: az.connectionString }, { azure: { maxBlockSize: 64 * 1024, maxConcurrency: 2 } });
+    const { BlobServiceClient } = await import('@azure/storage-blob');
+    const container = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test');
+    try {
+      // Control: staged, uncommitted blocks are visible through Get Block List.
+      const control = container.getBlockBlobClient(`${prefix}control`);
+      await control.stageBlock(Buffer.from('000001').toString('base64'), Buffer.alloc(10), 10);
+      assert.equal((await control.getBlockList('uncommitted')).uncommittedBlocks?.length, 1);
+
+      let sent = 0;
+      const failing = new Readable({
+        read() {
+          this.push(randomBytes(64 * 1024));
+          if (++sent >= 6) this.destroy(new Error('tar producer died'));
+        },
+      });
+      await assert.rejects(store.put(`${prefix}base/data.tar`, failing), /tar producer died/);
+      assert.equal(await store.exists(`${prefix}base/data.tar`), false);
+      const left = await container.getBlockBlobClient(`${prefix}base/data.tar`).getBlockList('all').then((l) => (l.uncommittedBlocks?.length ?? 0) + (l.committedBlocks?.length ?? 0), (e: { statusCode?: number }) => (e.statusCode === 404 ? 0 : -1));
+      assert.equal(left, 0, 'no staged block is left behind');
+    } finally { await store.close(); }
+  });
+
   it('rejects tuning values Azure cannot take', async (t) => {
     const az = requireServer(t, 'azurite'); if (!az) return;
     await assert.rejects(openAzure(az, { AZURE_STORAGE_KEY: az.accountKey }, { azure: { maxConcurrency: 0 } }), ConfigError);
