@@ -143,6 +143,18 @@ describe('azure-blob uploads', () => {
       assert.equal(await store.exists(`${prefix}base/data.tar`), false);
       const left = await container.getBlockBlobClient(`${prefix}base/data.tar`).getBlockList('all').then((l) => (l.uncommittedBlocks?.length ?? 0) + (l.committedBlocks?.length ?? 0), (e: { statusCode?: number }) => (e.statusCode === 404 ? 0 : -1));
       assert.equal(left, 0, 'no staged block is left behind');
+
+      // Replacing an existing object: a failed upload leaves the old version readable.
+      await store.put(`${prefix}base/backup.info`, Buffer.from('old version'));
+      sent = 0;
+      const failingAgain = new Readable({
+        read() {
+          this.push(randomBytes(64 * 1024));
+          if (++sent >= 4) this.destroy(new Error('tar producer died'));
+        },
+      });
+      await assert.rejects(store.put(`${prefix}base/backup.info`, failingAgain), /tar producer died/);
+      assert.equal((await readAll(store, `${prefix}base/backup.info`)).toString(), 'old version');
     } finally { await store.close(); }
   });
 
