@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import {
-  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, StorageUnavailableError, TlsError,
+  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, StorageUnavailableError, TlsError,
 } from '../../src/storage/errors.js';
 import { ConfigError, ExitCode } from '../../src/errors.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
@@ -117,6 +117,9 @@ describe('azure-blob uploads', () => {
       await store.put(`${prefix}small`, randomBytes(50_000), { tags: { k: 'v' } });
       const small = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test').getBlockBlobClient(`${prefix}small`);
       assert.deepEqual((await small.getTags()).tags, { k: 'v' });
+      // Create-if-absent holds on the block path too (If-None-Match: * on Put Block List).
+      await assert.rejects(store.put(key, Readable.from([randomBytes(3 * blockSize)]), { ifAbsent: true }), ObjectExistsError);
+      assert.equal((await store.stat(key)).size, body.length, 'the existing object is untouched');
       await store.delete([key, `${prefix}small`]);
     } finally { await store.close(); }
   });

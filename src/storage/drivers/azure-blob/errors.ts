@@ -124,7 +124,7 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
     }
     return new StorageRequestError(base, `${ctx.operation} ${where} failed: ${detail}`);
   }
-  if ((status === 409 && code === 'BlobAlreadyExists') || (status === 412 && ctx.operation === 'put')) {
+  if ((status === 409 && code === 'BlobAlreadyExists') || (status === 412 && code === 'ConditionNotMet' && ctx.operation === 'put')) {
     return new ObjectExistsError({ ...base, key: ctx.key ?? '' });
   }
   if (status === 401 || (status === 403 && code !== undefined && AUTHENTICATION_CODES.has(code))) {
