@@ -66,6 +66,8 @@ async function main() {
 
   app.use((req, res, next) => {
     if (!requireToken) return next();
+    // As on GCS, a resumable session URI authorizes its own chunk uploads.
+    if (req.method === 'PUT' && req.path.startsWith('/upload/') && typeof req.query.upload_id === 'string') return next();
     const auth = req.header('authorization');
     if (auth === `Bearer ${requireToken}`) return next();
     if (readonlyToken && auth === `Bearer ${readonlyToken}`) {

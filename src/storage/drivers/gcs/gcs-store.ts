@@ -76,8 +76,12 @@ export class GcsObjectStore implements ObjectStore {
       const counted = Readable.from((async function* () {
         for await (const chunk of head.rest) { size += (chunk as Buffer).length; yield chunk as Buffer; }
       })(), { objectMode: false });
+      // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
+      // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
+      // need no credentials: the session URI authorizes them (as on GCS).
+      const [uri] = await file.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
       const writer = file.createWriteStream({
-        resumable: true, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
+        resumable: true, uri, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
         ...(preconditionOpts ? { preconditionOpts } : {}),
       });
       await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
