@@ -7,13 +7,23 @@
  * concurrency. A backup without backup.info is a backup still running (barman-cloud-backup writes it last)
  * or an interrupted delete from a Barman older than pgstow's ordering: reported, never listed as a backup.
  */
-import { OperationError } from '../errors.js';
+import { ExitCode, PgstowError } from '../errors.js';
 import { BackupInfoError, BackupStatus, parseBackupInfo, type BackupInfo } from '../domain/backup/backup-info.js';
 import { isWalFileName } from '../domain/wal/wal-file-name.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
 import { isCommonPrefix, type ObjectInfo, type ObjectStore } from '../storage/object-store.js';
 import type { BarmanLayout } from './barman-layout.js';
+
+/**
+ * backup.info `error` value pgstow writes (with status FAILED) before it deletes anything of a backup, so a
+ * backup whose data is partly deleted is never listed as DONE. A re-run of any delete finishes such backups.
+ */
+export const DELETION_IN_PROGRESS_ERROR = 'deletion in progress (pgstow): re-run the delete to finish it';
+
+export function isDeletionInProgress(info: BackupInfo): boolean {
+  return info.status === BackupStatus.FAILED && info.error === DELETION_IN_PROGRESS_ERROR;
+}
 
 export interface CatalogBackup {
   readonly id: string;
@@ -133,21 +143,28 @@ export function keepLabel(keep: string | null): string {
 // -----------------------------------------------------------------------------------------------------------
 // Identifiers
 
-export class UnknownBackupError extends OperationError {
+/** No backup matches a name or shortcut. Exit 4, as Barman (a ValueError there). */
+export class UnknownBackupError extends PgstowError {
   constructor(message: string) {
-    super('ERR_BACKUP_NOT_FOUND', message);
+    super('ERR_BACKUP_UNKNOWN', ExitCode.GENERAL, message);
   }
 }
 UnknownBackupError.prototype.name = 'UnknownBackupError';
 
-export class AmbiguousBackupNameError extends OperationError {
+/** Several backups carry the name. Exit 4, as Barman. */
+export class AmbiguousBackupNameError extends PgstowError {
   constructor(message: string) {
-    super('ERR_BACKUP_NAME_AMBIGUOUS', message);
+    super('ERR_BACKUP_NAME_AMBIGUOUS', ExitCode.GENERAL, message);
   }
 }
 AmbiguousBackupNameError.prototype.name = 'AmbiguousBackupNameError';
 
 const ID_RE = /^\d{8}T\d{6}$/;
+
+/** True for text shaped like a backup id (YYYYMMDDTHHMMSS). */
+export function isBackupIdText(text: string): boolean {
+  return ID_RE.test(text);
+}
 
 /**
  * Resolves what a user typed: a backup id (returned as-is, even if absent, as Barman does), `first`/`oldest`,
