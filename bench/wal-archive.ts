@@ -19,7 +19,10 @@ interface Row { name: string; meanMs: number; stddevMs: number; userMs: number; 
 
 function hyperfine(name: string, command: string, env: Record<string, string> = {}): Row | undefined {
   const out = path.join(makeTempDir('bench-json'), 'h.json');
-  const r = spawnSync('hyperfine', ['-N', '-w', '1', '-r', String(RUNS), '--parameter-scan', 'i', '1', String(RUNS + 1), '--export-json', out, command],
+  // One run per parameter value: each run archives under a new server name (a repeat would only find the
+  // WAL already archived). A first run under "warm" fills the page cache.
+  spawnSync('sh', ['-c', command.replace('{i}', 'warm')], { env: { ...process.env, ...env }, stdio: 'ignore' });
+  const r = spawnSync('hyperfine', ['-N', '-r', '1', '--parameter-scan', 'i', '1', String(RUNS), '--export-json', out, command],
     { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) { console.error(`${name}: failed\n${r.stderr.toString().slice(-2000)}`); return undefined; }
   const results = (JSON.parse(fs.readFileSync(out, 'utf8')) as { results: Array<{ mean: number; user: number; system: number; times: number[] }> }).results;
@@ -70,11 +73,12 @@ try {
     fs.mkdirSync(repo, { recursive: true });
     execFileSync('chown', ['-R', 'postgres', repo]);
     let text = `[global]\nrepo1-path=${repo}\nlog-level-console=off\nlog-level-file=off\nlock-path=${path.join(dir, 'pgbr-lock')}\n`;
-    for (let i = 1; i <= RUNS + 1; i++) text += `[s${i}]\npg1-path=${pg.dataDir}\npg1-port=${pg.port}\npg1-socket-path=${pg.socketDir}\n`;
+    for (const i of ['warm', ...Array.from({ length: RUNS }, (_, k) => String(k + 1))]) text += `[s${i}]\npg1-path=${pg.dataDir}\npg1-port=${pg.port}\npg1-socket-path=${pg.socketDir}\n`;
     fs.writeFileSync(conf, text);
     fs.chmodSync(conf, 0o644);
     let ok = true;
-    for (let i = 1; i <= RUNS + 1 && ok; i++) {
+    for (const i of ['warm', ...Array.from({ length: RUNS }, (_, k) => String(k + 1))]) {
+      if (!ok) break;
       const r = spawnSync('runuser', ['-u', 'postgres', '--', 'pgbackrest', `--config=${conf}`, `--stanza=s${i}`, 'stanza-create'], { stdio: 'pipe' });
       if (r.status !== 0) { console.error(`pgbackrest stanza-create failed: ${r.stderr.toString()}${r.stdout.toString()}`); ok = false; }
     }
