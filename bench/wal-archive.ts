@@ -17,7 +17,11 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 10);
 
 interface Row { name: string; meanMs: number; stddevMs: number; userMs: number; systemMs: number }
 
+/** BENCH_ONLY=substring limits the run to matching rows (e.g. BENCH_ONLY=pgBackRest). */
+const ONLY = process.env.BENCH_ONLY;
+
 function hyperfine(name: string, command: string, env: Record<string, string> = {}): Row | undefined {
+  if (ONLY && !name.includes(ONLY)) return undefined;
   const out = path.join(makeTempDir('bench-json'), 'h.json');
   // One run per parameter value: each run archives under a new server name (a repeat would only find the
   // WAL already archived). A first run under "warm" fills the page cache.
@@ -65,19 +69,22 @@ try {
     rows.push(hyperfine('barman-cloud 3.4 s3rver uncompressed', `barman-cloud-wal-archive ${s3args} srv{i} ${seg}`, s3env));
     rows.push(hyperfine('barman-cloud 3.4 s3rver gzip', `barman-cloud-wal-archive -z ${s3args} srv{i} ${seg}`, s3env));
   }
-  if (spawnSync('sh', ['-c', 'command -v pgbackrest']).status === 0) {
+  if (spawnSync('sh', ['-c', 'command -v pgbackrest']).status === 0 && (!ONLY || 'pgBackRest'.includes(ONLY))) {
     // One stanza per run (pgBackRest skips a WAL it already holds), all for the live cluster the segment
     // came from (archive-push checks the system identifier).
     const conf = path.join(dir, 'pgbackrest.conf');
     const repo = path.join(dir, 'pgbr');
     fs.mkdirSync(repo, { recursive: true });
-    execFileSync('chown', ['-R', 'postgres', repo]);
+    fs.mkdirSync(path.join(dir, 'pgbr-lock'), { recursive: true });
+    execFileSync('chown', ['-R', 'postgres', repo, path.join(dir, 'pgbr-lock')]);
     let text = `[global]\nrepo1-path=${repo}\nlog-level-console=off\nlog-level-file=off\nlock-path=${path.join(dir, 'pgbr-lock')}\n`;
-    for (const i of ['warm', ...Array.from({ length: RUNS }, (_, k) => String(k + 1))]) text += `[s${i}]\npg1-path=${pg.dataDir}\npg1-port=${pg.port}\npg1-socket-path=${pg.socketDir}\n`;
+    const stanzas = ['none', 'gz'].flatMap((c) => ['warm', ...Array.from({ length: RUNS }, (_, k) => String(k + 1))].map((i) => `${c}${i}`));
+    for (const i of stanzas) text += `[s${i}]\npg1-path=${pg.dataDir}\npg1-port=${pg.port}\npg1-socket-path=${pg.socketDir}\n`;
     fs.writeFileSync(conf, text);
     fs.chmodSync(conf, 0o644);
+    fs.chmodSync(dir, 0o755);
     let ok = true;
-    for (const i of ['warm', ...Array.from({ length: RUNS }, (_, k) => String(k + 1))]) {
+    for (const i of stanzas) {
       if (!ok) break;
       const r = spawnSync('runuser', ['-u', 'postgres', '--', 'pgbackrest', `--config=${conf}`, `--stanza=s${i}`, 'stanza-create'], { stdio: 'pipe' });
       if (r.status !== 0) { console.error(`pgbackrest stanza-create failed: ${r.stderr.toString()}${r.stdout.toString()}`); ok = false; }
@@ -85,7 +92,7 @@ try {
     fs.chmodSync(dir, 0o755);
     execFileSync('chown', ['-R', 'postgres', path.dirname(seg)]);
     for (const [label, c] of [['uncompressed', 'none'], ['gzip', 'gz']] as const) {
-      if (ok) rows.push(hyperfine(`pgBackRest fs ${label}`, `runuser -u postgres -- pgbackrest --config=${conf} --stanza=s{i} --compress-type=${c} archive-push ${seg}`));
+      if (ok) rows.push(hyperfine(`pgBackRest fs ${label}`, `runuser -u postgres -- pgbackrest --config=${conf} --stanza=s${c}{i} --compress-type=${c} archive-push ${seg}`));
     }
   }
 } finally {
