@@ -103,7 +103,9 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
   }
   if (code === 'AccessDenied' || code === 'AllAccessDisabled' || code === 'AccountProblem' || code === 'Forbidden' || status === 403) {
     const who = ctx.accessKeyId ? ` for access key ${ctx.accessKeyId}` : '';
-    return new AccessDeniedError(base, `access denied: ${ctx.operation} on ${target(ctx)}${who} (${code}${sdkMsg}); check the IAM or bucket policy`);
+    // S3 answers 403 instead of 404 for a missing key when the caller may not list the bucket.
+    const hint = ['get', 'stat', 'exists'].includes(ctx.operation) ? ' (S3 also answers 403 for a missing key when s3:ListBucket is not granted)' : '';
+    return new AccessDeniedError(base, `access denied: ${ctx.operation} on ${target(ctx)}${who} (${code}${sdkMsg}); check the IAM or bucket policy${hint}`);
   }
   if (code === 'PreconditionFailed' || status === 412) {
     return new ObjectExistsError({ ...base, key: ctx.key ?? '' }, `object already exists: ${target(ctx)}`);
