@@ -92,7 +92,8 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
     const who = ctx.accessKeyId ? `access key ${ctx.accessKeyId}` : 'the credentials';
     const why = code === 'InvalidAccessKeyId' ? `${who} is not known to the server`
       : code === 'SignatureDoesNotMatch' ? `the secret access key does not match ${who}`
-        : code.startsWith('Expired') ? `${who} has an expired session token` : `${who} were refused`;
+        : code.startsWith('Expired') ? `${who} came with an expired session token`
+          : code === 'InvalidToken' ? `${who} came with a session token the server does not accept` : `${who} were refused`;
     return new InvalidCredentialsError(base, `invalid credentials: ${why} (${code}, ${ctx.operation} ${target(ctx)} at ${ctx.endpoint})`);
   }
   if (code === 'NoSuchBucket') {
