@@ -5,7 +5,7 @@
  * whatever the size of the database.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 export interface VolumeResult {
@@ -47,7 +47,7 @@ class Meter extends Transform {
 }
 
 export interface VolumeSinkOptions {
-  compressor?: Transform | undefined;
+  compressor?: Duplex | undefined;
   limiter?: BandwidthLimiter | undefined;
   /** Starts the upload of `body`; must consume it to the end or reject. */
   upload: (body: Readable) => Promise<unknown>;

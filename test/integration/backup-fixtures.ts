@@ -7,6 +7,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { codecForSuffix } from '../../src/pipeline/codecs.js';
 import { createPostgres, startPostgres, type PgVersion, type PostgresServer } from '../harness/postgres.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 
@@ -66,6 +69,23 @@ print(json.dumps(out))`;
   return JSON.parse(execFileSync('python3', ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }).toString()) as TarMember[];
 }
 
+let plainDir: string | undefined;
+
+/** The plain tar for a stored volume: the file itself, or a decompressed copy in a temp directory. */
+export async function plainTar(file: string): Promise<string> {
+  const codec = codecForSuffix(file);
+  if (!codec) return file;
+  plainDir ??= makeTempDir('plain-tars');
+  const out = path.join(plainDir, `${Math.random().toString(36).slice(2)}-${path.basename(file)}.tar`);
+  await pipeline(createReadStream(file), codec.createDecompressor(), createWriteStream(out));
+  return out;
+}
+
+export function removePlainTars(): void {
+  if (plainDir) removeDir(plainDir);
+  plainDir = undefined;
+}
+
 /** Lists every file below `dir` as relative paths. */
 export function listFiles(dir: string): string[] {
   const out: string[] = [];
@@ -88,15 +108,14 @@ export async function restoreByHand(version: PgVersion, backupDir: string, walDi
   const dataDir = path.join(base, 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
   const files = fs.readdirSync(backupDir);
-  const extract = (file: string, into: string): void => {
-    const flag = file.endsWith('.gz') ? 'z' : file.endsWith('.bz2') ? 'j' : '';
-    execFileSync('tar', [`-x${flag}f`, path.join(backupDir, file), '-C', into]);
+  const extract = async (file: string, into: string): Promise<void> => {
+    execFileSync('tar', ['-xf', await plainTar(path.join(backupDir, file)), '-C', into]);
   };
-  for (const f of files.filter((x) => /^data(_\d{4})?\.tar/.test(x)).sort()) extract(f, dataDir);
+  for (const f of files.filter((x) => /^data(_\d{4})?\.tar/.test(x)).sort()) await extract(f, dataDir);
   for (const ts of tablespaces) {
     const loc = path.join(base, `ts-${ts.oid}`);
     fs.mkdirSync(loc);
-    for (const f of files.filter((x) => new RegExp(`^${ts.oid}(_\\d{4})?\\.tar`).test(x)).sort()) extract(f, loc);
+    for (const f of files.filter((x) => new RegExp(`^${ts.oid}(_\\d{4})?\\.tar`).test(x)).sort()) await extract(f, loc);
     fs.mkdirSync(path.join(dataDir, 'pg_tblspc'), { recursive: true });
     fs.symlinkSync(loc, path.join(dataDir, 'pg_tblspc', String(ts.oid)));
   }
