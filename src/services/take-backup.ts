@@ -254,7 +254,9 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     const tarBytes = objects.reduce((s, o) => s + o.tarSize, 0);
     const storedBytes = objects.reduce((s, o) => s + o.size, 0);
     return { backupId, info, manifest, stats: { tarBytes, storedBytes, seconds: (Date.now() - started) / 1000, objects: objects.length } };
-  } catch (err) {
+  } catch (caught) {
+    // An abort surfaces as a generic AbortError from whichever stream saw it first: report the signal's reason.
+    const err: unknown = input.signal?.aborted ? input.signal.reason : caught;
     for (const w of archives.values()) w.abort(err);
     if (backupStarted) {
       // Leave the server out of backup mode; the session's end would do it too, but say so explicitly.
