@@ -136,7 +136,8 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     const maxArchiveSize = input.maxArchiveSize ?? DEFAULT_MAX_ARCHIVE;
     const suffix = TAR_SUFFIX[input.compression];
     const putOptions: PutOptions = {
-      sizeHint: Math.min(maxArchiveSize, totalEstimate ?? maxArchiveSize),
+      // A volume holds at most max-archive-size plus one file (≤ 1 GiB segments): enough for part sizing.
+      sizeHint: Math.min(maxArchiveSize, totalEstimate === undefined ? maxArchiveSize : Math.ceil(totalEstimate * 1.25)) + 1024 ** 3,
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     };

@@ -117,13 +117,14 @@ export const command: Command = {
       if (o.encryption) storeOptions.s3.encryption = o.encryption as 'AES256' | 'aws:kms';
       if (o.sseKmsKeyId) storeOptions.s3.sseKmsKeyId = o.sseKmsKeyId as string;
       storeOptions.s3.uploadConcurrency = jobs;
-      // Barman's chunk size: max(2 × max-archive-size / 10000 parts, 5 MiB, --min-chunk-size).
-      storeOptions.s3.partSize = Math.max(2 * Math.floor(maxArchiveSize / 10000), 5 * 1024 * 1024, minChunkSize ?? 0);
+      // With --min-chunk-size, Barman's chunk size: max(2 × max-archive-size / 10000 parts, 5 MiB, the option).
+      // Otherwise the driver sizes parts from the expected volume size (smaller parts, less memory).
+      if (minChunkSize !== undefined) storeOptions.s3.partSize = Math.max(2 * Math.floor(maxArchiveSize / 10000), 5 * 1024 * 1024, minChunkSize);
     }
     if (storeOptions.azure) {
       if (o.encryptionScope) storeOptions.azure.encryptionScope = o.encryptionScope as string;
       storeOptions.azure.maxConcurrency = jobs;
-      storeOptions.azure.maxBlockSize = Math.max(2 * Math.floor(maxArchiveSize / 50000), 64 * 1024, minChunkSize ?? 0);
+      if (minChunkSize !== undefined) storeOptions.azure.maxBlockSize = Math.max(2 * Math.floor(maxArchiveSize / 50000), 64 * 1024, minChunkSize);
     }
     if (storeOptions.gcs && o.kmsKeyName) storeOptions.gcs.kmsKeyName = o.kmsKeyName as string;
     const connection = resolveConnection({
