@@ -4,7 +4,7 @@
  * heavy implementation are loaded only when a backup uses them.
  */
 import { createGunzip } from 'node:zlib';
-import { PassThrough, type Duplex } from 'node:stream';
+import { PassThrough, Transform, type Duplex } from 'node:stream';
 import { createRequire } from 'node:module';
 import { SnappyFramedDecoder } from './snappy-framed.js';
 import type { TarCompression } from '../domain/backup/tar-compression.js';
@@ -19,8 +19,8 @@ export async function createTarDecompressor(compression: TarCompression): Promis
     case 'bzip2': {
       // unbzip2-stream is CommonJS; loaded only for .bz2 backups.
       const require = createRequire(import.meta.url);
-      const unbzip2 = require('unbzip2-stream') as () => Duplex;
-      return unbzip2();
+      const unbzip2 = require('unbzip2-stream') as () => NodeJS.ReadWriteStream;
+      return wrapClassic(unbzip2());
     }
     case 'lz4':
     case 'zstd': {
@@ -42,4 +42,26 @@ async function loadCodecs(): Promise<(c: 'lz4' | 'zstd') => Duplex> {
   const factory = mod.createDecompressor;
   if (typeof factory !== 'function') throw new Error('lz4 and zstd backups are not supported by this build of pgstow');
   return (c) => factory(c) as Duplex;
+}
+
+/** Adapts a classic (through) stream, whose end and errors stream.pipeline cannot follow, to a Transform. */
+function wrapClassic(inner: NodeJS.ReadWriteStream): Transform {
+  let flushed: ((err?: Error | null) => void) | undefined;
+  let failed: Error | undefined;
+  const t = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      if (failed) { cb(failed); return; }
+      inner.write(chunk);
+      cb(failed ?? null);
+    },
+    flush(cb) {
+      if (failed) { cb(failed); return; }
+      flushed = cb;
+      inner.end();
+    },
+  });
+  inner.on('data', (d: Buffer) => t.push(d));
+  inner.on('end', () => { flushed?.(failed ?? null); });
+  inner.on('error', (err: Error) => { failed = err; if (flushed) flushed(err); else t.destroy(err); });
+  return t;
 }

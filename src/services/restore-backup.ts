@@ -93,8 +93,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
 
   const created = [recoveryDir, ...tablespaces.map((t) => t.location)];
-  await fsp.mkdir(recoveryDir, { recursive: true, mode: 0o700 });
-  for (const t of tablespaces) await fsp.mkdir(t.location, { recursive: true, mode: 0o700 });
+  for (const dir of created) await makeLeafDir(dir);
   try {
     return await restoreInto();
   } catch (err) {
@@ -135,6 +134,8 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     // Tablespace links and pg_wal, as barman-cloud-restore does after extraction.
     const owner = await fsp.stat(recoveryDir);
     for (const t of tablespaces) {
+      // The tablespace tar has no root entry: give the location to PGDATA's owner as PostgreSQL needs it.
+      if (restoreOwners) await fsp.chown(t.location, owner.uid, owner.gid);
       const link = path.join(recoveryDir, 'pg_tblspc', String(t.oid));
       await fsp.mkdir(path.dirname(link), { recursive: true, mode: 0o700 });
       await fsp.rm(link, { force: true });
@@ -158,6 +159,12 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     if (settings) result.recoverySettings = settings;
     return result;
   }
+}
+
+/** Parents with the default mode (others may need to traverse them), the directory itself private. */
+async function makeLeafDir(dir: string): Promise<void> {
+  await fsp.mkdir(path.dirname(dir), { recursive: true });
+  await fsp.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
 }
 
 async function emptyDir(dir: string): Promise<void> {
