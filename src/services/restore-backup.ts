@@ -10,6 +10,7 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
@@ -91,6 +92,9 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   for await (const e of store.list(prefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) if (!isCommonPrefix(e)) objects.push(e);
   const { files, ignored } = discoverBackupFiles(prefix, objects, backup.tablespaces.map((t) => t.oid), backup.backupId);
   for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
+  const manifest = objects.some((o) => o.key === `${prefix}${MANIFEST_NAME}`) ? await readManifest(deps, `${prefix}${MANIFEST_NAME}`) : undefined;
+  if (manifest) checkAgainstManifest(prefix, files, manifest, backup.backupId);
+  else log.debug(`backup ${backup.backupId} has no ${MANIFEST_NAME} (made by barman-cloud?): checking sizes and tar integrity only`);
 
   const created = [recoveryDir, ...tablespaces.map((t) => t.location)];
   for (const dir of created) await makeLeafDir(dir);
@@ -115,9 +119,10 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     await runPool(files, input.jobs ?? 2, async (f) => {
       log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
       try {
-        const source = Readable.from(countBytes(parallelGet(store, f.key, {
+        const hash = manifest ? createHash('sha256') : undefined;
+      const source = Readable.from(countBytes(parallelGet(store, f.key, {
           size: f.size, concurrency: input.streamsPerObject ?? 4, ...(input.partSize ? { partSize: input.partSize } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
-        }), (n) => { downloadedBytes += n; progress(); }), { objectMode: false });
+        }), (c) => { hash?.update(c); downloadedBytes += c.length; progress(); }), { objectMode: false });
         const decompressor = await createTarDecompressor(f.compression);
         let result: { members: number } | undefined;
         await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
@@ -126,6 +131,14 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
           });
         });
         members += result?.members ?? 0;
+        if (hash && manifest) {
+          const expected = manifest.get(f.key.slice(prefix.length));
+          const got = hash.digest('hex');
+          if (expected && expected.sha256 !== got) {
+            throw new IntegrityError({ provider: store.provider, operation: 'get', key: f.key },
+              `backup object ${f.key} does not match what was uploaded: sha256 ${got}, the backup manifest records ${expected.sha256}`);
+          }
+        }
       } catch (err) {
         throw objectError(store, f, err);
       }
@@ -283,8 +296,45 @@ function objectError(store: ObjectStore, f: BackupFile, err: unknown): PgstowErr
     `backup object ${f.key} is damaged (corrupt or truncated): ${errorMessage(err)}`);
 }
 
-async function* countBytes(source: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const c of source) { onBytes(c.length); yield c; }
+async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const c of source) { onChunk(c); yield c; }
+}
+
+/** pgstow backups carry base/<ID>/pgstow-manifest.json: size and sha256 of every tar object uploaded. */
+const MANIFEST_NAME = 'pgstow-manifest.json';
+type Manifest = Map<string, { size: number; sha256: string }>;
+
+async function readManifest(deps: RestoreDeps, key: string): Promise<Manifest> {
+  const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  const out: Manifest = new Map();
+  try {
+    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { objects?: unknown };
+    if (!Array.isArray(raw.objects)) throw new Error('no objects list');
+    for (const o of raw.objects as Array<Record<string, unknown>>) {
+      if (typeof o.name !== 'string' || typeof o.size !== 'number' || typeof o.sha256 !== 'string') throw new Error(`invalid entry ${JSON.stringify(o)}`);
+      out.set(o.name, { size: o.size, sha256: o.sha256 });
+    }
+  } catch (err) {
+    throw new IntegrityError({ provider: deps.store.provider, operation: 'get', key }, `backup manifest ${key} is unreadable: ${errorMessage(err)}`);
+  }
+  return out;
+}
+
+/** Every object the manifest lists must be there with its size, and nothing unlisted may be restored. */
+function checkAgainstManifest(prefix: string, files: readonly BackupFile[], manifest: Manifest, backupId: string): void {
+  const present = new Map(files.map((f) => [f.key.slice(prefix.length), f]));
+  for (const [name, m] of manifest) {
+    const f = present.get(name);
+    if (!f) throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId} is incomplete: ${prefix}${name} is listed in its manifest but missing from the store`);
+    if (f.size !== m.size) {
+      throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId}: ${prefix}${name} has ${f.size} bytes in the store but ${m.size} bytes were uploaded`);
+    }
+  }
+  for (const name of present.keys()) {
+    if (!manifest.has(name)) throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId}: ${prefix}${name} is not in the backup manifest (left over from another upload?)`);
+  }
 }
 
 async function runPool<T>(items: readonly T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {

@@ -3,7 +3,6 @@
  * arguments and exit codes as Barman 3.17, plus pgstow's one-step point-in-time recovery options.
  */
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
@@ -15,6 +14,7 @@ import { parseRecoveryPlan, type RecoveryPlan } from '../../domain/recovery/reco
 import { parseTargetTli } from '../../domain/recovery/backup-selection.js';
 import { restoreBackup, type RestoreInput } from '../../services/restore-backup.js';
 import { isCommonPrefix } from '../../storage/object-store.js';
+import { walRestoreCommandLine } from '../../services/wal-restore-command.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...COMMON_OPTIONS,
@@ -147,26 +147,18 @@ function printSummary(ctx: CommandContext, dir: string, r: Awaited<ReturnType<ty
 /** restore_command running pgstow wal-restore against the same store with the same options (never credentials). */
 export function walRestoreCommand(args: ParsedArgs): string {
   const o = args.options;
-  const bin = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin', 'pgstow.js');
-  const words = [process.execPath, bin, 'wal-restore'];
   const pass: Array<[string, string]> = [
     ['cloudProvider', '--cloud-provider'], ['endpointUrl', '--endpoint-url'], ['awsProfile', '--aws-profile'], ['readTimeout', '--read-timeout'],
     ['azureCredential', '--credential'], ['endpointCa', '--endpoint-ca'], ['addressingStyle', '--s3-addressing-style'], ['config', '--config'],
   ];
+  const options: Array<[string, string]> = [];
   for (const [dest, flag] of pass) {
     const v = o[dest];
     if (v === undefined) continue;
-    const value = String(v);
     // A relative file must still resolve when PostgreSQL runs the command from PGDATA.
-    words.push(flag, dest === 'endpointCa' || dest === 'config' ? path.resolve(value) : value);
+    options.push([flag, dest === 'endpointCa' || dest === 'config' ? path.resolve(String(v)) : String(v)]);
   }
   let url = args.positionals.sourceUrl as string;
   if (url.startsWith('/')) url = path.resolve(url);
-  words.push(url, args.positionals.serverName as string);
-  return `${words.map(shellQuote).join(' ')} %f %p`;
-}
-
-export function shellQuote(word: string): string {
-  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(word)) return word;
-  return `'${word.replace(/'/g, `'\\''`)}'`;
+  return walRestoreCommandLine(url, args.positionals.serverName as string, options);
 }
