@@ -70,7 +70,10 @@ export async function runDemo(input: DemoInput): Promise<DemoResult> {
     say(`2. created table orders with ${rows} rows`);
 
     // 2. A base backup with pgstow backup, as a user would run it.
-    const backup = await runPgstow(['backup', storeUrl, SERVER, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--immediate-checkpoint', '-z', '--progress', 'off']);
+    // Run as the postgres OS user (as a DBA would), so the store stays writable for archive_command.
+    const backupRun = runPgstow(['backup', storeUrl, SERVER, '-h', '127.0.0.1', '-p', String(primary.port), '-U', 'postgres', '--immediate-checkpoint', '-z', '--progress', 'off'], user);
+    const watch = { done: false };
+    const backup = await Promise.race([backupRun.done, watchArchiver(primary, backupRun.kill, watch)]).finally(() => { watch.done = true; });
     if (backup.code !== 0) {
       throw new OperationError('ERR_DEMO', `pgstow backup failed (exit ${backup.code}): ${backup.stderr.trim().split('\n').at(-1) ?? ''}`);
     }
@@ -148,13 +151,19 @@ async function ensurePostgres(say: (l: string) => void): Promise<PostgresBinarie
   return found;
 }
 
-async function runPgstow(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(process.execPath, [pgstowBinPath(), ...args]);
+interface RunResult { code: number; stdout: string; stderr: string }
+
+function runPgstow(args: string[], user?: { uid: number; gid: number }): { done: Promise<RunResult>; kill: () => void } {
+  return start(process.execPath, [pgstowBinPath(), ...args], undefined, user);
 }
 
-function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}) });
+function run(cmd: string, args: string[], cwd?: string): Promise<RunResult> {
+  return start(cmd, args, cwd).done;
+}
+
+function start(cmd: string, args: string[], cwd?: string, user?: { uid: number; gid: number }): { done: Promise<RunResult>; kill: () => void } {
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(cwd ? { cwd } : {}), ...(user ?? {}) });
+  const done = new Promise<RunResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -162,6 +171,21 @@ function run(cmd: string, args: string[], cwd?: string): Promise<{ code: number;
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
+  return { done, kill: () => { child.kill('SIGTERM'); } };
+}
+
+/** A backup waits for WAL archiving; if archive_command keeps failing, stop and say why instead of hanging. */
+async function watchArchiver(server: LocalPostgres, kill: () => void, watch: { done: boolean }): Promise<never> {
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 1000));
+    if (watch.done) return new Promise<never>(() => undefined);
+    const r = await sql(server, `SELECT failed_count AS n, last_failed_wal AS w FROM pg_stat_archiver`).catch(() => []);
+    if (Number(r[0]?.n ?? 0) >= 3) {
+      kill();
+      const lines = server.serverLog.split('\n').filter((l) => /archive|error|fatal/i.test(l)).slice(-6).join('\n');
+      throw new OperationError('ERR_DEMO', `archive_command keeps failing on ${String(r[0]?.w)}; PostgreSQL's log says:\n${lines}`);
+    }
+  }
 }
 
 async function sql(server: LocalPostgres, text: string, params: unknown[] = []): Promise<Array<Record<string, unknown>>> {
