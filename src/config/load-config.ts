@@ -258,7 +258,7 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   const kube = sources.find((s): s is KubernetesSecretSource => s instanceof KubernetesSecretSource);
   // Namespace as CNPG has it: the manifest's; else the kubeconfig context's (what kubectl apply would use); else default.
   let namespace = target.namespace;
-  let namespaceReason = namespace ? 'metadata.namespace' : 'default';
+  let namespaceReason = namespace ? 'metadata.namespace' : 'no metadata.namespace: the default namespace';
   if (!namespace && kube) {
     const ns = await kube.defaultNamespace().catch(() => undefined);
     if (ns) { namespace = ns; namespaceReason = 'the kubeconfig context'; }

@@ -219,7 +219,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
     tags: store.tags ?? {},
     historyTags: store.historyTags ?? {},
     secrets: uses,
-    fingerprint: hash.digest('hex'),
+    fingerprint: '',
   };
   if (target.externalCluster !== undefined) resolved.source.externalCluster = target.externalCluster;
   if (azureCredential) resolved.credentials.azureCredential = azureCredential;
@@ -236,6 +236,10 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
   }
   const wi = workloadIdentityReport(method, target.serviceAccountAnnotations, ctx.env);
   if (wi) resolved.workloadIdentity = wi;
+  // Secret values are hashed (JSON shows them as ***); the rest of the settings through their JSON form.
+  if (ca) hash.update(`endpointCA\0${ca.reveal()}\0`);
+  hash.update(JSON.stringify({ ...resolved, workloadIdentity: undefined }));
+  resolved.fingerprint = hash.digest('hex');
   return Object.freeze(resolved);
 }
 
