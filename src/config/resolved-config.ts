@@ -247,6 +247,8 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
 export function secretValues(config: ResolvedConfig): string[] {
   const out: string[] = [];
   for (const u of config.secrets) {
+    // The account name and region are in URLs and messages users need; CNPG keeps them in Secrets, but they are not secret.
+    if (/\.(storageAccount|region)$/.test(u.field)) continue;
     const v = u.value.reveal();
     if (v.length >= 4) out.push(v, v.trim());
     // Parts of an Azure connection string and the private key of a GCS JSON key are secrets on their own.

@@ -102,7 +102,7 @@ export function validateBarmanObjectStore(cfg: BarmanObjectStoreConfiguration, p
   if (kinds === 0) errors.push({ path, message: 'missing credentials. One and only one of azureCredentials, s3Credentials and googleCredentials are required' });
   if (kinds > 1) errors.push({ path, message: 'too many credentials. One and only one of azureCredentials, s3Credentials and googleCredentials are required' });
 
-  const s3 = cfg.s3Credentials;
+  const s3 = obj<NonNullable<BarmanObjectStoreConfiguration['s3Credentials']>>(cfg.s3Credentials);
   if (s3) {
     const p = `${path}.s3Credentials`;
     let methods = 0;
@@ -116,7 +116,7 @@ export function validateBarmanObjectStore(cfg: BarmanObjectStoreConfiguration, p
     if (methods > 1) errors.push({ path: p, message: 'only one AWS authentication method should be supplied' });
   }
 
-  const az = cfg.azureCredentials;
+  const az = obj<NonNullable<BarmanObjectStoreConfiguration['azureCredentials']>>(cfg.azureCredentials);
   if (az) {
     const p = `${path}.azureCredentials`;
     const methods = [az.inheritFromAzureAD, az.useDefaultAzureCredentials, az.storageKey, az.storageSasToken].filter(Boolean).length;
@@ -131,7 +131,7 @@ export function validateBarmanObjectStore(cfg: BarmanObjectStoreConfiguration, p
     }
   }
 
-  const gcs = cfg.googleCredentials;
+  const gcs = obj<NonNullable<BarmanObjectStoreConfiguration['googleCredentials']>>(cfg.googleCredentials);
   if (gcs) {
     const p = `${path}.googleCredentials`;
     if (!gcs.gkeEnvironment && !gcs.applicationCredentials) errors.push({ path: p, message: 'if gkeEnvironment is false, secret with credentials must be provided' });
@@ -147,7 +147,7 @@ export function validateBarmanObjectStore(cfg: BarmanObjectStoreConfiguration, p
       errors.push({ path: `${path}.destinationPath`, message: (err as Error).message });
     }
   }
-  if (cfg.endpointURL !== undefined && cfg.endpointURL !== '') {
+  if (typeof cfg.endpointURL === 'string' && cfg.endpointURL !== '') {
     try {
       const u = new URL(cfg.endpointURL);
       if (u.protocol !== 'http:' && u.protocol !== 'https:') errors.push({ path: `${path}.endpointURL`, message: `"${cfg.endpointURL}" must be an http:// or https:// URL` });
@@ -184,19 +184,19 @@ export function validateRecovery(cluster: ClusterManifest, errors: FieldError[])
   } else if (t.backupID) {
     errors.push({ path: `${p}.backupID`, message: 'backupID cannot be used with volumeSnapshots' });
   }
-  if (t.targetTLI !== undefined && t.targetTLI !== 'latest' && !/^[1-9][0-9]*$/.test(t.targetTLI)) {
+  if (typeof t.targetTLI === 'string' && t.targetTLI !== 'latest' && !/^[1-9][0-9]*$/.test(t.targetTLI)) {
     errors.push({ path: `${p}.targetTLI`, message: `"${t.targetTLI}" must be "latest" or a positive integer` });
   }
-  if (t.targetXID !== undefined && t.targetXID !== '' && !(/^[0-9]+$/.test(t.targetXID) && Number(t.targetXID) <= 0xffffffff)) {
+  if (typeof t.targetXID === 'string' && t.targetXID !== '' && !(/^[0-9]+$/.test(t.targetXID) && Number(t.targetXID) <= 0xffffffff)) {
     errors.push({ path: `${p}.targetXID`, message: `"${t.targetXID}" is not a valid transaction ID (an unsigned 32-bit integer)` });
   }
-  if (t.targetLSN !== undefined && t.targetLSN !== '' && !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(t.targetLSN)) {
+  if (typeof t.targetLSN === 'string' && t.targetLSN !== '' && !/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/.test(t.targetLSN)) {
     errors.push({ path: `${p}.targetLSN`, message: `"${t.targetLSN}" is not a valid LSN (expected e.g. 0/3000060)` });
   }
-  if (t.targetName !== undefined && (Buffer.byteLength(t.targetName) >= 64 || /\p{Cc}/u.test(t.targetName))) {
+  if (typeof t.targetName === 'string' && (Buffer.byteLength(t.targetName) >= 64 || /\p{Cc}/u.test(t.targetName))) {
     errors.push({ path: `${p}.targetName`, message: 'must be shorter than 64 bytes and contain no control characters' });
   }
-  if (t.targetTime !== undefined && t.targetTime !== '' && Number.isNaN(parseTargetTime(t.targetTime))) {
+  if (typeof t.targetTime === 'string' && t.targetTime !== '' && Number.isNaN(parseTargetTime(t.targetTime))) {
     errors.push({ path: `${p}.targetTime`, message: `"${t.targetTime}" is not a valid time (RFC 3339 or PostgreSQL format, e.g. 2026-01-02 15:04:05+00)` });
   }
 }
@@ -211,36 +211,51 @@ export function parseTargetTime(text: string): number {
   return Date.parse(`${m[1]}T${m[2]}${zone.toUpperCase()}`);
 }
 
-/** Validates a Cluster the way its admission webhook does (the parts pgstow uses). */
+/** `v` when it is a plain object: semantic rules run after structural errors too, so they must not trust types. */
+function obj<T>(v: unknown): T | undefined {
+  return isPlainObject(v) ? (v as T) : undefined;
+}
+
+/** Validates a Cluster the way its admission webhook does (the parts pgstow uses). Every error at once. */
 export function validateCluster(doc: unknown): FieldError[] {
   const errors: FieldError[] = [];
   checkSchema(doc, CLUSTER, '', errors);
-  if (errors.length > 0) return errors.map(trimRoot);
-  const cluster = doc as ClusterManifest;
-  const store = cluster.spec?.backup?.barmanObjectStore;
+  const spec = obj<NonNullable<ClusterManifest['spec']>>(obj<ClusterManifest>(doc)?.spec);
+  const store = obj<BarmanObjectStoreConfiguration>(obj<{ barmanObjectStore?: unknown }>(spec?.backup)?.barmanObjectStore);
   if (store) validateBarmanObjectStore(store, '.spec.backup.barmanObjectStore', errors);
   // External clusters are not run through CNPG's credential validator; pgstow checks them too, since it uses them.
-  cluster.spec?.externalClusters?.forEach((ext, i) => {
-    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ext.name)) errors.push({ path: `.spec.externalClusters[${i}].name`, message: `"${ext.name}" is not a valid name (lower case letters, digits and "-")` });
-    if (ext.barmanObjectStore) validateBarmanObjectStore(ext.barmanObjectStore, `.spec.externalClusters[${i}].barmanObjectStore`, errors);
+  const externals = Array.isArray(spec?.externalClusters) ? spec.externalClusters : [];
+  externals.forEach((ext, i) => {
+    if (!isPlainObject(ext)) return;
+    if (typeof ext.name === 'string' && !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ext.name)) errors.push({ path: `.spec.externalClusters[${i}].name`, message: `"${ext.name}" is not a valid name (lower case letters, digits and "-")` });
+    const s = obj<BarmanObjectStoreConfiguration>(ext.barmanObjectStore);
+    if (s) validateBarmanObjectStore(s, `.spec.externalClusters[${i}].barmanObjectStore`, errors);
   });
-  if (store && cluster.spec?.plugins?.some((p) => p.isWALArchiver)) {
+  if (store && Array.isArray(spec?.plugins) && spec.plugins.some((p) => isPlainObject(p) && p.isWALArchiver === true)) {
     errors.push({ path: '.spec.backup.barmanObjectStore', message: 'cannot be used together with a plugin that has isWALArchiver: true' });
   }
-  validateRecovery(cluster, errors);
-  return errors.map(trimRoot);
+  const recovery = obj<Record<string, unknown>>(obj<Record<string, unknown>>(spec?.bootstrap)?.recovery);
+  if (recovery && (recovery.recoveryTarget === undefined || isPlainObject(recovery.recoveryTarget))) {
+    validateRecovery({ spec: { ...spec, externalClusters: externals.filter(isPlainObject) } } as ClusterManifest, errors);
+  }
+  return dedupe(errors).map(trimRoot);
 }
 
-/** Validates a barmancloud.cnpg.io/v1 ObjectStore (its CRD and CEL rules). */
+/** Validates a barmancloud.cnpg.io/v1 ObjectStore (its CRD and CEL rules). Every error at once. */
 export function validateObjectStore(doc: unknown): FieldError[] {
   const errors: FieldError[] = [];
   checkSchema(doc, OBJECT_STORE, '', errors);
-  if (errors.length > 0) return errors.map(trimRoot);
-  const os = doc as ObjectStoreManifest;
-  const cfg = os.spec.configuration;
-  if (cfg.serverName !== undefined) errors.push({ path: '.spec.configuration.serverName', message: 'serverName is not supported in an ObjectStore: set it in the plugin parameters (or with --server-name)' });
-  validateBarmanObjectStore(cfg, '.spec.configuration', errors);
-  return errors.map(trimRoot);
+  const cfg = obj<BarmanObjectStoreConfiguration>(obj<Record<string, unknown>>(obj<ObjectStoreManifest>(doc)?.spec)?.configuration);
+  if (cfg) {
+    if (cfg.serverName !== undefined) errors.push({ path: '.spec.configuration.serverName', message: 'serverName is not supported in an ObjectStore: set it in the plugin parameters (or with --server-name)' });
+    validateBarmanObjectStore(cfg, '.spec.configuration', errors);
+  }
+  return dedupe(errors).map(trimRoot);
+}
+
+function dedupe(errors: FieldError[]): FieldError[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => { const k = `${e.path}\0${e.message}`; if (seen.has(k)) return false; seen.add(k); return true; });
 }
 
 /** Validates a bare BarmanObjectStoreConfiguration (used for stores built by flags + file fragments). */
