@@ -4,7 +4,7 @@
  */
 import type { ParsedArgs } from '../cli/args.js';
 import type { CommandContext } from '../cli/command.js';
-import { configRequestOf, destinationOf, storeOptionsFromArgs } from '../cli/common-options.js';
+import { attachConfig, configOf, configRequestOf, destinationOf, storeOptionsFromArgs } from '../cli/common-options.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { BarmanLayout } from '../repository/barman-layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -27,12 +27,15 @@ export interface ComposedStore {
  * and the Kubernetes client when used) are loaded only here, so commands without --config do not pay for them.
  */
 export async function loadConfigFromArgs(args: ParsedArgs, ctx: CommandContext): Promise<ResolvedConfig | undefined> {
+  const loaded = configOf(args);
+  if (loaded) return loaded;
   const request = configRequestOf(args, ctx.env, ctx.barmanMode);
   if (!request) return undefined;
   const { loadConfig } = await import('../config/load-config.js');
   const { secretValues } = await import('../config/resolved-config.js');
   const config = await loadConfig(request);
   ctx.secrets.push(...secretValues(config));
+  attachConfig(args, config);
   return config;
 }
 

@@ -91,8 +91,23 @@ export function configRequestOf(args: ParsedArgs, env: Readonly<Record<string, s
   return req;
 }
 
+const attached = new WeakMap<ParsedArgs, ResolvedConfig>();
+
+/** Records the config loaded for these args (cli/main.ts does it before the command runs). */
+export function attachConfig(args: ParsedArgs, config: ResolvedConfig): void {
+  attached.set(args, config);
+}
+
+/**
+ * The resolved --config manifest for these args, or undefined without one. Commands read the manifest's
+ * settings from it (wal.compression/encryption/maxParallel, data.*, tags, historyTags, retentionPolicy).
+ */
+export function configOf(args: ParsedArgs): ResolvedConfig | undefined {
+  return attached.get(args);
+}
+
 /** Barman's positional URL + SERVER_NAME pair; with a config, missing ones come from the manifest. */
-export function destinationOf(args: ParsedArgs, config?: ResolvedConfig): { url: string; serverName: string } {
+export function destinationOf(args: ParsedArgs, config: ResolvedConfig | undefined = configOf(args)): { url: string; serverName: string } {
   const url = args.positionals.destinationUrl ?? args.positionals.sourceUrl ?? config?.destinationPath;
   const serverName = args.positionals.serverName ?? (args.options.serverName as string | undefined) ?? config?.serverName;
   if (config && typeof url === 'string' && typeof serverName !== 'string') {
@@ -107,7 +122,7 @@ export function destinationOf(args: ParsedArgs, config?: ResolvedConfig): { url:
  * Builds StoreOptions from parsed flags and the environment; with a resolved config, from the manifest first
  * and then every flag given on the command line on top of it.
  */
-export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string, config?: ResolvedConfig): StoreOptions {
+export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string, config: ResolvedConfig | undefined = configOf(args)): StoreOptions {
   if (config) return overlayFlags(args, toStoreOptions(config, env, url), providerForConfig(args, url, config));
   const o = args.options;
   const provider = inferProvider(url, o.cloudProvider as string | undefined);

@@ -5,7 +5,7 @@
  */
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
 import { formatHelp } from './args.js';
-import { parseCommandArgs } from './common-options.js';
+import { configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
@@ -106,6 +106,12 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
+    // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
+    // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
+    if (resolved.name !== 'config' && configRequestOf(args, env, resolved.barmanMode)) {
+      const { loadConfigFromArgs } = await import('../app/compose.js');
+      await loadConfigFromArgs(args, ctx);
+    }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {
