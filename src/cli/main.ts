@@ -5,7 +5,7 @@
  */
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
 import { formatHelp } from './args.js';
-import { configRequestOf, parseCommandArgs } from './common-options.js';
+import { attachConfig, configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
@@ -102,7 +102,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
       return ExitCode.OK;
     }
-    const args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
+    let args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
@@ -110,7 +110,16 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
     // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
     if (resolved.name !== 'config' && configRequestOf(args, env, resolved.barmanMode)) {
       const { loadConfigFromArgs } = await import('../app/compose.js');
-      await loadConfigFromArgs(args, ctx);
+      const config = await loadConfigFromArgs(args, ctx);
+      if (config) {
+        // The manifest's *AdditionalCommandArgs, added as CNPG adds them (never overriding a flag given here).
+        const { additionalArgsFor, filterAdditionalArgs } = await import('../config/additional-args.js');
+        const extra = filterAdditionalArgs(additionalArgsFor(resolved.name, config), resolved.args);
+        if (extra.length > 0) {
+          args = parseCommandArgs(spec, [...extra, ...resolved.args], env, resolved.barmanMode);
+          attachConfig(args, config);
+        }
+      }
     }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
