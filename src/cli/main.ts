@@ -112,9 +112,11 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       const { loadConfigFromArgs } = await import('../app/compose.js');
       const config = await loadConfigFromArgs(args, ctx);
       if (config) {
-        // The manifest's *AdditionalCommandArgs, added as CNPG adds them (never overriding a flag given here).
-        const { additionalArgsFor, filterAdditionalArgs } = await import('../config/additional-args.js');
-        const extra = filterAdditionalArgs(additionalArgsFor(resolved.name, config), resolved.args);
+        // The options CNPG derives from the manifest (compression, encryption, tags, jobs…) and its
+        // *AdditionalCommandArgs, added as CNPG adds them: never overriding what the command line says.
+        const { additionalArgsFor, filterAdditionalArgs, manifestArgv, manifestOptionsFor } = await import('../config/additional-args.js');
+        const fromManifest = manifestArgv(manifestOptionsFor(resolved.name, config), spec.options, args);
+        const extra = [...fromManifest, ...filterAdditionalArgs(additionalArgsFor(resolved.name, config), [...resolved.args, ...fromManifest])];
         if (extra.length > 0) {
           args = parseCommandArgs(spec, [...extra, ...resolved.args], env, resolved.barmanMode);
           attachConfig(args, config);

@@ -6,7 +6,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../harness/postgres.js';
@@ -14,6 +14,7 @@ import { runCli } from '../harness/cli.js';
 import { requireServer, testEnv } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { makeTempDir } from '../harness/tmp.js';
+import { startGcsEmulator } from '../harness/servers/gcs.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { toStoreOptions } from '../../src/config/resolved-config.js';
 import { openStore } from '../../src/storage/registry.js';
@@ -147,13 +148,32 @@ describe('CNPG page fixtures, end to end', () => {
     });
   }
 
-  it('gcs-application-credentials.yaml on the GCS emulator', async (t) => {
-    const gcs = requireServer(t, 'gcs');
-    if (!gcs) return;
-    await archiveAndList(t, {
-      fixture: 'gcs-application-credentials.yaml', destination: `gs://${TEST_BUCKET}/${uniquePrefix('gcs')}`,
-      secrets: { 'backup-creds': { gcsCredentials: fs.readFileSync(path.join(FIX, 'secrets.yaml'), 'utf8').split('gcsCredentials: |\n')[1]?.trim() ?? '' } },
-      env: { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId },
-    });
+  it('gcs-application-credentials.yaml and gcs-gke-environment.yaml on a GCS emulator that requires tokens', async (t) => {
+    if (!requireServer(t, 'gcs')) return;
+    const dir = makeTempDir('gcs-e2e');
+    const token = 'pgstow-e2e-token';
+    const keyFile = path.join(dir, 'sa.json');
+    const em = await startGcsEmulator({ requireToken: token, saKeyFile: keyFile });
+    try {
+      // A real key (the emulator's token endpoint verifies the JWT signed with it), as kubectl would store it.
+      const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const key = JSON.stringify({
+        type: 'service_account', project_id: 'pgstow-test', private_key_id: 'e2e',
+        private_key: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+        client_email: 'pg-backup@pgstow-test.iam.gserviceaccount.com', client_id: '1', token_uri: `${em.endpoint}/oauth2/token`,
+      });
+      fs.writeFileSync(keyFile, key);
+      await archiveAndList(t, {
+        fixture: 'gcs-application-credentials.yaml', destination: `gs://${TEST_BUCKET}/${uniquePrefix('gcs-key')}`,
+        args: ['--endpoint-url', em.endpoint], secrets: { 'backup-creds': { gcsCredentials: key } },
+      });
+      // gkeEnvironment: Application Default Credentials from the metadata server (GKE Workload Identity).
+      await archiveAndList(t, {
+        fixture: 'gcs-gke-environment.yaml', destination: `gs://${TEST_BUCKET}/${uniquePrefix('gke')}`,
+        args: ['--endpoint-url', em.endpoint], secrets: {}, env: { GCE_METADATA_HOST: em.metadataHost },
+      });
+    } finally {
+      await em.stop();
+    }
   });
 });
