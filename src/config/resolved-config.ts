@@ -279,6 +279,11 @@ export function toStoreOptions(config: ResolvedConfig, baseEnv: Readonly<Record<
   const options: StoreOptions = { provider: config.provider, destinationUrl, env };
   if (config.endpointURL) options.endpointUrl = config.endpointURL;
   if (config.endpointCA) options.caFile = config.endpointCA.file;
+  else {
+    // As without a manifest: barman's CA bundle variables still apply when the manifest has no endpointCA.
+    const bundle = config.provider === 'aws-s3' ? env.AWS_CA_BUNDLE : config.provider === 'azure-blob-storage' ? env.REQUESTS_CA_BUNDLE : undefined;
+    if (bundle) options.caFile = bundle;
+  }
   if (config.provider === 'aws-s3') {
     options.s3 = {};
     const region = env.AWS_DEFAULT_REGION ?? env.AWS_REGION;

@@ -15,6 +15,8 @@ import { requireServer, testEnv } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { makeTempDir } from '../harness/tmp.js';
 import { startGcsEmulator } from '../harness/servers/gcs.js';
+import { startTokenServer } from '../harness/servers/azure-token-server.js';
+import { containerSas } from '../drivers/azure-helpers.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { toStoreOptions } from '../../src/config/resolved-config.js';
 import { openStore } from '../../src/storage/registry.js';
@@ -147,6 +149,37 @@ describe('CNPG page fixtures, end to end', () => {
       });
     });
   }
+
+  it('azure-sas-token.yaml on Azurite', async (t) => {
+    const az = requireServer(t, 'azurite');
+    if (!az) return;
+    await archiveAndList(t, {
+      fixture: 'azure-sas-token.yaml', destination: `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('sas')}`,
+      secrets: { 'azure-creds': { AZURE_STORAGE_ACCOUNT: az.account, AZURE_STORAGE_SAS_TOKEN: await containerSas(az, TEST_BUCKET) } },
+    });
+  });
+
+  it('azure-inherit-from-azure-ad.yaml and azure-default-credentials.yaml on Azurite with OAuth (managed / workload identity)', async (t) => {
+    const az = requireServer(t, 'azuriteOauth');
+    if (!az) return;
+    const tokens = await startTokenServer(testEnv().tls);
+    try {
+      const ca = { REQUESTS_CA_BUNDLE: testEnv().tls.caFile };
+      await archiveAndList(t, {
+        fixture: 'azure-inherit-from-azure-ad.yaml', destination: `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('mi')}`, secrets: {},
+        env: { ...ca, IDENTITY_ENDPOINT: `${tokens.url}/msi/token`, IDENTITY_HEADER: tokens.identityHeader },
+      });
+      const tokenFile = path.join(makeTempDir('wi-token'), 'token');
+      fs.writeFileSync(tokenFile, tokens.federatedToken);
+      await archiveAndList(t, {
+        fixture: 'azure-default-credentials.yaml', destination: `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('wi')}`, secrets: {},
+        env: { ...ca, AZURE_TENANT_ID: tokens.tenantId, AZURE_CLIENT_ID: 'dddddddd-0000-0000-0000-000000000004', AZURE_FEDERATED_TOKEN_FILE: tokenFile, AZURE_AUTHORITY_HOST: tokens.url },
+      });
+      assert.ok(tokens.requests.some((r) => r.kind === 'client-assertion'), 'workload identity token exchange happened');
+    } finally {
+      await tokens.close();
+    }
+  });
 
   it('gcs-application-credentials.yaml and gcs-gke-environment.yaml on a GCS emulator that requires tokens', async (t) => {
     if (!requireServer(t, 'gcs')) return;
