@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
+import { ConfigError } from '../errors.js';
 import { Secret } from './secret.js';
 import type { DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
 import { isMissing, MissingSecretsError, type MissingSecret, type SecretResolver, type SecretSource } from './secrets.js';
@@ -85,7 +86,9 @@ export function privateFile(content: string, suffix: string, env: Readonly<Recor
   const dir = path.join(env.PGSTOW_RUNTIME_DIR ?? os.tmpdir(), `pgstow-${uid}`);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const st = fs.lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
+  // Someone else's directory (or a symlink) at our name in a shared /tmp must never receive our secrets.
+  if (!st.isDirectory() || st.uid !== uid) throw new ConfigError(`refusing to write secret material to ${dir}: it is not a directory owned by uid ${uid} (set PGSTOW_RUNTIME_DIR)`);
+  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   const file = path.join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 24)}${suffix}`);
   if (!fs.existsSync(file)) {
     const tmp = `${file}.${process.pid}.tmp`;
