@@ -176,6 +176,21 @@ describe('S3 errors on real servers', () => {
     } finally { client.destroy(); await store.close(); }
   });
 
+  it('moto: SSE aws:kms with a key id', async (t) => {
+    const info = requireServer(t, 'moto');
+    if (!info) return;
+    const keyId = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    const { store, prefix } = await openS3(info, { s3: { encryption: 'aws:kms', sseKmsKeyId: keyId } });
+    const client = sdk(info);
+    try {
+      await store.put(`${prefix}/kms`, Buffer.from('encrypted at rest'));
+      const head = await client.send(new HeadObjectCommand({ Bucket: TEST_BUCKET, Key: `${prefix}/kms` }));
+      assert.equal(head.ServerSideEncryption, 'aws:kms');
+      assert.equal(head.SSEKMSKeyId, keyId);
+      await store.delete([`${prefix}/kms`]);
+    } finally { client.destroy(); await store.close(); }
+  });
+
   it('moto: IRSA web identity (AWS_ROLE_ARN + token file, STS at AWS_ENDPOINT_URL_STS) gives working credentials', async (t) => {
     const info = requireServer(t, 'moto');
     if (!info?.extra) return;
