@@ -29,6 +29,7 @@ describe('azure-blob errors', () => {
       assert.ok(err instanceof InvalidCredentialsError || err instanceof AccessDeniedError, String(err));
       assert.equal(err.exitCode, ExitCode.OPERATION);
       assert.match(err.message, /AZURE_STORAGE_KEY for account devstoreaccount1/);
+      if (err instanceof AccessDeniedError) assert.match(err.message, /the account key is wrong/);
       assert.match(err.message, /put on pgstow-test\/.*000000010000000000000001/);
       assert.ok(!err.message.includes(WRONG_KEY) && !err.message.includes(AZURITE_KEY));
     } finally { await store.close(); }
@@ -44,6 +45,7 @@ describe('azure-blob errors', () => {
       assert.ok(err instanceof AccessDeniedError, String(err));
       assert.equal(err.exitCode, ExitCode.OPERATION);
       assert.match(err.message, /access denied: put on pgstow-test\/.*base\/backup\.info with AZURE_STORAGE_SAS_TOKEN/);
+      assert.match(err.message, /the SAS token does not cover this container or permission/);
       assert.ok(!err.message.includes(sas.slice(-20)), 'the SAS signature is not printed');
       await assert.rejects(store.get(`${prefix}base/backup.info`), AccessDeniedError);
     } finally { await store.close(); }

@@ -26,6 +26,7 @@ export interface AzureBlobStoreConfig {
   endpoint: string;
   /** Where the credential came from, for messages (describeAuth). */
   credential: string;
+  credentialKind: 'key' | 'sas' | 'token';
   tuning: AzureTuning;
   encryptionScope?: string;
   /** Releases sockets held for this store (the private-CA agent). */
@@ -62,7 +63,7 @@ export class AzureBlobStore implements ObjectStore {
 
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {
     return classifyAzureError(err, {
-      operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential,
+      operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential, credentialKind: this.cfg.credentialKind,
       ...(key !== undefined ? { key } : {}),
     });
   }
