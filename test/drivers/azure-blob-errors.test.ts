@@ -119,6 +119,13 @@ describe('azure-blob uploads', () => {
       await store.put(`${prefix}small`, randomBytes(50_000), { tags: { k: 'v' } });
       const small = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test').getBlockBlobClient(`${prefix}small`);
       assert.deepEqual((await small.getTags()).tags, { k: 'v' });
+      // A one-shot stream of known length under the single-put size is one Put Blob, not blocks.
+      const wal = randomBytes(90 * 1024);
+      await store.put(`${prefix}wals/000000010000000000000001`, Readable.from([wal.subarray(0, 40_000), wal.subarray(40_000)]), { contentLength: wal.length });
+      const walBlob = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test').getBlockBlobClient(`${prefix}wals/000000010000000000000001`);
+      assert.equal((await walBlob.getBlockList('committed')).committedBlocks?.length ?? 0, 0);
+      assert.deepEqual(await readAll(store, `${prefix}wals/000000010000000000000001`), wal);
+      await store.delete([`${prefix}wals/000000010000000000000001`]);
       // Create-if-absent holds on the block path too (If-None-Match: * on Put Block List).
       await assert.rejects(store.put(key, Readable.from([randomBytes(3 * blockSize)]), { ifAbsent: true }), ObjectExistsError);
       assert.equal((await store.stat(key)).size, body.length, 'the existing object is untouched');
