@@ -35,6 +35,8 @@ export interface GcsConfig {
   kmsKeyName: string | undefined;
   chunkSize: number;
   timeoutMs: number | undefined;
+  /** GOOGLE_CLOUD_PROJECT / GCLOUD_PROJECT, if given (only project-level calls need it; pgstow makes none). */
+  projectId: string | undefined;
   /** GCE_METADATA_HOST from StoreOptions.env (Google's library reads it from process.env). */
   metadataHost: string | undefined;
   description: string;
@@ -61,6 +63,7 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
   const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
   return {
     bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
+    projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),
     description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''}`,
   };

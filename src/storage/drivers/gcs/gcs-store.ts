@@ -3,6 +3,7 @@
  * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
  * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
  */
+import * as http from 'node:http';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
@@ -11,7 +12,7 @@ import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
 import type { StorageOperation } from '../../errors.js';
-import { InvalidCredentialsError } from '../../errors.js';
+import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { DEFAULT_GCS_ENDPOINT, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError } from './errors.js';
@@ -36,7 +37,12 @@ export class GcsObjectStore implements ObjectStore {
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
-  constructor(storage: Storage, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined) {
+  /**
+   * `onAuthFailure` forgets what Google's library cached about the metadata server (module-wide), so a
+   * long-lived process started before the GKE metadata server was ready recovers on the next attempt.
+   */
+  constructor(storage: Storage, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
+    private readonly onAuthFailure: () => void = () => undefined) {
     this.bucket = storage.bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
     this.description = config.description;
@@ -229,7 +235,19 @@ export class GcsObjectStore implements ObjectStore {
     try {
       token = await this.auth.getAccessToken();
     } catch (err) {
-      throw classifyGcsAuthError(err, ctx);
+      this.onAuthFailure();
+      const classified = classifyGcsAuthError(err, ctx);
+      if (this.config.auth.kind === 'application-default' && !(classified instanceof StorageUnavailableError)) {
+        // "No credentials found" also means "the metadata server did not answer" (GKE metadata server not ready yet).
+        // That must stay a retryable network failure: for restore_command, exit 1 would read as "WAL not found".
+        const unreachable = await probeMetadataServer(this.config.metadataHost ?? '169.254.169.254');
+        if (unreachable) {
+          throw new StorageUnavailableError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket, cause: err },
+            `no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set and the metadata server at ${this.config.metadataHost ?? '169.254.169.254'} `
+            + `is not reachable (${unreachable}); on GKE check workload identity, elsewhere set GOOGLE_APPLICATION_CREDENTIALS`);
+        }
+      }
+      throw classified;
     }
     if (!token) {
       throw new InvalidCredentialsError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket },
@@ -240,6 +258,19 @@ export class GcsObjectStore implements ObjectStore {
   private error(err: unknown, operation: StorageOperation, key: string): Error {
     return classifyGcsError(err, { operation, bucket: this.config.bucket, key, endpoint: this.endpoint, credentials: this.config.auth.label });
   }
+}
+
+/** Undefined when the metadata server answers; otherwise why it did not (a system error code or "timeout"). */
+function probeMetadataServer(host: string): Promise<string | undefined> {
+  // node:http rather than fetch: fetch refuses some ports outright ("bad port").
+  return new Promise((resolve) => {
+    const req = http.get(`http://${host}/computeMetadata/v1/instance`, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 1500 }, (res) => {
+      res.resume();
+      resolve(undefined);
+    });
+    req.on('timeout', () => { req.destroy(); resolve('timeout'); });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'no answer'));
+  });
 }
 
 function nameOf(e: ObjectInfo | CommonPrefix): string {
