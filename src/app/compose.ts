@@ -8,6 +8,7 @@ import { destinationOf, storeOptionsFromArgs } from '../cli/common-options.js';
 import { BarmanLayout } from '../repository/barman-layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore } from '../storage/registry.js';
+import { withRetry } from '../storage/decorators/retrying-store.js';
 import type { Destination, StoreOptions } from '../storage/store-options.js';
 
 export interface ComposedStore {
@@ -26,6 +27,9 @@ export async function composeStore(args: ParsedArgs, ctx: CommandContext): Promi
 }
 
 export async function composeStoreFromOptions(options: StoreOptions, serverName: string): Promise<ComposedStore> {
-  const { store, destination } = await openStore(options);
+  const opened = await openStore(options);
+  const { destination } = opened;
+  // Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff for every command.
+  const store = withRetry(opened.store);
   return { store, destination, options, serverName, layout: new BarmanLayout(destination.prefix, serverName) };
 }
