@@ -65,7 +65,7 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
     bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
     projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),
-    description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''}`,
+    description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''} (credential: ${auth.label})`,
   };
 }
 

@@ -21,10 +21,12 @@ export async function createStore(destination: Destination, options: StoreOption
       autoRetry: true,
       // Every pgstow write is safe to repeat: same key, same bytes; create-if-absent callers compare contents.
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      maxRetries: 3,
+      // Few retries here: compose.ts wraps every store in a retrying decorator, and the two multiply. The SDK's
+      // retries matter most for chunks of one-shot streams, which the decorator cannot replay.
+      maxRetries: 2,
       retryDelayMultiplier: 2,
-      maxRetryDelay: 16,
-      totalTimeout: 300,
+      maxRetryDelay: 8,
+      totalTimeout: 120,
     },
   });
   return new GcsObjectStore(storage, config, auth, () => gal?.gcpMetadata.resetIsAvailableCache());
