@@ -1,14 +1,15 @@
 /**
  * `pgstow check-store` on Google Cloud Storage through the real CLI, with each credential method (a
  * service-account key, the metadata server for GKE workload identity, no credentials for an emulator) and the
- * misconfigurations a DBA meets: exit code, the reason in words, no key material printed.
+ * misconfigurations a DBA meets: exit code, the reason in words, no key material printed. Also HTTPS with a
+ * private CA (--endpoint-ca).
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli, type CliResult } from '../harness/cli.js';
-import { requireServer } from '../harness/test-env.js';
+import { requireServer, testEnv } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 import { startGcsEmulator, type GcsEmulator } from '../harness/servers/gcs.js';
@@ -90,6 +91,20 @@ describe('pgstow check-store on GCS', () => {
     assert.match(r.stderr, /empty\.json is empty/);
     assert.match(r.stderr, /gkeEnvironment/);
     assertClean(r);
+  });
+
+  it('HTTPS with a private CA: untrusted → exit 2 "TLS problem"; with --endpoint-ca → exit 0', async (t) => {
+    if (!em) { t.skip('gcs not available'); return; }
+    const tls = testEnv().tls;
+    const secure = await startGcsEmulator({ tls: { certFile: tls.certFile, keyFile: tls.keyFile } });
+    try {
+      const bad = await check({ STORAGE_EMULATOR_HOST: secure.endpoint });
+      assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+      assert.match(line(bad, 'list'), /FAILED\s+TLS problem: .*127\.0\.0\.1/);
+      allOk(await check({ STORAGE_EMULATOR_HOST: secure.endpoint }, ['--endpoint-ca', tls.caFile]));
+    } finally {
+      await secure.stop();
+    }
   });
 
   it('an unreachable endpoint: exit 2, "network problem"', async (t) => {

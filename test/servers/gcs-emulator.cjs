@@ -7,7 +7,8 @@
  * metadata server. Blobs live under $TMPDIR (give each instance its own); they are removed on SIGTERM.
  *
  * node gcs-emulator.cjs [port] [--require-token T] [--readonly-token T] [--sa-key key.json] [--metadata-token T]
- * Prints "gcs emulator listening on http://127.0.0.1:PORT".
+ *                       [--tls-cert cert.pem --tls-key key.pem]
+ * Prints "gcs emulator listening on http(s)://127.0.0.1:PORT".
  */
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -26,6 +27,8 @@ const requireToken = opt('--require-token');
 const readonlyToken = opt('--readonly-token');
 const saKeyFile = opt('--sa-key');
 const metadataToken = opt('--metadata-token') ?? requireToken;
+const tlsCert = opt('--tls-cert');
+const tlsKey = opt('--tls-key');
 const port = Number(argv[0] ?? 0);
 const projectId = 'pgstow-test';
 
@@ -123,11 +126,13 @@ async function main() {
   });
 
   app.use(inner);
-  const server = app.listen(port, '127.0.0.1', () => {
+  const server = (tlsCert && tlsKey
+    ? require('node:https').createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, app)
+    : require('node:http').createServer(app)).listen(port, '127.0.0.1', () => {
     // Bucket and object metadata build self links from the registry's host and port.
     emulator.args.port = server.address().port;
     EmulatorRegistry.set('storage', emulator);
-    process.stdout.write(`gcs emulator listening on http://127.0.0.1:${server.address().port}\n`);
+    process.stdout.write(`gcs emulator listening on ${tlsCert ? 'https' : 'http'}://127.0.0.1:${server.address().port}\n`);
   });
   const stop = () => {
     server.close();

@@ -22,12 +22,14 @@ export interface GcsEmulatorOptions {
   saKeyFile?: string;
   /** Token the metadata server issues (default: requireToken). */
   metadataToken?: string;
+  /** Serve HTTPS with this certificate (the harness's private CA signs it). */
+  tls?: { certFile: string; keyFile: string };
   /** Parent for the instance's TMPDIR (blobs); a fresh temp dir when omitted. */
   tmpDir?: string;
 }
 
 export interface GcsEmulator {
-  /** http://127.0.0.1:PORT: API endpoint, token endpoint at /oauth2/token, metadata server at /computeMetadata/v1. */
+  /** http(s)://127.0.0.1:PORT: API endpoint, token endpoint at /oauth2/token, metadata server at /computeMetadata/v1. */
   endpoint: string;
   /** host:port for GCE_METADATA_HOST. */
   metadataHost: string;
@@ -44,15 +46,16 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   if (options.readonlyToken) args.push('--readonly-token', options.readonlyToken);
   if (options.saKeyFile) args.push('--sa-key', options.saKeyFile);
   if (options.metadataToken) args.push('--metadata-token', options.metadataToken);
+  if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.STORAGE_EMULATOR_HOST;
-  const started = await startProcess(process.execPath, args, /gcs emulator listening on (http:\/\/127\.0\.0\.1:(\d+))/, {
+  const started = await startProcess(process.execPath, args, /gcs emulator listening on (https?:\/\/127\.0\.0\.1:(\d+))/, {
     name: 'gcs emulator', env, cwd: SERVERS_DIR, timeoutMs: 20_000,
   });
   const endpoint = started.match[1] ?? '';
   return {
     endpoint,
-    metadataHost: endpoint.replace(/^http:\/\//, ''),
+    metadataHost: endpoint.replace(/^https?:\/\//, ''),
     stop: async () => { await started.stop(); removeDir(tmp); },
   };
 }

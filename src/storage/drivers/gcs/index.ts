@@ -2,13 +2,29 @@
  * GCS driver entry point (loaded lazily by the registry): the only place that loads @google-cloud/storage and
  * google-auth-library, so an S3 or Azure command never pays for them.
  */
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { GCS_SCOPE, GOOGLE_TOKEN_URLS, resolveGcsConfig, type GcsConfig } from './config.js';
 import { GcsObjectStore } from './gcs-store.js';
 
+/**
+ * The SDK's keep-alive HTTPS agent is shared by the whole process and built on first use, so one process can
+ * trust one set of CAs for GCS. The CLI opens one store per process; a second store asking for different
+ * trust is refused rather than silently given the first one's.
+ */
+let processCa: string | null | undefined;
+
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const config = resolveGcsConfig(destination, options);
+  const wantedCa = config.caPem ?? null;
+  if (processCa !== undefined && processCa !== wantedCa) {
+    throw new ConfigError(`this process already opened a GCS store ${processCa === null ? 'without a private CA' : 'with another private CA'}; `
+      + 'GCS stores with different CA files need separate processes', 'endpointCA');
+  }
+  processCa = wantedCa;
   const [{ Storage, IdempotencyStrategy }, auth, gal] = await Promise.all([
     import('@google-cloud/storage'), createAuth(config), config.auth.kind === 'application-default' ? import('google-auth-library') : undefined,
   ]);
@@ -29,6 +45,18 @@ export async function createStore(destination: Destination, options: StoreOption
       totalTimeout: 120,
     },
   });
+  if (config.caPem !== undefined) {
+    // Private CA for an HTTPS endpoint, on top of the system roots. The SDK sends requests two ways: gaxios
+    // (resumable sessions and chunks) honours `agent`; teeny-request (everything else) builds its keep-alive
+    // agent from `pool` options on first use, once per process.
+    const ca = [...tls.rootCertificates, config.caPem];
+    const agent = new https.Agent({ ca, keepAlive: true });
+    type Interceptor = (typeof storage.interceptors)[number];
+    storage.interceptors.push({
+      // The SDK types the input and output differently; it is the same request object, decorated in place.
+      request: ((reqOpts: { pool?: object }) => Object.assign(reqOpts, { agent, pool: { ...reqOpts.pool, ca } })) as unknown as Interceptor['request'],
+    });
+  }
   return new GcsObjectStore(storage, config, auth, () => gal?.gcpMetadata.resetIsAvailableCache());
 }
 
