@@ -11,6 +11,7 @@ import { requireServer } from '../harness/test-env.js';
 import { ExitCode } from '../../src/errors.js';
 import { ObjectNotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
+import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { openGcs } from './gcs-helpers.js';
 
 describeObjectStoreConformance('gcs (emulator via STORAGE_EMULATOR_HOST)', async () => {
@@ -41,6 +42,22 @@ describe('gcs driver', () => {
     const info = await store.stat('tags/obj');
     assert.deepEqual(info.metadata, { cluster: 'pg-main', origin: 'test' });
     await store.delete(['tags/obj']);
+    await store.close();
+  });
+
+  it('uploads carry the KMS key name (single request and resumable session), as GCS reports it back', async (t) => {
+    const gcs = requireServer(t, 'gcs');
+    if (!gcs) return;
+    const kmsKeyName = 'projects/p/locations/europe-west1/keyRings/pg/cryptoKeys/backups';
+    const prefix = uniquePrefix('kms');
+    const store = await openGcs({ STORAGE_EMULATOR_HOST: gcs.endpoint }, { prefix, gcs: { chunkSize: 256 * 1024, kmsKeyName } });
+    await store.put(`${prefix}/wal`, Buffer.from('small'));
+    await store.put(`${prefix}/base.tar`, Readable.from([randomBytes(600 * 1024)]));
+    for (const key of [`${prefix}/wal`, `${prefix}/base.tar`]) {
+      const res = await fetch(`${gcs.endpoint}/storage/v1/b/${TEST_BUCKET}/o/${encodeURIComponent(key)}`);
+      assert.equal(((await res.json()) as { kmsKeyName?: string }).kmsKeyName, kmsKeyName, key);
+    }
+    await store.delete([`${prefix}/wal`, `${prefix}/base.tar`]);
     await store.close();
   });
 

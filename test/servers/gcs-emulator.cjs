@@ -79,6 +79,30 @@ async function main() {
     gcsError(res, 401, 'authError', 'Invalid Credentials');
   });
 
+  // kmsKeyName of uploads, reported back in object metadata as GCS does (the stock emulator drops it).
+  const kmsKeys = new Map(); // bucket/name → key name; resumable: upload id → key name until finalized
+  app.post('/upload/storage/v1/b/:bucketId/o', (req, res, next) => {
+    const kms = req.query.kmsKeyName;
+    if (typeof kms !== 'string') return next();
+    const name = typeof req.query.name === 'string' ? req.query.name : req.body?.name;
+    const set = res.header.bind(res);
+    res.header = (k, v) => {
+      if (String(k).toLowerCase() === 'location') kmsKeys.set(new URL(v).searchParams.get('upload_id'), kms);
+      return set(k, v);
+    };
+    if (name) kmsKeys.set(`${req.params.bucketId}/${name}`, kms);
+    next();
+  });
+  app.get(['/b/:bucketId/o/:objectId', '/storage/v1/b/:bucketId/o/:objectId'], (req, res, next) => {
+    if (req.query.alt === 'media') return next();
+    const json = res.json.bind(res);
+    res.json = (body) => {
+      const kms = kmsKeys.get(`${req.params.bucketId}/${req.params.objectId}`);
+      return json(kms && body && res.statusCode === 200 ? { ...body, kmsKeyName: kms } : body);
+    };
+    next();
+  });
+
   // ifGenerationMatch=0 (create-if-absent), which the stock emulator ignores.
   const exists = (bucket, name) => layer.getMetadata(bucket, name) !== undefined;
   const preconditions = new Map(); // resumable upload id → object must not exist at finalize
@@ -119,6 +143,7 @@ async function main() {
       uploads.cancelResumableUpload(id);
       return gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
     }
+    if (kmsKeys.has(id)) kmsKeys.set(`${upload.bucketId}/${upload.objectId}`, kmsKeys.get(id));
     try {
       const metadata = await layer.uploadObject(uploads.finalizeResumableUpload(id));
       res.json(new CloudStorageObjectMetadata(metadata));
