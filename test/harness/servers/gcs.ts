@@ -24,6 +24,8 @@ export interface GcsEmulatorOptions {
   metadataToken?: string;
   /** Serve HTTPS with this certificate (the harness's private CA signs it). */
   tls?: { certFile: string; keyFile: string };
+  /** Listen on this port (default: a free one). */
+  port?: number;
   /** Parent for the instance's TMPDIR (blobs); a fresh temp dir when omitted. */
   tmpDir?: string;
 }
@@ -41,7 +43,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     throw new Error('firebase-tools is not installed in test/servers (cd test/servers && npm ci --omit=optional)');
   }
   const tmp = options.tmpDir ? fs.mkdtempSync(path.join(options.tmpDir, 'gcs-')) : makeTempDir('gcs');
-  const args = [LAUNCHER, '0'];
+  const args = [LAUNCHER, String(options.port ?? 0)];
   if (options.requireToken) args.push('--require-token', options.requireToken);
   if (options.readonlyToken) args.push('--readonly-token', options.readonlyToken);
   if (options.saKeyFile) args.push('--sa-key', options.saKeyFile);

@@ -67,7 +67,13 @@ export async function createStore(destination: Destination, options: StoreOption
       request: ((reqOpts: { pool?: object }) => Object.assign(reqOpts, { agent, pool: { ...reqOpts.pool, ca } })) as unknown as Interceptor['request'],
     });
   }
-  return new GcsObjectStore(storage, config, auth, () => gal?.gcpMetadata.resetIsAvailableCache());
+  const forgetDetection = (): void => {
+    if (!gal || !auth) return;
+    gal.gcpMetadata.resetIsAvailableCache();
+    // GoogleAuth also remembers "not on GCE" in a private field (google-auth-library 9.15.1, pinned).
+    (auth as unknown as { checkIsGCE?: boolean }).checkIsGCE = undefined;
+  };
+  return new GcsObjectStore(storage, config, auth, forgetDetection);
 }
 
 function createAuth(config: GcsConfig): import('google-auth-library').GoogleAuth | undefined {
