@@ -12,6 +12,7 @@ import { ExitCode } from '../../src/errors.js';
 import { ObjectNotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
+import { startGcsEmulator } from '../harness/servers/gcs.js';
 import { openGcs } from './gcs-helpers.js';
 
 describeObjectStoreConformance('gcs (emulator via STORAGE_EMULATOR_HOST)', async () => {
@@ -89,6 +90,21 @@ describe('gcs driver', () => {
     assert.equal(sent, 1024 * 1024, 'the whole megabyte was produced, so chunks went out before the failure');
     assert.equal(await store.exists('partial/base.tar'), false);
     await store.close();
+  });
+
+  it('chunks whose response is lost (503 after the server stored them) are resumed: more failures than one request may retry', async (t) => {
+    if (!requireServer(t, 'gcs')) return;
+    const flaky = await startGcsEmulator({ failChunkEvery: 4 });
+    try {
+      const store = await openGcs({ STORAGE_EMULATOR_HOST: flaky.endpoint }, { gcs: { chunkSize: 256 * 1024 } });
+      const body = randomBytes(12 * 256 * 1024 + 99); // 13 chunks → 3 injected failures, more than a request's 2 retries
+      const res = await store.put('flaky/base.tar', Readable.from([body.subarray(0, 1_000_000), body.subarray(1_000_000)]));
+      assert.equal(res.size, body.length);
+      assert.deepEqual(await readAll(store, 'flaky/base.tar'), body);
+      await store.close();
+    } finally {
+      await flaky.stop();
+    }
   });
 
   it('an unreachable endpoint is StorageUnavailableError (exit 2) naming the endpoint', async () => {

@@ -7,7 +7,7 @@
  * metadata server. Blobs live under $TMPDIR (give each instance its own); they are removed on SIGTERM.
  *
  * node gcs-emulator.cjs [port] [--require-token T] [--readonly-token T] [--sa-key key.json] [--metadata-token T]
- *                       [--tls-cert cert.pem --tls-key key.pem]
+ *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N]
  * Prints "gcs emulator listening on http(s)://127.0.0.1:PORT".
  */
 const path = require('node:path');
@@ -29,6 +29,9 @@ const saKeyFile = opt('--sa-key');
 const metadataToken = opt('--metadata-token') ?? requireToken;
 const tlsCert = opt('--tls-cert');
 const tlsKey = opt('--tls-key');
+// Fault injection: every Nth chunk PUT carrying data is stored, then answered 503 (a response lost in transit).
+const failChunkEvery = Number(opt('--fail-chunk-every') ?? 0);
+let chunkPuts = 0;
 const port = Number(argv[0] ?? 0);
 const projectId = 'pgstow-test';
 
@@ -134,6 +137,7 @@ async function main() {
       const skip = upload.size - Number(m[1]);
       if (skip < 0) return gcsError(res, 400, 'invalid', `chunk starts at ${m[1]} but only ${upload.size} bytes were received`);
       if (body.length > skip) uploads.continueResumableUpload(id, body.subarray(skip));
+      if (failChunkEvery > 0 && body.length > 0 && ++chunkPuts % failChunkEvery === 0) return gcsError(res, 503, 'backendError', 'injected failure');
     } else if (!m && body.length > 0) uploads.continueResumableUpload(id, body);
     if (total === undefined || upload.size < total) {
       if (upload.size > 0) res.setHeader('Range', `bytes=0-${upload.size - 1}`);

@@ -24,6 +24,8 @@ export interface GcsEmulatorOptions {
   metadataToken?: string;
   /** Serve HTTPS with this certificate (the harness's private CA signs it). */
   tls?: { certFile: string; keyFile: string };
+  /** Answer every Nth resumable chunk with 503 after storing it (a lost response), to exercise chunk retries. */
+  failChunkEvery?: number;
   /** Listen on this port (default: a free one). */
   port?: number;
   /** Parent for the instance's TMPDIR (blobs); a fresh temp dir when omitted. */
@@ -48,6 +50,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   if (options.readonlyToken) args.push('--readonly-token', options.readonlyToken);
   if (options.saKeyFile) args.push('--sa-key', options.saKeyFile);
   if (options.metadataToken) args.push('--metadata-token', options.metadataToken);
+  if (options.failChunkEvery) args.push('--fail-chunk-every', String(options.failChunkEvery));
   if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.STORAGE_EMULATOR_HOST;

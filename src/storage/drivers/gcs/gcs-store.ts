@@ -34,6 +34,8 @@ export class GcsObjectStore implements ObjectStore {
   readonly description: string;
   readonly capabilities: StoreCapabilities;
   private readonly bucket: Bucket;
+  /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
+  private readonly uploadBucket: Bucket;
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
@@ -41,9 +43,10 @@ export class GcsObjectStore implements ObjectStore {
    * `onAuthFailure` forgets what Google's library cached about the metadata server (module-wide), so a
    * long-lived process started before the GKE metadata server was ready recovers on the next attempt.
    */
-  constructor(storage: Storage, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
     private readonly onAuthFailure: () => void = () => undefined) {
-    this.bucket = storage.bucket(config.bucket);
+    this.bucket = clients.storage.bucket(config.bucket);
+    this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
     this.description = config.description;
     this.capabilities = {
@@ -78,6 +81,7 @@ export class GcsObjectStore implements ObjectStore {
         await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
         return { key, size: bytes.length, ...etagOf(file) };
       }
+      const upload = this.file(key, this.uploadBucket);
       let size = 0;
       const counted = Readable.from((async function* () {
         for await (const chunk of head.rest) { size += (chunk as Buffer).length; yield chunk as Buffer; }
@@ -85,13 +89,13 @@ export class GcsObjectStore implements ObjectStore {
       // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
       // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
       // need no credentials: the session URI authorizes them (as on GCS).
-      const [uri] = await file.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
-      const writer = file.createWriteStream({
+      const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
+      const writer = upload.createWriteStream({
         resumable: true, uri, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
         ...(preconditionOpts ? { preconditionOpts } : {}),
       });
       await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
-      return { key, size, ...etagOf(file) };
+      return { key, size, ...etagOf(upload) };
     } catch (err) {
       source.destroy();
       if (options.signal?.aborted) throw options.signal.reason;
@@ -215,8 +219,8 @@ export class GcsObjectStore implements ObjectStore {
     // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
   }
 
-  private file(key: string): File {
-    return this.bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
+  private file(key: string, bucket: Bucket = this.bucket): File {
+    return bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
   }
 
   /** Obtains the access token once, so credential problems are reported as such (not as a failed upload). */

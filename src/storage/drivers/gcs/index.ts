@@ -38,7 +38,7 @@ export async function createStore(destination: Destination, options: StoreOption
   const { Storage, IdempotencyStrategy } = loadStorageSdk();
   const auth = createAuth(config);
   const gal = config.auth.kind === 'application-default' ? loadAuthLibrary() : undefined;
-  const storage = new Storage({
+  const makeStorage = (retry: { maxRetries: number; totalTimeout: number }): import('@google-cloud/storage').Storage => new Storage({
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
     ...(auth ? { authClient: auth, useAuthWithCustomEndpoint: true } : {}),
     ...(config.projectId ? { projectId: config.projectId } : {}),
@@ -47,14 +47,18 @@ export async function createStore(destination: Destination, options: StoreOption
       autoRetry: true,
       // Every pgstow write is safe to repeat: same key, same bytes; create-if-absent callers compare contents.
       idempotencyStrategy: IdempotencyStrategy.RetryAlways,
-      // Few retries here: compose.ts wraps every store in a retrying decorator, and the two multiply. The SDK's
-      // retries matter most for chunks of one-shot streams, which the decorator cannot replay.
-      maxRetries: 2,
       retryDelayMultiplier: 2,
       maxRetryDelay: 8,
-      totalTimeout: 120,
+      ...retry,
     },
   });
+  // Single requests: few retries, because compose.ts wraps every store in a retrying decorator and the two multiply.
+  const storage = makeStorage({ maxRetries: 2, totalTimeout: 120 });
+  // Resumable uploads of one-shot streams, which only the SDK can retry (it keeps the last chunk). Its retry
+  // budget counts for the whole upload, never per chunk, and its total timeout runs from the upload's start:
+  // with the defaults (3 retries, 600 s) one network blip late in an hour-long base backup would fail it. So a
+  // budget fit for hours: up to 50 failed chunk requests per upload, for up to 7 days.
+  const uploadStorage = makeStorage({ maxRetries: 50, totalTimeout: 7 * 24 * 3600 });
   if (config.caPem !== undefined) {
     // Private CA for an HTTPS endpoint, on top of the system roots. The SDK sends requests two ways: gaxios
     // (resumable sessions and chunks) honours `agent`; teeny-request (everything else) builds its keep-alive
@@ -62,10 +66,12 @@ export async function createStore(destination: Destination, options: StoreOption
     const ca = [...tls.rootCertificates, config.caPem];
     const agent = new https.Agent({ ca, keepAlive: true });
     type Interceptor = (typeof storage.interceptors)[number];
-    storage.interceptors.push({
+    const trustCa: Interceptor = {
       // The SDK types the input and output differently; it is the same request object, decorated in place.
       request: ((reqOpts: { pool?: object }) => Object.assign(reqOpts, { agent, pool: { ...reqOpts.pool, ca } })) as unknown as Interceptor['request'],
-    });
+    };
+    storage.interceptors.push(trustCa);
+    uploadStorage.interceptors.push(trustCa);
   }
   const forgetDetection = (): void => {
     if (!gal || !auth) return;
@@ -73,7 +79,7 @@ export async function createStore(destination: Destination, options: StoreOption
     // GoogleAuth also remembers "not on GCE" in a private field (google-auth-library 9.15.1, pinned).
     (auth as unknown as { checkIsGCE?: boolean }).checkIsGCE = undefined;
   };
-  return new GcsObjectStore(storage, config, auth, forgetDetection);
+  return new GcsObjectStore({ storage, uploadStorage }, config, auth, forgetDetection);
 }
 
 function createAuth(config: GcsConfig): import('google-auth-library').GoogleAuth | undefined {
