@@ -2,9 +2,9 @@
  * Composition root: the one place that turns parsed command-line options and, with --config, a CloudNativePG
  * manifest into a ready ObjectStore with its decorators and the Barman layout for one server.
  */
-import type { ParsedArgs } from '../cli/args.js';
+import type { CommandSpec, ParsedArgs } from '../cli/args.js';
 import type { CommandContext } from '../cli/command.js';
-import { attachConfig, configOf, configRequestOf, destinationOf, storeOptionsFromArgs } from '../cli/common-options.js';
+import { attachConfig, configOf, configRequestOf, destinationOf, parseCommandArgs, storeOptionsFromArgs } from '../cli/common-options.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { BarmanLayout } from '../repository/barman-layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -38,6 +38,23 @@ export async function loadConfigFromArgs(args: ParsedArgs, ctx: CommandContext):
   ctx.secrets.push(...secretValues(config));
   attachConfig(args, config);
   return config;
+}
+
+/**
+ * Loads the manifest for a command line and returns the args the command runs with: the options CNPG derives
+ * from the manifest (compression, encryption, tags, jobs…) and its *AdditionalCommandArgs added as CNPG adds
+ * them, never overriding what the command line says; configOf() of the result is the config.
+ */
+export async function argsWithConfig(command: string, spec: CommandSpec, argv: readonly string[], args: ParsedArgs, ctx: CommandContext): Promise<ParsedArgs> {
+  const config = await loadConfigFromArgs(args, ctx);
+  if (!config) return args;
+  const { additionalArgsFor, filterAdditionalArgs, manifestArgv, manifestOptionsFor } = await import('../config/additional-args.js');
+  const fromManifest = manifestArgv(manifestOptionsFor(command, config), spec.options, args);
+  const extra = [...fromManifest, ...filterAdditionalArgs(additionalArgsFor(command, config), [...argv, ...fromManifest])];
+  if (extra.length === 0) return args;
+  const withExtra = parseCommandArgs(spec, [...extra, ...argv], ctx.env, ctx.barmanMode);
+  attachConfig(withExtra, config);
+  return withExtra;
 }
 
 /** Opens the store named by the command's URL + SERVER_NAME positionals, options and --config manifest. */

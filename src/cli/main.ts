@@ -5,7 +5,7 @@
  */
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
 import { formatHelp } from './args.js';
-import { attachConfig, configRequestOf, parseCommandArgs } from './common-options.js';
+import { configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
@@ -109,19 +109,8 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
     // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
     // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
     if (resolved.name !== 'config' && configRequestOf(args, env, resolved.barmanMode)) {
-      const { loadConfigFromArgs } = await import('../app/compose.js');
-      const config = await loadConfigFromArgs(args, ctx);
-      if (config) {
-        // The options CNPG derives from the manifest (compression, encryption, tags, jobs…) and its
-        // *AdditionalCommandArgs, added as CNPG adds them: never overriding what the command line says.
-        const { additionalArgsFor, filterAdditionalArgs, manifestArgv, manifestOptionsFor } = await import('../config/additional-args.js');
-        const fromManifest = manifestArgv(manifestOptionsFor(resolved.name, config), spec.options, args);
-        const extra = [...fromManifest, ...filterAdditionalArgs(additionalArgsFor(resolved.name, config), [...resolved.args, ...fromManifest])];
-        if (extra.length > 0) {
-          args = parseCommandArgs(spec, [...extra, ...resolved.args], env, resolved.barmanMode);
-          attachConfig(args, config);
-        }
-      }
+      const { argsWithConfig } = await import('../app/compose.js');
+      args = await argsWithConfig(resolved.name, spec, resolved.args, args, ctx);
     }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;

@@ -38,7 +38,8 @@ const tagArgs = (flag: string, tags: Readonly<Record<string, string>>): string[]
 /**
  * The options CNPG builds from the manifest for a command (one array per option: flag then values):
  * wal-archive: --<wal.compression>, --encryption, --tags, --history-tags, --max-parallel;
- * wal-restore: --max-parallel; backup: --<data.compression>, --encryption, --immediate-checkpoint, --jobs, --tags.
+ * wal-restore: --max-parallel; backup: --<data.compression>, --encryption, --immediate-checkpoint, --jobs, --tags;
+ * backup-delete: --retention-policy "RECOVERY WINDOW OF …".
  */
 export function manifestOptionsFor(command: string, config: ResolvedConfig): string[][] {
   const out: string[][] = [];
@@ -55,6 +56,9 @@ export function manifestOptionsFor(command: string, config: ResolvedConfig): str
     if (config.data.immediateCheckpoint) out.push(['--immediate-checkpoint']);
     if (config.data.jobs !== undefined) out.push(['--jobs', String(config.data.jobs)]);
     out.push(...tagArgs('--tags', config.tags));
+  } else if (command === 'backup-delete') {
+    // CNPG runs barman-cloud-backup-delete with the manifest's policy; -b or -r on the command line win.
+    if (config.retentionPolicy) out.push(['--retention-policy', config.retentionPolicy.barman]);
   }
   return out;
 }

@@ -90,3 +90,15 @@ test('composeStore opens the store with the manifest\'s server name (a file dest
   assert.ok(fs.existsSync(path.join(dir, 'pg-backup', 'wals', 'probe')));
   await composed.store.close();
 });
+
+test('backup delete with a manifest applies its retention policy (as CNPG does after each backup); -b wins', async () => {
+  const { runCli } = await import('../../harness/cli.js');
+  const store = makeTempDir('bd-store');
+  const base = ['backup', 'delete', '--config', path.join(FIX, 'plugin-object-store.yaml'), '--secrets', path.join(FIX, 'secrets.yaml'), '--cloud-provider', 'file', `file://${store}`, 'pg1', '--dry-run'];
+  const r = await runCli('pgstow', base, { env: baseEnv });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Retention policy RECOVERY WINDOW OF 30 DAYS/m);
+  const byId = await runCli('pgstow', [...base, '-b', '20260101T000000'], { env: baseEnv });
+  assert.doesNotMatch(byId.stdout + byId.stderr, /RECOVERY WINDOW/);
+  assert.doesNotMatch(byId.stderr, /not allowed with/);
+});
