@@ -4,7 +4,8 @@
  * exit codes and prints them: one line, no stack trace unless --debug, secrets scrubbed.
  */
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
-import { formatHelp, parseArgs } from './args.js';
+import { formatHelp } from './args.js';
+import { attachConfig, configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
@@ -101,10 +102,27 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
       return ExitCode.OK;
     }
-    const args = parseArgs(spec, resolved.args);
+    let args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
+    // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
+    // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
+    if (resolved.name !== 'config' && configRequestOf(args, env, resolved.barmanMode)) {
+      const { loadConfigFromArgs } = await import('../app/compose.js');
+      const config = await loadConfigFromArgs(args, ctx);
+      if (config) {
+        // The options CNPG derives from the manifest (compression, encryption, tags, jobs…) and its
+        // *AdditionalCommandArgs, added as CNPG adds them: never overriding what the command line says.
+        const { additionalArgsFor, filterAdditionalArgs, manifestArgv, manifestOptionsFor } = await import('../config/additional-args.js');
+        const fromManifest = manifestArgv(manifestOptionsFor(resolved.name, config), spec.options, args);
+        const extra = [...fromManifest, ...filterAdditionalArgs(additionalArgsFor(resolved.name, config), [...resolved.args, ...fromManifest])];
+        if (extra.length > 0) {
+          args = parseCommandArgs(spec, [...extra, ...resolved.args], env, resolved.barmanMode);
+          attachConfig(args, config);
+        }
+      }
+    }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {
