@@ -124,8 +124,16 @@ async function main(): Promise<void> {
     if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick });
 
     // Real WAL segments from the data load, staged where every tool (and the postgres user) can read them.
-    await pg.query('select pg_switch_wal()');
-    await pg.waitFor('segments archived to the stash', async () => fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).length >= opt.walSegments + 2);
+    // Enough full segments of real WAL: keep writing table-like rows (text and random bytes) until the stash has them.
+    const stashed = (): number => fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).length;
+    await pg.query('create table wal_filler (i int, note text, b bytea)', [], 'bench');
+    for (let round = 0; stashed() < opt.walSegments + 2 && round < 200; round++) {
+      await pg.query(`insert into wal_filler select i, md5(i::text) || ' filler row ' || repeat('abc ', i % 20), decode(md5(random()::text) || md5(random()::text), 'hex')
+        from generate_series(1, 100000) i`, [], 'bench');
+      await pg.query('select pg_switch_wal()');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await pg.waitFor('segments archived to the stash', async () => stashed() >= opt.walSegments + 2);
     const segs = fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort().slice(1, 1 + opt.walSegments);
     const staged = path.join(tmp, 'staged-wal');
     fs.mkdirSync(staged);
@@ -240,7 +248,9 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
   out.push(`${opt.reps} repetitions, configurations interleaved in random order each repetition; median (min–max). Run took ${seconds.toFixed(0)} s.`, '');
   const workloads = [...new Set(rows.map((r) => r.workload))];
   for (const w of workloads) {
-    const wr = rows.filter((r) => r.workload === w);
+    const order: Record<string, number> = { pgstow: 0, 'barman-cloud': 1, pgbackrest: 2 };
+    const wr = rows.filter((r) => r.workload === w)
+      .sort((a, b) => a.store.localeCompare(b.store) || (order[a.tool] ?? 9) - (order[b.tool] ?? 9) || a.config.localeCompare(b.config));
     const lowerIsBetter = wr[0]?.metric.startsWith('ms');
     const extras = [...new Set(wr.flatMap((r) => Object.keys(r.extra ?? {})))];
     out.push(`### ${w} (${wr[0]?.metric}; ${lowerIsBetter ? 'lower' : 'higher'} is better)`, '');
@@ -251,6 +261,8 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
       const ratio = (peer: ToolName): string => {
         if (r.tool !== 'pgstow') return '';
         const baseCodec = r.config.split(' ')[0];
+        // pgBackRest runs on S3 only (over HTTPS, which it requires): compare it with pgstow's S3 rows.
+        if (peer === 'pgbackrest' && !r.store.startsWith('s3rver')) return '';
         const p = wr.find((x) => x.tool === peer && x.config === baseCodec && (peer === 'pgbackrest' || x.store === r.store));
         if (!p) return '';
         const ps = stats(p.values);
