@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { runCli } from '../harness/cli.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { binCommandLine, runCli } from '../harness/cli.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { BARMAN_34_KEYS, listFiles, readInfo, restoreByHand, startArchivingPostgres, tableChecksums, tarMembers } from './backup-fixtures.js';
 
 test('pgstow backup of PostgreSQL 15 with a tablespace to file://: Barman layout, backup.info, manifest, and the data restores', async (t) => {
@@ -120,4 +120,39 @@ test('a backup that cannot connect to PostgreSQL exits 1 naming the server; bad 
   assert.match(bad.stderr, /not allowed: backup ID/);
   const both = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', '-z', '-j', `file://${storeDir}`, 'pg']);
   assert.equal(both.code, 3);
+});
+
+test('CloudNativePG flow on file://: pgstow wal-archive + barman-cloud-backup --name, then backup-show by name, and PITR with pgstow wal-restore', async (t) => {
+  const storeDir = makeTempDir('backup-cnpg');
+  t.after(() => removeDir(storeDir));
+  chownToPostgres(storeDir);
+  const url = `file://${storeDir}`;
+  const fx = await startArchivingPostgres(15, { tablespace: false, archiveCommand: `${binCommandLine('barman-cloud-wal-archive')} --cloud-provider file ${url} pg %p` });
+  t.after(() => fx.cleanup());
+  // Archive one segment first, so pg/wals/ is created by the postgres user (the backup runs as root here).
+  const first = (await fx.pg.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0]?.w as string;
+  await fx.pg.waitFor('the first WAL archived', async () => String((await fx.pg.query<{ n: string | null }>('SELECT last_archived_wal AS n FROM pg_stat_archiver'))[0]?.n ?? '') >= first);
+  const name = 'backup-20261125120000';
+  const r = await runCli('barman-cloud-backup', ['--user', 'postgres', '--name', name, '--immediate-checkpoint', '--jobs', '2', '--cloud-provider', 'file', url, 'pg'], { env: fx.pg.libpqEnv });
+  assert.equal(r.code, 0, r.stderr);
+  const show = await runCli('barman-cloud-backup-show', ['--format', 'json', '--cloud-provider', 'file', url, 'pg', name]);
+  assert.equal(show.code, 0, show.stderr);
+  const shown = (JSON.parse(show.stdout) as { cloud: Record<string, unknown> }).cloud;
+  assert.equal(shown.backup_name, name);
+  assert.equal(shown.status, 'DONE');
+  assert.match(String(shown.begin_wal), /^[0-9A-F]{24}$/);
+  assert.match(String(shown.end_xlog), /^[0-9A-F]+\/[0-9A-F]+$/);
+  const list = await runCli('barman-cloud-backup-list', ['--cloud-provider', 'file', url, 'pg']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`${shown.backup_id as string}.*${name}`));
+
+  // Writes after the backup are replayed from the archive through pgstow wal-restore.
+  await fx.pg.query("INSERT INTO t_text (body) VALUES ('after the backup')");
+  const expected = await tableChecksums(fx.pg);
+  const switched = (await fx.pg.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0]?.w as string;
+  await fx.pg.waitFor('the last WAL archived', async () => String((await fx.pg.query<{ n: string | null }>('SELECT last_archived_wal AS n FROM pg_stat_archiver'))[0]?.n ?? '') >= switched);
+  const dir = path.join(storeDir, 'pg', 'base', shown.backup_id as string);
+  const restored = await restoreByHand(15, dir, fx.walDir, [], `${binCommandLine('barman-cloud-wal-restore')} --cloud-provider file ${url} pg %f %p`);
+  t.after(() => restored.cleanup());
+  assert.deepEqual(await tableChecksums(restored.pg), expected);
 });
