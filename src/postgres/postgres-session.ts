@@ -57,6 +57,7 @@ interface PgClient {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   end(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'notice', listener: (msg: { message?: string; severity?: string }) => void): unknown;
 }
 
 /** Python's str(datetime) from PostgreSQL's to_char parts (microseconds omitted when 0). */
@@ -66,12 +67,17 @@ const TIME_SQL = (e: string): string =>
 export class PostgresSession {
   private constructor(private readonly client: PgClient, readonly describe: string, private version = 0) {}
 
-  static async connect(cfg: PgConnectionConfig, signal?: AbortSignal): Promise<PostgresSession> {
+  /**
+   * `onNotice` receives the server's notices and warnings, e.g. pg_backup_stop's "still waiting for all
+   * required WAL segments to be archived": the only sign that a backup hangs because archiving is broken.
+   */
+  static async connect(cfg: PgConnectionConfig, signal?: AbortSignal, onNotice?: (severity: string, message: string) => void): Promise<PostgresSession> {
     const { default: pg } = await import('pg');
     const { describe, ...config } = cfg;
     const client = new pg.Client(config as ConstructorParameters<typeof pg.Client>[0]) as unknown as PgClient;
     // An idle error (server restart mid-backup) must not crash the process; the next query reports it.
     client.on('error', () => undefined);
+    if (onNotice) client.on('notice', (n) => onNotice(n.severity ?? 'NOTICE', n.message ?? ''));
     try {
       if (signal?.aborted) throw signal.reason;
       await client.connect();

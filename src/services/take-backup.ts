@@ -94,7 +94,9 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
   const { store, layout } = deps;
   const log = input.log;
   const started = Date.now();
-  const session = await PostgresSession.connect(input.connection, input.signal);
+  const session = await PostgresSession.connect(input.connection, input.signal, (severity, message) => {
+    if (severity === 'WARNING') log.warning(`PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
+  });
   let phase = 'starting backup';
   const info = emptyBackupInfo();
   let backupId = input.backupId ?? formatBackupId(new Date());
@@ -203,6 +205,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     await runPool(tasks, Math.max(1, input.jobs ?? 2));
 
     phase = 'stopping backup';
+    log.info('Stopping backup: pg_backup_stop returns once the last WAL segment of the backup is archived');
     const stop = await session.stopBackup();
     const endLsn = parseLsn(stop.lsn);
     info.endXlog = stop.lsn;
