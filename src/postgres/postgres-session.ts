@@ -65,6 +65,9 @@ const TIME_SQL = (e: string): string =>
   `to_char(${e}, 'YYYY-MM-DD HH24:MI:SS') || CASE WHEN to_char(${e}, 'US') = '000000' THEN '' ELSE '.' || to_char(${e}, 'US') END || to_char(${e}, 'TZH:TZM')`;
 
 export class PostgresSession {
+  /** Why the connection broke (e.g. "terminating connection due to administrator command"), once it has. */
+  private connectionError: Error | undefined;
+
   private constructor(private readonly client: PgClient, readonly describe: string, private version = 0) {}
 
   /**
@@ -75,8 +78,9 @@ export class PostgresSession {
     const { default: pg } = await import('pg');
     const { describe, ...config } = cfg;
     const client = new pg.Client(config as ConstructorParameters<typeof pg.Client>[0]) as unknown as PgClient;
-    // An idle error (server restart mid-backup) must not crash the process; the next query reports it.
-    client.on('error', () => undefined);
+    // An idle error (backend terminated, server restart) must not crash the process; the next query reports it.
+    const holder: { session?: PostgresSession; early?: Error } = {};
+    client.on('error', (err) => { if (holder.session) holder.session.connectionError ??= err; else holder.early ??= err; });
     if (onNotice) client.on('notice', (n) => onNotice(n.severity ?? 'NOTICE', n.message ?? ''));
     try {
       if (signal?.aborted) throw signal.reason;
@@ -86,6 +90,8 @@ export class PostgresSession {
       throw new PostgresError(`cannot connect to PostgreSQL at ${describe}: ${errorMessage(err)}`, { cause: err });
     }
     const session = new PostgresSession(client, describe);
+    session.connectionError = holder.early;
+    holder.session = session;
     return session;
   }
 
@@ -93,6 +99,9 @@ export class PostgresSession {
     try {
       return (await this.client.query(sql, values)).rows;
     } catch (err) {
+      if (this.connectionError) {
+        throw new PostgresError(`lost the connection to PostgreSQL at ${this.describe}: ${errorMessage(this.connectionError)}`, { cause: this.connectionError });
+      }
       throw new PostgresError(`query failed on ${this.describe}: ${errorMessage(err)}`, { cause: err });
     }
   }
