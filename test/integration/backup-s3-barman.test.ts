@@ -132,3 +132,34 @@ test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and d
   assert.equal(after.code, 0, after.stderr);
   assert.deepEqual((JSON.parse(after.stdout) as { backups_list: unknown[] }).backups_list, []);
 });
+
+test('pgstow backup on Azure (Azurite) is listed and restored by barman-cloud 3.4 with equal data', async (t) => {
+  const target = storeTarget(t, 'azurite', 'backup-barman-az');
+  if (!target) return;
+  if (!fs.existsSync('/usr/bin/barman-cloud-restore')) { t.skip('barman-cloud 3.4 is not installed'); return; }
+  const fx = await startArchivingPostgres(15);
+  t.after(() => fx.cleanup());
+  const before = await tableChecksums(fx.pg);
+  const ours = await runCli('barman-cloud-backup', [...target.args, '-j', '-S', '2MB', '--immediate-checkpoint', target.url, 'pgstow'], { env: { ...target.env, ...fx.pg.libpqEnv } });
+  assert.equal(ours.code, 0, ours.stderr);
+  const list = barman('barman-cloud-backup-list', [...target.args, '--format', 'json', target.url, 'pgstow'], target.env);
+  assert.equal(list.code, 0, list.stderr);
+  const listed = (JSON.parse(list.stdout) as { backups_list: { backup_id: string; status: string }[] }).backups_list;
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]?.status, 'DONE');
+  await fx.pg.query('SELECT pg_switch_wal()');
+  const base = makeTempDir('barman-restored-az');
+  t.after(() => removeDir(base));
+  const dataDir = path.join(base, 'data');
+  const restore = barman('barman-cloud-restore', [...target.args, '--tablespace', `ts1:${path.join(base, 'ts1')}`, target.url, 'pgstow', listed[0]?.backup_id as string, dataDir], target.env);
+  assert.equal(restore.code, 0, restore.stderr);
+  fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+  fs.mkdirSync(path.join(dataDir, 'pg_wal', 'archive_status'), { recursive: true });
+  fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\nrestore_command = 'cp ${fx.walDir}/%f %p'\narchive_mode = off\nrecovery_target_action = 'promote'\n`);
+  chownToPostgres(base);
+  const restored = await createPostgres({ version: 15, dataDir });
+  t.after(() => restored.destroy());
+  await restored.start();
+  await restored.waitFor('recovery to finish', async () => (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false);
+  assert.deepEqual(await tableChecksums(restored), before);
+});
