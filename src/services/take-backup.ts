@@ -94,23 +94,26 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
   const { store, layout } = deps;
   const log = input.log;
   const started = Date.now();
+  let backupId: string = input.backupId ?? formatBackupId(new Date());
+  // The store first (as barman-cloud 3.4 checks connectivity first): an unreachable store exits 2 before
+  // PostgreSQL is touched. Two backups in the same second would share a directory: wait for a fresh id.
+  if (!input.backupId) {
+    while (await store.exists(layout.backupInfoKey(backupId))) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      backupId = formatBackupId(new Date());
+    }
+  } else {
+    await store.exists(layout.backupInfoKey(backupId));
+  }
   const session = await PostgresSession.connect(input.connection, input.signal, (severity, message) => {
     if (severity === 'WARNING') log.warning(`PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
   });
   let phase = 'starting backup';
   const info = emptyBackupInfo();
-  let backupId = input.backupId ?? formatBackupId(new Date());
   const archives = new Map<string, TarArchiveWriter>();
   let backupStarted = false;
   try {
     const server = await session.serverInfo();
-    // Two backups in the same second would share a directory: wait for a fresh id (Barman does not check).
-    if (!input.backupId) {
-      while (await store.exists(layout.backupInfoKey(backupId))) {
-        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-        backupId = formatBackupId(new Date());
-      }
-    }
     fillServerFields(info, server);
     if (input.name !== undefined) info.backupName = input.name;
     const totalEstimate = await clusterSize(session);

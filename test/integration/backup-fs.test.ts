@@ -115,6 +115,11 @@ test('a backup that cannot connect to PostgreSQL exits 1 naming the server; bad 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
   assert.ok(!fs.existsSync(path.join(storeDir, 'pg', 'base')), 'nothing written');
+  // An unreachable store is reported first, with exit 2 (barman-cloud 3.4 checks the cloud before PostgreSQL).
+  const down = await runCli('barman-cloud-backup', ['--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9', 's3://bucket/p', 'pg'],
+    { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_DEFAULT_REGION: 'us-east-1', PGHOST: '127.0.0.1', PGPORT: '1' } });
+  assert.equal(down.code, 2, down.stderr);
+  assert.match(down.stderr, /127\.0\.0\.1:9/);
   const bad = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', '-n', '20240101T000000', `file://${storeDir}`, 'pg']);
   assert.equal(bad.code, 3);
   assert.match(bad.stderr, /not allowed: backup ID/);
