@@ -68,7 +68,11 @@ export class PostgresSession {
   /** Why the connection broke (e.g. "terminating connection due to administrator command"), once it has. */
   private connectionError: Error | undefined;
 
-  private constructor(private readonly client: PgClient, readonly describe: string, private version = 0) {}
+  /** Backend pid, to terminate a query that will not return (pg_backup_stop waiting for archiving). */
+  private pid: number | undefined;
+  private active = 0;
+
+  private constructor(private readonly client: PgClient, readonly describe: string, private readonly config: PgConnectionConfig, private version = 0) {}
 
   /**
    * `onNotice` receives the server's notices and warnings, e.g. pg_backup_stop's "still waiting for all
@@ -89,13 +93,15 @@ export class PostgresSession {
       await client.end().catch(() => undefined);
       throw new PostgresError(`cannot connect to PostgreSQL at ${describe}: ${errorMessage(err)}`, { cause: err });
     }
-    const session = new PostgresSession(client, describe);
+    const session = new PostgresSession(client, describe, cfg);
     session.connectionError = holder.early;
     holder.session = session;
+    session.pid = Number((await session.one('SELECT pg_backend_pid() AS pid')).pid);
     return session;
   }
 
   private async rows(sql: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+    this.active++;
     try {
       return (await this.client.query(sql, values)).rows;
     } catch (err) {
@@ -103,6 +109,8 @@ export class PostgresSession {
         throw new PostgresError(`lost the connection to PostgreSQL at ${this.describe}: ${errorMessage(this.connectionError)}`, { cause: this.connectionError });
       }
       throw new PostgresError(`query failed on ${this.describe}: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      this.active--;
     }
   }
 
@@ -190,5 +198,26 @@ export class PostgresSession {
 
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
+  }
+
+  /**
+   * Ends the session now. A backend busy in a query (pg_backup_stop waiting for WAL archiving) does not
+   * notice its client leave, so it is terminated from a second connection; its backup ends with it.
+   */
+  async abort(): Promise<void> {
+    if (this.active > 0 && this.pid !== undefined) {
+      const { default: pg } = await import('pg');
+      const { describe: _describe, ...config } = this.config;
+      void _describe;
+      const killer = new pg.Client(config as ConstructorParameters<typeof pg.Client>[0]);
+      killer.on('error', () => undefined);
+      try {
+        await killer.connect();
+        await killer.query('SELECT pg_terminate_backend($1)', [this.pid]);
+      } catch { /* best effort: the session end below still releases the client side */ } finally {
+        await killer.end().catch(() => undefined);
+      }
+    }
+    await this.close();
   }
 }

@@ -108,6 +108,10 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
   const session = await PostgresSession.connect(input.connection, input.signal, (severity, message) => {
     if (severity === 'WARNING') log.warning(`PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
   });
+  // An interrupt must not wait for a running query (pg_backup_stop can wait for archiving forever): closing
+  // the session fails it at once, and PostgreSQL ends the session's non-exclusive backup by itself.
+  const onAbort = (): void => { void session.abort(); };
+  input.signal?.addEventListener('abort', onAbort, { once: true });
   let phase = 'starting backup';
   const info = emptyBackupInfo();
   const archives = new Map<string, TarArchiveWriter>();
@@ -265,10 +269,9 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     // An abort surfaces as a generic AbortError from whichever stream saw it first: report the signal's reason.
     const err: unknown = input.signal?.aborted ? input.signal.reason : caught;
     for (const w of archives.values()) w.abort(err);
-    if (backupStarted) {
-      // Leave the server out of backup mode; the session's end would do it too, but say so explicitly.
-      await session.stopBackup().catch(() => undefined);
-    }
+    // No pg_backup_stop here: it could wait for WAL archiving forever. Closing the session (finally) ends
+    // the non-exclusive backup on the server.
+    if (backupStarted) log.debug('ending backup mode by closing the PostgreSQL session');
     if (info.status !== BackupStatus.EMPTY) {
       const line = (errorMessage(err).trim().split('\n')[0] ?? '') || (err instanceof Error ? err.name : 'error');
       info.status = BackupStatus.FAILED;
@@ -284,6 +287,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     }
     throw err;
   } finally {
+    input.signal?.removeEventListener('abort', onAbort);
     await session.close();
   }
 }
