@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { binCommandLine, runCli } from '../harness/cli.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { BARMAN_34_KEYS, listFiles, readInfo, restoreByHand, startArchivingPostgres, tableChecksums, tarMembers } from './backup-fixtures.js';
+import { startPostgres } from '../harness/postgres.js';
 
 test('pgstow backup of PostgreSQL 15 with a tablespace to file://: Barman layout, backup.info, manifest, and the data restores', async (t) => {
   const fx = await startArchivingPostgres(15);
@@ -160,4 +161,27 @@ test('CloudNativePG flow on file://: pgstow wal-archive + barman-cloud-backup --
   const restored = await restoreByHand(15, dir, fx.walDir, [], `${binCommandLine('barman-cloud-wal-restore')} --cloud-provider file ${url} pg %f %p`);
   t.after(() => restored.cleanup());
   assert.deepEqual(await tableChecksums(restored.pg), expected);
+});
+
+test('configuration files outside PGDATA are appended under their base name after pg_control (Debian layout)', async (t) => {
+  const confDir = makeTempDir('conf-outside');
+  t.after(() => removeDir(confDir));
+  const hba = path.join(confDir, 'pg_hba.conf');
+  fs.writeFileSync(hba, 'local all all trust\nhost all all 127.0.0.1/32 trust\n# outside PGDATA\n');
+  const ident = path.join(confDir, 'pg_ident.conf');
+  fs.writeFileSync(ident, '# ident outside PGDATA\n');
+  chownToPostgres(confDir);
+  const pg = await startPostgres({ version: 15, settings: { hba_file: hba, ident_file: ident, archive_mode: 'on', archive_command: 'true' } });
+  t.after(() => pg.destroy());
+  const storeDir = makeTempDir('backup-conf');
+  t.after(() => removeDir(storeDir));
+  const r = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', `file://${storeDir}`, 'pg'], { env: pg.libpqEnv });
+  assert.equal(r.code, 0, r.stderr);
+  const id = fs.readdirSync(path.join(storeDir, 'pg', 'base'))[0] as string;
+  const dir = path.join(storeDir, 'pg', 'base', id);
+  const names = tarMembers(path.join(dir, 'data.tar')).map((m) => m.name);
+  assert.deepEqual(names.slice(-4), ['global/pg_control', 'pg_hba.conf', 'pg_ident.conf', 'backup_label']);
+  const info = readInfo(fs.readFileSync(path.join(dir, 'backup.info'), 'utf8'));
+  assert.equal(info.hba_file, hba);
+  assert.equal(info.ident_file, ident);
 });
