@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
 import {
@@ -29,6 +30,7 @@ describe('azure-blob errors', () => {
       assert.ok(err instanceof InvalidCredentialsError || err instanceof AccessDeniedError, String(err));
       assert.equal(err.exitCode, ExitCode.OPERATION);
       assert.match(err.message, /AZURE_STORAGE_KEY for account devstoreaccount1/);
+      if (err instanceof AccessDeniedError) assert.match(err.message, /the account key is wrong/);
       assert.match(err.message, /put on pgstow-test\/.*000000010000000000000001/);
       assert.ok(!err.message.includes(WRONG_KEY) && !err.message.includes(AZURITE_KEY));
     } finally { await store.close(); }
@@ -44,6 +46,7 @@ describe('azure-blob errors', () => {
       assert.ok(err instanceof AccessDeniedError, String(err));
       assert.equal(err.exitCode, ExitCode.OPERATION);
       assert.match(err.message, /access denied: put on pgstow-test\/.*base\/backup\.info with AZURE_STORAGE_SAS_TOKEN/);
+      assert.match(err.message, /the SAS token does not cover this container or permission/);
       assert.ok(!err.message.includes(sas.slice(-20)), 'the SAS signature is not printed');
       await assert.rejects(store.get(`${prefix}base/backup.info`), AccessDeniedError);
     } finally { await store.close(); }
@@ -117,6 +120,13 @@ describe('azure-blob uploads', () => {
       await store.put(`${prefix}small`, randomBytes(50_000), { tags: { k: 'v' } });
       const small = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test').getBlockBlobClient(`${prefix}small`);
       assert.deepEqual((await small.getTags()).tags, { k: 'v' });
+      // A one-shot stream of known length under the single-put size is one Put Blob, not blocks.
+      const wal = randomBytes(90 * 1024);
+      await store.put(`${prefix}wals/000000010000000000000001`, Readable.from([wal.subarray(0, 40_000), wal.subarray(40_000)]), { contentLength: wal.length });
+      const walBlob = BlobServiceClient.fromConnectionString(az.connectionString).getContainerClient('pgstow-test').getBlockBlobClient(`${prefix}wals/000000010000000000000001`);
+      assert.equal((await walBlob.getBlockList('committed')).committedBlocks?.length ?? 0, 0);
+      assert.deepEqual(await readAll(store, `${prefix}wals/000000010000000000000001`), wal);
+      await store.delete([`${prefix}wals/000000010000000000000001`]);
       // Create-if-absent holds on the block path too (If-None-Match: * on Put Block List).
       await assert.rejects(store.put(key, Readable.from([randomBytes(3 * blockSize)]), { ifAbsent: true }), ObjectExistsError);
       assert.equal((await store.stat(key)).size, body.length, 'the existing object is untouched');
@@ -159,6 +169,39 @@ describe('azure-blob uploads', () => {
       await assert.rejects(store.put(`${prefix}base/backup.info`, failingAgain), /tar producer died/);
       assert.equal((await readAll(store, `${prefix}base/backup.info`)).toString(), 'old version');
     } finally { await store.close(); }
+  });
+
+  it('the encryption scope is sent on every write (Put Blob, Put Block, Put Block List)', async (t) => {
+    const az = requireServer(t, 'azurite'); if (!az) return;
+    // Azurite accepts but ignores encryption scopes, so a recording pass-through proxy shows what was sent.
+    const target = new URL(az.accountUrl);
+    const seen: Array<{ method: string; comp: string | null; scope: string | undefined }> = [];
+    const proxy = http.createServer((req, res) => {
+      const u = new URL(req.url ?? '/', 'http://x');
+      seen.push({ method: req.method ?? '', comp: u.searchParams.get('comp'), scope: req.headers['x-ms-encryption-scope'] as string | undefined });
+      const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers);
+        r.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const port = (proxy.address() as net.AddressInfo).port;
+    try {
+      const { store, prefix } = await openAzure({ ...az, accountUrl: `http://127.0.0.1:${port}/${az.account}` }, { AZURE_STORAGE_KEY: az.accountKey },
+        { azure: { encryptionScope: 'pg-scope', maxBlockSize: 64 * 1024, maxSinglePutSize: 32 * 1024 } });
+      try {
+        await store.put(`${prefix}small`, Buffer.from('x'));
+        await store.put(`${prefix}big`, Readable.from([randomBytes(200 * 1024)]));
+      } finally { await store.close(); }
+      const writes = seen.filter((r) => r.method === 'PUT');
+      assert.deepEqual([...new Set(writes.map((w) => w.comp ?? 'blob'))].sort(), ['blob', 'block', 'blocklist']);
+      assert.ok(writes.every((w) => w.scope === 'pg-scope'), JSON.stringify(writes));
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 
   it('rejects tuning values Azure cannot take', async (t) => {

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as net from 'node:net';
 import { S3Client, ListMultipartUploadsCommand, GetObjectTaggingCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import {
   AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, StorageUnavailableError, TlsError,
@@ -111,6 +112,27 @@ describe('S3 errors on real servers', () => {
     } finally { await store.close(); }
   });
 
+  it('a server that accepts but never answers: read timeout → StorageUnavailableError, exit 2', async (t) => {
+    const info = requireServer(t, 's3rver');
+    if (!info) return;
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((s) => { sockets.push(s); });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const port = (silent.address() as net.AddressInfo).port;
+    const { store, prefix } = await openS3(info, { endpoint: `http://127.0.0.1:${port}`, readTimeoutSeconds: 1 });
+    const t0 = Date.now();
+    try {
+      const err = await store.stat(`${prefix}/x`).then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof StorageUnavailableError, `got ${String(err)}`);
+      assert.equal(err.exitCode, ExitCode.NETWORK);
+      assert.ok(Date.now() - t0 < 15_000, 'gave up in bounded time');
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   it('moto: a failed one-shot stream upload aborts its multipart upload (none left dangling)', async (t) => {
     const info = requireServer(t, 'moto');
     if (!info) return;
@@ -151,6 +173,21 @@ describe('S3 errors on real servers', () => {
       assert.equal(head.ServerSideEncryption, 'AES256');
       assert.deepEqual(await readAll(store, `${prefix}/tagged`), body);
       await store.delete([`${prefix}/tagged`]);
+    } finally { client.destroy(); await store.close(); }
+  });
+
+  it('moto: SSE aws:kms with a key id', async (t) => {
+    const info = requireServer(t, 'moto');
+    if (!info) return;
+    const keyId = 'arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555';
+    const { store, prefix } = await openS3(info, { s3: { encryption: 'aws:kms', sseKmsKeyId: keyId } });
+    const client = sdk(info);
+    try {
+      await store.put(`${prefix}/kms`, Buffer.from('encrypted at rest'));
+      const head = await client.send(new HeadObjectCommand({ Bucket: TEST_BUCKET, Key: `${prefix}/kms` }));
+      assert.equal(head.ServerSideEncryption, 'aws:kms');
+      assert.equal(head.SSEKMSKeyId, keyId);
+      await store.delete([`${prefix}/kms`]);
     } finally { client.destroy(); await store.close(); }
   });
 

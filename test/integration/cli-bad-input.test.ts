@@ -50,3 +50,15 @@ describe('CLI bad input', () => {
     assert.match(oneLine(r), /\/nonexistent\/ca\.pem/);
   });
 });
+
+describe('CLI unreachable store', () => {
+  it('check-store on an endpoint nobody listens on: network problem named, exit 2, secret not printed', async () => {
+    const secret = 'unreachable-secret-value-456';
+    const r = await runCli('pgstow', ['check-store', '--endpoint-url', 'http://127.0.0.1:9', 's3://pgstow-test/x', 'pg1'],
+      { env: { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: secret } });
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stdout, /list\s+FAILED\s+network problem: cannot reach the object store at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/);
+    assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret));
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+});

@@ -2,8 +2,8 @@
 /*
  * s3rver 3.7.1 with the checks a real S3 makes and stock s3rver skips, so tests cannot pass against it by
  * accident: SigV4 signatures are verified (Authorization header and presigned URLs), anonymous requests
- * are refused, and aws-chunked bodies (which s3rver would store with their chunk framing) are rejected
- * with a loud 400. It reaches into s3rver's internals: keep the version pinned in package.json.
+ * are refused, DeleteObjects must carry Content-MD5, and aws-chunked bodies (which s3rver would store with
+ * their chunk framing) are rejected with a loud 400. It reaches into s3rver's internals: keep the version pinned in package.json.
  *
  * node --openssl-legacy-provider s3rver-strict.cjs -d DIR [-a 127.0.0.1] [-p 0] [--key K --cert C]
  *      [--access-key AK --secret-key SK] [--service-endpoint localhost] [--bucket NAME]...
@@ -144,6 +144,11 @@ async function main() {
     const sha = String(ctx.get('x-amz-content-sha256') || '');
     if (/aws-chunked/i.test(encoding) || /^STREAMING-/i.test(sha)) {
       throw new S3Error('InvalidRequest', 'aws-chunked / STREAMING-* payloads are not supported by this server (s3rver would store the chunk framing): use requestChecksumCalculation WHEN_REQUIRED');
+    }
+    // AWS (and MinIO, Ceph) refuse a DeleteObjects body without an integrity header; the AWS SDK v3 in
+    // when_required mode sends none unless told to (aws-sdk-js-v3#6819). Be as strict as the strictest.
+    if (ctx.method === 'POST' && 'delete' in ctx.query && !ctx.get('content-md5')) {
+      throw new S3Error('InvalidRequest', 'Missing required header for this request: Content-MD5');
     }
     await next();
   });

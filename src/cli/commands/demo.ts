@@ -1,3 +1,29 @@
-import { stubCommand } from '../stub-command.js';
+/** `pgstow demo` (npm run demo): archive, back up and point-in-time restore a throwaway PostgreSQL. */
+import type { Command } from '../command.js';
+import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
+import { runDemo } from '../../services/demo.js';
 
-export const command = stubCommand('Archive, back up and restore a throwaway PostgreSQL into a local file:// store.', []);
+export const command: Command = {
+  spec: (name) => ({
+    name,
+    summary: 'Archive WAL, take a base backup and restore a throwaway PostgreSQL to a restore point, using a local file:// store.',
+    positionals: [],
+    options: [
+      ...COMMON_OPTIONS,
+      { dest: 'keep', flags: ['--keep'], type: 'flag', help: 'keep the store and data directories (printed at the end)' },
+      { dest: 'dir', flags: ['--dir'], type: 'string', metavar: 'DIR', help: 'parent directory for the demo files (default: the system temp directory)' },
+      { dest: 'rows', flags: ['--rows'], type: 'int', metavar: 'N', help: 'rows in the first load (default 20000)' },
+    ],
+    epilog: EXIT_CODES_EPILOG,
+  }),
+  async run(args, ctx) {
+    const say = (line: string): void => { ctx.stdout.write(`${line}\n`); };
+    const result = await runDemo({
+      keep: args.options.keep === true, say, signal: ctx.signal,
+      ...(typeof args.options.dir === 'string' ? { baseDir: args.options.dir } : {}),
+      ...(typeof args.options.rows === 'number' ? { rows: args.options.rows } : {}),
+    });
+    say(result.ok ? `demo finished in ${result.seconds.toFixed(1)} s: backup, WAL archive and point-in-time restore all worked` : 'demo FAILED: the restored data differs');
+    return result.ok ? 0 : 1;
+  },
+};

@@ -15,7 +15,7 @@ import {
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -26,6 +26,7 @@ export interface AzureBlobStoreConfig {
   endpoint: string;
   /** Where the credential came from, for messages (describeAuth). */
   credential: string;
+  credentialKind: 'key' | 'sas' | 'token';
   tuning: AzureTuning;
   encryptionScope?: string;
   /** Releases sockets held for this store (the private-CA agent). */
@@ -62,7 +63,7 @@ export class AzureBlobStore implements ObjectStore {
 
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {
     return classifyAzureError(err, {
-      operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential,
+      operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential, credentialKind: this.cfg.credentialKind,
       ...(key !== undefined ? { key } : {}),
     });
   }
@@ -102,7 +103,10 @@ export class AzureBlobStore implements ObjectStore {
   /** Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. */
   private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
     const { concurrency, singlePutSize } = this.cfg.tuning;
-    const blockSize = blockSizeFor(this.cfg.tuning, options.sizeHint ?? options.contentLength);
+    // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
+    // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
+    const known = options.contentLength;
+    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known);
     const chunks = chunker(source, blockSize);
     const next = async (): Promise<Buffer | undefined> => {
       try {
@@ -213,7 +217,7 @@ export class AzureBlobStore implements ObjectStore {
       await this.stat(key);
       return true;
     } catch (err) {
-      if ((err as { code?: string }).code === 'ERR_OBJECT_NOT_FOUND') return false;
+      if (err instanceof ObjectNotFoundError) return false;
       throw err;
     }
   }

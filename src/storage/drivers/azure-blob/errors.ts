@@ -17,6 +17,18 @@ export interface AzureErrorContext {
   endpoint: string;
   /** Where the credential came from (describeAuth), for auth failures. */
   credential: string;
+  /** What kind of credential it is, to say what a 403 most likely means. */
+  credentialKind?: 'key' | 'sas' | 'token';
+}
+
+/** The likely causes of a 403 AuthorizationFailure/PermissionMismatch for each kind of credential. */
+function denialHint(kind: AzureErrorContext['credentialKind']): string {
+  switch (kind) {
+    case 'key': return 'the account key is wrong (an account key grants every permission), or the storage account\'s network rules block this client';
+    case 'sas': return 'the SAS token does not cover this container or permission, has expired, or network rules block this client';
+    case 'token': return 'the identity lacks a data role such as Storage Blob Data Contributor on this container, or network rules block this client';
+    default: return 'the credential is wrong or lacks this permission, or a network rule blocks it';
+  }
 }
 
 const PROVIDER = 'azure-blob';
@@ -132,7 +144,7 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
   }
   if (status === 403) {
     return new AccessDeniedError(base,
-      `access denied: ${ctx.operation} on ${where} with ${ctx.credential} (${detail}): the credential is wrong or lacks this permission, or a network rule blocks it`);
+      `access denied: ${ctx.operation} on ${where} with ${ctx.credential} (${detail}): ${denialHint(ctx.credentialKind)}`);
   }
   if (status === 408 || status === 429 || status >= 500) {
     return new StorageUnavailableError(base, `Azure Blob Storage unavailable for ${ctx.operation} on ${where} (${detail}): ${oneLine(e.details?.message ?? e.message)}`);

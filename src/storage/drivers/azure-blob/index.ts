@@ -54,6 +54,7 @@ export async function createStore(destination: Destination, options: StoreOption
   const container = new ContainerClient(containerUrl, pipeline);
   return new AzureBlobStore({
     container, containerName: destination.bucket, endpoint, credential: credentialName, tuning,
+    credentialKind: auth.kind === 'token' ? 'token' : sas ? 'sas' : 'key',
     ...(options.azure?.encryptionScope ? { encryptionScope: options.azure.encryptionScope } : {}),
     ...(agent ? { onClose: () => agent.destroy() } : {}),
   });

@@ -92,7 +92,8 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
     const who = ctx.accessKeyId ? `access key ${ctx.accessKeyId}` : 'the credentials';
     const why = code === 'InvalidAccessKeyId' ? `${who} is not known to the server`
       : code === 'SignatureDoesNotMatch' ? `the secret access key does not match ${who}`
-        : code.startsWith('Expired') ? `${who} has an expired session token` : `${who} were refused`;
+        : code.startsWith('Expired') ? `${who} came with an expired session token`
+          : code === 'InvalidToken' ? `${who} came with a session token the server does not accept` : `${who} were refused`;
     return new InvalidCredentialsError(base, `invalid credentials: ${why} (${code}, ${ctx.operation} ${target(ctx)} at ${ctx.endpoint})`);
   }
   if (code === 'NoSuchBucket') {
@@ -103,7 +104,9 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
   }
   if (code === 'AccessDenied' || code === 'AllAccessDisabled' || code === 'AccountProblem' || code === 'Forbidden' || status === 403) {
     const who = ctx.accessKeyId ? ` for access key ${ctx.accessKeyId}` : '';
-    return new AccessDeniedError(base, `access denied: ${ctx.operation} on ${target(ctx)}${who} (${code}${sdkMsg}); check the IAM or bucket policy`);
+    // S3 answers 403 instead of 404 for a missing key when the caller may not list the bucket.
+    const hint = ['get', 'stat', 'exists'].includes(ctx.operation) ? ' (S3 also answers 403 for a missing key when s3:ListBucket is not granted)' : '';
+    return new AccessDeniedError(base, `access denied: ${ctx.operation} on ${target(ctx)}${who} (${code}${sdkMsg}); check the IAM or bucket policy${hint}`);
   }
   if (code === 'PreconditionFailed' || status === 412) {
     return new ObjectExistsError({ ...base, key: ctx.key ?? '' }, `object already exists: ${target(ctx)}`);

@@ -43,7 +43,9 @@ export async function clientConfig(settings: S3Settings): Promise<S3ClientConfig
     httpAgent: new http.Agent(agentOptions),
     httpsAgent: new https.Agent({ ...agentOptions, ...(ca ? { ca } : {}) }),
     connectionTimeout: settings.readTimeoutMs,
-    requestTimeout: settings.readTimeoutMs,
+    // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
+    // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).
+    socketTimeout: settings.readTimeoutMs,
   });
   return {
     region: settings.region,

@@ -1,0 +1,371 @@
+/**
+ * Streaming, safe tar extraction for restores. Reads POSIX ustar, PAX (`x`/`g`, fractional mtimes, long
+ * paths, big sizes) and GNU long names (`L`/`K`) as written by Python's tarfile (barman-cloud) and by pgstow.
+ * Safety: absolute paths, `..` segments and anything below a symlink the archive created are refused, files
+ * are opened with O_NOFOLLOW; header checksums are verified, and a stream that ends before the
+ * end-of-archive marker is an error (a truncated object must never look like a complete backup).
+ * Restores modes and mtimes; owners (by name, else by number) only when running as root.
+ */
+import * as fsp from 'node:fs/promises';
+import { constants as FS, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+
+export class TarFormatError extends Error {}
+
+export interface ExtractOptions {
+  /** Absolute directory the members go into. */
+  root: string;
+  /** chown to the archive's owners (only meaningful as root). */
+  restoreOwners: boolean;
+  /** Called with the number of file bytes written, for progress. */
+  onBytes?: (n: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface ExtractResult {
+  members: number;
+  fileBytes: number;
+}
+
+interface Header {
+  name: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  type: string;
+  linkname: string;
+  uname: string;
+  gname: string;
+}
+
+const BLOCK = 512;
+
+export async function extractTar(source: AsyncIterable<Buffer>, options: ExtractOptions): Promise<ExtractResult> {
+  const reader = new ByteReader(source[Symbol.asyncIterator]());
+  const root = path.resolve(options.root);
+  const owners = options.restoreOwners ? new OwnerResolver() : undefined;
+  const symlinks = new Set<string>();
+  const dirs: Array<{ abs: string; h: Header }> = [];
+  let globalPax: Record<string, string> = {};
+  let pax: Record<string, string> | undefined;
+  let longName: string | undefined;
+  let longLink: string | undefined;
+  let members = 0;
+  let fileBytes = 0;
+  let last = '(start of archive)';
+
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const block = await reader.readExact(BLOCK, () => `inside the header after ${last}`);
+    if (block === undefined) throw new TarFormatError(`archive truncated: it ends after ${last} without the end-of-archive marker`);
+    if (isZero(block)) {
+      await reader.drain();
+      break;
+    }
+    const raw = parseHeader(block, last);
+    if (raw.type === 'x' || raw.type === 'g' || raw.type === 'L' || raw.type === 'K') {
+      const body = await reader.readExact(raw.size, () => `inside an extended header after ${last}`);
+      if (body === undefined && raw.size > 0) throw new TarFormatError(`archive truncated inside an extended header after ${last}`);
+      await reader.skip(padding(raw.size), () => `after an extended header following ${last}`);
+      const data = body ?? Buffer.alloc(0);
+      if (raw.type === 'x') pax = { ...globalPax, ...parsePax(data) };
+      else if (raw.type === 'g') globalPax = { ...globalPax, ...parsePax(data) };
+      else if (raw.type === 'L') longName = cString(data);
+      else longLink = cString(data);
+      continue;
+    }
+    const h = applyExtended(raw, pax ?? (Object.keys(globalPax).length ? globalPax : undefined), longName, longLink);
+    pax = undefined; longName = undefined; longLink = undefined;
+    const rel = safeRelative(h.name);
+    last = `member "${h.name}"`;
+    members++;
+    if (rel !== '') assertNotBelowSymlink(rel, symlinks, h.name);
+    const abs = rel === '' ? root : path.join(root, rel);
+    const hasData = h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '';
+    switch (true) {
+      case hasData: {
+        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+        const fh = await fsp.open(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, h.mode & 0o777);
+        try {
+          let remaining = h.size;
+          while (remaining > 0) {
+            const chunk = await reader.readUpTo(remaining);
+            if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${last} (${remaining} of ${h.size} bytes missing)`);
+            await writeAll(fh, chunk);
+            remaining -= chunk.length;
+            fileBytes += chunk.length;
+            options.onBytes?.(chunk.length);
+          }
+          await fh.chmod(h.mode & 0o777);
+          if (owners) await fh.chown(owners.uid(h), owners.gid(h));
+          await fh.utimes(h.mtime, h.mtime);
+        } finally {
+          await fh.close();
+        }
+        await reader.skip(padding(h.size), () => `in the padding of ${last}`);
+        break;
+      }
+      case h.type === '5': {
+        await fsp.mkdir(abs, { recursive: true, mode: 0o700 });
+        dirs.push({ abs, h });
+        await skipData(reader, h, last);
+        break;
+      }
+      case h.type === '2': {
+        if (rel === '') throw new TarFormatError(`refusing ${last}: the archive root cannot be a symlink`);
+        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+        await fsp.rm(abs, { force: true });
+        await fsp.symlink(h.linkname, abs);
+        symlinks.add(rel);
+        if (owners) await fsp.lchown(abs, owners.uid(h), owners.gid(h)).catch(() => undefined);
+        await skipData(reader, h, last);
+        break;
+      }
+      case h.type === '1': {
+        const target = safeRelative(h.linkname);
+        if (target === '') throw new TarFormatError(`refusing ${last}: hard link to the archive root`);
+        assertNotBelowSymlink(target, symlinks, h.linkname);
+        if (symlinks.has(target)) throw new TarFormatError(`refusing ${last}: hard link to a symlink`);
+        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+        await fsp.rm(abs, { force: true });
+        await fsp.link(path.join(root, target), abs);
+        await skipData(reader, h, last);
+        break;
+      }
+      default:
+        // Devices and FIFOs never belong in PGDATA; skip them rather than create them.
+        await skipData(reader, h, last);
+    }
+  }
+
+  // Directories last and deepest first, so writing their files did not change their mtime afterwards.
+  for (const { abs, h } of dirs.reverse()) {
+    await fsp.chmod(abs, h.mode & 0o777);
+    if (owners) await fsp.chown(abs, owners.uid(h), owners.gid(h));
+    await fsp.utimes(abs, h.mtime, h.mtime);
+  }
+  return { members, fileBytes };
+}
+
+async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
+  if (h.size > 0) await reader.skip(h.size + padding(h.size), () => `inside ${last}`);
+}
+
+async function writeAll(fh: fsp.FileHandle, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
+    off += bytesWritten;
+  }
+}
+
+function padding(size: number): number {
+  const r = size % BLOCK;
+  return r === 0 ? 0 : BLOCK - r;
+}
+
+function isZero(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (b[i] !== 0) return false;
+  return true;
+}
+
+function cString(b: Buffer): string {
+  const nul = b.indexOf(0);
+  return b.subarray(0, nul < 0 ? b.length : nul).toString('utf8');
+}
+
+function parseNumber(b: Buffer, what: string, last: string): number {
+  if ((b[0] as number) & 0x80) {
+    // GNU base-256 for values that do not fit in octal.
+    let n = 0;
+    for (let i = 1; i < b.length; i++) n = n * 256 + (b[i] as number);
+    return n;
+  }
+  const text = cString(b).trim();
+  if (text === '') return 0;
+  if (!/^[0-7]+$/.test(text)) throw new TarFormatError(`corrupt tar header after ${last}: bad ${what} field`);
+  return parseInt(text, 8);
+}
+
+function parseHeader(block: Buffer, last: string): Header {
+  let unsigned = 0;
+  let signed = 0;
+  for (let i = 0; i < BLOCK; i++) {
+    const v = i >= 148 && i < 156 ? 0x20 : (block[i] as number);
+    unsigned += v;
+    signed += v > 127 ? v - 256 : v;
+  }
+  const stored = parseNumber(block.subarray(148, 156), 'checksum', last);
+  if (stored !== unsigned && stored !== signed) throw new TarFormatError(`corrupt tar header after ${last} (checksum mismatch)`);
+  const magic = block.subarray(257, 263).toString('latin1');
+  let name = cString(block.subarray(0, 100));
+  if (magic === 'ustar\0') {
+    const prefix = cString(block.subarray(345, 500));
+    if (prefix) name = `${prefix}/${name}`;
+  }
+  return {
+    name,
+    mode: parseNumber(block.subarray(100, 108), 'mode', last),
+    uid: parseNumber(block.subarray(108, 116), 'uid', last),
+    gid: parseNumber(block.subarray(116, 124), 'gid', last),
+    size: parseNumber(block.subarray(124, 136), 'size', last),
+    mtime: parseNumber(block.subarray(136, 148), 'mtime', last),
+    type: String.fromCharCode(block[156] as number),
+    linkname: cString(block.subarray(157, 257)),
+    uname: cString(block.subarray(265, 297)),
+    gname: cString(block.subarray(297, 329)),
+  };
+}
+
+function parsePax(buf: Buffer): Record<string, string> {
+  const out: Record<string, string> = {};
+  let off = 0;
+  while (off < buf.length) {
+    const sp = buf.indexOf(0x20, off);
+    if (sp < 0) break;
+    const len = parseInt(buf.subarray(off, sp).toString('latin1'), 10);
+    if (!Number.isFinite(len) || len <= 0 || off + len > buf.length) throw new TarFormatError('corrupt PAX extended header');
+    const rec = buf.subarray(sp + 1, off + len - 1).toString('utf8');
+    const eq = rec.indexOf('=');
+    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
+    off += len;
+  }
+  return out;
+}
+
+function applyExtended(h: Header, pax: Record<string, string> | undefined, longName: string | undefined, longLink: string | undefined): Header {
+  const out = { ...h };
+  if (longName !== undefined) out.name = longName;
+  if (longLink !== undefined) out.linkname = longLink;
+  if (pax) {
+    if (pax.path !== undefined) out.name = pax.path;
+    if (pax.linkpath !== undefined) out.linkname = pax.linkpath;
+    if (pax.size !== undefined) out.size = Number(pax.size);
+    if (pax.mtime !== undefined) out.mtime = Number(pax.mtime);
+    if (pax.uid !== undefined) out.uid = Number(pax.uid);
+    if (pax.gid !== undefined) out.gid = Number(pax.gid);
+    if (pax.uname !== undefined) out.uname = pax.uname;
+    if (pax.gname !== undefined) out.gname = pax.gname;
+  }
+  if (!Number.isSafeInteger(out.size) || out.size < 0) throw new TarFormatError(`corrupt tar header for "${out.name}": bad size`);
+  return out;
+}
+
+/** "./PG_VERSION" → "PG_VERSION", "." → "" (the root); refuses absolute paths and "..". */
+export function safeRelative(name: string): string {
+  if (name.includes('\0')) throw new TarFormatError(`refusing member "${name}": NUL in name`);
+  if (name.startsWith('/')) throw new TarFormatError(`refusing member "${name}": absolute path`);
+  const parts = name.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) throw new TarFormatError(`refusing member "${name}": path leaves the destination ("..")`);
+  return parts.join('/');
+}
+
+function assertNotBelowSymlink(rel: string, symlinks: Set<string>, name: string): void {
+  if (symlinks.size === 0) return;
+  const parts = rel.split('/');
+  for (let i = 1; i < parts.length; i++) {
+    if (symlinks.has(parts.slice(0, i).join('/'))) throw new TarFormatError(`refusing member "${name}": it would be written through the symlink "${parts.slice(0, i).join('/')}"`);
+  }
+}
+
+/** User and group names → ids from /etc/passwd and /etc/group (as Python's tarfile does via pwd/grp). */
+class OwnerResolver {
+  private readonly users = readIds('/etc/passwd');
+  private readonly groups = readIds('/etc/group');
+  uid(h: Header): number { return (h.uname ? this.users.get(h.uname) : undefined) ?? h.uid; }
+  gid(h: Header): number { return (h.gname ? this.groups.get(h.gname) : undefined) ?? h.gid; }
+}
+
+function readIds(file: string): Map<string, number> {
+  const m = new Map<string, number>();
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 3 && f[0] && /^\d+$/.test(f[2] as string)) m.set(f[0], Number(f[2]));
+    }
+  } catch { /* no such file: numeric ids only */ }
+  return m;
+}
+
+/** Pull-based reader over an async iterator of buffers, with exact and up-to reads. */
+class ByteReader {
+  private chunks: Buffer[] = [];
+  private head = 0;
+  private available = 0;
+  private ended = false;
+
+  constructor(private readonly it: AsyncIterator<Buffer>) {}
+
+  private async fill(): Promise<boolean> {
+    if (this.ended) return false;
+    const r = await this.it.next();
+    if (r.done) { this.ended = true; return false; }
+    const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
+    if (b.length) { this.chunks.push(b); this.available += b.length; }
+    return true;
+  }
+
+  private take(n: number): Buffer {
+    const first = this.chunks[this.head] as Buffer;
+    if (first.length >= n) {
+      const out = first.subarray(0, n);
+      if (first.length === n) { this.chunks[this.head++] = undefined as unknown as Buffer; this.compact(); }
+      else this.chunks[this.head] = first.subarray(n);
+      this.available -= n;
+      return out;
+    }
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    while (off < n) {
+      const c = this.chunks[this.head] as Buffer;
+      const k = Math.min(c.length, n - off);
+      c.copy(out, off, 0, k);
+      off += k;
+      if (k === c.length) { this.chunks[this.head++] = undefined as unknown as Buffer; }
+      else this.chunks[this.head] = c.subarray(k);
+    }
+    this.compact();
+    this.available -= n;
+    return out;
+  }
+
+  private compact(): void {
+    if (this.head > 1024) { this.chunks = this.chunks.slice(this.head); this.head = 0; }
+  }
+
+  /** Exactly n bytes; undefined at a clean end of stream; throws if the stream ends in the middle. */
+  async readExact(n: number, where: () => string): Promise<Buffer | undefined> {
+    if (n === 0) return Buffer.alloc(0);
+    while (this.available < n) {
+      if (!(await this.fill())) {
+        if (this.available === 0) return undefined;
+        throw new TarFormatError(`archive truncated ${where()}`);
+      }
+    }
+    return this.take(n);
+  }
+
+  /** Between 1 and n bytes; undefined at the end of the stream. */
+  async readUpTo(n: number): Promise<Buffer | undefined> {
+    while (this.available === 0) if (!(await this.fill())) return undefined;
+    const first = this.chunks[this.head] as Buffer;
+    return this.take(Math.min(n, first.length));
+  }
+
+  async skip(n: number, where: () => string): Promise<void> {
+    let left = n;
+    while (left > 0) {
+      const c = await this.readUpTo(left);
+      if (c === undefined) throw new TarFormatError(`archive truncated ${where()}`);
+      left -= c.length;
+    }
+  }
+
+  /** Reads to the end (the zero padding after the end-of-archive marker), so the download completes. */
+  async drain(): Promise<void> {
+    this.chunks = []; this.head = 0; this.available = 0;
+    while (await this.fill()) { this.chunks = []; this.head = 0; this.available = 0; }
+  }
+}

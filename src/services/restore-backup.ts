@@ -1,0 +1,355 @@
+/**
+ * Restore one base backup from a store into a data directory (barman-cloud-restore, spec §5), optionally
+ * writing point-in-time recovery settings so the user only has to start PostgreSQL.
+ *
+ * Steps: resolve the backup (id, latest, name, auto) → refuse non-empty destinations → discover the tar
+ * objects → download them with parallel ranged GETs and extract them as they stream (several objects at
+ * once) → tablespace symlinks, pg_wal → recovery settings. Every downloaded object is checked against its
+ * listed size and must be a complete tar (header checksums, end-of-archive marker, codec checksums); a
+ * failure names the object.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
+import { IntegrityError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
+import { isCommonPrefix, type ObjectInfo, type ObjectStore } from '../storage/object-store.js';
+import { parallelGet } from '../storage/parallel-get.js';
+import type { BarmanLayout } from '../repository/barman-layout.js';
+import { discoverBackupFiles, type BackupFile } from '../repository/backup-files.js';
+import { BackupInfoFormatError, parseRestoreBackupInfo, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
+import { BACKUP_ID_RE, assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier, type AutoCriteria } from '../domain/recovery/backup-selection.js';
+import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
+import { createTarDecompressor } from '../pipeline/tar-decompress.js';
+import { extractTar } from '../pipeline/tar-extract.js';
+
+export interface RestoreDeps {
+  store: ObjectStore;
+  layout: BarmanLayout;
+  log: { info(m: string): void; warning(m: string): void; debug(m: string): void };
+  signal?: AbortSignal;
+}
+
+export interface RestoreInput {
+  /** A backup id, latest/last/first/oldest/last-failed, a backup name, or "auto". */
+  backupId: string;
+  recoveryDir: string;
+  /** --tablespace NAME:LOCATION rules. */
+  tablespaceRelocations?: ReadonlyMap<string, string>;
+  /** --target-time/--target-lsn/--target-tli for `auto`; "latest" TLI = highest timeline in the archive. */
+  auto?: Omit<AutoCriteria, 'targetTli'> & { targetTli?: number | 'latest' };
+  /** PITR settings to write (pgstow only). */
+  recovery?: { plan: RecoveryPlan; restoreCommand: string };
+  /** Objects downloaded at once (default 2). */
+  jobs?: number;
+  /** Ranged GETs in flight per object (default 4) and their size (default 8 MiB). */
+  streamsPerObject?: number;
+  partSize?: number;
+  onProgress?: (p: { downloadedBytes: number; writtenBytes: number; totalBytes: number }) => void;
+}
+
+export interface RestoreResult {
+  backup: RestoreBackupInfo;
+  files: BackupFile[];
+  /** Bytes downloaded (compressed size of the objects). */
+  downloadedBytes: number;
+  /** Bytes of file data written. */
+  writtenBytes: number;
+  members: number;
+  seconds: number;
+  tablespaces: Array<{ name: string; oid: number; location: string }>;
+  /** The settings written to postgresql.auto.conf, when a recovery plan was given. */
+  recoverySettings?: Array<[string, string]>;
+}
+
+export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Promise<RestoreResult> {
+  const started = Date.now();
+  const { store, layout, log } = deps;
+  const backup = await resolveBackup(deps, input);
+  log.info(`restoring backup ${backup.backupId}${backup.backupName ? ` (${backup.backupName})` : ''} of server ${layout.serverName} into ${input.recoveryDir}`);
+  if (backup.snapshotsInfo) throw new OperationError('ERR_SNAPSHOT_BACKUP', `backup ${backup.backupId} is a cloud snapshot backup; pgstow restores tar backups only`);
+  if (backup.status !== 'DONE') log.warning(`backup ${backup.backupId} has status ${backup.status}, not DONE: it may be incomplete`);
+  if (backup.version === undefined) throw new OperationError('ERR_BACKUP_INFO', `backup.info of backup ${backup.backupId} has no PostgreSQL version`);
+  const version: number = backup.version;
+  if (input.recovery) {
+    if (version < 120000) throw new UsageError(`recovery settings can be written for PostgreSQL 12 and later only (backup ${backup.backupId} is version ${backup.version})`);
+    assertBackupReachesTarget(backup, input.recovery.plan.target);
+  }
+
+  const recoveryDir = path.resolve(input.recoveryDir);
+  const relocations = input.tablespaceRelocations ?? new Map<string, string>();
+  for (const name of relocations.keys()) {
+    if (!backup.tablespaces.some((t) => t.name === name)) log.warning(`--tablespace ${name}: backup ${backup.backupId} has no tablespace named ${name}`);
+  }
+  const tablespaces = backup.tablespaces.map((t) => ({ ...t, location: path.resolve(relocations.get(t.name) ?? t.location) }));
+  await assertEmptyDestination(recoveryDir);
+  for (const t of tablespaces) await assertEmptyDestination(t.location, `tablespace ${t.name}`);
+
+  const prefix = layout.backupPrefix(backup.backupId);
+  const objects: ObjectInfo[] = [];
+  for await (const e of store.list(prefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) if (!isCommonPrefix(e)) objects.push(e);
+  const { files, ignored } = discoverBackupFiles(prefix, objects, backup.tablespaces.map((t) => t.oid), backup.backupId);
+  for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
+  const manifest = objects.some((o) => o.key === `${prefix}${MANIFEST_NAME}`) ? await readManifest(deps, `${prefix}${MANIFEST_NAME}`) : undefined;
+  if (manifest) checkAgainstManifest(prefix, files, manifest, backup.backupId);
+  else log.debug(`backup ${backup.backupId} has no ${MANIFEST_NAME} (made by barman-cloud?): checking sizes and tar integrity only`);
+
+  const created = [recoveryDir, ...tablespaces.map((t) => t.location)];
+  for (const dir of created) await makeLeafDir(dir);
+  try {
+    return await restoreInto();
+  } catch (err) {
+    // A half-restored directory must not pass for a backup: empty what we wrote (they were empty before).
+    for (const dir of created) await emptyDir(dir).catch(() => undefined);
+    log.warning(`restore failed; removed the partially restored files from ${created.join(', ')}`);
+    throw err;
+  }
+
+  async function restoreInto(): Promise<RestoreResult> {
+    const targetOf = (f: BackupFile): string => f.base === 'data' ? recoveryDir : (tablespaces.find((t) => String(t.oid) === f.base) as { location: string }).location;
+
+    const totalBytes = files.reduce((n, f) => n + f.size, 0);
+    let downloadedBytes = 0;
+    let writtenBytes = 0;
+    let members = 0;
+    const restoreOwners = process.getuid?.() === 0;
+    const progress = (): void => input.onProgress?.({ downloadedBytes, writtenBytes, totalBytes });
+    await runPool(files, input.jobs ?? 2, async (f) => {
+      log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
+      try {
+        const hash = manifest ? createHash('sha256') : undefined;
+      const source = Readable.from(countBytes(parallelGet(store, f.key, {
+          size: f.size, concurrency: input.streamsPerObject ?? 4, ...(input.partSize ? { partSize: input.partSize } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
+        }), (c) => { hash?.update(c); downloadedBytes += c.length; progress(); }), { objectMode: false });
+        const decompressor = await createTarDecompressor(f.compression);
+        let result: { members: number } | undefined;
+        await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
+          result = await extractTar(tar, {
+            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; }, ...(deps.signal ? { signal: deps.signal } : {}),
+          });
+        });
+        members += result?.members ?? 0;
+        if (hash && manifest) {
+          const expected = manifest.get(f.key.slice(prefix.length));
+          const got = hash.digest('hex');
+          if (expected && expected.sha256 !== got) {
+            throw new IntegrityError({ provider: store.provider, operation: 'get', key: f.key },
+              `backup object ${f.key} does not match what was uploaded: sha256 ${got}, the backup manifest records ${expected.sha256}`);
+          }
+        }
+      } catch (err) {
+        throw objectError(store, f, err);
+      }
+    });
+
+    // Tablespace links and pg_wal, as barman-cloud-restore does after extraction.
+    const owner = await fsp.stat(recoveryDir);
+    for (const t of tablespaces) {
+      // The tablespace tar has no root entry: give the location to PGDATA's owner as PostgreSQL needs it.
+      if (restoreOwners) await fsp.chown(t.location, owner.uid, owner.gid);
+      const link = path.join(recoveryDir, 'pg_tblspc', String(t.oid));
+      await fsp.mkdir(path.dirname(link), { recursive: true, mode: 0o700 });
+      await fsp.rm(link, { force: true });
+      await fsp.symlink(t.location, link);
+      if (restoreOwners) await fsp.lchown(link, owner.uid, owner.gid);
+    }
+    const walDir = path.join(recoveryDir, version < 100000 ? 'pg_xlog' : 'pg_wal');
+    if (!(await exists(walDir))) {
+      await fsp.mkdir(walDir, { mode: 0o700 });
+      if (restoreOwners) await fsp.chown(walDir, owner.uid, owner.gid);
+    }
+
+    let settings: Array<[string, string]> | undefined;
+    if (input.recovery) {
+      settings = recoverySettings(input.recovery.plan, input.recovery.restoreCommand);
+      await writeRecoverySettings(recoveryDir, settings, backup.backupId, describeTarget(input.recovery.plan.target), restoreOwners ? owner : undefined);
+    }
+    const result: RestoreResult = {
+      backup, files, downloadedBytes, writtenBytes, members, seconds: (Date.now() - started) / 1000, tablespaces,
+    };
+    if (settings) result.recoverySettings = settings;
+    return result;
+  }
+}
+
+/** Parents with the default mode (others may need to traverse them), the directory itself private. */
+async function makeLeafDir(dir: string): Promise<void> {
+  await fsp.mkdir(path.dirname(dir), { recursive: true });
+  await fsp.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+}
+
+async function emptyDir(dir: string): Promise<void> {
+  for (const e of await fsp.readdir(dir)) await fsp.rm(path.join(dir, e), { recursive: true, force: true });
+}
+
+async function resolveBackup(deps: RestoreDeps, input: RestoreInput): Promise<RestoreBackupInfo> {
+  const { layout } = deps;
+  let id = input.backupId;
+  if (id === 'auto') {
+    const catalog = await readCatalog(deps);
+    let tli: number | undefined;
+    if (input.auto?.targetTli === 'latest') tli = await highestTimeline(deps);
+    else tli = input.auto?.targetTli;
+    const criteria: AutoCriteria = {};
+    if (input.auto?.targetTime) criteria.targetTime = input.auto.targetTime;
+    if (input.auto?.targetLsn !== undefined) criteria.targetLsn = input.auto.targetLsn;
+    if (tli !== undefined) criteria.targetTli = tli;
+    const chosen = chooseBackupAuto(catalog, criteria);
+    deps.log.info(`auto: chose backup ${chosen.backupId}, which ended at ${chosen.endTime?.text ?? '?'}`);
+    return chosen;
+  }
+  if (!BACKUP_ID_RE.test(id)) id = resolveBackupIdentifier(id, await readCatalog(deps), layout.serverName);
+  const info = await readBackupInfo(deps, id);
+  if (!info) throw new OperationError('ERR_BACKUP_NOT_FOUND', `backup ${id} does not exist for server ${layout.serverName} (no ${layout.backupInfoKey(id)} in ${deps.store.description})`);
+  return info;
+}
+
+async function readBackupInfo(deps: RestoreDeps, backupId: string): Promise<RestoreBackupInfo | undefined> {
+  const key = deps.layout.backupInfoKey(backupId);
+  let text: string;
+  try {
+    const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
+    const chunks: Buffer[] = [];
+    for await (const c of stream) chunks.push(c as Buffer);
+    text = Buffer.concat(chunks).toString('utf8');
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+  try {
+    return parseRestoreBackupInfo(backupId, text);
+  } catch (err) {
+    if (err instanceof BackupInfoFormatError) throw new OperationError('ERR_BACKUP_INFO', `cannot read ${key}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Every backup with a readable backup.info (unreadable ones are skipped with a warning, as Barman does). */
+async function readCatalog(deps: RestoreDeps): Promise<RestoreBackupInfo[]> {
+  const ids: string[] = [];
+  for await (const e of deps.store.list(deps.layout.basePrefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) {
+    if (isCommonPrefix(e)) ids.push(e.prefix.slice(deps.layout.basePrefix.length).replace(/\/$/, ''));
+  }
+  const out: RestoreBackupInfo[] = [];
+  await runPool(ids, 8, async (id) => {
+    try {
+      const info = await readBackupInfo(deps, id);
+      if (info) out.push(info);
+    } catch (err) {
+      if (err instanceof OperationError) deps.log.warning(`skipping backup ${id}: ${err.message}`);
+      else throw err;
+    }
+  });
+  return out.sort((a, b) => a.backupId.localeCompare(b.backupId));
+}
+
+/** Highest timeline with a history file (or 1) in the WAL archive, for --target-tli latest. */
+async function highestTimeline(deps: RestoreDeps): Promise<number> {
+  let max = 1;
+  for await (const e of deps.store.list(deps.layout.walsPrefix, { delimiter: '/' })) {
+    if (isCommonPrefix(e)) continue;
+    const m = /([0-9A-F]{8})\.history(\.[a-z0-9]+)?$/i.exec(e.key);
+    if (m) max = Math.max(max, parseInt(m[1] as string, 16));
+  }
+  return max;
+}
+
+async function assertEmptyDestination(dir: string, what = 'destination'): Promise<void> {
+  let entries: string[];
+  try {
+    const st = await fsp.stat(dir);
+    if (!st.isDirectory()) throw new OperationError('ERR_DESTINATION_NOT_EMPTY', `${what} ${dir} already exists and is not a directory`);
+    entries = await fsp.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (entries.length > 0) throw new OperationError('ERR_DESTINATION_NOT_EMPTY', `${what} ${dir} already exists and it is not empty (refusing to overwrite it)`);
+}
+
+async function writeRecoverySettings(dir: string, settings: Array<[string, string]>, backupId: string, target: string, owner?: { uid: number; gid: number }): Promise<void> {
+  const auto = path.join(dir, 'postgresql.auto.conf');
+  let existing = '';
+  try { existing = await fsp.readFile(auto, 'utf8'); } catch (err) { if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err; }
+  // Drop settings the backup carried that would fight ours (e.g. an old restore_command).
+  const ours = new Set(settings.map(([k]) => k));
+  const kept = existing.split('\n').filter((line) => {
+    const m = /^\s*([a-z_]+)\s*=/.exec(line);
+    return !(m && (ours.has(m[1] as string) || /^recovery_target/.test(m[1] as string)));
+  }).join('\n').replace(/\n*$/, '\n');
+  const block = [`# Recovery settings written by pgstow restore (backup ${backupId}, target: ${target})`, ...settings.map(([k, v]) => `${k} = ${v}`)].join('\n');
+  await fsp.writeFile(auto, `${kept}${block}\n`, { mode: 0o600 });
+  const signal = path.join(dir, 'recovery.signal');
+  await fsp.writeFile(signal, '', { mode: 0o600 });
+  if (owner) {
+    await fsp.chown(auto, owner.uid, owner.gid);
+    await fsp.chown(signal, owner.uid, owner.gid);
+  }
+}
+
+function objectError(store: ObjectStore, f: BackupFile, err: unknown): PgstowError {
+  if (err instanceof StorageError && err.key === f.key) return err;
+  if (err instanceof PgstowError) return new PgstowError(err.code, err.exitCode, `restoring ${f.key}: ${err.message}`, { cause: err });
+  return new IntegrityError({ provider: store.provider, operation: 'get', key: f.key, cause: err },
+    `backup object ${f.key} is damaged (corrupt or truncated): ${errorMessage(err)}`);
+}
+
+async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const c of source) { onChunk(c); yield c; }
+}
+
+/** pgstow backups carry base/<ID>/pgstow-manifest.json: size and sha256 of every tar object uploaded. */
+const MANIFEST_NAME = 'pgstow-manifest.json';
+type Manifest = Map<string, { size: number; sha256: string }>;
+
+async function readManifest(deps: RestoreDeps, key: string): Promise<Manifest> {
+  const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  const out: Manifest = new Map();
+  try {
+    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { objects?: unknown };
+    if (!Array.isArray(raw.objects)) throw new Error('no objects list');
+    for (const o of raw.objects as Array<Record<string, unknown>>) {
+      if (typeof o.name !== 'string' || typeof o.size !== 'number' || typeof o.sha256 !== 'string') throw new Error(`invalid entry ${JSON.stringify(o)}`);
+      out.set(o.name, { size: o.size, sha256: o.sha256 });
+    }
+  } catch (err) {
+    throw new IntegrityError({ provider: deps.store.provider, operation: 'get', key }, `backup manifest ${key} is unreadable: ${errorMessage(err)}`);
+  }
+  return out;
+}
+
+/** Every object the manifest lists must be there with its size, and nothing unlisted may be restored. */
+function checkAgainstManifest(prefix: string, files: readonly BackupFile[], manifest: Manifest, backupId: string): void {
+  const present = new Map(files.map((f) => [f.key.slice(prefix.length), f]));
+  for (const [name, m] of manifest) {
+    const f = present.get(name);
+    if (!f) throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId} is incomplete: ${prefix}${name} is listed in its manifest but missing from the store`);
+    if (f.size !== m.size) {
+      throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId}: ${prefix}${name} has ${f.size} bytes in the store but ${m.size} bytes were uploaded`);
+    }
+  }
+  for (const name of present.keys()) {
+    if (!manifest.has(name)) throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId}: ${prefix}${name} is not in the backup manifest (left over from another upload?)`);
+  }
+}
+
+async function runPool<T>(items: readonly T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed: unknown;
+  const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
+    while (next < items.length && failed === undefined) {
+      const item = items[next++] as T;
+      try { await worker(item); } catch (err) { failed ??= err; }
+    }
+  });
+  await Promise.all(runners);
+  if (failed !== undefined) throw failed;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try { await fsp.lstat(p); return true; } catch { return false; }
+}

@@ -1,0 +1,82 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import tarStream from 'tar-stream';
+import { extractTar, TarFormatError } from '../../../src/pipeline/tar-extract.js';
+import { makeTempDir, removeDir } from '../../harness/tmp.js';
+
+interface Entry { name: string; type?: 'file' | 'directory' | 'symlink' | 'link'; body?: string; linkname?: string; mode?: number; mtime?: Date; pax?: Record<string, string> }
+
+async function makeTar(entries: Entry[]): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  pack.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+  const done = new Promise<void>((r) => { pack.on('end', () => r()); });
+  for (const e of entries) {
+    const header: Partial<tarStream.Header> & { name: string } = { name: e.name, type: e.type ?? 'file', mode: e.mode ?? 0o600, mtime: e.mtime ?? new Date(1_700_000_000_000) };
+    if (e.linkname) header.linkname = e.linkname;
+    if (e.pax) header.pax = e.pax;
+    pack.entry(header, e.body ?? '');
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+async function* chunked(buf: Buffer, size = 700): AsyncGenerator<Buffer> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+test('extracts files, directories, long PAX names, symlinks; keeps modes and mtimes', async (t) => {
+  const dir = makeTempDir('tar-ok');
+  t.after(() => removeDir(dir));
+  const long = `base/${'x'.repeat(150)}/${'y'.repeat(120)}`;
+  const tar = await makeTar([
+    { name: '.', type: 'directory', mode: 0o700 },
+    { name: './PG_VERSION', body: '15\n', mode: 0o600 },
+    { name: 'base', type: 'directory', mode: 0o750, mtime: new Date(1_600_000_000_000) },
+    { name: long, body: 'deep' },
+    { name: 'big', body: 'z'.repeat(100_000) },
+    { name: 'link', type: 'symlink', linkname: 'PG_VERSION' },
+  ]);
+  const r = await extractTar(chunked(tar), { root: dir, restoreOwners: false });
+  assert.equal(r.members, 6);
+  assert.equal(fs.readFileSync(path.join(dir, 'PG_VERSION'), 'utf8'), '15\n');
+  assert.equal(fs.readFileSync(path.join(dir, long), 'utf8'), 'deep');
+  assert.equal(fs.statSync(path.join(dir, 'big')).size, 100_000);
+  assert.equal(fs.readlinkSync(path.join(dir, 'link')), 'PG_VERSION');
+  assert.equal(fs.statSync(path.join(dir, 'PG_VERSION')).mode & 0o777, 0o600);
+  assert.equal(fs.statSync(path.join(dir, 'base')).mode & 0o777, 0o750);
+  assert.equal(fs.statSync(path.join(dir, 'base')).mtimeMs, 1_600_000_000_000);
+  assert.equal(fs.statSync(path.join(dir, 'PG_VERSION')).mtimeMs, 1_700_000_000_000);
+});
+
+test('refuses path traversal, absolute paths and writing through a symlink', async (t) => {
+  const dir = makeTempDir('tar-evil');
+  const outside = makeTempDir('tar-outside');
+  t.after(() => { removeDir(dir); removeDir(outside); });
+  for (const entries of [
+    [{ name: '../escape', body: 'x' }],
+    [{ name: 'a/../../escape', body: 'x' }],
+    [{ name: 'ok', body: '', pax: { path: '/etc/evil' } }],
+    [{ name: 'esc', type: 'symlink' as const, linkname: outside }, { name: 'esc/owned', body: 'x' }],
+    [{ name: 'hl', type: 'link' as const, linkname: '../../etc/passwd' }],
+  ]) {
+    await assert.rejects(extractTar(chunked(await makeTar(entries)), { root: dir, restoreOwners: false }), TarFormatError, JSON.stringify(entries));
+  }
+  assert.deepEqual(fs.readdirSync(outside), []);
+  assert.equal(fs.existsSync(path.join(dir, '..', 'escape')), false);
+});
+
+test('a tar cut short, even at a block boundary, is an error', async (t) => {
+  const dir = makeTempDir('tar-trunc');
+  t.after(() => removeDir(dir));
+  const tar = await makeTar([{ name: 'a', body: 'a'.repeat(5000) }, { name: 'b', body: 'b'.repeat(5000) }]);
+  // Cut after the first member (header + 5000 bytes padded to 5120): no end-of-archive marker.
+  await assert.rejects(extractTar(chunked(tar.subarray(0, 512 + 5120)), { root: dir, restoreOwners: false }), /truncated.*without the end-of-archive marker/);
+  await assert.rejects(extractTar(chunked(tar.subarray(0, 3000)), { root: dir, restoreOwners: false }), /truncated inside member "a"/);
+  const bad = Buffer.from(tar);
+  bad[10] = 0x41; // name byte of the first header: checksum no longer matches
+  await assert.rejects(extractTar(chunked(bad), { root: dir, restoreOwners: false }), /checksum mismatch/);
+});
