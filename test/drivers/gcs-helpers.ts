@@ -10,13 +10,15 @@ import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 /** 1 MiB chunks: the conformance suite's 12 MiB object then takes 13 resumable chunks. */
 export const SMALL_CHUNK = 1024 * 1024;
 
-export async function openGcs(env: Record<string, string>, extra: { endpointUrl?: string; gcs?: GcsStoreOptions; prefix?: string } = {}): Promise<ObjectStore> {
+export async function openGcs(env: Record<string, string>,
+  extra: { endpointUrl?: string; gcs?: GcsStoreOptions; prefix?: string; caFile?: string } = {}): Promise<ObjectStore> {
   const options: StoreOptions = {
     provider: 'google-cloud-storage',
     destinationUrl: `gs://${TEST_BUCKET}/${extra.prefix ?? uniquePrefix('gcs')}`,
     env,
     gcs: extra.gcs ?? { chunkSize: SMALL_CHUNK },
     ...(extra.endpointUrl ? { endpointUrl: extra.endpointUrl } : {}),
+    ...(extra.caFile ? { caFile: extra.caFile } : {}),
   };
   return (await openStore(options)).store;
 }

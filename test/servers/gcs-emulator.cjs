@@ -7,7 +7,8 @@
  * metadata server. Blobs live under $TMPDIR (give each instance its own); they are removed on SIGTERM.
  *
  * node gcs-emulator.cjs [port] [--require-token T] [--readonly-token T] [--sa-key key.json] [--metadata-token T]
- * Prints "gcs emulator listening on http://127.0.0.1:PORT".
+ *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N]
+ * Prints "gcs emulator listening on http(s)://127.0.0.1:PORT".
  */
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -26,6 +27,11 @@ const requireToken = opt('--require-token');
 const readonlyToken = opt('--readonly-token');
 const saKeyFile = opt('--sa-key');
 const metadataToken = opt('--metadata-token') ?? requireToken;
+const tlsCert = opt('--tls-cert');
+const tlsKey = opt('--tls-key');
+// Fault injection: every Nth chunk PUT carrying data is stored, then answered 503 (a response lost in transit).
+const failChunkEvery = Number(opt('--fail-chunk-every') ?? 0);
+let chunkPuts = 0;
 const port = Number(argv[0] ?? 0);
 const projectId = 'pgstow-test';
 
@@ -76,6 +82,30 @@ async function main() {
     gcsError(res, 401, 'authError', 'Invalid Credentials');
   });
 
+  // kmsKeyName of uploads, reported back in object metadata as GCS does (the stock emulator drops it).
+  const kmsKeys = new Map(); // bucket/name → key name; resumable: upload id → key name until finalized
+  app.post('/upload/storage/v1/b/:bucketId/o', (req, res, next) => {
+    const kms = req.query.kmsKeyName;
+    if (typeof kms !== 'string') return next();
+    const name = typeof req.query.name === 'string' ? req.query.name : req.body?.name;
+    const set = res.header.bind(res);
+    res.header = (k, v) => {
+      if (String(k).toLowerCase() === 'location') kmsKeys.set(new URL(v).searchParams.get('upload_id'), kms);
+      return set(k, v);
+    };
+    if (name) kmsKeys.set(`${req.params.bucketId}/${name}`, kms);
+    next();
+  });
+  app.get(['/b/:bucketId/o/:objectId', '/storage/v1/b/:bucketId/o/:objectId'], (req, res, next) => {
+    if (req.query.alt === 'media') return next();
+    const json = res.json.bind(res);
+    res.json = (body) => {
+      const kms = kmsKeys.get(`${req.params.bucketId}/${req.params.objectId}`);
+      return json(kms && body && res.statusCode === 200 ? { ...body, kmsKeyName: kms } : body);
+    };
+    next();
+  });
+
   // ifGenerationMatch=0 (create-if-absent), which the stock emulator ignores.
   const exists = (bucket, name) => layer.getMetadata(bucket, name) !== undefined;
   const preconditions = new Map(); // resumable upload id → object must not exist at finalize
@@ -107,6 +137,7 @@ async function main() {
       const skip = upload.size - Number(m[1]);
       if (skip < 0) return gcsError(res, 400, 'invalid', `chunk starts at ${m[1]} but only ${upload.size} bytes were received`);
       if (body.length > skip) uploads.continueResumableUpload(id, body.subarray(skip));
+      if (failChunkEvery > 0 && body.length > 0 && ++chunkPuts % failChunkEvery === 0) return gcsError(res, 503, 'backendError', 'injected failure');
     } else if (!m && body.length > 0) uploads.continueResumableUpload(id, body);
     if (total === undefined || upload.size < total) {
       if (upload.size > 0) res.setHeader('Range', `bytes=0-${upload.size - 1}`);
@@ -116,6 +147,7 @@ async function main() {
       uploads.cancelResumableUpload(id);
       return gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
     }
+    if (kmsKeys.has(id)) kmsKeys.set(`${upload.bucketId}/${upload.objectId}`, kmsKeys.get(id));
     try {
       const metadata = await layer.uploadObject(uploads.finalizeResumableUpload(id));
       res.json(new CloudStorageObjectMetadata(metadata));
@@ -123,11 +155,13 @@ async function main() {
   });
 
   app.use(inner);
-  const server = app.listen(port, '127.0.0.1', () => {
+  const server = (tlsCert && tlsKey
+    ? require('node:https').createServer({ cert: fs.readFileSync(tlsCert), key: fs.readFileSync(tlsKey) }, app)
+    : require('node:http').createServer(app)).listen(port, '127.0.0.1', () => {
     // Bucket and object metadata build self links from the registry's host and port.
     emulator.args.port = server.address().port;
     EmulatorRegistry.set('storage', emulator);
-    process.stdout.write(`gcs emulator listening on http://127.0.0.1:${server.address().port}\n`);
+    process.stdout.write(`gcs emulator listening on ${tlsCert ? 'https' : 'http'}://127.0.0.1:${server.address().port}\n`);
   });
   const stop = () => {
     server.close();

@@ -22,12 +22,18 @@ export interface GcsEmulatorOptions {
   saKeyFile?: string;
   /** Token the metadata server issues (default: requireToken). */
   metadataToken?: string;
+  /** Serve HTTPS with this certificate (the harness's private CA signs it). */
+  tls?: { certFile: string; keyFile: string };
+  /** Answer every Nth resumable chunk with 503 after storing it (a lost response), to exercise chunk retries. */
+  failChunkEvery?: number;
+  /** Listen on this port (default: a free one). */
+  port?: number;
   /** Parent for the instance's TMPDIR (blobs); a fresh temp dir when omitted. */
   tmpDir?: string;
 }
 
 export interface GcsEmulator {
-  /** http://127.0.0.1:PORT: API endpoint, token endpoint at /oauth2/token, metadata server at /computeMetadata/v1. */
+  /** http(s)://127.0.0.1:PORT: API endpoint, token endpoint at /oauth2/token, metadata server at /computeMetadata/v1. */
   endpoint: string;
   /** host:port for GCE_METADATA_HOST. */
   metadataHost: string;
@@ -39,20 +45,22 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
     throw new Error('firebase-tools is not installed in test/servers (cd test/servers && npm ci --omit=optional)');
   }
   const tmp = options.tmpDir ? fs.mkdtempSync(path.join(options.tmpDir, 'gcs-')) : makeTempDir('gcs');
-  const args = [LAUNCHER, '0'];
+  const args = [LAUNCHER, String(options.port ?? 0)];
   if (options.requireToken) args.push('--require-token', options.requireToken);
   if (options.readonlyToken) args.push('--readonly-token', options.readonlyToken);
   if (options.saKeyFile) args.push('--sa-key', options.saKeyFile);
   if (options.metadataToken) args.push('--metadata-token', options.metadataToken);
+  if (options.failChunkEvery) args.push('--fail-chunk-every', String(options.failChunkEvery));
+  if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.STORAGE_EMULATOR_HOST;
-  const started = await startProcess(process.execPath, args, /gcs emulator listening on (http:\/\/127\.0\.0\.1:(\d+))/, {
+  const started = await startProcess(process.execPath, args, /gcs emulator listening on (https?:\/\/127\.0\.0\.1:(\d+))/, {
     name: 'gcs emulator', env, cwd: SERVERS_DIR, timeoutMs: 20_000,
   });
   const endpoint = started.match[1] ?? '';
   return {
     endpoint,
-    metadataHost: endpoint.replace(/^http:\/\//, ''),
+    metadataHost: endpoint.replace(/^https?:\/\//, ''),
     stop: async () => { await started.stop(); removeDir(tmp); },
   };
 }

@@ -35,6 +35,11 @@ export interface GcsConfig {
   kmsKeyName: string | undefined;
   chunkSize: number;
   timeoutMs: number | undefined;
+  /** Extra trusted CA certificates (PEM) for an HTTPS endpoint with a private CA, added to the system roots. */
+  caPem: string | undefined;
+  caFile: string | undefined;
+  /** GOOGLE_CLOUD_PROJECT / GCLOUD_PROJECT, if given (only project-level calls need it; pgstow makes none). */
+  projectId: string | undefined;
   /** GCE_METADATA_HOST from StoreOptions.env (Google's library reads it from process.env). */
   metadataHost: string | undefined;
   description: string;
@@ -58,11 +63,21 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
   if (!Number.isSafeInteger(requested) || requested <= 0) throw new UsageError(`GCS chunk size must be a positive number of bytes, got ${requested}`);
   const chunkSize = Math.ceil(requested / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY;
 
+  let caPem: string | undefined;
+  if (options.caFile !== undefined) {
+    try { caPem = fs.readFileSync(options.caFile, 'utf8'); } catch (err) {
+      throw new ConfigError(`the CA file ${options.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'endpointCA', { cause: err });
+    }
+    if (!/-----BEGIN CERTIFICATE-----/.test(caPem)) throw new ConfigError(`the CA file ${options.caFile} holds no PEM certificate`, 'endpointCA');
+  }
+
   const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
   return {
     bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
+    projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),
+    caPem, caFile: options.caFile,
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),
-    description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''}`,
+    description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''} (credential: ${auth.label})`,
   };
 }
 

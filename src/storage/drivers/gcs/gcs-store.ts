@@ -3,6 +3,7 @@
  * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
  * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
  */
+import * as http from 'node:http';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
@@ -11,7 +12,7 @@ import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
 import type { StorageOperation } from '../../errors.js';
-import { InvalidCredentialsError } from '../../errors.js';
+import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { DEFAULT_GCS_ENDPOINT, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError } from './errors.js';
@@ -33,11 +34,19 @@ export class GcsObjectStore implements ObjectStore {
   readonly description: string;
   readonly capabilities: StoreCapabilities;
   private readonly bucket: Bucket;
+  /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
+  private readonly uploadBucket: Bucket;
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
-  constructor(storage: Storage, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined) {
-    this.bucket = storage.bucket(config.bucket);
+  /**
+   * `onAuthFailure` forgets what Google's library cached about the metadata server (module-wide), so a
+   * long-lived process started before the GKE metadata server was ready recovers on the next attempt.
+   */
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
+    private readonly onAuthFailure: () => void = () => undefined) {
+    this.bucket = clients.storage.bucket(config.bucket);
+    this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
     this.description = config.description;
     this.capabilities = {
@@ -72,6 +81,7 @@ export class GcsObjectStore implements ObjectStore {
         await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
         return { key, size: bytes.length, ...etagOf(file) };
       }
+      const upload = this.file(key, this.uploadBucket);
       let size = 0;
       const counted = Readable.from((async function* () {
         for await (const chunk of head.rest) { size += (chunk as Buffer).length; yield chunk as Buffer; }
@@ -79,13 +89,13 @@ export class GcsObjectStore implements ObjectStore {
       // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
       // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
       // need no credentials: the session URI authorizes them (as on GCS).
-      const [uri] = await file.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
-      const writer = file.createWriteStream({
+      const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
+      const writer = upload.createWriteStream({
         resumable: true, uri, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
         ...(preconditionOpts ? { preconditionOpts } : {}),
       });
       await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
-      return { key, size, ...etagOf(file) };
+      return { key, size, ...etagOf(upload) };
     } catch (err) {
       source.destroy();
       if (options.signal?.aborted) throw options.signal.reason;
@@ -209,8 +219,8 @@ export class GcsObjectStore implements ObjectStore {
     // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
   }
 
-  private file(key: string): File {
-    return this.bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
+  private file(key: string, bucket: Bucket = this.bucket): File {
+    return bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
   }
 
   /** Obtains the access token once, so credential problems are reported as such (not as a failed upload). */
@@ -229,7 +239,19 @@ export class GcsObjectStore implements ObjectStore {
     try {
       token = await this.auth.getAccessToken();
     } catch (err) {
-      throw classifyGcsAuthError(err, ctx);
+      this.onAuthFailure();
+      const classified = classifyGcsAuthError(err, ctx);
+      if (this.config.auth.kind === 'application-default' && !(classified instanceof StorageUnavailableError)) {
+        // "No credentials found" also means "the metadata server did not answer" (GKE metadata server not ready yet).
+        // That must stay a retryable network failure: for restore_command, exit 1 would read as "WAL not found".
+        const unreachable = await probeMetadataServer(this.config.metadataHost ?? '169.254.169.254');
+        if (unreachable) {
+          throw new StorageUnavailableError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket, cause: err },
+            `no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set and the metadata server at ${this.config.metadataHost ?? '169.254.169.254'} `
+            + `is not reachable (${unreachable}); on GKE check workload identity, elsewhere set GOOGLE_APPLICATION_CREDENTIALS`);
+        }
+      }
+      throw classified;
     }
     if (!token) {
       throw new InvalidCredentialsError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket },
@@ -240,6 +262,19 @@ export class GcsObjectStore implements ObjectStore {
   private error(err: unknown, operation: StorageOperation, key: string): Error {
     return classifyGcsError(err, { operation, bucket: this.config.bucket, key, endpoint: this.endpoint, credentials: this.config.auth.label });
   }
+}
+
+/** Undefined when the metadata server answers; otherwise why it did not (a system error code or "timeout"). */
+function probeMetadataServer(host: string): Promise<string | undefined> {
+  // node:http rather than fetch: fetch refuses some ports outright ("bad port").
+  return new Promise((resolve) => {
+    const req = http.get(`http://${host}/computeMetadata/v1/instance`, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 1500 }, (res) => {
+      res.resume();
+      resolve(undefined);
+    });
+    req.on('timeout', () => { req.destroy(); resolve('timeout'); });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'no answer'));
+  });
 }
 
 function nameOf(e: ObjectInfo | CommonPrefix): string {
