@@ -1,8 +1,9 @@
 /**
- * `npm run build && node dist/bench/catalog-scale.js [--backups 50] [--wals 200000] [--keep-dir]`
+ * `npm run build && node dist/bench/catalog-scale.js [--store fs|moto] [--backups 50] [--wals 200000] [--keep-dir]`
  *
  * Scale check for the catalog (issue 6): a server with N backups and M WAL objects written straight into a
- * filesystem store (the same bytes the fs driver stores), then the real CLI is timed with /usr/bin/time for
+ * filesystem store (the same bytes the fs driver stores) or, with --store moto, PUT into a private moto S3
+ * server (the S3 driver streams listing pages), then the real CLI is timed with /usr/bin/time for
  * list (Barman JSON and the pgstow table with the WAL report), show, a retention dry-run plan and a real
  * retention run. Prints wall time and peak RSS per step. Not part of `npm test` (minutes, not seconds).
  */
@@ -14,6 +15,11 @@ import { emptyBackupInfo, serializeBackupInfo, formatBackupId } from '../src/dom
 import { PyDateTime } from '../src/domain/backup/py-datetime.js';
 import { formatSegmentName } from '../src/domain/wal/wal-file-name.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { startMoto } from '../test/harness/servers/moto.js';
+import type { S3ServerInfo, TlsMaterial } from '../test/harness/test-env.js';
+import { TEST_BUCKET } from '../test/harness/stores.js';
+import { BarmanLayout } from '../src/repository/barman-layout.js';
+import { openStore } from '../src/storage/registry.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'dist', 'src', 'cli', 'bin');
@@ -27,19 +33,48 @@ const BACKUPS = arg('--backups', 50);
 const WALS = arg('--wals', 200_000);
 const SERVER = 'scale';
 
+const STORE = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : 'fs';
+const segsPerLog = 256; // 16 MiB segments
+const walName = (i: number): string => formatSegmentName(1, Math.floor(i / segsPerLog), i % segsPerLog);
+
 function seed(root: string): void {
   const server = path.join(root, SERVER);
-  const segsPerLog = 256; // 16 MiB segments
-  const start = Date.now() - WALS * 60_000; // one segment a minute
-  const every = Math.floor(WALS / BACKUPS);
   const body = Buffer.alloc(16, 7);
   let lastDir = '';
   for (let i = 0; i < WALS; i++) {
-    const name = formatSegmentName(1, Math.floor(i / segsPerLog), i % segsPerLog);
+    const name = walName(i);
     const dir = path.join(server, 'wals', name.slice(0, 16));
     if (dir !== lastDir) { fs.mkdirSync(dir, { recursive: true }); lastDir = dir; }
     fs.writeFileSync(path.join(dir, name), body);
   }
+  for (const b of backupInfos()) {
+    const dir = path.join(server, 'base', b.id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'backup.info'), b.text);
+    fs.writeFileSync(path.join(dir, 'data.tar'), Buffer.alloc(10240));
+  }
+}
+
+async function seedS3(s3: S3ServerInfo, prefix: string): Promise<void> {
+  const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
+  const { store } = await openStore({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
+  const layout = new BarmanLayout(prefix, SERVER);
+  const body = Buffer.alloc(16, 7);
+  let next = 0;
+  await Promise.all(Array.from({ length: 32 }, async () => {
+    while (next < WALS) { const i = next++; await store.put(layout.walKey(walName(i)), body); }
+  }));
+  for (const b of backupInfos()) {
+    await store.put(layout.backupInfoKey(b.id), Buffer.from(b.text));
+    await store.put(layout.backupTarKey(b.id, 'data'), Buffer.alloc(10240));
+  }
+  await store.close();
+}
+
+function backupInfos(): Array<{ id: string; text: string }> {
+  const start = Date.now() - WALS * 60_000; // one segment a minute
+  const every = Math.floor(WALS / BACKUPS);
+  const out: Array<{ id: string; text: string }> = [];
   for (let b = 0; b < BACKUPS; b++) {
     const seg = b * every + 1;
     const when = new Date(start + seg * 60_000);
@@ -51,21 +86,21 @@ function seed(root: string): void {
       beginXlog: '0/0', endXlog: '0/0', beginTime: PyDateTime.fromDate(when, 0), endTime: PyDateTime.fromDate(new Date(when.getTime() + 30_000), 0),
       systemid: '7712078185362548611', pgdata: '/var/lib/postgresql/data', backupName: `nightly-${b}`,
     });
-    const dir = path.join(server, 'base', id);
-    fs.mkdirSync(dir, { recursive: true });
-    fs.writeFileSync(path.join(dir, 'backup.info'), serializeBackupInfo(info));
-    fs.writeFileSync(path.join(dir, 'data.tar'), Buffer.alloc(10240));
+    out.push({ id, text: serializeBackupInfo(info) });
   }
+  return out;
 }
 
 interface Step { step: string; seconds: number; peakRssMiB: number; exit: number; stdoutBytes: number }
+
+let childEnv: NodeJS.ProcessEnv = process.env;
 
 function run(step: string, program: string, args: string[]): Step {
   const out = path.join(makeTempDir('scale-out'), 'out');
   let exit = 0;
   let stderr = '';
   try {
-    execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', `${out}.time`, process.execPath, path.join(BIN, `${program}.js`), ...args], { stdio: ['ignore', fs.openSync(out, 'w'), 'pipe'], maxBuffer: 1 << 30 });
+    execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', `${out}.time`, process.execPath, path.join(BIN, `${program}.js`), ...args], { stdio: ['ignore', fs.openSync(out, 'w'), 'pipe'], maxBuffer: 1 << 30, env: childEnv });
   } catch (err) {
     exit = (err as { status?: number }).status ?? -1;
     stderr = String((err as { stderr?: Buffer }).stderr ?? '');
@@ -77,11 +112,23 @@ function run(step: string, program: string, args: string[]): Step {
 }
 
 const dir = makeTempDir('catalog-scale');
-const url = `file://${dir}`;
+let url = `file://${dir}`;
+let common = ['--cloud-provider', 'file'];
+let stopServer = async (): Promise<void> => {};
 const t0 = Date.now();
-seed(dir);
-console.log(`seeded ${BACKUPS} backups and ${WALS} WAL objects in ${((Date.now() - t0) / 1000).toFixed(1)} s at ${dir}`);
-const common = ['--cloud-provider', 'file'];
+if (STORE === 'moto') {
+  const started = await startMoto({ tmpDir: dir, tls: undefined as unknown as TlsMaterial });
+  stopServer = started.stop;
+  const s3 = started.servers.moto as S3ServerInfo;
+  const prefix = `scale-${Date.now()}`;
+  await seedS3(s3, prefix);
+  url = `s3://${TEST_BUCKET}/${prefix}`;
+  common = ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint];
+  childEnv = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
+} else {
+  seed(dir);
+}
+console.log(`seeded ${BACKUPS} backups and ${WALS} WAL objects (${STORE}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 const steps: Step[] = [
   run('barman-cloud-backup-list --format json', 'barman-cloud-backup-list', [...common, '--format', 'json', url, SERVER]),
   run('pgstow backup list (with WAL report)', 'pgstow', ['backup', 'list', ...common, url, SERVER]),
@@ -93,7 +140,10 @@ const steps: Step[] = [
 ];
 console.log('\n| step | wall s | peak RSS MiB | exit | stdout bytes |\n|---|---|---|---|---|');
 for (const s of steps) console.log(`| ${s.step} | ${s.seconds.toFixed(2)} | ${s.peakRssMiB} | ${s.exit} | ${s.stdoutBytes} |`);
-let remaining = 0;
-for (const d of fs.readdirSync(path.join(dir, SERVER, 'wals'))) remaining += fs.readdirSync(path.join(dir, SERVER, 'wals', d)).length;
-console.log(`\nremaining: ${fs.readdirSync(path.join(dir, SERVER, 'base')).length} backups, ${remaining} WAL objects`);
+if (STORE === 'fs') {
+  let remaining = 0;
+  for (const d of fs.readdirSync(path.join(dir, SERVER, 'wals'))) remaining += fs.readdirSync(path.join(dir, SERVER, 'wals', d)).length;
+  console.log(`\nremaining: ${fs.readdirSync(path.join(dir, SERVER, 'base')).length} backups, ${remaining} WAL objects`);
+}
+await stopServer();
 if (!process.argv.includes('--keep-dir')) removeDir(dir);

@@ -3,6 +3,7 @@ import type { OptionSpec, PositionalSpec } from '../args.js';
 import type { ParsedArgs } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { composeStore, type ComposedStore } from '../../app/compose.js';
+import { BucketNotFoundError } from '../../storage/errors.js';
 
 export const SOURCE_POSITIONALS: readonly PositionalSpec[] = [
   { name: 'sourceUrl', help: 'URL of the cloud source, such as a bucket in AWS S3. For example: s3://bucket/path/to/folder' },
@@ -25,11 +26,16 @@ export function isJson(args: ParsedArgs): boolean {
 }
 
 /** Opens the store, runs `fn`, always closes. With -t/--test only checks that the store answers a listing. */
-export async function withStore(args: ParsedArgs, ctx: CommandContext, fn: (s: ComposedStore) => Promise<number | void>): Promise<number | void> {
+export async function withStore(args: ParsedArgs, ctx: CommandContext, fn: (s: ComposedStore) => Promise<number | void>, options: { missingBucketPassesTest?: boolean } = {}): Promise<number | void> {
   const composed = await composeStore(args, ctx);
   try {
     if (args.options.test) {
-      for await (const entry of composed.store.list(composed.layout.serverPrefix, { delimiter: '/', signal: ctx.signal })) { void entry; break; }
+      try {
+        for await (const entry of composed.store.list(composed.layout.serverPrefix, { delimiter: '/', signal: ctx.signal })) { void entry; break; }
+      } catch (err) {
+        // check-wal-archive -t only tests connectivity (every Barman version): a missing bucket passes.
+        if (!(options.missingBucketPassesTest && err instanceof BucketNotFoundError)) throw err;
+      }
       return 0;
     }
     return await fn(composed);
