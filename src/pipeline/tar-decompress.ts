@@ -30,18 +30,19 @@ export async function createTarDecompressor(compression: TarCompression): Promis
   }
 }
 
-/** lz4/zstd come from the shared codec module (src/pipeline/codecs.ts) once it exists. */
+/** lz4/zstd come from the shared codec module (src/pipeline/codecs.ts, native bindings loaded on use). */
 async function loadCodecs(): Promise<(c: 'lz4' | 'zstd') => Duplex> {
-  const path = './codecs.js';
-  let mod: Record<string, unknown>;
+  // A computed specifier: the codec module is optional in builds that predate it.
+  const specifier = ['.', 'codecs.js'].join('/');
+  let mod: { getCodec?: (name: string) => { createDecompressor(): Duplex } };
   try {
-    mod = await import(path) as Record<string, unknown>;
+    mod = await import(specifier) as typeof mod;
   } catch {
     throw new Error('lz4 and zstd backups need the codec module, which this build of pgstow does not include');
   }
-  const factory = mod.createDecompressor;
-  if (typeof factory !== 'function') throw new Error('lz4 and zstd backups are not supported by this build of pgstow');
-  return (c) => factory(c) as Duplex;
+  const getCodec = mod.getCodec;
+  if (typeof getCodec !== 'function') throw new Error('lz4 and zstd backups are not supported by this build of pgstow');
+  return (c) => getCodec(c).createDecompressor();
 }
 
 /** Adapts a classic (through) stream, whose end and errors stream.pipeline cannot follow, to a Transform. */
