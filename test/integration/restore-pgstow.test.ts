@@ -13,7 +13,7 @@ import * as path from 'node:path';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { binCommandLine, runCli } from '../harness/cli.js';
 import { storeTarget, type StoreKind, type StoreTarget } from '../harness/stores.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { createTables, insertRows, startRestored, switchAndArchive, tableChecksums, type Checksums } from './restore-fixtures.js';
 
 const SERVER = 'main';
@@ -45,6 +45,8 @@ interface Scenario {
 }
 
 async function scenario(target: StoreTarget, compressions: string[]): Promise<Scenario> {
+  // archive_command runs as the postgres OS user: it must be able to write a file:// store.
+  if (target.kind === 'fs') chownToPostgres(path.dirname(new URL(target.url).pathname));
   const archive = `${binCommandLine('pgstow')} wal-archive ${target.args.join(' ')} ${target.url} ${SERVER} %p`;
   const pg = await startPostgres({ env: target.env, settings: { archive_mode: 'on', archive_command: archive } });
   cleanup.push(() => pg.destroy());
