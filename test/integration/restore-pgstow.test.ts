@@ -50,6 +50,9 @@ async function scenario(target: StoreTarget, compressions: string[]): Promise<Sc
   const archive = `${binCommandLine('pgstow')} wal-archive ${target.args.join(' ')} ${target.url} ${SERVER} %p`;
   const pg = await startPostgres({ env: target.env, settings: { archive_mode: 'on', archive_command: archive } });
   cleanup.push(() => pg.destroy());
+  // Archive one segment first so the server's directories in a file:// store belong to postgres, which
+  // must keep writing there while the backups (run as this test's user) add theirs.
+  await switchAndArchive(pg);
   await createTables(pg);
   await insertRows(pg, 2000);
   const states: Record<string, Checksums> = { backup: await tableChecksums(pg) };
