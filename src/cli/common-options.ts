@@ -2,10 +2,13 @@
  * Options every barman-cloud command takes (barman/clients/cloud_cli.py), plus pgstow's own, and the
  * translation from parsed options + environment to StoreOptions.
  */
-import type { OptionSpec, ParsedArgs } from './args.js';
+import { parseArgs, type CommandSpec, type OptionSpec, type ParsedArgs } from './args.js';
 import { inferProvider } from '../storage/destination.js';
-import type { StoreOptions } from '../storage/store-options.js';
+import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
 import { UsageError } from '../errors.js';
+import type { ResolvedConfig } from '../config/resolved-config.js';
+import { toStoreOptions } from '../config/resolved-config.js';
+import type { KubernetesMode, LoadConfigOptions } from '../config/load-config.js';
 
 export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { dest: 'version', flags: ['-V', '--version'], type: 'flag', help: 'show program\'s version number and exit' },
@@ -23,8 +26,16 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { dest: 'endpointCa', flags: ['--endpoint-ca'], type: 'string', metavar: 'FILE', help: '(pgstow) PEM file with CA certificates trusted in addition to the system roots' },
   { dest: 'addressingStyle', flags: ['--s3-addressing-style'], type: 'string', choices: ['auto', 'path', 'virtual'], help: '(pgstow) S3 addressing style (default auto: path when --endpoint-url is set)' },
   { dest: 'config', flags: ['--config'], type: 'string', metavar: 'FILE', help: '(pgstow) CloudNativePG Cluster or ObjectStore manifest to read settings from (also PGSTOW_CONFIG)' },
+  { dest: 'secrets', flags: ['--secrets'], type: 'multi', metavar: 'FILE', help: '(pgstow) YAML file with Secret manifests for --config (repeatable; also PGSTOW_SECRETS, ":"-separated)' },
+  { dest: 'secretsDir', flags: ['--secrets-dir'], type: 'string', metavar: 'DIR', help: '(pgstow) Secrets mounted as DIR/<secret>/<key>, as Kubernetes mounts them (also PGSTOW_SECRETS_DIR)' },
+  { dest: 'kubernetes', flags: ['--kubernetes-secrets'], type: 'string', choices: ['auto', 'always', 'never'], help: '(pgstow) read Secrets from the Kubernetes API: auto = when a kubeconfig or in-cluster service account exists (also PGSTOW_KUBERNETES_SECRETS)' },
+  { dest: 'source', flags: ['--source'], type: 'string', metavar: 'NAME', help: '(pgstow) with --config: use spec.externalClusters[NAME].barmanObjectStore (a restore source)' },
+  { dest: 'serverName', flags: ['--server-name'], type: 'string', metavar: 'NAME', help: '(pgstow) with --config: the server name (needed for an ObjectStore not referenced by a Cluster)' },
   { dest: 'debug', flags: ['--debug'], type: 'flag', help: '(pgstow) print stack traces and error causes' },
 ];
+
+/** Positionals that a --config file can supply (pgstow commands only; barman-cloud-* keep Barman's CLI). */
+export const CONFIG_SUPPLIED_POSITIONALS: readonly string[] = ['destinationUrl', 'sourceUrl', 'serverName'];
 
 export const EXIT_CODES_EPILOG = `exit codes:
   0  success
@@ -33,17 +44,86 @@ export const EXIT_CODES_EPILOG = `exit codes:
   3  invalid arguments
   4  any other error`;
 
-/** Barman's positional URL + SERVER_NAME pair. */
-export function destinationOf(args: ParsedArgs): { url: string; serverName: string } {
-  const url = args.positionals.destinationUrl ?? args.positionals.sourceUrl;
-  const serverName = args.positionals.serverName;
+/**
+ * parseArgs, except that for pgstow commands with a config (--config or PGSTOW_CONFIG) the destination URL and
+ * server name positionals may be left out: `pgstow wal-archive --config cluster.yaml pg_wal/0000…`.
+ * barman-cloud-* keep Barman's exact positionals.
+ */
+export function parseCommandArgs(spec: CommandSpec, argv: readonly string[], env: Readonly<Record<string, string | undefined>>, barmanMode: boolean): ParsedArgs {
+  try {
+    return parseArgs(spec, argv);
+  } catch (err) {
+    if (barmanMode || !(err instanceof UsageError)) throw err;
+    const positionals = spec.positionals.filter((p) => !CONFIG_SUPPLIED_POSITIONALS.includes(p.name));
+    if (positionals.length === spec.positionals.length) throw err;
+    let args: ParsedArgs;
+    try {
+      args = parseArgs({ ...spec, positionals }, argv);
+    } catch {
+      throw err;
+    }
+    if (!configRequestOf(args, env, false)) throw err;
+    return args;
+  }
+}
+
+/**
+ * What --config asks for (flag, else PGSTOW_CONFIG for pgstow commands), or undefined when no config is used.
+ * Positionals and flags given on the command line override the file.
+ */
+export function configRequestOf(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, barmanMode = false): LoadConfigOptions | undefined {
+  const o = args.options;
+  const file = (o.config as string | undefined) ?? (barmanMode ? undefined : env.PGSTOW_CONFIG || undefined);
+  if (!file) return undefined;
+  const req: LoadConfigOptions = { configFile: file, env };
+  const secrets = (o.secrets as string[] | undefined) ?? env.PGSTOW_SECRETS?.split(':').filter((f) => f !== '');
+  if (secrets?.length) req.secretsFiles = secrets;
+  const dir = (o.secretsDir as string | undefined) ?? (env.PGSTOW_SECRETS_DIR || undefined);
+  if (dir) req.secretsDir = dir;
+  const kube = (o.kubernetes as string | undefined) ?? (env.PGSTOW_KUBERNETES_SECRETS || undefined);
+  if (kube !== undefined) {
+    if (kube !== 'auto' && kube !== 'always' && kube !== 'never') throw new UsageError(`PGSTOW_KUBERNETES_SECRETS must be auto, always or never (got "${kube}")`);
+    req.kubernetes = kube as KubernetesMode;
+  }
+  if (typeof o.source === 'string') req.source = o.source;
+  const serverName = typeof args.positionals.serverName === 'string' ? args.positionals.serverName : o.serverName as string | undefined;
+  if (serverName !== undefined) req.serverName = serverName;
+  return req;
+}
+
+const attached = new WeakMap<ParsedArgs, ResolvedConfig>();
+
+/** Records the config loaded for these args (cli/main.ts does it before the command runs). */
+export function attachConfig(args: ParsedArgs, config: ResolvedConfig): void {
+  attached.set(args, config);
+}
+
+/**
+ * The resolved --config manifest for these args, or undefined without one. Commands read the manifest's
+ * settings from it (wal.compression/encryption/maxParallel, data.*, tags, historyTags, retentionPolicy).
+ */
+export function configOf(args: ParsedArgs): ResolvedConfig | undefined {
+  return attached.get(args);
+}
+
+/** Barman's positional URL + SERVER_NAME pair; with a config, missing ones come from the manifest. */
+export function destinationOf(args: ParsedArgs, config: ResolvedConfig | undefined = configOf(args)): { url: string; serverName: string } {
+  const url = args.positionals.destinationUrl ?? args.positionals.sourceUrl ?? config?.destinationPath;
+  const serverName = args.positionals.serverName ?? (args.options.serverName as string | undefined) ?? config?.serverName;
+  if (config && typeof url === 'string' && typeof serverName !== 'string') {
+    throw new UsageError(`${config.source.file}: no server name (${config.serverNameReason})`);
+  }
   if (typeof url !== 'string' || typeof serverName !== 'string') throw new UsageError('the destination URL and server name are required');
   if (serverName === '' || serverName.includes('/')) throw new UsageError(`invalid server name "${serverName}"`);
   return { url, serverName };
 }
 
-/** Builds StoreOptions from parsed flags and the environment (the config file layer adds to this later). */
-export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string): StoreOptions {
+/**
+ * Builds StoreOptions from parsed flags and the environment; with a resolved config, from the manifest first
+ * and then every flag given on the command line on top of it.
+ */
+export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string, config: ResolvedConfig | undefined = configOf(args)): StoreOptions {
+  if (config) return overlayFlags(args, toStoreOptions(config, env, url), providerForConfig(args, url, config));
   const o = args.options;
   const provider = inferProvider(url, o.cloudProvider as string | undefined);
   const endpointUrl = (o.endpointUrl as string | undefined) ?? undefined;
@@ -63,5 +143,39 @@ export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<stri
     if (o.azureCredential) options.azure.credential = o.azureCredential as 'azure-cli' | 'managed-identity' | 'default';
   }
   if (provider === 'google-cloud-storage') options.gcs = {};
+  return options;
+}
+
+/** With a config the provider comes from its credentials block, unless a flag or a different URL says otherwise. */
+function providerForConfig(args: ParsedArgs, url: string, config: ResolvedConfig): CloudProvider {
+  const explicit = args.options.cloudProvider as string | undefined;
+  if (explicit !== undefined) return inferProvider(url, explicit);
+  if (url === config.destinationPath) return config.provider;
+  try {
+    return inferProvider(url);
+  } catch {
+    return config.provider;
+  }
+}
+
+function overlayFlags(args: ParsedArgs, base: StoreOptions, provider: CloudProvider): StoreOptions {
+  const o = args.options;
+  const options: StoreOptions = { ...base, provider };
+  if (provider !== base.provider) {
+    delete options.s3; delete options.azure; delete options.gcs;
+  }
+  if (o.endpointUrl) options.endpointUrl = o.endpointUrl as string;
+  if (o.endpointCa) options.caFile = o.endpointCa as string;
+  if (typeof o.readTimeout === 'number') options.readTimeoutSeconds = o.readTimeout;
+  if (provider === 'aws-s3') {
+    options.s3 = { ...options.s3 };
+    if (o.awsProfile) options.s3.profile = o.awsProfile as string;
+    if (o.addressingStyle) options.s3.addressingStyle = o.addressingStyle as 'auto' | 'path' | 'virtual';
+  }
+  if (provider === 'azure-blob-storage') {
+    options.azure = { ...options.azure };
+    if (o.azureCredential) options.azure.credential = o.azureCredential as 'azure-cli' | 'managed-identity' | 'default';
+  }
+  if (provider === 'google-cloud-storage') options.gcs = { ...options.gcs };
   return options;
 }

@@ -4,7 +4,8 @@
  * exit codes and prints them: one line, no stack trace unless --debug, secrets scrubbed.
  */
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
-import { formatHelp, parseArgs } from './args.js';
+import { formatHelp } from './args.js';
+import { configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
@@ -101,10 +102,16 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
       return ExitCode.OK;
     }
-    const args = parseArgs(spec, resolved.args);
+    let args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
+    // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
+    // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
+    if (resolved.name !== 'config' && configRequestOf(args, env, resolved.barmanMode)) {
+      const { argsWithConfig } = await import('../app/compose.js');
+      args = await argsWithConfig(resolved.name, spec, resolved.args, args, ctx);
+    }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {

@@ -31,6 +31,8 @@ export class BarmanLayout {
   backupPrefix(backupId: string): string { return `${this.basePrefix}${backupId}/`; }
   backupInfoKey(backupId: string): string { return `${this.backupPrefix(backupId)}backup.info`; }
   keepAnnotationKey(backupId: string): string { return `${this.backupPrefix(backupId)}annotations/keep`; }
+  /** pgstow's upload manifest (src/domain/backup/backup-manifest.ts); not a Barman object. */
+  backupManifestKey(backupId: string): string { return `${this.backupPrefix(backupId)}pgstow-manifest.json`; }
 
   /**
    * Key of a tar volume: `name` is "data" or a tablespace oid; volume 0 is the first (no number),

@@ -26,7 +26,7 @@ export type GlobalServerStarter = (ctx: { tmpDir: string; tls: TlsMaterial }) =>
 const STARTERS: Record<string, { names: string[]; start: GlobalServerStarter }> = {
   moto: { names: ['moto'], start: startMoto },
   s3rver: { names: ['s3rver', 's3rverTls'], start: startS3rver },
-  azurite: { names: ['azurite', 'azuriteTls'], start: startAzurite },
+  azurite: { names: ['azurite', 'azuriteTls', 'azuriteOauth'], start: startAzurite },
   gcs: { names: ['gcs'], start: startGcs },
 };
 

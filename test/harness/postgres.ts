@@ -87,7 +87,7 @@ export class PostgresServer {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`PostgreSQL ${this.version} did not start in ${timeoutMs} ms:\n${this.log}`)), timeoutMs);
       const check = (): void => {
-        if (/database system is ready to accept connections/.test(this.log)) { clearTimeout(timer); resolve(); }
+        if (/database system is ready to accept (read-only )?connections/.test(this.log)) { clearTimeout(timer); resolve(); }
       };
       proc.stderr?.on('data', check);
       proc.stdout?.on('data', check);

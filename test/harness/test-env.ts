@@ -46,6 +46,8 @@ export interface TestEnv {
     s3rverTls?: S3ServerInfo;
     azurite?: AzuriteInfo;
     azuriteTls?: AzuriteInfo;
+    /** Azurite over HTTPS with OAuth (bearer tokens) enabled, for the Entra ID credential tests. */
+    azuriteOauth?: AzuriteInfo;
     gcs?: GcsInfo;
     [name: string]: unknown;
   };

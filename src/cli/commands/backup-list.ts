@@ -1,3 +1,92 @@
-import { stubCommand } from '../stub-command.js';
+import type { Command } from '../command.js';
+import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
+import { JsonObject, backupInfoToJson, pythonJsonDumps, renderBackupListConsole } from '../../domain/backup/barman-output.js';
+import { listBackups, type ListBackupsResult } from '../../services/list-backups.js';
+import { FORMAT_OPTION, SOURCE_POSITIONALS, isJson, pad, formatBytes, withStore, write } from './catalog-shared.js';
 
-export const command = stubCommand('List the backups in an object store.', [{ name: 'sourceUrl', help: 'URL of the cloud source, such as a bucket in AWS S3. For example: s3://bucket/path/to/folder' }, { name: 'serverName', help: 'the name of the server as configured in Barman' }]);
+export const command: Command = {
+  spec: (name) => ({
+    name,
+    summary: 'List the backups in an object store.',
+    positionals: SOURCE_POSITIONALS,
+    options: [
+      ...COMMON_OPTIONS,
+      FORMAT_OPTION,
+      { dest: 'noWal', flags: ['--no-wal'], type: 'flag', help: '(pgstow) do not list the WAL archive (no recoverability window / continuity)' },
+    ],
+    epilog: EXIT_CODES_EPILOG,
+  }),
+  async run(args, ctx) {
+    return withStore(args, ctx, async ({ store, layout }) => {
+      const withWal = !ctx.barmanMode && !args.options.noWal;
+      const result = await listBackups({ store, layout }, { withWal, signal: ctx.signal });
+      for (const u of result.catalog.unreadable) ctx.log.warning(`Unable to open backup.info file for ${u.id}: ${u.error}`);
+      for (const b of result.catalog.backups) for (const w of b.warnings) ctx.log.warning(`backup ${b.id}: ${w}`);
+      if (ctx.barmanMode) {
+        if (isJson(args)) {
+          const list = result.catalog.backups.map((b) => backupInfoToJson(b.id, b.info, { isoTimes: true }));
+          write(ctx, pythonJsonDumps(new JsonObject([['backups_list', list]])) + '\n');
+        } else {
+          write(ctx, renderBackupListConsole(result.catalog.backups));
+        }
+        return 0;
+      }
+      write(ctx, isJson(args) ? JSON.stringify(pgstowJson(result), null, 2) + '\n' : pgstowTable(result));
+      return 0;
+    });
+  },
+};
+
+function pgstowJson(r: ListBackupsResult): unknown {
+  const walState = new Map(r.wal?.backups.map((b) => [b.id, b.walComplete]) ?? []);
+  return {
+    server: r.catalog.serverName,
+    backups: r.catalog.backups.map((b) => ({
+      id: b.id,
+      name: b.info.backupName,
+      status: b.info.status,
+      keep: b.keep,
+      timeline: b.info.timeline,
+      beginWal: b.info.beginWal,
+      endWal: b.info.endWal,
+      beginTime: b.info.beginTime?.isoformat() ?? null,
+      endTime: b.info.endTime?.isoformat() ?? null,
+      dataBytes: b.dataObjects.reduce((n, o) => n + o.size, 0),
+      walComplete: walState.get(b.id) ?? null,
+      warnings: b.warnings,
+    })),
+    incomplete: r.catalog.incomplete.map((i) => ({ id: i.id, objects: i.objects.length })),
+    unreadable: r.catalog.unreadable,
+    wal: r.wal,
+  };
+}
+
+function pgstowTable(r: ListBackupsResult): string {
+  const walState = new Map(r.wal?.backups.map((b) => [b.id, b.walComplete]) ?? []);
+  const lines: string[] = [];
+  const row = (c: string[]): void => { lines.push([pad(c[0]!, 17), pad(c[1]!, 18), pad(c[2]!, 27), pad(c[3]!, 5), pad(c[4]!, 26), pad(c[5]!, 11), pad(c[6]!, 16), c[7]!].join('').trimEnd()); };
+  lines.push(`Server ${r.catalog.serverName}: ${r.catalog.backups.length} backup(s)`);
+  row(['ID', 'STATUS', 'END TIME', 'TLI', 'BEGIN WAL', 'SIZE', 'KEEP', 'NAME']);
+  for (const b of r.catalog.backups) {
+    const wal = walState.get(b.id);
+    const status = b.info.status + (wal === false ? ' (WAL!)' : '');
+    row([b.id, status, b.info.endTime?.toString().slice(0, 25) ?? '-', String(b.info.timeline ?? '-'), b.info.beginWal ?? '-',
+      formatBytes(b.dataObjects.reduce((n, o) => n + o.size, 0)), b.keep ? `KEEP:${b.keep.toUpperCase()}` : '', b.info.backupName ?? '']);
+  }
+  for (const i of r.catalog.incomplete) lines.push(`${i.id}  no backup.info yet (${i.objects.length} object(s)): in progress, or leftovers of an interrupted run`);
+  for (const u of r.catalog.unreadable) lines.push(`${u.id}  UNREADABLE backup.info: ${u.error}`);
+  if (r.wal) {
+    const w = r.wal;
+    lines.push('', `WAL archive: ${w.walObjects} object(s), ${formatBytes(w.walBytes)}, segment size ${formatBytes(w.segmentSize)}`);
+    for (const t of w.timelines) {
+      const cont = t.gapCount === 0 ? 'continuous' : `${t.gapCount} gap(s), ${t.missingSegments} missing segment(s)${t.gaps[0] ? `, first ${t.gaps[0].from}..${t.gaps[0].to}` : ''}`;
+      lines.push(`  timeline ${t.timeline}: ${t.segments} segment(s) ${t.firstSegment ?? '-'} .. ${t.lastSegment ?? '-'}, ${cont}${t.partials ? `, ${t.partials} partial` : ''}${t.hasHistory ? ', history file' : ''}`);
+    }
+    const missing = w.backups.filter((b) => !b.walComplete).map((b) => b.id);
+    if (missing.length) lines.push(`  WARNING: WAL between begin and end is missing for backup(s) ${missing.join(', ')}: they cannot be restored`);
+    lines.push(w.firstRecoverable
+      ? `Recoverability window: from ${w.firstRecoverable.time} (end of backup ${w.firstRecoverable.backupId}) to ${w.lastArchived ? `WAL ${w.lastArchived.wal} on timeline ${w.lastArchived.timeline}${w.lastArchived.time ? ` (archived ${w.lastArchived.time})` : ''}` : 'the end of that backup'}`
+      : 'Recoverability window: none (no DONE backup with all of its WAL archived)');
+  }
+  return lines.join('\n') + '\n';
+}

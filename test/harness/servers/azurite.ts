@@ -1,6 +1,70 @@
-/** Starts azurite for the global test setup. Not built yet: reported as missing. */
-import type { GlobalServerStarter } from '../global-setup.js';
+/**
+ * Starts Azurite 3.35.0 (test/servers) three times on 127.0.0.1 with random ports: plain HTTP (`azurite`),
+ * HTTPS with the harness CA (`azuriteTls`) and HTTPS with OAuth bearer tokens accepted (`azuriteOauth`,
+ * `--oauth basic`: Azurite checks a token's issuer, audience and lifetime, not its signature). Each gets
+ * container TEST_BUCKET. `--skipApiVersionCheck` is required: @azure/storage-blob 12.32 sends an API
+ * version Azurite 3.35 does not know (test-infra §3).
+ */
+import * as fs from 'node:fs';
+import * as https from 'node:https';
+import * as path from 'node:path';
+import type { GlobalServerStarter, StartedServers } from '../global-setup.js';
+import type { AzuriteInfo, TlsMaterial } from '../test-env.js';
+import { SERVERS_DIR } from '../postgres.js';
+import { startProcess, type StartedProcess } from './process.js';
+import { TEST_BUCKET } from '../stores.js';
 
-export const startAzurite: GlobalServerStarter = async () => {
-  throw new Error('azurite harness not built yet');
+export const AZURITE_ACCOUNT = 'devstoreaccount1';
+/** Azurite's well-known development key (public, documented by Microsoft). */
+export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
+
+interface Variant { name: 'azurite' | 'azuriteTls' | 'azuriteOauth'; tls: boolean; oauth: boolean }
+const VARIANTS: Variant[] = [
+  { name: 'azurite', tls: false, oauth: false },
+  { name: 'azuriteTls', tls: true, oauth: false },
+  { name: 'azuriteOauth', tls: true, oauth: true },
+];
+
+export const startAzurite: GlobalServerStarter = async ({ tmpDir, tls }) => {
+  const bin = path.join(SERVERS_DIR, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
+  if (!fs.existsSync(bin)) throw new Error(`azurite is not installed: expected ${bin} (cd test/servers && npm ci --omit=optional)`);
+  const started: StartedProcess[] = [];
+  const servers: Record<string, AzuriteInfo> = {};
+  try {
+    await Promise.all(VARIANTS.map(async (v) => {
+      const dir = path.join(tmpDir, v.name);
+      fs.mkdirSync(dir, { recursive: true });
+      const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir,
+        '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--silent'];
+      if (v.tls) args.push('--cert', tls.certFile, '--key', tls.keyFile);
+      if (v.oauth) args.push('--oauth', 'basic');
+      const proc = await startProcess(process.execPath, args, /successfully listens on (https?:\/\/[\d.]+:\d+)/, { name: v.name, cwd: dir, timeoutMs: 60_000 });
+      started.push(proc);
+      const endpoint = proc.match[1] as string;
+      const accountUrl = `${endpoint}/${AZURITE_ACCOUNT}`;
+      const protocol = v.tls ? 'https' : 'http';
+      const info: AzuriteInfo = {
+        accountUrl, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY,
+        connectionString: `DefaultEndpointsProtocol=${protocol};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${accountUrl};`,
+      };
+      await createContainer(info, TEST_BUCKET, v.tls ? tls : undefined);
+      servers[v.name] = info;
+    }));
+  } catch (err) {
+    await Promise.all(started.map((p) => p.stop()));
+    throw err;
+  }
+  const result: StartedServers = { servers, stop: async () => { await Promise.all(started.map((p) => p.stop())); } };
+  return result;
 };
+
+/** Creates a container with the account key (tests that need more containers call this too). */
+export async function createContainer(info: AzuriteInfo, container: string, tls?: Pick<TlsMaterial, 'caFile'>): Promise<void> {
+  const { ContainerClient, StorageSharedKeyCredential, newPipeline } = await import('@azure/storage-blob');
+  const pipeline = newPipeline(new StorageSharedKeyCredential(info.account, info.accountKey), { retryOptions: { maxTries: 2 } });
+  if (tls) {
+    const agent = new https.Agent({ ca: fs.readFileSync(tls.caFile) });
+    pipeline.factories.unshift({ create: (next) => ({ sendRequest: (req) => { req.agent = agent; return next.sendRequest(req); } }) });
+  }
+  await new ContainerClient(`${info.accountUrl}/${container}`, pipeline).createIfNotExists();
+}

@@ -1,8 +1,117 @@
-/** S3 driver entry point (loaded lazily by the registry). Not built yet: see the storage issues. */
+/**
+ * S3 driver entry point, loaded lazily by the registry: the AWS SDK is imported only here and below.
+ * Builds the S3Client from the resolved settings: credentials as CloudNativePG passes them, private CA
+ * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
+ */
+import * as fs from 'node:fs';
+import * as dns from 'node:dns';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import * as tls from 'node:tls';
+import type { LookupFunction } from 'node:net';
+import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
-import { NotImplementedError } from '../../../errors.js';
+import { resolveS3Settings, type S3Settings } from './config.js';
+import { S3ObjectStore, contentMd5 } from './s3-store.js';
 
-export async function createStore(_destination: Destination, _options: StoreOptions): Promise<ObjectStore> {
-  throw new NotImplementedError('the S3 storage driver');
+export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
+  const settings = resolveS3Settings(destination, options);
+  // The SDK warns on stderr about Node 20 on every run; that line would land in PostgreSQL's log per WAL.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const client = new S3Client(await clientConfig(settings));
+  addContentMd5ForDeleteObjects(client);
+  const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
+  return new S3ObjectStore(client, settings, keyId);
+}
+
+export async function clientConfig(settings: S3Settings): Promise<S3ClientConfig> {
+  const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
+  let ca: string[] | undefined;
+  if (settings.caFile) {
+    let pem: string;
+    try { pem = fs.readFileSync(settings.caFile, 'utf8'); } catch (err) {
+      throw new ConfigError(`cannot read the CA file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
+    }
+    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${settings.caFile} holds no PEM certificate`, 'endpointCA');
+    // Added to the system roots, not replacing them: AWS endpoints keep working next to a private CA.
+    ca = [...tls.rootCertificates, pem];
+  }
+  const requestHandler = new NodeHttpHandler({
+    httpAgent: new http.Agent(agentOptions),
+    httpsAgent: new https.Agent({ ...agentOptions, ...(ca ? { ca } : {}) }),
+    connectionTimeout: settings.readTimeoutMs,
+    // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
+    // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).
+    socketTimeout: settings.readTimeoutMs,
+  });
+  return {
+    region: settings.region,
+    ...(settings.endpoint ? { endpoint: settings.endpoint } : { followRegionRedirects: true }),
+    forcePathStyle: settings.forcePathStyle,
+    requestChecksumCalculation: settings.requestChecksumCalculation,
+    responseChecksumValidation: settings.responseChecksumValidation,
+    requestHandler,
+    maxAttempts: 3,
+    credentials: await credentialsFor(settings),
+  };
+}
+
+async function credentialsFor(settings: S3Settings): Promise<S3ClientConfig['credentials']> {
+  const c = settings.credentials;
+  const stsConfig = { region: settings.region, ...(settings.stsEndpoint ? { endpoint: settings.stsEndpoint } : {}) };
+  switch (c.kind) {
+    case 'static':
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}) };
+    case 'web-identity': {
+      const { fromTokenFile } = await import('@aws-sdk/credential-provider-web-identity');
+      return memoize(fromTokenFile({
+        roleArn: c.roleArn, webIdentityTokenFile: c.tokenFile, roleSessionName: c.sessionName ?? `pgstow-${process.pid}`,
+        clientConfig: stsConfig,
+      }));
+    }
+    case 'profile':
+    case 'default-chain': {
+      const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
+      return defaultProvider({ ...(c.kind === 'profile' ? { profile: c.profile } : {}), clientConfig: stsConfig });
+    }
+  }
+}
+
+/** Caches the provider's answer until shortly before it expires (fromTokenFile alone re-calls STS each time). */
+function memoize<T extends { expiration?: Date }>(provider: () => Promise<T>): () => Promise<T> {
+  let cached: T | undefined;
+  let pending: Promise<T> | undefined;
+  return async () => {
+    if (cached && (!cached.expiration || cached.expiration.getTime() - Date.now() > 5 * 60_000)) return cached;
+    pending ??= provider().finally(() => { pending = undefined; });
+    cached = await pending;
+    return cached;
+  };
+}
+
+/** RFC 6761: every *.localhost name is loopback (glibc does not resolve them; virtual-host tests need it). */
+const loopbackAwareLookup: LookupFunction = (hostname, options, callback) => {
+  if (/\.localhost\.?$/i.test(hostname)) {
+    if (options.all) (callback as (e: null, a: dns.LookupAddress[]) => void)(null, [{ address: '127.0.0.1', family: 4 }]);
+    else callback(null, '127.0.0.1', 4);
+    return;
+  }
+  dns.lookup(hostname, options, callback);
+};
+
+/** DeleteObjects must carry Content-MD5 on many S3-compatible servers even in when_required mode (aws-sdk-js-v3#6819). */
+function addContentMd5ForDeleteObjects(client: S3Client): void {
+  client.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'DeleteObjectsCommand') {
+      const req = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (req.headers && !Object.keys(req.headers).some((h) => h.toLowerCase() === 'content-md5')) {
+        const md5 = contentMd5(req.body);
+        if (md5) req.headers['content-md5'] = md5;
+      }
+    }
+    return next(args);
+  }, { step: 'build', name: 'pgstowDeleteObjectsContentMd5', priority: 'low' });
 }

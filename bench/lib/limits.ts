@@ -1,0 +1,94 @@
+/**
+ * "Physical limit" rows: how fast this machine reads the data directory, how fast the store server accepts
+ * and serves bytes through a plain SDK call, and how fast each codec runs alone on the same bytes. They show
+ * how close each tool gets to what the hardware and the server allow.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as zlib from 'node:zlib';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { S3ServerInfo } from '../../test/harness/test-env.js';
+import { TEST_BUCKET } from '../../test/harness/stores.js';
+import { stats, type Stats } from './measure.js';
+
+export interface LimitRow { what: string; mbPerSecond: Stats }
+
+const MiB = 1024 * 1024;
+
+function files(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...files(p));
+    else if (e.isFile()) out.push(p);
+  }
+  return out;
+}
+
+async function timeIt(fn: () => Promise<number>, reps: number): Promise<Stats> {
+  const v: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = process.hrtime.bigint();
+    const bytes = await fn();
+    v.push(bytes / 1e6 / (Number(process.hrtime.bigint() - t0) / 1e9));
+  }
+  return stats(v);
+}
+
+export async function measureLimits(ctx: { dataDir: string; s3: S3ServerInfo; tmp: string; quick: boolean }): Promise<LimitRow[]> {
+  const rows: LimitRow[] = [];
+  const reps = ctx.quick ? 2 : 3;
+  const all = files(ctx.dataDir);
+  rows.push({ what: 'read the data directory (page cache warm)', mbPerSecond: await timeIt(async () => {
+    let n = 0;
+    for (const f of all) { try { for await (const c of fs.createReadStream(f)) n += (c as Buffer).length; } catch { /* vanished */ } }
+    return n;
+  }, reps) });
+
+  // A sample of real database bytes for the codec rows.
+  const sampleSize = (ctx.quick ? 64 : 256) * MiB;
+  const chunks: Buffer[] = [];
+  let have = 0;
+  for (const f of all.filter((x) => x.includes(`${path.sep}base${path.sep}`))) {
+    if (have >= sampleSize) break;
+    try { const b = fs.readFileSync(f); chunks.push(b); have += b.length; } catch { /* skip */ }
+  }
+  const sample = Buffer.concat(chunks).subarray(0, sampleSize);
+  const codecRow = async (name: string, make: () => NodeJS.ReadWriteStream): Promise<void> => {
+    rows.push({ what: `codec alone: ${name} (${(sample.length / MiB).toFixed(0)} MiB of table data)`, mbPerSecond: await timeIt(async () => {
+      // Discard the output: only the codec's own speed is measured.
+      const counter = new Writable({ write(_c: Buffer, _e, cb) { cb(); } });
+      await pipeline(Readable.from([sample]), make(), counter);
+      return sample.length;
+    }, reps) });
+  };
+  await codecRow('gzip level 6 (zlib)', () => zlib.createGzip({ level: 6 }));
+  await codecRow('gzip level 1 (zlib)', () => zlib.createGzip({ level: 1 }));
+  try {
+    const mod = (await import(path.join(process.cwd(), 'dist', 'src', 'pipeline', 'codecs.js'))) as Record<string, unknown>;
+    const getCodec = (mod.getCodec ?? mod.codecByName) as ((n: string) => { createCompressor: () => NodeJS.ReadWriteStream }) | undefined;
+    if (getCodec) for (const n of ['lz4', 'zstd']) { try { await codecRow(`${n} (pgstow codec)`, () => getCodec(n).createCompressor()); } catch { /* codec missing */ } }
+  } catch { /* codecs not built yet */ }
+
+  // The store's own speed with a plain SDK call (lib-storage Upload, 8 MiB parts, 4 at once).
+  const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');
+  const { Upload } = await import('@aws-sdk/lib-storage');
+  const client = new S3Client({ region: ctx.s3.region, endpoint: ctx.s3.endpoint, forcePathStyle: true,
+    credentials: { accessKeyId: ctx.s3.accessKeyId, secretAccessKey: ctx.s3.secretAccessKey },
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const objSize = (ctx.quick ? 64 : 256) * MiB;
+  const body = Buffer.alloc(objSize, 7);
+  rows.push({ what: `s3rver upload, plain SDK (${objSize / MiB} MiB, 8 MiB parts × 4)`, mbPerSecond: await timeIt(async () => {
+    await new Upload({ client, params: { Bucket: TEST_BUCKET, Key: 'bench-limit/obj', Body: Readable.from([body]) }, partSize: 8 * MiB, queueSize: 4 }).done();
+    return objSize;
+  }, reps) });
+  rows.push({ what: `s3rver download, plain SDK (${objSize / MiB} MiB)`, mbPerSecond: await timeIt(async () => {
+    const r = await client.send(new GetObjectCommand({ Bucket: TEST_BUCKET, Key: 'bench-limit/obj' }));
+    let n = 0;
+    for await (const c of r.Body as Readable) n += (c as Buffer).length;
+    return n;
+  }, reps) });
+  client.destroy();
+  return rows;
+}

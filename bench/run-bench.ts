@@ -1,0 +1,291 @@
+/**
+ * `npm run bench [-- --quick] [--reps N] [--only wal,backup,restore,walrestore,load,limits]`
+ * pgstow beside barman-cloud 3.4 and pgBackRest on the same PostgreSQL, the same data and the same store
+ * servers, in one run: configurations interleaved within each repetition, medians and spread reported.
+ * Prints markdown tables and writes bench/results/<timestamp>.json. Never part of `npm test`.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startPostgres } from '../test/harness/postgres.js';
+import { generateTls } from '../test/harness/ca.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
+import type { S3ServerInfo, AzuriteInfo } from '../test/harness/test-env.js';
+import { startS3rver } from '../test/harness/servers/s3rver.js';
+import { startAzurite } from '../test/harness/servers/azurite.js';
+import { TEST_BUCKET } from '../test/harness/stores.js';
+import { createDataset } from './lib/dataset.js';
+import { dirSize, fmt, stats, type Stats } from './lib/measure.js';
+import {
+  archiveWal, fetchWal, latestBackupId, peerVersions, restoreBackup, setupPgbackrest, takeBackup,
+  type Codec, type PgbackrestConfig, type StoreEndpoint, type ToolName,
+} from './lib/tools.js';
+import { measureLimits, type LimitRow } from './lib/limits.js';
+import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MiB = 1024 * 1024;
+
+interface Options {
+  quick: boolean;
+  reps: number;
+  only: Set<string>;
+  dbBytes: number;
+  walSegments: number;
+  loadSeconds: number;
+}
+
+function parseOptions(argv: string[]): Options {
+  const quick = argv.includes('--quick');
+  const get = (name: string): string | undefined => {
+    const i = argv.indexOf(name);
+    return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  const only = new Set((get('--only') ?? 'limits,wal,walrestore,backup,restore,load').split(','));
+  return {
+    quick,
+    reps: Number(get('--reps') ?? (quick ? 2 : 3)),
+    only,
+    dbBytes: Number(get('--db-mb') ?? (quick ? 150 : 1100)) * MiB,
+    walSegments: Number(get('--wal-segments') ?? (quick ? 6 : 20)),
+    loadSeconds: Number(get('--load-seconds') ?? (quick ? 20 : 60)),
+  };
+}
+
+interface Row {
+  workload: string;
+  store: string;
+  tool: ToolName;
+  config: string;
+  metric: string;
+  values: number[];
+  extra?: Record<string, number[]>;
+}
+
+function ensurePeers(): void {
+  const missing: string[] = [];
+  const has = (c: string): boolean => { try { execFileSync('which', [c], { stdio: 'ignore' }); return true; } catch { return false; } };
+  if (!has('barman-cloud-wal-archive')) missing.push('barman-cli-cloud', 'python3-boto3', 'python3-azure');
+  if (!has('pgbackrest')) missing.push('pgbackrest');
+  if (!fs.existsSync('/usr/bin/time')) missing.push('time');
+  if (!fs.existsSync('/usr/bin/pgbench')) missing.push('postgresql-contrib');
+  if (missing.length === 0) return;
+  if (process.getuid?.() !== 0) throw new Error(`missing peers: apt-get install ${missing.join(' ')}`);
+  console.log(`installing peers: ${missing.join(' ')}`);
+  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit' });
+  execFileSync('apt-get', ['install', '-y', '-qq', '--no-upgrade', ...missing], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+}
+
+function shuffle<T>(a: T[]): T[] {
+  const b = [...a];
+  for (let i = b.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [b[i], b[j]] = [b[j] as T, b[i] as T]; }
+  return b;
+}
+
+async function main(): Promise<void> {
+  const opt = parseOptions(process.argv.slice(2));
+  const started = Date.now();
+  ensurePeers();
+  const tmp = makeTempDir('bench');
+  fs.chmodSync(tmp, 0o755);
+  const tls = generateTls(path.join(tmp, 'tls'));
+  const s3 = await startS3rver({ tmpDir: path.join(tmp, 's3'), tls });
+  const az = await startAzurite({ tmpDir: path.join(tmp, 'az'), tls });
+  const s3Info = s3.servers.s3rver as S3ServerInfo;
+  const s3Tls = s3.servers.s3rverTls as S3ServerInfo;
+  const azInfo = az.servers.azurite as AzuriteInfo;
+  const stash = path.join(tmp, 'walstash');
+  fs.mkdirSync(stash, { recursive: true });
+  chownToPostgres(stash);
+  const pg = await startPostgres({ version: 15, label: 'bench', settings: {
+    archive_mode: 'on', archive_command: `test ! -f ${stash}/%f && cp %p ${stash}/%f`, max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB',
+  } });
+  const rows: Row[] = [];
+  let limits: LimitRow[] = [];
+  let load: LoadResult[] = [];
+  const stores: Record<'s3rver' | 'azurite', (prefix: string) => StoreEndpoint> = {
+    s3rver: (prefix) => ({ kind: 's3rver', url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3Info.endpoint],
+      env: { AWS_ACCESS_KEY_ID: s3Info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3Info.secretAccessKey, AWS_DEFAULT_REGION: s3Info.region } }),
+    azurite: (prefix) => ({ kind: 'azurite', url: `${azInfo.accountUrl}/${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'azure-blob-storage'],
+      env: { AZURE_STORAGE_CONNECTION_STRING: azInfo.connectionString } }),
+  };
+  const pgbrRepo = { port: Number(new URL(s3Tls.endpoint).port), bucket: TEST_BUCKET, accessKey: s3Tls.accessKeyId, secretKey: s3Tls.secretAccessKey, caFile: tls.caFile };
+  const pgTarget = { port: pg.port, dataDir: pg.dataDir, socketDir: pg.socketDir };
+  let pgbrSeq = 0;
+  const pgbr = (): PgbackrestConfig => setupPgbackrest(path.join(tmp, `pgbr-${++pgbrSeq}`), pgbrRepo, `/pgbr-${pgbrSeq}`, pgTarget, 'bench');
+
+  try {
+    console.log(`creating a ${(opt.dbBytes / MiB).toFixed(0)} MiB dataset…`);
+    const dataset = await createDataset(pg, opt.dbBytes);
+    console.log(`database: ${(dataset.databaseBytes / MiB).toFixed(0)} MiB`);
+
+    if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick });
+
+    // Real WAL segments from the data load, staged where every tool (and the postgres user) can read them.
+    // Enough full segments of real WAL: keep writing table-like rows (text and random bytes) until the stash has them.
+    const stashed = (): number => fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).length;
+    await pg.query('create table wal_filler (i int, note text, b bytea)', [], 'bench');
+    for (let round = 0; stashed() < opt.walSegments + 2 && round < 200; round++) {
+      await pg.query(`insert into wal_filler select i, md5(i::text) || ' filler row ' || repeat('abc ', i % 20), decode(md5(random()::text) || md5(random()::text), 'hex')
+        from generate_series(1, 100000) i`, [], 'bench');
+      await pg.query('select pg_switch_wal()');
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    await pg.waitFor('segments archived to the stash', async () => stashed() >= opt.walSegments + 2);
+    const segs = fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort().slice(1, 1 + opt.walSegments);
+    const staged = path.join(tmp, 'staged-wal');
+    fs.mkdirSync(staged);
+    for (const s of segs) fs.copyFileSync(path.join(stash, s), path.join(staged, s));
+    chownToPostgres(staged);
+
+    if (opt.only.has('wal') || opt.only.has('walrestore')) {
+      const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'azurite' | 'pgbr' }> = [];
+      for (const store of ['s3rver', 'azurite'] as const) {
+        for (const codec of ['none', 'gzip', 'lz4', 'zstd'] as Codec[]) configs.push({ tool: 'pgstow', codec, store });
+        for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'barman-cloud', codec, store });
+      }
+      for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'pgbackrest', codec, store: 'pgbr' });
+      const walRows = new Map<string, Row>();
+      const restoreRows = new Map<string, Row>();
+      for (let rep = 0; rep < opt.reps; rep++) {
+        for (const c of shuffle(configs)) {
+          const server = `wal-${c.tool}-${c.codec}-${rep}`;
+          const target = c.store === 'pgbr' ? pgbr() : stores[c.store](`bench-${rep}`);
+          const key = `${c.store}|${c.tool}|${c.codec}`;
+          const row = walRows.get(key) ?? { workload: 'WAL archive, one process per 16 MiB segment', store: c.store === 'pgbr' ? 's3rver (https)' : c.store, tool: c.tool, config: c.codec, metric: 'ms/segment', values: [] };
+          walRows.set(key, row);
+          for (const s of segs) row.values.push((await archiveWal(c.tool, c.codec, target, server, path.join(staged, s))).wallSeconds * 1000);
+          if (opt.only.has('walrestore')) {
+            const out = makeTempDir('bench-fetch');
+            chownToPostgres(out);
+            const modes: Array<{ label: string; extra: string[] }> = c.tool === 'pgstow' ? [{ label: '', extra: [] }, { label: ' --max-parallel 4', extra: ['--max-parallel', '4'] }] : [{ label: '', extra: [] }];
+            for (const m of modes) {
+              const rkey = `${key}|${m.label}`;
+              const rrow = restoreRows.get(rkey) ?? { workload: 'WAL restore, one process per segment (restore_command)', store: row.store, tool: c.tool, config: `${c.codec}${m.label}`, metric: 'ms/segment', values: [] };
+              restoreRows.set(rkey, rrow);
+              const t0 = Date.now();
+              for (const s of segs) await fetchWal(c.tool, target, server, s, path.join(out, `${s}${m.label ? '.p' : ''}`), m.extra);
+              rrow.values.push((Date.now() - t0) / segs.length);
+            }
+            removeDir(out);
+          }
+        }
+      }
+      if (opt.only.has('wal')) rows.push(...walRows.values());
+      if (opt.only.has('walrestore')) rows.push(...restoreRows.values());
+    }
+
+    if (opt.only.has('backup') || opt.only.has('restore')) {
+      const configs: Array<{ tool: ToolName; codec: Codec }> = [
+        ...(['none', 'gzip', 'lz4', 'zstd'] as Codec[]).map((codec) => ({ tool: 'pgstow' as ToolName, codec })),
+        ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'barman-cloud' as ToolName, codec })),
+        ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'pgbackrest' as ToolName, codec })),
+      ];
+      const dbMb = dataset.databaseBytes / 1e6;
+      const bRows = new Map<string, Row>();
+      const rRows = new Map<string, Row>();
+      for (let rep = 0; rep < opt.reps; rep++) {
+        for (const c of shuffle(configs)) {
+          const key = `${c.tool}|${c.codec}`;
+          const server = `bk-${c.tool}-${c.codec}-${rep}`;
+          const target = c.tool === 'pgbackrest' ? pgbr() : stores.s3rver(`bench-${rep}`);
+          const res = await takeBackup(c.tool, c.codec, target, server, pgTarget);
+          const row = bRows.get(key) ?? { workload: 'base backup', store: 's3rver', tool: c.tool, config: c.codec, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'wall s': [] } };
+          bRows.set(key, row);
+          row.values.push(dbMb / res.wallSeconds);
+          row.extra?.['CPU s']?.push(res.cpuSeconds);
+          row.extra?.['peak RSS MB']?.push(res.maxRssKb / 1024);
+          row.extra?.['wall s']?.push(res.wallSeconds);
+          if (opt.only.has('restore')) {
+            const dest = path.join(makeTempDir('bench-restore'), 'data');
+            if (c.tool === 'pgbackrest') { fs.mkdirSync(dest); chownToPostgres(path.dirname(dest)); }
+            const id = c.tool === 'pgbackrest' ? '' : c.tool === 'pgstow' ? 'latest' : latestBackupId(target as StoreEndpoint, server);
+            const rr = await restoreBackup(c.tool, target, server, id, dest);
+            const rrow = rRows.get(key) ?? { workload: 'restore', store: 's3rver', tool: c.tool, config: c.codec, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'restored MB': [] } };
+            rRows.set(key, rrow);
+            rrow.values.push(dbMb / rr.wallSeconds);
+            rrow.extra?.['CPU s']?.push(rr.cpuSeconds);
+            rrow.extra?.['peak RSS MB']?.push(rr.maxRssKb / 1024);
+            rrow.extra?.['restored MB']?.push(dirSize(dest) / 1e6);
+            removeDir(path.dirname(dest));
+          }
+        }
+      }
+      if (opt.only.has('backup')) rows.push(...bRows.values());
+      if (opt.only.has('restore')) rows.push(...rRows.values());
+    }
+
+    if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
+  } finally {
+    await pg.destroy();
+    await s3.stop();
+    await az.stop();
+    if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
+  }
+
+  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000);
+  console.log(report);
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load };
+  fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
+  fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
+}
+
+function machineInfo(): Record<string, string | number> {
+  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? '', memoryGiB: Math.round(os.totalmem() / 2 ** 30), os: `${os.type()} ${os.release()}` };
+}
+
+function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadResult[], seconds: number): string {
+  const out: string[] = [];
+  const m = machineInfo();
+  const v = peerVersions();
+  out.push(`## pgstow benchmark — ${new Date().toISOString().slice(0, 10)}${opt.quick ? ' (quick)' : ''}`, '');
+  out.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB. ${v.postgresql}; barman-cloud ${v['barman-cloud']}; ${v.pgbackrest}; Node ${v.node}.`);
+  out.push(`${opt.reps} repetitions, configurations interleaved in random order each repetition; median (min–max). Run took ${seconds.toFixed(0)} s.`, '');
+  const workloads = [...new Set(rows.map((r) => r.workload))];
+  for (const w of workloads) {
+    const order: Record<string, number> = { pgstow: 0, 'barman-cloud': 1, pgbackrest: 2 };
+    const wr = rows.filter((r) => r.workload === w)
+      .sort((a, b) => a.store.localeCompare(b.store) || (order[a.tool] ?? 9) - (order[b.tool] ?? 9) || a.config.localeCompare(b.config));
+    const lowerIsBetter = wr[0]?.metric.startsWith('ms');
+    const extras = [...new Set(wr.flatMap((r) => Object.keys(r.extra ?? {})))];
+    out.push(`### ${w} (${wr[0]?.metric}; ${lowerIsBetter ? 'lower' : 'higher'} is better)`, '');
+    out.push(`| store | tool | config | ${wr[0]?.metric} | ${extras.map((e) => `${e} |`).join(' ')} pgstow ÷ barman-cloud | pgstow ÷ pgBackRest |`);
+    out.push(`|---|---|---|---|${extras.map(() => '---|').join('')}---|---|`);
+    for (const r of wr) {
+      const s = stats(r.values);
+      const ratio = (peer: ToolName): string => {
+        if (r.tool !== 'pgstow') return '';
+        const baseCodec = r.config.split(' ')[0];
+        // pgBackRest runs on S3 only (over HTTPS, which it requires): compare it with pgstow's S3 rows.
+        if (peer === 'pgbackrest' && !r.store.startsWith('s3rver')) return '';
+        const p = wr.find((x) => x.tool === peer && x.config === baseCodec && (peer === 'pgbackrest' || x.store === r.store));
+        if (!p) return '';
+        const ps = stats(p.values);
+        const q = lowerIsBetter ? ps.median / s.median : s.median / ps.median;
+        return `${q.toFixed(2)}× ${q >= 1 ? 'better' : 'worse'}`;
+      };
+      out.push(`| ${r.store} | ${r.tool} | ${r.config} | ${fmt(s, lowerIsBetter ? 0 : 1)} | ${extras.map((e) => `${fmt(stats(r.extra?.[e] ?? []), 1)} |`).join(' ')} ${ratio('barman-cloud')} | ${ratio('pgbackrest')} |`);
+    }
+    out.push('');
+  }
+  if (load.length) {
+    out.push('### WAL archiving under a pgbench write load', '');
+    out.push('| tool | config | segments generated | archived during load | max .ready backlog | drain after load (s) |', '|---|---|---|---|---|---|');
+    for (const l of load) out.push(`| ${l.tool} | ${l.config} | ${l.generated} | ${l.archivedDuringLoad} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} |`);
+    out.push('');
+  }
+  if (limits.length) {
+    out.push('### Physical limits on this machine (what the hardware and server allow)', '');
+    out.push('| what | MB/s |', '|---|---|');
+    for (const l of limits) out.push(`| ${l.what} | ${fmt(l.mbPerSecond as Stats, 0)} |`);
+    out.push('');
+  }
+  return out.join('\n');
+}
+
+await main();

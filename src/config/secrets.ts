@@ -1,0 +1,232 @@
+/**
+ * Resolves CNPG SecretKeySelectors `{name, key}` to values, from these sources in this order (first source
+ * that has the Secret decides; docs/configuration.md documents the order):
+ *   1. `Secret` manifests in the --config file and in --secrets files (`stringData` wins over `data`, as the
+ *      API server does);
+ *   2. a directory laid out as Kubernetes mounts Secrets: DIR/<secret name>/<key> (--secrets-dir);
+ *   3. the Kubernetes API (GET /api/v1/namespaces/<ns>/secrets/<name>), through @kubernetes/client-node loaded
+ *      lazily, with the kubeconfig (KUBECONFIG, ~/.kube/config) or the in-cluster service account.
+ * Errors name the Secret, the key and every place looked; never a value.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError, ExitCode, OperationError, PgstowError } from '../errors.js';
+import { Secret } from './secret.js';
+import type { SecretKeySelector } from './schema.js';
+
+export interface SecretManifest {
+  name: string;
+  namespace?: string;
+  /** Decoded `data` merged with `stringData`. */
+  values: Record<string, string>;
+  /** Where it was read from, e.g. "secrets.yaml (document 2)". */
+  origin: string;
+  resourceVersion?: string;
+}
+
+export type LookupResult =
+  | { found: true; value: string; origin: string; version?: string }
+  | { found: false; secretExists: boolean; keys?: string[]; looked: string };
+
+export interface SecretSource {
+  /** Short description for error messages ("Secret manifests in a.yaml, b.yaml"). */
+  readonly description: string;
+  lookup(namespace: string, name: string, key: string): Promise<LookupResult>;
+}
+
+/** Source 1: Secret documents read from YAML files. */
+export class ManifestSecretSource implements SecretSource {
+  readonly description: string;
+  constructor(private readonly secrets: readonly SecretManifest[], files: readonly string[]) {
+    this.description = `Secret manifests in ${files.length ? files.join(', ') : '(no files)'}`;
+  }
+
+  async lookup(namespace: string, name: string, key: string): Promise<LookupResult> {
+    // A manifest without a namespace is taken to be in the namespace of the object that refers to it (kubectl apply -n).
+    const s = this.secrets.find((m) => m.name === name && (m.namespace === undefined || m.namespace === namespace));
+    if (!s) return { found: false, secretExists: false, looked: this.description };
+    const value = s.values[key];
+    if (value === undefined) return { found: false, secretExists: true, keys: Object.keys(s.values), looked: `Secret manifest ${s.origin}` };
+    const result: LookupResult = { found: true, value, origin: `manifest ${s.origin}` };
+    if (s.resourceVersion) result.version = s.resourceVersion;
+    return result;
+  }
+}
+
+/** Source 2: DIR/<secret>/<key>, as kubelet mounts a Secret volume (values are the raw bytes, not base64). */
+export class DirectorySecretSource implements SecretSource {
+  readonly description: string;
+  constructor(readonly dir: string) {
+    this.description = `directory ${dir}`;
+  }
+
+  async lookup(_namespace: string, name: string, key: string): Promise<LookupResult> {
+    if (name.includes('/') || name.startsWith('.') || key.includes('/') || key.startsWith('..')) {
+      return { found: false, secretExists: false, looked: `${this.description} (unsafe name)` };
+    }
+    const secretDir = path.join(this.dir, name);
+    const file = path.join(secretDir, key);
+    try {
+      const value = await fs.promises.readFile(file, 'utf8');
+      return { found: true, value, origin: `file ${file}` };
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
+        throw new ConfigError(`cannot read secret file ${file}: ${code ?? (err as Error).message}`);
+      }
+    }
+    try {
+      const keys = (await fs.promises.readdir(secretDir)).filter((k) => !k.startsWith('..'));
+      return { found: false, secretExists: true, keys, looked: `directory ${secretDir}` };
+    } catch {
+      return { found: false, secretExists: false, looked: `${this.description} (no ${secretDir})` };
+    }
+  }
+}
+
+export interface KubernetesSourceOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Explicit kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster). */
+  kubeconfig?: string;
+}
+
+/** Where a kubeconfig would come from, or undefined when there is none (the API source is then skipped). */
+export function findKubeconfig(env: Readonly<Record<string, string | undefined>>): { kind: 'file'; file: string } | { kind: 'in-cluster' } | undefined {
+  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((f) => f !== '' && fs.existsSync(f));
+  if (fromEnv) return { kind: 'file', file: fromEnv };
+  const home = env.HOME ?? os.homedir();
+  const def = path.join(home, '.kube', 'config');
+  if (!env.KUBECONFIG && fs.existsSync(def)) return { kind: 'file', file: def };
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
+  return undefined;
+}
+
+const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+type KubeModule = typeof import('@kubernetes/client-node');
+type CoreV1 = InstanceType<KubeModule['CoreV1Api']>;
+
+/** Source 3: the live Kubernetes API. Each lookup is one GET; the watcher decides how often to look again. */
+export class KubernetesSecretSource implements SecretSource {
+  description: string;
+  private api: Promise<{ core: CoreV1; server: string; namespace: string | undefined }> | undefined;
+  /** One GET per Secret per resolution, however many keys are read from it. */
+  private readonly cache = new Map<string, Promise<{ data: Record<string, string>; version?: string } | undefined>>();
+
+  constructor(private readonly options: KubernetesSourceOptions) {
+    this.description = 'Kubernetes API';
+  }
+
+  /** The namespace of the kubeconfig's current context (or the service account's), if any. */
+  async defaultNamespace(): Promise<string | undefined> {
+    return (await this.client()).namespace;
+  }
+
+  private client(): Promise<{ core: CoreV1; server: string; namespace: string | undefined }> {
+    this.api ??= (async () => {
+      const k8s = await import('@kubernetes/client-node');
+      const kc = new k8s.KubeConfig();
+      const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : findKubeconfig(this.options.env);
+      let namespace: string | undefined;
+      if (where?.kind === 'file') {
+        kc.loadFromFile(where.file);
+        namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
+      } else if (where?.kind === 'in-cluster') {
+        kc.loadFromCluster();
+        try { namespace = fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim(); } catch { /* not in a pod */ }
+      } else {
+        throw new ConfigError('no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or an in-cluster service account)');
+      }
+      const server = kc.getCurrentCluster()?.server ?? '(unknown server)';
+      this.description = `Kubernetes API at ${server}`;
+      return { core: kc.makeApiClient(k8s.CoreV1Api), server, namespace };
+    })();
+    return this.api;
+  }
+
+  /** Forget what was read, so the next lookup asks the API server again (rotation). */
+  clear(): void {
+    this.cache.clear();
+  }
+
+  async lookup(namespace: string, name: string, key: string): Promise<LookupResult> {
+    const { core, server } = await this.client();
+    const id = `${namespace}/${name}`;
+    let pending = this.cache.get(id);
+    if (!pending) {
+      pending = this.fetch(core, server, namespace, name);
+      this.cache.set(id, pending);
+    }
+    const secret = await pending;
+    if (!secret) return { found: false, secretExists: false, looked: `${this.description} (namespace ${namespace}: not found)` };
+    const value = secret.data[key];
+    if (value === undefined) return { found: false, secretExists: true, keys: Object.keys(secret.data), looked: `${this.description} (Secret ${id})` };
+    const result: LookupResult = { found: true, value, origin: `${this.description} (Secret ${id})` };
+    if (secret.version) result.version = secret.version;
+    return result;
+  }
+
+  private async fetch(core: CoreV1, server: string, namespace: string, name: string): Promise<{ data: Record<string, string>; version?: string } | undefined> {
+    try {
+      const s = await core.readNamespacedSecret({ name, namespace });
+      const data: Record<string, string> = {};
+      for (const [k, v] of Object.entries(s.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+      for (const [k, v] of Object.entries(s.stringData ?? {})) data[k] = v;
+      const out: { data: Record<string, string>; version?: string } = { data };
+      if (s.metadata?.resourceVersion) out.version = s.metadata.resourceVersion;
+      return out;
+    } catch (err) {
+      const code = typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined;
+      if (code === 404) return undefined;
+      if (code === 401) throw new OperationError('ERR_KUBERNETES_UNAUTHORIZED', `Kubernetes API at ${server} refused the credentials of the kubeconfig (401) while reading Secret ${namespace}/${name}`);
+      if (code === 403) throw new OperationError('ERR_KUBERNETES_FORBIDDEN', `Kubernetes API at ${server}: the service account may not get Secret ${namespace}/${name} (403 Forbidden; grant "get" on secrets in namespace ${namespace})`);
+      if (code !== undefined) throw new PgstowError('ERR_KUBERNETES_API', ExitCode.GENERAL, `Kubernetes API at ${server} answered ${code} reading Secret ${namespace}/${name}`);
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new PgstowError('ERR_KUBERNETES_UNREACHABLE', ExitCode.NETWORK, `cannot reach the Kubernetes API at ${server} to read Secret ${namespace}/${name}: ${reason}`, { cause: err });
+    }
+  }
+}
+
+/** A selector that could not be resolved, with everything needed to say why. */
+export interface MissingSecret {
+  field: string;
+  namespace: string;
+  selector: SecretKeySelector;
+  detail: string;
+}
+
+export class SecretResolver {
+  constructor(readonly sources: readonly SecretSource[]) {}
+
+  /** Resolves one selector; returns a MissingSecret instead of throwing so all misses are reported together. */
+  async resolve(field: string, namespace: string, selector: SecretKeySelector): Promise<Secret | MissingSecret> {
+    const looked: string[] = [];
+    for (const source of this.sources) {
+      const r = await source.lookup(namespace, selector.name, selector.key);
+      if (r.found) return new Secret(r.value, `Secret ${namespace}/${selector.name} key ${selector.key} from ${r.origin}`);
+      if (r.secretExists) {
+        return { field, namespace, selector, detail: `Secret "${selector.name}" has no key "${selector.key}" in ${r.looked} (keys: ${r.keys?.length ? r.keys.join(', ') : 'none'})` };
+      }
+      looked.push(r.looked);
+    }
+    const where = looked.length ? looked.join('; ') : 'no secret source configured (use --secrets FILE, --secrets-dir DIR or a kubeconfig)';
+    return { field, namespace, selector, detail: `Secret "${selector.name}" (key "${selector.key}") not found in namespace ${namespace}; looked in: ${where}` };
+  }
+}
+
+/** All unresolved selectors at once (exit 3). */
+export class MissingSecretsError extends ConfigError {
+  readonly missing: readonly MissingSecret[];
+  constructor(missing: readonly MissingSecret[]) {
+    super(missing.length === 1
+      ? `${(missing[0] as MissingSecret).field}: ${(missing[0] as MissingSecret).detail}`
+      : `${missing.length} secrets could not be resolved:\n${missing.map((m) => `  ${m.field}: ${m.detail}`).join('\n')}`);
+    this.missing = missing;
+  }
+}
+MissingSecretsError.prototype.name = 'MissingSecretsError';
+
+export function isMissing(v: Secret | MissingSecret): v is MissingSecret {
+  return !(v instanceof Secret);
+}

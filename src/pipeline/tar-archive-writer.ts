@@ -1,0 +1,177 @@
+/**
+ * Writes one Barman archive ("data" or a tablespace oid) as a sequence of tar volumes: a new volume is
+ * opened before a member when the current one already holds more than maxArchiveSize stored bytes (so a
+ * volume may exceed the limit by one file, as in Barman); a file never spans volumes. File contents are
+ * read in bounded chunks; a file that shrinks while being read is zero-padded to the size in its header,
+ * a file that vanishes before it is opened is skipped with a warning (WAL replay repairs both).
+ */
+import * as fsp from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar-header.js';
+import type { VolumeResult, VolumeSink } from './volume-sink.js';
+import type { WalkEntry } from './pgdata-walker.js';
+
+const READ_CHUNK = 1024 * 1024;
+
+export interface ArchiveVolume extends VolumeResult {
+  volume: number;
+}
+
+export interface ArchiveWriterOptions {
+  maxArchiveSize: number;
+  /** Opens volume n (0 = first). */
+  openVolume: (volume: number) => VolumeSink;
+  onWarning?: (msg: string) => void;
+  /** Called with uncompressed bytes as they are read, and the member being written. */
+  onProgress?: (bytes: number, member: string) => void;
+}
+
+export class TarArchiveWriter {
+  private sink: VolumeSink | undefined;
+  private volume = -1;
+  private written = 0;
+  readonly volumes: ArchiveVolume[] = [];
+
+  constructor(private readonly opts: ArchiveWriterOptions) {}
+
+  private async current(): Promise<VolumeSink> {
+    if (this.sink && this.sink.storedBytes > this.opts.maxArchiveSize) await this.finishVolume();
+    if (!this.sink) {
+      this.volume++;
+      this.written = 0;
+      this.sink = this.opts.openVolume(this.volume);
+    }
+    return this.sink;
+  }
+
+  private async put(sink: VolumeSink, buf: Buffer): Promise<void> {
+    this.written += buf.length;
+    await sink.write(buf);
+  }
+
+  /** Adds a walked entry (lstat at add time, as tarfile.add does). Returns false if it vanished. */
+  async addPath(entry: WalkEntry, nameOverride?: string): Promise<boolean> {
+    const name = nameOverride ?? entry.name;
+    let st: import('node:fs').Stats;
+    try {
+      st = await fsp.lstat(entry.path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+      throw err;
+    }
+    const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: userName(st.uid), gname: groupName(st.gid), mtime: st.mtimeMs / 1000 };
+    if (st.isDirectory()) {
+      const sink = await this.current();
+      await this.put(sink, encodeHeader({ ...base, type: 'directory', size: 0 }));
+      sink.members++;
+      return true;
+    }
+    if (st.isSymbolicLink()) {
+      let target: string;
+      try { target = await fsp.readlink(entry.path); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw err;
+      }
+      const sink = await this.current();
+      await this.put(sink, encodeHeader({ ...base, type: 'symlink', size: 0, linkname: target }));
+      sink.members++;
+      return true;
+    }
+    if (!st.isFile()) { this.opts.onWarning?.(`skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
+    let fh: fsp.FileHandle;
+    try { fh = await fsp.open(entry.path, 'r'); } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+      throw err;
+    }
+    try {
+      const size = st.size;
+      const sink = await this.current();
+      await this.put(sink, encodeHeader({ ...base, type: 'file', size }));
+      sink.members++;
+      let done = 0;
+      let shrunk = false;
+      while (done < size) {
+        const want = Math.min(READ_CHUNK, size - done);
+        const buf = Buffer.allocUnsafe(want);
+        let got = 0;
+        if (!shrunk) {
+          while (got < want) {
+            const { bytesRead } = await fh.read(buf, got, want - got, done + got);
+            if (bytesRead === 0) break;
+            got += bytesRead;
+          }
+        }
+        if (got < want) {
+          if (!shrunk) this.opts.onWarning?.(`${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
+          shrunk = true;
+          buf.fill(0, got);
+        }
+        await this.put(sink, buf);
+        done += want;
+        this.opts.onProgress?.(want, name);
+      }
+      const pad = padding(size);
+      if (pad) await this.put(sink, Buffer.alloc(pad));
+      return true;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /** Adds in-memory content with explicit attributes (backup_label). */
+  async addBuffer(header: Omit<TarHeader, 'size' | 'type'>, data: Buffer): Promise<void> {
+    const sink = await this.current();
+    await this.put(sink, encodeHeader({ ...header, type: 'file', size: data.length }));
+    sink.members++;
+    await this.put(sink, data);
+    const pad = padding(data.length);
+    if (pad) await this.put(sink, Buffer.alloc(pad));
+    this.opts.onProgress?.(data.length, header.name);
+  }
+
+  private async finishVolume(): Promise<void> {
+    const sink = this.sink;
+    if (!sink) return;
+    this.sink = undefined;
+    await sink.write(endOfArchive(this.written));
+    const r = await sink.end();
+    this.volumes.push({ ...r, volume: this.volume });
+  }
+
+  /** Ends the last volume (an archive with no member still gets one, empty, volume). */
+  async close(): Promise<ArchiveVolume[]> {
+    if (!this.sink && this.volume < 0) await this.current();
+    await this.finishVolume();
+    return this.volumes;
+  }
+
+  abort(reason: unknown): void {
+    this.sink?.abort(reason);
+    this.sink = undefined;
+  }
+}
+
+// uid/gid → names as Python's pwd/grp report them (tarfile fills uname/gname); read once per process.
+let users: Map<number, string> | undefined;
+let groups: Map<number, string> | undefined;
+
+function loadIds(file: string): Map<number, string> {
+  const m = new Map<number, string>();
+  try {
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      const f = line.split(':');
+      if (f.length >= 3 && f[0] && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
+    }
+  } catch { /* no passwd file: names stay empty */ }
+  return m;
+}
+
+export function userName(uid: number): string {
+  users ??= loadIds('/etc/passwd');
+  return users.get(uid) ?? '';
+}
+
+export function groupName(gid: number): string {
+  groups ??= loadIds('/etc/group');
+  return groups.get(gid) ?? '';
+}

@@ -1,0 +1,110 @@
+/**
+ * One tar volume on its way to the store: tar bytes → compressor → meter (stored size, sha256, optional
+ * bandwidth limit) → the upload function. `write` honours back-pressure (it resolves once the pipeline
+ * accepts more), so at most a few stream buffers plus the driver's in-flight parts are held in memory,
+ * whatever the size of the database.
+ */
+import { createHash } from 'node:crypto';
+import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+export interface VolumeResult {
+  /** Bytes of the tar stream. */
+  tarSize: number;
+  /** Bytes stored (after compression). */
+  size: number;
+  sha256: string;
+  members: number;
+}
+
+/** Limits the rate of one stream (Barman's --max-bandwidth is per tar stream). Shared across its volumes. */
+export class BandwidthLimiter {
+  private readonly start = Date.now();
+  private bytes = 0;
+  constructor(readonly bytesPerSecond: number) {}
+
+  async take(n: number): Promise<void> {
+    this.bytes += n;
+    const due = this.start + (this.bytes / this.bytesPerSecond) * 1000;
+    const wait = due - Date.now();
+    if (wait > 5) await new Promise((r) => setTimeout(r, wait));
+  }
+}
+
+class Meter extends Transform {
+  readonly hash = createHash('sha256');
+  size = 0;
+  constructor(private readonly limiter: BandwidthLimiter | undefined) {
+    super({ highWaterMark: 1024 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    if (!this.limiter) { cb(null, chunk); return; }
+    this.limiter.take(chunk.length).then(() => cb(null, chunk), cb);
+  }
+}
+
+export interface VolumeSinkOptions {
+  compressor?: Duplex | undefined;
+  limiter?: BandwidthLimiter | undefined;
+  /** Starts the upload of `body`; must consume it to the end or reject. */
+  upload: (body: Readable) => Promise<unknown>;
+}
+
+export class VolumeSink {
+  private readonly input = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private readonly meter: Meter;
+  private readonly done: Promise<void>;
+  private failure: unknown;
+  private tarBytes = 0;
+  members = 0;
+
+  constructor(opts: VolumeSinkOptions) {
+    this.meter = new Meter(opts.limiter);
+    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [this.input];
+    if (opts.compressor) stages.push(opts.compressor);
+    const piped = pipeline([...stages, this.meter] as unknown as [Readable, Transform]);
+    const uploaded = opts.upload(this.meter);
+    this.done = Promise.all([piped, uploaded]).then(() => undefined);
+    this.done.catch((err: unknown) => {
+      this.failure ??= err;
+      this.input.destroy();
+      this.meter.destroy();
+    });
+  }
+
+  /** Bytes stored so far (compressed), for volume splitting. */
+  get storedBytes(): number { return this.meter.size; }
+  get tarSize(): number { return this.tarBytes; }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.failure !== undefined) throw this.failure;
+    this.tarBytes += chunk.length;
+    if (this.input.write(chunk)) return;
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = (): void => { cleanup(); resolve(); };
+      const onFail = (err: unknown): void => { cleanup(); reject(err); };
+      const cleanup = (): void => { this.input.off('drain', onDrain); };
+      this.input.once('drain', onDrain);
+      this.done.then(() => undefined, onFail);
+    });
+  }
+
+  async end(): Promise<VolumeResult> {
+    if (this.failure !== undefined) throw this.failure;
+    this.input.end();
+    await this.done;
+    return { tarSize: this.tarBytes, size: this.meter.size, sha256: this.meter.hash.digest('hex'), members: this.members };
+  }
+
+  /** Stops the volume; the upload function sees a destroyed stream and must abort its multipart upload. */
+  abort(reason: unknown): void {
+    this.failure ??= reason;
+    const err = reason instanceof Error ? reason : new Error(String(reason));
+    this.input.destroy(err);
+    this.meter.destroy(err);
+    this.done.catch(() => undefined);
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * Deletes backups by id/name or by retention policy, with Barman's rules for which backups and which WAL
+ * files go (barman-cloud-backup-delete), and an order that makes an interrupted run safe and resumable:
+ *
+ *   1. every target's backup.info is rewritten with status FAILED + DELETION_IN_PROGRESS_ERROR, so no reader
+ *      (pgstow, Barman, CloudNativePG) ever lists a partly deleted backup as DONE;
+ *   2. the targets' data objects (tars, …) are deleted, in batches;
+ *   3. the WAL listing is streamed once and every WAL a rule removes is deleted, in batches;
+ *   4. the targets' backup.info objects are deleted last.
+ *
+ * A re-run (any delete, even one that selects nothing else) picks up backups left in step 1–4 and finishes
+ * them. Runs without taking a backup, so retention can be scheduled on its own.
+ */
+import { OperationError } from '../errors.js';
+import { BackupStatus, serializeBackupInfo } from '../domain/backup/backup-info.js';
+import { pythonListRepr } from '../domain/backup/barman-output.js';
+import { applyRetention, type RetentionDecision, type RetentionResult } from '../domain/retention/apply-retention.js';
+import type { RetentionPolicy } from '../domain/retention/retention-policy.js';
+import { planWalCleanup, walMatchesRule, type CleanupBackup, type WalCleanupRule } from '../domain/retention/wal-cleanup.js';
+import type { BarmanLayout } from '../repository/barman-layout.js';
+import {
+  DELETION_IN_PROGRESS_ERROR, describeUnreadable, isDeletionInProgress, listWals, loadCatalog, resolveBackupId,
+  type BackupCatalog, type CatalogBackup,
+} from '../repository/backup-catalog.js';
+import type { ObjectStore } from '../storage/object-store.js';
+
+export interface DeleteDeps {
+  store: ObjectStore;
+  layout: BarmanLayout;
+  /** Warnings Barman would log (missing backup, raised redundancy…). */
+  warn?: (message: string) => void;
+  /** Progress for -v. */
+  info?: (message: string) => void;
+}
+
+export type DeleteSelection = { kind: 'id'; identifier: string } | { kind: 'policy'; policy: RetentionPolicy };
+
+export interface DeleteInput {
+  selection: DeleteSelection;
+  minimumRedundancy?: number;
+  dryRun?: boolean;
+  /** Keys per delete request (clamped to 1…store maximum). */
+  batchSize?: number;
+  now?: Date;
+  signal?: AbortSignal;
+}
+
+export interface BackupPlan {
+  readonly id: string;
+  readonly status: string;
+  /** Retention status (policy runs) or "DELETE"/"RESUME" for id runs and unfinished deletes. */
+  readonly retention: string;
+  readonly delete: boolean;
+  readonly reason: string;
+  /** Keys deleted with the backup (data objects then backup.info), in Barman's order. */
+  readonly objects: readonly string[];
+  readonly bytes: number;
+}
+
+export interface WalPlan {
+  readonly rule: WalCleanupRule;
+  /** Filled by a dry run (keys in listing order); counts always. */
+  readonly keys: string[];
+  objects: number;
+  bytes: number;
+}
+
+export interface DeleteResult {
+  readonly policy: string | null;
+  readonly pointOfRecoverability: Date | null;
+  readonly minimumRedundancy: number;
+  readonly backups: readonly BackupPlan[];
+  readonly wal: readonly WalPlan[];
+  readonly dryRun: boolean;
+  /** Barman's "Skipping deletion of objects [...] due to --dry-run option" lines (dry runs). */
+  readonly dryRunLines: readonly string[];
+  readonly deletedObjects: number;
+  readonly deletedBytes: number;
+}
+
+export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promise<DeleteResult> {
+  const { store, layout } = deps;
+  const warn = deps.warn ?? ((): void => {});
+  const minimumRedundancy = input.minimumRedundancy ?? 0;
+  const signal = input.signal;
+  const catalog = await loadCatalog(store, layout, signal ? { signal } : {});
+  if (catalog.unreadable.length) {
+    throw new OperationError('ERR_CATALOG_UNREADABLE',
+      `Cannot read the following backups: ${describeUnreadable(catalog.unreadable)}. Unsafe to proceed with deletion due to failure reading backup catalog`);
+  }
+
+  // Backups a previous run started to delete are always finished.
+  const resume = catalog.backups.filter((b) => isDeletionInProgress(b.info)).map((b) => b.id);
+  let targets: string[] = [];
+  let skipIfStandalone: boolean;
+  let retention: RetentionResult | null = null;
+  const reasons = new Map<string, { retention: string; reason: string; delete: boolean }>();
+
+  if (input.selection.kind === 'id') {
+    skipIfStandalone = true;
+    const id = resolveBackupId(catalog, input.selection.identifier);
+    const backup = catalog.backups.find((b) => b.id === id);
+    if (!backup) {
+      warn(`Backup ${id} does not exist`);
+    } else {
+      if (backup.keep !== null) {
+        throw new OperationError('ERR_BACKUP_KEPT',
+          `Skipping delete of backup ${id} for server ${layout.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
+      }
+      if (minimumRedundancy > 0 && minimumRedundancy >= catalog.backups.length) {
+        throw new OperationError('ERR_MINIMUM_REDUNDANCY',
+          `Skipping delete of backup ${id} for server ${layout.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${catalog.backups.length})`);
+      }
+      targets.push(id);
+      reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
+    }
+  } else {
+    skipIfStandalone = false;
+    retention = applyRetention(
+      catalog.backups.map((b) => ({ id: b.id, status: b.info.status, endTime: b.info.endTime?.toDate() ?? null, keep: b.keep })),
+      input.selection.policy, input.now ?? new Date(), minimumRedundancy);
+    for (const w of retention.warnings) warn(w);
+    for (const d of retention.decisions) reasons.set(d.id, { retention: d.status, reason: d.reason, delete: d.delete });
+    targets = retention.decisions.filter((d: RetentionDecision) => d.delete).map((d) => d.id);
+  }
+  for (const id of resume) {
+    if (!targets.includes(id)) targets.push(id);
+    reasons.set(id, { retention: 'RESUME', reason: 'an earlier delete was interrupted: finishing it', delete: true });
+  }
+  targets.sort();
+
+  const byId = new Map(catalog.backups.map((b) => [b.id, b]));
+  const backups: BackupPlan[] = catalog.backups.map((b) => {
+    const r = reasons.get(b.id) ?? { retention: '-', reason: 'not selected', delete: false };
+    const objects = r.delete ? deletionKeys(b) : [];
+    const bytes = r.delete ? b.dataObjects.reduce((n, o) => n + o.size, 0) : 0;
+    return { id: b.id, status: b.info.status, retention: r.retention, delete: r.delete, reason: r.reason, objects, bytes };
+  });
+
+  const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, skipIfStandalone);
+  const wal: WalPlan[] = rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0 }));
+  const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
+  const result = {
+    policy: retention?.policy ?? null,
+    pointOfRecoverability: retention?.pointOfRecoverability ?? null,
+    minimumRedundancy,
+    backups,
+    wal,
+    dryRun: input.dryRun ?? false,
+    dryRunLines: [] as string[],
+    deletedObjects: 0,
+    deletedBytes: 0,
+  };
+  if (targets.length === 0) return result;
+
+  if (input.dryRun) {
+    await streamWal(store, layout, wal, signal, async (plan, key) => { plan.keys.push(key); });
+    for (const id of targets) {
+      result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(byId.get(id)!))} due to --dry-run option`);
+      const plan = wal.find((p) => p.rule.backupId === id);
+      if (plan && plan.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...plan.keys].sort())} due to --dry-run option`);
+    }
+    return result;
+  }
+
+  // 1. Mark: a partly deleted backup must never be listed as DONE.
+  for (const id of targets) {
+    const b = byId.get(id)!;
+    if (isDeletionInProgress(b.info)) continue;
+    const marked = { ...b.info, status: BackupStatus.FAILED, error: DELETION_IN_PROGRESS_ERROR };
+    await store.put(b.backupInfoKey, Buffer.from(serializeBackupInfo(marked, { includeNewerKeys: hasNewerKeys(b) })), signal ? { signal } : {});
+    deps.info?.(`Marked backup ${id} as being deleted`);
+  }
+  // 2. Data objects.
+  const dataKeys: string[] = [];
+  for (const id of targets) for (const o of byId.get(id)!.dataObjects) dataKeys.push(o.key);
+  await deleteInBatches(store, dataKeys, batch, signal);
+  result.deletedObjects += dataKeys.length;
+  result.deletedBytes += targets.reduce((n, id) => n + byId.get(id)!.dataObjects.reduce((m, o) => m + o.size, 0), 0);
+  deps.info?.(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
+  // 3. WAL, streamed.
+  let pending: string[] = [];
+  await streamWal(store, layout, wal, signal, async (_plan, key) => {
+    pending.push(key);
+    if (pending.length >= batch) {
+      const chunk = pending;
+      pending = [];
+      await store.delete(chunk, signal ? { signal } : {});
+    }
+  });
+  if (pending.length) await store.delete(pending, signal ? { signal } : {});
+  for (const p of wal) { result.deletedObjects += p.objects; result.deletedBytes += p.bytes; }
+  // 4. backup.info last.
+  await deleteInBatches(store, targets.map((id) => byId.get(id)!.backupInfoKey), batch, signal);
+  result.deletedObjects += targets.length;
+  return result;
+}
+
+/** Data objects in Barman's order (PGDATA, then tablespaces by oid, extra volumes sorted), then backup.info. */
+export function deletionKeys(b: CatalogBackup): string[] {
+  const prefix = b.backupInfoKey.slice(0, -'backup.info'.length);
+  const rank = (key: string): [number, string] => {
+    const name = key.slice(prefix.length);
+    const m = /^(data|\d+)(_\d{4})?\.tar/.exec(name);
+    if (!m) return [Number.MAX_SAFE_INTEGER, name];
+    const group = m[1] === 'data' ? -1 : Number(m[1]);
+    // Main volume first ("data.tar" < "data_0001.tar" by the `_` marker), extras in path order.
+    return [group, (m[2] ? '1' : '0') + name];
+  };
+  const keys = b.dataObjects.map((o) => o.key).sort((x, y) => {
+    const [gx, nx] = rank(x);
+    const [gy, ny] = rank(y);
+    return gx !== gy ? gx - gy : nx < ny ? -1 : nx > ny ? 1 : 0;
+  });
+  return [...keys, b.backupInfoKey];
+}
+
+function cleanupView(b: CatalogBackup): CleanupBackup {
+  return { id: b.id, status: b.info.status, timeline: b.info.timeline, beginWal: b.info.beginWal, endWal: b.info.endWal, keep: b.keep };
+}
+
+function hasNewerKeys(b: CatalogBackup): boolean {
+  const i = b.info;
+  return i.childrenBackupIds !== null || i.clusterSize !== null || i.dataChecksums !== null || i.encryption !== null || i.parentBackupId !== null || i.summarizeWal !== null;
+}
+
+async function streamWal(store: ObjectStore, layout: BarmanLayout, plans: WalPlan[], signal: AbortSignal | undefined, onMatch: (plan: WalPlan, key: string) => Promise<void>): Promise<void> {
+  const active = plans.filter((p) => p.rule.remove);
+  if (!active.length) return;
+  for await (const w of listWals(store, layout, signal)) {
+    // The first rule that removes a WAL owns it: Barman drops it from its cache after that deletion.
+    const plan = active.find((p) => walMatchesRule(p.rule, w.name));
+    if (!plan) continue;
+    plan.objects++;
+    plan.bytes += w.size;
+    await onMatch(plan, w.key);
+  }
+}
+
+async function deleteInBatches(store: ObjectStore, keys: readonly string[], batch: number, signal?: AbortSignal): Promise<void> {
+  for (let i = 0; i < keys.length; i += batch) await store.delete(keys.slice(i, i + batch), signal ? { signal } : {});
+}
+
+export type { BackupCatalog };

@@ -1,0 +1,59 @@
+/** Local file helpers for WAL restore and the spools: atomic replacement with fsync. */
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+
+function tempNameFor(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.pgstow-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await fsp.open(dir, 'r');
+  try { await fh.sync(); } finally { await fh.close(); }
+}
+
+/**
+ * Writes the stream to a temp file beside `target`, fsyncs it, renames it over `target` and fsyncs the
+ * directory: a reader (PostgreSQL) sees no file or the whole file, never a partial one.
+ * Returns the number of bytes written.
+ */
+export async function writeFileAtomic(target: string, source: Readable | Buffer, options: { fsync?: boolean; check?: (size: number) => void } = {}): Promise<number> {
+  const tmp = tempNameFor(target);
+  let size = 0;
+  try {
+    const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    if (Buffer.isBuffer(source)) {
+      size = source.length;
+      await new Promise<void>((resolve, reject) => { out.on('error', reject); out.end(source, () => resolve()); });
+    } else {
+      source.on('data', (c: Buffer) => { size += c.length; });
+      await pipeline(source, out);
+    }
+    options.check?.(size); // throws to keep a bad file from ever appearing under its name
+    if (options.fsync !== false) {
+      const fh = await fsp.open(tmp, 'r+');
+      try { await fh.sync(); } finally { await fh.close(); }
+    }
+    await fsp.rename(tmp, target);
+    if (options.fsync !== false) await fsyncDir(path.dirname(target));
+    return size;
+  } catch (err) {
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Moves `from` to `to` atomically; across file systems copies to a temp beside `to` first. */
+export async function moveFileAtomic(from: string, to: string): Promise<void> {
+  try {
+    await fsp.rename(from, to);
+    await fsyncDir(path.dirname(to));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+    await writeFileAtomic(to, fs.createReadStream(from));
+    await fsp.rm(from, { force: true });
+  }
+}

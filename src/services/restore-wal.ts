@@ -1,0 +1,194 @@
+/**
+ * Restore one WAL file (restore_command), Barman-compatible: finds the object under any compression
+ * suffix (Barman's candidate order, plus the `.partial` fallback), decodes it by suffix (magic bytes as a
+ * fallback for unsuffixed objects) and makes the destination appear atomically (temp + fsync + rename).
+ *
+ * With maxParallel N it also prefetches the next N−1 segments of the same timeline into a spool
+ * (atomic renames); a later call for a spooled segment is served locally. A prefetch that finds a segment
+ * missing leaves a "not in archive" marker for that exact timeline+segment only (user-pain 16), honoured
+ * once and only while fresh.
+ */
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { Readable } from 'node:stream';
+import { OperationError } from '../errors.js';
+import { selectWalCandidate, type WalCandidate } from '../domain/wal/wal-candidates.js';
+import {
+  assertSegmentSize, nextSegmentName, parseWalFileName, type WalFileName,
+} from '../domain/wal/wal-file-name.js';
+import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
+import type { BarmanLayout } from '../repository/barman-layout.js';
+import { IntegrityError } from '../storage/errors.js';
+import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
+import { moveFileAtomic, writeFileAtomic } from './local-files.js';
+import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
+import type { WalLogger } from './archive-wal.js';
+
+const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
+const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
+/** How long a "not in archive" marker from a prefetch is trusted. */
+export const MISSING_MARKER_TTL_MS = 10_000;
+
+export interface RestoreWalDeps {
+  store: ObjectStore;
+  layout: BarmanLayout;
+  log?: WalLogger;
+}
+
+export interface RestoreWalInput {
+  walName: string;
+  /** Destination path (%p), relative to the working directory or absolute. */
+  destPath: string;
+  /** Barman --no-partial. */
+  noPartial?: boolean;
+  /** Fetch this WAL and prefetch the next maxParallel − 1 segments (default 1). */
+  maxParallel?: number;
+  spoolDir?: string;
+  /** WAL segment size in bytes; otherwise learned from the first restored segment (cached in the spool). */
+  segmentSize?: number;
+  signal?: AbortSignal;
+}
+
+export interface RestoreWalResult {
+  walName: string;
+  /** The object restored, or "spool" when served from the prefetch spool. */
+  source: string;
+  bytes: number;
+  partial: boolean;
+  prefetched: string[];
+}
+
+/** "WAL file … does not exist": exit 1, what PostgreSQL expects at the end of the archive. */
+export class WalNotFoundError extends OperationError {
+  constructor(walName: string, where: string) {
+    super('ERR_WAL_NOT_FOUND', `WAL file ${walName} does not exist in ${where}`);
+  }
+}
+WalNotFoundError.prototype.name = 'WalNotFoundError';
+
+export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): Promise<RestoreWalResult> {
+  const log = deps.log ?? quiet;
+  const wal = parseWalFileName(input.walName); // exit 3 before any I/O
+  const maxParallel = Math.max(1, input.maxParallel ?? 1);
+  const spoolDir = input.spoolDir;
+  const where = `${deps.store.description} (${deps.layout.walsPrefix})`;
+
+  if (spoolDir) {
+    const spooled = path.join(spoolDir, wal.name);
+    if (await exists(spooled)) {
+      const st = await fsp.stat(spooled);
+      await moveFileAtomic(spooled, input.destPath);
+      log.info(`restored ${wal.name} from the prefetch spool`);
+      return { walName: wal.name, source: 'spool', bytes: st.size, partial: false, prefetched: [] };
+    }
+    const marker = path.join(spoolDir, `${wal.name}.missing`);
+    const seen = await readJson<{ at: number }>(marker);
+    if (seen) {
+      await fsp.rm(marker, { force: true });
+      if (Date.now() - seen.at < MISSING_MARKER_TTL_MS) {
+        log.info(`${wal.name} was not in the archive ${Date.now() - seen.at} ms ago (prefetch); not asking again`);
+        throw new WalNotFoundError(wal.name, where);
+      }
+    }
+  }
+
+  let segmentSize = input.segmentSize ?? (spoolDir ? await cachedSegmentSize(spoolDir) : undefined);
+  const wantPrefetch = maxParallel > 1 && spoolDir !== undefined && wal.kind === 'segment';
+  const prefetchNow = wantPrefetch && segmentSize !== undefined;
+  const prefetches = prefetchNow ? startPrefetch(deps, wal, maxParallel - 1, segmentSize as number, spoolDir as string, log) : undefined;
+
+  let restored: { candidate: WalCandidate; bytes: number };
+  try {
+    const candidate = await findWal(deps, wal.name, input.noPartial === true);
+    if (!candidate) throw new WalNotFoundError(wal.name, where);
+    const bytes = await download(deps.store, candidate, input.destPath, wal, segmentSize, input.signal);
+    restored = { candidate, bytes };
+  } catch (err) {
+    await prefetches?.catch(() => undefined);
+    throw err;
+  }
+  if (restored.candidate.partial) log.info(`restored ${wal.name} from its partial segment ${restored.candidate.key}`);
+  else log.info(`restored ${wal.name} from ${restored.candidate.key}`);
+
+  let prefetched: string[] = [];
+  if (prefetches) prefetched = await prefetches;
+  else if (wantPrefetch && !restored.candidate.partial && isSegmentSize(restored.bytes)) {
+    segmentSize = restored.bytes;
+    await ensureSpoolDir(spoolDir as string);
+    await fsp.writeFile(path.join(spoolDir as string, 'segment-size'), String(segmentSize)).catch(() => undefined);
+    prefetched = await startPrefetch(deps, wal, maxParallel - 1, segmentSize, spoolDir as string, log);
+  }
+  return { walName: wal.name, source: restored.candidate.key, bytes: restored.bytes, partial: restored.candidate.partial, prefetched };
+}
+
+function isSegmentSize(n: number): boolean {
+  try { assertSegmentSize(n); return true; } catch { return false; }
+}
+
+async function cachedSegmentSize(spoolDir: string): Promise<number | undefined> {
+  const text = await fsp.readFile(path.join(spoolDir, 'segment-size'), 'utf8').catch(() => undefined);
+  const n = text === undefined ? NaN : Number(text);
+  return isSegmentSize(n) ? n : undefined;
+}
+
+/** Lists `<dir><walName>*` once and applies Barman's candidate rules across every codec suffix. */
+export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: boolean): Promise<WalCandidate | undefined> {
+  const dir = deps.layout.walDir(walName);
+  const keys: string[] = [];
+  for await (const entry of deps.store.list(dir + walName, { delimiter: '/' })) if (!isCommonPrefix(entry)) keys.push(entry.key);
+  return selectWalCandidate(walName, dir, keys, { suffixes: SUFFIXES, noPartial });
+}
+
+async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
+  const raw = await store.get(c.key, signal ? { signal } : undefined);
+  const decoded = await decode(raw, c);
+  const check = (size: number): void => {
+    if (wal.kind !== 'segment' && wal.kind !== 'partial') return;
+    if (!isSegmentSize(size) || (segmentSize !== undefined && size !== segmentSize)) {
+      throw new IntegrityError({ provider: store.provider, operation: 'get', key: c.key },
+        `${c.key} decodes to ${size} bytes, which is not ${segmentSize !== undefined ? `the WAL segment size ${segmentSize}` : 'a valid WAL segment size'}; the object is damaged`);
+    }
+  };
+  return writeFileAtomic(dest, decoded, { check });
+}
+
+/** Decompresses by suffix; an unsuffixed object that starts with a codec's magic bytes is decoded too. */
+async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
+  const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;
+  if (codec) return raw.pipe(codec.createDecompressor()) as unknown as Readable;
+  const it = raw[Symbol.asyncIterator]();
+  const first = await it.next();
+  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
+  const rest = Readable.from((async function* () {
+    if (head.length) yield head;
+    for (;;) { const n = await it.next(); if (n.done) return; yield n.value as Buffer; }
+  })());
+  const sniffed = detectCodec(head);
+  return sniffed ? rest.pipe(sniffed.createDecompressor()) as unknown as Readable : rest;
+}
+
+/** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */
+async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: WalLogger): Promise<string[]> {
+  await ensureSpoolDir(spoolDir);
+  const names: string[] = [];
+  let name = wal.name;
+  for (let i = 0; i < count; i++) { name = nextSegmentName(name, segmentSize); names.push(name); }
+  const results = await Promise.allSettled(names.map(async (n) => {
+    const target = path.join(spoolDir, n);
+    if (await exists(target)) return n;
+    const c = await findWal(deps, n, true);
+    if (!c) {
+      await fsp.writeFile(path.join(spoolDir, `${n}.missing`), JSON.stringify({ at: Date.now() })).catch(() => undefined);
+      return undefined;
+    }
+    await download(deps.store, c, target, parseWalFileName(n), segmentSize);
+    return n;
+  }));
+  const done: string[] = [];
+  results.forEach((r, i) => {
+    if (r.status === 'fulfilled') { if (r.value) done.push(r.value); }
+    else log.warning(`prefetch of ${names[i]} failed (it will be fetched on demand): ${(r.reason as Error).message}`);
+  });
+  if (done.length) log.debug(`prefetched ${done.join(', ')}`);
+  return done;
+}

@@ -1,0 +1,334 @@
+/**
+ * Azure Blob Storage implementation of ObjectStore on one container (block blobs only).
+ *
+ * Uploads: bytes or re-openable bodies up to singlePutSize go in one Put Blob (the SDK retries it);
+ * everything else is cut into blocks staged with bounded concurrency (memory ≈ blockSize × (concurrency + 1))
+ * and made visible at once by Put Block List. On failure, uncommitted blocks of a blob that did not
+ * exist are discarded (commit an empty list with If-None-Match: *, then delete that exact version);
+ * Azure itself drops uncommitted blocks after a week otherwise.
+ */
+import { randomBytes } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import {
+  isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
+  type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
+} from '../../object-store.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
+import { classifyAzureError } from './errors.js';
+
+export interface AzureBlobStoreConfig {
+  container: ContainerClient;
+  containerName: string;
+  /** Service URL with no secrets, for messages. */
+  endpoint: string;
+  /** Where the credential came from, for messages (describeAuth). */
+  credential: string;
+  credentialKind: 'key' | 'sas' | 'token';
+  tuning: AzureTuning;
+  encryptionScope?: string;
+  /** Releases sockets held for this store (the private-CA agent). */
+  onClose?: () => void;
+}
+
+/** Azure's limit on sub-requests in one Blob Batch. */
+const MAX_BATCH = 256;
+/** Parallel single deletes when batching is not available (SAS scopes, some emulators). */
+const DELETE_CONCURRENCY = 8;
+const LIST_PAGE = 5000;
+
+/** Marks an error raised by the caller's body stream, so it is rethrown as is, not blamed on Azure. */
+class SourceStreamError extends Error {
+  constructor(readonly original: unknown) { super('source stream failed'); }
+}
+
+export class AzureBlobStore implements ObjectStore {
+  readonly provider = 'azure-blob';
+  readonly description: string;
+  readonly capabilities: StoreCapabilities = {
+    conditionalCreate: true,
+    atomicReplace: true,
+    serverSideEncryption: true,
+    objectTags: true,
+    maxBatchDelete: MAX_BATCH,
+    maxParts: AZURE_MAX_BLOCKS,
+  };
+  private batchDelete = true;
+
+  constructor(private readonly cfg: AzureBlobStoreConfig) {
+    this.description = `azure-blob ${cfg.endpoint}/${cfg.containerName} (credential: ${cfg.credential})`;
+  }
+
+  private classify(err: unknown, operation: StorageOperation, key?: string): Error {
+    return classifyAzureError(err, {
+      operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential, credentialKind: this.cfg.credentialKind,
+      ...(key !== undefined ? { key } : {}),
+    });
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    const blob = this.cfg.container.getBlockBlobClient(key);
+    const { singlePutSize } = this.cfg.tuning;
+    try {
+      if (body instanceof Uint8Array && body.byteLength <= singlePutSize) {
+        const r = await blob.upload(body, body.byteLength, this.writeOptions(options));
+        return { key, size: body.byteLength, ...(r.etag ? { etag: r.etag } : {}) };
+      }
+      if (typeof body === 'function' && options.contentLength !== undefined && options.contentLength <= singlePutSize) {
+        // The SDK calls the factory again on each retry of the request.
+        const r = await blob.upload(body, options.contentLength, this.writeOptions(options));
+        return { key, size: options.contentLength, ...(r.etag ? { etag: r.etag } : {}) };
+      }
+      return await this.putBlocks(blob, key, openBody(body), options);
+    } catch (err) {
+      if (err instanceof SourceStreamError) throw err.original;
+      throw this.classify(err, 'put', key);
+    }
+  }
+
+  private writeOptions(options: PutOptions) {
+    return {
+      ...(options.metadata ? { metadata: { ...options.metadata } } : {}),
+      ...(options.tags && Object.keys(options.tags).length > 0 ? { tags: { ...options.tags } } : {}),
+      ...(this.cfg.encryptionScope ? { encryptionScope: this.cfg.encryptionScope } : {}),
+      ...(options.contentType ? { blobHTTPHeaders: { blobContentType: options.contentType } } : {}),
+      ...(options.ifAbsent ? { conditions: { ifNoneMatch: '*' } } : {}),
+      ...(options.signal ? { abortSignal: options.signal } : {}),
+    };
+  }
+
+  /** Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. */
+  private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
+    const { concurrency, singlePutSize } = this.cfg.tuning;
+    // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
+    // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
+    const known = options.contentLength;
+    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known);
+    const chunks = chunker(source, blockSize);
+    const next = async (): Promise<Buffer | undefined> => {
+      try {
+        const r = await chunks.next();
+        return r.done ? undefined : r.value;
+      } catch (err) {
+        throw new SourceStreamError(err);
+      }
+    };
+    const first = (await next()) ?? Buffer.alloc(0);
+    const second = first.length < blockSize ? undefined : await next();
+    if (second === undefined && first.length <= singlePutSize) {
+      const r = await blob.upload(first, first.length, this.writeOptions(options));
+      return { key, size: first.length, ...(r.etag ? { etag: r.etag } : {}) };
+    }
+
+    // Block ids: same length for every block of a blob; a random upload id keeps concurrent writers apart.
+    const uploadId = randomBytes(8).toString('hex');
+    const ids: string[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: unknown;
+    let size = 0;
+    const stageOptions = {
+      ...(this.cfg.encryptionScope ? { encryptionScope: this.cfg.encryptionScope } : {}),
+      ...(options.signal ? { abortSignal: options.signal } : {}),
+    };
+    const stage = (data: Buffer): void => {
+      const id = Buffer.from(`${uploadId}-${String(ids.length).padStart(6, '0')}`).toString('base64');
+      ids.push(id);
+      size += data.length;
+      const p: Promise<void> = blob.stageBlock(id, data, data.length, stageOptions)
+        .then(() => undefined, (err: unknown) => { failure ??= err; })
+        .finally(() => inFlight.delete(p));
+      inFlight.add(p);
+    };
+    try {
+      stage(first);
+      let chunk: Buffer | undefined = second;
+      while (chunk !== undefined && failure === undefined) {
+        if (ids.length >= AZURE_MAX_BLOCKS) {
+          throw new StorageRequestError({ provider: this.provider, operation: 'put', key },
+            `object ${key} needs more than ${AZURE_MAX_BLOCKS} blocks of ${blockSize} bytes: raise the block size or pass a size hint`);
+        }
+        stage(chunk);
+        while (inFlight.size >= concurrency && failure === undefined) await Promise.race(inFlight);
+        chunk = failure === undefined ? await next() : undefined;
+      }
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+      const r = await blob.commitBlockList(ids, this.writeOptions(options));
+      return { key, size, ...(r.etag ? { etag: r.etag } : {}) };
+    } catch (err) {
+      source.destroy();
+      await Promise.allSettled(inFlight);
+      await this.discardUncommitted(blob);
+      throw err;
+    }
+  }
+
+  private async discardUncommitted(blob: BlockBlobClient): Promise<void> {
+    try {
+      const r = await blob.commitBlockList([], { conditions: { ifNoneMatch: '*' } });
+      if (r.etag) await blob.delete({ conditions: { ifMatch: r.etag } });
+    } catch {
+      // The blob exists (its blocks go with its next commit) or we lost access: Azure drops them in 7 days.
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    const blob = this.cfg.container.getBlobClient(key);
+    const range = options.range;
+    const offset = range?.start ?? 0;
+    const count = range?.end !== undefined ? range.end - offset + 1 : undefined;
+    let body: NodeJS.ReadableStream | undefined;
+    try {
+      const res = await blob.download(offset, count, { maxRetryRequests: 3, ...(options.signal ? { abortSignal: options.signal } : {}) });
+      body = res.readableStreamBody;
+    } catch (err) {
+      throw this.classify(err, 'get', key);
+    }
+    const out = new PassThrough();
+    if (!body) { out.end(); return out; }
+    const src = body as Readable;
+    src.on('error', (err) => out.destroy(this.classify(err, 'get', key)));
+    out.on('close', () => { if (!src.destroyed) src.destroy(); });
+    src.pipe(out);
+    return out;
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    try {
+      const p = await this.cfg.container.getBlobClient(key).getProperties();
+      return {
+        key, size: p.contentLength ?? 0,
+        ...(p.lastModified ? { lastModified: p.lastModified } : {}),
+        ...(p.etag ? { etag: p.etag } : {}),
+        ...(p.metadata ? { metadata: p.metadata } : {}),
+      };
+    } catch (err) {
+      throw this.classify(err, 'stat', key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await this.stat(key);
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
+    assertValidPrefix(prefix);
+    const c = this.cfg.container;
+    const listOptions = { prefix, ...(options.signal ? { abortSignal: options.signal } : {}) };
+    const pages = options.delimiter === '/'
+      ? c.listBlobsByHierarchy('/', listOptions).byPage({ maxPageSize: LIST_PAGE })
+      : c.listBlobsFlat(listOptions).byPage({ maxPageSize: LIST_PAGE });
+    const iterator = pages[Symbol.asyncIterator]();
+    while (true) {
+      let page;
+      try {
+        page = await iterator.next();
+      } catch (err) {
+        throw this.classify(err, 'list', prefix);
+      }
+      if (page.done) return;
+      const segment = page.value.segment as { blobItems: Array<{ name: string; properties: { contentLength?: number; lastModified?: Date; etag?: string }; metadata?: Record<string, string> }>; blobPrefixes?: Array<{ name: string }> };
+      // Within a page Azure returns prefixes and blobs in two lists; merge them back into name order.
+      const entries: Array<ObjectInfo | CommonPrefix> = [
+        ...(segment.blobPrefixes ?? []).map((p) => ({ prefix: p.name })),
+        ...segment.blobItems.map((b) => ({
+          key: b.name, size: b.properties.contentLength ?? 0,
+          ...(b.properties.lastModified ? { lastModified: b.properties.lastModified } : {}),
+          ...(b.properties.etag ? { etag: b.properties.etag } : {}),
+          ...(b.metadata ? { metadata: b.metadata } : {}),
+        })),
+      ];
+      entries.sort((a, b) => Buffer.compare(Buffer.from(entryKey(a)), Buffer.from(entryKey(b))));
+      for (const e of entries) {
+        if (options.startAfter !== undefined && entryKey(e) <= options.startAfter) continue;
+        yield e;
+      }
+    }
+  }
+
+  async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    for (const k of keys) assertValidKey(k);
+    for (let i = 0; i < keys.length; i += MAX_BATCH) {
+      options.signal?.throwIfAborted();
+      const batch = keys.slice(i, i + MAX_BATCH);
+      if (this.batchDelete && batch.length > 1 && (await this.deleteBatch(batch, options.signal))) continue;
+      await this.deleteEach(batch, options.signal);
+    }
+  }
+
+  /** One Blob Batch request. False when the service refused the batch itself (then we delete one by one). */
+  private async deleteBatch(keys: string[], signal?: AbortSignal): Promise<boolean> {
+    const c = this.cfg.container;
+    let res;
+    try {
+      res = await c.getBlobBatchClient().deleteBlobs(keys.map((k) => c.getBlobClient(k)), signal ? { abortSignal: signal } : {});
+    } catch (err) {
+      const classified = this.classify(err, 'delete');
+      if (classified instanceof StorageUnavailableError || (err as { name?: string }).name === 'AbortError') throw classified;
+      // Batches are refused by some SAS scopes and emulators: remember and fall back to single deletes.
+      this.batchDelete = false;
+      return false;
+    }
+    const base = new URL(c.url).pathname.replace(/\/+$/, '') + '/';
+    for (const sub of res.subResponses) {
+      if (sub.status === 202 || sub.status === 404) continue;
+      const path = new URL(sub._request.url).pathname;
+      const key = path.startsWith(base) ? decodeURIComponent(path.slice(base.length)) : undefined;
+      throw this.classify({ statusCode: sub.status, details: { errorCode: sub.errorCode, message: sub.statusMessage }, message: sub.statusMessage }, 'delete', key);
+    }
+    return true;
+  }
+
+  private async deleteEach(keys: string[], signal?: AbortSignal): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++] as string;
+        try {
+          await this.cfg.container.getBlobClient(key).deleteIfExists(signal ? { abortSignal: signal } : {});
+        } catch (err) {
+          throw this.classify(err, 'delete', key);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async close(): Promise<void> {
+    this.cfg.onClose?.();
+  }
+}
+
+function entryKey(e: ObjectInfo | CommonPrefix): string {
+  return isCommonPrefix(e) ? e.prefix : e.key;
+}
+
+/** Re-cuts a stream into buffers of exactly `size` bytes (the last may be shorter; none if empty). */
+async function* chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let have = 0;
+  for await (const c of source) {
+    let buf = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    while (have + buf.length >= size) {
+      const take = size - have;
+      parts.push(buf.subarray(0, take));
+      yield Buffer.concat(parts, size);
+      parts = [];
+      have = 0;
+      buf = buf.subarray(take);
+    }
+    if (buf.length > 0) { parts.push(buf); have += buf.length; }
+  }
+  if (have > 0) yield Buffer.concat(parts, have);
+}

@@ -1,0 +1,132 @@
+/**
+ * Turns StoreOptions into what the GCS driver needs: endpoint, credential source, KMS key, chunk size.
+ * No SDK here; the only I/O is reading the key file named by GOOGLE_APPLICATION_CREDENTIALS, so a broken
+ * key is reported before any request, naming the file.
+ */
+import * as fs from 'node:fs';
+import { ConfigError, UsageError } from '../../../errors.js';
+import type { Destination, StoreOptions } from '../../store-options.js';
+
+export const DEFAULT_GCS_ENDPOINT = 'https://storage.googleapis.com';
+/** GCS requires resumable chunks to be multiples of 256 KiB (except the last). */
+export const GCS_CHUNK_GRANULARITY = 256 * 1024;
+/** Memory per upload is about one chunk; 16 MiB measured fastest on the emulator (test-infra §4b). */
+export const DEFAULT_GCS_CHUNK_SIZE = 16 * 1024 * 1024;
+/** Scope for object reads and writes; enough for every pgstow operation. */
+export const GCS_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_write';
+/** Token URLs Google's library already uses; any other token_uri in a key file is honoured explicitly. */
+export const GOOGLE_TOKEN_URLS: readonly string[] = ['https://oauth2.googleapis.com/token', 'https://www.googleapis.com/oauth2/v4/token'];
+
+export type GcsAuth =
+  /** A JSON credential file (service-account key, or any type Google's library reads, e.g. external_account). */
+  | { kind: 'key-file'; file: string; json: Record<string, unknown>; label: string; tokenUri?: string }
+  /** Application Default Credentials: gcloud ADC file, then the metadata server (GKE workload identity, GCE). */
+  | { kind: 'application-default'; label: string }
+  /** STORAGE_EMULATOR_HOST without a key: emulators do not authenticate (as Google's own libraries do). */
+  | { kind: 'anonymous'; label: string };
+
+export interface GcsConfig {
+  bucket: string;
+  /** Custom endpoint, or undefined for Google Cloud Storage itself. */
+  apiEndpoint: string | undefined;
+  /** True when the endpoint came from STORAGE_EMULATOR_HOST. */
+  emulator: boolean;
+  auth: GcsAuth;
+  kmsKeyName: string | undefined;
+  chunkSize: number;
+  timeoutMs: number | undefined;
+  /** Extra trusted CA certificates (PEM) for an HTTPS endpoint with a private CA, added to the system roots. */
+  caPem: string | undefined;
+  caFile: string | undefined;
+  /** GOOGLE_CLOUD_PROJECT / GCLOUD_PROJECT, if given (only project-level calls need it; pgstow makes none). */
+  projectId: string | undefined;
+  /** GCE_METADATA_HOST from StoreOptions.env (Google's library reads it from process.env). */
+  metadataHost: string | undefined;
+  description: string;
+}
+
+export function resolveGcsConfig(destination: Destination, options: StoreOptions): GcsConfig {
+  const env = options.env;
+  const emulatorHost = nonEmpty(env.STORAGE_EMULATOR_HOST);
+  const endpoint = nonEmpty(options.endpointUrl) ?? emulatorHost;
+  const apiEndpoint = endpoint === undefined ? undefined : normalizeEndpoint(endpoint);
+  const emulator = options.endpointUrl === undefined && emulatorHost !== undefined;
+  const metadataHost = nonEmpty(env.GCE_METADATA_HOST);
+
+  let auth: GcsAuth;
+  const keyFile = nonEmpty(env.GOOGLE_APPLICATION_CREDENTIALS);
+  if (keyFile !== undefined) auth = readKeyFile(keyFile);
+  else if (emulator) auth = { kind: 'anonymous', label: 'no credentials (STORAGE_EMULATOR_HOST)' };
+  else auth = { kind: 'application-default', label: `Application Default Credentials (metadata server ${metadataHost ?? '169.254.169.254'})` };
+
+  const requested = options.gcs?.chunkSize ?? DEFAULT_GCS_CHUNK_SIZE;
+  if (!Number.isSafeInteger(requested) || requested <= 0) throw new UsageError(`GCS chunk size must be a positive number of bytes, got ${requested}`);
+  const chunkSize = Math.ceil(requested / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY;
+
+  let caPem: string | undefined;
+  if (options.caFile !== undefined) {
+    try { caPem = fs.readFileSync(options.caFile, 'utf8'); } catch (err) {
+      throw new ConfigError(`the CA file ${options.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'endpointCA', { cause: err });
+    }
+    if (!/-----BEGIN CERTIFICATE-----/.test(caPem)) throw new ConfigError(`the CA file ${options.caFile} holds no PEM certificate`, 'endpointCA');
+  }
+
+  const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
+  return {
+    bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
+    projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),
+    caPem, caFile: options.caFile,
+    kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),
+    description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''} (credential: ${auth.label})`,
+  };
+}
+
+function nonEmpty(v: string | undefined): string | undefined {
+  return v === undefined || v.trim() === '' ? undefined : v.trim();
+}
+
+function normalizeEndpoint(url: string): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `https://${url}`;
+  try { new URL(withScheme); } catch {
+    throw new UsageError(`invalid GCS endpoint URL "${url}"`);
+  }
+  return withScheme.replace(/\/+$/, '');
+}
+
+/**
+ * Reads and checks the credential file. A missing or empty file is a configuration error (exit 3): no
+ * request was made and retrying cannot help until the file is fixed. The GKE workload identity case must not
+ * set GOOGLE_APPLICATION_CREDENTIALS at all (an empty placeholder file is what broke barman, cnpg#4142).
+ */
+function readKeyFile(file: string): GcsAuth {
+  const where = 'GOOGLE_APPLICATION_CREDENTIALS';
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'error'})`;
+    throw new ConfigError(`the Google credentials file ${file} ${why}`, where, { cause: err });
+  }
+  if (text.trim() === '') {
+    throw new ConfigError(`the Google credentials file ${file} is empty; put a service-account JSON key there, or for GKE workload identity `
+      + '(gkeEnvironment) leave GOOGLE_APPLICATION_CREDENTIALS unset so the metadata server is used', where);
+  }
+  let json: unknown;
+  try { json = JSON.parse(text); } catch {
+    // Never echo the content: it may be a private key.
+    throw new ConfigError(`the Google credentials file ${file} is not valid JSON`, where);
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json) || typeof (json as { type?: unknown }).type !== 'string') {
+    throw new ConfigError(`the Google credentials file ${file} has no "type" field (expected a service-account key, "type": "service_account")`, where);
+  }
+  const obj = json as Record<string, unknown>;
+  if (obj.type === 'service_account') {
+    for (const field of ['client_email', 'private_key']) {
+      if (typeof obj[field] !== 'string' || obj[field] === '') throw new ConfigError(`the service-account key ${file} has no "${field}"`, where);
+    }
+  }
+  const tokenUri = typeof obj.token_uri === 'string' && !GOOGLE_TOKEN_URLS.includes(obj.token_uri) ? obj.token_uri : undefined;
+  const who = typeof obj.client_email === 'string' ? ` (${obj.client_email})` : '';
+  return { kind: 'key-file', file, json: obj, tokenUri, label: `${obj.type} credentials ${file}${who}` };
+}

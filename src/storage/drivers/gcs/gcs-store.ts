@@ -1,0 +1,336 @@
+/**
+ * ObjectStore on Google Cloud Storage (JSON API through @google-cloud/storage). Only types are imported
+ * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
+ * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
+ */
+import * as http from 'node:http';
+import { Readable, addAbortSignal } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Bucket, File, Storage } from '@google-cloud/storage';
+import type { GoogleAuth } from 'google-auth-library';
+import type {
+  CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
+} from '../../object-store.js';
+import type { StorageOperation } from '../../errors.js';
+import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import { DEFAULT_GCS_ENDPOINT, type GcsConfig } from './config.js';
+import { classifyGcsAuthError, classifyGcsError } from './errors.js';
+
+/** Single-object deletes run this many at a time (the Node SDK has no batch endpoint). */
+const DELETE_CONCURRENCY = 16;
+const LIST_PAGE_SIZE = 1000;
+
+interface GcsObjectMetadata {
+  name?: string;
+  size?: string | number;
+  updated?: string;
+  etag?: string;
+  metadata?: Record<string, unknown> | null;
+}
+
+export class GcsObjectStore implements ObjectStore {
+  readonly provider = 'gcs';
+  readonly description: string;
+  readonly capabilities: StoreCapabilities;
+  private readonly bucket: Bucket;
+  /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
+  private readonly uploadBucket: Bucket;
+  private readonly endpoint: string;
+  private authenticated: Promise<void> | undefined;
+
+  /**
+   * `onAuthFailure` forgets what Google's library cached about the metadata server (module-wide), so a
+   * long-lived process started before the GKE metadata server was ready recovers on the next attempt.
+   */
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
+    private readonly onAuthFailure: () => void = () => undefined) {
+    this.bucket = clients.storage.bucket(config.bucket);
+    this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
+    this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
+    this.description = config.description;
+    this.capabilities = {
+      // GCS enforces ifGenerationMatch=0 atomically. Emulators reached through STORAGE_EMULATOR_HOST are not
+      // trusted to (the Firebase emulator ignores preconditions), so callers fall back to check-then-put there.
+      conditionalCreate: !config.emulator,
+      atomicReplace: true,
+      serverSideEncryption: true,
+      objectTags: true,
+      maxBatchDelete: 100,
+      // Resumable uploads have no part count limit (5 TiB object limit).
+      maxParts: Number.MAX_SAFE_INTEGER,
+    };
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    await this.ready();
+    const file = this.file(key);
+    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
+    const metadata = {
+      contentType: options.contentType ?? 'application/octet-stream',
+      ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
+    };
+    const preconditionOpts = options.ifAbsent ? { ifGenerationMatch: 0 } : undefined;
+    const source = openBody(body);
+    try {
+      // Read up to one chunk: a body that fits goes in one request (most WAL segments), the rest is chunked.
+      const head = await readUpTo(source, this.config.chunkSize, options.signal);
+      if (head.ended) {
+        const bytes = Buffer.concat(head.chunks);
+        await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
+        return { key, size: bytes.length, ...etagOf(file) };
+      }
+      const upload = this.file(key, this.uploadBucket);
+      let size = 0;
+      const counted = Readable.from((async function* () {
+        for await (const chunk of head.rest) { size += (chunk as Buffer).length; yield chunk as Buffer; }
+      })(), { objectMode: false });
+      // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
+      // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
+      // need no credentials: the session URI authorizes them (as on GCS).
+      const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
+      const writer = upload.createWriteStream({
+        resumable: true, uri, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
+        ...(preconditionOpts ? { preconditionOpts } : {}),
+      });
+      await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
+      return { key, size, ...etagOf(upload) };
+    } catch (err) {
+      source.destroy();
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw this.error(err, 'put', key);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    await this.ready();
+    const range = options.range;
+    const stream = this.file(key).createReadStream(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+    const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+    let first: IteratorResult<Buffer>;
+    try {
+      // Wait for the response so a missing key fails here, before the caller gets a stream.
+      first = await it.next();
+    } catch (err) {
+      stream.destroy();
+      throw this.error(err, 'get', key);
+    }
+    const classify = (err: unknown): Error => this.error(err, 'get', key);
+    const out = Readable.from((async function* () {
+      let done = first.done === true;
+      try {
+        if (!done) yield first.value;
+        while (!done) {
+          const r = await it.next();
+          done = r.done === true;
+          if (!done) yield r.value;
+        }
+      } catch (err) {
+        throw classify(err);
+      } finally {
+        if (!done) stream.destroy();
+      }
+    })(), { objectMode: false });
+    return options.signal ? addAbortSignal(options.signal, out) : out;
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    await this.ready();
+    try {
+      const [md] = await this.file(key).getMetadata();
+      return toInfo(key, md as GcsObjectMetadata);
+    } catch (err) {
+      throw this.error(err, 'stat', key);
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    assertValidKey(key);
+    await this.ready();
+    try {
+      const [found] = await this.file(key).exists();
+      return found;
+    } catch (err) {
+      throw this.error(err, 'exists', key);
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
+    assertValidPrefix(prefix);
+    await this.ready();
+    const startAfter = options.startAfter;
+    const seenPrefixes = new Set<string>();
+    let pageToken: string | undefined;
+    do {
+      if (options.signal?.aborted) throw options.signal.reason;
+      let files: File[];
+      let next: { pageToken?: string } | null | undefined;
+      let response: { prefixes?: string[] } | undefined;
+      try {
+        [files, next, response] = await this.bucket.getFiles({
+          prefix, autoPaginate: false, maxResults: LIST_PAGE_SIZE,
+          ...(options.delimiter ? { delimiter: options.delimiter } : {}),
+          ...(pageToken ? { pageToken } : {}),
+          ...(startAfter !== undefined ? { startOffset: startAfter } : {}),
+        }) as unknown as [File[], { pageToken?: string } | null, { prefixes?: string[] } | undefined];
+      } catch (err) {
+        throw this.error(err, 'list', prefix);
+      }
+      const page: Array<ObjectInfo | CommonPrefix> = [];
+      for (const f of files) {
+        if (startAfter !== undefined && f.name <= startAfter) continue;
+        page.push(toInfo(f.name, f.metadata as GcsObjectMetadata));
+      }
+      // Some servers (the Firebase emulator) repeat every prefix on every page: report each once.
+      for (const p of response?.prefixes ?? []) {
+        if (seenPrefixes.has(p)) continue;
+        seenPrefixes.add(p);
+        if (startAfter !== undefined && p <= startAfter && !startAfter.startsWith(p)) continue;
+        page.push({ prefix: p });
+      }
+      page.sort((a, b) => compare(nameOf(a), nameOf(b)));
+      yield* page;
+      pageToken = next?.pageToken;
+    } while (pageToken);
+  }
+
+  async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    for (const k of keys) assertValidKey(k);
+    if (keys.length === 0) return;
+    await this.ready();
+    const queue = [...new Set(keys)];
+    const worker = async (): Promise<void> => {
+      for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
+        if (options.signal?.aborted) throw options.signal.reason;
+        try {
+          await this.file(key).delete({ ignoreNotFound: true });
+        } catch (err) {
+          throw this.error(err, 'delete', key);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, queue.length) }, worker));
+  }
+
+  async close(): Promise<void> {
+    // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
+  }
+
+  private file(key: string, bucket: Bucket = this.bucket): File {
+    return bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
+  }
+
+  /** Obtains the access token once, so credential problems are reported as such (not as a failed upload). */
+  private ready(): Promise<void> {
+    this.authenticated ??= this.authenticate().catch((err: unknown) => {
+      this.authenticated = undefined;
+      throw err;
+    });
+    return this.authenticated;
+  }
+
+  private async authenticate(): Promise<void> {
+    if (!this.auth) return;
+    const ctx = { bucket: this.config.bucket, endpoint: this.endpoint, credentials: this.config.auth.label };
+    let token: string | null | undefined;
+    try {
+      token = await this.auth.getAccessToken();
+    } catch (err) {
+      this.onAuthFailure();
+      const classified = classifyGcsAuthError(err, ctx);
+      if (this.config.auth.kind === 'application-default' && !(classified instanceof StorageUnavailableError)) {
+        // "No credentials found" also means "the metadata server did not answer" (GKE metadata server not ready yet).
+        // That must stay a retryable network failure: for restore_command, exit 1 would read as "WAL not found".
+        const unreachable = await probeMetadataServer(this.config.metadataHost ?? '169.254.169.254');
+        if (unreachable) {
+          throw new StorageUnavailableError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket, cause: err },
+            `no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set and the metadata server at ${this.config.metadataHost ?? '169.254.169.254'} `
+            + `is not reachable (${unreachable}); on GKE check workload identity, elsewhere set GOOGLE_APPLICATION_CREDENTIALS`);
+        }
+      }
+      throw classified;
+    }
+    if (!token) {
+      throw new InvalidCredentialsError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket },
+        `no Google access token was issued by ${this.config.auth.label}`);
+    }
+  }
+
+  private error(err: unknown, operation: StorageOperation, key: string): Error {
+    return classifyGcsError(err, { operation, bucket: this.config.bucket, key, endpoint: this.endpoint, credentials: this.config.auth.label });
+  }
+}
+
+/** Undefined when the metadata server answers; otherwise why it did not (a system error code or "timeout"). */
+function probeMetadataServer(host: string): Promise<string | undefined> {
+  // node:http rather than fetch: fetch refuses some ports outright ("bad port").
+  return new Promise((resolve) => {
+    const req = http.get(`http://${host}/computeMetadata/v1/instance`, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 1500 }, (res) => {
+      res.resume();
+      resolve(undefined);
+    });
+    req.on('timeout', () => { req.destroy(); resolve('timeout'); });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'no answer'));
+  });
+}
+
+function nameOf(e: ObjectInfo | CommonPrefix): string {
+  return 'prefix' in e ? e.prefix : e.key;
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function toInfo(key: string, md: GcsObjectMetadata): ObjectInfo {
+  const custom: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.metadata ?? {})) if (v !== null && v !== undefined) custom[k] = String(v);
+  return {
+    key,
+    size: Number(md.size ?? 0),
+    ...(md.updated ? { lastModified: new Date(md.updated) } : {}),
+    ...(md.etag ? { etag: md.etag } : {}),
+    ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
+  };
+}
+
+function etagOf(file: File): { etag?: string } {
+  const etag = (file.metadata as GcsObjectMetadata | undefined)?.etag;
+  return etag ? { etag } : {};
+}
+
+/**
+ * Reads from `source` until `limit` bytes or the end. `rest` replays what was read, then the remainder, so the
+ * caller can switch to a chunked upload without holding more than `limit` bytes here.
+ */
+async function readUpTo(source: Readable, limit: number, signal?: AbortSignal): Promise<{ chunks: Buffer[]; ended: boolean; rest: AsyncIterable<Buffer> }> {
+  const it = source[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const chunks: Buffer[] = [];
+  let total = 0;
+  let ended = false;
+  while (total <= limit) {
+    if (signal?.aborted) throw signal.reason;
+    const r = await it.next();
+    if (r.done) { ended = true; break; }
+    const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    chunks.push(b);
+    total += b.length;
+  }
+  const rest = (async function* () {
+    let finished = ended;
+    try {
+      yield* chunks.splice(0);
+      while (!finished) {
+        const r = await it.next();
+        finished = r.done === true;
+        if (!r.done) yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+      }
+    } finally {
+      if (!finished) await it.return?.();
+    }
+  })();
+  return { chunks, ended, rest };
+}

@@ -1,0 +1,313 @@
+/**
+ * ObjectStore on Amazon S3 and S3-compatible servers (MinIO, Ceph, Spaces, Linode…) with the AWS SDK v3.
+ * Uploads: bytes up to one part go in one PutObject; everything else is read into equal-size parts
+ * (memory bounded by partSize × (concurrency + 1)) and sent as a multipart upload that is aborted on any
+ * failure, so no half-object and no dangling upload is left behind.
+ */
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
+  UploadPartCommand, type CompletedPart, type PutObjectCommandInput,
+} from '@aws-sdk/client-s3';
+import {
+  type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
+  type PutOptions, type PutResult, type StoreCapabilities,
+} from '../../object-store.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import {
+  AccessDeniedError, BucketNotFoundError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
+  type StorageOperation,
+} from '../../errors.js';
+import { classifyS3Error } from './errors.js';
+import { choosePartSize, type S3Settings } from './config.js';
+
+/** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
+class SourceError extends Error {
+  constructor(readonly original: unknown) { super('source stream failed'); }
+}
+
+interface Sendable { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> }
+
+export class S3ObjectStore implements ObjectStore {
+  readonly provider = 's3';
+  readonly description: string;
+  readonly capabilities: StoreCapabilities;
+  private bucketChecked = false;
+
+  constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyId?: string) {
+    this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
+    this.capabilities = {
+      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it.
+      conditionalCreate: settings.endpoint === undefined,
+      atomicReplace: true,
+      serverSideEncryption: true,
+      objectTags: true,
+      maxBatchDelete: 1000,
+      maxParts: settings.maxParts,
+    };
+  }
+
+  private async send<T>(operation: StorageOperation, key: string | undefined, command: unknown, signal?: AbortSignal): Promise<T> {
+    try {
+      return await (this.client as unknown as Sendable).send(command, signal ? { abortSignal: signal } : undefined) as T;
+    } catch (err) {
+      throw this.classify(err, operation, key);
+    }
+  }
+
+  private classify(err: unknown, operation: StorageOperation, key: string | undefined): Error {
+    return classifyS3Error(err, {
+      operation, bucket: this.settings.bucket, endpoint: this.settings.endpointLabel,
+      ...(key !== undefined ? { key } : {}), ...(this.accessKeyId ? { accessKeyId: this.accessKeyId } : {}),
+    });
+  }
+
+  private objectParams(key: string, options: PutOptions): Omit<PutObjectCommandInput, 'Body'> {
+    const p: Omit<PutObjectCommandInput, 'Body'> = { Bucket: this.settings.bucket, Key: key };
+    if (this.settings.encryption) p.ServerSideEncryption = this.settings.encryption;
+    if (this.settings.sseKmsKeyId) p.SSEKMSKeyId = this.settings.sseKmsKeyId;
+    if (options.tags && Object.keys(options.tags).length > 0) p.Tagging = new URLSearchParams(Object.entries(options.tags)).toString();
+    if (options.metadata) p.Metadata = { ...options.metadata };
+    if (options.contentType) p.ContentType = options.contentType;
+    return p;
+  }
+
+  async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    if (options.ifAbsent && !this.capabilities.conditionalCreate && (await this.exists(key))) {
+      // Best effort where the server may ignore If-None-Match; AWS itself enforces it atomically below.
+      throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
+    }
+    const partSize = choosePartSize(this.settings, options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined));
+    if (body instanceof Uint8Array && body.length <= partSize) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
+    return this.putStream(key, openBody(body), partSize, options);
+  }
+
+  private async putSingle(key: string, data: Buffer, options: PutOptions): Promise<PutResult> {
+    const res = await this.send<{ ETag?: string }>('put', key, new PutObjectCommand({
+      ...this.objectParams(key, options), Body: data, ContentLength: data.length,
+      ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+    }), options.signal);
+    return { key, size: data.length, ...(res.ETag ? { etag: res.ETag } : {}) };
+  }
+
+  private async putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {
+    const parts = readParts(stream, partSize)[Symbol.asyncIterator]();
+    let uploadId: string | undefined;
+    const abort = new AbortController();
+    const onOuterAbort = (): void => abort.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+    try {
+      const first = await parts.next();
+      const firstBuf = first.done ? Buffer.alloc(0) : first.value;
+      const second = first.done ? first : await parts.next();
+      if (second.done) return await this.putSingle(key, firstBuf, options);
+
+      const created = await this.send<{ UploadId?: string }>('put', key,
+        new CreateMultipartUploadCommand(this.objectParams(key, options)), abort.signal);
+      uploadId = created.UploadId;
+      if (!uploadId) throw new StorageRequestError({ provider: 's3', operation: 'put', key }, `put s3://${this.settings.bucket}/${key} failed: no UploadId returned`);
+      const id = uploadId;
+      const completed: CompletedPart[] = [];
+      const inFlight = new Set<Promise<void>>();
+      let failure: unknown;
+      let size = 0;
+      let partNumber = 0;
+      const startPart = (buf: Buffer): void => {
+        partNumber++;
+        if (partNumber > this.settings.maxParts) {
+          throw new StorageRequestError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket },
+            `put s3://${this.settings.bucket}/${key} failed: the object needs more than ${this.settings.maxParts} parts of ${partSize} bytes; `
+            + 'pass a size hint or a larger part size');
+        }
+        const n = partNumber;
+        size += buf.length;
+        const p: Promise<void> = this.send<{ ETag?: string }>('put', key, new UploadPartCommand({
+          Bucket: this.settings.bucket, Key: key, UploadId: id, PartNumber: n, Body: buf, ContentLength: buf.length,
+        }), abort.signal).then((r) => { completed.push({ PartNumber: n, ...(r.ETag ? { ETag: r.ETag } : {}) }); },
+          (err: unknown) => { failure ??= err; abort.abort(); }).finally(() => { inFlight.delete(p); });
+        inFlight.add(p);
+      };
+      const drainTo = async (limit: number): Promise<void> => {
+        while (inFlight.size > limit && failure === undefined) await Promise.race(inFlight);
+        if (failure !== undefined) throw failure;
+      };
+      startPart(firstBuf);
+      startPart(second.value);
+      for (;;) {
+        await drainTo(this.settings.uploadConcurrency - 1);
+        const next = await parts.next();
+        if (next.done) break;
+        startPart(next.value);
+      }
+      await drainTo(0);
+      completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      const res = await this.send<{ ETag?: string }>('put', key, new CompleteMultipartUploadCommand({
+        Bucket: this.settings.bucket, Key: key, UploadId: id, MultipartUpload: { Parts: completed },
+        ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+      }), options.signal);
+      uploadId = undefined;
+      return { key, size, ...(res.ETag ? { etag: res.ETag } : {}) };
+    } catch (err) {
+      abort.abort();
+      stream.destroy();
+      if (uploadId !== undefined) {
+        // Never leave a dangling upload (it is billed and invisible in listings).
+        await (this.client as unknown as Sendable).send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }))
+          .catch(() => undefined);
+      }
+      if (err instanceof SourceError) throw err.original;
+      throw err;
+    } finally {
+      options.signal?.removeEventListener('abort', onOuterAbort);
+    }
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
+    const res = await this.send<{ Body?: unknown }>('get', key, new GetObjectCommand({
+      Bucket: this.settings.bucket, Key: key, ...(range ? { Range: range } : {}),
+    }), options.signal);
+    const body = res.Body;
+    if (body instanceof Readable) {
+      // Mid-stream failures (reset, timeout) surface as typed errors too.
+      const out = body;
+      const classify = (err: unknown): Error => this.classify(err, 'get', key);
+      const origDestroy = out._destroy.bind(out);
+      out._destroy = (err, cb) => origDestroy(err, (e) => cb(e ? classify(e) : e));
+      return out;
+    }
+    if (body === undefined) return Readable.from([]);
+    return Readable.from(body as AsyncIterable<Uint8Array>);
+  }
+
+  async stat(key: string): Promise<ObjectInfo> {
+    assertValidKey(key);
+    try {
+      const r = await this.send<{ ContentLength?: number; LastModified?: Date; ETag?: string; Metadata?: Record<string, string> }>('stat', key,
+        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      return {
+        key, size: r.ContentLength ?? 0,
+        ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+        ...(r.ETag ? { etag: r.ETag } : {}),
+        ...(r.Metadata ? { metadata: r.Metadata } : {}),
+      };
+    } catch (err) {
+      // HEAD answers 404 with no body for a missing bucket too: tell the two apart once.
+      if (err instanceof ObjectNotFoundError) await this.assertBucket('stat');
+      throw err;
+    }
+  }
+
+  private async assertBucket(operation: StorageOperation): Promise<void> {
+    if (this.bucketChecked) return;
+    try {
+      await (this.client as unknown as Sendable).send(new HeadBucketCommand({ Bucket: this.settings.bucket }));
+      this.bucketChecked = true;
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404 || (err as { name?: string }).name === 'NotFound' || (err as { name?: string }).name === 'NoSuchBucket') {
+        throw new BucketNotFoundError({ provider: 's3', operation, bucket: this.settings.bucket, cause: err },
+          `bucket does not exist: ${this.settings.bucket} (at ${this.settings.endpointLabel})`);
+      }
+      // Anything else (403 on HeadBucket with object-only permissions): keep the object's own answer.
+    }
+  }
+
+  async exists(key: string): Promise<boolean> {
+    assertValidKey(key);
+    try {
+      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      return true;
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
+    assertValidPrefix(prefix);
+    let token: string | undefined;
+    do {
+      const page = await this.send<{
+        Contents?: Array<{ Key?: string; Size?: number; LastModified?: Date; ETag?: string }>;
+        CommonPrefixes?: Array<{ Prefix?: string }>;
+        IsTruncated?: boolean;
+        NextContinuationToken?: string;
+      }>('list', prefix, new ListObjectsV2Command({
+        Bucket: this.settings.bucket, Prefix: prefix,
+        ...(options.delimiter ? { Delimiter: options.delimiter } : {}),
+        ...(token ? { ContinuationToken: token } : options.startAfter !== undefined ? { StartAfter: options.startAfter } : {}),
+      }), options.signal);
+      const entries: Array<ObjectInfo | CommonPrefix> = [];
+      for (const o of page.Contents ?? []) {
+        if (o.Key === undefined) continue;
+        entries.push({ key: o.Key, size: o.Size ?? 0, ...(o.LastModified ? { lastModified: o.LastModified } : {}), ...(o.ETag ? { etag: o.ETag } : {}) });
+      }
+      for (const cp of page.CommonPrefixes ?? []) if (cp.Prefix !== undefined) entries.push({ prefix: cp.Prefix });
+      // S3 returns keys and prefixes in two sorted lists; one page merged is in order, pages follow each other.
+      entries.sort((a, b) => Buffer.compare(Buffer.from(entryKey(a)), Buffer.from(entryKey(b))));
+      for (const e of entries) yield e;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+  }
+
+  async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    for (const k of keys) assertValidKey(k);
+    for (let i = 0; i < keys.length; i += this.capabilities.maxBatchDelete) {
+      const batch = keys.slice(i, i + this.capabilities.maxBatchDelete);
+      const res = await this.send<{ Errors?: Array<{ Key?: string; Code?: string; Message?: string }> }>('delete', batch[0],
+        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Quiet: true, Objects: batch.map((Key) => ({ Key })) } }), options.signal);
+      const errors = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+      const first = errors[0];
+      if (first) {
+        const key = first.Key ?? '';
+        if (first.Code === 'AccessDenied') {
+          throw new AccessDeniedError({ provider: 's3', operation: 'delete', key, bucket: this.settings.bucket },
+            `access denied: delete on s3://${this.settings.bucket}/${key}${this.accessKeyId ? ` for access key ${this.accessKeyId}` : ''} (${errors.length} of ${batch.length} keys refused); check the IAM or bucket policy`);
+        }
+        throw this.classify(Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), { name: first.Code ?? 'Error' }), 'delete', key);
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+function entryKey(e: ObjectInfo | CommonPrefix): string {
+  return 'prefix' in e ? e.prefix : e.key;
+}
+
+/** Splits a stream into Buffers of exactly `size` bytes (the last one shorter, possibly none). */
+async function* readParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  let chunks: Buffer[] = [];
+  let held = 0;
+  const iterator = stream[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<unknown>;
+    try { r = await iterator.next(); } catch (err) { throw new SourceError(err); }
+    if (r.done) break;
+    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value as Uint8Array);
+    chunks.push(chunk);
+    held += chunk.length;
+    while (held >= size) {
+      const all = Buffer.concat(chunks, held);
+      yield all.subarray(0, size);
+      const rest = all.subarray(size);
+      chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
+      held = rest.length;
+    }
+  }
+  if (held > 0) yield Buffer.concat(chunks, held);
+}
+
+/** Content-MD5 for a serialized body: DeleteObjects needs it on many S3-compatible servers (aws-sdk-js-v3#6819). */
+export function contentMd5(body: unknown): string | undefined {
+  if (typeof body === 'string' || body instanceof Uint8Array) return createHash('md5').update(body).digest('base64');
+  return undefined;
+}

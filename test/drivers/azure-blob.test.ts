@@ -1,0 +1,29 @@
+/** The ObjectStore conformance suite on Azurite with each secret-based credential, and over HTTPS. */
+import { describeObjectStoreConformance } from '../conformance/object-store.suite.js';
+import { requireServer, testEnv } from '../harness/test-env.js';
+import { TEST_BUCKET } from '../harness/stores.js';
+import { containerSas, openAzure } from './azure-helpers.js';
+
+describeObjectStoreConformance('azure-blob, connection string', async () => {
+  const az = requireServer(undefined, 'azurite');
+  if (!az) return undefined;
+  return openAzure(az, { AZURE_STORAGE_CONNECTION_STRING: az.connectionString });
+});
+
+describeObjectStoreConformance('azure-blob, account + AZURE_STORAGE_KEY', async () => {
+  const az = requireServer(undefined, 'azurite');
+  if (!az) return undefined;
+  return openAzure(az, { AZURE_STORAGE_KEY: az.accountKey });
+}, { skipLarge: true });
+
+describeObjectStoreConformance('azure-blob, AZURE_STORAGE_SAS_TOKEN (container SAS)', async () => {
+  const az = requireServer(undefined, 'azurite');
+  if (!az) return undefined;
+  return openAzure(az, { AZURE_STORAGE_SAS_TOKEN: await containerSas(az, TEST_BUCKET) });
+}, { skipLarge: true });
+
+describeObjectStoreConformance('azure-blob over HTTPS with a private CA (endpointCA)', async () => {
+  const az = requireServer(undefined, 'azuriteTls');
+  if (!az) return undefined;
+  return openAzure(az, { AZURE_STORAGE_KEY: az.accountKey }, { caFile: testEnv().tls.caFile });
+});

@@ -1,0 +1,77 @@
+/**
+ * Start-up cost: archive_command runs pgstow once per WAL segment, so what it loads matters.
+ * `--version`/`--help` must load no cloud SDK, and an S3 command must not load the Azure or Google SDKs.
+ * A loader hook (module.register, in a file passed with --import) records every module resolved through
+ * ESM, and at exit every CommonJS module in the require cache (the AWS SDK is CommonJS).
+ */
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { binPath } from '../harness/cli.js';
+import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { storeTarget } from '../harness/stores.js';
+
+const CLOUD_SDKS = { aws: /[/\\]@aws-sdk[/\\]|[/\\]@smithy[/\\]/, azure: /[/\\]@azure[/\\]/, google: /[/\\]@google-cloud[/\\]|[/\\]google-auth-library[/\\]|[/\\]gaxios[/\\]/ };
+
+let dir: string;
+let hookFile: string;
+
+before(() => {
+  dir = makeTempDir('startup');
+  const hooks = path.join(dir, 'hooks.mjs');
+  fs.writeFileSync(hooks, `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(process.env.PGSTOW_LOAD_LOG, r.url + '\\n');
+  return r;
+}
+`);
+  hookFile = path.join(dir, 'register.mjs');
+  fs.writeFileSync(hookFile, `import { register, createRequire } from 'node:module';
+import { appendFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+register(pathToFileURL(${JSON.stringify(hooks)}));
+const require = createRequire(import.meta.url);
+process.on('exit', () => { appendFileSync(process.env.PGSTOW_LOAD_LOG, Object.keys(require('node:module')._cache).join('\\n') + '\\n'); });
+`);
+});
+after(() => removeDir(dir));
+
+async function loadedBy(args: string[], env: Record<string, string> = {}): Promise<{ code: number; modules: string[]; out: string }> {
+  const log = path.join(dir, `load-${Math.random().toString(36).slice(2)}.log`);
+  fs.writeFileSync(log, '');
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', hookFile, binPath('pgstow'), ...args], {
+      env: { ...process.env, ...env, PGSTOW_LOAD_LOG: log }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, modules: fs.readFileSync(log, 'utf8').split('\n').filter(Boolean), out }));
+  });
+}
+
+describe('start-up cost: only the provider in use is loaded', () => {
+  for (const args of [['--version'], ['--help'], ['check-store', '--help']]) {
+    it(`pgstow ${args.join(' ')} loads no cloud SDK`, async () => {
+      const r = await loadedBy(args);
+      assert.equal(r.code, 0, r.out);
+      assert.ok(r.modules.some((m) => m.includes('/dist/src/cli/')), 'the hook saw the CLI load (the probe works)');
+      for (const [name, re] of Object.entries(CLOUD_SDKS)) {
+        assert.deepEqual(r.modules.filter((m) => re.test(m)), [], `${name} SDK loaded by pgstow ${args.join(' ')}`);
+      }
+    });
+  }
+
+  it('an S3 command loads the AWS SDK but not the Azure or Google SDKs', async (t) => {
+    const target = storeTarget(t, 's3rver', 'startup');
+    if (!target) return;
+    const r = await loadedBy(['check-store', ...target.args, target.url, 'pg1'], target.env);
+    assert.equal(r.code, 0, r.out);
+    assert.ok(r.modules.some((m) => CLOUD_SDKS.aws.test(m)), 'AWS SDK loaded (the probe sees CommonJS modules)');
+    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.azure.test(m) || CLOUD_SDKS.google.test(m)), []);
+  });
+});

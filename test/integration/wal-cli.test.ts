@@ -1,0 +1,170 @@
+/**
+ * wal-archive / wal-restore through the installed CLI on every store kind: codecs, exit codes, identical
+ * re-archive, refused conflicts, .partial fallback, parallel archiving and prefetching restore.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { runCli } from '../harness/cli.js';
+import { ALL_STORE_KINDS, storeTarget, type StoreTarget } from '../harness/stores.js';
+import { makeTempDir } from '../harness/tmp.js';
+
+const SEG = 1 << 20; // 1 MiB segments keep the tests small (initdb --wal-segsize=1)
+
+function segmentName(n: number, tli = 1): string {
+  return `${tli.toString(16).toUpperCase().padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+/** A WAL-like segment: compressible but distinct per seed. */
+function fakeSegment(seed: number): Buffer {
+  const b = Buffer.alloc(SEG);
+  const r = crypto.createHash('sha256').update(String(seed)).digest();
+  for (let o = 0; o < SEG; o += 4096) { r.copy(b, o); b.write(`record ${seed} ${o}`, o + 64); }
+  return b;
+}
+
+function setup(kind: StoreTarget['kind'], t: Parameters<typeof storeTarget>[0]): { target: StoreTarget; dir: string; pgWal: string } | undefined {
+  const target = storeTarget(t, kind, `wal-cli-${kind}`);
+  if (!target) return undefined;
+  const dir = makeTempDir(`wal-cli-${kind}`);
+  const pgWal = path.join(dir, 'pg_wal');
+  fs.mkdirSync(path.join(pgWal, 'archive_status'), { recursive: true });
+  return { target, dir, pgWal };
+}
+
+const archive = (s: { target: StoreTarget }, args: string[]) =>
+  runCli('barman-cloud-wal-archive', [...s.target.args, ...args.slice(0, -1), s.target.url, 'srv', args.at(-1) as string], { env: s.target.env });
+const restore = (s: { target: StoreTarget }, name: string, dest: string, extra: string[] = []) =>
+  runCli('barman-cloud-wal-restore', [...s.target.args, ...extra, s.target.url, 'srv', name, dest], { env: s.target.env });
+
+for (const kind of ALL_STORE_KINDS) {
+  describe(`wal-archive/wal-restore CLI on ${kind}`, () => {
+    it('round-trips every codec, re-archives identical content, refuses different content', async (t) => {
+      const s = setup(kind, t);
+      if (!s) return;
+      const flags: Array<[string[], number]> = [[[], 1], [['-z'], 2], [['-j'], 3], [['--snappy'], 4], [['--xz'], 5], [['--zstd'], 6], [['--lz4'], 7]];
+      await Promise.all(flags.map(async ([flag, n]) => {
+        const file = path.join(s.pgWal, segmentName(n));
+        fs.writeFileSync(file, fakeSegment(n));
+        const r = await archive(s, [...flag, file]);
+        assert.equal(r.code, 0, `archive ${flag.join(' ')}: ${r.stderr}`);
+      }));
+      await Promise.all(flags.map(async ([flag, n]) => {
+        const dest = path.join(s.dir, `restored-${n}`);
+        const r = await restore(s, segmentName(n), dest);
+        assert.equal(r.code, 0, `restore ${flag.join(' ')}: ${r.stderr}`);
+        assert.ok(fs.readFileSync(dest).equals(fakeSegment(n)), `content after ${flag.join(' ') || 'no compression'}`);
+      }));
+
+      // Same content again, even with another codec: success, nothing new written.
+      const file2 = path.join(s.pgWal, segmentName(2));
+      const again = await archive(s, ['--lz4', file2]);
+      assert.equal(again.code, 0, again.stderr);
+      // Different content under an archived name: exit 1 naming both, original kept.
+      const other = path.join(s.dir, 'other');
+      fs.mkdirSync(other);
+      fs.writeFileSync(path.join(other, segmentName(2)), fakeSegment(99));
+      const clash = await archive(s, ['-z', path.join(other, segmentName(2))]);
+      assert.equal(clash.code, 1);
+      assert.match(clash.stderr, /refusing to archive .*000000010000000000000002.*different content/);
+      assert.match(clash.stderr, /wals\/0000000100000000\/000000010000000000000002\.gz/);
+      const dest = path.join(s.dir, 'after-clash');
+      assert.equal((await restore(s, segmentName(2), dest)).code, 0);
+      assert.ok(fs.readFileSync(dest).equals(fakeSegment(2)), 'the archived copy is untouched');
+    });
+
+    it('exit codes: not found 1 (quietly), bad name 3, .partial fallback, history files', async (t) => {
+      const s = setup(kind, t);
+      if (!s) return;
+      const missing = await restore(s, segmentName(0x40), path.join(s.dir, 'x'));
+      assert.equal(missing.code, 1);
+      assert.doesNotMatch(missing.stderr, /error/i);
+      assert.ok(!fs.existsSync(path.join(s.dir, 'x')));
+      const bad = await restore(s, 'not-a-wal', path.join(s.dir, 'x'));
+      assert.equal(bad.code, 3);
+      assert.match(bad.stderr, /not-a-wal is an invalid name for a WAL file/);
+      const badArchive = await archive(s, [path.join(s.pgWal, 'garbage')]);
+      assert.equal(badArchive.code, 3);
+
+      const partial = path.join(s.pgWal, `${segmentName(0x20)}.partial`);
+      fs.writeFileSync(partial, fakeSegment(0x20));
+      assert.equal((await archive(s, ['-z', partial])).code, 0);
+      const dest = path.join(s.dir, 'from-partial');
+      const r = await restore(s, segmentName(0x20), dest);
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(fs.readFileSync(dest).equals(fakeSegment(0x20)));
+      assert.equal((await restore(s, segmentName(0x20), path.join(s.dir, 'np'), ['--no-partial'])).code, 1);
+
+      const history = path.join(s.pgWal, '00000002.history');
+      fs.writeFileSync(history, '1\t0/3000000\tno recovery target specified\n');
+      assert.equal((await archive(s, ['--snappy', history])).code, 0);
+      const hdest = path.join(s.dir, 'history');
+      assert.equal((await restore(s, '00000002.history', hdest)).code, 0);
+      assert.equal(fs.readFileSync(hdest, 'utf8'), fs.readFileSync(history, 'utf8'));
+    });
+
+    it('--max-parallel archives ready files ahead and answers later calls from the spool', async (t) => {
+      const s = setup(kind, t);
+      if (!s) return;
+      const spool = path.join(s.dir, 'archive-spool');
+      for (let n = 1; n <= 6; n++) {
+        fs.writeFileSync(path.join(s.pgWal, segmentName(n)), fakeSegment(n));
+        fs.writeFileSync(path.join(s.pgWal, 'archive_status', `${segmentName(n)}.ready`), '');
+      }
+      const first = await archive(s, ['-z', '--max-parallel', '3', '--spool-dir', spool, path.join(s.pgWal, segmentName(1))]);
+      assert.equal(first.code, 0, first.stderr);
+      // Exactly N−1 = 2 extra files were uploaded and marked.
+      assert.deepEqual(fs.readdirSync(spool).sort(), [segmentName(2), segmentName(3)]);
+      const second = await archive(s, ['-z', '--max-parallel', '3', '--spool-dir', spool, '-v', path.join(s.pgWal, segmentName(2))]);
+      assert.equal(second.code, 0);
+      assert.match(second.stderr, /already archived by an earlier parallel call/);
+      assert.deepEqual(fs.readdirSync(spool).sort(), [segmentName(3)]);
+      for (const n of [1, 2, 3]) {
+        const dest = path.join(s.dir, `p-${n}`);
+        assert.equal((await restore(s, segmentName(n), dest)).code, 0);
+        assert.ok(fs.readFileSync(dest).equals(fakeSegment(n)));
+      }
+    });
+
+    it('--max-parallel restore prefetches the next segments into the spool', async (t) => {
+      const s = setup(kind, t);
+      if (!s) return;
+      for (let n = 1; n <= 3; n++) {
+        const f = path.join(s.pgWal, segmentName(n));
+        fs.writeFileSync(f, fakeSegment(n));
+        assert.equal((await archive(s, ['--zstd', f])).code, 0);
+      }
+      const spool = path.join(s.dir, 'restore-spool');
+      const opts = ['--max-parallel', '4', '--spool-dir', spool];
+      const r1 = await restore(s, segmentName(1), path.join(s.dir, 'r1'), opts);
+      assert.equal(r1.code, 0, r1.stderr);
+      assert.ok(fs.readFileSync(path.join(s.dir, 'r1')).equals(fakeSegment(1)));
+      // 2 and 3 prefetched; 4 was not in the archive: a marker for that timeline+segment only.
+      assert.deepEqual(fs.readdirSync(spool).sort(), [segmentName(2), segmentName(3), `${segmentName(4)}.missing`, 'segment-size']);
+      for (const n of [2, 3]) {
+        const dest = path.join(s.dir, `r${n}`);
+        const r = await restore(s, segmentName(n), dest, [...opts, '-v']);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stderr, /from the prefetch spool/);
+        assert.ok(fs.readFileSync(dest).equals(fakeSegment(n)), `segment ${n}`);
+      }
+      // Timeline 2's segment 4 is asked for (markers are never global) and found once archived.
+      const tl2 = path.join(s.pgWal, segmentName(4, 2));
+      fs.writeFileSync(tl2, fakeSegment(42));
+      assert.equal((await archive(s, [tl2])).code, 0);
+      const rt = await restore(s, segmentName(4, 2), path.join(s.dir, 'tl2'), opts);
+      assert.equal(rt.code, 0, rt.stderr);
+      assert.ok(fs.readFileSync(path.join(s.dir, 'tl2')).equals(fakeSegment(42)));
+      // The fresh marker answers "not found" once, then the archive is asked again.
+      const f4 = path.join(s.pgWal, segmentName(4));
+      fs.writeFileSync(f4, fakeSegment(4));
+      assert.equal((await archive(s, [f4])).code, 0);
+      assert.equal((await restore(s, segmentName(4), path.join(s.dir, 'r4'), opts)).code, 1);
+      const r4 = await restore(s, segmentName(4), path.join(s.dir, 'r4'), opts);
+      assert.equal(r4.code, 0, r4.stderr);
+      assert.ok(fs.readFileSync(path.join(s.dir, 'r4')).equals(fakeSegment(4)));
+    });
+  });
+}
