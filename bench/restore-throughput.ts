@@ -22,6 +22,7 @@ const scale = Number(arg('scale', '20'));
 const pgstowOnly = arg('pgstow-compressions', 'lz4,zstd').split(',').filter(Boolean);
 const jobs = arg('jobs', '');
 const dir = makeTempDir('bench-restore');
+fs.chmodSync(dir, 0o755); // archive_command runs as postgres and writes below it
 const s3 = await startPrivateS3rver(path.join(dir, 's3'));
 const url = 's3://pgstow-test/restore-bench';
 const storeArgs = ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint];
