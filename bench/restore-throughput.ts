@@ -62,8 +62,10 @@ try {
   for (const b of backups) {
     for (const tool of b.tools) {
       const target = path.join(dir, `restore-${b.server}-${tool}`);
+      // barman-cloud-restore 3.4 knows no "latest": give it the id from its own listing.
+      const id = tool === 'barman' ? (JSON.parse(execFileSync('barman-cloud-backup-list', ['--endpoint-url', s3.info.endpoint, '--format', 'json', url, b.server], { env, encoding: 'utf8' })) as { backups_list: Array<{ backup_id: string }> }).backups_list[0]?.backup_id as string : 'latest';
       const cmd = tool === 'barman'
-        ? ['barman-cloud-restore', '--endpoint-url', s3.info.endpoint, url, b.server, 'latest', target]
+        ? ['barman-cloud-restore', '--endpoint-url', s3.info.endpoint, url, b.server, id, target]
         : [process.execPath, binPath('pgstow'), 'restore', ...storeArgs, ...(jobs ? ['-J', jobs] : []), url, b.server, 'latest', target];
       const r = timed(cmd);
       const line = `${tool.padEnd(6)} restores ${b.label.padEnd(12)} db ${(size / 1e6).toFixed(0)} MB  exit ${r.status}  ${r.secs.toFixed(1)} s  ${(size / 1e6 / r.secs).toFixed(1)} MB/s  peak RSS ${r.rss.toFixed(0)} MiB`;
