@@ -3,7 +3,7 @@
  * private s3rver: a pgbench database, one barman-cloud-backup per compression (none, gzip) restored by both
  * tools, plus pgstow backups (lz4, zstd) restored by pgstow. MB/s of database = pg_database_size sum /
  * wall seconds of the restore command; peak RSS from /usr/bin/time -v.
- *   npm run build && node dist/bench/restore-throughput.js [--scale 20] [--pgstow-compressions lz4,zstd] [--jobs 2]
+ *   npm run build && node dist/bench/restore-throughput.js [--scale 20] [--pgstow-compressions lz4,zstd] [--jobs 2] [--pgstow-args "--streams 8"]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -21,6 +21,7 @@ function arg(name: string, fallback: string): string {
 const scale = Number(arg('scale', '20'));
 const pgstowOnly = arg('pgstow-compressions', 'lz4,zstd').split(',').filter(Boolean);
 const jobs = arg('jobs', '');
+const extraPgstow = arg('pgstow-args', '').split(' ').filter(Boolean);
 const dir = makeTempDir('bench-restore');
 fs.chmodSync(dir, 0o755); // archive_command runs as postgres and writes below it
 const s3 = await startPrivateS3rver(path.join(dir, 's3'));
@@ -66,7 +67,7 @@ try {
       const id = tool === 'barman' ? (JSON.parse(execFileSync('barman-cloud-backup-list', ['--endpoint-url', s3.info.endpoint, '--format', 'json', url, b.server], { env, encoding: 'utf8' })) as { backups_list: Array<{ backup_id: string }> }).backups_list[0]?.backup_id as string : 'latest';
       const cmd = tool === 'barman'
         ? ['barman-cloud-restore', '--endpoint-url', s3.info.endpoint, url, b.server, id, target]
-        : [process.execPath, binPath('pgstow'), 'restore', ...storeArgs, ...(jobs ? ['-J', jobs] : []), url, b.server, 'latest', target];
+        : [process.execPath, binPath('pgstow'), 'restore', ...storeArgs, ...(jobs ? ['-J', jobs] : []), ...extraPgstow, url, b.server, 'latest', target];
       const r = timed(cmd);
       const line = `${tool.padEnd(6)} restores ${b.label.padEnd(12)} db ${(size / 1e6).toFixed(0)} MB  exit ${r.status}  ${r.secs.toFixed(1)} s  ${(size / 1e6 / r.secs).toFixed(1)} MB/s  peak RSS ${r.rss.toFixed(0)} MiB`;
       console.log(line);
