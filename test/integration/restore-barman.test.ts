@@ -124,6 +124,19 @@ describe('restore barman-cloud 3.4 backups', { skip: hasBarman() ? false : 'barm
     await restoreAndCheck('immediate', gzipId, ['--recovery-target-immediate'], states.backup as Checksums);
   });
 
+  it('restores straight from S3 (moto) and recovers with WAL that barman-cloud-wal-archive wrote there', async () => {
+    const dirs = newDirs('s3-direct');
+    const s3 = ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint];
+    const r = await runCli('pgstow', ['restore', ...s3, '--tablespace', `ts1:${dirs.ts}`, '--recovery-target-name', 'before-batch3',
+      `s3://${BARMAN_BUCKET}/src`, SERVER, gzipId, dirs.data], { env: moto.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`wal-restore --cloud-provider aws-s3 --endpoint-url ${moto.endpoint} s3://${BARMAN_BUCKET}/src ${SERVER} %f %p`));
+    const server = await startRestored(dirs.data, moto.env);
+    servers.push(server);
+    assert.deepEqual(await tableChecksums(server), states.batch2);
+    await server.destroy();
+  });
+
   it('auto chooses the newest backup ending before the target time', async () => {
     const dirs = newDirs('auto');
     const r = await runCli('pgstow', ['restore', '-v', '--cloud-provider', 'file', '--tablespace', `ts1:${dirs.ts}`, '--target-time', timeAfterBatch1, url(), SERVER, 'auto', dirs.data]);
