@@ -7,7 +7,7 @@
  * Restores modes and mtimes; owners (by name, else by number) only when running as root.
  */
 import * as fsp from 'node:fs/promises';
-import { constants as FS, readFileSync } from 'node:fs';
+import { closeSync, constants as FS, fchmodSync, fchownSync, futimesSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
 
 export class TarFormatError extends Error {}
@@ -48,6 +48,7 @@ export async function extractTar(source: AsyncIterable<Buffer>, options: Extract
   const owners = options.restoreOwners ? new OwnerResolver() : undefined;
   const symlinks = new Set<string>();
   const dirs: Array<{ abs: string; h: Header }> = [];
+  const madeDirs = new Set<string>();
   let globalPax: Record<string, string> = {};
   let pax: Record<string, string> | undefined;
   let longName: string | undefined;
@@ -86,23 +87,26 @@ export async function extractTar(source: AsyncIterable<Buffer>, options: Extract
     const hasData = h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '';
     switch (true) {
       case hasData: {
-        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-        const fh = await fsp.open(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, h.mode & 0o777);
+        // Synchronous file calls: each is a few microseconds on the page cache, while a promise per call
+        // (open, write, chmod, chown, utimes, close) through the thread pool made extraction 3-6x slower.
+        mkdirp(path.dirname(abs), madeDirs);
+        const fd = openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, h.mode & 0o777);
         try {
           let remaining = h.size;
           while (remaining > 0) {
             const chunk = await reader.readUpTo(remaining);
             if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${last} (${remaining} of ${h.size} bytes missing)`);
-            await writeAll(fh, chunk);
+            let off = 0;
+            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
             remaining -= chunk.length;
             fileBytes += chunk.length;
             options.onBytes?.(chunk.length);
           }
-          await fh.chmod(h.mode & 0o777);
-          if (owners) await fh.chown(owners.uid(h), owners.gid(h));
-          await fh.utimes(h.mtime, h.mtime);
+          fchmodSync(fd, h.mode & 0o777);
+          if (owners) fchownSync(fd, owners.uid(h), owners.gid(h));
+          futimesSync(fd, h.mtime, h.mtime);
         } finally {
-          await fh.close();
+          closeSync(fd);
         }
         await reader.skip(padding(h.size), () => `in the padding of ${last}`);
         break;
@@ -149,16 +153,15 @@ export async function extractTar(source: AsyncIterable<Buffer>, options: Extract
   return { members, fileBytes };
 }
 
-async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
-  if (h.size > 0) await reader.skip(h.size + padding(h.size), () => `inside ${last}`);
+/** mkdir -p (mode 0700 for directories the archive did not list), remembering what exists. */
+function mkdirp(dir: string, made: Set<string>): void {
+  if (made.has(dir)) return;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  made.add(dir);
 }
 
-async function writeAll(fh: fsp.FileHandle, buf: Buffer): Promise<void> {
-  let off = 0;
-  while (off < buf.length) {
-    const { bytesWritten } = await fh.write(buf, off, buf.length - off);
-    off += bytesWritten;
-  }
+async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
+  if (h.size > 0) await reader.skip(h.size + padding(h.size), () => `inside ${last}`);
 }
 
 function padding(size: number): number {

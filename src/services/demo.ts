@@ -80,10 +80,11 @@ export async function runDemo(input: DemoInput): Promise<DemoResult> {
     say(`3. took a gzip base backup: pgstow backup ${storeUrl} ${SERVER} -h 127.0.0.1 -p ${primary.port} -U postgres -z`);
 
     // 3. More writes, a restore point, then an accident after it.
-    await insertOrders(primary, rows + 1, 5_000);
+    const extra = Math.max(1, Math.round(rows / 6));
+    await insertOrders(primary, rows + 1, extra);
     const good = await checksum(primary);
     await sql(primary, `SELECT pg_create_restore_point('before-accident')`);
-    say(`4. added 5000 rows and created the restore point 'before-accident' (${good.count} rows, checksum ${good.md5.slice(0, 12)}…)`);
+    say(`4. added ${extra} rows and created the restore point 'before-accident' (${good.count} rows, checksum ${good.md5.slice(0, 12)}…)`);
     await sql(primary, `DELETE FROM orders WHERE id % 3 = 0`);
     const after = await checksum(primary);
     say(`5. the accident: DELETE FROM orders WHERE id % 3 = 0 → ${after.count} rows left`);

@@ -23,6 +23,7 @@ import { BackupInfoFormatError, parseRestoreBackupInfo, type RestoreBackupInfo }
 import { BACKUP_ID_RE, assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
 import { createTarDecompressor } from '../pipeline/tar-decompress.js';
+import { BACKUP_MANIFEST_NAME, parseBackupManifest } from '../domain/backup/backup-manifest.js';
 import { extractTar } from '../pipeline/tar-extract.js';
 
 export interface RestoreDeps {
@@ -123,7 +124,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
       const source = Readable.from(countBytes(parallelGet(store, f.key, {
           size: f.size, concurrency: input.streamsPerObject ?? 4, ...(input.partSize ? { partSize: input.partSize } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
         }), (c) => { hash?.update(c); downloadedBytes += c.length; progress(); }), { objectMode: false });
-        const decompressor = await createTarDecompressor(f.compression);
+        const decompressor = createTarDecompressor(f.compression);
         let result: { members: number } | undefined;
         await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
           result = await extractTar(tar, {
@@ -291,6 +292,9 @@ async function writeRecoverySettings(dir: string, settings: Array<[string, strin
 
 function objectError(store: ObjectStore, f: BackupFile, err: unknown): PgstowError {
   if (err instanceof StorageError && err.key === f.key) return err;
+  if (err instanceof PgstowError && err.code === 'ERR_CODEC') {
+    return new IntegrityError({ provider: store.provider, operation: 'get', key: f.key, cause: err }, `backup object ${f.key} is damaged (corrupt or truncated): ${err.message}`);
+  }
   if (err instanceof PgstowError) return new PgstowError(err.code, err.exitCode, `restoring ${f.key}: ${err.message}`, { cause: err });
   return new IntegrityError({ provider: store.provider, operation: 'get', key: f.key, cause: err },
     `backup object ${f.key} is damaged (corrupt or truncated): ${errorMessage(err)}`);
@@ -301,25 +305,19 @@ async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) =
 }
 
 /** pgstow backups carry base/<ID>/pgstow-manifest.json: size and sha256 of every tar object uploaded. */
-const MANIFEST_NAME = 'pgstow-manifest.json';
+const MANIFEST_NAME = BACKUP_MANIFEST_NAME;
 type Manifest = Map<string, { size: number; sha256: string }>;
 
 async function readManifest(deps: RestoreDeps, key: string): Promise<Manifest> {
   const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
-  const out: Manifest = new Map();
   try {
-    const raw = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { objects?: unknown };
-    if (!Array.isArray(raw.objects)) throw new Error('no objects list');
-    for (const o of raw.objects as Array<Record<string, unknown>>) {
-      if (typeof o.name !== 'string' || typeof o.size !== 'number' || typeof o.sha256 !== 'string') throw new Error(`invalid entry ${JSON.stringify(o)}`);
-      out.set(o.name, { size: o.size, sha256: o.sha256 });
-    }
+    const m = parseBackupManifest(Buffer.concat(chunks).toString('utf8'));
+    return new Map(m.objects.map((o) => [o.name, { size: o.size, sha256: o.sha256 }]));
   } catch (err) {
     throw new IntegrityError({ provider: deps.store.provider, operation: 'get', key }, `backup manifest ${key} is unreadable: ${errorMessage(err)}`);
   }
-  return out;
 }
 
 /** Every object the manifest lists must be there with its size, and nothing unlisted may be restored. */

@@ -10,10 +10,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
-import { runCli } from '../harness/cli.js';
+import { binCommandLine, runCli } from '../harness/cli.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import {
-  BARMAN_BUCKET, barman, copyBucketPrefix, createTables, hasBarman, insertRows, restoreCommandFor, startMoto, startRestored,
+  BARMAN_BUCKET, barman, copyBucketPrefix, createTables, hasBarman, insertRows, startMoto, startRestored,
   switchAndArchive, tableChecksums, type Checksums, type Moto,
 } from './restore-fixtures.js';
 
@@ -86,8 +86,7 @@ describe('restore barman-cloud 3.4 backups', { skip: hasBarman() ? false : 'barm
 
   async function restoreAndCheck(label: string, backupId: string, pitr: string[], expected: Checksums): Promise<void> {
     const dirs = newDirs(label);
-    const extra = pitr.length ? await restoreCommandFor(storeDir, SERVER) : [];
-    const r = await runCli('pgstow', ['restore', '--cloud-provider', 'file', '--tablespace', `ts1:${dirs.ts}`, ...pitr, ...extra, url(), SERVER, backupId, dirs.data]);
+    const r = await runCli('pgstow', ['restore', '--cloud-provider', 'file', '--tablespace', `ts1:${dirs.ts}`, ...pitr, url(), SERVER, backupId, dirs.data]);
     assert.equal(r.code, 0, r.stderr);
     assert.ok(fs.lstatSync(path.join(dirs.data, 'pg_tblspc')).isDirectory());
     const links = fs.readdirSync(path.join(dirs.data, 'pg_tblspc'));
@@ -95,8 +94,8 @@ describe('restore barman-cloud 3.4 backups', { skip: hasBarman() ? false : 'barm
     assert.equal(fs.readlinkSync(path.join(dirs.data, 'pg_tblspc', links[0] as string)), dirs.ts);
     if (pitr.length === 0) {
       // Plain Barman-style restore: the user writes recovery settings; do what they would.
-      const [, cmd] = await restoreCommandFor(storeDir, SERVER).then((x) => x.length ? x : ['', `${process.execPath} ${path.resolve('dist/src/cli/bin/pgstow.js')} wal-restore --cloud-provider file ${url()} ${SERVER} %f %p`]);
-      fs.appendFileSync(path.join(dirs.data, 'postgresql.auto.conf'), `restore_command = '${(cmd as string).replace(/'/g, "''")}'\nrecovery_target = 'immediate'\nrecovery_target_action = 'promote'\n`);
+      const cmd = `${binCommandLine('barman-cloud-wal-restore')} --cloud-provider file ${url()} ${SERVER} %f %p`;
+      fs.appendFileSync(path.join(dirs.data, 'postgresql.auto.conf'), `restore_command = '${cmd.replace(/'/g, "''")}'\nrecovery_target = 'immediate'\nrecovery_target_action = 'promote'\n`);
       fs.writeFileSync(path.join(dirs.data, 'recovery.signal'), '');
     }
     const server = await startRestored(dirs.data);
@@ -123,6 +122,19 @@ describe('restore barman-cloud 3.4 backups', { skip: hasBarman() ? false : 'barm
 
   it('PITR to the backup end (immediate) from the gzip backup by id', async () => {
     await restoreAndCheck('immediate', gzipId, ['--recovery-target-immediate'], states.backup as Checksums);
+  });
+
+  it('restores straight from S3 (moto) and recovers with WAL that barman-cloud-wal-archive wrote there', async () => {
+    const dirs = newDirs('s3-direct');
+    const s3 = ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint];
+    const r = await runCli('pgstow', ['restore', ...s3, '--tablespace', `ts1:${dirs.ts}`, '--recovery-target-name', 'before-batch3',
+      `s3://${BARMAN_BUCKET}/src`, SERVER, gzipId, dirs.data], { env: moto.env });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`wal-restore --cloud-provider aws-s3 --endpoint-url ${moto.endpoint} s3://${BARMAN_BUCKET}/src ${SERVER} %f %p`));
+    const server = await startRestored(dirs.data, moto.env);
+    servers.push(server);
+    assert.deepEqual(await tableChecksums(server), states.batch2);
+    await server.destroy();
   });
 
   it('auto chooses the newest backup ending before the target time', async () => {

@@ -4,10 +4,8 @@
  * starting PostgreSQL on a restored data directory.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPostgres, freePort, type PostgresServer } from '../harness/postgres.js';
-import { runCli } from '../harness/cli.js';
 
 export const BARMAN_BUCKET = 'barman-src';
 
@@ -116,19 +114,4 @@ export async function startRestored(dataDir: string, env: Record<string, string>
     return r[0]?.rec === false;
   }, 180_000);
   return server;
-}
-
-/**
- * restore_command for a file:// store: pgstow wal-restore once it is implemented, else (until it lands)
- * a plain copy from the store's Barman layout (the tests archive WAL uncompressed).
- */
-let walRestoreReady: boolean | undefined;
-export async function restoreCommandFor(storeDir: string, server: string): Promise<string[]> {
-  if (walRestoreReady === undefined) {
-    const probe = await runCli('pgstow', ['wal-restore', '--cloud-provider', 'file', `file://${storeDir}`, server, '000000010000000000000099', path.join(storeDir, 'probe')]);
-    walRestoreReady = probe.code !== 4;
-  }
-  if (walRestoreReady) return [];
-  const d = path.join(storeDir, server, 'wals');
-  return ['--restore-command', `f=%f; case $f in *.history) cp ${d}/$f %p;; *) cp ${d}/$(echo $f | cut -c1-16)/$f %p;; esac`];
 }

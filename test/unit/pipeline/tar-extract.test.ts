@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import tarStream from 'tar-stream';
 import { extractTar, TarFormatError } from '../../../src/pipeline/tar-extract.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
@@ -79,4 +80,27 @@ test('a tar cut short, even at a block boundary, is an error', async (t) => {
   const bad = Buffer.from(tar);
   bad[10] = 0x41; // name byte of the first header: checksum no longer matches
   await assert.rejects(extractTar(chunked(bad), { root: dir, restoreOwners: false }), /checksum mismatch/);
+});
+
+test('reads GNU long names and plain ustar as written by GNU tar', async (t) => {
+  const src = makeTempDir('tar-gnu-src');
+  t.after(() => removeDir(src));
+  const long = `${'d'.repeat(60)}/${'e'.repeat(60)}/${'f'.repeat(90)}`;
+  fs.mkdirSync(path.join(src, path.dirname(long)), { recursive: true });
+  fs.writeFileSync(path.join(src, long), 'long name');
+  fs.symlinkSync(long, path.join(src, `link-${'g'.repeat(110)}`));
+  fs.writeFileSync(path.join(src, 'short'), 'ustar');
+  for (const format of ['gnu', 'ustar', 'pax']) {
+    const dir = makeTempDir(`tar-${format}`);
+    t.after(() => removeDir(dir));
+    const members = format === 'ustar' ? ['short'] : ['.'];
+    const tar = execFileSync('tar', [`--format=${format}`, '-cf', '-', '-C', src, ...members], { maxBuffer: 1 << 26 });
+    await extractTar(chunked(tar), { root: dir, restoreOwners: false });
+    if (format === 'ustar') {
+      assert.equal(fs.readFileSync(path.join(dir, 'short'), 'utf8'), 'ustar');
+    } else {
+      assert.equal(fs.readFileSync(path.join(dir, long), 'utf8'), 'long name', format);
+      assert.equal(fs.readlinkSync(path.join(dir, `link-${'g'.repeat(110)}`)), long, format);
+    }
+  }
 });

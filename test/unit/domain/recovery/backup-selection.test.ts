@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseRestoreBackupInfo, parseTablespaces, type RestoreBackupInfo } from '../../../../src/domain/recovery/restore-backup-info.js';
+import { parseRestoreBackupInfo, type RestoreBackupInfo } from '../../../../src/domain/recovery/restore-backup-info.js';
 import { assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier } from '../../../../src/domain/recovery/backup-selection.js';
 import { parseRecoveryTime } from '../../../../src/domain/recovery/recovery-time.js';
 import { parseLsn } from '../../../../src/domain/wal/lsn.js';
@@ -13,7 +13,6 @@ begin_wal=00000001000000000000000B
 end_time=2026-11-25 10:27:51.485547+00:00
 end_wal=00000001000000000000000B
 end_xlog=0/B000100
-some_future_key=whatever
 status=DONE
 tablespaces=[('ts1', 16384, '/srv/pg/ts1'), ("it's", 16385, '/srv/\\'q\\'')]
 timeline=1
@@ -32,8 +31,7 @@ test('reads what restore needs from a barman backup.info', () => {
   assert.equal(b.endTime?.text, '2026-11-25 10:27:51.485547+00:00');
   assert.equal(b.endLsn, parseLsn('0/B000100'));
   assert.deepEqual(b.tablespaces, [{ name: 'ts1', oid: 16384, location: '/srv/pg/ts1' }, { name: "it's", oid: 16385, location: "/srv/'q'" }]);
-  assert.deepEqual(parseTablespaces('[]'), []);
-  assert.throws(() => parseTablespaces("[('a', 'x', '/b')]"));
+  assert.throws(() => parseRestoreBackupInfo('x', "tablespaces=[('a', 'x', '/b')]\n"));
 });
 
 test('identifiers: latest, name, id; ambiguous and unknown names fail', () => {
