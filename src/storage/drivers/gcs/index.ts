@@ -10,6 +10,7 @@ import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { GCS_SCOPE, GOOGLE_TOKEN_URLS, resolveGcsConfig, type GcsConfig } from './config.js';
 import { GcsObjectStore } from './gcs-store.js';
+import { nativeCrc32cGenerator } from './native-crc32c.js';
 
 /**
  * The SDKs are loaded here only, on first use, through require(): the CommonJS build of @google-cloud/storage
@@ -38,11 +39,13 @@ export async function createStore(destination: Destination, options: StoreOption
   const { Storage, IdempotencyStrategy } = loadStorageSdk();
   const auth = createAuth(config);
   const gal = config.auth.kind === 'application-default' ? loadAuthLibrary() : undefined;
+  const crc32cGenerator = nativeCrc32cGenerator();
   const makeStorage = (retry: { maxRetries: number; totalTimeout: number }): import('@google-cloud/storage').Storage => new Storage({
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
     ...(auth ? { authClient: auth, useAuthWithCustomEndpoint: true } : {}),
     ...(config.projectId ? { projectId: config.projectId } : {}),
     ...(config.timeoutMs !== undefined ? { timeout: config.timeoutMs } : {}),
+    ...(crc32cGenerator ? { crc32cGenerator } : {}),
     retryOptions: {
       autoRetry: true,
       // Every pgstow write is safe to repeat: same key, same bytes; create-if-absent callers compare contents.
