@@ -6,11 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
-  UploadPartCommand, type CompletedPart, type PutObjectCommandInput,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
   type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
@@ -22,6 +18,12 @@ import {
 } from '../../errors.js';
 import { classifyS3Error } from './errors.js';
 import { choosePartSize, type S3Settings } from './config.js';
+import { s3sdk } from './sdk.js';
+
+const {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
+} = s3sdk;
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
 class SourceError extends Error {
