@@ -142,11 +142,14 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   const codec = input.codec;
   const key = layout.walKey(walName, codec?.suffix ?? '');
 
-  // One listing finds this WAL under every suffix (Barman would silently overwrite or add a second copy).
+  // One listing finds this WAL under every suffix (Barman would silently overwrite or add a second copy);
+  // compression runs meanwhile, since the WAL is almost never there yet.
+  const compressing = codec ? codec.compress(data, input.level) : Promise.resolve(data);
+  compressing.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
   const existing = await existingCopies(store, layout, walName);
   if (existing.length > 0) return compareExisting(deps, walName, file, data, existing, key);
 
-  const body = codec ? await codec.compress(data, input.level) : data;
+  const body = await compressing;
   const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
   try {
     await store.put(key, body, {

@@ -46,6 +46,8 @@ export interface RestoreWalInput {
   spoolDir?: string;
   /** WAL segment size in bytes; otherwise learned from the first restored segment (cached in the spool). */
   segmentSize?: number;
+  /** How long a prefetch's "not in archive" marker is trusted (default MISSING_MARKER_TTL_MS). */
+  missingMarkerTtlMs?: number;
   signal?: AbortSignal;
 }
 
@@ -85,7 +87,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
     const seen = await readJson<{ at: number }>(marker);
     if (seen) {
       await fsp.rm(marker, { force: true });
-      if (Date.now() - seen.at < MISSING_MARKER_TTL_MS) {
+      if (Date.now() - seen.at < (input.missingMarkerTtlMs ?? MISSING_MARKER_TTL_MS)) {
         log.info(`${wal.name} was not in the archive ${Date.now() - seen.at} ms ago (prefetch); not asking again`);
         throw new WalNotFoundError(wal.name, where);
       }

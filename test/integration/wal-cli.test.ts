@@ -36,8 +36,9 @@ function setup(kind: StoreTarget['kind'], t: Parameters<typeof storeTarget>[0]):
 
 const archive = (s: { target: StoreTarget }, args: string[]) =>
   runCli('barman-cloud-wal-archive', [...s.target.args, ...args.slice(0, -1), s.target.url, 'srv', args.at(-1) as string], { env: s.target.env });
+// A generous "not in archive" TTL: the marker test must not depend on how fast a loaded machine runs three calls.
 const restore = (s: { target: StoreTarget }, name: string, dest: string, extra: string[] = []) =>
-  runCli('barman-cloud-wal-restore', [...s.target.args, ...extra, s.target.url, 'srv', name, dest], { env: s.target.env });
+  runCli('barman-cloud-wal-restore', [...s.target.args, ...extra, s.target.url, 'srv', name, dest], { env: { ...s.target.env, PGSTOW_PREFETCH_MISS_TTL: '600' } });
 
 for (const kind of ALL_STORE_KINDS) {
   describe(`wal-archive/wal-restore CLI on ${kind}`, () => {
@@ -168,3 +169,38 @@ for (const kind of ALL_STORE_KINDS) {
     });
   });
 }
+
+describe('wal-archive/wal-restore failure exit codes', () => {
+  it('exit 2 naming the endpoint when the store cannot be reached', async () => {
+    const dir = makeTempDir('wal-net');
+    const env = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'not-a-secret-value-1234', AWS_DEFAULT_REGION: 'us-east-1' };
+    const args = ['--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:1', 's3://bucket/prefix', 'srv'];
+    const r = await runCli('barman-cloud-wal-restore', [...args, segmentName(3), path.join(dir, 'x')], { env });
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /127\.0\.0\.1:1/);
+    assert.ok(!fs.existsSync(path.join(dir, 'x')));
+    const file = path.join(dir, segmentName(3));
+    fs.writeFileSync(file, fakeSegment(3));
+    const a = await runCli('barman-cloud-wal-archive', [...args, file], { env });
+    assert.equal(a.code, 2);
+    assert.doesNotMatch(a.stderr + r.stderr, /not-a-secret-value/);
+  });
+
+  it('exit 4 for a corrupt object, and the destination never appears', async (t) => {
+    const s = setup('fs', t);
+    if (!s) return;
+    const file = path.join(s.pgWal, segmentName(7));
+    fs.writeFileSync(file, fakeSegment(7));
+    assert.equal((await archive(s, ['-z', file])).code, 0);
+    const storeRoot = new URL(s.target.url).pathname;
+    const key = path.join(storeRoot, 'srv', 'wals', '0000000100000000', `${segmentName(7)}.gz`);
+    const bytes = fs.readFileSync(key);
+    fs.writeFileSync(key, bytes.subarray(0, bytes.length >> 1));
+    const dest = path.join(s.dir, 'corrupt');
+    const r = await restore(s, segmentName(7), dest);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /gzip/);
+    assert.ok(!fs.existsSync(dest), 'no half-written destination');
+    assert.deepEqual(fs.readdirSync(s.dir).filter((f) => f.includes('pgstow-tmp')), [], 'no temp file left');
+  });
+});

@@ -53,6 +53,8 @@ export const command: Command = {
       await restoreWal({ store: composed.store, layout: composed.layout, log: ctx.log }, {
         walName, destPath: dest, maxParallel, noPartial: args.options.noPartial === true, signal: ctx.signal,
         ...(spoolDir ? { spoolDir } : {}), ...(segmentSize ? { segmentSize } : {}),
+        // PGSTOW_PREFETCH_MISS_TTL (seconds): how long a prefetch's "not in archive" answer is trusted.
+        ...(ctx.env.PGSTOW_PREFETCH_MISS_TTL && Number(ctx.env.PGSTOW_PREFETCH_MISS_TTL) >= 0 ? { missingMarkerTtlMs: Number(ctx.env.PGSTOW_PREFETCH_MISS_TTL) * 1000 } : {}),
       });
       return 0;
     } catch (err) {
