@@ -18,6 +18,8 @@ export interface WalkEntry {
   /** Absolute path on disk. */
   path: string;
   type: 'directory' | 'file';
+  /** True when readdir reported a regular file (not a link): the writer can skip its lstat. */
+  regular?: boolean;
 }
 
 export async function* walkTree(root: string, rules: PathRules): AsyncGenerator<WalkEntry> {
@@ -52,7 +54,7 @@ async function* walkDir(abs: string, rel: string, rules: PathRules): AsyncGenera
     }
     const fileRel = `${rel}/${d.name}`;
     if (!allowed || !rules.allowed(fileRel, false)) continue;
-    yield { name: fileRel, path: childAbs, type: 'file' };
+    yield { name: fileRel, path: childAbs, type: 'file', regular: !d.isLink && !d.isDir };
   }
   for (const s of subdirs) yield* walkDir(s.abs, s.rel, rules);
 }

@@ -53,14 +53,24 @@ export class TarArchiveWriter {
   async addPath(entry: WalkEntry, nameOverride?: string): Promise<boolean> {
     const name = nameOverride ?? entry.name;
     let st: import('node:fs').Stats;
+    let opened: fsp.FileHandle | undefined;
     try {
-      st = await fsp.lstat(entry.path);
+      if (entry.regular) {
+        // readdir said "regular file": open and fstat (one system call less per file than lstat + open).
+        opened = await fsp.open(entry.path, 'r');
+        st = await opened.stat();
+        if (!st.isFile()) { await opened.close(); opened = undefined; st = await fsp.lstat(entry.path); }
+      } else {
+        st = await fsp.lstat(entry.path);
+      }
     } catch (err) {
+      await opened?.close();
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
       throw err;
     }
     const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: userName(st.uid), gname: groupName(st.gid), mtime: st.mtimeMs / 1000 };
     if (st.isDirectory()) {
+      await opened?.close();
       const sink = await this.current();
       await this.put(sink, encodeHeader({ ...base, type: 'directory', size: 0 }));
       sink.members++;
@@ -77,11 +87,14 @@ export class TarArchiveWriter {
       sink.members++;
       return true;
     }
-    if (!st.isFile()) { this.opts.onWarning?.(`skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
+    if (!st.isFile()) { await opened?.close(); this.opts.onWarning?.(`skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
     let fh: fsp.FileHandle;
-    try { fh = await fsp.open(entry.path, 'r'); } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
-      throw err;
+    if (opened) fh = opened;
+    else {
+      try { fh = await fsp.open(entry.path, 'r'); } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+        throw err;
+      }
     }
     try {
       const size = st.size;

@@ -72,8 +72,13 @@ export class VolumeSink {
       this.failure ??= err;
       this.input.destroy();
       this.meter.destroy();
+      for (const reject of this.waiting) reject(err);
+      this.waiting.clear();
     });
   }
+
+  /** Writers blocked on 'drain', released with the error if the pipeline fails (one entry per blocked write). */
+  private readonly waiting = new Set<(err: unknown) => void>();
 
   /** Bytes stored so far (compressed), for volume splitting. */
   get storedBytes(): number { return this.meter.size; }
@@ -86,9 +91,10 @@ export class VolumeSink {
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => { cleanup(); resolve(); };
       const onFail = (err: unknown): void => { cleanup(); reject(err); };
-      const cleanup = (): void => { this.input.off('drain', onDrain); };
+      const cleanup = (): void => { this.input.off('drain', onDrain); this.waiting.delete(onFail); };
       this.input.once('drain', onDrain);
-      this.done.then(() => undefined, onFail);
+      this.waiting.add(onFail);
+      if (this.failure !== undefined) onFail(this.failure);
     });
   }
 

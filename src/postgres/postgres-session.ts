@@ -57,6 +57,7 @@ interface PgClient {
   query(text: string, values?: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
   end(): Promise<void>;
   on(event: 'error', listener: (err: Error) => void): unknown;
+  on(event: 'notice', listener: (msg: { message?: string; severity?: string }) => void): unknown;
 }
 
 /** Python's str(datetime) from PostgreSQL's to_char parts (microseconds omitted when 0). */
@@ -64,14 +65,27 @@ const TIME_SQL = (e: string): string =>
   `to_char(${e}, 'YYYY-MM-DD HH24:MI:SS') || CASE WHEN to_char(${e}, 'US') = '000000' THEN '' ELSE '.' || to_char(${e}, 'US') END || to_char(${e}, 'TZH:TZM')`;
 
 export class PostgresSession {
-  private constructor(private readonly client: PgClient, readonly describe: string, private version = 0) {}
+  /** Why the connection broke (e.g. "terminating connection due to administrator command"), once it has. */
+  private connectionError: Error | undefined;
 
-  static async connect(cfg: PgConnectionConfig, signal?: AbortSignal): Promise<PostgresSession> {
+  /** Backend pid, to terminate a query that will not return (pg_backup_stop waiting for archiving). */
+  private pid: number | undefined;
+  private active = 0;
+
+  private constructor(private readonly client: PgClient, readonly describe: string, private readonly config: PgConnectionConfig, private version = 0) {}
+
+  /**
+   * `onNotice` receives the server's notices and warnings, e.g. pg_backup_stop's "still waiting for all
+   * required WAL segments to be archived": the only sign that a backup hangs because archiving is broken.
+   */
+  static async connect(cfg: PgConnectionConfig, signal?: AbortSignal, onNotice?: (severity: string, message: string) => void): Promise<PostgresSession> {
     const { default: pg } = await import('pg');
     const { describe, ...config } = cfg;
     const client = new pg.Client(config as ConstructorParameters<typeof pg.Client>[0]) as unknown as PgClient;
-    // An idle error (server restart mid-backup) must not crash the process; the next query reports it.
-    client.on('error', () => undefined);
+    // An idle error (backend terminated, server restart) must not crash the process; the next query reports it.
+    const holder: { session?: PostgresSession; early?: Error } = {};
+    client.on('error', (err) => { if (holder.session) holder.session.connectionError ??= err; else holder.early ??= err; });
+    if (onNotice) client.on('notice', (n) => onNotice(n.severity ?? 'NOTICE', n.message ?? ''));
     try {
       if (signal?.aborted) throw signal.reason;
       await client.connect();
@@ -79,15 +93,24 @@ export class PostgresSession {
       await client.end().catch(() => undefined);
       throw new PostgresError(`cannot connect to PostgreSQL at ${describe}: ${errorMessage(err)}`, { cause: err });
     }
-    const session = new PostgresSession(client, describe);
+    const session = new PostgresSession(client, describe, cfg);
+    session.connectionError = holder.early;
+    holder.session = session;
+    session.pid = Number((await session.one('SELECT pg_backend_pid() AS pid')).pid);
     return session;
   }
 
   private async rows(sql: string, values: unknown[] = []): Promise<Record<string, unknown>[]> {
+    this.active++;
     try {
       return (await this.client.query(sql, values)).rows;
     } catch (err) {
+      if (this.connectionError) {
+        throw new PostgresError(`lost the connection to PostgreSQL at ${this.describe}: ${errorMessage(this.connectionError)}`, { cause: this.connectionError });
+      }
       throw new PostgresError(`query failed on ${this.describe}: ${errorMessage(err)}`, { cause: err });
+    } finally {
+      this.active--;
     }
   }
 
@@ -175,5 +198,26 @@ export class PostgresSession {
 
   async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
+  }
+
+  /**
+   * Ends the session now. A backend busy in a query (pg_backup_stop waiting for WAL archiving) does not
+   * notice its client leave, so it is terminated from a second connection; its backup ends with it.
+   */
+  async abort(): Promise<void> {
+    if (this.active > 0 && this.pid !== undefined) {
+      const { default: pg } = await import('pg');
+      const { describe: _describe, ...config } = this.config;
+      void _describe;
+      const killer = new pg.Client(config as ConstructorParameters<typeof pg.Client>[0]);
+      killer.on('error', () => undefined);
+      try {
+        await killer.connect();
+        await killer.query('SELECT pg_terminate_backend($1)', [this.pid]);
+      } catch { /* best effort: the session end below still releases the client side */ } finally {
+        await killer.end().catch(() => undefined);
+      }
+    }
+    await this.close();
   }
 }

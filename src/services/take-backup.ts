@@ -94,21 +94,30 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
   const { store, layout } = deps;
   const log = input.log;
   const started = Date.now();
-  const session = await PostgresSession.connect(input.connection, input.signal);
+  let backupId: string = input.backupId ?? formatBackupId(new Date());
+  // The store first (as barman-cloud 3.4 checks connectivity first): an unreachable store exits 2 before
+  // PostgreSQL is touched. Two backups in the same second would share a directory: wait for a fresh id.
+  if (!input.backupId) {
+    while (await store.exists(layout.backupInfoKey(backupId))) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
+      backupId = formatBackupId(new Date());
+    }
+  } else {
+    await store.exists(layout.backupInfoKey(backupId));
+  }
+  const session = await PostgresSession.connect(input.connection, input.signal, (severity, message) => {
+    if (severity === 'WARNING') log.warning(`PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
+  });
+  // An interrupt must not wait for a running query (pg_backup_stop can wait for archiving forever): closing
+  // the session fails it at once, and PostgreSQL ends the session's non-exclusive backup by itself.
+  const onAbort = (): void => { void session.abort(); };
+  input.signal?.addEventListener('abort', onAbort, { once: true });
   let phase = 'starting backup';
   const info = emptyBackupInfo();
-  let backupId = input.backupId ?? formatBackupId(new Date());
   const archives = new Map<string, TarArchiveWriter>();
   let backupStarted = false;
   try {
     const server = await session.serverInfo();
-    // Two backups in the same second would share a directory: wait for a fresh id (Barman does not check).
-    if (!input.backupId) {
-      while (await store.exists(layout.backupInfoKey(backupId))) {
-        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 5));
-        backupId = formatBackupId(new Date());
-      }
-    }
     fillServerFields(info, server);
     if (input.name !== undefined) info.backupName = input.name;
     const totalEstimate = await clusterSize(session);
@@ -203,6 +212,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     await runPool(tasks, Math.max(1, input.jobs ?? 2));
 
     phase = 'stopping backup';
+    log.info('Stopping backup: pg_backup_stop returns once the last WAL segment of the backup is archived');
     const stop = await session.stopBackup();
     const endLsn = parseLsn(stop.lsn);
     info.endXlog = stop.lsn;
@@ -259,10 +269,9 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     // An abort surfaces as a generic AbortError from whichever stream saw it first: report the signal's reason.
     const err: unknown = input.signal?.aborted ? input.signal.reason : caught;
     for (const w of archives.values()) w.abort(err);
-    if (backupStarted) {
-      // Leave the server out of backup mode; the session's end would do it too, but say so explicitly.
-      await session.stopBackup().catch(() => undefined);
-    }
+    // No pg_backup_stop here: it could wait for WAL archiving forever. Closing the session (finally) ends
+    // the non-exclusive backup on the server.
+    if (backupStarted) log.debug('ending backup mode by closing the PostgreSQL session');
     if (info.status !== BackupStatus.EMPTY) {
       const line = (errorMessage(err).trim().split('\n')[0] ?? '') || (err instanceof Error ? err.name : 'error');
       info.status = BackupStatus.FAILED;
@@ -278,6 +287,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     }
     throw err;
   } finally {
+    input.signal?.removeEventListener('abort', onAbort);
     await session.close();
   }
 }

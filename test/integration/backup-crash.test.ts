@@ -57,3 +57,30 @@ test('a backup interrupted by SIGTERM exits 1 and writes backup.info with status
   assert.ok(!listFiles(storeDir).some((f) => f.includes('.pgstow-tmp-')), 'partial upload removed');
   assert.match(stderr, /SIGTERM/);
 });
+
+test('with WAL archiving broken, pg_backup_stop waits; SIGTERM then fails the backup at once ("stopping backup")', async (t) => {
+  const fx = await startArchivingPostgres(15, { tablespace: false, rows: 1000, archiveCommand: 'false' });
+  t.after(() => fx.cleanup());
+  const storeDir = makeTempDir('backup-noarchive');
+  t.after(() => removeDir(storeDir));
+  const child = spawn(process.execPath, [binPath('barman-cloud-backup'), '--cloud-provider', 'file', '-v', `file://${storeDir}`, 'pg'],
+    { env: { ...process.env, ...fx.pg.libpqEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !/Stopping backup/.test(stderr)) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(child.exitCode, null, 'still waiting for archiving');
+  const t0 = Date.now();
+  child.kill('SIGTERM');
+  const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+  assert.equal(code, 1, stderr);
+  assert.ok(Date.now() - t0 < 10_000, 'no wait for archiving after the interrupt');
+  const infos = listFiles(storeDir).filter((f) => f.endsWith('backup.info'));
+  const info = readInfo(fs.readFileSync(path.join(storeDir, infos[0] as string), 'utf8'));
+  assert.equal(info.status, 'FAILED');
+  assert.match(info.error ?? '', /^failure stopping backup \(interrupted by SIGTERM\)$/);
+  // The server left backup mode: a backup can start again right away (here: one that waits again, so just start).
+  const rows = await fx.pg.query<{ n: string }>("SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = 'barman_cloud_backup'");
+  assert.equal(rows[0]?.n, '0');
+});

@@ -20,14 +20,14 @@ export interface BackupFixture {
   cleanup(): Promise<void>;
 }
 
-export async function startArchivingPostgres(version: PgVersion, options: { tablespace?: boolean; rows?: number } = {}): Promise<BackupFixture> {
+export async function startArchivingPostgres(version: PgVersion, options: { tablespace?: boolean; rows?: number; archiveCommand?: string } = {}): Promise<BackupFixture> {
   const walDir = makeTempDir(`wal-archive-${version}`);
   const tablespaceDir = makeTempDir(`tblspc-${version}`);
   chownToPostgres(walDir);
   chownToPostgres(tablespaceDir);
   const pg = await startPostgres({
     version,
-    settings: { archive_mode: 'on', archive_command: `test ! -f ${walDir}/%f && cp %p ${walDir}/%f`, archive_timeout: 0 },
+    settings: { archive_mode: 'on', archive_command: options.archiveCommand ?? `test ! -f ${walDir}/%f && cp %p ${walDir}/%f`, archive_timeout: 0 },
   });
   const rows = options.rows ?? 2000;
   await pg.query(`CREATE TABLE t_random AS SELECT g AS id, md5(random()::text) AS h, random() AS r, repeat(md5(g::text), 8) AS filler FROM generate_series(1, ${rows}) g`);
@@ -103,7 +103,7 @@ export function listFiles(dir: string): string[] {
  * Restores a backup directory of a file:// store by hand (tar -x), relinks tablespaces, configures archive
  * recovery from `walDir`, starts PostgreSQL and returns it. Independent of pgstow's restore command.
  */
-export async function restoreByHand(version: PgVersion, backupDir: string, walDir: string, tablespaces: { oid: number }[]): Promise<{ pg: PostgresServer; dataDir: string; cleanup(): Promise<void> }> {
+export async function restoreByHand(version: PgVersion, backupDir: string, walDir: string, tablespaces: { oid: number }[], restoreCommand = `cp ${walDir}/%f %p`): Promise<{ pg: PostgresServer; dataDir: string; cleanup(): Promise<void> }> {
   const base = makeTempDir('restored');
   const dataDir = path.join(base, 'data');
   fs.mkdirSync(dataDir, { mode: 0o700 });
@@ -121,7 +121,7 @@ export async function restoreByHand(version: PgVersion, backupDir: string, walDi
   }
   fs.mkdirSync(path.join(dataDir, 'pg_wal', 'archive_status'), { recursive: true });
   fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
-  fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\nrestore_command = 'cp ${walDir}/%f %p'\narchive_mode = off\nrecovery_target_action = 'promote'\n`);
+  fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\nrestore_command = '${restoreCommand}'\narchive_mode = off\nrecovery_target_action = 'promote'\n`);
   chownToPostgres(base);
   const pg = await createPostgres({ version, dataDir });
   await pg.start();

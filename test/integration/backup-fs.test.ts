@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { runCli } from '../harness/cli.js';
-import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { binCommandLine, runCli } from '../harness/cli.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { BARMAN_34_KEYS, listFiles, readInfo, restoreByHand, startArchivingPostgres, tableChecksums, tarMembers } from './backup-fixtures.js';
+import { startPostgres } from '../harness/postgres.js';
 
 test('pgstow backup of PostgreSQL 15 with a tablespace to file://: Barman layout, backup.info, manifest, and the data restores', async (t) => {
   const fx = await startArchivingPostgres(15);
@@ -115,9 +116,72 @@ test('a backup that cannot connect to PostgreSQL exits 1 naming the server; bad 
   assert.equal(r.code, 1, r.stderr);
   assert.match(r.stderr, /cannot connect to PostgreSQL at 127\.0\.0\.1:1/);
   assert.ok(!fs.existsSync(path.join(storeDir, 'pg', 'base')), 'nothing written');
+  // An unreachable store is reported first, with exit 2 (barman-cloud 3.4 checks the cloud before PostgreSQL).
+  const down = await runCli('barman-cloud-backup', ['--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9', 's3://bucket/p', 'pg'],
+    { env: { AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', AWS_DEFAULT_REGION: 'us-east-1', PGHOST: '127.0.0.1', PGPORT: '1' } });
+  assert.equal(down.code, 2, down.stderr);
+  assert.match(down.stderr, /127\.0\.0\.1:9/);
   const bad = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', '-n', '20240101T000000', `file://${storeDir}`, 'pg']);
   assert.equal(bad.code, 3);
   assert.match(bad.stderr, /not allowed: backup ID/);
   const both = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', '-z', '-j', `file://${storeDir}`, 'pg']);
   assert.equal(both.code, 3);
+});
+
+test('CloudNativePG flow on file://: pgstow wal-archive + barman-cloud-backup --name, then backup-show by name, and PITR with pgstow wal-restore', async (t) => {
+  const storeDir = makeTempDir('backup-cnpg');
+  t.after(() => removeDir(storeDir));
+  chownToPostgres(storeDir);
+  const url = `file://${storeDir}`;
+  const fx = await startArchivingPostgres(15, { tablespace: false, archiveCommand: `${binCommandLine('barman-cloud-wal-archive')} --cloud-provider file ${url} pg %p` });
+  t.after(() => fx.cleanup());
+  // Archive one segment first, so pg/wals/ is created by the postgres user (the backup runs as root here).
+  const first = (await fx.pg.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0]?.w as string;
+  await fx.pg.waitFor('the first WAL archived', async () => String((await fx.pg.query<{ n: string | null }>('SELECT last_archived_wal AS n FROM pg_stat_archiver'))[0]?.n ?? '') >= first);
+  const name = 'backup-20261125120000';
+  const r = await runCli('barman-cloud-backup', ['--user', 'postgres', '--name', name, '--immediate-checkpoint', '--jobs', '2', '--cloud-provider', 'file', url, 'pg'], { env: fx.pg.libpqEnv });
+  assert.equal(r.code, 0, r.stderr);
+  const show = await runCli('barman-cloud-backup-show', ['--format', 'json', '--cloud-provider', 'file', url, 'pg', name]);
+  assert.equal(show.code, 0, show.stderr);
+  const shown = (JSON.parse(show.stdout) as { cloud: Record<string, unknown> }).cloud;
+  assert.equal(shown.backup_name, name);
+  assert.equal(shown.status, 'DONE');
+  assert.match(String(shown.begin_wal), /^[0-9A-F]{24}$/);
+  assert.match(String(shown.end_xlog), /^[0-9A-F]+\/[0-9A-F]+$/);
+  const list = await runCli('barman-cloud-backup-list', ['--cloud-provider', 'file', url, 'pg']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`${shown.backup_id as string}.*${name}`));
+
+  // Writes after the backup are replayed from the archive through pgstow wal-restore.
+  await fx.pg.query("INSERT INTO t_text (body) VALUES ('after the backup')");
+  const expected = await tableChecksums(fx.pg);
+  const switched = (await fx.pg.query<{ w: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS w'))[0]?.w as string;
+  await fx.pg.waitFor('the last WAL archived', async () => String((await fx.pg.query<{ n: string | null }>('SELECT last_archived_wal AS n FROM pg_stat_archiver'))[0]?.n ?? '') >= switched);
+  const dir = path.join(storeDir, 'pg', 'base', shown.backup_id as string);
+  const restored = await restoreByHand(15, dir, fx.walDir, [], `${binCommandLine('barman-cloud-wal-restore')} --cloud-provider file ${url} pg %f %p`);
+  t.after(() => restored.cleanup());
+  assert.deepEqual(await tableChecksums(restored.pg), expected);
+});
+
+test('configuration files outside PGDATA are appended under their base name after pg_control (Debian layout)', async (t) => {
+  const confDir = makeTempDir('conf-outside');
+  t.after(() => removeDir(confDir));
+  const hba = path.join(confDir, 'pg_hba.conf');
+  fs.writeFileSync(hba, 'local all all trust\nhost all all 127.0.0.1/32 trust\n# outside PGDATA\n');
+  const ident = path.join(confDir, 'pg_ident.conf');
+  fs.writeFileSync(ident, '# ident outside PGDATA\n');
+  chownToPostgres(confDir);
+  const pg = await startPostgres({ version: 15, settings: { hba_file: hba, ident_file: ident, archive_mode: 'on', archive_command: 'true' } });
+  t.after(() => pg.destroy());
+  const storeDir = makeTempDir('backup-conf');
+  t.after(() => removeDir(storeDir));
+  const r = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', `file://${storeDir}`, 'pg'], { env: pg.libpqEnv });
+  assert.equal(r.code, 0, r.stderr);
+  const id = fs.readdirSync(path.join(storeDir, 'pg', 'base'))[0] as string;
+  const dir = path.join(storeDir, 'pg', 'base', id);
+  const names = tarMembers(path.join(dir, 'data.tar')).map((m) => m.name);
+  assert.deepEqual(names.slice(-4), ['global/pg_control', 'pg_hba.conf', 'pg_ident.conf', 'backup_label']);
+  const info = readInfo(fs.readFileSync(path.join(dir, 'backup.info'), 'utf8'));
+  assert.equal(info.hba_file, hba);
+  assert.equal(info.ident_file, ident);
 });

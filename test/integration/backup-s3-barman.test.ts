@@ -26,7 +26,7 @@ function barman(program: string, args: string[], env: Record<string, string>): {
 }
 
 /** Reads S3 objects with boto3: keys under a prefix, object bodies, and tar member names (tarfile "r|*"). */
-function s3py(op: 'keys' | 'get' | 'members', endpoint: string, env: Record<string, string>, key: string): string {
+function s3py(op: 'keys' | 'get' | 'members' | 'meta', endpoint: string, env: Record<string, string>, key: string): string {
   const script = `import boto3, sys, json, tarfile
 s3 = boto3.client('s3', endpoint_url=sys.argv[1])
 op, bucket, key = sys.argv[2], sys.argv[3], sys.argv[4]
@@ -37,6 +37,10 @@ if op == 'keys':
     print(json.dumps(out))
 elif op == 'get':
     sys.stdout.write(s3.get_object(Bucket=bucket, Key=key)['Body'].read().decode())
+elif op == 'meta':
+    head = s3.head_object(Bucket=bucket, Key=key)
+    tags = {t['Key']: t['Value'] for t in s3.get_object_tagging(Bucket=bucket, Key=key)['TagSet']}
+    print(json.dumps({'sse': head.get('ServerSideEncryption'), 'tags': tags}))
 else:
     body = s3.get_object(Bucket=bucket, Key=key)['Body']
     with tarfile.open(fileobj=body, mode='r|*') as t:
@@ -56,7 +60,7 @@ test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and d
   const before = await tableChecksums(fx.pg);
   const prefix = target.url.slice(`s3://${TEST_BUCKET}/`.length);
 
-  const ours = await runCli('barman-cloud-backup', ['--tags', 'team,dba', 'env,test', ...target.args, '-z', '--immediate-checkpoint', target.url, 'pgstow'], { env });
+  const ours = await runCli('barman-cloud-backup', ['--tags', 'team,dba', 'env,test', ...target.args, '-e', 'AES256', '-z', '--immediate-checkpoint', target.url, 'pgstow'], { env });
   assert.equal(ours.code, 0, ours.stderr);
   const theirs = barman('barman-cloud-backup', [...target.args, '-z', '--immediate-checkpoint', '-h', '127.0.0.1', '-p', String(fx.pg.port), '-U', 'postgres', target.url, 'barman'], env);
   assert.equal(theirs.code, 0, theirs.stderr);
@@ -69,6 +73,12 @@ test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and d
   const theirId = idOf(theirKeys);
   const rel = (keys: string[]): string[] => keys.map((k) => k.slice(k.indexOf('/base/') + 6 + 16)).sort();
   assert.deepEqual(rel(ourKeys), [...rel(theirKeys), 'pgstow-manifest.json'].sort(), 'same objects plus the manifest');
+
+  // --tags and -e reach every object pgstow wrote.
+  for (const key of ourKeys) {
+    const meta = JSON.parse(s3py('meta', endpoint, target.env, key)) as { sse: string | null; tags: Record<string, string> };
+    assert.deepEqual(meta, { sse: 'AES256', tags: { team: 'dba', env: 'test' } }, key);
+  }
 
   // backup.info: the same key set as barman-cloud 3.4's own.
   const ourInfo = readInfo(s3py('get', endpoint, target.env, `${prefix}/pgstow/base/${ourId}/backup.info`));
@@ -131,4 +141,35 @@ test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and d
   const after = barman('barman-cloud-backup-list', [...target.args, '--format', 'json', target.url, 'pgstow'], target.env);
   assert.equal(after.code, 0, after.stderr);
   assert.deepEqual((JSON.parse(after.stdout) as { backups_list: unknown[] }).backups_list, []);
+});
+
+test('pgstow backup on Azure (Azurite) is listed and restored by barman-cloud 3.4 with equal data', async (t) => {
+  const target = storeTarget(t, 'azurite', 'backup-barman-az');
+  if (!target) return;
+  if (!fs.existsSync('/usr/bin/barman-cloud-restore')) { t.skip('barman-cloud 3.4 is not installed'); return; }
+  const fx = await startArchivingPostgres(15);
+  t.after(() => fx.cleanup());
+  const before = await tableChecksums(fx.pg);
+  const ours = await runCli('barman-cloud-backup', [...target.args, '-j', '-S', '2MB', '--immediate-checkpoint', target.url, 'pgstow'], { env: { ...target.env, ...fx.pg.libpqEnv } });
+  assert.equal(ours.code, 0, ours.stderr);
+  const list = barman('barman-cloud-backup-list', [...target.args, '--format', 'json', target.url, 'pgstow'], target.env);
+  assert.equal(list.code, 0, list.stderr);
+  const listed = (JSON.parse(list.stdout) as { backups_list: { backup_id: string; status: string }[] }).backups_list;
+  assert.equal(listed.length, 1);
+  assert.equal(listed[0]?.status, 'DONE');
+  await fx.pg.query('SELECT pg_switch_wal()');
+  const base = makeTempDir('barman-restored-az');
+  t.after(() => removeDir(base));
+  const dataDir = path.join(base, 'data');
+  const restore = barman('barman-cloud-restore', [...target.args, '--tablespace', `ts1:${path.join(base, 'ts1')}`, target.url, 'pgstow', listed[0]?.backup_id as string, dataDir], target.env);
+  assert.equal(restore.code, 0, restore.stderr);
+  fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+  fs.mkdirSync(path.join(dataDir, 'pg_wal', 'archive_status'), { recursive: true });
+  fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\nrestore_command = 'cp ${fx.walDir}/%f %p'\narchive_mode = off\nrecovery_target_action = 'promote'\n`);
+  chownToPostgres(base);
+  const restored = await createPostgres({ version: 15, dataDir });
+  t.after(() => restored.destroy());
+  await restored.start();
+  await restored.waitFor('recovery to finish', async () => (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false);
+  assert.deepEqual(await tableChecksums(restored), before);
 });
