@@ -28,6 +28,7 @@ function step(name, cmd, args) {
 
 const bin = (name) => path.join(root, 'node_modules', '.bin', name);
 step('type check and build (tsc, strict)', bin('tsc'), ['-p', 'tsconfig.json']);
+step('bundle the Azure and Google SDKs (esbuild)', process.execPath, [path.join(root, 'scripts', 'bundle-sdks.mjs')]);
 step('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']);
 
 // Compiled test files: dist/test/**/*.test.js, optionally filtered by the given paths (source or dist form).

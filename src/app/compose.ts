@@ -4,7 +4,7 @@
  */
 import type { CommandSpec, ParsedArgs } from '../cli/args.js';
 import type { CommandContext } from '../cli/command.js';
-import { attachConfig, configOf, configRequestOf, destinationOf, parseCommandArgs, storeOptionsFromArgs } from '../cli/common-options.js';
+import { attachConfig, configOf, configRequestOf, destinationOf, parseCommandArgs, registerConfigModule, storeOptionsFromArgs } from '../cli/common-options.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import { BarmanLayout } from '../repository/barman-layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
@@ -33,7 +33,9 @@ export async function loadConfigFromArgs(args: ParsedArgs, ctx: CommandContext):
   const request = configRequestOf(args, ctx.env, ctx.barmanMode);
   if (!request) return undefined;
   const { loadConfig } = await import('../config/load-config.js');
-  const { secretValues } = await import('../config/resolved-config.js');
+  const resolvedConfig = await import('../config/resolved-config.js');
+  registerConfigModule(resolvedConfig);
+  const { secretValues } = resolvedConfig;
   const config = await loadConfig(request);
   ctx.secrets.push(...secretValues(config));
   attachConfig(args, config);

@@ -7,7 +7,6 @@ import { inferProvider } from '../storage/destination.js';
 import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
-import { toStoreOptions } from '../config/resolved-config.js';
 import type { KubernetesMode, LoadConfigOptions } from '../config/load-config.js';
 
 export const COMMON_OPTIONS: readonly OptionSpec[] = [
@@ -93,6 +92,17 @@ export function configRequestOf(args: ParsedArgs, env: Readonly<Record<string, s
 
 const attached = new WeakMap<ParsedArgs, ResolvedConfig>();
 
+type ConfigModule = Pick<typeof import('../config/resolved-config.js'), 'toStoreOptions'>;
+let configModule: ConfigModule | undefined;
+
+/**
+ * The config modules are not imported here: every archive_command would pay ~8 ms of CPU to load them. Whoever
+ * loads a config (app/compose.ts) registers resolved-config.js first, so storeOptionsFromArgs can use it.
+ */
+export function registerConfigModule(m: ConfigModule): void {
+  configModule = m;
+}
+
 /** Records the config loaded for these args (cli/main.ts does it before the command runs). */
 export function attachConfig(args: ParsedArgs, config: ResolvedConfig): void {
   attached.set(args, config);
@@ -123,7 +133,10 @@ export function destinationOf(args: ParsedArgs, config: ResolvedConfig | undefin
  * and then every flag given on the command line on top of it.
  */
 export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string, config: ResolvedConfig | undefined = configOf(args)): StoreOptions {
-  if (config) return overlayFlags(args, toStoreOptions(config, env, url), providerForConfig(args, url, config));
+  if (config) {
+    if (!configModule) throw new Error('internal error: a config was given but config/resolved-config.js was not registered (registerConfigModule)');
+    return overlayFlags(args, configModule.toStoreOptions(config, env, url), providerForConfig(args, url, config));
+  }
   const o = args.options;
   const provider = inferProvider(url, o.cloudProvider as string | undefined);
   const endpointUrl = (o.endpointUrl as string | undefined) ?? undefined;

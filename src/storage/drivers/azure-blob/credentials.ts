@@ -4,9 +4,10 @@
  */
 import * as tls from 'node:tls';
 import type { TokenCredential } from '@azure/core-auth';
-import { AnonymousCredential, StorageSharedKeyCredential } from '@azure/storage-blob';
+import type { AnonymousCredential, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { IDENTITY_ENV_VARS, type AzureAuth } from './config.js';
 import type { StoreOptions } from '../../store-options.js';
+import { blobSdk, loadIdentity } from './sdk.js';
 
 export type AzureSdkCredential = StorageSharedKeyCredential | AnonymousCredential | TokenCredential;
 
@@ -35,11 +36,11 @@ export function identityTlsOptions(caPem: string | undefined): { ca: string[] } 
 export async function buildCredential(auth: AzureAuth, options: StoreOptions, caPem: string | undefined): Promise<AzureSdkCredential> {
   switch (auth.kind) {
     case 'connection-string':
-      return auth.accountKey ? new StorageSharedKeyCredential(auth.accountName, auth.accountKey) : new AnonymousCredential();
+      return auth.accountKey ? new blobSdk.StorageSharedKeyCredential(auth.accountName, auth.accountKey) : new blobSdk.AnonymousCredential();
     case 'sas':
-      return new AnonymousCredential();
+      return new blobSdk.AnonymousCredential();
     case 'shared-key':
-      return new StorageSharedKeyCredential(auth.accountName, auth.accountKey);
+      return new blobSdk.StorageSharedKeyCredential(auth.accountName, auth.accountKey);
     case 'token':
       return buildTokenCredential(auth.credential, options, caPem);
   }
@@ -47,7 +48,7 @@ export async function buildCredential(auth: AzureAuth, options: StoreOptions, ca
 
 async function buildTokenCredential(kind: 'azure-cli' | 'managed-identity' | 'default', options: StoreOptions, caPem: string | undefined): Promise<TokenCredential> {
   applyIdentityEnv(options.env);
-  const identity = await import('@azure/identity');
+  const identity = loadIdentity();
   const env = options.env;
   const tlsOptions = identityTlsOptions(caPem);
   // A few quick retries: archive_command is retried by PostgreSQL anyway, and a DBA waits on check-store.

@@ -5,7 +5,6 @@
 import * as fs from 'node:fs';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
-import { ContainerClient, newPipeline } from '@azure/storage-blob';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { ConfigError } from '../../../errors.js';
@@ -13,6 +12,7 @@ import { VERSION } from '../../../version.js';
 import { describeAuth, resolveAzureAuth, resolveTuning } from './config.js';
 import { buildCredential } from './credentials.js';
 import { AzureBlobStore } from './azure-blob-store.js';
+import { blobSdk } from './sdk.js';
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const auth = resolveAzureAuth(destination, options);
@@ -33,7 +33,7 @@ export async function createStore(destination: Destination, options: StoreOption
   }
 
   const credential = await buildCredential(auth, options, caPem);
-  const pipeline = newPipeline(credential, {
+  const pipeline = blobSdk.newPipeline(credential, {
     // Short back-off: archive_command is retried by PostgreSQL, and a dead endpoint should fail in seconds.
     retryOptions: {
       maxTries: 4, retryDelayInMs: 500, maxRetryDelayInMs: 8000,
@@ -51,7 +51,7 @@ export async function createStore(destination: Destination, options: StoreOption
 
   const sas = auth.kind === 'sas' ? auth.sasToken : auth.kind === 'connection-string' && !auth.accountKey ? auth.sasToken : undefined;
   const containerUrl = `${endpoint}/${encodeURIComponent(destination.bucket)}${sas ? `?${sas}` : ''}`;
-  const container = new ContainerClient(containerUrl, pipeline);
+  const container = new blobSdk.ContainerClient(containerUrl, pipeline);
   return new AzureBlobStore({
     container, containerName: destination.bucket, endpoint, credential: credentialName, tuning,
     credentialKind: auth.kind === 'token' ? 'token' : sas ? 'sas' : 'key',

@@ -14,6 +14,11 @@ export const DEFAULT_MAX_PARTS = 10_000;
 export const DEFAULT_PART_SIZE = 16 * MIB;
 /** Smallest part size we choose ourselves (fewer, larger requests than the 5 MiB minimum). */
 export const MIN_CHOSEN_PART_SIZE = 8 * MIB;
+/**
+ * Bytes already in memory (a WAL segment) up to this size go in one PutObject unless a part size was set:
+ * a 16 MiB segment as multipart took four requests (create, two parts, complete) instead of one.
+ */
+export const SINGLE_PUT_MAX_BYTES = 64 * MIB;
 export const DEFAULT_UPLOAD_CONCURRENCY = 4;
 export const DEFAULT_READ_TIMEOUT_SECONDS = 60;
 

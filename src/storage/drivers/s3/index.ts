@@ -9,19 +9,19 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
-import { S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
-import { NodeHttpHandler } from '@smithy/node-http-handler';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { resolveS3Settings, type S3Settings } from './config.js';
 import { S3ObjectStore, contentMd5 } from './s3-store.js';
+import { httpHandler, s3sdk } from './sdk.js';
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
   // The SDK warns on stderr about Node 20 on every run; that line would land in PostgreSQL's log per WAL.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const client = new S3Client(await clientConfig(settings));
+  const client = new s3sdk.S3Client(await clientConfig(settings));
   addContentMd5ForDeleteObjects(client);
   const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
   return new S3ObjectStore(client, settings, keyId);
@@ -39,7 +39,7 @@ export async function clientConfig(settings: S3Settings): Promise<S3ClientConfig
     // Added to the system roots, not replacing them: AWS endpoints keep working next to a private CA.
     ca = [...tls.rootCertificates, pem];
   }
-  const requestHandler = new NodeHttpHandler({
+  const requestHandler = new httpHandler.NodeHttpHandler({
     httpAgent: new http.Agent(agentOptions),
     httpsAgent: new https.Agent({ ...agentOptions, ...(ca ? { ca } : {}) }),
     connectionTimeout: settings.readTimeoutMs,

@@ -6,11 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client,
-  UploadPartCommand, type CompletedPart, type PutObjectCommandInput,
-} from '@aws-sdk/client-s3';
+import type { CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
   type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
@@ -21,7 +17,13 @@ import {
   type StorageOperation,
 } from '../../errors.js';
 import { classifyS3Error } from './errors.js';
-import { choosePartSize, type S3Settings } from './config.js';
+import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.js';
+import { s3sdk } from './sdk.js';
+
+const {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
+} = s3sdk;
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
 class SourceError extends Error {
@@ -81,7 +83,8 @@ export class S3ObjectStore implements ObjectStore {
       throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
     }
     const partSize = choosePartSize(this.settings, options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined));
-    if (body instanceof Uint8Array && body.length <= partSize) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
+    const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
+    if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
     return this.putStream(key, openBody(body), partSize, options);
   }
 
@@ -292,7 +295,9 @@ async function* readParts(stream: Readable, size: number): AsyncGenerator<Buffer
     let r: IteratorResult<unknown>;
     try { r = await iterator.next(); } catch (err) { throw new SourceError(err); }
     if (r.done) break;
-    const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : Buffer.from(r.value as Uint8Array);
+    // No copy of Buffers here: Buffer.concat below copies before any part leaves this function.
+    const v = r.value as string | Uint8Array;
+    const chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
     chunks.push(chunk);
     held += chunk.length;
     while (held >= size) {

@@ -1,0 +1,38 @@
+// Build step after tsc: bundles the Azure and Google SDKs (CommonJS) into one file each under dist/src/vendor/.
+// archive_command loads its provider's SDK once per WAL segment; @azure/storage-blob is ~270 files and
+// @google-cloud/storage ~170, and resolving, reading and wrapping each file cost more than the code itself:
+// bundled, require() takes ~60 instead of ~120 ms of CPU (Azure) and ~55 instead of ~90 ms (GCS) on Node 20.
+// The AWS SDK ships pre-bundled per package and gains nothing. The drivers fall back to node_modules when a
+// bundle is missing (tsc-only builds). @azure/identity stays in node_modules: only Entra ID users load it.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, 'dist', 'src', 'vendor');
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  console.warn('bundle-sdks: esbuild is not installed (npm install --include=dev); the drivers will load the SDKs from node_modules');
+  process.exit(0);
+}
+
+// The paths keep the package scope (vendor/@azure/…) so load probes that look for "/@azure/" still see them.
+const BUNDLES = [
+  { out: '@azure/storage-blob.cjs', source: "module.exports = require('@azure/storage-blob');" },
+  // One bundle for both: the driver hands GoogleAuth clients to Storage, so they must share one copy.
+  { out: '@google-cloud/storage.cjs', source: "module.exports = { storage: require('@google-cloud/storage'), auth: require('google-auth-library') };" },
+];
+
+for (const b of BUNDLES) {
+  const outfile = path.join(outDir, b.out);
+  await esbuild.build({
+    stdin: { contents: b.source, resolveDir: root, sourcefile: `vendor-${path.basename(b.out)}`, loader: 'js' },
+    bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile,
+    // CommonJS builds, as require() would pick them; legal comments (licences) kept at the end of the file.
+    mainFields: ['main', 'module'], conditions: ['require'], legalComments: 'eof', logLevel: 'warning',
+  });
+  console.log(`bundle-sdks: ${path.relative(root, outfile)} (${Math.round(fs.statSync(outfile).size / 1024)} KiB)`);
+}
