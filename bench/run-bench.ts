@@ -15,6 +15,7 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import type { S3ServerInfo, AzuriteInfo } from '../test/harness/test-env.js';
 import { startS3rver } from '../test/harness/servers/s3rver.js';
 import { startAzurite } from '../test/harness/servers/azurite.js';
+import { startMoto } from '../test/harness/servers/moto.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { dirSize, fmt, stats, type Stats } from './lib/measure.js';
@@ -27,6 +28,7 @@ import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
+const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load'];
 
 interface Options {
   quick: boolean;
@@ -43,7 +45,7 @@ function parseOptions(argv: string[]): Options {
     const i = argv.indexOf(name);
     return i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
   };
-  const only = new Set((get('--only') ?? 'limits,wal,walrestore,backup,restore,load').split(','));
+  const only = new Set((get('--only') ?? ALL_WORKLOADS.join(',')).split(','));
   return {
     quick,
     reps: Number(get('--reps') ?? (quick ? 2 : 3)),
@@ -96,6 +98,13 @@ async function main(): Promise<void> {
   const s3Info = s3.servers.s3rver as S3ServerInfo;
   const s3Tls = s3.servers.s3rverTls as S3ServerInfo;
   const azInfo = az.servers.azurite as AzuriteInfo;
+  // moto (strict SigV4 + IAM, real multipart ETags) is the second S3 server; where it is absent the WAL rows
+  // for it are left out and the report says so.
+  const moto = await startMoto({ tmpDir: path.join(tmp, 'moto'), tls }).catch((err: Error) => {
+    console.log(`*** moto_server is not available, its rows are left out: ${err.message.split('\n')[0]}`);
+    return undefined;
+  });
+  const motoInfo = moto?.servers.moto as S3ServerInfo | undefined;
   const stash = path.join(tmp, 'walstash');
   fs.mkdirSync(stash, { recursive: true });
   chownToPostgres(stash);
@@ -105,9 +114,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
-  const stores: Record<'s3rver' | 'azurite', (prefix: string) => StoreEndpoint> = {
-    s3rver: (prefix) => ({ kind: 's3rver', url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3Info.endpoint],
-      env: { AWS_ACCESS_KEY_ID: s3Info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3Info.secretAccessKey, AWS_DEFAULT_REGION: s3Info.region } }),
+  const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
+    kind, url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', info.endpoint],
+    env: { AWS_ACCESS_KEY_ID: info.accessKeyId, AWS_SECRET_ACCESS_KEY: info.secretAccessKey, AWS_DEFAULT_REGION: info.region },
+  });
+  const stores: Record<'s3rver' | 'azurite', (prefix: string) => StoreEndpoint> & { moto?: (prefix: string) => StoreEndpoint } = {
+    s3rver: s3Store('s3rver', s3Info),
+    ...(motoInfo ? { moto: s3Store('moto', motoInfo) } : {}),
     azurite: (prefix) => ({ kind: 'azurite', url: `${azInfo.accountUrl}/${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'azure-blob-storage'],
       env: { AZURE_STORAGE_CONNECTION_STRING: azInfo.connectionString } }),
   };
@@ -141,8 +154,8 @@ async function main(): Promise<void> {
     chownToPostgres(staged);
 
     if (opt.only.has('wal') || opt.only.has('walrestore')) {
-      const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'azurite' | 'pgbr' }> = [];
-      for (const store of ['s3rver', 'azurite'] as const) {
+      const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'moto' | 'azurite' | 'pgbr' }> = [];
+      for (const store of motoInfo ? (['s3rver', 'moto', 'azurite'] as const) : (['s3rver', 'azurite'] as const)) {
         for (const codec of ['none', 'gzip', 'lz4', 'zstd'] as Codec[]) configs.push({ tool: 'pgstow', codec, store });
         for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'barman-cloud', codec, store });
       }
@@ -152,7 +165,7 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < opt.reps; rep++) {
         for (const c of shuffle(configs)) {
           const server = `wal-${c.tool}-${c.codec}-${rep}`;
-          const target = c.store === 'pgbr' ? pgbr() : stores[c.store](`bench-${rep}`);
+          const target = c.store === 'pgbr' ? pgbr() : (stores[c.store] ?? stores.s3rver)(`bench-${rep}`);
           const key = `${c.store}|${c.tool}|${c.codec}`;
           const row = walRows.get(key) ?? { workload: 'WAL archive, one process per 16 MiB segment', store: c.store === 'pgbr' ? 's3rver (https)' : c.store, tool: c.tool, config: c.codec, metric: 'ms/segment', values: [] };
           walRows.set(key, row);
@@ -222,6 +235,7 @@ async function main(): Promise<void> {
     await pg.destroy();
     await s3.stop();
     await az.stop();
+    await moto?.stop();
     if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
   }
 
@@ -233,6 +247,22 @@ async function main(): Promise<void> {
   const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load };
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
+  // A full run of every workload is what the README shows; quick or partial runs never replace it.
+  if (!opt.quick && ALL_WORKLOADS.every((w) => opt.only.has(w))) updateReadme(report);
+}
+
+/** Puts the report between the README's bench markers (headings shifted one level down). */
+function updateReadme(report: string): void {
+  const readme = path.join(ROOT, 'README.md');
+  const text = fs.readFileSync(readme, 'utf8');
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const i = text.indexOf(start);
+  const j = text.indexOf(end);
+  if (i < 0 || j < i) { console.log('README.md has no bench markers; not updated'); return; }
+  const body = report.replace(/^(#{2,5}) /gm, '#$1 ').trim();
+  fs.writeFileSync(readme, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
+  console.log('README.md performance table updated');
 }
 
 function machineInfo(): Record<string, string | number> {
@@ -275,8 +305,11 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
   }
   if (load.length) {
     out.push('### WAL archiving under a pgbench write load', '');
-    out.push('| tool | config | segments generated | archived during load | max .ready backlog | drain after load (s) |', '|---|---|---|---|---|---|');
-    for (const l of load) out.push(`| ${l.tool} | ${l.config} | ${l.generated} | ${l.archivedDuringLoad} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} |`);
+    out.push('| tool | config | segments generated | archived during load | generated / min | archived / min | max .ready backlog | drain after load (s) |', '|---|---|---|---|---|---|---|---|');
+    for (const l of load) {
+      const perMin = (n: number): string => (n / (l.loadSeconds / 60)).toFixed(0);
+      out.push(`| ${l.tool} | ${l.config} | ${l.generated} | ${l.archivedDuringLoad} | ${perMin(l.generated)} | ${perMin(l.archivedDuringLoad)} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} |`);
+    }
     out.push('');
   }
   if (limits.length) {

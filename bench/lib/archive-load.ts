@@ -12,6 +12,8 @@ import type { PgbackrestConfig, StoreEndpoint } from './tools.js';
 export interface LoadResult {
   tool: string;
   config: string;
+  /** Length of the pgbench run, seconds. */
+  loadSeconds: number;
   generated: number;
   archivedDuringLoad: number;
   maxBacklog: number;
@@ -49,13 +51,15 @@ export async function runArchiveUnderLoad(ctx: {
     const arch0 = Number((await pg.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver'))[0]?.n ?? 0);
     let maxBacklog = 0;
     const sampler = setInterval(() => { maxBacklog = Math.max(maxBacklog, countReady()); }, 500);
+    const tLoad = Date.now();
     await runPgbench(pg, ['-c', '4', '-j', '2', '-T', String(ctx.seconds), '-N', 'pgb']);
+    const loadSeconds = (Date.now() - tLoad) / 1000;
     clearInterval(sampler);
     const lsn1 = BigInt((await pg.query<{ l: string }>("select (pg_current_wal_lsn() - '0/0')::text as l"))[0]?.l ?? '0');
     const arch1 = Number((await pg.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver'))[0]?.n ?? 0);
     const t0 = Date.now();
     await pg.waitFor('backlog drained', async () => countReady() === 0, 600_000).catch(() => undefined);
-    results.push({ tool: c.tool, config: c.config, generated: Number((lsn1 - lsn0) / BigInt(segSize)), archivedDuringLoad: arch1 - arch0, maxBacklog, drainSeconds: (Date.now() - t0) / 1000 });
+    results.push({ tool: c.tool, config: c.config, loadSeconds, generated: Number((lsn1 - lsn0) / BigInt(segSize)), archivedDuringLoad: arch1 - arch0, maxBacklog, drainSeconds: (Date.now() - t0) / 1000 });
   }
   return results;
 }

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { timed, type RunResult } from './measure.js';
 import { binPath } from '../../test/harness/cli.js';
 
-export type StoreKind = 's3rver' | 'azurite';
+export type StoreKind = 's3rver' | 'moto' | 'azurite';
 export type Codec = 'none' | 'gzip' | 'bzip2' | 'snappy' | 'lz4' | 'zstd';
 export type ToolName = 'pgstow' | 'barman-cloud' | 'pgbackrest';
 

@@ -4,7 +4,8 @@
  */
 import type { OptionSpec, ParsedArgs } from './args.js';
 import { parseSize } from './args.js';
-import { UsageError } from '../errors.js';
+import { ExitCode, PgstowError, UsageError } from '../errors.js';
+import { StorageError } from '../storage/errors.js';
 import { getCodec, resolveLevel, type Codec } from '../pipeline/codecs.js';
 import type { StoreOptions } from '../storage/store-options.js';
 
@@ -108,4 +109,17 @@ export function maxParallelFrom(args: ParsedArgs): number {
   const n = (args.options.maxParallel as number | undefined) ?? 1;
   if (n < 1) throw new UsageError('argument --max-parallel: must be a positive integer');
   return n;
+}
+
+/**
+ * Barman's WAL commands exit 1 only for what the operation itself decided (wal-restore: the WAL is not in the
+ * archive; pgstow's refused overwrite); a provider error (access denied, bad credentials, missing bucket, damaged
+ * object) is "any other error", exit 4. That matters on restore: CloudNativePG logs exit 1 as "WAL not found" at
+ * info level and PostgreSQL may take it for the end of the archive, hiding a permission problem.
+ */
+export function asWalCommandError(err: unknown): unknown {
+  if (err instanceof StorageError && err.exitCode === ExitCode.OPERATION) {
+    return new PgstowError(err.code, ExitCode.GENERAL, err.message, { cause: err });
+  }
+  return err;
 }

@@ -8,7 +8,8 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../harness/cli.js';
-import { ALL_STORE_KINDS, storeTarget, type StoreTarget } from '../harness/stores.js';
+import { ALL_STORE_KINDS, storeTarget, TEST_BUCKET, uniquePrefix, type StoreTarget } from '../harness/stores.js';
+import { requireServer } from '../harness/test-env.js';
 import { makeTempDir } from '../harness/tmp.js';
 
 const SEG = 1 << 20; // 1 MiB segments keep the tests small (initdb --wal-segsize=1)
@@ -202,5 +203,38 @@ describe('wal-archive/wal-restore failure exit codes', () => {
     assert.match(r.stderr, /gzip/);
     assert.ok(!fs.existsSync(dest), 'no half-written destination');
     assert.deepEqual(fs.readdirSync(s.dir).filter((f) => f.includes('pgstow-tmp')), [], 'no temp file left');
+  });
+
+  it('exit 4, not 1, when the store refuses: permission denied and wrong secret are never "WAL not found"', async (t) => {
+    const moto = requireServer(t, 'moto');
+    if (!moto?.extra?.limitedAccessKeyId || !moto.extra.limitedSecretAccessKey) return;
+    const dir = makeTempDir('wal-denied');
+    const limited = { AWS_ACCESS_KEY_ID: moto.extra.limitedAccessKeyId, AWS_SECRET_ACCESS_KEY: moto.extra.limitedSecretAccessKey, AWS_DEFAULT_REGION: moto.region };
+    const opts = ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint];
+    const file = path.join(dir, segmentName(5));
+    fs.writeFileSync(file, fakeSegment(5));
+    // Inside its prefix the limited user archives and restores; a WAL that is not there is exit 1 as usual.
+    const inside = `s3://${TEST_BUCKET}/${moto.extra.limitedPrefix}/${uniquePrefix('wal')}`;
+    assert.equal((await runCli('barman-cloud-wal-archive', [...opts, inside, 'srv', file], { env: limited })).code, 0);
+    assert.equal((await runCli('barman-cloud-wal-restore', [...opts, inside, 'srv', segmentName(6), path.join(dir, 'none')], { env: limited })).code, 1);
+    // Outside its prefix: the policy denies it, which must not read as the end of the archive.
+    const outside = `s3://${TEST_BUCKET}/${uniquePrefix('wal-outside')}`;
+    const put = await runCli('barman-cloud-wal-archive', [...opts, outside, 'srv', file], { env: limited });
+    assert.equal(put.code, 4, put.stderr);
+    assert.match(put.stderr, /access denied: put on s3:\/\/pgstow-test\/wal-outside-[0-9a-f]+\/srv\/wals\/0000000100000000\/000000010000000000000005/);
+    const admin = { AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey, AWS_DEFAULT_REGION: moto.region };
+    assert.equal((await runCli('barman-cloud-wal-archive', [...opts, outside, 'srv', file], { env: admin })).code, 0);
+    const get = await runCli('barman-cloud-wal-restore', [...opts, outside, 'srv', segmentName(5), path.join(dir, 'denied')], { env: limited });
+    assert.equal(get.code, 4, get.stderr);
+    assert.match(get.stderr, /access denied/);
+    assert.ok(!fs.existsSync(path.join(dir, 'denied')));
+    // A wrong secret: the credentials are named as the cause, exit 4, the secret never printed.
+    const wrong = { ...admin, AWS_SECRET_ACCESS_KEY: 'wrongWRONGwrongWRONGwrongWRONGwrong0000' };
+    const bad = await runCli('barman-cloud-wal-restore', [...opts, outside, 'srv', segmentName(5), path.join(dir, 'bad')], { env: wrong });
+    assert.equal(bad.code, 4, bad.stderr);
+    assert.match(bad.stderr, /invalid credentials/);
+    for (const secret of ['wrongWRONG', moto.secretAccessKey, limited.AWS_SECRET_ACCESS_KEY]) {
+      assert.ok(!(bad.stderr + get.stderr + put.stderr).includes(secret), 'no secret in any output');
+    }
   });
 });

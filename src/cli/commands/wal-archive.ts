@@ -1,7 +1,7 @@
 /** barman-cloud-wal-archive / pgstow wal-archive: archive_command. Thin: parse → compose → archiveWal → print. */
 import type { Command } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, storeOptionsFromArgs } from '../common-options.js';
-import { applyUploadOptions, codecFromArgs, COMPRESSION_OPTIONS, maxParallelFrom, PARALLEL_OPTIONS, parseTags, UPLOAD_OPTIONS } from '../wal-options.js';
+import { applyUploadOptions, asWalCommandError, codecFromArgs, COMPRESSION_OPTIONS, maxParallelFrom, PARALLEL_OPTIONS, parseTags, UPLOAD_OPTIONS } from '../wal-options.js';
 import { UsageError } from '../../errors.js';
 import { composeStoreFromOptions } from '../../app/compose.js';
 import { archiveWal } from '../../services/archive-wal.js';
@@ -58,6 +58,8 @@ different content is refused (exit 1) and nothing is overwritten. Every upload i
         verifyMd5: options.s3?.encryption !== 'aws:kms',
       });
       return 0;
+    } catch (err) {
+      throw asWalCommandError(err);
     } finally {
       await composed.store.close();
     }

@@ -1,7 +1,7 @@
 /** barman-cloud-wal-restore / pgstow wal-restore: restore_command. Thin: parse → compose → restoreWal → print. */
 import type { Command } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, storeOptionsFromArgs } from '../common-options.js';
-import { maxParallelFrom, PARALLEL_OPTIONS } from '../wal-options.js';
+import { asWalCommandError, maxParallelFrom, PARALLEL_OPTIONS } from '../wal-options.js';
 import { parseSize } from '../args.js';
 import { ExitCode } from '../../errors.js';
 import { composeStoreFromOptions } from '../../app/compose.js';
@@ -60,7 +60,7 @@ export const command: Command = {
     } catch (err) {
       // The normal end of the archive: Barman logs it at INFO and exits 1, without an error line.
       if (err instanceof WalNotFoundError) { ctx.log.info(err.message); return ExitCode.OPERATION; }
-      throw err;
+      throw asWalCommandError(err);
     } finally {
       await composed.store.close();
     }
