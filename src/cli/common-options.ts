@@ -128,6 +128,20 @@ export function destinationOf(args: ParsedArgs, config: ResolvedConfig | undefin
   return { url, serverName };
 }
 
+/** Where config-derived StoreOptions came from, so the composition can rebuild them from a rotated config. */
+export interface ConfigOrigin {
+  args: ParsedArgs;
+  env: Readonly<Record<string, string | undefined>>;
+  url: string;
+}
+
+const configOrigins = new WeakMap<StoreOptions, ConfigOrigin>();
+
+/** The args/env/URL a config-derived StoreOptions was built from (undefined without --config). */
+export function configOriginOf(options: StoreOptions): ConfigOrigin | undefined {
+  return configOrigins.get(options);
+}
+
 /**
  * Builds StoreOptions from parsed flags and the environment; with a resolved config, from the manifest first
  * and then every flag given on the command line on top of it.
@@ -135,7 +149,9 @@ export function destinationOf(args: ParsedArgs, config: ResolvedConfig | undefin
 export function storeOptionsFromArgs(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, url: string, config: ResolvedConfig | undefined = configOf(args)): StoreOptions {
   if (config) {
     if (!configModule) throw new Error('internal error: a config was given but config/resolved-config.js was not registered (registerConfigModule)');
-    return overlayFlags(args, configModule.toStoreOptions(config, env, url), providerForConfig(args, url, config));
+    const options = overlayFlags(args, configModule.toStoreOptions(config, env, url), providerForConfig(args, url, config));
+    configOrigins.set(options, { args, env, url });
+    return options;
   }
   const o = args.options;
   const provider = inferProvider(url, o.cloudProvider as string | undefined);

@@ -22,6 +22,15 @@ export interface ConfigWatcherOptions extends LoadConfigOptions {
   debounceMs?: number;
   /** Turns a resolved config into StoreOptions (default: toStoreOptions with `env`); apply flag overrides here. */
   toStoreOptions?: (config: ResolvedConfig) => StoreOptions;
+  /** The configuration already loaded (by the command line) to start from, instead of loading it again. */
+  initial?: ResolvedConfig;
+}
+
+/** A store held for one operation; release() when the operation (or the stream it returned) ends. */
+export interface StoreLease {
+  opened: OpenedStore;
+  config: ResolvedConfig;
+  release(): Promise<void>;
 }
 
 interface Generation {
@@ -53,7 +62,7 @@ export class ConfigWatcher extends EventEmitter<ConfigWatcherEvents> {
 
   /** Loads the configuration (throws like loadConfig when it is invalid) and starts watching. */
   static async start(opts: ConfigWatcherOptions): Promise<ConfigWatcher> {
-    const w = new ConfigWatcher(opts, await loadConfig(opts));
+    const w = new ConfigWatcher(opts, opts.initial ?? await loadConfig(opts));
     w.watchFiles();
     const ttl = opts.ttlMs ?? 10_000;
     if (ttl > 0) {
@@ -82,15 +91,31 @@ export class ConfigWatcher extends EventEmitter<ConfigWatcherEvents> {
    * until `fn` settles, even if the configuration rotates meanwhile.
    */
   async withStore<T>(fn: (opened: OpenedStore, config: ResolvedConfig) => Promise<T>): Promise<T> {
+    const lease = await this.acquire();
+    try {
+      return await fn(lease.opened, lease.config);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** Like withStore, for operations that outlive a callback (a listing, a download stream). */
+  async acquire(): Promise<StoreLease> {
     const g = this.gen;
     g.leases++;
-    try {
-      g.opened ??= openStore(g.options);
-      const opened = await g.opened;
-      return await fn(opened, g.config);
-    } finally {
+    let released = false;
+    const release = async (): Promise<void> => {
+      if (released) return;
+      released = true;
       g.leases--;
       if (g.retired && g.leases === 0) await closeGeneration(g);
+    };
+    try {
+      g.opened ??= openStore(g.options);
+      return { opened: await g.opened, config: g.config, release };
+    } catch (err) {
+      await release();
+      throw err;
     }
   }
 

@@ -12,7 +12,11 @@ export interface OpenedStore {
   destination: Destination;
 }
 
-type DriverModule = { createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> };
+type DriverModule = {
+  createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore>;
+  /** True when the driver reads options.live per request (credentials and CA rotate without reopening). */
+  liveSettings?: boolean;
+};
 
 const DRIVERS: Record<CloudProvider, () => Promise<DriverModule>> = {
   'file': () => import('./drivers/fs/index.js'),
@@ -26,6 +30,11 @@ export async function openStore(options: StoreOptions): Promise<OpenedStore> {
   const driver = await DRIVERS[options.provider]();
   const store = await driver.createStore(destination, options);
   return { store, destination };
+}
+
+/** Whether the provider's driver applies StoreOptions.live per request (else rotation reopens the store). */
+export async function supportsLiveSettings(provider: CloudProvider): Promise<boolean> {
+  return (await DRIVERS[provider]()).liveSettings === true;
 }
 
 export { inferProvider, parseDestination };

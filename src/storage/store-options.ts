@@ -57,6 +57,18 @@ export interface StoreOptions {
   s3?: S3StoreOptions;
   azure?: AzureStoreOptions;
   gcs?: GcsStoreOptions;
+  /**
+   * With a watched --config (long-running commands): the credentials and CA in force now. A driver that
+   * supports it (see DriverModule.liveSettings) calls it for each request instead of using `env`/`caFile` once,
+   * so a rotated Secret or CA applies to the next request without rebuilding the client mid-transfer.
+   */
+  live?: () => LiveStoreSettings;
+}
+
+/** The part of StoreOptions that rotates: credentials (environment form) and the CA file. */
+export interface LiveStoreSettings {
+  env: Readonly<Record<string, string | undefined>>;
+  caFile: string | undefined;
 }
 
 /** A destination URL split into the store root and the key prefix below it. */

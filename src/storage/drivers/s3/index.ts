@@ -13,35 +13,95 @@ import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
-import { resolveS3Settings, type S3Settings } from './config.js';
+import { resolveCredentialSource, resolveS3Settings, type S3Settings } from './config.js';
 import { S3ObjectStore, contentMd5 } from './s3-store.js';
 import { httpHandler, s3sdk } from './sdk.js';
+
+/** Credentials and the CA are read from options.live per request when the composition watches a config. */
+export const liveSettings = true;
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
   // The SDK warns on stderr about Node 20 on every run; that line would land in PostgreSQL's log per WAL.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const client = new s3sdk.S3Client(await clientConfig(settings));
+  const live = options.live ? liveCredentials(settings, options, options.live) : undefined;
+  const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.live), ...(live ? { credentials: live.provider } : {}) });
   addContentMd5ForDeleteObjects(client);
   const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
-  return new S3ObjectStore(client, settings, keyId);
+  return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId);
 }
 
-export async function clientConfig(settings: S3Settings): Promise<S3ClientConfig> {
-  const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
-  let ca: string[] | undefined;
-  if (settings.caFile) {
-    let pem: string;
-    try { pem = fs.readFileSync(settings.caFile, 'utf8'); } catch (err) {
-      throw new ConfigError(`cannot read the CA file ${settings.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
+/**
+ * Access keys re-read from the watched config for every request. The identity is returned already "expired" so
+ * the SDK's memoizer asks again each time (reading an in-memory value); requests signed before a rotation,
+ * such as parts of an upload in flight, are unaffected, and every later request is signed with the new key.
+ * Only static keys rotate this way: the AWS chains (IRSA, profiles) refresh themselves.
+ */
+function liveCredentials(settings: S3Settings, options: StoreOptions, live: NonNullable<StoreOptions['live']>): { provider: () => Promise<AwsIdentity>; keyId: () => string | undefined } | undefined {
+  if (settings.credentials.kind !== 'static') return undefined;
+  let last = settings.credentials;
+  const current = (): typeof last => {
+    try {
+      const c = resolveCredentialSource({ ...options, env: live().env });
+      if (c.kind === 'static') last = c;
+    } catch {
+      // A half-rotated Secret (id without secret): keep signing with the last complete pair.
     }
-    if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${settings.caFile} holds no PEM certificate`, 'endpointCA');
-    // Added to the system roots, not replacing them: AWS endpoints keep working next to a private CA.
-    ca = [...tls.rootCertificates, pem];
+    return last;
+  };
+  return {
+    provider: async () => {
+      const c = current();
+      return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}), expiration: new Date() };
+    },
+    keyId: () => current().accessKeyId,
+  };
+}
+
+interface AwsIdentity { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date }
+
+/** The private CA added to the system roots (AWS endpoints keep working next to it). */
+function readCa(caFile: string): string[] {
+  let pem: string;
+  try { pem = fs.readFileSync(caFile, 'utf8'); } catch (err) {
+    throw new ConfigError(`cannot read the CA file ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
   }
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${caFile} holds no PEM certificate`, 'endpointCA');
+  return [...tls.rootCertificates, pem];
+}
+
+/**
+ * An https.Agent whose CA follows the watched config: before each request it takes the current CA file (a
+ * rotated endpointCA is a new file, named by its digest). Node pools sockets by CA, so connections made with
+ * the old CA serve requests already running on them and new requests connect with the new CA.
+ */
+class LiveCaAgent extends https.Agent {
+  constructor(opts: https.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
+    super(opts);
+  }
+
+  addRequest(req: http.ClientRequest, options: https.RequestOptions): void {
+    const file = this.caFileNow();
+    if (file !== this.file) {
+      try {
+        if (file) this.options.ca = readCa(file);
+        else delete this.options.ca;
+        this.file = file;
+      } catch {
+        // An unreadable new CA: keep the last good one (the watcher reports the bad configuration).
+      }
+    }
+    (https.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: https.RequestOptions): void }).addRequest.call(this, req, options);
+  }
+}
+
+export async function clientConfig(settings: S3Settings, live?: StoreOptions['live']): Promise<S3ClientConfig> {
+  const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
+  const ca = settings.caFile ? readCa(settings.caFile) : undefined;
+  const httpsOptions = { ...agentOptions, ...(ca ? { ca } : {}) };
   const requestHandler = new httpHandler.NodeHttpHandler({
     httpAgent: new http.Agent(agentOptions),
-    httpsAgent: new https.Agent({ ...agentOptions, ...(ca ? { ca } : {}) }),
+    httpsAgent: live ? new LiveCaAgent(httpsOptions, settings.caFile, () => live().caFile) : new https.Agent(httpsOptions),
     connectionTimeout: settings.readTimeoutMs,
     // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
     // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).

@@ -38,7 +38,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
 
-  constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyId?: string) {
+  constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
     this.capabilities = {
       // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it.
@@ -64,6 +64,11 @@ export class S3ObjectStore implements ObjectStore {
       operation, bucket: this.settings.bucket, endpoint: this.settings.endpointLabel,
       ...(key !== undefined ? { key } : {}), ...(this.accessKeyId ? { accessKeyId: this.accessKeyId } : {}),
     });
+  }
+
+  /** The key id signing now (it changes when a watched Secret rotates), for messages. */
+  private get accessKeyId(): string | undefined {
+    return this.accessKeyIdNow();
   }
 
   private objectParams(key: string, options: PutOptions): Omit<PutObjectCommandInput, 'Body'> {
