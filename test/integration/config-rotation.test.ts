@@ -4,6 +4,8 @@
  *    rotated to another IAM user's key mid-run: later requests are signed with the new key, the old key is not
  *    used again, and the backup completes and restores.
  * 2. The library level: a loop uploading through ConfigWatcher, including a rotation to a wrong secret.
+ * 3. CA rotation over TLS (s3rver over HTTPS with the harness CA): a store composed as `pgstow backup` composes
+ *    it, with endpointCA first a wrong CA (refused: TlsError) and then the right one: the next request succeeds.
  * A transparent recording proxy in front of moto shows which access key signed each request.
  */
 import { test } from 'node:test';
@@ -20,6 +22,15 @@ import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { binPath, runCli } from '../harness/cli.js';
 import { createPostgres } from '../harness/postgres.js';
 import { startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
+import { generateTls } from '../harness/ca.js';
+import { testEnv } from '../harness/test-env.js';
+import { PassThrough } from 'node:stream';
+import { argsWithConfig, composeStoreFromOptions } from '../../src/app/compose.js';
+import { destinationOf, parseCommandArgs, storeOptionsFromArgs } from '../../src/cli/common-options.js';
+import { command as backupCommand } from '../../src/cli/commands/backup.js';
+import { createLogger } from '../../src/cli/logger.js';
+import type { CommandContext } from '../../src/cli/command.js';
+import { TlsError } from '../../src/storage/errors.js';
 import { ConfigWatcher } from '../../src/config/config-watcher.js';
 import { isPgstowError } from '../../src/errors.js';
 
@@ -211,4 +222,50 @@ test('rotating the S3 key on a running process: the next upload uses the new key
     await watcher.close();
     await proxy.close();
   }
+});
+
+
+test('rotating endpointCA under a watching command: with a wrong CA TLS fails, after the CA Secret is fixed the next request succeeds', async (t) => {
+  const s3 = requireServer(t, 's3rverTls');
+  if (!s3) return;
+  const dir = makeTempDir('rotation-ca');
+  t.after(() => removeDir(dir));
+  const wrong = generateTls(path.join(dir, 'wrong-ca'));
+  const cfg = path.join(dir, 'cluster.yaml');
+  fs.writeFileSync(cfg, `${clusterManifest('pg-ca', `s3://${TEST_BUCKET}/${uniquePrefix('rotation-ca')}`, s3.endpoint)}      endpointCA: {name: store-ca, key: ca.crt}\n`);
+  const secrets = path.join(dir, 'secrets');
+  mountSecret(secrets, 'aws-creds', { ACCESS_KEY_ID: s3.accessKeyId, ACCESS_SECRET_KEY: s3.secretAccessKey });
+  mountSecret(secrets, 'store-ca', { 'ca.crt': fs.readFileSync(wrong.caFile, 'utf8') });
+
+  // Composed exactly as `pgstow backup --config … --secrets-dir …` composes its store (cli/main.ts → argsWithConfig).
+  const env = { ...process.env, PGSTOW_RUNTIME_DIR: path.join(dir, 'run'), AWS_DEFAULT_REGION: s3.region };
+  const stderr = new PassThrough();
+  let log = '';
+  stderr.on('data', (d: Buffer) => { log += d.toString(); });
+  const secretList: string[] = [];
+  const ctx: CommandContext = {
+    invokedAs: 'pgstow backup', barmanMode: false, env, stdout: new PassThrough(), stderr,
+    log: createLogger(stderr, 'info', secretList), secrets: secretList, signal: new AbortController().signal,
+  };
+  const spec = backupCommand.spec('pgstow backup');
+  const argv = ['--config', cfg, '--secrets-dir', secrets, '--kubernetes-secrets', 'never'];
+  const args = await argsWithConfig('backup', spec, argv, parseCommandArgs(spec, argv, env, false), ctx);
+  const { url, serverName } = destinationOf(args);
+  const composed = await composeStoreFromOptions(storeOptionsFromArgs(args, env, url), serverName);
+  t.after(() => composed.store.close());
+  const key = `${composed.layout.serverPrefix}ca-probe`;
+  const body = new TextEncoder().encode('trusted at last');
+
+  await assert.rejects(composed.store.put(key, body), (err: unknown) => err instanceof TlsError);
+
+  mountSecret(secrets, 'store-ca', { 'ca.crt': fs.readFileSync(testEnv().tls.caFile, 'utf8') });
+  const deadline = Date.now() + 15_000;
+  while (!log.includes('configuration changed (generation 2)')) {
+    assert.ok(Date.now() < deadline, `the CA rotation was not noticed within 15 s:\n${log}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await composed.store.put(key, body);
+  const chunks: Buffer[] = [];
+  for await (const c of await composed.store.get(key)) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), 'trusted at last');
 });
