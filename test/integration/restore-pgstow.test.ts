@@ -85,7 +85,7 @@ describe('pgstow backup → pgstow restore with PITR on fs, every compression', 
     for (const c of compressions) await restoreAndCompare(s, `imm-${c}`, s.backupIds[c] as string, ['--recovery-target-immediate'], s.states.backup as Checksums);
     await restoreAndCompare(s, 'time', 'auto', ['--recovery-target-time', s.timeAfterBatch1], s.states.batch1 as Checksums);
     await restoreAndCompare(s, 'name', 'latest', ['--recovery-target-name', 'rp-2'], s.states.batch2 as Checksums);
-    await restoreAndCompare(s, 'latest', 'b-gzip', ['--recovery-target-latest'], s.states.batch3 as Checksums);
+    await restoreAndCompare(s, 'latest', 'b-gzip', ['--recovery-target-latest', '--target-timeline', 'latest'], s.states.batch3 as Checksums);
 
     // A tampered object keeps its size but not its content: the manifest's sha256 catches it.
     const root = new URL(target.url).pathname;
