@@ -30,16 +30,22 @@ export function findPostgresBinaries(embeddedRoot: string): PostgresBinaries | u
   return undefined;
 }
 
-/** uid/gid to run PostgreSQL as: the postgres OS user when we are root, else ourselves (undefined). */
-export function postgresOsUser(): { uid: number; gid: number } | undefined {
+/**
+ * uid/gid to run PostgreSQL as: the `name` OS user (postgres) when we are root, else ourselves (undefined).
+ * A missing user is an error naming the exact command to create it: pgstow does not add OS accounts itself.
+ */
+export function postgresOsUser(name = 'postgres'): { uid: number; gid: number } | undefined {
   if (process.getuid?.() !== 0) return undefined;
+  let uid: number;
+  let gid: number;
   try {
-    const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
-    const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-    return { uid, gid };
+    uid = Number(execFileSync('id', ['-u', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
+    gid = Number(execFileSync('id', ['-g', name], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim());
   } catch {
-    throw new OperationError('ERR_NO_POSTGRES_USER', 'running as root, and PostgreSQL refuses to run as root: create a "postgres" OS user first (useradd -r -m postgres)');
+    throw new OperationError('ERR_NO_POSTGRES_USER',
+      `running as root, and PostgreSQL refuses to run as root, but there is no "${name}" OS user to run it as; create it, then run the demo again:\n  useradd -r -m -s /bin/bash ${name}`);
   }
+  return { uid, gid };
 }
 
 export async function freeLoopbackPort(): Promise<number> {

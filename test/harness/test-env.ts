@@ -90,3 +90,24 @@ export function requireServer<K extends keyof TestEnv['servers']>(t: TestContext
   t.skip(msg);
   return undefined;
 }
+
+/**
+ * For a program or binary on this machine (barman-cloud, moto_server, a PostgreSQL version) rather than a
+ * server: false when `present`, else the reason to skip, printed loudly; throws in CI, like requireServer.
+ * Usable as a describe/test `skip` option, evaluated when the file loads.
+ */
+export function skipUnlessInstalled(what: string, present: boolean): false | string {
+  if (present) return false;
+  const msg = `${what} is not installed`;
+  if (mustNotSkip()) throw new Error(`${msg} (CI=true: a missing tool fails instead of skipping)`);
+  process.stderr.write(`\n*** SKIPPING (not in CI): ${msg}\n`);
+  return msg;
+}
+
+/** skipUnlessInstalled inside a test: true when present, else skips `t` (outside CI) or throws (in CI). */
+export function requireInstalled(t: TestContext, what: string, present: boolean): boolean {
+  const reason = skipUnlessInstalled(what, present);
+  if (!reason) return true;
+  t.skip(reason);
+  return false;
+}

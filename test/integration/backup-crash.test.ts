@@ -33,12 +33,28 @@ test('a backup killed mid-way (SIGKILL) leaves no backup.info, and the server ca
   const files = listFiles(storeDir);
   assert.ok(!files.some((f) => f.endsWith('backup.info')), `no backup.info: ${files.join(' ')}`);
   assert.ok(!files.some((f) => /\/data\.tar$/.test(f)), 'no complete data.tar');
+  // What a user checks: neither pgstow's list nor the barman-cloud-backup-list drop-in shows it as a done backup.
+  const doneIds = async (program: string, args: string[]): Promise<string[]> => {
+    const l = await runCli(program, [...args, '--cloud-provider', 'file', '--format', 'json', `file://${storeDir}`, 'pg']);
+    assert.equal(l.code, 0, `${program}: ${l.stderr}`);
+    // Barman's JSON (backups_list/backup_id) from the drop-in, pgstow's own (backups/id) from pgstow.
+    const out = JSON.parse(l.stdout) as { backups_list?: Array<{ backup_id: string; status: string }>; backups?: Array<{ id: string; status: string }> };
+    const list = out.backups_list?.map((b) => ({ id: b.backup_id, status: b.status })) ?? out.backups;
+    assert.ok(list, `${program} printed no backup list: ${l.stdout}`);
+    return list.filter((b) => b.status === 'DONE').map((b) => b.id);
+  };
+  assert.deepEqual(await doneIds('pgstow', ['backup', 'list']), []);
+  assert.deepEqual(await doneIds('barman-cloud-backup-list', []), []);
   // The killed session ended the server's backup mode; a new backup succeeds.
   const r = await runCli('barman-cloud-backup', ['--cloud-provider', 'file', `file://${storeDir}`, 'pg'], { env: fx.pg.libpqEnv });
   assert.equal(r.code, 0, r.stderr);
   const infos = listFiles(storeDir).filter((f) => f.endsWith('backup.info'));
   assert.equal(infos.length, 1);
   assert.equal(readInfo(fs.readFileSync(path.join(storeDir, infos[0] as string), 'utf8')).status, 'DONE');
+  // The lists see the new backup only (so they can list DONE backups here at all).
+  const newId = path.basename(path.dirname(infos[0] as string));
+  assert.deepEqual(await doneIds('pgstow', ['backup', 'list']), [newId]);
+  assert.deepEqual(await doneIds('barman-cloud-backup-list', []), [newId]);
 });
 
 test('a backup interrupted by SIGTERM exits 1 and writes backup.info with status FAILED and the cause', async (t) => {

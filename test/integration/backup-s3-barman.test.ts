@@ -13,6 +13,7 @@ import { runCli } from '../harness/cli.js';
 import { createPostgres } from '../harness/postgres.js';
 import { storeTarget, TEST_BUCKET } from '../harness/stores.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
+import { requireInstalled } from '../harness/test-env.js';
 import { BARMAN_34_KEYS, readInfo, startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
 
 function barman(program: string, args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
@@ -51,7 +52,7 @@ else:
 test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and deleted by barman-cloud 3.4', async (t) => {
   const target = storeTarget(t, 'moto', 'backup-barman');
   if (!target) return;
-  if (!fs.existsSync('/usr/bin/barman-cloud-backup')) { t.skip('barman-cloud 3.4 is not installed'); return; }
+  if (!requireInstalled(t, 'barman-cloud 3.4 (/usr/bin/barman-cloud-backup)', fs.existsSync('/usr/bin/barman-cloud-backup'))) return;
   const endpoint = target.args[target.args.indexOf('--endpoint-url') + 1] as string;
   const fx = await startArchivingPostgres(15);
   t.after(() => fx.cleanup());
@@ -146,7 +147,7 @@ test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and d
 test('pgstow backup on Azure (Azurite) is listed and restored by barman-cloud 3.4 with equal data', async (t) => {
   const target = storeTarget(t, 'azurite', 'backup-barman-az');
   if (!target) return;
-  if (!fs.existsSync('/usr/bin/barman-cloud-restore')) { t.skip('barman-cloud 3.4 is not installed'); return; }
+  if (!requireInstalled(t, 'barman-cloud 3.4 (/usr/bin/barman-cloud-restore)', fs.existsSync('/usr/bin/barman-cloud-restore'))) return;
   const fx = await startArchivingPostgres(15);
   t.after(() => fx.cleanup());
   const before = await tableChecksums(fx.pg);

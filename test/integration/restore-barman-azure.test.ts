@@ -10,6 +10,7 @@ import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { runCli } from '../harness/cli.js';
 import { storeTarget } from '../harness/stores.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
+import { skipUnlessInstalled } from '../harness/test-env.js';
 import { barman, createTables, hasBarman, insertRows, startRestored, switchAndArchive, tableChecksums } from './restore-fixtures.js';
 
 const servers: PostgresServer[] = [];
@@ -20,7 +21,7 @@ after(async () => {
   removeDir(work);
 });
 
-test('barman-cloud 3.4 backup on Azurite → pgstow restore with PITR to a restore point', { skip: hasBarman() ? false : 'barman-cloud 3.4 not installed' }, async (t) => {
+test('barman-cloud 3.4 backup on Azurite → pgstow restore with PITR to a restore point', { skip: skipUnlessInstalled('barman-cloud 3.4 (/usr/bin/barman-cloud-*)', hasBarman()) }, async (t) => {
   const target = storeTarget(t, 'azurite', 'barman-az');
   if (!target) return;
   const az = ['--cloud-provider', 'azure-blob-storage'];

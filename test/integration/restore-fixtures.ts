@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createPostgres, freePort, type PostgresServer } from '../harness/postgres.js';
+import { createPostgres, freePort, type PgVersion, type PostgresServer } from '../harness/postgres.js';
 
 export const BARMAN_BUCKET = 'barman-src';
 
@@ -15,8 +15,14 @@ export interface Moto {
   stop(): Promise<void>;
 }
 
+/** barman-cloud 3.4 from Debian's package (the commands the cross-compatibility tests drive). */
 export function hasBarman(): boolean {
-  return fs.existsSync('/usr/bin/barman-cloud-backup') && spawnSync('which', ['moto_server']).status === 0;
+  return fs.existsSync('/usr/bin/barman-cloud-backup') && fs.existsSync('/usr/bin/barman-cloud-restore');
+}
+
+/** moto_server on PATH, for startMoto's private server. */
+export function hasMotoServer(): boolean {
+  return spawnSync('which', ['moto_server']).status === 0;
 }
 
 /** A moto S3 server on a free loopback port (only for driving barman-cloud; pgstow reads the copy on fs). */
@@ -106,8 +112,8 @@ export async function switchAndArchive(pg: PostgresServer): Promise<void> {
 }
 
 /** Starts PostgreSQL on a restored directory (archiving off so it never writes into the source archive). */
-export async function startRestored(dataDir: string, env: Record<string, string> = {}): Promise<PostgresServer> {
-  const server = await createPostgres({ dataDir, settings: { archive_mode: 'off' }, env });
+export async function startRestored(dataDir: string, env: Record<string, string> = {}, version?: PgVersion): Promise<PostgresServer> {
+  const server = await createPostgres({ dataDir, settings: { archive_mode: 'off' }, env, ...(version ? { version } : {}) });
   await server.start(180_000);
   await server.waitFor('the end of recovery', async () => {
     const r = await server.query<{ rec: boolean }>('SELECT pg_is_in_recovery() AS rec');

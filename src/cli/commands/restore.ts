@@ -16,7 +16,7 @@ import { restoreBackup, type RestoreInput } from '../../services/restore-backup.
 import { isCommonPrefix } from '../../storage/object-store.js';
 import { walRestoreCommandLine } from '../../services/wal-restore-command.js';
 
-const OPTIONS: readonly OptionSpec[] = [
+const OPTIONS: ReadonlyArray<OptionSpec & { pgstowOnly?: boolean }> = [
   ...COMMON_OPTIONS,
   { dest: 'tablespace', flags: ['--tablespace'], type: 'multi', metavar: 'NAME:LOCATION', help: 'tablespace relocation rule' },
   { dest: 'targetTli', flags: ['--target-tli'], type: 'string', metavar: 'TARGET_TLI', help: 'the target timeline (a number, current or latest); chooses the backup with BACKUP_ID auto' },
@@ -36,6 +36,7 @@ const OPTIONS: readonly OptionSpec[] = [
   { dest: 'recoveryTargetImmediate', flags: ['--recovery-target-immediate'], type: 'flag', help: '(pgstow) write recovery settings to stop as soon as the backup is consistent', exclusiveGroup: 'recoveryTarget' },
   { dest: 'recoveryTargetLatest', flags: ['--recovery-target-latest'], type: 'flag', help: '(pgstow) write recovery settings to replay every archived WAL', exclusiveGroup: 'recoveryTarget' },
   { dest: 'recoveryTargetTimeline', flags: ['--recovery-target-timeline'], type: 'string', metavar: 'TLI', help: '(pgstow) recovery_target_timeline: latest, current or a number' },
+  { dest: 'recoveryTargetTimeline', flags: ['--target-timeline'], type: 'string', metavar: 'TLI', pgstowOnly: true, help: '(pgstow) alias of --recovery-target-timeline (not --target-tli, which only chooses the backup)' },
   { dest: 'recoveryTargetAction', flags: ['--recovery-target-action'], type: 'string', choices: ['promote', 'pause', 'shutdown'], help: '(pgstow) what PostgreSQL does at the target (default promote)' },
   { dest: 'recoveryTargetExclusive', flags: ['--recovery-target-exclusive'], type: 'flag', help: '(pgstow) stop just before the time/LSN/xid target instead of just after' },
   { dest: 'restoreCommand', flags: ['--restore-command'], type: 'string', metavar: 'COMMAND', help: '(pgstow) restore_command to write instead of pgstow wal-restore with this command\'s destination and options' },
@@ -59,7 +60,9 @@ export const command: Command = {
         { name: 'backupId', help: 'the backup ID (or latest, auto, or a backup name)' },
         { name: 'recoveryDir', help: 'the path to a directory for recovery' },
       ],
-      options: OPTIONS,
+      // The drop-in keeps Barman's exact option set for abbreviations: with --target-timeline, argparse's
+      // accepted prefix --target-tim (for --target-time) would become ambiguous.
+      options: name.startsWith('barman-cloud-') ? OPTIONS.filter((o) => !o.pgstowOnly) : OPTIONS,
       epilog: EPILOG,
     };
   },
