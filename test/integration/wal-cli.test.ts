@@ -11,6 +11,8 @@ import { runCli } from '../harness/cli.js';
 import { ALL_STORE_KINDS, storeTarget, TEST_BUCKET, uniquePrefix, type StoreTarget } from '../harness/stores.js';
 import { requireServer } from '../harness/test-env.js';
 import { makeTempDir } from '../harness/tmp.js';
+import { isCommonPrefix, type ObjectInfo } from '../../src/storage/object-store.js';
+import { openTarget } from './catalog/catalog-fixture.js';
 
 const SEG = 1 << 20; // 1 MiB segments keep the tests small (initdb --wal-segsize=1)
 
@@ -62,8 +64,23 @@ for (const kind of ALL_STORE_KINDS) {
 
       // Same content again, even with another codec: success, nothing new written.
       const file2 = path.join(s.pgWal, segmentName(2));
+      const opened = await openTarget(s.target, 'srv');
+      t.after(() => opened.store.close());
+      const copiesOf2 = async (): Promise<ObjectInfo[]> => {
+        const out: ObjectInfo[] = [];
+        for await (const e of opened.store.list(opened.layout.walKey(segmentName(2)))) if (!isCommonPrefix(e)) out.push(e);
+        return out;
+      };
+      const before = await copiesOf2();
+      assert.deepEqual(before.map((e) => path.basename(e.key)), [`${segmentName(2)}.gz`]);
+      const statBefore = await opened.store.stat(before[0]!.key);
       const again = await archive(s, ['--lz4', file2]);
       assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual((await copiesOf2()).map((e) => path.basename(e.key)), [`${segmentName(2)}.gz`], 'no second copy under another codec');
+      const statAfter = await opened.store.stat(before[0]!.key);
+      assert.equal(statAfter.size, statBefore.size);
+      assert.equal(statAfter.etag, statBefore.etag, 'the stored object was not rewritten');
+      assert.equal(statAfter.lastModified?.getTime(), statBefore.lastModified?.getTime(), 'the stored object was not rewritten');
       // Different content under an archived name: exit 1 naming both, original kept.
       const other = path.join(s.dir, 'other');
       fs.mkdirSync(other);
