@@ -83,9 +83,17 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     }
   }
 
-  const extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
+  let extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
   if (extrasNames.length > 0) {
-    await ensureSpoolDir(spoolDir as string);
+    // Archiving ahead only saves time: an unusable spool must never fail the WAL PostgreSQL asked for.
+    try {
+      await ensureSpoolDir(spoolDir as string);
+    } catch (err) {
+      log.warning(`archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
+      extrasNames = [];
+    }
+  }
+  if (extrasNames.length > 0) {
     log.debug(`archiving ${walName} with ${extrasNames.length} more ready file(s): ${extrasNames.join(', ')}`);
   }
   const walDirOnDisk = path.dirname(input.walPath);
