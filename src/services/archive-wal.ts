@@ -2,7 +2,7 @@
  * Archive one WAL file (archive_command), Barman-compatible, with three guarantees Barman lacks:
  *  - an object already stored for this WAL (under any compression suffix) with identical content makes the
  *    call succeed without writing; different content is refused (exit 1) and nothing is overwritten;
- *  - the upload is verified (size, and MD5 where the store reports it) before success;
+ *  - the upload is verified (size, and the content MD5 where the store reports one) before success;
  *  - with maxParallel N, up to N−1 other `.ready` files are uploaded at the same time and recorded in a
  *    spool, so PostgreSQL's later call for them returns at once. A spool marker is written only after a
  *    verified upload, so no segment is ever acknowledged without being stored.
@@ -83,9 +83,17 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     }
   }
 
-  const extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
+  let extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
   if (extrasNames.length > 0) {
-    await ensureSpoolDir(spoolDir as string);
+    // Archiving ahead only saves time: an unusable spool must never fail the WAL PostgreSQL asked for.
+    try {
+      await ensureSpoolDir(spoolDir as string);
+    } catch (err) {
+      log.warning(`archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
+      extrasNames = [];
+    }
+  }
+  if (extrasNames.length > 0) {
     log.debug(`archiving ${walName} with ${extrasNames.length} more ready file(s): ${extrasNames.join(', ')}`);
   }
   const walDirOnDisk = path.dirname(input.walPath);
@@ -195,18 +203,22 @@ async function compareExisting(deps: ArchiveWalDeps, walName: string, file: stri
   return { walName, key: keys.includes(wantedKey) ? wantedKey : keys[0] as string, status: 'already-archived', bytes: 0 };
 }
 
-/** Confirms the stored object has the size (and MD5, when the store's ETag is one) of what was sent. */
-async function verifyUpload(store: ObjectStore, key: string, body: Buffer, md5: boolean): Promise<void> {
+/**
+ * Confirms the stored object has the size and content of what was sent: the MD5 the store computed (Azure,
+ * GCS) or, on S3, the ETag when it is an MD5. Uses the one stat that follows the put, nothing more.
+ */
+async function verifyUpload(store: ObjectStore, key: string, body: Buffer, etagIsMd5: boolean): Promise<void> {
   const info = await store.stat(key);
   if (info.size !== body.length) {
     throw new IntegrityError({ provider: store.provider, operation: 'put', key },
       `upload of ${key} could not be verified: ${info.size} bytes stored, ${body.length} sent`);
   }
   const etag = info.etag?.replace(/"/g, '');
-  if (md5 && etag && /^[0-9a-f]{32}$/i.test(etag)) {
+  const stored = info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
+  if (stored) {
     const md5 = createHash('md5').update(body).digest('hex');
-    if (md5 !== etag.toLowerCase()) {
-      throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${etag} differs from ${md5}`);
+    if (md5 !== stored.toLowerCase()) {
+      throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${stored} differs from ${md5}`);
     }
   }
 }

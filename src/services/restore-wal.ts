@@ -116,9 +116,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
   if (prefetches) prefetched = await prefetches;
   else if (wantPrefetch && !restored.candidate.partial && isSegmentSize(restored.bytes)) {
     segmentSize = restored.bytes;
-    await ensureSpoolDir(spoolDir as string);
-    await fsp.writeFile(path.join(spoolDir as string, 'segment-size'), String(segmentSize)).catch(() => undefined);
-    prefetched = await startPrefetch(deps, wal, maxParallel - 1, segmentSize, spoolDir as string, log);
+    prefetched = await startPrefetch(deps, wal, maxParallel - 1, segmentSize, spoolDir as string, log, true);
   }
   return { walName: wal.name, source: restored.candidate.key, bytes: restored.bytes, partial: restored.candidate.partial, prefetched };
 }
@@ -170,8 +168,16 @@ async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */
-async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: WalLogger): Promise<string[]> {
-  await ensureSpoolDir(spoolDir);
+async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: WalLogger,
+  recordSegmentSize = false): Promise<string[]> {
+  // The spool only saves time: an unusable one must never fail the restore PostgreSQL asked for.
+  try {
+    await ensureSpoolDir(spoolDir);
+  } catch (err) {
+    log.warning(`not prefetching: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
+    return [];
+  }
+  if (recordSegmentSize) await fsp.writeFile(path.join(spoolDir, 'segment-size'), String(segmentSize)).catch(() => undefined);
   const names: string[] = [];
   let name = wal.name;
   for (let i = 0; i < count; i++) { name = nextSegmentName(name, segmentSize); names.push(name); }

@@ -60,6 +60,11 @@ export interface ObjectInfo {
   readonly size: number;
   readonly lastModified?: Date;
   readonly etag?: string;
+  /**
+   * Lowercase hex MD5 of the whole content, when the store itself computed and recorded one (Azure's
+   * Content-MD5 of a Put Blob, GCS md5Hash). Never guessed from an S3 ETag, which is an MD5 only sometimes.
+   */
+  readonly md5?: string;
   readonly metadata?: Readonly<Record<string, string>>;
 }
 

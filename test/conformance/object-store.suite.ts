@@ -24,6 +24,8 @@ export interface ConformanceOptions {
   largeSize?: number;
   /** Skip the large-object cases (never in CI for cloud drivers). */
   skipLarge?: boolean;
+  /** The store computes a content MD5 for objects put in one request and stat reports it (Azure, GCS). */
+  contentMd5?: boolean;
 }
 
 /**
@@ -90,6 +92,20 @@ export function describeObjectStoreConformance(name: string, open: () => Promise
       assert.equal(info.key, `${p}small/stat`);
       assert.equal(info.size, 5);
       assert.equal(await store.exists(`${p}small/stat`), true);
+    }));
+
+    it(`stat ${options.contentMd5 ? 'reports' : 'may report'} the stored content's MD5, and a reported MD5 is right`, live(async () => {
+      const body = randomBytes(4096);
+      const md5 = createHash('md5').update(body).digest('hex');
+      await store.put(`${p}small/md5`, body);
+      const info = await store.stat(`${p}small/md5`);
+      if (options.contentMd5) assert.equal(info.md5, md5);
+      else if (info.md5 !== undefined) assert.equal(info.md5, md5);
+      // Replaced content gets its own MD5, never the old one.
+      const other = randomBytes(4096);
+      await store.put(`${p}small/md5`, other);
+      const after = (await store.stat(`${p}small/md5`)).md5;
+      if (options.contentMd5 || after !== undefined) assert.equal(after, createHash('md5').update(other).digest('hex'));
     }));
 
     it('range reads', live(async () => {

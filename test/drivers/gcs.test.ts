@@ -19,7 +19,7 @@ describeObjectStoreConformance('gcs (emulator via STORAGE_EMULATOR_HOST)', async
   const gcs = requireServer(undefined, 'gcs');
   if (!gcs) return undefined;
   return { store: await openGcs({ STORAGE_EMULATOR_HOST: gcs.endpoint }), prefix: 'conformance/' };
-});
+}, { contentMd5: true });
 
 describe('gcs driver', () => {
   it('reports a missing object as ObjectNotFoundError (exit 1) naming the key', async (t) => {

@@ -1,8 +1,11 @@
 /** Bad input through the real CLI: one clear line on stderr naming the cause, the right exit code, no stack trace, no secret. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { runCli, type CliResult } from '../harness/cli.js';
 import { requireServer } from '../harness/test-env.js';
+import { makeTempDir } from '../harness/tmp.js';
 
 function oneLine(r: CliResult): string {
   const lines = r.stderr.trim().split('\n');
@@ -60,5 +63,59 @@ describe('CLI unreachable store', () => {
     assert.match(r.stdout, /list\s+FAILED\s+network problem: cannot reach the object store at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/);
     assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret));
     assert.doesNotMatch(r.stderr, /\n\s+at /);
+  });
+});
+
+describe('barman-cloud-wal-archive bad input: one line naming the cause, no stack trace unless --debug', () => {
+  const SEGMENT = '000000010000000000000001';
+  const walFile = (): string => {
+    const file = path.join(makeTempDir('wal-bad-input'), SEGMENT);
+    fs.writeFileSync(file, Buffer.alloc(1 << 20, 7));
+    return file;
+  };
+  // Not even a trusted CA from the test environment: the untrusted-certificate case must stay untrusted.
+  const noCa = { AWS_CA_BUNDLE: undefined, NODE_EXTRA_CA_CERTS: undefined, REQUESTS_CA_BUNDLE: undefined };
+  const noStack = (r: CliResult): void => assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+
+  it('a missing bucket: exit 4 naming the bucket; --debug adds the stack', async (t) => {
+    const moto = requireServer(t, 'moto');
+    if (!moto) return;
+    const env = { ...noCa, AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey, AWS_DEFAULT_REGION: moto.region };
+    const args = ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint, 's3://pgstow-no-such-bucket/p', 'srv', walFile()];
+    const r = await runCli('barman-cloud-wal-archive', args, { env });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(oneLine(r), /pgstow-no-such-bucket/);
+    assert.match(r.stderr, /bucket/i);
+    noStack(r);
+    assert.ok(!r.stderr.includes(moto.secretAccessKey));
+    const d = await runCli('barman-cloud-wal-archive', ['--debug', ...args], { env });
+    assert.equal(d.code, 4, d.stderr);
+    assert.match(d.stderr, /pgstow-no-such-bucket/);
+    assert.match(d.stderr, /^\s+at .*\.js:\d+/m, `--debug prints a stack:\n${d.stderr}`);
+    assert.ok(!d.stderr.includes(moto.secretAccessKey), 'no secret even with --debug');
+  });
+
+  it('a wrong secret: exit 4 naming the credentials, the secret never printed', async (t) => {
+    const moto = requireServer(t, 'moto');
+    if (!moto) return;
+    const wrong = 'wrongWRONGwrongWRONGwrongWRONGwrong1111';
+    const r = await runCli('barman-cloud-wal-archive', ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint, 's3://pgstow-test/bad-secret', 'srv', walFile()],
+      { env: { ...noCa, AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: wrong, AWS_DEFAULT_REGION: moto.region } });
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(oneLine(r), /credentials/i);
+    noStack(r);
+    assert.ok(!r.stderr.includes(wrong) && !r.stdout.includes(wrong));
+  });
+
+  it('an HTTPS endpoint whose CA is not given: exit 2 naming the endpoint and the certificate', async (t) => {
+    const tls = requireServer(t, 's3rverTls');
+    if (!tls) return;
+    const r = await runCli('barman-cloud-wal-archive', ['--cloud-provider', 'aws-s3', '--endpoint-url', tls.endpoint, 's3://pgstow-test/no-ca', 'srv', walFile()],
+      { env: { ...noCa, AWS_ACCESS_KEY_ID: tls.accessKeyId, AWS_SECRET_ACCESS_KEY: tls.secretAccessKey, AWS_DEFAULT_REGION: tls.region } });
+    assert.equal(r.code, 2, r.stderr);
+    const line = oneLine(r);
+    assert.ok(line.includes(tls.endpoint.replace(/\/$/, '')), `names the endpoint ${tls.endpoint}: ${line}`);
+    assert.match(line, /certificate|TLS/i);
+    noStack(r);
   });
 });

@@ -16,6 +16,9 @@ import { startTokenServer, type TokenServer } from '../harness/servers/azure-tok
 
 const OTHER_SDKS = /[/\\]@aws-sdk[/\\]|[/\\]@smithy[/\\]|[/\\]@google-cloud[/\\]|[/\\]google-auth-library[/\\]|[/\\]gaxios[/\\]/;
 const IDENTITY = /[/\\]@azure[/\\](identity|msal-node)[/\\]/;
+/** The blob SDK from node_modules (…/@azure/storage-blob/…) or as the build bundles it (dist/src/vendor/@azure/storage-blob.cjs). */
+const BLOB_SDK = /[/\\]@azure[/\\]storage-blob([/\\]|\.cjs$)/;
+const BUNDLED_BLOB_SDK = path.join(path.dirname(binPath('pgstow')), '..', '..', 'vendor', '@azure', 'storage-blob.cjs');
 
 let dir: string;
 let hookFile: string;
@@ -65,7 +68,12 @@ describe('start-up cost on Azure', () => {
     const r = await loadedBy(['check-store', '--cloud-provider', 'azure-blob-storage', `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('startup')}`, 'pg1'],
       { AZURE_STORAGE_KEY: az.accountKey });
     assert.equal(r.code, 0, r.out);
-    assert.ok(r.modules.some((m) => /[/\\]@azure[/\\]storage-blob[/\\]/.test(m)), 'the probe sees the Azure SDK');
+    assert.ok(r.modules.some((m) => BLOB_SDK.test(m)), `the probe sees the Azure SDK:\n${r.modules.filter((m) => m.includes('azure')).join('\n')}`);
+    // The build bundles the SDK; when it did, that one file is what a command loads, not ~270 from node_modules.
+    if (fs.existsSync(BUNDLED_BLOB_SDK)) {
+      assert.ok(r.modules.includes(BUNDLED_BLOB_SDK), `the bundled SDK ${BUNDLED_BLOB_SDK} is loaded`);
+      assert.deepEqual(r.modules.filter((m) => /[/\\]node_modules[/\\]@azure[/\\]storage-blob[/\\]/.test(m)), [], 'not also the node_modules copy');
+    }
     assert.deepEqual(r.modules.filter((m) => OTHER_SDKS.test(m) || IDENTITY.test(m)), []);
   });
 

@@ -74,4 +74,14 @@ describe('start-up cost: only the provider in use is loaded', () => {
     assert.ok(r.modules.some((m) => CLOUD_SDKS.aws.test(m)), 'AWS SDK loaded (the probe sees CommonJS modules)');
     assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.azure.test(m) || CLOUD_SDKS.google.test(m)), []);
   });
+
+  it('a gs:// command loads the Google SDK but not the AWS or Azure SDKs', async (t) => {
+    const target = storeTarget(t, 'gcs', 'startup');
+    if (!target) return;
+    const r = await loadedBy(['check-store', ...target.args, target.url, 'pg1'], target.env);
+    assert.equal(r.code, 0, r.out);
+    // Bundled as dist/src/vendor/@google-cloud/storage.cjs, or from node_modules: both paths match.
+    assert.ok(r.modules.some((m) => CLOUD_SDKS.google.test(m)), 'Google SDK loaded (the probe sees it)');
+    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.aws.test(m) || CLOUD_SDKS.azure.test(m)), []);
+  });
 });

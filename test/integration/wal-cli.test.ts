@@ -11,6 +11,8 @@ import { runCli } from '../harness/cli.js';
 import { ALL_STORE_KINDS, storeTarget, TEST_BUCKET, uniquePrefix, type StoreTarget } from '../harness/stores.js';
 import { requireServer } from '../harness/test-env.js';
 import { makeTempDir } from '../harness/tmp.js';
+import { isCommonPrefix, type ObjectInfo } from '../../src/storage/object-store.js';
+import { openTarget } from './catalog/catalog-fixture.js';
 
 const SEG = 1 << 20; // 1 MiB segments keep the tests small (initdb --wal-segsize=1)
 
@@ -62,8 +64,23 @@ for (const kind of ALL_STORE_KINDS) {
 
       // Same content again, even with another codec: success, nothing new written.
       const file2 = path.join(s.pgWal, segmentName(2));
+      const opened = await openTarget(s.target, 'srv');
+      t.after(() => opened.store.close());
+      const copiesOf2 = async (): Promise<ObjectInfo[]> => {
+        const out: ObjectInfo[] = [];
+        for await (const e of opened.store.list(opened.layout.walKey(segmentName(2)))) if (!isCommonPrefix(e)) out.push(e);
+        return out;
+      };
+      const before = await copiesOf2();
+      assert.deepEqual(before.map((e) => path.basename(e.key)), [`${segmentName(2)}.gz`]);
+      const statBefore = await opened.store.stat(before[0]!.key);
       const again = await archive(s, ['--lz4', file2]);
       assert.equal(again.code, 0, again.stderr);
+      assert.deepEqual((await copiesOf2()).map((e) => path.basename(e.key)), [`${segmentName(2)}.gz`], 'no second copy under another codec');
+      const statAfter = await opened.store.stat(before[0]!.key);
+      assert.equal(statAfter.size, statBefore.size);
+      assert.equal(statAfter.etag, statBefore.etag, 'the stored object was not rewritten');
+      assert.equal(statAfter.lastModified?.getTime(), statBefore.lastModified?.getTime(), 'the stored object was not rewritten');
       // Different content under an archived name: exit 1 naming both, original kept.
       const other = path.join(s.dir, 'other');
       fs.mkdirSync(other);
@@ -185,6 +202,37 @@ describe('wal-archive/wal-restore failure exit codes', () => {
     const a = await runCli('barman-cloud-wal-archive', [...args, file], { env });
     assert.equal(a.code, 2);
     assert.doesNotMatch(a.stderr + r.stderr, /not-a-secret-value/);
+  });
+
+  it('an unusable spool directory never fails the WAL PostgreSQL asked for', async (t) => {
+    const s = setup('fs', t);
+    if (!s) return;
+    // A path below a regular file can be neither created nor written (even as root).
+    const blocker = path.join(s.dir, 'not-a-dir');
+    fs.writeFileSync(blocker, 'x');
+    const spool = path.join(blocker, 'spool');
+    for (let n = 1; n <= 3; n++) {
+      fs.writeFileSync(path.join(s.pgWal, segmentName(n)), fakeSegment(n));
+      fs.writeFileSync(path.join(s.pgWal, 'archive_status', `${segmentName(n)}.ready`), '');
+    }
+    const a = await archive(s, ['--max-parallel', '3', '--spool-dir', spool, path.join(s.pgWal, segmentName(1))]);
+    assert.equal(a.code, 0, a.stderr);
+    assert.match(a.stderr, /cannot use the spool directory .*not-a-dir\/spool/);
+    assert.equal(a.stderr.trim().split('\n').length, 1, `one warning line: ${a.stderr}`);
+    // Only the requested segment was archived: the others are left for PostgreSQL's own calls.
+    assert.equal((await restore(s, segmentName(2), path.join(s.dir, 'none'))).code, 1);
+    assert.equal((await archive(s, [path.join(s.pgWal, segmentName(2))])).code, 0);
+
+    const dest = path.join(s.dir, 'restored-1');
+    const r = await restore(s, segmentName(1), dest, ['--max-parallel', '3', '--spool-dir', spool]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(fs.readFileSync(dest).equals(fakeSegment(1)), 'the requested segment is restored');
+    assert.match(r.stderr, /not prefetching: cannot use the spool directory .*not-a-dir\/spool/);
+    // And with the segment size given, prefetch starts before the download: still exit 0.
+    const dest2 = path.join(s.dir, 'restored-2');
+    const r2 = await restore(s, segmentName(2), dest2, ['--max-parallel', '3', '--spool-dir', spool, '--wal-segment-size', String(SEG)]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.ok(fs.readFileSync(dest2).equals(fakeSegment(2)));
   });
 
   it('exit 4 for a corrupt object, and the destination never appears', async (t) => {

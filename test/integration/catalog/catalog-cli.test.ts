@@ -182,3 +182,30 @@ for (const kind of KINDS) {
     });
   });
 }
+
+describe('check-wal-archive: -t and an unreachable store', () => {
+  test('-t only tests connectivity: exit 0 on a used archive (which fails without -t) and on a missing bucket', async (t) => {
+    const env = await setup(t, 'moto', 'cat-check-t');
+    if (!env) return;
+    const { target, cli } = env;
+    assert.equal((await cli('barman-cloud-check-wal-archive', [target.url, SERVER])).code, 1, 'the archive is in use');
+    const r = await cli('barman-cloud-check-wal-archive', ['-t', target.url, SERVER]);
+    assert.equal(r.code, 0, r.stderr);
+    const missing = target.url.replace(/^s3:\/\/[^/]+/, 's3://pgstow-no-such-bucket');
+    const m = await cli('barman-cloud-check-wal-archive', ['-t', missing, SERVER]);
+    assert.equal(m.code, 0, m.stderr);
+    assert.equal((await cli('barman-cloud-check-wal-archive', [missing, SERVER])).code, 0, 'a missing bucket holds nothing that conflicts');
+  });
+
+  test('exit 2 naming the endpoint when the store cannot be reached, with and without -t', async () => {
+    const env = { AWS_ACCESS_KEY_ID: 'AKIAEXAMPLE', AWS_SECRET_ACCESS_KEY: 'check-wal-secret-value-789', AWS_DEFAULT_REGION: 'us-east-1' };
+    const base = ['--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:1', 's3://pgstow-test/x', SERVER];
+    for (const extra of [[], ['-t'], ['--timeline', '2']]) {
+      const r = await runCli('barman-cloud-check-wal-archive', [...extra, ...base], { env });
+      assert.equal(r.code, 2, `${extra.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /127\.0\.0\.1:1/);
+      assert.doesNotMatch(r.stderr, /check-wal-secret-value/);
+      assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
+    }
+  });
+});

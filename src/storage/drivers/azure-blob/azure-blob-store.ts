@@ -205,6 +205,8 @@ export class AzureBlobStore implements ObjectStore {
         key, size: p.contentLength ?? 0,
         ...(p.lastModified ? { lastModified: p.lastModified } : {}),
         ...(p.etag ? { etag: p.etag } : {}),
+        // Azure computes it for a Put Blob (every object up to singlePutSize); block lists have none.
+        ...(p.contentMD5 && p.contentMD5.length === 16 ? { md5: Buffer.from(p.contentMD5).toString('hex') } : {}),
         ...(p.metadata ? { metadata: p.metadata } : {}),
       };
     } catch (err) {

@@ -26,6 +26,8 @@ interface GcsObjectMetadata {
   size?: string | number;
   updated?: string;
   etag?: string;
+  /** Base64; absent for composite objects. */
+  md5Hash?: string;
   metadata?: Record<string, unknown> | null;
 }
 
@@ -293,6 +295,7 @@ function toInfo(key: string, md: GcsObjectMetadata): ObjectInfo {
     size: Number(md.size ?? 0),
     ...(md.updated ? { lastModified: new Date(md.updated) } : {}),
     ...(md.etag ? { etag: md.etag } : {}),
+    ...(md.md5Hash ? { md5: Buffer.from(md.md5Hash, 'base64').toString('hex') } : {}),
     ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
   };
 }
