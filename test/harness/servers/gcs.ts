@@ -55,7 +55,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };
   delete env.STORAGE_EMULATOR_HOST;
   const started = await startProcess(process.execPath, args, /gcs emulator listening on (https?:\/\/127\.0\.0\.1:(\d+))/, {
-    name: 'gcs emulator', env, cwd: SERVERS_DIR, timeoutMs: 20_000,
+    name: 'gcs emulator', env, cwd: SERVERS_DIR, timeoutMs: 60_000,
   });
   const endpoint = started.match[1] ?? '';
   return {

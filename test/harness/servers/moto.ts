@@ -76,7 +76,7 @@ export const startMoto: GlobalServerStarter = async () => {
   try {
     // Through test/servers/moto-server.py: moto_server plus a fix for its SigV4 query canonicalisation.
     proc = await startProcess(process.env.PGSTOW_MOTO_PYTHON ?? 'python3', [path.join(SERVERS_DIR, 'moto-server.py'), '-H', '127.0.0.1', '-p', '0'], /Running on (http:\/\/127\.0\.0\.1:\d+)/, {
-      name: 'moto_server', timeoutMs: 30_000,
+      name: 'moto_server', timeoutMs: 60_000,
       env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(SETUP_ACTIONS), MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
     });
   } catch (err) {

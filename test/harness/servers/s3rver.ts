@@ -27,7 +27,7 @@ async function launch(o: LaunchOptions): Promise<{ proc: StartedProcess; port: n
   const args = ['--openssl-legacy-provider', S3RVER_LAUNCHER, '-d', o.dir, '-a', '127.0.0.1', '-p', String(o.port ?? 0),
     '--access-key', o.accessKeyId, '--secret-key', o.secretAccessKey, '--service-endpoint', 'localhost', '--bucket', TEST_BUCKET];
   if (o.tls) args.push('--key', o.tls.keyFile, '--cert', o.tls.certFile);
-  const proc = await startProcess(process.execPath, args, READY, { name: 's3rver', timeoutMs: 20_000, cwd: SERVERS_DIR });
+  const proc = await startProcess(process.execPath, args, READY, { name: 's3rver', timeoutMs: 60_000, cwd: SERVERS_DIR });
   return { proc, scheme: proc.match[1] ?? 'http', port: Number(proc.match[2]) };
 }
 
