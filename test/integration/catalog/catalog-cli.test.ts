@@ -113,9 +113,13 @@ for (const kind of KINDS) {
       assert.equal(r.stdout, rebase(fixture('delete-redundancy-1.dry-run'), s));
       assert.deepEqual(await allKeys(s), before, 'a dry run deletes nothing');
       r = await cli('pgstow backup delete', ['-r', 'REDUNDANCY 1', '--dry-run', '--format', 'json', target.url, SERVER]);
-      const plan = JSON.parse(r.stdout) as { backups: Array<{ id: string; retention: string; action: string; reason: string }>; totals: { objects: number } };
+      const plan = JSON.parse(r.stdout) as { backups: Array<{ id: string; retention: string; action: string; reason: string }>; totals: { objects: number }; wal: Array<{ backupId: string; objects: number; firstKey: string | null; lastKey: string | null }> };
       assert.deepEqual(plan.backups.map((b) => [b.id, b.retention, b.action]), [[IDS[0], 'KEEP:STANDALONE', 'keep'], [IDS[1], 'OBSOLETE', 'delete'], [IDS[2], 'VALID', 'keep']]);
       assert.equal(plan.totals.objects, 3 + 5);
+      // The JSON plan counts WAL files and names the first and last instead of holding every key.
+      const walKeys = [0, 3, 4, 5, 6].map((i) => `${s.layout.serverPrefix}wals/0000000100000000/${WAL_NAMES[i]}`).sort();
+      const removing = plan.wal.filter((w) => w.objects > 0);
+      assert.deepEqual(removing.map((w) => [w.backupId, w.objects, w.firstKey, w.lastKey]), [[IDS[1], 5, walKeys[0], walKeys[4]]]);
       r = await cli('barman-cloud-backup-delete', ['-r', 'REDUNDANCY 1', target.url, SERVER]);
       assert.equal(r.code, 0, r.stderr);
       const after = await allKeys(s);

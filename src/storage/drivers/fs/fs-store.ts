@@ -140,12 +140,32 @@ export class FsObjectStore implements ObjectStore {
    */
   private async *walk(dirKey: string, prefix: string, delimited: boolean, startAfter: string | undefined, signal: AbortSignal | undefined): AsyncGenerator<ObjectInfo | CommonPrefix> {
     const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
+    const entries = await this.readSorted(dir, dirKey, prefix, startAfter);
+    if (!entries) return;
+    for (const e of entries) {
+      signal?.throwIfAborted();
+      if (e.isDir) {
+        if (delimited && e.key.startsWith(prefix)) {
+          if ((startAfter === undefined || compareKeys(e.key, startAfter) > 0) && (await hasFiles(path.join(dir, e.name)))) yield { prefix: e.key };
+          continue;
+        }
+        yield* this.walk(e.key, prefix, delimited, startAfter, signal);
+      } else {
+        // Stat at yield time: an object deleted since readdir is simply not listed.
+        const st = await fsp.stat(path.join(dir, e.name)).catch(() => undefined);
+        if (st?.isFile()) yield { key: e.key, size: st.size, lastModified: st.mtime };
+      }
+    }
+  }
+
+  /** One directory's entries that can match, sorted (the Dirent array is dropped once this returns). */
+  private async readSorted(dir: string, dirKey: string, prefix: string, startAfter: string | undefined): Promise<Array<{ key: string; name: string; isDir: boolean }> | null> {
     let names: import('node:fs').Dirent[];
     try {
       names = await fsp.readdir(dir, { withFileTypes: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw this.classify(err, 'list', prefix);
     }
     const entries: Array<{ key: string; name: string; isDir: boolean }> = [];
@@ -164,22 +184,7 @@ export class FsObjectStore implements ObjectStore {
         entries.push({ key, name: d.name, isDir: false });
       }
     }
-    names = [];
-    entries.sort((a, b) => compareKeys(a.key, b.key));
-    for (const e of entries) {
-      signal?.throwIfAborted();
-      if (e.isDir) {
-        if (delimited && e.key.startsWith(prefix)) {
-          if ((startAfter === undefined || compareKeys(e.key, startAfter) > 0) && (await hasFiles(path.join(dir, e.name)))) yield { prefix: e.key };
-          continue;
-        }
-        yield* this.walk(e.key, prefix, delimited, startAfter, signal);
-      } else {
-        // Stat at yield time: an object deleted since readdir is simply not listed.
-        const st = await fsp.stat(path.join(dir, e.name)).catch(() => undefined);
-        if (st?.isFile()) yield { key: e.key, size: st.size, lastModified: st.mtime };
-      }
-    }
+    return entries.sort((a, b) => compareKeys(a.key, b.key));
   }
 
   async delete(keys: readonly string[]): Promise<void> {
