@@ -77,6 +77,17 @@ for (const kind of KINDS) {
       r = await cli('pgstow backup list', ['--format', 'json', target.url, SERVER]);
       const j = JSON.parse(r.stdout) as { backups: Array<{ id: string; walComplete: boolean }> };
       assert.deepEqual(j.backups.map((b) => b.walComplete), [true, true, true]);
+      // show gives the same WAL view for one backup (Barman's show output is checked byte for byte above).
+      r = await cli('pgstow backup show', [target.url, SERVER, 'my named backup']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /WAL of this backup\s+: every segment from begin to end is archived/);
+      assert.match(r.stdout, /timeline 1: 7 segment\(s\) 000000010000000000000001 \.\. 000000010000000000000007, continuous/);
+      assert.match(r.stdout, /Recoverability window: from 2026-11-25 13:02:12.103978\+01:00 \(end of backup 20261125T120208\)/);
+      r = await cli('pgstow backup show', ['--format', 'json', target.url, SERVER, IDS[1]]);
+      assert.equal(r.code, 0, r.stderr);
+      const shown = (Object.values(JSON.parse(r.stdout) as Record<string, unknown>)[0]) as { wal_complete: boolean; wal: { firstRecoverable: { backupId: string } } };
+      assert.equal(shown.wal_complete, true);
+      assert.equal(shown.wal.firstRecoverable.backupId, IDS[0]);
     });
 
     test('keep: status, release, target, refused on a non-DONE backup', async (t) => {
