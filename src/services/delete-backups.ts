@@ -43,6 +43,11 @@ export interface DeleteInput {
   batchSize?: number;
   now?: Date;
   signal?: AbortSignal;
+  /**
+   * Dry runs only: keep every WAL key to print Barman's "Skipping deletion of objects [...]" lines. Off, a dry
+   * run keeps counts and the first/last key per rule, so a plan over 200,000 WAL files stays small.
+   */
+  listWalKeys?: boolean;
 }
 
 export interface BackupPlan {
@@ -59,10 +64,13 @@ export interface BackupPlan {
 
 export interface WalPlan {
   readonly rule: WalCleanupRule;
-  /** Filled by a dry run (keys in listing order); counts always. */
+  /** Filled by a dry run with listWalKeys (keys in listing order); counts always. */
   readonly keys: string[];
   objects: number;
   bytes: number;
+  /** First and last key the rule matched, in listing order (null when none). */
+  firstKey: string | null;
+  lastKey: string | null;
 }
 
 export interface DeleteResult {
@@ -138,7 +146,7 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   });
 
   const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, skipIfStandalone);
-  const wal: WalPlan[] = rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0 }));
+  const wal: WalPlan[] = rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0, firstKey: null, lastKey: null }));
   const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
   const result = {
     policy: retention?.policy ?? null,
@@ -154,7 +162,9 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   if (targets.length === 0) return result;
 
   if (input.dryRun) {
-    await streamWal(store, layout, wal, signal, async (plan, key) => { plan.keys.push(key); });
+    const keep = input.listWalKeys ?? false;
+    await streamWal(store, layout, wal, signal, async (plan, key) => { if (keep) plan.keys.push(key); });
+    if (!keep) return result;
     for (const id of targets) {
       result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(byId.get(id)!))} due to --dry-run option`);
       const plan = wal.find((p) => p.rule.backupId === id);
@@ -233,6 +243,8 @@ async function streamWal(store: ObjectStore, layout: BarmanLayout, plans: WalPla
     if (!plan) continue;
     plan.objects++;
     plan.bytes += w.size;
+    plan.firstKey ??= w.key;
+    plan.lastKey = w.key;
     await onMatch(plan, w.key);
   }
 }

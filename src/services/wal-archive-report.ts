@@ -4,7 +4,7 @@
  * the oldest such backup; last point = the newest archived segment on the latest timeline). One streamed
  * pass over wals/, constant memory.
  */
-import { BackupStatus, DEFAULT_XLOG_SEGMENT_SIZE } from '../domain/backup/backup-info.js';
+import { BackupStatus } from '../domain/backup/backup-info.js';
 import { WalContinuity, rangeCovered, type TimelineWal } from '../domain/wal/wal-continuity.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { listWals, type BackupCatalog } from '../repository/backup-catalog.js';
@@ -17,7 +17,9 @@ export interface BackupWalState {
 }
 
 export interface WalArchiveReport {
-  readonly segmentSize: number;
+  /** From a backup.info, else from an uncompressed segment object's size; null when neither tells. */
+  readonly segmentSize: number | null;
+  readonly segmentSizeSource: 'backup' | 'wal object' | 'unknown';
   readonly timelines: readonly TimelineWal[];
   readonly walObjects: number;
   readonly walBytes: number;
@@ -30,7 +32,13 @@ export interface WalArchiveReport {
 
 export async function walArchiveReport(store: ObjectStore, layout: BarmanLayout, catalog: BackupCatalog, signal?: AbortSignal): Promise<WalArchiveReport> {
   const done = catalog.backups.filter((b) => b.info.status === BackupStatus.DONE);
-  const segmentSize = done[0]?.info.xlogSegmentSize ?? DEFAULT_XLOG_SEGMENT_SIZE;
+  // Never assume 16 MiB: with another size every gap and log switch would be misread.
+  let segmentSize = (done.find((b) => b.info.xlogSegmentSize !== null) ?? catalog.backups.find((b) => b.info.xlogSegmentSize !== null))?.info.xlogSegmentSize ?? null;
+  let segmentSizeSource: WalArchiveReport['segmentSizeSource'] = segmentSize !== null ? 'backup' : 'unknown';
+  if (segmentSize === null) {
+    segmentSize = await segmentSizeFromObjects(store, layout, signal);
+    if (segmentSize !== null) segmentSizeSource = 'wal object';
+  }
   const continuity = new WalContinuity(segmentSize);
   let walObjects = 0;
   let walBytes = 0;
@@ -51,6 +59,7 @@ export async function walArchiveReport(store: ObjectStore, layout: BarmanLayout,
   const last = withSegments[withSegments.length - 1];
   return {
     segmentSize,
+    segmentSizeSource,
     timelines,
     walObjects,
     walBytes,
@@ -58,4 +67,28 @@ export async function walArchiveReport(store: ObjectStore, layout: BarmanLayout,
     firstRecoverable: firstOk?.info.endTime ? { backupId: firstOk.id, time: firstOk.info.endTime.toString() } : null,
     lastArchived: last ? { timeline: last.timeline, wal: last.lastSegment!, time: last.lastModified?.toISOString() ?? null } : null,
   };
+}
+
+/** How many WAL objects to look at for an uncompressed segment before giving up on learning the size. */
+const SIZE_PROBE_LIMIT = 1000;
+
+/**
+ * An uncompressed segment object is exactly one segment long (PostgreSQL sizes are powers of two from 1 MiB to
+ * 1 GiB); compressed ones, .partial and .backup files say nothing. Looks at the first objects only.
+ */
+async function segmentSizeFromObjects(store: ObjectStore, layout: BarmanLayout, signal?: AbortSignal): Promise<number | null> {
+  let seen = 0;
+  for await (const w of listWals(store, layout, signal)) {
+    if (w.suffix === '' && isSegmentName(w.name) && isSegmentSize(w.size)) return w.size;
+    if (++seen >= SIZE_PROBE_LIMIT) break;
+  }
+  return null;
+}
+
+function isSegmentName(name: string): boolean {
+  return /^[0-9A-F]{24}$/.test(name);
+}
+
+function isSegmentSize(n: number): boolean {
+  return n >= 1 << 20 && n <= 1 << 30 && (n & (n - 1)) === 0;
 }

@@ -35,10 +35,12 @@ export const command: Command = {
     const batchSize = o.batchSize as number | undefined;
     if (batchSize !== undefined && batchSize < 1) throw new UsageError(`argument --batch-size: ${batchSize} must be at least 1`);
     return withStore(args, ctx, async ({ store, layout }) => {
+      const json = !ctx.barmanMode && isJson(args);
+      // Only the text dry run prints every WAL key (Barman's lines); the JSON plan counts them instead.
       const result = await deleteBackups(
         { store, layout, warn: (m) => ctx.log.warning(m), info: (m) => ctx.log.info(m) },
-        { selection, minimumRedundancy, dryRun: Boolean(o.dryRun), ...(batchSize !== undefined ? { batchSize } : {}), signal: ctx.signal });
-      if (!ctx.barmanMode && isJson(args)) {
+        { selection, minimumRedundancy, dryRun: Boolean(o.dryRun), listWalKeys: !json, ...(batchSize !== undefined ? { batchSize } : {}), signal: ctx.signal });
+      if (json) {
         write(ctx, JSON.stringify(planJson(result), null, 2) + '\n');
         return 0;
       }
@@ -56,7 +58,7 @@ function planJson(r: DeleteResult): unknown {
     pointOfRecoverability: r.pointOfRecoverability?.toISOString() ?? null,
     minimumRedundancy: r.minimumRedundancy,
     backups: r.backups.map((b) => ({ id: b.id, status: b.status, retention: b.retention, action: b.delete ? 'delete' : 'keep', reason: b.reason, objects: b.objects.length, bytes: b.bytes })),
-    wal: r.wal.map((w) => ({ backupId: w.rule.backupId, remove: w.rule.remove, until: w.rule.until, protectedTimelines: w.rule.protectedTimelines, protectedRanges: w.rule.protectedRanges, reason: w.rule.reason, objects: w.objects, bytes: w.bytes })),
+    wal: r.wal.map((w) => ({ backupId: w.rule.backupId, remove: w.rule.remove, until: w.rule.until, protectedTimelines: w.rule.protectedTimelines, protectedRanges: w.rule.protectedRanges, reason: w.rule.reason, objects: w.objects, bytes: w.bytes, firstKey: w.firstKey, lastKey: w.lastKey })),
     totals: {
       backups: r.backups.filter((b) => b.delete).length,
       objects: r.backups.reduce((n, b) => n + b.objects.length, 0) + r.wal.reduce((n, w) => n + w.objects, 0),

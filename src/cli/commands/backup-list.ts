@@ -2,7 +2,7 @@ import type { Command } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
 import { JsonObject, backupInfoToJson, pythonJsonDumps, renderBackupListConsole } from '../../domain/backup/barman-output.js';
 import { listBackups, type ListBackupsResult } from '../../services/list-backups.js';
-import { FORMAT_OPTION, SOURCE_POSITIONALS, isJson, pad, formatBytes, withStore, write } from './catalog-shared.js';
+import { FORMAT_OPTION, SOURCE_POSITIONALS, isJson, pad, formatBytes, walReportLines, withStore, write } from './catalog-shared.js';
 
 export const command: Command = {
   spec: (name) => ({
@@ -75,18 +75,6 @@ function pgstowTable(r: ListBackupsResult): string {
   }
   for (const i of r.catalog.incomplete) lines.push(`${i.id}  no backup.info yet (${i.objects.length} object(s)): in progress, or leftovers of an interrupted run`);
   for (const u of r.catalog.unreadable) lines.push(`${u.id}  UNREADABLE backup.info: ${u.error}`);
-  if (r.wal) {
-    const w = r.wal;
-    lines.push('', `WAL archive: ${w.walObjects} object(s), ${formatBytes(w.walBytes)}, segment size ${formatBytes(w.segmentSize)}`);
-    for (const t of w.timelines) {
-      const cont = t.gapCount === 0 ? 'continuous' : `${t.gapCount} gap(s), ${t.missingSegments} missing segment(s)${t.gaps[0] ? `, first ${t.gaps[0].from}..${t.gaps[0].to}` : ''}`;
-      lines.push(`  timeline ${t.timeline}: ${t.segments} segment(s) ${t.firstSegment ?? '-'} .. ${t.lastSegment ?? '-'}, ${cont}${t.partials ? `, ${t.partials} partial` : ''}${t.hasHistory ? ', history file' : ''}`);
-    }
-    const missing = w.backups.filter((b) => !b.walComplete).map((b) => b.id);
-    if (missing.length) lines.push(`  WARNING: WAL between begin and end is missing for backup(s) ${missing.join(', ')}: they cannot be restored`);
-    lines.push(w.firstRecoverable
-      ? `Recoverability window: from ${w.firstRecoverable.time} (end of backup ${w.firstRecoverable.backupId}) to ${w.lastArchived ? `WAL ${w.lastArchived.wal} on timeline ${w.lastArchived.timeline}${w.lastArchived.time ? ` (archived ${w.lastArchived.time})` : ''}` : 'the end of that backup'}`
-      : 'Recoverability window: none (no DONE backup with all of its WAL archived)');
-  }
+  if (r.wal) lines.push('', ...walReportLines(r.wal));
   return lines.join('\n') + '\n';
 }

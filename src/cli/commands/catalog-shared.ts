@@ -4,6 +4,7 @@ import type { ParsedArgs } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { composeStore, type ComposedStore } from '../../app/compose.js';
 import { BucketNotFoundError } from '../../storage/errors.js';
+import type { WalArchiveReport } from '../../services/wal-archive-report.js';
 
 export const SOURCE_POSITIONALS: readonly PositionalSpec[] = [
   { name: 'sourceUrl', help: 'URL of the cloud source, such as a bucket in AWS S3. For example: s3://bucket/path/to/folder' },
@@ -60,4 +61,22 @@ export function formatBytes(n: number): string {
   let i = 0;
   while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+/** The WAL part of `pgstow backup list|show`: size, continuity per timeline, incomplete backups, the window. */
+export function walReportLines(w: WalArchiveReport): string[] {
+  const size = w.segmentSize === null ? 'unknown (no backup.info records it, no uncompressed segment to measure)'
+    : `${formatBytes(w.segmentSize)}${w.segmentSizeSource === 'wal object' ? ' (from a segment object\'s size)' : ''}`;
+  const lines = [`WAL archive: ${w.walObjects} object(s), ${formatBytes(w.walBytes)}, segment size ${size}`];
+  for (const t of w.timelines) {
+    let cont = t.gapCount === 0 ? 'continuous' : `${t.gapCount} gap(s), ${t.missingSegments} missing segment(s)${t.gaps[0] ? `, first ${t.gaps[0].from}..${t.gaps[0].to}` : ''}`;
+    if (t.uncheckedLogSwitches) cont += ` (${t.uncheckedLogSwitches} log switch(es) not checked: segment size unknown)`;
+    lines.push(`  timeline ${t.timeline}: ${t.segments} segment(s) ${t.firstSegment ?? '-'} .. ${t.lastSegment ?? '-'}, ${cont}${t.partials ? `, ${t.partials} partial` : ''}${t.hasHistory ? ', history file' : ''}`);
+  }
+  const missing = w.backups.filter((b) => !b.walComplete).map((b) => b.id);
+  if (missing.length) lines.push(`  WARNING: WAL between begin and end is missing for backup(s) ${missing.join(', ')}: they cannot be restored`);
+  lines.push(w.firstRecoverable
+    ? `Recoverability window: from ${w.firstRecoverable.time} (end of backup ${w.firstRecoverable.backupId}) to ${w.lastArchived ? `WAL ${w.lastArchived.wal} on timeline ${w.lastArchived.timeline}${w.lastArchived.time ? ` (archived ${w.lastArchived.time})` : ''}` : 'the end of that backup'}`
+    : 'Recoverability window: none (no DONE backup with all of its WAL archived)');
+  return lines;
 }

@@ -70,6 +70,17 @@ for (const kind of KINDS) {
       r = await cli('pgstow backup list', ['--format', 'json', target.url, SERVER]);
       const j = JSON.parse(r.stdout) as { backups: Array<{ id: string; walComplete: boolean }> };
       assert.deepEqual(j.backups.map((b) => b.walComplete), [true, true, true]);
+      // show gives the same WAL view for one backup (Barman's show output is checked byte for byte above).
+      r = await cli('pgstow backup show', [target.url, SERVER, 'my named backup']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /WAL of this backup\s+: every segment from begin to end is archived/);
+      assert.match(r.stdout, /timeline 1: 7 segment\(s\) 000000010000000000000001 \.\. 000000010000000000000007, continuous/);
+      assert.match(r.stdout, /Recoverability window: from 2026-11-25 13:02:12.103978\+01:00 \(end of backup 20261125T120208\)/);
+      r = await cli('pgstow backup show', ['--format', 'json', target.url, SERVER, IDS[1]]);
+      assert.equal(r.code, 0, r.stderr);
+      const shown = (Object.values(JSON.parse(r.stdout) as Record<string, unknown>)[0]) as { wal_complete: boolean; wal: { firstRecoverable: { backupId: string } } };
+      assert.equal(shown.wal_complete, true);
+      assert.equal(shown.wal.firstRecoverable.backupId, IDS[0]);
     });
 
     test('keep: status, release, target, refused on a non-DONE backup', async (t) => {
@@ -106,9 +117,13 @@ for (const kind of KINDS) {
       assert.equal(r.stdout, rebase(fixture('delete-redundancy-1.dry-run'), s));
       assert.deepEqual(await allKeys(s), before, 'a dry run deletes nothing');
       r = await cli('pgstow backup delete', ['-r', 'REDUNDANCY 1', '--dry-run', '--format', 'json', target.url, SERVER]);
-      const plan = JSON.parse(r.stdout) as { backups: Array<{ id: string; retention: string; action: string; reason: string }>; totals: { objects: number } };
+      const plan = JSON.parse(r.stdout) as { backups: Array<{ id: string; retention: string; action: string; reason: string }>; totals: { objects: number }; wal: Array<{ backupId: string; objects: number; firstKey: string | null; lastKey: string | null }> };
       assert.deepEqual(plan.backups.map((b) => [b.id, b.retention, b.action]), [[IDS[0], 'KEEP:STANDALONE', 'keep'], [IDS[1], 'OBSOLETE', 'delete'], [IDS[2], 'VALID', 'keep']]);
       assert.equal(plan.totals.objects, 3 + 5);
+      // The JSON plan counts WAL files and names the first and last instead of holding every key.
+      const walKeys = [0, 3, 4, 5, 6].map((i) => `${s.layout.serverPrefix}wals/0000000100000000/${WAL_NAMES[i]}`).sort();
+      const removing = plan.wal.filter((w) => w.objects > 0);
+      assert.deepEqual(removing.map((w) => [w.backupId, w.objects, w.firstKey, w.lastKey]), [[IDS[1], 5, walKeys[0], walKeys[4]]]);
       r = await cli('barman-cloud-backup-delete', ['-r', 'REDUNDANCY 1', target.url, SERVER]);
       assert.equal(r.code, 0, r.stderr);
       const after = await allKeys(s);

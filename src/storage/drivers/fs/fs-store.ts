@@ -130,42 +130,61 @@ export class FsObjectStore implements ObjectStore {
     // Walk only the directory that can contain matches: the part of the prefix up to its last "/".
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash + 1) : '';
-    const entries: Array<ObjectInfo | CommonPrefix> = [];
-    await this.walk(baseKey, prefix, options.delimiter === '/', entries);
-    entries.sort((a, b) => compareKeys(entryKey(a), entryKey(b)));
-    for (const entry of entries) {
-      if (options.startAfter !== undefined && entryKey(entry) <= options.startAfter) continue;
-      options.signal?.throwIfAborted();
-      yield entry;
+    yield* this.walk(baseKey, prefix, options.delimiter === '/', options.startAfter, options.signal);
+  }
+
+  /**
+   * Depth-first, one directory in memory at a time, so a listing of 200,000 WAL files holds one wals/<dir>/
+   * at most. Entries are sorted with a directory standing for "name/": every key below it sorts exactly
+   * where that string does among its siblings, so the walk yields keys in byte order, as S3 lists them.
+   */
+  private async *walk(dirKey: string, prefix: string, delimited: boolean, startAfter: string | undefined, signal: AbortSignal | undefined): AsyncGenerator<ObjectInfo | CommonPrefix> {
+    const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
+    const entries = await this.readSorted(dir, dirKey, prefix, startAfter);
+    if (!entries) return;
+    for (const e of entries) {
+      signal?.throwIfAborted();
+      if (e.isDir) {
+        if (delimited && e.key.startsWith(prefix)) {
+          if ((startAfter === undefined || compareKeys(e.key, startAfter) > 0) && (await hasFiles(path.join(dir, e.name)))) yield { prefix: e.key };
+          continue;
+        }
+        yield* this.walk(e.key, prefix, delimited, startAfter, signal);
+      } else {
+        // Stat at yield time: an object deleted since readdir is simply not listed.
+        const st = await fsp.stat(path.join(dir, e.name)).catch(() => undefined);
+        if (st?.isFile()) yield { key: e.key, size: st.size, lastModified: st.mtime };
+      }
     }
   }
 
-  private async walk(dirKey: string, prefix: string, delimited: boolean, out: Array<ObjectInfo | CommonPrefix>): Promise<void> {
-    const dir = dirKey === '' ? this.root : path.join(this.root, ...dirKey.slice(0, -1).split('/'));
+  /** One directory's entries that can match, sorted (the Dirent array is dropped once this returns). */
+  private async readSorted(dir: string, dirKey: string, prefix: string, startAfter: string | undefined): Promise<Array<{ key: string; name: string; isDir: boolean }> | null> {
     let names: import('node:fs').Dirent[];
     try {
       names = await fsp.readdir(dir, { withFileTypes: true });
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') return;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return null;
       throw this.classify(err, 'list', prefix);
     }
+    const entries: Array<{ key: string; name: string; isDir: boolean }> = [];
     for (const d of names) {
       if (d.name.startsWith(TEMP_MARKER)) continue;
-      const key = dirKey + d.name;
       if (d.isDirectory()) {
-        const dirPrefix = `${key}/`;
-        if (!dirPrefix.startsWith(prefix) && !prefix.startsWith(dirPrefix)) continue;
-        if (delimited && dirPrefix.startsWith(prefix)) {
-          if (await hasFiles(path.join(dir, d.name))) out.push({ prefix: dirPrefix });
-          continue;
-        }
-        await this.walk(dirPrefix, prefix, delimited, out);
-      } else if (d.isFile() && key.startsWith(prefix)) {
-        const st = await fsp.stat(path.join(dir, d.name)).catch(() => undefined);
-        if (st) out.push({ key, size: st.size, lastModified: st.mtime });
+        const key = `${dirKey}${d.name}/`;
+        if (!key.startsWith(prefix) && !prefix.startsWith(key)) continue;
+        // Every key below this directory sorts at or before startAfter: skip the subtree unread.
+        if (startAfter !== undefined && compareKeys(key, startAfter) <= 0 && !startAfter.startsWith(key)) continue;
+        entries.push({ key, name: d.name, isDir: true });
+      } else if (d.isFile()) {
+        const key = dirKey + d.name;
+        if (!key.startsWith(prefix)) continue;
+        if (startAfter !== undefined && compareKeys(key, startAfter) <= 0) continue;
+        entries.push({ key, name: d.name, isDir: false });
       }
     }
+    return entries.sort((a, b) => compareKeys(a.key, b.key));
   }
 
   async delete(keys: readonly string[]): Promise<void> {
@@ -214,10 +233,6 @@ export class FsObjectStore implements ObjectStore {
           `${operation} ${key || this.root} failed: ${e?.message ?? String(err)}`);
     }
   }
-}
-
-function entryKey(e: ObjectInfo | CommonPrefix): string {
-  return 'prefix' in e ? e.prefix : e.key;
 }
 
 /** Byte order, as S3 lists keys (UTF-8 binary order), not locale order. */

@@ -45,3 +45,33 @@ test('sequential plan: later deletions see the catalog without the earlier ones'
   const rules = planWalCleanup(backups, ['B', 'A'], false);
   assert.deepEqual(rules.map((r) => [r.backupId, r.remove, r.until]), [['A', true, w(1, 4)], ['B', true, w(1, 6)]]);
 });
+
+// Barman: protected_timelines = timelines of every other backup (any status) minus until's. Names start with
+// the timeline, so only a WAL of a LOWER timeline than until's can sort below `until`: these cases are the
+// ones where the timeline check, not the `name < until` comparison, keeps the file.
+test('a WAL of another backup\'s timeline that sorts below until is kept; other timelines below until go', () => {
+  // A: older, keep:standalone on timeline 2 (its own range is protected); B deleted; C on timeline 3 is until.
+  const backups = [bk('A', 2, 0x10, 0x10, { keep: 'standalone' }), bk('B', 3, 0x20, 0x20), bk('C', 3, 0x30, 0x30)];
+  const r = walCleanupRule(backups, 'B', false);
+  assert.equal(r.remove, true);
+  assert.equal(r.until, w(3, 0x30));
+  assert.deepEqual(r.protectedTimelines, [2]);
+  // Outside A's [begin, end] and below until: only the timeline-2 protection keeps it.
+  assert.ok(w(2, 0x11) < r.until!);
+  assert.ok(!walMatchesRule(r, w(2, 0x11)));
+  assert.ok(!walMatchesRule(r, `${w(2, 0x11)}.partial`));
+  assert.ok(!walMatchesRule(r, w(2, 0x10)));
+  // Timeline 1 has no backup left and timeline 3 is until's: both are cut at until.
+  assert.ok(walMatchesRule(r, w(1, 0x05)));
+  assert.ok(walMatchesRule(r, w(3, 0x25)));
+  assert.ok(!walMatchesRule(r, w(3, 0x30)));
+});
+
+test('a FAILED backup on timeline 2 still protects its timeline (any status counts)', () => {
+  const backups = [bk('A', 1, 2, 2), bk('B', 2, 0x10, 0x10, { status: 'FAILED' }), bk('C', 3, 0x20, 0x20)];
+  const r = walCleanupRule(backups, 'A', false);
+  assert.equal(r.untilBackupId, 'C');
+  assert.deepEqual(r.protectedTimelines, [2]);
+  const names = [w(1, 3), w(2, 0x0f), w(2, 0x11), `${w(2, 0x10)}.00000028.backup`, '00000002.history', w(3, 0x1f), w(3, 0x20)];
+  assert.deepEqual(names.filter((n) => walMatchesRule(r, n)), [w(1, 3), w(3, 0x1f)]);
+});
