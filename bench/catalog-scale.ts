@@ -9,7 +9,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { emptyBackupInfo, serializeBackupInfo, formatBackupId } from '../src/domain/backup/backup-info.js';
 import { PyDateTime } from '../src/domain/backup/py-datetime.js';
@@ -95,16 +95,23 @@ interface Step { step: string; seconds: number; peakRssMiB: number; exit: number
 
 let childEnv: NodeJS.ProcessEnv = process.env;
 
-function run(step: string, program: string, args: string[]): Step {
+/**
+ * Runs one CLI step under /usr/bin/time. Asynchronously on purpose: the S3 server is a child of this process
+ * and logs every request into a pipe that only this process's event loop drains. With execFileSync the loop
+ * stopped, the pipe filled after a few hundred requests, moto blocked in write(2) mid-request and the CLI
+ * waited for its answer forever (the "stalled moto delete" of 2026-12-01).
+ */
+async function run(step: string, program: string, args: string[]): Promise<Step> {
   const out = path.join(makeTempDir('scale-out'), 'out');
-  let exit = 0;
+  const stdout = fs.openSync(out, 'w');
+  const child = spawn('/usr/bin/time', ['-f', '%e %M', '-o', `${out}.time`, process.execPath, path.join(BIN, `${program}.js`), ...args], { stdio: ['ignore', stdout, 'pipe'], env: childEnv });
   let stderr = '';
-  try {
-    execFileSync('/usr/bin/time', ['-f', '%e %M', '-o', `${out}.time`, process.execPath, path.join(BIN, `${program}.js`), ...args], { stdio: ['ignore', fs.openSync(out, 'w'), 'pipe'], maxBuffer: 1 << 30, env: childEnv });
-  } catch (err) {
-    exit = (err as { status?: number }).status ?? -1;
-    stderr = String((err as { stderr?: Buffer }).stderr ?? '');
-  }
+  child.stderr?.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-20_000); });
+  const exit = await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? -1));
+  });
+  fs.closeSync(stdout);
   const [secs, kb] = fs.readFileSync(`${out}.time`, 'utf8').trim().split('\n').pop()!.split(' ');
   const s: Step = { step, seconds: Number(secs), peakRssMiB: Math.round(Number(kb) / 1024), exit, stdoutBytes: fs.statSync(out).size };
   if (exit !== 0) console.error(`${step} failed (${exit}): ${stderr.slice(0, 500)}`);
@@ -115,6 +122,8 @@ const dir = makeTempDir('catalog-scale');
 let url = `file://${dir}`;
 let common = ['--cloud-provider', 'file'];
 let stopServer = async (): Promise<void> => {};
+/** S3 runs: counts what is left under the server, so a "finished" delete is also checked to have deleted. */
+let countS3 = async (): Promise<{ backups: number; wals: number }> => ({ backups: 0, wals: 0 });
 const t0 = Date.now();
 if (STORE === 'moto') {
   const started = await startMoto({ tmpDir: dir, tls: undefined as unknown as TlsMaterial });
@@ -122,6 +131,17 @@ if (STORE === 'moto') {
   const s3 = started.servers.moto as S3ServerInfo;
   const prefix = `scale-${Date.now()}`;
   await seedS3(s3, prefix);
+  countS3 = async () => {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
+    const { store } = await openStore({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
+    const layout = new BarmanLayout(prefix, SERVER);
+    let backups = 0;
+    let wals = 0;
+    for await (const e of store.list(layout.walsPrefix)) if ('key' in e) wals++;
+    for await (const e of store.list(layout.basePrefix)) if ('key' in e && e.key.endsWith('/backup.info')) backups++;
+    await store.close();
+    return { backups, wals };
+  };
   url = `s3://${TEST_BUCKET}/${prefix}`;
   common = ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint];
   childEnv = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
@@ -129,21 +149,25 @@ if (STORE === 'moto') {
   seed(dir);
 }
 console.log(`seeded ${BACKUPS} backups and ${WALS} WAL objects (${STORE}) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-const steps: Step[] = [
-  run('barman-cloud-backup-list --format json', 'barman-cloud-backup-list', [...common, '--format', 'json', url, SERVER]),
-  run('pgstow backup list (with WAL report)', 'pgstow', ['backup', 'list', ...common, url, SERVER]),
-  run('barman-cloud-backup-show <name>', 'barman-cloud-backup-show', [...common, url, SERVER, `nightly-${Math.floor(BACKUPS / 2)}`]),
-  run('barman-cloud-check-wal-archive --timeline 2', 'barman-cloud-check-wal-archive', [...common, '--timeline', '2', url, SERVER]),
-  run('pgstow backup delete -r "REDUNDANCY 10" --dry-run --format json', 'pgstow', ['backup', 'delete', ...common, '-r', 'REDUNDANCY 10', '--dry-run', '--format', 'json', url, SERVER]),
-  run('barman-cloud-backup-delete -r "REDUNDANCY 10"', 'barman-cloud-backup-delete', [...common, '-r', 'REDUNDANCY 10', url, SERVER]),
-  run('barman-cloud-backup-list (after retention)', 'barman-cloud-backup-list', [...common, url, SERVER]),
-];
+const steps: Step[] = [];
+for (const [step, program, args] of [
+  ['barman-cloud-backup-list --format json', 'barman-cloud-backup-list', [...common, '--format', 'json', url, SERVER]],
+  ['pgstow backup list (with WAL report)', 'pgstow', ['backup', 'list', ...common, url, SERVER]],
+  ['barman-cloud-backup-show <name>', 'barman-cloud-backup-show', [...common, url, SERVER, `nightly-${Math.floor(BACKUPS / 2)}`]],
+  ['barman-cloud-check-wal-archive --timeline 2', 'barman-cloud-check-wal-archive', [...common, '--timeline', '2', url, SERVER]],
+  ['pgstow backup delete -r "REDUNDANCY 10" --dry-run --format json', 'pgstow', ['backup', 'delete', ...common, '-r', 'REDUNDANCY 10', '--dry-run', '--format', 'json', url, SERVER]],
+  ['barman-cloud-backup-delete -r "REDUNDANCY 10"', 'barman-cloud-backup-delete', [...common, '-r', 'REDUNDANCY 10', url, SERVER]],
+  ['barman-cloud-backup-list (after retention)', 'barman-cloud-backup-list', [...common, url, SERVER]],
+] as Array<[string, string, string[]]>) steps.push(await run(step, program, args));
 console.log('\n| step | wall s | peak RSS MiB | exit | stdout bytes |\n|---|---|---|---|---|');
 for (const s of steps) console.log(`| ${s.step} | ${s.seconds.toFixed(2)} | ${s.peakRssMiB} | ${s.exit} | ${s.stdoutBytes} |`);
 if (STORE === 'fs') {
   let remaining = 0;
   for (const d of fs.readdirSync(path.join(dir, SERVER, 'wals'))) remaining += fs.readdirSync(path.join(dir, SERVER, 'wals', d)).length;
   console.log(`\nremaining: ${fs.readdirSync(path.join(dir, SERVER, 'base')).length} backups, ${remaining} WAL objects`);
+} else {
+  const left = await countS3();
+  console.log(`\nremaining: ${left.backups} backups, ${left.wals} WAL objects`);
 }
 await stopServer();
 if (!process.argv.includes('--keep-dir')) removeDir(dir);
