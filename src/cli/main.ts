@@ -3,6 +3,7 @@
  * that command's module (archive_command start-up time matters), and is the one place that maps errors to
  * exit codes and prints them: one line, no stack trace unless --debug, secrets scrubbed.
  */
+import { setMaxListeners } from 'node:events';
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
 import { formatHelp } from './args.js';
 import { configRequestOf, parseCommandArgs } from './common-options.js';
@@ -90,6 +91,9 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
   const secrets = secretsFromEnv(env);
   const debug = argv.includes('--debug');
   const controller = new AbortController();
+  // Every in-flight request (catalog reads run 8 at a time, plus retries and streams) listens on this one
+  // signal; Node's default of 10 printed a MaxListenersExceededWarning on the drop-ins' stderr.
+  setMaxListeners(64, controller.signal);
   const onSignal = (sig: NodeJS.Signals): void => controller.abort(new Error(`interrupted by ${sig}`));
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -2,7 +2,9 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../../harness/cli.js';
 import { storeTarget, type StoreKind, type StoreTarget } from '../../harness/stores.js';
-import { serializeBackupInfo, parseBackupInfo } from '../../../src/domain/backup/backup-info.js';
+import { emptyBackupInfo, formatBackupId, serializeBackupInfo, parseBackupInfo } from '../../../src/domain/backup/backup-info.js';
+import { PyDateTime } from '../../../src/domain/backup/py-datetime.js';
+import { formatSegmentName } from '../../../src/domain/wal/wal-file-name.js';
 import { DELETION_IN_PROGRESS_ERROR } from '../../../src/repository/backup-catalog.js';
 import { readAll } from '../../../src/storage/object-store-helpers.js';
 import { IDS, SERVER, WAL_NAMES, allKeys, fixture, openTarget, rebase, seedBarmanCatalog, type Seeded } from './catalog-fixture.js';
@@ -215,5 +217,66 @@ describe('check-wal-archive: -t and an unreachable store', () => {
       assert.doesNotMatch(r.stderr, /check-wal-secret-value/);
       assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
     }
+  });
+});
+
+describe('retention on S3 across a WAL listing page', () => {
+  // The S3 driver lists 1,000 keys a page and deletes 1,000 keys a batch, so here the first WAL batch is
+  // deleted while the listing still has a page to go (moto's continuation token names the last key listed,
+  // which is then deleted). 30 backups keep 8 catalog reads in flight long enough that, with the SDK's
+  // listeners per request, more than 10 sit on the CLI's one abort signal (Node warned on stderr).
+  test('barman-cloud-backup-delete -r "REDUNDANCY 2" with 30 backups and 1,200 WAL on moto removes exactly the obsolete WAL, quietly, and a re-run changes nothing', async (t) => {
+    const target = storeTarget(t, 'moto', 'cat-delete-pages');
+    if (!target) return;
+    const s = await openTarget(target, 'pages');
+    t.after(() => s.store.close());
+    const wal = (i: number): string => formatSegmentName(1, Math.floor(i / 256), i % 256);
+    const WALS = 1200;
+    const start = Date.UTC(2026, 0, 1);
+    const ids: string[] = [];
+    const puts: Array<[string, Buffer]> = [];
+    for (let i = 0; i < WALS; i++) puts.push([s.layout.walKey(wal(i)), Buffer.alloc(16, 7)]);
+    for (let b = 0; b < 30; b++) {
+      const seg = b * 40 + 1;
+      const when = new Date(start + seg * 60_000);
+      const id = formatBackupId(when, 0);
+      ids.push(id);
+      const info = emptyBackupInfo();
+      Object.assign(info, {
+        status: 'DONE', serverName: 'pages', timeline: 1, version: 150018, beginWal: wal(seg), endWal: wal(seg), beginOffset: 40, endOffset: 256,
+        beginXlog: '0/0', endXlog: '0/0', beginTime: PyDateTime.fromDate(when, 0), endTime: PyDateTime.fromDate(new Date(when.getTime() + 30_000), 0),
+        systemid: '7712078185362548611', pgdata: '/var/lib/postgresql/data',
+      });
+      puts.push([s.layout.backupInfoKey(id), Buffer.from(serializeBackupInfo(info))]);
+      puts.push([s.layout.backupTarKey(id, 'data'), Buffer.alloc(512, 1)]);
+    }
+    let next = 0;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (next < puts.length) { const [k, v] = puts[next++]!; await s.store.put(k, v); }
+    }));
+    const remaining = async (): Promise<{ wals: string[]; infos: number }> => {
+      const wals: string[] = [];
+      for await (const e of s.store.list(s.layout.walsPrefix)) if ('key' in e) wals.push(e.key.slice(e.key.lastIndexOf('/') + 1));
+      let infos = 0;
+      for await (const e of s.store.list(s.layout.basePrefix)) if ('key' in e && e.key.endsWith('/backup.info')) infos++;
+      return { wals, infos };
+    };
+    const args = [...target.args, '-r', 'REDUNDANCY 2', target.url, 'pages'];
+    const r = await runCli('barman-cloud-backup-delete', args, { env: target.env, timeoutMs: 120_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /Warning/, 'no Node warnings on the drop-in\'s stderr');
+    // The oldest kept backup starts at segment 1121: segments 0…1120 go (two delete batches, two listing
+    // pages), 1121…1199 stay.
+    const after = await remaining();
+    assert.equal(after.infos, 2);
+    assert.equal(after.wals.length, WALS - 1121);
+    assert.equal(after.wals[0], wal(1121));
+    assert.equal(after.wals.at(-1), wal(WALS - 1));
+    const again = await runCli('barman-cloud-backup-delete', args, { env: target.env, timeoutMs: 120_000 });
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await remaining(), after);
+    const list = await runCli('barman-cloud-backup-list', [...target.args, '--format', 'json', target.url, 'pages'], { env: target.env });
+    assert.equal(list.code, 0, list.stderr);
+    assert.deepEqual((JSON.parse(list.stdout) as { backups_list: Array<{ backup_id: string }> }).backups_list.map((b) => b.backup_id), ids.slice(28));
   });
 });
