@@ -25,7 +25,9 @@ export async function startProcess(command: string, args: string[], ready: RegEx
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${options.name} exited with ${code} before it was ready:\n${out.slice(-3000)}`)); });
   });
   proc.removeAllListeners('exit');
-  // Keep draining output so the pipe never fills and blocks the server.
+  // Keep draining output so the pipe never fills and blocks the server. Only while this process's event loop
+  // runs: a caller that blocks (execFileSync) while the server serves will see it hang mid-request (moto logs
+  // every request; bench/catalog-scale.ts hung that way).
   proc.stdout?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20000); });
   proc.stderr?.on('data', (d: Buffer) => { out = (out + d.toString()).slice(-20000); });
   return {
