@@ -29,6 +29,8 @@ import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
 const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load'];
+/** 1-minute load average when the run started: other work on the machine skews wall times, so the report says it. */
+let loadAtStart = 0;
 
 interface Options {
   quick: boolean;
@@ -48,11 +50,12 @@ function parseOptions(argv: string[]): Options {
   const only = new Set((get('--only') ?? ALL_WORKLOADS.join(',')).split(','));
   return {
     quick,
-    reps: Number(get('--reps') ?? (quick ? 2 : 3)),
+    // --quick: one repetition (WAL rows still have one sample per segment) and small sizes: under 5 minutes.
+    reps: Number(get('--reps') ?? (quick ? 1 : 3)),
     only,
-    dbBytes: Number(get('--db-mb') ?? (quick ? 150 : 1100)) * MiB,
-    walSegments: Number(get('--wal-segments') ?? (quick ? 6 : 20)),
-    loadSeconds: Number(get('--load-seconds') ?? (quick ? 20 : 60)),
+    dbBytes: Number(get('--db-mb') ?? (quick ? 80 : 1100)) * MiB,
+    walSegments: Number(get('--wal-segments') ?? (quick ? 3 : 20)),
+    loadSeconds: Number(get('--load-seconds') ?? (quick ? 10 : 60)),
   };
 }
 
@@ -89,6 +92,7 @@ function shuffle<T>(a: T[]): T[] {
 async function main(): Promise<void> {
   const opt = parseOptions(process.argv.slice(2));
   const started = Date.now();
+  loadAtStart = os.loadavg()[0] ?? 0;
   ensurePeers();
   const tmp = makeTempDir('bench');
   fs.chmodSync(tmp, 0o755);
@@ -112,6 +116,8 @@ async function main(): Promise<void> {
     archive_mode: 'on', archive_command: `test ! -f ${stash}/%f && cp %p ${stash}/%f`, max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB',
   } });
   const rows: Row[] = [];
+  // lz4 sits between none and zstd on every measure; --quick leaves it out to stay under 5 minutes.
+  const pgstowCodecs: Codec[] = opt.quick ? ['none', 'gzip', 'zstd'] : ['none', 'gzip', 'lz4', 'zstd'];
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
@@ -134,6 +140,8 @@ async function main(): Promise<void> {
     const dataset = await createDataset(pg, opt.dbBytes);
     console.log(`database: ${(dataset.databaseBytes / MiB).toFixed(0)} MiB`);
 
+    const phase = (what: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${what}…`);
+    if (opt.only.has('limits')) phase('physical limits');
     if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick });
 
     // Real WAL segments from the data load, staged where every tool (and the postgres user) can read them.
@@ -154,9 +162,10 @@ async function main(): Promise<void> {
     chownToPostgres(staged);
 
     if (opt.only.has('wal') || opt.only.has('walrestore')) {
+      phase(`WAL archive/restore, ${segs.length} segments × ${opt.reps} repetitions`);
       const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'moto' | 'azurite' | 'pgbr' }> = [];
       for (const store of motoInfo ? (['s3rver', 'moto', 'azurite'] as const) : (['s3rver', 'azurite'] as const)) {
-        for (const codec of ['none', 'gzip', 'lz4', 'zstd'] as Codec[]) configs.push({ tool: 'pgstow', codec, store });
+        for (const codec of pgstowCodecs) configs.push({ tool: 'pgstow', codec, store });
         for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'barman-cloud', codec, store });
       }
       for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'pgbackrest', codec, store: 'pgbr' });
@@ -191,8 +200,9 @@ async function main(): Promise<void> {
     }
 
     if (opt.only.has('backup') || opt.only.has('restore')) {
+      phase(`base backup/restore, ${opt.reps} repetitions`);
       const configs: Array<{ tool: ToolName; codec: Codec }> = [
-        ...(['none', 'gzip', 'lz4', 'zstd'] as Codec[]).map((codec) => ({ tool: 'pgstow' as ToolName, codec })),
+        ...pgstowCodecs.map((codec) => ({ tool: 'pgstow' as ToolName, codec })),
         ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'barman-cloud' as ToolName, codec })),
         ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'pgbackrest' as ToolName, codec })),
       ];
@@ -230,6 +240,7 @@ async function main(): Promise<void> {
       if (opt.only.has('restore')) rows.push(...rRows.values());
     }
 
+    if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
     if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
   } finally {
     await pg.destroy();
@@ -275,7 +286,7 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
   const v = peerVersions();
   out.push(`## pgstow benchmark — ${new Date().toISOString().slice(0, 10)}${opt.quick ? ' (quick)' : ''}`, '');
   out.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB. ${v.postgresql}; barman-cloud ${v['barman-cloud']}; ${v.pgbackrest}; Node ${v.node}.`);
-  out.push(`${opt.reps} repetitions, configurations interleaved in random order each repetition; median (min–max). Run took ${seconds.toFixed(0)} s.`, '');
+  out.push(`${opt.reps} repetitions, configurations interleaved in random order each repetition; median (min–max). Run took ${seconds.toFixed(0)} s; load average ${loadAtStart.toFixed(1)} at the start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end.`, '');
   const workloads = [...new Set(rows.map((r) => r.workload))];
   for (const w of workloads) {
     const order: Record<string, number> = { pgstow: 0, 'barman-cloud': 1, pgbackrest: 2 };

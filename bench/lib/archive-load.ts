@@ -31,7 +31,14 @@ export async function runArchiveUnderLoad(ctx: {
 }): Promise<LoadResult[]> {
   const { pg } = ctx;
   await pg.query('create database pgb').catch(() => undefined);
-  await runPgbench(pg, ['-i', '-s', '20', '-q', 'pgb']);
+  // pgbench's default TPC-B-like transactions write well under a segment a second on this machine, which no
+  // archiver finds hard. A bulk-insert script (~0.5 MB of WAL per transaction, 4 clients) writes several
+  // segments a second: what a busy primary during a load or a batch job does to archive_command.
+  await runPgbench(pg, ['-i', '-s', '1', '-q', 'pgb']);
+  const script = path.join(ctx.tmp, 'bulk-insert.sql');
+  fs.writeFileSync(script, "insert into load_rows select g, repeat(md5(random()::text), 6) from generate_series(1, 1500) g;\n");
+  fs.chmodSync(script, 0o644);
+  await runPsql(pg, 'pgb', 'create unlogged table if not exists load_dummy(i int); create table if not exists load_rows (id int, payload text)');
   const s3 = ctx.stores.s3rver('bench-load');
   const configs: Array<{ tool: string; config: string; command: () => string }> = [
     { tool: 'pgstow', config: 'none', command: () => `${shellEnv(s3.env)} ${binCommandLine('pgstow')} wal-archive ${s3.args.join(' ')} ${s3.url} load-pgstow %p` },
@@ -52,7 +59,8 @@ export async function runArchiveUnderLoad(ctx: {
     let maxBacklog = 0;
     const sampler = setInterval(() => { maxBacklog = Math.max(maxBacklog, countReady()); }, 500);
     const tLoad = Date.now();
-    await runPgbench(pg, ['-c', '4', '-j', '2', '-T', String(ctx.seconds), '-N', 'pgb']);
+    await runPgbench(pg, ['-n', '-c', '4', '-j', '2', '-T', String(ctx.seconds), '-f', script, 'pgb']);
+    await runPsql(pg, 'pgb', 'truncate load_rows');
     const loadSeconds = (Date.now() - tLoad) / 1000;
     clearInterval(sampler);
     const lsn1 = BigInt((await pg.query<{ l: string }>("select (pg_current_wal_lsn() - '0/0')::text as l"))[0]?.l ?? '0');
@@ -62,6 +70,15 @@ export async function runArchiveUnderLoad(ctx: {
     results.push({ tool: c.tool, config: c.config, loadSeconds, generated: Number((lsn1 - lsn0) / BigInt(segSize)), archivedDuringLoad: arch1 - arch0, maxBacklog, drainSeconds: (Date.now() - t0) / 1000 });
   }
   return results;
+}
+
+async function runPsql(pg: PostgresServer, db: string, sql: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const child = spawn('/usr/bin/psql', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-4000); });
+    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`psql failed (${code}): ${err}`))));
+  });
 }
 
 async function runPgbench(pg: PostgresServer, args: string[]): Promise<void> {
