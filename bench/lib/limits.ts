@@ -38,7 +38,7 @@ async function timeIt(fn: () => Promise<number>, reps: number): Promise<Stats> {
 
 export async function measureLimits(ctx: { dataDir: string; s3: S3ServerInfo; tmp: string; quick: boolean }): Promise<LimitRow[]> {
   const rows: LimitRow[] = [];
-  const reps = ctx.quick ? 2 : 3;
+  const reps = ctx.quick ? 1 : 3;
   const all = files(ctx.dataDir);
   rows.push({ what: 'read the data directory (page cache warm)', mbPerSecond: await timeIt(async () => {
     let n = 0;
