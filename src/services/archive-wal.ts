@@ -15,7 +15,7 @@ import { parseWalFileName } from '../domain/wal/wal-file-name.js';
 import { CODECS, codecForSuffix, type Codec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { IntegrityError, ObjectExistsError } from '../storage/errors.js';
-import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
+import { isCommonPrefix, type ObjectStore, type PutResult } from '../storage/object-store.js';
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
@@ -158,10 +158,12 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   if (existing.length > 0) return compareExisting(deps, walName, file, data, existing, key);
 
   const body = await compressing;
+  const md5 = createHash('md5').update(body).digest();
   const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
+  let put: PutResult;
   try {
-    await store.put(key, body, {
-      contentLength: body.length,
+    put = await store.put(key, body, {
+      contentLength: body.length, md5,
       ifAbsent: store.capabilities.conditionalCreate,
       ...(tags && Object.keys(tags).length ? { tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
@@ -171,7 +173,7 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
     if (err instanceof ObjectExistsError) return compareExisting(deps, walName, file, data, [key], key);
     throw err;
   }
-  await verifyUpload(store, key, body, input.verifyMd5 !== false);
+  await verifyUpload(store, key, body.length, md5.toString('hex'), put, input.verifyMd5 !== false);
   log.info(`archived ${walName} to ${key} (${body.length} bytes${codec ? `, ${codec.name}` : ''})`);
   return { walName, key, status: 'uploaded', bytes: body.length };
 }
@@ -204,19 +206,23 @@ async function compareExisting(deps: ArchiveWalDeps, walName: string, file: stri
 }
 
 /**
- * Confirms the stored object has the size and content of what was sent: the MD5 the store computed (Azure,
- * GCS) or, on S3, the ETag when it is an MD5. Uses the one stat that follows the put, nothing more.
+ * Confirms the stored object has the size and content of what was sent: the MD5 the store reported in its put
+ * response (S3's single-PUT ETag, Azure's Content-MD5, GCS's md5Hash) settles it without another request;
+ * otherwise one stat: the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5, and the size.
  */
-async function verifyUpload(store: ObjectStore, key: string, body: Buffer, etagIsMd5: boolean): Promise<void> {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult, etagIsMd5: boolean): Promise<void> {
+  if (put.md5 !== undefined) {
+    if (put.md5.toLowerCase() === md5) return;
+    throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
+  }
   const info = await store.stat(key);
-  if (info.size !== body.length) {
+  if (info.size !== size) {
     throw new IntegrityError({ provider: store.provider, operation: 'put', key },
-      `upload of ${key} could not be verified: ${info.size} bytes stored, ${body.length} sent`);
+      `upload of ${key} could not be verified: ${info.size} bytes stored, ${size} sent`);
   }
   const etag = info.etag?.replace(/"/g, '');
   const stored = info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
   if (stored) {
-    const md5 = createHash('md5').update(body).digest('hex');
     if (md5 !== stored.toLowerCase()) {
       throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${stored} differs from ${md5}`);
     }

@@ -32,6 +32,11 @@ export type PutBody = PutSource | Readable;
 export interface PutOptions {
   /** Exact length when known: lets drivers pick single-put vs multipart and the part size. */
   contentLength?: number;
+  /**
+   * MD5 digest (16 bytes) of a Uint8Array body. Drivers that can send it do (S3 Content-MD5), so the store
+   * itself refuses a body damaged in transit.
+   */
+  md5?: Uint8Array;
   /** Expected size when not exact (e.g. the uncompressed size of a stream); used to size parts. */
   sizeHint?: number;
   /** Fail with ObjectExistsError if the key exists. Honoured atomically only when capabilities.conditionalCreate. */
@@ -47,6 +52,8 @@ export interface PutResult {
   key: string;
   size: number;
   etag?: string;
+  /** Hex MD5 the store reports, in its put response, for the bytes it stored (when it reports one). */
+  md5?: string;
 }
 
 export interface GetOptions {

@@ -108,6 +108,15 @@ export function describeObjectStoreConformance(name: string, open: () => Promise
       if (options.contentMd5 || after !== undefined) assert.equal(after, createHash('md5').update(other).digest('hex'));
     }));
 
+    it('a put given the MD5 of its bytes stores them; an MD5 reported in the put result is right', live(async () => {
+      const body = randomBytes(8192);
+      const digest = createHash('md5').update(body).digest();
+      const r = await store.put(`${p}small/put-md5`, body, { contentLength: body.length, md5: digest });
+      if (options.contentMd5) assert.equal(r.md5, digest.toString('hex'), 'the store reports the MD5 of what it stored');
+      else if (r.md5 !== undefined) assert.equal(r.md5, digest.toString('hex'));
+      assert.deepEqual(await readAll(store, `${p}small/put-md5`), body);
+    }));
+
     it('range reads', live(async () => {
       const body = Buffer.from('0123456789abcdefghij');
       await store.put(`${p}small/range`, body);

@@ -75,7 +75,8 @@ export class AzureBlobStore implements ObjectStore {
     try {
       if (body instanceof Uint8Array && body.byteLength <= singlePutSize) {
         const r = await blob.upload(body, body.byteLength, this.writeOptions(options));
-        return { key, size: body.byteLength, ...(r.etag ? { etag: r.etag } : {}) };
+        // Put Blob answers with the Content-MD5 the service computed over what it stored.
+        return { key, size: body.byteLength, ...(r.etag ? { etag: r.etag } : {}), ...(r.contentMD5 ? { md5: Buffer.from(r.contentMD5).toString('hex') } : {}) };
       }
       if (typeof body === 'function' && options.contentLength !== undefined && options.contentLength <= singlePutSize) {
         // The SDK calls the factory again on each retry of the request.

@@ -300,9 +300,11 @@ function toInfo(key: string, md: GcsObjectMetadata): ObjectInfo {
   };
 }
 
-function etagOf(file: File): { etag?: string } {
-  const etag = (file.metadata as GcsObjectMetadata | undefined)?.etag;
-  return etag ? { etag } : {};
+/** The etag and MD5 (hex) GCS returned for the object just written. */
+function etagOf(file: File): { etag?: string; md5?: string } {
+  const meta = file.metadata as GcsObjectMetadata | undefined;
+  const md5Hash = (meta as { md5Hash?: string } | undefined)?.md5Hash;
+  return { ...(meta?.etag ? { etag: meta.etag } : {}), ...(md5Hash ? { md5: Buffer.from(md5Hash, 'base64').toString('hex') } : {}) };
 }
 
 /**

@@ -97,8 +97,12 @@ export class S3ObjectStore implements ObjectStore {
     const res = await this.send<{ ETag?: string }>('put', key, new PutObjectCommand({
       ...this.objectParams(key, options), Body: data, ContentLength: data.length,
       ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
+      ...(options.md5 ? { ContentMD5: Buffer.from(options.md5).toString('base64') } : {}),
     }), options.signal);
-    return { key, size: data.length, ...(res.ETag ? { etag: res.ETag } : {}) };
+    // A single PUT's ETag is the MD5 of the stored bytes, except under SSE-KMS (an opaque value).
+    const etag = res.ETag?.replace(/"/g, '');
+    const md5 = this.settings.encryption !== 'aws:kms' && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag.toLowerCase() : undefined;
+    return { key, size: data.length, ...(res.ETag ? { etag: res.ETag } : {}), ...(md5 ? { md5 } : {}) };
   }
 
   private async putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {

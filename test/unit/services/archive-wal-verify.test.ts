@@ -1,0 +1,62 @@
+/**
+ * archiveWal exits 0 only for an upload it verified: a store whose put result or stat disagrees with what
+ * was sent makes the archive fail (IntegrityError, exit 4 through the WAL commands), nothing is acknowledged.
+ * A real filesystem store, wrapped so that it misreports what it stored.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { archiveWal } from '../../../src/services/archive-wal.js';
+import { BarmanLayout } from '../../../src/repository/barman-layout.js';
+import { openStore } from '../../../src/storage/registry.js';
+import { IntegrityError } from '../../../src/storage/errors.js';
+import type { ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult } from '../../../src/storage/object-store.js';
+import { makeTempDir, removeDir } from '../../harness/tmp.js';
+
+const WAL = '000000010000000000000007';
+
+async function setup(): Promise<{ dir: string; store: ObjectStore; wal: string }> {
+  const dir = makeTempDir('archive-verify');
+  const wal = path.join(dir, WAL);
+  fs.writeFileSync(wal, Buffer.alloc(1 << 20, 7));
+  const { store } = await openStore({ provider: 'file', destinationUrl: pathToFileURL(path.join(dir, 'store')).href, env: {} });
+  return { dir, store, wal };
+}
+
+/** The store as it is, except for what `lie` changes in put results and stats. */
+function lying(inner: ObjectStore, lie: { put?: (r: PutResult) => PutResult; stat?: (i: ObjectInfo) => ObjectInfo }): ObjectStore {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'put' && lie.put) return async (k: string, b: PutBody, o?: PutOptions) => lie.put!(await target.put(k, b, o));
+      if (prop === 'stat' && lie.stat) return async (k: string) => lie.stat!(await target.stat(k));
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+test('an MD5 in the put result that differs from what was sent fails the archive', async () => {
+  const { dir, store, wal } = await setup();
+  try {
+    const bad = lying(store, { put: (r) => ({ ...r, md5: '0'.repeat(32) }) });
+    await assert.rejects(archiveWal({ store: bad, layout: new BarmanLayout('', 'srv') }, { walPath: wal }),
+      (err: unknown) => err instanceof IntegrityError && /could not be verified: stored MD5 0{32} differs/.test(err.message));
+  } finally { await store.close(); removeDir(dir); }
+});
+
+test('without an MD5 in the put result, a stat with the wrong size or MD5 fails the archive', async () => {
+  const { dir, store, wal } = await setup();
+  try {
+    const short = lying(store, { stat: (i) => ({ ...i, size: i.size - 1 }) });
+    await assert.rejects(archiveWal({ store: short, layout: new BarmanLayout('a', 'srv') }, { walPath: wal }),
+      (err: unknown) => err instanceof IntegrityError && /bytes stored, 1048576 sent/.test(err.message));
+    const wrongMd5 = lying(store, { stat: (i) => ({ ...i, md5: 'f'.repeat(32) }) });
+    await assert.rejects(archiveWal({ store: wrongMd5, layout: new BarmanLayout('b', 'srv') }, { walPath: wal }),
+      (err: unknown) => err instanceof IntegrityError && /stored MD5 f{32} differs/.test(err.message));
+    // The honest store: archived and acknowledged.
+    const ok = await archiveWal({ store, layout: new BarmanLayout('c', 'srv') }, { walPath: wal });
+    assert.equal(ok.status, 'uploaded');
+  } finally { await store.close(); removeDir(dir); }
+});
