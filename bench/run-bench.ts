@@ -53,8 +53,8 @@ function parseOptions(argv: string[]): Options {
     // --quick: one repetition (WAL rows still have one sample per segment) and small sizes: under 5 minutes.
     reps: Number(get('--reps') ?? (quick ? 1 : 3)),
     only,
-    dbBytes: Number(get('--db-mb') ?? (quick ? 80 : 1100)) * MiB,
-    walSegments: Number(get('--wal-segments') ?? (quick ? 2 : 20)),
+    dbBytes: Number(get('--db-mb') ?? (quick ? 80 : 1024)) * MiB,
+    walSegments: Number(get('--wal-segments') ?? (quick ? 2 : 8)),
     loadSeconds: Number(get('--load-seconds') ?? (quick ? 10 : 60)),
   };
 }
