@@ -55,7 +55,7 @@ function parseOptions(argv: string[]): Options {
     only,
     dbBytes: Number(get('--db-mb') ?? (quick ? 80 : 1024)) * MiB,
     walSegments: Number(get('--wal-segments') ?? (quick ? 2 : 8)),
-    loadSeconds: Number(get('--load-seconds') ?? (quick ? 10 : 60)),
+    loadSeconds: Number(get('--load-seconds') ?? (quick ? 5 : 60)),
   };
 }
 
