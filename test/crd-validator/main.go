@@ -3,7 +3,7 @@
 //
 // Usage: crd-validator CRD.yaml < objects.json
 // objects.json is a JSON array of {"name": "...", "object": {...}}. The output is one JSON document:
-// {"crdErrors": [...], "results": [{"name": "...", "errors": [...]}]}. An object is checked as
+// {"crdErrors": [...], "results": [{"name": "...", "errors": [...], "object": {...}}]} (object: pruned and defaulted). An object is checked as
 // `kubectl apply` with strict field validation would have it: unknown fields are errors, defaults are
 // applied, then the OpenAPI schema and the x-kubernetes-validations (CEL) rules run.
 package main
@@ -35,6 +35,8 @@ type input struct {
 type result struct {
 	Name   string   `json:"name"`
 	Errors []string `json:"errors"`
+	// The object after pruning and defaulting, as the API server would store it.
+	Object map[string]interface{} `json:"object"`
 }
 
 type output struct {
@@ -83,7 +85,7 @@ func run() error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", o.Name, err)
 		}
-		out.Results = append(out.Results, result{Name: o.Name, Errors: errs})
+		out.Results = append(out.Results, result{Name: o.Name, Errors: errs, Object: o.Object})
 	}
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
