@@ -2,10 +2,8 @@
  * Names the operator side shares with CloudNativePG, plugin-barman-cloud's manifests and the instance sidecar.
  * Keeping them equal to plugin-barman-cloud's is what makes pgstow a drop-in (cnpg-i.md §5.1, §8.2).
  */
-export const PLUGIN_NAME = 'barman-cloud.cloudnative-pg.io';
-export const OBJECT_STORE_GROUP = 'barmancloud.cnpg.io';
-export const OBJECT_STORE_VERSION = 'v1';
-export const OBJECT_STORE_PLURAL = 'objectstores';
+export { DEFAULT_PLUGIN_NAME as PLUGIN_NAME } from '../plugin-config.js';
+export { OBJECT_STORE_GROUP, OBJECT_STORE_PLURAL, OBJECT_STORE_VERSION } from '../kube/kube-api.js';
 
 /** The injected container's name (CNPG and users' tooling look for it). */
 export const SIDECAR_CONTAINER_NAME = 'plugin-barman-cloud';
