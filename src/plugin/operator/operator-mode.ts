@@ -5,6 +5,8 @@
  *   --server-address=:9090 --server-cert=/server/tls.crt --server-key=/server/tls.key
  *   --client-cert=/client/tls.crt [--leader-elect] [--log-level=info]
  * and SIDECAR_IMAGE in the environment (the image injected into PostgreSQL Pods).
+ * --leader-elect is accepted and changes nothing: all the work is answering CNPG's calls, which any replica
+ * can do (RBAC is brought up to date by the ReconcilerHooks on each Cluster reconcile, not by a controller).
  */
 import { ConfigError, UsageError } from '../../errors.js';
 import { secretsFromEnv } from '../../cli/redact.js';
