@@ -5,8 +5,8 @@
 #      /usr/local/bin/pgstow → the CLI, user postgres (26:26),
 #   3. an OCI archive committed with buildah (vfs storage driver, from scratch: no registry is reached),
 #   4. a smoke test from the built filesystem: root mounted read-only, /tmp writable, run as 26:26:
-#      `pgstow --version` and `pgstow plugin healthcheck unix` (without a sidecar listening: it must fail
-#      cleanly, naming the socket) — unless SKIP_SMOKE=1.
+#      `pgstow --version`, and `pgstow plugin healthcheck unix`: without a sidecar listening it must fail
+#      naming the socket; with the image's own plugin server listening it must succeed — unless SKIP_SMOKE=1.
 # Needs root (debootstrap, chroot, mount namespaces), `apt-get install debootstrap buildah`, and `npm run build`
 # done. Output in $IMAGE_DIR (default .cache/image): rootfs/, pgstow-<version>.oci.tar, build-times.txt.
 set -euo pipefail
@@ -92,6 +92,22 @@ smoke() {
   grep -q '/plugins/barman-cloud.cloudnative-pg.io' "$out/healthcheck.txt" \
     || { echo "build-image: healthcheck did not name the socket it probed" >&2; exit 1; }
   echo "healthcheck without a sidecar: exit $rc (expected non-zero)"
+  # And with a plugin server listening (the image's own gRPC server, health only): exit 0.
+  in_image /bin/sh -c '
+    node --input-type=module -e "
+      const { PluginServer } = await import(\"/app/dist/src/plugin/grpc-server.js\");
+      const { pluginMetadata } = await import(\"/app/dist/src/plugin/identity-service.js\");
+      const { silentPluginLogger } = await import(\"/app/dist/src/plugin/json-logger.js\");
+      const name = \"barman-cloud.cloudnative-pg.io\";
+      const s = await PluginServer.start({ address: { kind: \"unix\", path: \"/tmp/plugins/\" + name }, metadata: pluginMetadata(name), services: [], log: silentPluginLogger });
+      process.on(\"SIGTERM\", () => s.shutdown(100, 100).then(() => process.exit(0)));
+    " &
+    server=$!
+    i=0; while [ ! -S /tmp/plugins/barman-cloud.cloudnative-pg.io ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+    /usr/local/bin/pgstow plugin healthcheck unix --plugin-path /tmp/plugins; rc=$?
+    kill $server; wait $server
+    exit $rc' || { echo "build-image: healthcheck failed against a listening plugin server" >&2; exit 1; }
+  echo "healthcheck with a plugin server listening: exit 0"
 }
 
 oci() {
