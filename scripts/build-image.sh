@@ -7,8 +7,8 @@
 #   4. a smoke test from the built filesystem: root mounted read-only, /tmp writable, run as 26:26:
 #      `pgstow --version`, and `pgstow plugin healthcheck unix`: without a sidecar listening it must fail
 #      naming the socket; with the image's own plugin server listening it must succeed — unless SKIP_SMOKE=1.
-# Needs root (debootstrap, chroot, mount namespaces), `apt-get install debootstrap buildah`, and `npm run build`
-# done. Output in $IMAGE_DIR (default .cache/image): rootfs/, pgstow-<version>.oci.tar, build-times.txt.
+# Needs root (debootstrap, chroot, mount namespaces), `apt-get install debootstrap buildah`, `npm ci` and
+# `npm run build` done. Output in $IMAGE_DIR (default .cache/image): rootfs/, pgstow-<version>.oci.tar, build-times.txt.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 out="${IMAGE_DIR:-$root/.cache/image}"
@@ -56,7 +56,10 @@ app() {
   local app="$rootfs/app"
   mkdir -p "$app/dist"
   cp "$root/package.json" "$root/package-lock.json" "$app/"
-  (cd "$app" && npm ci --omit=dev --no-audit --no-fund --silent && rm -rf "$HOME/.npm/_cacache/tmp")
+  # The project's own install, pruned to production dependencies: no second download, same native builds.
+  [ -d "$root/node_modules" ] || { echo "build-image: run npm ci first" >&2; exit 1; }
+  cp -a "$root/node_modules" "$app/node_modules"
+  (cd "$app" && npm prune --omit=dev --no-audit --no-fund --silent)
   cp -r "$root/dist/src" "$app/dist/src"
   find "$app/dist/src" -name '*.map' -delete
   if [ -d "$root/proto" ]; then cp -r "$root/proto" "$app/proto"; fi
@@ -127,7 +130,7 @@ oci() {
 
 step "debian base (debootstrap, cached)" base_fs
 step "node $node_version (npm registry)" node_bin
-step "app (npm ci --omit=dev, dist)" app
+step "app (node_modules pruned to production, dist)" app
 du -sh "$rootfs" | tee -a "$times"
 if [ "${SKIP_SMOKE:-0}" != 1 ]; then step "smoke test from the built filesystem" smoke; fi
 if [ "${SKIP_OCI:-0}" != 1 ]; then step "OCI archive (buildah, vfs)" oci; fi
