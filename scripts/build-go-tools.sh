@@ -4,6 +4,8 @@
 # and manifest-render (kustomize and helm template, with the libraries kubectl and helm use).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
+command -v go >/dev/null 2>&1 || export PATH="/usr/local/go/bin:$PATH"
+command -v go >/dev/null 2>&1 || { echo "build-go-tools: go not found" >&2; exit 1; }
 mkdir -p "$root/.cache/bin"
 for tool in crd-validator manifest-render; do
   t0=$SECONDS
