@@ -13,10 +13,12 @@ import { applyPatch } from 'rfc6902';
 import { startFakeKubernetesApi, type FakeKubernetesApi } from '../../harness/fake-kubernetes-api.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import type { CnpgiClient } from '../../../src/plugin/protocol/client.js';
+import { fileURLToPath } from 'node:url';
 import { cnpgClient, DEADLINE, mountSecrets, selfSigned, startOperator, type CertPair, type Mounts, type OperatorProcess } from './operator-harness.js';
 import { fixture, objectStore, recoveryCluster, type Json } from '../../unit/plugin/operator/fixtures.js';
 
 const IMAGE = 'registry.example/pgstow:0.1.0';
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..');
 let dir: string;
 let api: FakeKubernetesApi;
 let server: CertPair;
@@ -27,7 +29,7 @@ let cnpg: CnpgiClient;
 
 /** The args of deploy/deployment.yaml, with the mount paths and a free loopback port. */
 function deploymentArgs(m: Mounts): string[] {
-  const deployment = parseAllDocuments(fs.readFileSync(path.resolve('deploy/deployment.yaml'), 'utf8'))[0]?.toJS() as Json;
+  const deployment = parseAllDocuments(fs.readFileSync(path.join(repo, 'deploy/deployment.yaml'), 'utf8'))[0]?.toJS() as Json;
   const args = deployment.spec.template.spec.containers[0].args as string[];
   assert.deepEqual(args.slice(0, 2), ['plugin', 'operator']);
   return args.slice(2).map((a) => a
