@@ -15,7 +15,7 @@ import {
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -277,9 +277,11 @@ export class AzureBlobStore implements ObjectStore {
     try {
       res = await c.getBlobBatchClient().deleteBlobs(keys.map((k) => c.getBlobClient(k)), signal ? { abortSignal: signal } : {});
     } catch (err) {
-      const classified = this.classify(err, 'delete');
-      if (classified instanceof StorageUnavailableError || (err as { name?: string }).name === 'AbortError') throw classified;
-      // Batches are refused by some SAS scopes and emulators: remember and fall back to single deletes.
+      // No HTTP answer (network, abort): not a refusal. Any HTTP error is one: some SAS scopes, proxies and
+      // emulators refuse Blob Batch (Azurite answers an account SAS with 500), so fall back to single deletes,
+      // which fail on their own if the store itself is the problem.
+      const status = (err as { statusCode?: number }).statusCode;
+      if (!status || (err as { name?: string }).name === 'AbortError' || signal?.aborted) throw this.classify(err, 'delete');
       this.batchDelete = false;
       return false;
     }

@@ -13,7 +13,7 @@ import {
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import {
-  AccessDeniedError, BucketNotFoundError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
+  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
 } from '../../errors.js';
 import { classifyS3Error } from './errors.js';
@@ -21,7 +21,7 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 
 const {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
 
@@ -30,6 +30,9 @@ class SourceError extends Error {
   constructor(readonly original: unknown) { super('source stream failed'); }
 }
 
+/** Parallel single deletes when the server refuses DeleteObjects. */
+const DELETE_CONCURRENCY = 8;
+
 interface Sendable { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> }
 
 export class S3ObjectStore implements ObjectStore {
@@ -37,6 +40,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly description: string;
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
+  private batchDelete = true;
 
   constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
@@ -270,20 +274,52 @@ export class S3ObjectStore implements ObjectStore {
   async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
     for (const k of keys) assertValidKey(k);
     for (let i = 0; i < keys.length; i += this.capabilities.maxBatchDelete) {
+      options.signal?.throwIfAborted();
       const batch = keys.slice(i, i + this.capabilities.maxBatchDelete);
-      const res = await this.send<{ Errors?: Array<{ Key?: string; Code?: string; Message?: string }> }>('delete', batch[0],
-        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Quiet: true, Objects: batch.map((Key) => ({ Key })) } }), options.signal);
-      const errors = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-      const first = errors[0];
-      if (first) {
-        const key = first.Key ?? '';
-        if (first.Code === 'AccessDenied') {
-          throw new AccessDeniedError({ provider: 's3', operation: 'delete', key, bucket: this.settings.bucket },
-            `access denied: delete on s3://${this.settings.bucket}/${key}${this.accessKeyId ? ` for access key ${this.accessKeyId}` : ''} (${errors.length} of ${batch.length} keys refused); check the IAM or bucket policy`);
-        }
-        throw this.classify(Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), { name: first.Code ?? 'Error' }), 'delete', key);
-      }
+      if (this.batchDelete && batch.length > 1 && (await this.deleteBatch(batch, options.signal))) continue;
+      await this.deleteEach(batch, options.signal);
     }
+  }
+
+  /**
+   * One DeleteObjects request. False when the server refused the request itself (an HTTP error: not implemented,
+   * Content-MD5 demanded, a gateway or policy that forbids it): the caller then deletes one key at a time, as
+   * Barman does, and this store stops batching. Per-key errors in an accepted batch are real and thrown.
+   */
+  private async deleteBatch(batch: string[], signal?: AbortSignal): Promise<boolean> {
+    let res: { Errors?: Array<{ Key?: string; Code?: string; Message?: string }> };
+    try {
+      res = await this.send('delete', batch[0],
+        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Quiet: true, Objects: batch.map((Key) => ({ Key })) } }), signal);
+    } catch (err) {
+      const status = ((err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause)?.$metadata?.httpStatusCode;
+      if (status === undefined || signal?.aborted || err instanceof BucketNotFoundError || err instanceof InvalidCredentialsError) throw err;
+      this.batchDelete = false;
+      return false;
+    }
+    const errors = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    const first = errors[0];
+    if (first) {
+      const key = first.Key ?? '';
+      if (first.Code === 'AccessDenied') {
+        throw new AccessDeniedError({ provider: 's3', operation: 'delete', key, bucket: this.settings.bucket },
+          `access denied: delete on s3://${this.settings.bucket}/${key}${this.accessKeyId ? ` for access key ${this.accessKeyId}` : ''} (${errors.length} of ${batch.length} keys refused); check the IAM or bucket policy`);
+      }
+      throw this.classify(Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), { name: first.Code ?? 'Error' }), 'delete', key);
+    }
+    return true;
+  }
+
+  private async deleteEach(keys: string[], signal?: AbortSignal): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++] as string;
+        // DeleteObject answers 204 for a missing key too.
+        await this.send('delete', key, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }), signal);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
   }
 
   async close(): Promise<void> {
