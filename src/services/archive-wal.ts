@@ -19,6 +19,7 @@ import { isCommonPrefix, type ObjectStore, type PutResult } from '../storage/obj
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
+import { WAL_MD5_METADATA } from './wal-verification.js';
 
 export interface WalLogger { debug(m: string): void; info(m: string): void; warning(m: string): void }
 const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
@@ -164,6 +165,8 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   try {
     put = await store.put(key, body, {
       contentLength: body.length, md5,
+      // What restore checks the download against (Barman ignores user metadata).
+      metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
       ifAbsent: store.capabilities.conditionalCreate,
       ...(tags && Object.keys(tags).length ? { tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),

@@ -186,6 +186,15 @@ export class AzureBlobStore implements ObjectStore {
     try {
       const res = await blob.download(offset, count, { maxRetryRequests: 3, ...(options.signal ? { abortSignal: options.signal } : {}) });
       body = res.readableStreamBody;
+      // A ranged download carries the whole blob's Content-MD5 as blobContentMD5.
+      const md5 = range ? undefined : res.contentMD5 ?? res.blobContentMD5;
+      options.onInfo?.({
+        key, size: res.contentLength ?? 0,
+        ...(res.lastModified ? { lastModified: res.lastModified } : {}),
+        ...(res.etag ? { etag: res.etag } : {}),
+        ...(md5 && md5.length === 16 ? { md5: Buffer.from(md5).toString('hex') } : {}),
+        ...(res.metadata ? { metadata: res.metadata } : {}),
+      });
     } catch (err) {
       throw this.classify(err, 'get', key);
     }

@@ -33,6 +33,16 @@ class SourceError extends Error {
 /** Parallel single deletes when the server refuses DeleteObjects. */
 const DELETE_CONCURRENCY = 8;
 
+interface GetObjectResponse {
+  Body?: unknown;
+  ContentLength?: number;
+  LastModified?: Date;
+  ETag?: string;
+  Metadata?: Record<string, string>;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
+}
+
 interface Sendable { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> }
 
 export class S3ObjectStore implements ObjectStore {
@@ -184,9 +194,10 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
-    const res = await this.send<{ Body?: unknown }>('get', key, new GetObjectCommand({
+    const res = await this.send<GetObjectResponse>('get', key, new GetObjectCommand({
       Bucket: this.settings.bucket, Key: key, ...(range ? { Range: range } : {}),
     }), options.signal);
+    options.onInfo?.(this.info(key, res, !range));
     const body = res.Body;
     if (body instanceof Readable) {
       // Mid-stream failures (reset, timeout) surface as typed errors too.
@@ -200,17 +211,30 @@ export class S3ObjectStore implements ObjectStore {
     return Readable.from(body as AsyncIterable<Uint8Array>);
   }
 
+  /**
+   * ObjectInfo from a GET or HEAD response. `md5` only where the ETag is the content's MD5 for certain: AWS itself
+   * (S3-compatible servers with encryption answer opaque ETags of the same shape), a single-part upload, no SSE-KMS
+   * or SSE-C, and the whole object.
+   */
+  private info(key: string, r: GetObjectResponse, whole: boolean): ObjectInfo {
+    const etag = r.ETag?.replace(/"/g, '');
+    const md5 = whole && this.settings.endpoint === undefined && etag && /^[0-9a-f]{32}$/i.test(etag)
+      && (r.ServerSideEncryption === undefined || r.ServerSideEncryption === 'AES256') && r.SSECustomerAlgorithm === undefined ? etag.toLowerCase() : undefined;
+    return {
+      key, size: r.ContentLength ?? 0,
+      ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+      ...(r.ETag ? { etag: r.ETag } : {}),
+      ...(md5 ? { md5 } : {}),
+      ...(r.Metadata ? { metadata: r.Metadata } : {}),
+    };
+  }
+
   async stat(key: string): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const r = await this.send<{ ContentLength?: number; LastModified?: Date; ETag?: string; Metadata?: Record<string, string> }>('stat', key,
-        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
-      return {
-        key, size: r.ContentLength ?? 0,
-        ...(r.LastModified ? { lastModified: r.LastModified } : {}),
-        ...(r.ETag ? { etag: r.ETag } : {}),
-        ...(r.Metadata ? { metadata: r.Metadata } : {}),
-      };
+      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      const { md5: _md5, ...info } = this.info(key, r, true);
+      return info; // callers of stat judge the ETag themselves (verifyUpload knows whether SSE-KMS was used)
     } catch (err) {
       // HEAD answers 404 with no body for a missing bucket too: tell the two apart once.
       if (err instanceof ObjectNotFoundError) await this.assertBucket('stat');
