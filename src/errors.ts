@@ -1,7 +1,8 @@
 /**
  * The one error hierarchy of pgstow. Every error a user can see is a PgstowError with a stable `code`
  * and the Barman Cloud exit code CloudNativePG relies on (barman/clients/cloud_cli.py):
- *   1 operation failed (connectivity fine; includes "WAL not found"), 2 network, 3 bad input, 4 other.
+ *   1 operation failed (connectivity fine; includes "WAL not found"), 2 network, 3 bad input, 4 other;
+ *   and pgstow's 128 for a damaged WAL in restore_command (see DAMAGED_WAL).
  * Only src/cli/main.ts turns errors into exit codes; everything else throws.
  */
 
@@ -11,6 +12,11 @@ export const ExitCode = {
   NETWORK: 2,
   USAGE: 3,
   GENERAL: 4,
+  /**
+   * wal-restore only: the WAL is in the archive but damaged. Above 125, so PostgreSQL stops recovery (FATAL)
+   * instead of taking the WAL for missing and ending recovery early, with the rest of the archive unreplayed.
+   */
+  DAMAGED_WAL: 128,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
