@@ -15,6 +15,9 @@ import { EngineRegistry } from './engine-registry.js';
 import { StatusReporter } from './status-reporter.js';
 import { Telemetry } from './telemetry.js';
 import { walService } from './wal-service.js';
+import { backupService } from './backup-service.js';
+import { metricsService } from './metrics-service.js';
+import { startMaintenanceLoop } from './maintenance.js';
 
 /** Kubernetes reads are cached this long, and engines re-check their settings as often: rotation ≤ 10 s. */
 const REFRESH_MS = 5_000;
@@ -43,14 +46,21 @@ export async function run(ctx: PluginModeContext): Promise<number> {
   secrets.add(secretsFromEnv(ctx.cli.env));
   const log = createJsonLogger({ stream: ctx.cli.stdout, level: settings.logLevel, secrets });
   const rt = createRuntime(ctx, secrets, log);
+  const deps = { pluginName: settings.pluginName, pod: settings.pod, registry: rt.registry, telemetry: rt.telemetry, status: rt.status, log };
   const services: ServedService[] = [
-    walService({ pluginName: settings.pluginName, pod: settings.pod, registry: rt.registry, telemetry: rt.telemetry, status: rt.status, log }),
+    walService(deps),
+    backupService(deps),
+    metricsService({ ...deps, kube: rt.kube }),
   ];
   const server = await PluginServer.start({ address: { kind: 'unix', path: settings.socketPath }, metadata: pluginMetadata(settings.pluginName), services, log, secrets });
   log.info('pgstow plugin instance started', { pod: settings.pod.podName, cluster: settings.pod.clusterName, namespace: settings.pod.namespace });
+  const stopBackground = new AbortController();
+  const delay = Number(ctx.cli.env.PGSTOW_MAINTENANCE_DELAY_SECONDS ?? 30) * 1000;
+  const background = startMaintenanceLoop({ ...deps, kube: rt.kube, log: log.child({ task: 'maintenance' }) }, stopBackground.signal, delay);
   await waitForSignal(ctx.cli.signal);
   log.info('stopping: no new calls; waiting for calls in flight', { calls: server.activeCalls });
-  await server.shutdown(GRACE_MS);
+  stopBackground.abort(new Error('the plugin is shutting down'));
+  await Promise.all([server.shutdown(GRACE_MS), background]);
   await rt.status.close();
   await rt.registry.close();
   log.info('stopped');
