@@ -71,8 +71,9 @@ async function collect(deps: MetricsServiceDeps, req: MetricsRequest): Promise<C
   const window = await recoveryWindow(deps, req);
   const out: CollectedMetric[] = [
     m('first_recoverability_point', window.firstRecoverabilityPoint),
-    m('last_available_backup_timestamp', window.lastSuccessfulBackupTime),
-    m('last_failed_backup_timestamp', window.lastFailedBackupTime),
+    // The status may be up to the cache's age behind a backup this sidecar has just taken.
+    m('last_available_backup_timestamp', Math.max(window.lastSuccessfulBackupTime, seconds(t.lastBackup?.endTime))),
+    m('last_failed_backup_timestamp', Math.max(window.lastFailedBackupTime, seconds(t.lastFailedBackupAt))),
     m('last_archived_wal_timestamp', seconds(t.lastArchivedAt)),
     m('wal_archived_total', t.archivedCount),
     m('wal_archived_bytes_total', t.archivedBytes),
