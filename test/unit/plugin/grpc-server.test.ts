@@ -151,6 +151,8 @@ test('graceful shutdown: NOT_SERVING at once, a call in flight completes, new co
   assert.equal(server.activeCalls, 1);
   const stopped = server.shutdown(10_000, 1000);
   assert.equal(server.health.get(''), 'NOT_SERVING');
+  // A call on the connection that is still open is refused, not run.
+  await assert.rejects(client.call('WAL', 'Archive', req), (e: ServiceError) => e.code === GrpcCode.UNAVAILABLE && /the plugin is shutting down/.test(e.details));
   setTimeout(release, 200);
   assert.deepEqual(await call, {});
   await stopped;
