@@ -90,6 +90,25 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   }
 }
 
+/**
+ * Runs a program without blocking this process, which also serves the Kubernetes API the sidecar reads (a
+ * synchronous child process would stall the sidecar's configuration reads). Rejects on a non-zero exit.
+ */
+export function run(cmd: string, args: readonly string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-8000); });
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 600_000);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out); else reject(new Error(`${cmd} ${args.join(' ')} exited with ${code}: ${err}`));
+    });
+  });
+}
+
 export interface LoadedPlugin { name: string; version: string; capabilities: PluginServiceType[]; services: Partial<Record<ServiceName, string[]>> }
 
 /** CloudNativePG's LoadPlugin: metadata, capabilities, GetCapabilities of each advertised service. */

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -22,7 +21,7 @@ import { isCommonPrefix } from '../../src/storage/object-store.js';
 import { OBJECT_STORE_GROUP } from '../../src/plugin/kube/kube-api.js';
 import type { BackupResult } from '../../src/plugin/protocol/messages.js';
 import { backupObject, clusterJson, PLUGIN } from './cnpg-fixtures.js';
-import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
+import { cnpgCall, run, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
 import { CLUSTER, NAMESPACE, pluginEnv, type PluginEnv } from './plugin-env.js';
 
 const barmanMissing = skipUnlessInstalled('barman-cloud 3.4 (/usr/bin/barman-cloud-restore)', fs.existsSync('/usr/bin/barman-cloud-restore'));
@@ -61,9 +60,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     await env?.close();
   });
 
-  const pgbench = (args: string[]): void => {
-    execFileSync('pgbench', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', ...args, 'postgres'], { stdio: 'pipe', timeout: 300_000 });
-  };
+  const pgbench = (args: string[]): Promise<string> => run('pgbench', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', ...args, 'postgres']);
   const walsPrefix = (): string => `${(env as PluginEnv).destination.replace(/^s3:\/\/[^/]+\//, '')}/${CLUSTER}/wals/`;
 
   async function waitArchived(): Promise<string> {
@@ -78,8 +75,8 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
 
   test('pgbench load: every segment reaches the store through the plugin, byte-identical, no gap', async (t) => {
     if (!env) return t.skip();
-    pgbench(['-i', '-s', '8', '-q']);
-    pgbench(['-c', '2', '-T', '8', '-n']);
+    await pgbench(['-i', '-s', '8', '-q']);
+    await pgbench(['-c', '2', '-T', '8', '-n']);
     const last = await waitArchived();
     const keys: string[] = [];
     for await (const e of store.list(walsPrefix())) if (!isCommonPrefix(e)) keys.push(e.key);
@@ -168,9 +165,8 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     const dir = makeTempDir('plugin-barman-restore');
     t.after(() => removeDir(dir));
     const dataDir = path.join(dir, 'data');
-    const aws = { ...process.env, ...env.awsEnv() };
     const common = ['--cloud-provider', 'aws-s3', '--endpoint-url', env.s3.endpoint];
-    execFileSync('barman-cloud-restore', [...common, env.destination, CLUSTER, result.backup_id, dataDir], { env: aws, stdio: 'pipe', timeout: 300_000 });
+    await run('barman-cloud-restore', [...common, env.destination, CLUSTER, result.backup_id, dataDir], { env: env.awsEnv() });
     const creds = Object.entries(env.awsEnv()).map(([k, v]) => `${k}=${v}`).join(' ');
     fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'),
       `\nrestore_command = '${creds} barman-cloud-wal-restore ${common.join(' ')} ${env.destination} ${CLUSTER} %f %p'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`);

@@ -7,7 +7,6 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
@@ -15,7 +14,7 @@ import { createPostgres, type PostgresServer } from '../harness/postgres.js';
 import { chownToPostgres } from '../harness/tmp.js';
 import { tableChecksums } from '../integration/backup-fixtures.js';
 import { backupObject, clusterJson, PLUGIN } from './cnpg-fixtures.js';
-import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
+import { cnpgCall, run, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
 import { CLUSTER, pluginEnv, type PluginEnv } from './plugin-env.js';
 import { CNPG_RESTORE_COMMAND } from '../../src/plugin/restore/restore-job-service.js';
 
@@ -38,11 +37,11 @@ describe('recovery Job and replica source', () => {
     origin = await createPostgres({ label: 'plugin-origin', settings: { archive_mode: 'on', archive_command: `${process.execPath} ${WAL_CLIENT} archive ${socket} ${originCluster} %p` } });
     sidecar = await startSidecar({ mode: 'instance', pluginPath: env.pluginPath, env: env.sidecarEnv({ PGDATA: origin.dataDir, PGHOST: origin.socketDir, PGPORT: String(origin.port), PGSTOW_MAINTENANCE_DELAY_SECONDS: '3600' }) });
     await origin.start();
-    const bench = (args: string[]): void => { execFileSync('pgbench', ['-h', '127.0.0.1', '-p', String(origin.port), '-U', 'postgres', ...args, 'postgres'], { stdio: 'pipe' }); };
-    bench(['-i', '-s', '2', '-q']);
+    const bench = (args: string[]): Promise<string> => run('pgbench', ['-h', '127.0.0.1', '-p', String(origin.port), '-U', 'postgres', ...args, 'postgres']);
+    await bench(['-i', '-s', '2', '-q']);
     const r = await cnpgCall(sidecar.socket, 'Backup', 'Backup', { cluster_definition: clusterJson({ plugin: { barmanObjectName: 'origin-store' } }), backup_definition: Buffer.from(JSON.stringify(backupObject())), parameters: {} });
     beginWal = r.begin_wal;
-    bench(['-c', '2', '-T', '3', '-n']);
+    await bench(['-c', '2', '-T', '3', '-n']);
     want = await tableChecksums(origin);
     const w = (await origin.query<{ w: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS w'))[0]?.w as string;
     await origin.query('SELECT pg_switch_wal()');
