@@ -19,6 +19,7 @@ import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { isCommonPrefix } from '../../src/storage/object-store.js';
 import { OBJECT_STORE_GROUP } from '../../src/plugin/kube/kube-api.js';
+import { WAL_NAME_RE } from '../../src/domain/wal/wal-file-name.js';
 import type { BackupResult } from '../../src/plugin/protocol/messages.js';
 import { backupObject, clusterJson, PLUGIN } from './cnpg-fixtures.js';
 import { cnpgCall, run, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
@@ -139,7 +140,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.ok((value('last_backup_size_bytes') ?? 0) > 1_000_000);
     assert.ok((value('last_backup_duration_seconds') ?? 0) > 0);
     assert.ok(Math.abs((value('last_available_backup_timestamp') ?? 0) - result.stopped_at) <= 1, 'read from ObjectStore.status, written after the backup');
-    assert.ok(collected.some((m) => m.fq_name.endsWith('_last_archived_wal_info') && /^[0-9A-F]{24}$/.test(m.variable_labels[0] as string)));
+    assert.ok(collected.some((m) => m.fq_name.endsWith('_last_archived_wal_info') && WAL_NAME_RE.test(m.variable_labels[0] as string)));
   });
 
   test('ObjectStore.status.serverRecoveryWindow carries upstream\'s and pgstow\'s fields', async (t) => {
@@ -150,7 +151,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
       return typeof w?.lastArchivedWAL === 'string' && typeof w?.lastSuccessfulBackupTime === 'string';
     }, 20_000);
     const w = ((api.getObject(OBJECT_STORE_GROUP, 'objectstores', NAMESPACE, 'minio-store')?.status as Record<string, unknown>).serverRecoveryWindow as Record<string, Record<string, unknown>>)[CLUSTER] as Record<string, unknown>;
-    assert.match(String(w.lastArchivedWAL), /^[0-9A-F]{24}$/);
+    assert.match(String(w.lastArchivedWAL), WAL_NAME_RE, 'a segment, .backup, .history or .partial name');
     assert.ok(!Number.isNaN(Date.parse(String(w.lastArchivedWALTime))));
     assert.equal(w.lastSuccessfulBackupName, result.backup_name);
     assert.equal(Math.floor(Date.parse(String(w.lastSuccessfulBackupTime)) / 1000), result.stopped_at);
