@@ -23,6 +23,7 @@ import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from '../test/plugin
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { OBJECT_STORE_GROUP } from '../src/plugin/kube/kube-api.js';
 import { openStore } from '../src/storage/registry.js';
+import { SIDECAR_MALLOC_ENV } from '../src/plugin/instance/memory.js';
 import { fmt, stats } from './lib/measure.js';
 import { archiveWal, type PgbackrestConfig, type StoreEndpoint } from './lib/tools.js';
 
@@ -55,7 +56,7 @@ export interface PluginBenchResult { rows: PluginRow[]; load: PluginLoad | undef
 const NAMESPACE = 'default';
 
 /** The loopback Kubernetes API with the ObjectStore and Secret, and the sidecar, for one bench run. */
-export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: string, extraEnv: Record<string, string> = {}): Promise<{ api: FakeKubernetesApi; sidecar: Sidecar; close(): Promise<void> }> {
+export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: string, extraEnv: Record<string, string> = {}, memorySettings = true): Promise<{ api: FakeKubernetesApi; sidecar: Sidecar; close(): Promise<void> }> {
   const dir = path.join(tmp, 'plugin-world');
   fs.mkdirSync(dir, { recursive: true });
   const api = await startFakeKubernetesApi(path.join(dir, 'kube'));
@@ -71,7 +72,7 @@ export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: st
   const sidecar = await startSidecar({
     mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: 'warning',
     env: { KUBECONFIG: api.kubeconfig, NAMESPACE, CLUSTER_NAME: 'cluster-example', POD_NAME: 'cluster-example-1', PGDATA: pgdata,
-      SPOOL_DIRECTORY: path.join(dir, 'spool'), TMPDIR: dir, PGSTOW_MAINTENANCE_DELAY_SECONDS: '86400', ...extraEnv },
+      SPOOL_DIRECTORY: path.join(dir, 'spool'), TMPDIR: dir, PGSTOW_MAINTENANCE_DELAY_SECONDS: '86400', ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...extraEnv },
   });
   return { api, sidecar, close: async () => { await sidecar.stop(); await api.close(); } };
 }

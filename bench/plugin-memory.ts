@@ -32,7 +32,14 @@ function option(name: string, def: number): number {
   return v === undefined ? def : Number(v);
 }
 
-interface Sample { calls: number; rssMiB: number }
+interface Sample { calls: number; rssMiB: number; heapUsedMiB?: number; externalMiB?: number; arrayBuffersMiB?: number }
+
+/** The sidecar's own view of its memory (its metrics). */
+async function memoryBreakdown(client: CnpgiClient, cluster: Buffer): Promise<{ heapUsedMiB: number; externalMiB: number; arrayBuffersMiB: number }> {
+  const metrics = (await client.call('Metrics', 'Collect', { cluster_definition: cluster })).metrics;
+  const get = (kind: string): number => (metrics.find((m) => m.fq_name.endsWith('_sidecar_memory_bytes') && m.variable_labels[0] === kind)?.value ?? NaN) / MiB;
+  return { heapUsedMiB: get('heap_used'), externalMiB: get('external'), arrayBuffersMiB: get('array_buffers') };
+}
 
 async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, calls: number, segmentBytes: number): Promise<{ samples: Sample[]; seconds: number }> {
   const client = await CnpgiClient.connect(`unix://${socket}`);
@@ -54,11 +61,12 @@ async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, ca
       await client.call('WAL', 'Archive', { cluster_definition: cluster, source_file_name: file, parameters: {} });
       await fs.promises.rm(file);
       if (i % 500 === 0 || i === calls) {
-        samples.push({ calls: i, rssMiB: rssOf(socket) });
+        samples.push({ calls: i, rssMiB: rssOf(socket), ...(await memoryBreakdown(client, cluster)) });
         const keys: string[] = [];
         for await (const e of cleanup.list('plugin-bench/memory/wals/')) if (!isCommonPrefix(e)) keys.push(e.key);
         if (keys.length) await cleanup.delete(keys);
-        process.stdout.write(`  ${i} calls, sidecar RSS ${samples.at(-1)?.rssMiB.toFixed(1)} MiB\n`);
+        const last = samples.at(-1);
+        process.stdout.write(`  ${i} calls, sidecar RSS ${last?.rssMiB.toFixed(1)} MiB (heap ${last?.heapUsedMiB?.toFixed(1)}, external ${last?.externalMiB?.toFixed(1)}, array buffers ${last?.arrayBuffersMiB?.toFixed(1)})\n`);
       }
     }
   } finally {
@@ -83,7 +91,8 @@ async function main(): Promise<void> {
   const s3 = await startS3rver({ tmpDir: path.join(tmp, 's3'), tls });
   const s3Info = s3.servers.s3rver as S3ServerInfo;
   const pg = await startPostgres({ version: 15, label: 'plugin-memory', settings: { checkpoint_timeout: '30min', max_wal_size: '4GB', archive_mode: 'off' } });
-  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) });
+  // --default-memory-settings: run the sidecar without the allocator/V8 settings the image sets (to compare).
+  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, !process.argv.includes('--default-memory-settings'));
   sidecarPid = world.sidecar.proc.pid as number;
   const lines: string[] = [];
   try {
@@ -111,8 +120,8 @@ async function main(): Promise<void> {
     const hwm = rssMiB(sidecarPid, 'VmHWM');
     lines.push(`### CNPG-I plugin sidecar memory — ${new Date().toISOString().slice(0, 10)}`, '');
     lines.push(`RSS of the sidecar process (VmRSS, sampled). Idle after start: ${idle.toFixed(1)} MiB.`, '');
-    lines.push(`| Archive calls (${segmentMb} MiB segments, one at a time) | sidecar RSS MiB |`, '|---|---|');
-    for (const s of a.samples.filter((x, i) => i === 0 || x.calls % 2000 === 0 || x.calls === calls)) lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} |`);
+    lines.push(`| Archive calls (${segmentMb} MiB segments, one at a time) | sidecar RSS MiB | V8 heap used | external (buffers) |`, '|---|---|---|---|');
+    for (const s of a.samples.filter((x, i) => i === 0 || x.calls % 2000 === 0 || x.calls === calls)) lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} | ${s.heapUsedMiB?.toFixed(1)} | ${s.externalMiB?.toFixed(1)} |`);
     const first = a.samples[0]?.rssMiB ?? NaN;
     const last = a.samples.at(-1)?.rssMiB ?? NaN;
     lines.push('', `${calls} calls in ${a.seconds.toFixed(0)} s (${(a.seconds * 1000 / calls).toFixed(1)} ms/call); RSS after the first 500: ${first.toFixed(1)} MiB, after ${calls}: ${last.toFixed(1)} MiB (${(last - first >= 0 ? '+' : '')}${(last - first).toFixed(1)} MiB).`, '');

@@ -18,6 +18,7 @@ import { walService } from './wal-service.js';
 import { backupService } from './backup-service.js';
 import { metricsService } from './metrics-service.js';
 import { startMaintenanceLoop } from './maintenance.js';
+import { missingMemorySettings } from './memory.js';
 
 /** Kubernetes reads are cached this long, and engines re-check their settings as often: rotation ≤ 10 s. */
 const REFRESH_MS = 5_000;
@@ -54,6 +55,8 @@ export async function run(ctx: PluginModeContext): Promise<number> {
   ];
   const server = await PluginServer.start({ address: { kind: 'unix', path: settings.socketPath }, metadata: pluginMetadata(settings.pluginName), services, log, secrets });
   log.info('pgstow plugin instance started', { pod: settings.pod.podName, cluster: settings.pod.clusterName, namespace: settings.pod.namespace });
+  const missing = missingMemorySettings(ctx.cli.env);
+  if (missing.length > 0) log.warning(`memory: the sidecar runs without ${missing.join(' ')}; its RSS settles higher (docs/cnpg-plugin.md, Resources)`, { code: 'W_PLUGIN_MEMORY_SETTINGS' });
   const stopBackground = new AbortController();
   const delay = Number(ctx.cli.env.PGSTOW_MAINTENANCE_DELAY_SECONDS ?? 30) * 1000;
   const background = startMaintenanceLoop({ ...deps, kube: rt.kube, log: log.child({ task: 'maintenance' }) }, stopBackground.signal, delay);

@@ -49,6 +49,7 @@ export function metricDefinitions(pluginName: string): Def[] {
     { name: `${p}_wal_restored_total`, help: 'WAL files restored by this sidecar', type: c },
     { name: `${p}_last_backup_duration_seconds`, help: 'Duration of the last base backup taken by this sidecar', type: g },
     { name: `${p}_last_backup_size_bytes`, help: 'Bytes stored by the last base backup taken by this sidecar', type: g },
+    { name: `${p}_sidecar_memory_bytes`, help: 'Memory of the sidecar process: rss, heap_used, heap_total, external, array_buffers', type: g, labels: ['kind'] },
   ];
 }
 
@@ -86,6 +87,10 @@ async function collect(deps: MetricsServiceDeps, req: MetricsRequest): Promise<C
     m('last_backup_size_bytes', t.lastBackup?.sizeBytes ?? 0),
   ];
   if (t.lastArchivedWal) out.push(m('last_archived_wal_info', 1, [t.lastArchivedWal]));
+  const mem = process.memoryUsage();
+  for (const [kind, v] of [['rss', mem.rss], ['heap_used', mem.heapUsed], ['heap_total', mem.heapTotal], ['external', mem.external], ['array_buffers', mem.arrayBuffers]] as const) {
+    out.push(m('sidecar_memory_bytes', v, [kind]));
+  }
   return out;
 }
 
