@@ -7,12 +7,13 @@
 # for version lists ("This module version is not available"), while it serves every pinned version. `go get
 # <pkg>@<version>` + `go build <pkg>` in a module of our own only asks for pinned versions.
 #
-#   scripts/install-cnpg-manager.sh [DEST_DIR]   (default: test/tools/bin; CNPG_VERSION overrides v1.30.0)
+#   scripts/install-cnpg-manager.sh [DEST_DIR]   (CNPG_VERSION overrides v1.30.0)
+# The default DEST_DIR is a cache outside the checkout, ${XDG_CACHE_HOME:-~/.cache}/pgstow/cnpg-manager-<version>,
+# so a fresh clone on the same machine (CI) reuses the binary instead of building it again (~10 minutes).
 # Idempotent: an existing binary of the same version is kept. Needs Go >= 1.26.4 (CloudNativePG's go.mod).
 set -euo pipefail
 VERSION="${CNPG_VERSION:-v1.30.0}"
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-DEST="${1:-$ROOT/test/tools/bin}"
+DEST="${1:-${XDG_CACHE_HOME:-$HOME/.cache}/pgstow/cnpg-manager-$VERSION}"
 STAMP="$DEST/manager.version"
 if [[ -x "$DEST/manager" && -f "$STAMP" && "$(cat "$STAMP")" == "$VERSION" ]]; then
   echo "CloudNativePG manager $VERSION already in $DEST"

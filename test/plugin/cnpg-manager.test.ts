@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { createPostgres, REPO_ROOT, type PostgresServer } from '../harness/postgres.js';
 import { skipUnlessInstalled } from '../harness/test-env.js';
@@ -21,7 +22,7 @@ import { readAll } from '../../src/storage/object-store-helpers.js';
 import { startSidecar, type Sidecar } from './cnpg-harness.js';
 import { CLUSTER, pluginEnv, type PluginEnv } from './plugin-env.js';
 
-const MANAGER = process.env.PGSTOW_CNPG_MANAGER ?? path.join(REPO_ROOT, 'test', 'tools', 'bin', 'manager');
+const MANAGER = process.env.PGSTOW_CNPG_MANAGER ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'pgstow', 'cnpg-manager-v1.30.0', 'manager');
 const WEBSERVER = path.join(REPO_ROOT, 'dist', 'test', 'plugin', 'fake-cnpg-webserver.js');
 
 /** Builds the manager when missing (scripts/install-cnpg-manager.sh); false when that cannot work here. */
@@ -45,10 +46,15 @@ describe('CloudNativePG v1.30.0 instance manager against the plugin', { skip }, 
   let store: ObjectStore;
   let requestsLog: string;
   let pgLog = '';
+  let manager = MANAGER;
 
   before(async () => {
     env = await pluginEnv({ skip: () => undefined } as never, 'cnpg-manager');
     if (!env) return;
+    // The cache may sit under a home directory the postgres user cannot enter: run a copy from the test's dir.
+    manager = path.join(env.dir, 'manager');
+    fs.copyFileSync(MANAGER, manager);
+    fs.chmodSync(manager, 0o755);
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     env.putObjectStore('minio-store', { wal: { maxParallel: 2 } });
@@ -62,7 +68,7 @@ describe('CloudNativePG v1.30.0 instance manager against the plugin', { skip }, 
     sidecar = await startSidecar({ mode: 'instance', pluginPath: env.pluginPath, env: env.sidecarEnv({ PGSTOW_MAINTENANCE_DELAY_SECONDS: '3600' }) });
     pg = await createPostgres({
       label: 'cnpg-manager-pg',
-      settings: { archive_mode: 'on', listen_addresses: '', archive_command: `${MANAGER} wal-archive --log-destination ${env.dir}/postgres.json %p` },
+      settings: { archive_mode: 'on', listen_addresses: '', archive_command: `${manager} wal-archive --log-destination ${env.dir}/postgres.json %p` },
     });
     chownToPostgres(env.dir);
     // PostgreSQL inside the namespace (CNPG's archive_command must reach 127.0.0.1:8010 there); clients use its Unix socket.
@@ -143,7 +149,7 @@ describe('CloudNativePG v1.30.0 instance manager against the plugin', { skip }, 
     chownToPostgres(dest);
     const run = async (name: string): Promise<{ status: number | null; out: string }> => {
       const r = await runAsync('ip', ['netns', 'exec', ns, 'runuser', '-u', 'postgres', '--', 'env', `POD_NAME=${CLUSTER}-2`, `PGDATA=${dest}`, `PLUGIN_SOCKET_DIR=${env?.pluginPath}`,
-        MANAGER, 'wal-restore', '--log-level', 'debug', name, 'pg_wal/RECOVERYXLOG'], { cwd: dest, timeoutMs: 60_000 });
+        manager, 'wal-restore', '--log-level', 'debug', name, 'pg_wal/RECOVERYXLOG'], { cwd: dest, timeoutMs: 60_000 });
       const log = fs.existsSync(path.join(dest, 'log.json')) ? fs.readFileSync(path.join(dest, 'log.json'), 'utf8') : '';
       return { status: r.status, out: `${r.out}\n${log.slice(-4000)}\n--- sidecar ---\n${sidecar.log.slice(-3000)}` };
     };
