@@ -116,7 +116,9 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.equal(result.metadata.clusterUID, UID);
     assert.equal(result.metadata.pluginName, PLUGIN);
     assert.equal(result.metadata.timeline, '1');
-    assert.ok(await store.exists(`${walsPrefix().replace(/wals\/$/, '')}base/${result.backup_id}/backup.info`));
+    const base = `${walsPrefix().replace(/wals\/$/, '')}base/${result.backup_id}/`;
+    assert.ok(await store.exists(`${base}backup.info`));
+    assert.ok(await store.exists(`${base}data.tar.gz`), 'data.compression gzip from the ObjectStore');
   });
 
   test('metrics: every collected name is defined; archive counters, backlog and the last backup are there', async (t) => {
