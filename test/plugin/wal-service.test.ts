@@ -141,7 +141,10 @@ describe('WAL service', () => {
       assert.deepEqual(fs.readFileSync(path.join(dest, 'RECOVERYXLOG')), contents.get(seg(1, 4)));
       const spoolFiles = (): string[] => fs.readdirSync(path.join(env?.dir as string, 'spool-standby'), { recursive: true }).map(String);
       assert.ok(spoolFiles().some((f) => f.endsWith(seg(1, 5))), `prefetched into the spool: ${spoolFiles().join(', ')}`);
-      // The prefetch found the end: the next call fails once (PostgreSQL switches to streaming), then serves from the spool.
+      // The prefetch found the end of timeline 1: PostgreSQL looking for a newer timeline's history is answered
+      // from the archive, the flag staying; the next call on timeline 1 fails once (PostgreSQL switches to
+      // streaming), then the spool serves.
+      await assert.rejects(restoreWal(standby, primary, '00000003.history', path.join(dest, 'RECOVERYHISTORY')), code(GrpcCode.NOT_FOUND));
       await assert.rejects(restoreWal(standby, primary, seg(1, 5), path.join(dest, 'RECOVERYXLOG')), code(GrpcCode.OUT_OF_RANGE, /end of WAL reached/));
       await restoreWal(standby, primary, seg(1, 5), path.join(dest, 'RECOVERYXLOG'));
       assert.deepEqual(fs.readFileSync(path.join(dest, 'RECOVERYXLOG')), contents.get(seg(1, 5)));

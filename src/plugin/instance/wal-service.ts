@@ -138,14 +138,14 @@ async function restore(deps: WalServiceDeps, req: WalRestoreRequest, signal: Abo
     const flag = path.join(spool, END_OF_WAL_FLAG);
     if (rewind) {
       await fsp.rm(flag, { force: true });
-    } else if (choice.streamingPossible && await fsp.rm(flag).then(() => true, () => false)) {
+    } else if (choice.streamingPossible && await takeEndOfWalFlag(flag, wal.timeline)) {
       throw new GrpcStatusError(GrpcCode.OUT_OF_RANGE, `end of WAL reached in ${describe(choice.ref)} (a prefetch found no more segments): PostgreSQL may switch to streaming replication`);
     }
     const result = await lease.engine.restoreWal(wal.name, req.destination_file_name, rewind ? { maxParallel: 1, signal } : { spoolDir: spool, signal });
     deps.telemetry.restoredCount++;
     deps.log.debug(`restored ${wal.name} from ${result.source}`, { wal: wal.name, store: choice.role, prefetched: result.prefetched.length });
     if (!rewind && choice.streamingPossible && wal.kind === 'segment' && lease.settings.config.wal.maxParallel > 1 && await prefetchMissed(spool)) {
-      await fsp.writeFile(flag, '').catch(() => undefined);
+      await fsp.writeFile(flag, String(wal.timeline)).catch(() => undefined);
     }
     return {};
   } catch (err) {
@@ -155,6 +155,24 @@ async function restore(deps: WalServiceDeps, req: WalRestoreRequest, signal: Abo
   } finally {
     lease.release();
   }
+}
+
+/**
+ * Consumes the end-of-WAL flag. It records the timeline whose end a prefetch found, and fails only a request on
+ * that timeline: a request for another timeline (PostgreSQL looking for a newer `.history` file) goes to the
+ * archive and leaves the flag in place (plugin-barman-cloud's flag is global: barman-cloud #276).
+ */
+async function takeEndOfWalFlag(flag: string, timeline: number): Promise<boolean> {
+  let content: string;
+  try {
+    content = await fsp.readFile(flag, 'utf8');
+  } catch {
+    return false;
+  }
+  // Another timeline's request leaves the flag for the segment it was set for.
+  if (content !== '' && Number(content) !== timeline) return false;
+  await fsp.rm(flag, { force: true });
+  return true;
 }
 
 /** The engine leaves `<name>.missing` in the spool for each prefetched name the archive did not have. */
