@@ -25,10 +25,11 @@ import {
 } from './lib/tools.js';
 import { measureLimits, type LimitRow } from './lib/limits.js';
 import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
+import { runPluginBench, type PluginBenchResult } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
-const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load'];
+const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load', 'plugin'];
 /** 1-minute load average when the run started: other work on the machine skews wall times, so the report says it. */
 let loadAtStart = 0;
 
@@ -120,6 +121,7 @@ async function main(): Promise<void> {
   const pgstowCodecs: Codec[] = opt.quick ? ['none', 'gzip', 'zstd'] : ['none', 'gzip', 'lz4', 'zstd'];
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
+  let plugin: PluginBenchResult | undefined;
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
     kind, url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', info.endpoint],
     env: { AWS_ACCESS_KEY_ID: info.accessKeyId, AWS_SECRET_ACCESS_KEY: info.secretAccessKey, AWS_DEFAULT_REGION: info.region },
@@ -243,6 +245,8 @@ async function main(): Promise<void> {
 
     if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
     if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
+    if (opt.only.has('plugin')) phase('the CNPG-I plugin: Archive per segment beside the peers, then under load');
+    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
   } finally {
     await pg.destroy();
     await s3.stop();
@@ -251,12 +255,12 @@ async function main(): Promise<void> {
     if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
   }
 
-  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000);
+  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '');
   console.log(report);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load };
+  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), load: plugin.load } };
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
   // A full run of every workload is what the README shows; quick or partial runs never replace it.
