@@ -4,11 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
 import { chownToPostgres } from '../harness/tmp.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 import { openStore } from '../../src/storage/registry.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { CnpgiClient } from '../../src/plugin/protocol/client.js';
@@ -24,7 +24,7 @@ test('SIGTERM during Archive: the call in flight completes (stored and verified)
   const pgdata = path.join(env.dir, 'pgdata');
   fs.mkdirSync(path.join(pgdata, 'pg_wal', 'archive_status'), { recursive: true });
   const names = ['000000010000000000000001', '000000010000000000000002'];
-  const data = new Map(names.map((n) => [n, randomBytes(64 * 1024 * 1024)]));
+  const data = new Map(names.map((n, i) => [n, syntheticSegment(n, { segmentSize: 64 * 1024 * 1024, seed: i + 1 })]));
   for (const [n, d] of data) fs.writeFileSync(path.join(pgdata, 'pg_wal', n), d);
   chownToPostgres(pgdata);
   const sidecar = await startSidecar({ mode: 'instance', pluginPath: env.pluginPath, env: env.sidecarEnv({ PGDATA: pgdata }), logLevel: 'info' });

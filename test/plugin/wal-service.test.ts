@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
 import { chownToPostgres } from '../harness/tmp.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 import { openStore } from '../../src/storage/registry.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
@@ -24,12 +25,19 @@ const SEG = 1024 * 1024;
 const seg = (tli: number, n: number): string => `${tli.toString(16).toUpperCase().padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
 
 let env: PluginEnv | undefined;
+
+/** Each call a different valid segment of that name (a new seed). */
+function walSegment(name: string): Buffer {
+  return /^[0-9A-F]{24}$/.test(name) ? syntheticSegment(name, { segmentSize: SEG, seed: seed++ }) : randomBytes(SEG);
+}
 let sidecar: Sidecar;
 let pgdata: string;
 let store: ObjectStore;
 const contents = new Map<string, Buffer>();
 
-function walFile(name: string, ready = true, data: Buffer = randomBytes(SEG)): string {
+let seed = 1;
+/** A valid segment (page headers, records) unless data is given: pgstow refuses to archive anything else. */
+function walFile(name: string, ready = true, data: Buffer = walSegment(name)): string {
   const file = path.join(pgdata, 'pg_wal', name);
   fs.writeFileSync(file, data);
   contents.set(name, data);
@@ -91,7 +99,7 @@ describe('WAL service', () => {
     if (!env) return t.skip();
     const name = seg(1, 3);
     const original = contents.get(name) as Buffer;
-    walFile(name, false, randomBytes(SEG));
+    walFile(name, false, walSegment(name));
     await assert.rejects(archive(primary, path.join(pgdata, 'pg_wal', name)), code(GrpcCode.ALREADY_EXISTS, /already holds .* with different content.*nothing was overwritten/));
     assert.deepEqual(await stored(env.destination, name), original);
     walFile(name, false, original);
