@@ -5,7 +5,7 @@
  * same objects. 3.19 writes the backup.info keys 3.4 does not know (cluster_size, data_checksums, …) and
  * prints begin/end_time_iso: pgstow's JSON must equal 3.19's byte for byte, with nothing masked.
  */
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -33,10 +33,14 @@ function withoutManifest(text: string): string {
   return text.replace(/'[^']*\/pgstow-manifest\.json', /g, '');
 }
 
-/** 3.4 predates begin_time_iso/end_time_iso (3.13); pgstow prints them as 3.19 does. */
+/**
+ * pgstow prints what Barman 3.19 prints; 3.4 predates begin_time_iso/end_time_iso (3.13) and the fields 3.11
+ * added (null in every backup.info 3.4 can read).
+ */
 function withoutIso(c: Ctx, json: string): string {
   if (c.version !== '3.4') return json;
-  return json.replace(/, "begin_time_iso": (null|"[^"]*"), "end_time_iso": (null|"[^"]*")/g, '');
+  return json.replace(/, "begin_time_iso": (null|"[^"]*"), "end_time_iso": (null|"[^"]*")/g, '')
+    .replace(/, "(children_backup_ids|cluster_size|data_checksums|encryption|parent_backup_id|summarize_wal)": null/g, '');
 }
 
 async function barman(c: Ctx, program: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -67,6 +71,11 @@ async function copyPrefix(store: ObjectStore, from: string, to: string): Promise
 for (const version of BARMAN_VERSIONS) describe(`interop with barman-cloud ${version} on S3 (moto)`, { timeout: 600_000 }, () => {
   let c: Ctx | undefined;
   let ids: string[] = [];
+
+  after(async () => {
+    await c?.store.close();
+    await c?.pg.destroy();
+  });
 
   before(async () => {
     if (!hasBarman(version)) {
@@ -184,7 +193,5 @@ for (const version of BARMAN_VERSIONS) describe(`interop with barman-cloud ${ver
     const pl2 = await pgstow(c, 'barman-cloud-backup-list', ['--format', 'json', c.url, SERVER]);
     assert.equal(withoutIso(c, pl2.stdout), bl2.stdout);
     assert.ok(!bl2.stdout.includes(ids[0]!));
-    await c.store.close();
-    await c.pg.destroy();
   });
 });

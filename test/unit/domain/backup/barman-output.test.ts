@@ -44,6 +44,12 @@ test('json.dumps details: ASCII escapes, floats, ISO times', () => {
   const withIso = backupInfoToJson(r.id, r.info, { isoTimes: true });
   assert.deepEqual(withIso.entries.slice(-3).map(([k]) => k), ['backup_id', 'begin_time_iso', 'end_time_iso']);
   assert.equal(withIso.entries.at(-1)![1], '2026-11-25T13:02:12.103978+01:00');
+  // As Barman ≥3.13 prints it (3.19, plugin-barman-cloud's): every field it knows, null when the file lacks it.
+  const keys = withIso.entries.map(([k]) => k);
+  for (const k of ['children_backup_ids', 'cluster_size', 'data_checksums', 'encryption', 'parent_backup_id', 'summarize_wal']) {
+    assert.ok(keys.includes(k), k);
+    assert.ok(!backupInfoToJson(r.id, r.info).entries.some(([x]) => x === k), `3.4 style: no ${k}`);
+  }
 });
 
 test('human readable durations and list repr', () => {
