@@ -159,6 +159,18 @@ export function renderBackupListConsole(rows: readonly ListRow[]): string {
   return out;
 }
 
+/** Barman's pretty_size (binary units): "512 B", "22.1 MiB". */
+export function prettySize(size: number): string {
+  const suffixes = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+  let v = size;
+  for (const [i, suffix] of suffixes.entries()) {
+    // "%.1f": toFixed(1) differs from C's printf only on exact binary ties (x.x5 exactly), never for sizes in bytes.
+    if (Math.abs(v) < 1024 || i === suffixes.length - 1) return i === 0 ? `${Math.trunc(v)} ${suffix}` : `${v.toFixed(1)} ${suffix}`;
+    v /= 1024;
+  }
+  return `${size} B`;
+}
+
 function pyStr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   return String(v);
@@ -196,7 +208,15 @@ export function renderBackupShowConsole(id: string, info: BackupInfo): string {
   }
   row('PostgreSQL Version', info.version);
   row('PGDATA directory', info.pgdata);
+  // [≥3.11] fields (only Barman ≥3.11 writes them; 3.4 cannot read such a file at all).
+  if (info.clusterSize) row('Estimated Cluster Size', prettySize(info.clusterSize));
   lines.push('');
+  if (info.dataChecksums || info.summarizeWal) {
+    header('Server information');
+    if (info.dataChecksums) nested('Checksums', info.dataChecksums);
+    if (info.summarizeWal) nested('WAL summarizer', info.summarizeWal);
+    lines.push('');
+  }
   if (info.snapshotsInfo instanceof PyDict) {
     header('Snapshot information');
     const si = info.snapshotsInfo;
