@@ -143,17 +143,29 @@ export function reexecOnProjectNode() {
 /**
  * `npm ci` in `dir` unless node_modules is current: npm's hidden lockfile (node_modules/.package-lock.json,
  * written at the end of every install) newer than package-lock.json, as npm itself judges (package.json alone
- * is not looked at: editing its scripts must not reinstall; a dependency change also changes the lock).
+ * is not looked at: editing its scripts must not reinstall), and every direct dependency on disk at the
+ * locked version (`npm install --package-lock-only` rewrites the hidden lockfile without installing).
  */
 function ensureNpmDeps(dir, extra = []) {
-  const mtime = (f) => (fs.existsSync(f) ? fs.statSync(f).mtimeMs : Infinity);
-  const hidden = path.join(dir, 'node_modules', '.package-lock.json');
-  const current = fs.existsSync(hidden) && mtime(hidden) >= mtime(path.join(dir, 'package-lock.json'));
-  if (current) return;
+  if (npmDepsCurrent(dir)) return;
   const t0 = Date.now();
   log(`${path.relative(ROOT, dir) || '.'}: npm ci ${extra.join(' ')}`);
   npm(['ci', '--no-audit', '--no-fund', ...extra], dir);
   log(`${path.relative(ROOT, dir) || '.'}: installed in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+function npmDepsCurrent(dir) {
+  const hidden = path.join(dir, 'node_modules', '.package-lock.json');
+  const lockFile = path.join(dir, 'package-lock.json');
+  if (!fs.existsSync(hidden) || !fs.existsSync(lockFile) || fs.statSync(hidden).mtimeMs < fs.statSync(lockFile).mtimeMs) return false;
+  const lock = JSON.parse(fs.readFileSync(lockFile, 'utf8'));
+  const root = lock.packages?.[''] ?? {};
+  for (const name of Object.keys({ ...root.dependencies, ...root.devDependencies })) {
+    const want = lock.packages?.[`node_modules/${name}`]?.version;
+    const pj = path.join(dir, 'node_modules', name, 'package.json');
+    if (!want || !fs.existsSync(pj) || JSON.parse(fs.readFileSync(pj, 'utf8')).version !== want) return false;
+  }
+  return true;
 }
 
 // ------------------------------------------------------------------------------------------------ Debian
