@@ -179,9 +179,10 @@ async function main(): Promise<void> {
         for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'barman-cloud', codec, store });
         for (const tool of CURRENT_PEERS) if (peerSupports(tool, store)) for (const codec of PEER_CODECS[tool]) configs.push({ tool, codec, store });
       }
-      // GCS: pgstow, Barman 3.19 and WAL-G (barman-cloud 3.4 has no GCS client in Debian; pgBackRest needs HTTPS).
+      // GCS: pgstow and Barman 3.19 (barman-cloud 3.4 has no GCS client in Debian; pgBackRest needs HTTPS; WAL-G's
+      // GCS client cannot be pointed at a loopback emulator, see peers-current.ts).
       for (const codec of pgstowCodecs) configs.push({ tool: 'pgstow', codec, store: 'gcs' });
-      for (const tool of CURRENT_PEERS) for (const codec of PEER_CODECS[tool]) configs.push({ tool, codec, store: 'gcs' });
+      for (const tool of CURRENT_PEERS) if (peerSupports(tool, 'gcs')) for (const codec of PEER_CODECS[tool]) configs.push({ tool, codec, store: 'gcs' });
       for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'pgbackrest', codec, store: 'pgbr' });
       const walRows = new Map<string, Row>();
       const restoreRows = new Map<string, Row>();

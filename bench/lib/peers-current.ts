@@ -2,8 +2,10 @@
  * The benchmark's current-generation peers, beside barman-cloud 3.4 and pgBackRest (tools.ts):
  * - Barman 3.19.1 (PyPI; what CloudNativePG's plugin-barman-cloud ships), from the venv scripts/setup.mjs makes;
  *   same commands and URLs as barman-cloud 3.4, plus GCS.
- * - WAL-G, built from the Go module proxy by scripts/install-wal-g.sh (the newest the proxy serves). S3 and GCS
- *   only: WAL-G builds Azure URLs as https://<account>.blob.<suffix>, which Azurite on plain-HTTP loopback is not.
+ * - WAL-G, built from the Go module proxy by scripts/install-wal-g.sh (the newest the proxy serves, 1.1.3). S3 only:
+ *   it builds Azure URLs as https://<account>.blob.<suffix> (Azurite is plain HTTP on loopback), and its GCS client
+ *   (cloud.google.com/go/storage 1.8.0) sends only uploads to STORAGE_EMULATOR_HOST, every other call to
+ *   storage.googleapis.com (seen here: wal-push hung on it), with no endpoint setting in WAL-G 1.1 to change that.
  *   WAL-G always compresses (lz4 default, or zstd, lzma, brotli); its rows say which.
  * Commands are what a user would configure; WAL-G's settings are its environment variables.
  */
@@ -21,7 +23,7 @@ export type CurrentPeer = 'barman-cloud 3.19' | 'wal-g';
 export const PEER_CODECS: Record<CurrentPeer, Codec[]> = { 'barman-cloud 3.19': ['none', 'gzip'], 'wal-g': ['lz4'] };
 
 export function peerSupports(tool: CurrentPeer, store: StoreEndpoint['kind'] | 'gcs'): boolean {
-  return tool === 'wal-g' ? store !== 'azurite' : true;
+  return tool === 'wal-g' ? store === 's3rver' || store === 'moto' : true;
 }
 
 export function currentPeerVersions(): Record<string, string> {
@@ -40,10 +42,6 @@ function walgEnv(store: StoreEndpoint, server: string, codec: Codec): Record<str
   if (store.url.startsWith('s3://')) {
     return { ...store.env, ...common, WALG_S3_PREFIX: `${store.url}/${server}`, AWS_ENDPOINT: opt('--endpoint-url') ?? '',
       AWS_S3_FORCE_PATH_STYLE: 'true', AWS_REGION: store.env.AWS_DEFAULT_REGION ?? 'us-east-1' };
-  }
-  if (store.url.startsWith('gs://')) {
-    // WAL-G's GCS client (cloud.google.com/go/storage) wants host:port, no scheme.
-    return { ...store.env, ...common, WALG_GS_PREFIX: `${store.url}/${server}`, STORAGE_EMULATOR_HOST: (store.env.STORAGE_EMULATOR_HOST ?? '').replace(/^https?:\/\//, '') };
   }
   throw new Error(`WAL-G is not measured on ${store.url}`);
 }
