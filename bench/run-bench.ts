@@ -18,7 +18,7 @@ import { startAzurite } from '../test/harness/servers/azurite.js';
 import { startMoto } from '../test/harness/servers/moto.js';
 import { startGcs } from '../test/harness/servers/gcs.js';
 import type { GcsInfo } from '../test/harness/test-env.js';
-import { PEER_CODECS, peerSupports, type CurrentPeer } from './lib/peers-current.js';
+import { PEER_CODECS, peerBacksUp, peerSupports, type CurrentPeer } from './lib/peers-current.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { dirSize, fmt, stats, type Stats } from './lib/measure.js';
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
         ...pgstowCodecs.map((codec) => ({ tool: 'pgstow' as ToolName, codec })),
         ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'barman-cloud' as ToolName, codec })),
         ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'pgbackrest' as ToolName, codec })),
-        ...CURRENT_PEERS.flatMap((tool) => PEER_CODECS[tool].map((codec) => ({ tool: tool as ToolName, codec }))),
+        ...CURRENT_PEERS.filter(peerBacksUp).flatMap((tool) => PEER_CODECS[tool].map((codec) => ({ tool: tool as ToolName, codec }))),
       ];
       const dbMb = dataset.databaseBytes / 1e6;
       const bRows = new Map<string, Row>();

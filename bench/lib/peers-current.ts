@@ -7,6 +7,7 @@
  *   (cloud.google.com/go/storage 1.8.0) sends only uploads to STORAGE_EMULATOR_HOST, every other call to
  *   storage.googleapis.com (seen here: wal-push hung on it), with no endpoint setting in WAL-G 1.1 to change that.
  *   WAL-G always compresses (lz4 default, or zstd, lzma, brotli); its rows say which.
+ * WAL-G's rows are WAL only (push and fetch per segment): see peerBacksUp.
  * Commands are what a user would configure; WAL-G's settings are its environment variables.
  */
 import * as fs from 'node:fs';
@@ -18,6 +19,15 @@ import { barmanCommand, TOOLS_DIR } from '../../test/harness/peers.js';
 
 export const WALG = path.join(TOOLS_DIR, 'go', 'bin', 'wal-g');
 export type CurrentPeer = 'barman-cloud 3.19' | 'wal-g';
+
+/**
+ * Whether the peer can take a base backup of the bench's PostgreSQL 15. WAL-G 1.1.3 cannot: it calls
+ * pg_start_backup(), which PostgreSQL 15 renamed (seen here: "function pg_start_backup(unknown, boolean, boolean)
+ * does not exist"); WAL-G added PostgreSQL 15 support in releases the Go module proxy does not serve.
+ */
+export function peerBacksUp(tool: CurrentPeer): boolean {
+  return tool !== 'wal-g';
+}
 
 /** Codecs each peer is measured with (WAL-G has no "none"). */
 export const PEER_CODECS: Record<CurrentPeer, Codec[]> = { 'barman-cloud 3.19': ['none', 'gzip'], 'wal-g': ['lz4'] };
