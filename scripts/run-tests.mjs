@@ -108,7 +108,8 @@ let stopping = false;
 const stopAll = async () => { if (!stopping) { stopping = true; await servers.stop(); } };
 const concurrency = process.env.PGSTOW_TEST_CONCURRENCY ?? '2';
 let current;
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => current?.kill(sig));
+let interrupted;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = sig; current?.kill(sig); });
 
 /** Runs `files` with Node `major`'s test runner; resolves to its counts. */
 async function runPass(major, files) {
@@ -133,8 +134,15 @@ async function runPass(major, files) {
 }
 
 const results = [];
-for (const [major, files] of passes) results.push(await runPass(major, files));
+for (const [major, files] of passes) {
+  results.push(await runPass(major, files));
+  if (interrupted) break; // no further pass after Ctrl-C / SIGTERM
+}
 await stopAll();
+if (interrupted) {
+  console.log(`\ninterrupted (${interrupted})\n${results.reduce((n, r) => n + r.passed, 0)} passed, ${Math.max(1, results.reduce((n, r) => n + r.failed, 0))} failed`);
+  process.exit(1);
+}
 const total = (k) => results.reduce((n, r) => n + r[k], 0);
 const failures = results.flatMap((r) => r.failures.map((f) => `  [Node ${r.version}] ${f}`));
 if (failures.length) console.log(`\nfailed:\n${failures.join('\n')}`);
