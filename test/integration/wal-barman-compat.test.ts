@@ -12,7 +12,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli, type CliResult } from '../harness/cli.js';
@@ -20,6 +19,7 @@ import { storeTarget, type StoreKind, type StoreTarget } from '../harness/stores
 import { makeTempDir } from '../harness/tmp.js';
 import { mustNotSkip } from '../harness/test-env.js';
 import { BARMAN_PYTHON, INSTALL_HINT, type BarmanVersion } from '../harness/peers.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const BOOT = `
 import sys
@@ -68,13 +68,12 @@ function runBarman(version: BarmanVersion, which: 'archive' | 'restore', args: s
   });
 }
 
-function segment(seed: number): Buffer {
-  const b = Buffer.alloc(1 << 20);
-  for (let o = 0; o < b.length; o += 8192) { crypto.createHash('md5').update(`${seed}/${o}`).digest().copy(b, o); b.write(`wal record ${seed} at ${o}`, o + 100); }
-  return b;
-}
-
 const name = (n: number): string => `0000000100000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+
+/** A valid 1 MiB WAL segment (page headers, records with CRCs) for segment n. */
+function segment(n: number): Buffer {
+  return syntheticSegment(name(n), { seed: n });
+}
 const CODECS_34: Array<[string, string[]]> = [['none', []], ['gzip', ['-z']], ['bzip2', ['-j']], ['snappy', ['--snappy']]];
 const CODECS_319: Array<[string, string[]]> = [...CODECS_34, ['xz', ['--xz']], ['zstd', ['--zstd']], ['lz4', ['--lz4']]];
 const MATRIX: Array<{ version: BarmanVersion; kinds: StoreKind[]; codecs: Array<[string, string[]]> }> = [
