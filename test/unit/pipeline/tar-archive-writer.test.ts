@@ -37,7 +37,7 @@ function pyMembers(file: string): { name: string; type: string; size: number; li
   const script = `import tarfile, json, sys
 with tarfile.open(sys.argv[1], 'r|') as t:
     print(json.dumps([{'name': m.name, 'type': 'dir' if m.isdir() else 'sym' if m.issym() else 'file', 'size': m.size, 'link': m.linkname} for m in t]))`;
-  return JSON.parse(execFileSync('python3', ['-c', script, file]).toString()) as { name: string; type: string; size: number; link: string }[];
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file]).toString()) as { name: string; type: string; size: number; link: string }[];
 }
 
 test('tar layout: ".", "./root-file", dirs before files, long and non-ASCII names, file symlinks, no dir symlinks', async (t) => {

@@ -93,7 +93,7 @@ export async function createStore(destination: Destination, options: StoreOption
   const forgetDetection = (): void => {
     if (!gal || !auth) return;
     gal.gcpMetadata.resetIsAvailableCache();
-    // GoogleAuth also remembers "not on GCE" in a private field (google-auth-library 9.15.1, pinned).
+    // GoogleAuth also remembers "not on GCE" in a private field (google-auth-library 11.3.4, pinned).
     (auth as unknown as { checkIsGCE?: boolean }).checkIsGCE = undefined;
   };
   return new GcsObjectStore({ storage, uploadStorage }, config, auth, forgetDetection);
@@ -103,20 +103,20 @@ function createAuth(config: GcsConfig): import('google-auth-library').GoogleAuth
   if (config.auth.kind === 'anonymous') return undefined;
   // Google's library reads the metadata server address from process.env only; StoreOptions.env is authoritative.
   if (config.metadataHost !== undefined) process.env.GCE_METADATA_HOST = config.metadataHost;
-  const { GoogleAuth, DefaultTransporter } = loadAuthLibrary();
+  const { GoogleAuth, gaxios } = loadAuthLibrary();
   if (config.auth.kind === 'application-default') {
     // Object operations never use a project id, but without one the library looks it up, first by running
     // `gcloud config config-helper` in a subprocess: about 2 s on every archive_command. A fixed id skips that.
     return new GoogleAuth({ scopes: [GCS_SCOPE], projectId: config.projectId ?? 'pgstow-unused-project' });
   }
   const tokenUri = config.auth.tokenUri;
-  let clientOptions: { transporter: InstanceType<typeof DefaultTransporter> } | undefined;
+  let clientOptions: { transporter: InstanceType<typeof gaxios.Gaxios> } | undefined;
   if (tokenUri !== undefined) {
     // The Node library always posts to Google's token URL; the key's own token_uri (private or test
     // deployments, honoured by Python's google-auth and so by barman) is applied here.
-    const transporter = new DefaultTransporter();
-    transporter.instance.interceptors.request.add({
-      resolved: async (cfg) => (GOOGLE_TOKEN_URLS.includes(String(cfg.url)) ? { ...cfg, url: tokenUri } : cfg),
+    const transporter = new gaxios.Gaxios();
+    transporter.interceptors.request.add({
+      resolved: async (cfg) => (GOOGLE_TOKEN_URLS.includes(String(cfg.url)) ? { ...cfg, url: new URL(tokenUri) } : cfg),
     });
     clientOptions = { transporter };
   }
