@@ -39,7 +39,11 @@ export interface PutOptions {
   md5?: Uint8Array;
   /** Expected size when not exact (e.g. the uncompressed size of a stream); used to size parts. */
   sizeHint?: number;
-  /** Fail with ObjectExistsError if the key exists. Honoured atomically only when capabilities.conditionalCreate. */
+  /**
+   * Create only: fail with ObjectExistsError if the key exists. Enforced atomically when capabilities.conditionalCreate;
+   * otherwise the condition is still sent, but a store that ignores it may replace an object written meanwhile, so
+   * a caller that must know re-reads what is stored.
+   */
   ifAbsent?: boolean;
   tags?: Readonly<Record<string, string>>;
   /** User metadata stored with the object (x-amz-meta-*, Azure metadata, GCS metadata). */

@@ -51,11 +51,13 @@ export class S3ObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
   private batchDelete = true;
+  /** Whether this endpoint enforces If-None-Match ('unknown' when the probe itself failed, e.g. no permission). */
+  private createOnlyProbe: Promise<'enforced' | 'ignored' | 'unknown'> | undefined;
 
   constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
     this.capabilities = {
-      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it.
+      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it (probeCreateOnly).
       conditionalCreate: settings.endpoint === undefined,
       atomicReplace: true,
       serverSideEncryption: true,
@@ -97,14 +99,42 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    if (options.ifAbsent && !this.capabilities.conditionalCreate && (await this.exists(key))) {
-      // Best effort where the server may ignore If-None-Match; AWS itself enforces it atomically below.
-      throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
+    // ifAbsent sends If-None-Match: * to every server: AWS, MinIO, Ceph and moto enforce it (412); a server that
+    // ignores it overwrites, so for an endpoint the first create-only put also finds out which it is (once per store).
+    if (options.ifAbsent && !this.capabilities.conditionalCreate) {
+      this.createOnlyProbe ??= this.probeCreateOnly(key).catch(() => 'unknown' as const);
+      // A server known to ignore the condition: look right before writing, to keep the window for a race small.
+      if ((await this.createOnlyProbe) === 'ignored' && (await this.exists(key).catch(() => false))) {
+        throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
+      }
     }
     const partSize = choosePartSize(this.settings, options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined));
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
     if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
     return this.putStream(key, openBody(body), partSize, options);
+  }
+
+  /**
+   * Two create-only puts of a tiny object beside `key`: a server that enforces If-None-Match refuses the second
+   * (412), and capabilities.conditionalCreate becomes true; otherwise it stays false and callers re-read what they
+   * wrote. The probe object is deleted again (best effort; Barman and pgstow ignore the name in listings).
+   */
+  private async probeCreateOnly(key: string): Promise<'enforced' | 'ignored'> {
+    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe`;
+    const put = (): Promise<unknown> => this.send('put', probe, new PutObjectCommand({
+      Bucket: this.settings.bucket, Key: probe, Body: Buffer.from('probe'), ContentLength: 5, IfNoneMatch: '*',
+      ...(this.settings.encryption ? { ServerSideEncryption: this.settings.encryption } : {}),
+      ...(this.settings.sseKmsKeyId ? { SSEKMSKeyId: this.settings.sseKmsKeyId } : {}),
+    }));
+    const refused = async (): Promise<boolean> => put().then(() => false, (err: unknown) => {
+      if (err instanceof ObjectExistsError) return true;
+      throw err;
+    });
+    // A leftover probe object refused at once says as much as a second put.
+    const enforced = (await refused()) || (await refused());
+    (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
+    await this.send('delete', probe, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: probe })).catch(() => undefined);
+    return enforced ? 'enforced' : 'ignored';
   }
 
   private async putSingle(key: string, data: Buffer, options: PutOptions): Promise<PutResult> {
