@@ -80,7 +80,7 @@ export function assertReplaceable(store: ObjectStore, walName: string, file: str
   const problem = walSegmentProblem(walName.slice(0, 24), data, { firstPageOnly: kind === 'partial' });
   if (problem === undefined) return;
   const first = damaged[0] as StoredCopy;
-  throw new OperationError('ERR_WAL_DAMAGED',
+  throw new OperationError('ERR_WAL_NOT_REPLACEABLE',
     `cannot archive ${file}: ${store.description} holds a damaged ${first.key} (${first.damage}), and the local file is not a valid `
     + `segment either (${problem}); nothing was changed`, { details: { walName, key: first.key, file } });
 }
