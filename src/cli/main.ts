@@ -85,6 +85,16 @@ export interface RunOptions {
   stderr?: NodeJS.WritableStream;
 }
 
+/**
+ * The bin scripts: runs the command with the process's arguments and sets the exit code. A request an SDK cannot
+ * abort (GCS) must not keep archive_command running past the store deadline, so once the command has finished
+ * the process gets 2 s to flush its output, then ends even if a socket is still open.
+ */
+export async function runAsProgram(program: string): Promise<void> {
+  process.exitCode = await runCli(program, process.argv.slice(2));
+  setTimeout(() => process.exit(), 2000).unref();
+}
+
 /** Runs a command line; returns the exit code (never calls process.exit). */
 export async function runCli(program: string, argv: readonly string[], run: RunOptions = {}): Promise<number> {
   const env = run.env ?? process.env;

@@ -34,7 +34,7 @@ export interface GcsConfig {
   auth: GcsAuth;
   kmsKeyName: string | undefined;
   chunkSize: number;
-  timeoutMs: number | undefined;
+  timeoutMs: number;
   /** Extra trusted CA certificates (PEM) for an HTTPS endpoint with a private CA, added to the system roots. */
   caPem: string | undefined;
   caFile: string | undefined;
@@ -73,7 +73,9 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
     if (!/-----BEGIN CERTIFICATE-----/.test(caPem)) throw new ConfigError(`the CA file ${options.caFile} holds no PEM certificate`, 'endpointCA');
   }
 
-  const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
+  // Each request answers within the read timeout (Barman's 60 s by default) or is retried; without one, a store
+  // that stops answering held a call forever.
+  const timeoutMs = (options.readTimeoutSeconds ?? 60) * 1000;
   return {
     bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
     projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),

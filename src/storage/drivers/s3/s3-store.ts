@@ -259,10 +259,10 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       const { md5: _md5, ...info } = this.info(key, r, true);
       return info; // callers of stat judge the ETag themselves (verifyUpload knows whether SSE-KMS was used)
     } catch (err) {
@@ -287,10 +287,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     assertValidKey(key);
     try {
-      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       return true;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return false;
