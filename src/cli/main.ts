@@ -10,6 +10,7 @@ import { configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromEnv } from './redact.js';
+import { barmanRefusalExitCode } from '../storage/errors.js';
 import { VERSION } from '../version.js';
 import * as nodeModule from 'node:module';
 
@@ -54,6 +55,9 @@ export const BARMAN_COMMANDS: Record<string, string> = {
 };
 
 const BACKUP_SUBCOMMANDS = new Set(['list', 'show', 'delete', 'keep']);
+
+/** Commands that exit with barmanRefusalExitCode when the store refuses the credentials (not the WAL commands: 4). */
+const BARMAN_REFUSAL_COMMANDS = new Set(['check-wal-archive', 'backup-list', 'backup-show', 'backup-delete', 'backup-keep', 'restore', 'backup']);
 
 const PGSTOW_HELP = `usage: pgstow <command> [options] ...
 
@@ -110,6 +114,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let invokedAs = program;
+  let commandName: string | undefined;
   try {
     const resolved = resolveCommand(program, argv);
     if (!resolved) {
@@ -118,6 +123,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       throw new UsageError(`unknown command "${argv[0]}" (run 'pgstow --help')`);
     }
     invokedAs = resolved.invokedAs;
+    commandName = resolved.name;
     const loader = COMMANDS[resolved.name];
     if (!loader) throw new UsageError(`unknown command "${resolved.name}"`);
     const { command } = await loader();
@@ -140,7 +146,9 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {
-    return reportError(err, invokedAs, stderr, secrets, debug);
+    const code = reportError(err, invokedAs, stderr, secrets, debug);
+    // Refused credentials or permissions exit as barman-cloud's connectivity test makes them (S3 4, Azure/GCS 2).
+    return BARMAN_REFUSAL_COMMANDS.has(commandName ?? '') ? barmanRefusalExitCode(err) ?? code : code;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
