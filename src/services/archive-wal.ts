@@ -16,7 +16,7 @@ import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError, ObjectExistsError } from '../storage/errors.js';
+import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
 import type { ObjectStore, PutResult } from '../storage/object-store.js';
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
@@ -144,7 +144,28 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
   return out;
 }
 
+/** Buckets created by this process, so parallel uploads create one once. */
+const creating = new WeakMap<ObjectStore, Promise<void>>();
+
 async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
+  try {
+    return await archiveOneOnce(deps, input, file, log);
+  } catch (err) {
+    const { store } = deps;
+    if (!(err instanceof BucketNotFoundError) || !store.createBucket) throw err;
+    // Barman 3.4 creates a missing bucket in wal-archive: a new cluster's first WAL must not fail on it forever.
+    let created = creating.get(store);
+    if (!created) {
+      created = store.createBucket(input.signal ? { signal: input.signal } : {});
+      creating.set(store, created);
+      log.info(`the bucket of ${store.description} did not exist: creating it`);
+    }
+    await created;
+    return archiveOneOnce(deps, input, file, log);
+  }
+}
+
+async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
   const { store, layout } = deps;
   const walName = path.basename(file);
   const kind = parseWalFileName(walName).kind;

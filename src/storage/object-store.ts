@@ -130,6 +130,14 @@ export interface ObjectStore {
   /** Deletes the keys, batching up to capabilities.maxBatchDelete. Missing keys are not an error. */
   delete(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<void>;
 
+  /**
+   * Creates the bucket or container, as Barman does for a new cluster whose destination does not exist yet
+   * (barman-cloud 3.4 in wal-archive and backup, ≥ 3.16 in check-wal-archive). One that exists already is not an
+   * error; credentials that may not create one give AccessDeniedError naming the permission. Optional: a driver
+   * that cannot create buckets leaves it out.
+   */
+  createBucket?(options?: { signal?: AbortSignal }): Promise<void>;
+
   /** Releases sockets and clients. */
   close(): Promise<void>;
 }

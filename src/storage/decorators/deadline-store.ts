@@ -15,6 +15,7 @@ import type {
 } from '../object-store.js';
 import { StorageUnavailableError, type StorageOperation } from '../errors.js';
 import type { StoreOptions } from '../store-options.js';
+import { forwardOptional } from './retrying-store.js';
 
 export interface DeadlineOptions {
   /** Longest wait for one operation with its retries, and longest stall of a stream. */
@@ -28,6 +29,7 @@ export interface DeadlineOptions {
 const MIB = 1024 * 1024;
 
 class DeadlineStore implements ObjectStore {
+  createBucket?: ObjectStore['createBucket'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -40,6 +42,7 @@ class DeadlineStore implements ObjectStore {
     this.description = inner.description;
     this.capabilities = inner.capabilities;
     this.minRate = opts.minBytesPerSecond ?? MIB;
+    forwardOptional(this, inner, (operation, fn, signal) => this.bounded(operation as StorageOperation, '', this.opts.timeoutMs, signal, () => fn()));
   }
 
   private timeout(operation: StorageOperation, key: string, ms: number, stalled = false): StorageUnavailableError {

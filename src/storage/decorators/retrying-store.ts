@@ -43,6 +43,7 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 class RetryingStore implements ObjectStore {
+  createBucket?: ObjectStore['createBucket'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -61,6 +62,7 @@ class RetryingStore implements ObjectStore {
     this.maxDelayMs = opts.maxDelayMs ?? 8000;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
+    forwardOptional(this, inner, (operation, fn, signal) => this.run(operation, fn, signal));
   }
 
   /** Waits before retry number `attempt` (1-based), or rethrows when out of attempts / not retryable. */
@@ -124,6 +126,14 @@ class RetryingStore implements ObjectStore {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/** Optional methods the decorators pass through when the store they wrap has them. */
+export function forwardOptional(outer: ObjectStore, inner: ObjectStore, wrap: <T>(operation: string, fn: () => Promise<T>, signal?: AbortSignal) => Promise<T>): void {
+  if (inner.createBucket) {
+    const create = inner.createBucket.bind(inner);
+    outer.createBucket = (options) => wrap('create', () => create(options), options?.signal);
   }
 }
 

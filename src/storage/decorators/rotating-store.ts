@@ -15,6 +15,7 @@ export interface StoreLeaseSource {
 }
 
 class RotatingStore implements ObjectStore {
+  createBucket?: ObjectStore['createBucket'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -24,6 +25,7 @@ class RotatingStore implements ObjectStore {
     this.provider = first.provider;
     this.description = first.description;
     this.capabilities = first.capabilities;
+    if (first.createBucket) this.createBucket = (options) => this.with((s) => s.createBucket?.(options) ?? Promise.resolve());
   }
 
   private async with<T>(fn: (store: ObjectStore) => Promise<T>): Promise<T> {

@@ -15,7 +15,7 @@ import {
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -323,6 +323,21 @@ export class AzureBlobStore implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.cfg.container.createIfNotExists(options.signal ? { abortSignal: options.signal } : {});
+    } catch (err) {
+      const classified = this.classify(err, 'create');
+      if (classified instanceof AccessDeniedError) {
+        throw new AccessDeniedError({ provider: this.provider, operation: 'create', bucket: this.cfg.containerName, cause: err },
+          `container "${this.cfg.containerName}" does not exist at ${this.cfg.endpoint} and ${this.cfg.credential} may not create it `
+          + '(needs permission to create containers: an account key, an account SAS with the container resource type and "c", '
+          + 'or a role such as Storage Blob Data Contributor on the account): create the container, or grant it');
+      }
+      throw classified;
+    }
   }
 
   async close(): Promise<void> {

@@ -213,6 +213,10 @@ export class FsObjectStore implements ObjectStore {
     }
   }
 
+  async createBucket(): Promise<void> {
+    try { await fsp.mkdir(this.root, { recursive: true }); } catch (err) { throw this.classify(err, 'create', ''); }
+  }
+
   async close(): Promise<void> { /* nothing held open */ }
 
   private classify(err: unknown, operation: StorageOperation, key: string): Error {

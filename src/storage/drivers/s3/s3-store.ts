@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
   type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
@@ -21,7 +21,7 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 
 const {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
 
@@ -374,6 +374,31 @@ export class S3ObjectStore implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const region = this.settings.region;
+    try {
+      await this.send('create', undefined, new CreateBucketCommand({
+        Bucket: this.settings.bucket,
+        // us-east-1 is the default location and may not be named (AWS answers InvalidLocationConstraint).
+        ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
+      }), options.signal);
+    } catch (err) {
+      const code = ((err as { cause?: { name?: string; Code?: string } }).cause)?.name;
+      if (code === 'BucketAlreadyOwnedByYou') return;
+      if (err instanceof AccessDeniedError) {
+        throw new AccessDeniedError({ provider: 's3', operation: 'create', bucket: this.settings.bucket, cause: err },
+          `bucket ${this.settings.bucket} does not exist at ${this.settings.endpointLabel} and ${this.accessKeyId ? `access key ${this.accessKeyId}` : 'these credentials'} `
+          + 'may not create it (s3:CreateBucket denied): create the bucket, or grant s3:CreateBucket');
+      }
+      if (code === 'BucketAlreadyExists') {
+        throw new StorageRequestError({ provider: 's3', operation: 'create', bucket: this.settings.bucket, cause: err },
+          `bucket ${this.settings.bucket} cannot be created at ${this.settings.endpointLabel}: the name belongs to another account`);
+      }
+      throw err;
+    }
+    this.bucketChecked = true;
   }
 
   async close(): Promise<void> {
