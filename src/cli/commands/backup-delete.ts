@@ -35,7 +35,7 @@ export const command: Command = {
     const batchSize = o.batchSize as number | undefined;
     if (batchSize !== undefined && batchSize < 1) throw new UsageError(`argument --batch-size: ${batchSize} must be at least 1`);
     return withStore(args, ctx, async ({ store, layout }) => {
-      const json = !ctx.barmanMode && isJson(args);
+      const json = !ctx.barmanMode && isJson(args, false);
       // Only the text dry run prints every WAL key (Barman's lines); the JSON plan counts them instead.
       const result = await deleteBackups(
         { store, layout, warn: (m) => ctx.log.warning(m), info: (m) => ctx.log.info(m) },

@@ -13,6 +13,7 @@ import type { BackupCompression } from '../../domain/backup/backup-manifest.js';
 import { resolveConnection } from '../../postgres/connection-options.js';
 import { takeBackup } from '../../services/take-backup.js';
 import { formatBytes, ProgressReporter } from '../progress.js';
+import { assertTagLimits } from '../../storage/object-tags.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...COMMON_OPTIONS,
@@ -67,6 +68,7 @@ export function parseTags(values: readonly string[] | undefined): Record<string,
     if (!key) throw new UsageError(`argument --tags: invalid tag '${v}' (empty key)`);
     tags[key] = unq(m[2] as string);
   }
+  assertTagLimits(tags, '--tags');
   return tags;
 }
 

@@ -128,6 +128,9 @@ export class FsObjectStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
     assertValidPrefix(prefix);
+    // A destination that is a file is not an empty store ("no backups", exit 0): say what it is.
+    const root = await fsp.stat(this.root).catch(() => undefined);
+    if (root && !root.isDirectory()) throw new StorageRequestError({ provider: 'fs', operation: 'list', key: prefix }, `store root is not a directory: ${this.root} is a file`);
     // Walk only the directory that can contain matches: the part of the prefix up to its last "/".
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash + 1) : '';
