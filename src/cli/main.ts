@@ -9,7 +9,7 @@ import { formatHelp } from './args.js';
 import { configRequestOf, parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
-import { redact, secretsFromEnv } from './redact.js';
+import { redact, secretsFromArgv, secretsFromEnv } from './redact.js';
 import { barmanRefusalExitCode } from '../storage/errors.js';
 import { VERSION } from '../version.js';
 import * as nodeModule from 'node:module';
@@ -104,7 +104,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
   const env = run.env ?? process.env;
   const stdout = (run.stdout ?? process.stdout) as CommandContext['stdout'];
   const stderr = (run.stderr ?? process.stderr) as CommandContext['stderr'];
-  const secrets = secretsFromEnv(env);
+  const secrets = [...secretsFromEnv(env), ...secretsFromArgv(argv)];
   const debug = argv.includes('--debug');
   const controller = new AbortController();
   // Every in-flight request (catalog reads run 8 at a time, plus retries and streams) listens on this one
