@@ -138,8 +138,29 @@ export interface ObjectStore {
    */
   createBucket?(options?: { signal?: AbortSignal }): Promise<void>;
 
+  /**
+   * Uploads begun and never completed under `prefix` (S3 multipart uploads, fs temp files) — what a killed backup
+   * leaves, invisible in listings and billed. Optional: stores that discard them themselves (Azure drops uncommitted
+   * blocks after 7 days, GCS resumable sessions expire after 7 days) leave it out.
+   */
+  listIncompleteUploads?(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<IncompleteUpload>;
+
+  /** Discards an upload listIncompleteUploads returned (S3 AbortMultipartUpload, fs unlink). */
+  abortIncompleteUpload?(upload: IncompleteUpload, options?: { signal?: AbortSignal }): Promise<void>;
+
   /** Releases sockets and clients. */
   close(): Promise<void>;
+}
+
+export interface IncompleteUpload {
+  /** The key the upload would have created. */
+  readonly key: string;
+  /** Driver's handle (S3 UploadId, fs temp file name). */
+  readonly id: string;
+  /** When data was last added to it (its newest part), or when it started. */
+  readonly lastActivity: Date;
+  /** Bytes uploaded so far, when known. */
+  readonly size?: number;
 }
 
 export function isCommonPrefix(entry: ObjectInfo | CommonPrefix): entry is CommonPrefix {

@@ -30,6 +30,8 @@ const MIB = 1024 * 1024;
 
 class DeadlineStore implements ObjectStore {
   createBucket?: ObjectStore['createBucket'];
+  listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
+  abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];

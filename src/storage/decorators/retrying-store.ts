@@ -44,6 +44,8 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 
 class RetryingStore implements ObjectStore {
   createBucket?: ObjectStore['createBucket'];
+  listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
+  abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -134,6 +136,11 @@ export function forwardOptional(outer: ObjectStore, inner: ObjectStore, wrap: <T
   if (inner.createBucket) {
     const create = inner.createBucket.bind(inner);
     outer.createBucket = (options) => wrap('create', () => create(options), options?.signal);
+  }
+  if (inner.listIncompleteUploads) outer.listIncompleteUploads = inner.listIncompleteUploads.bind(inner);
+  if (inner.abortIncompleteUpload) {
+    const abort = inner.abortIncompleteUpload.bind(inner);
+    outer.abortIncompleteUpload = (upload, options) => wrap('delete', () => abort(upload, options), options?.signal);
   }
 }
 

@@ -16,6 +16,8 @@ export interface StoreLeaseSource {
 
 class RotatingStore implements ObjectStore {
   createBucket?: ObjectStore['createBucket'];
+  listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
+  abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -26,6 +28,14 @@ class RotatingStore implements ObjectStore {
     this.description = first.description;
     this.capabilities = first.capabilities;
     if (first.createBucket) this.createBucket = (options) => this.with((s) => s.createBucket?.(options) ?? Promise.resolve());
+    if (first.listIncompleteUploads) {
+      const source = this.source;
+      this.listIncompleteUploads = async function* (prefix, options) {
+        const lease = await source.acquire();
+        try { if (lease.store.listIncompleteUploads) yield* lease.store.listIncompleteUploads(prefix, options); } finally { await lease.release(); }
+      };
+    }
+    if (first.abortIncompleteUpload) this.abortIncompleteUpload = (upload, options) => this.with((s) => s.abortIncompleteUpload?.(upload, options) ?? Promise.resolve());
   }
 
   private async with<T>(fn: (store: ObjectStore) => Promise<T>): Promise<T> {

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
-  type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
+  type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
@@ -22,7 +22,7 @@ import { s3sdk } from './sdk.js';
 
 const {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
@@ -374,6 +374,54 @@ export class S3ObjectStore implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async *listIncompleteUploads(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<IncompleteUpload> {
+    assertValidPrefix(prefix);
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      type Page = { Uploads?: Array<{ Key?: string; UploadId?: string; Initiated?: Date }>; IsTruncated?: boolean; NextKeyMarker?: string; NextUploadIdMarker?: string };
+      let page: Page;
+      try {
+        page = await this.send<Page>('list', prefix, new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix,
+          ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}), ...(idMarker !== undefined ? { UploadIdMarker: idMarker } : {}) }), options.signal);
+      } catch (err) {
+        // A server without the API (s3rver answers 501) keeps no uploads to list.
+        if ((err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata?.httpStatusCode === 501) return;
+        throw err;
+      }
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId) continue;
+        yield { key: u.Key, id: u.UploadId, ...(await this.uploadActivity(u.Key, u.UploadId, u.Initiated, options.signal)) };
+      }
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      idMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /** When an upload last received a part (its newest part, else its start), and the bytes it holds. */
+  private async uploadActivity(key: string, uploadId: string, initiated: Date | undefined, signal?: AbortSignal): Promise<{ lastActivity: Date; size: number }> {
+    let last = initiated?.getTime() ?? 0;
+    let size = 0;
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.send<{ Parts?: Array<{ LastModified?: Date; Size?: number }>; IsTruncated?: boolean; NextPartNumberMarker?: string }>('list', key,
+        new ListPartsCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId, ...(marker !== undefined ? { PartNumberMarker: marker } : {}) }), signal);
+      for (const p of page.Parts ?? []) { last = Math.max(last, p.LastModified?.getTime() ?? 0); size += p.Size ?? 0; }
+      if (!page.IsTruncated) return { lastActivity: new Date(last), size };
+      marker = page.NextPartNumberMarker;
+    }
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload, options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.send('delete', upload.key, new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: upload.key, UploadId: upload.id }), options.signal);
+    } catch (err) {
+      if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchUpload') return; // finished or aborted meanwhile
+      throw err;
+    }
   }
 
   async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
