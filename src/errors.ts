@@ -48,10 +48,10 @@ export const ERRORS = {
   ERR_CODEC: { exitCode: ExitCode.GENERAL, summary: 'a compression codec failed (corrupt input, missing program)' },
   // WAL
   ERR_WAL_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'the WAL file is not in the archive (the normal end of recovery)' },
+  ERR_WAL_DAMAGED: { exitCode: ExitCode.DAMAGED_WAL, summary: 'the WAL object is in the archive but does not hold what was archived (wal-restore exits 128 so PostgreSQL stops recovery)' },
   ERR_WAL_CONFLICT: { exitCode: ExitCode.OPERATION, summary: 'the archive holds this WAL with different content; nothing was overwritten' },
   ERR_WAL_READ: { exitCode: ExitCode.OPERATION, summary: 'the local WAL file cannot be read' },
   ERR_WAL_ARCHIVE_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'check-wal-archive found WAL that a new server would conflict with' },
-  ERR_WAL_DAMAGED: { exitCode: ExitCode.DAMAGED_WAL, summary: 'a WAL object in the archive is damaged: its bytes are not those archived; not restored' },
   ERR_WAL_NOT_REPLACEABLE: { exitCode: ExitCode.OPERATION, summary: 'the archive holds a damaged copy of this WAL and the local file is not a valid segment either' },
   // catalog and backup identifiers
   ERR_BACKUP_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'no backup.info for this backup id, or no backup at all' },
