@@ -11,6 +11,7 @@ import { BarmanLayout } from '../repository/barman-layout.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore, supportsLiveSettings } from '../storage/registry.js';
 import { withRetry } from '../storage/decorators/retrying-store.js';
+import { deadlineFor, withDeadline } from '../storage/decorators/deadline-store.js';
 import type { Destination, StoreOptions } from '../storage/store-options.js';
 
 export interface ComposedStore {
@@ -94,8 +95,9 @@ export async function composeStore(args: ParsedArgs, ctx: CommandContext): Promi
 export async function composeStoreFromOptions(options: StoreOptions, serverName: string): Promise<ComposedStore> {
   const opened = await openWatchedStore(options) ?? await openStore(options);
   const { destination } = opened;
-  // Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff for every command.
-  const store = withRetry(opened.store);
+  // Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff for every command, and no call
+  // waits longer than the deadline, retries included (a store that accepts connections and never answers).
+  const store = withDeadline(withRetry(opened.store), deadlineFor(options));
   return { store, destination, options, serverName, layout: new BarmanLayout(destination.prefix, serverName) };
 }
 

@@ -8,6 +8,7 @@ import { ExitCode, PgstowError, UsageError } from '../errors.js';
 import { StorageError } from '../storage/errors.js';
 import { getCodec, resolveLevel, type Codec } from '../pipeline/codecs.js';
 import type { StoreOptions } from '../storage/store-options.js';
+import { assertTagLimits } from '../storage/object-tags.js';
 
 export const COMPRESSION_OPTIONS: readonly OptionSpec[] = [
   { dest: 'gzip', flags: ['-z', '--gzip'], type: 'flag', help: 'gzip-compress the WAL while uploading to the cloud', exclusiveGroup: 'compression' },
@@ -41,13 +42,18 @@ export const PARALLEL_OPTIONS: readonly OptionSpec[] = [
     help: '(pgstow) spool directory for --max-parallel (default $PGSTOW_SPOOL_DIR or <tmp>/pgstow, per destination and server)' },
 ];
 
-export function codecFromArgs(args: ParsedArgs): { codec: Codec | undefined; level: number | undefined } {
+export function codecFromArgs(args: ParsedArgs): { codec: Codec | undefined; level: number | undefined; warning?: string } {
   const o = args.options;
   const name = (['gzip', 'bzip2', 'xz', 'snappy', 'zstd', 'lz4'] as const).find((n) => o[n] === true);
   const codec = name ? getCodec(name) : undefined;
   const levelText = o.compressionLevel as string | undefined;
   if (levelText !== undefined && !codec) throw new UsageError('--compression-level requires a compression option (-z, -j, --xz, --snappy, --zstd or --lz4)');
-  return { codec, level: codec ? resolveLevel(codec, levelText) : undefined };
+  const level = codec ? resolveLevel(codec, levelText) : undefined;
+  // Barman (>= 3.14) uses the nearest level its codec has for an integer out of range; so does pgstow, saying so.
+  const asked = levelText !== undefined && /^[+-]?\d+$/.test(levelText) ? parseInt(levelText, 10) : undefined;
+  const warning = codec && asked !== undefined && asked !== level
+    ? `--compression-level ${asked} is out of range for ${codec.name} (${codec.levels.min} to ${codec.levels.max}): using ${level}` : undefined;
+  return { codec, level, ...(warning ? { warning } : {}) };
 }
 
 /** Barman's --tags items are CSV "key,value" (quoting allowed); --tag splits at the first comma. */
@@ -59,6 +65,7 @@ export function parseTags(items: readonly string[] | undefined, flag: string, cs
     if (!fields || fields.length !== 2 || fields[0] === '') throw new UsageError(`argument ${flag}: invalid tag '${item}' (expected key,value)`);
     tags[fields[0] as string] = fields[1] as string;
   }
+  assertTagLimits(tags, flag);
   return tags;
 }
 

@@ -46,7 +46,8 @@ export function parseConninfo(text: string): Record<string, string> {
     let key = '';
     while (i < n && /[A-Za-z0-9_]/.test(text[i] as string)) key += text[i++];
     skipWs();
-    if (!key || text[i] !== '=') throw new UsageError(`invalid connection string: expected "keyword=value" near "${text.slice(i, i + 20)}"`);
+    // The text is never echoed: it may hold a password.
+    if (!key || text[i] !== '=') throw new UsageError(`invalid connection string: expected "keyword=value" at character ${i + 1}`);
     i++;
     skipWs();
     let value = '';
@@ -74,7 +75,7 @@ export function parseConninfo(text: string): Record<string, string> {
 /** Parses a postgresql:// URI into libpq keywords. */
 function parseUri(text: string): Record<string, string> {
   let url: URL;
-  try { url = new URL(text); } catch { throw new UsageError('invalid connection URI'); }
+  try { url = new URL(text); } catch { throw new UsageError('invalid connection URI (not printed: it may hold a password)'); }
   const out: Record<string, string> = {};
   if (url.hostname) out.host = decodeURIComponent(url.hostname.replace(/^\[|\]$/g, ''));
   if (url.port) out.port = url.port;
@@ -96,8 +97,10 @@ function defaultSocketDir(port: number): string {
 export function resolveConnection(args: ConnectionArgs, env: Readonly<Record<string, string | undefined>>): PgConnectionConfig {
   let kv: Record<string, string> = {};
   const dbArg = args.dbname;
-  if (dbArg !== undefined && (dbArg === '' || dbArg.includes('='))) {
-    kv = /^postgres(ql)?:\/\//.test(dbArg) ? parseUri(dbArg) : parseConninfo(dbArg);
+  // libpq: a dbname that is empty, holds "=" or starts with postgresql:// or postgres:// is a whole conninfo.
+  const isUri = dbArg !== undefined && /^postgres(ql)?:\/\//i.test(dbArg);
+  if (dbArg !== undefined && (dbArg === '' || dbArg.includes('=') || isUri)) {
+    kv = isUri ? parseUri(dbArg) : parseConninfo(dbArg);
   } else {
     if (args.host) kv.host = args.host;
     if (args.port) kv.port = args.port;

@@ -9,6 +9,7 @@
  */
 import { ExitCode, PgstowError } from '../errors.js';
 import { BackupInfoError, BackupStatus, parseBackupInfo, type BackupInfo } from '../domain/backup/backup-info.js';
+import { backupInfoProblem } from '../domain/backup/backup-info-check.js';
 import { isWalFileName } from '../domain/wal/wal-file-name.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
@@ -40,6 +41,9 @@ export interface CatalogBackup {
 export interface UnreadableBackup {
   readonly id: string;
   readonly error: string;
+  /** Objects under base/<id>/ other than backup.info and annotations/ (what deleting it removes, with backup.info). */
+  readonly objects?: readonly ObjectInfo[];
+  readonly backupInfoKey?: string;
 }
 
 export interface IncompleteBackup {
@@ -103,6 +107,10 @@ export async function loadCatalog(store: ObjectStore, layout: BarmanLayout, opti
     try {
       const text = (await readAll(store, key, options.signal)).toString('utf8');
       const { info, warnings } = parseBackupInfo(text);
+      // A backup.info that does not hold together (a changed begin_wal, status…) is never listed as a backup:
+      // retention and restore would act on wrong WAL ranges.
+      const problem = backupInfoProblem(info);
+      if (problem !== undefined) throw new BackupInfoError(`${key} does not hold together: ${problem}`);
       const keep = p.keepKey ? await readKeep(store, p.keepKey, options.signal) : null;
       backups.push({ id, info, keep, warnings, dataObjects: p.data, backupInfoKey: key });
     } catch (err) {
@@ -112,7 +120,7 @@ export async function loadCatalog(store: ObjectStore, layout: BarmanLayout, opti
         return;
       }
       if (err instanceof BackupInfoError) {
-        unreadable.push({ id, error: err.message });
+        unreadable.push({ id, error: err.message, objects: p.data, backupInfoKey: key });
         return;
       }
       throw err;

@@ -23,6 +23,7 @@ import {
   type BackupCatalog, type CatalogBackup,
 } from '../repository/backup-catalog.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { cleanupGarbage, DEFAULT_GARBAGE_AGE_MS, describeRemoval, type Removal } from './cleanup-garbage.js';
 
 export interface DeleteDeps {
   store: ObjectStore;
@@ -48,6 +49,10 @@ export interface DeleteInput {
    * run keeps counts and the first/last key per rule, so a plan over 200,000 WAL files stays small.
    */
   listWalKeys?: boolean;
+  /** Age past which abandoned uploads, orphans and FAILED backups are removed too (default 24 h; cleanup-garbage.ts). */
+  garbageAgeMs?: number;
+  /** Also remove FAILED backups (default true; the barman-cloud drop-in leaves them, as Barman). */
+  removeFailed?: boolean;
 }
 
 export interface BackupPlan {
@@ -84,6 +89,8 @@ export interface DeleteResult {
   readonly dryRunLines: readonly string[];
   readonly deletedObjects: number;
   readonly deletedBytes: number;
+  /** Garbage removed besides (or, dry run, that would be): abandoned uploads, orphan and FAILED backups. */
+  readonly removed: readonly Removal[];
 }
 
 export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promise<DeleteResult> {
@@ -92,6 +99,8 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   const minimumRedundancy = input.minimumRedundancy ?? 0;
   const signal = input.signal;
   const catalog = await loadCatalog(store, layout, signal ? { signal } : {});
+  const damaged = input.selection.kind === 'id' ? await deleteDamagedById(deps, catalog, input) : undefined;
+  if (damaged) return damaged;
   if (catalog.unreadable.length) {
     throw new OperationError('ERR_CATALOG_UNREADABLE',
       `Cannot read the following backups: ${describeUnreadable(catalog.unreadable)}. Unsafe to proceed with deletion due to failure reading backup catalog`);
@@ -158,19 +167,28 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     dryRunLines: [] as string[],
     deletedObjects: 0,
     deletedBytes: 0,
+    removed: [] as Removal[],
   };
-  if (targets.length === 0) return result;
+  // Killed and failed backups' leftovers go too, and are reported (retention used to keep them forever).
+  const collect = async (): Promise<typeof result> => {
+    result.removed = await cleanupGarbage({ store, layout }, catalog, {
+      dryRun: result.dryRun, skip: new Set(targets), includeFailed: input.removeFailed !== false, warn, ...ageOf(input), ...(signal ? { signal } : {}),
+    });
+    for (const r of result.removed) warn(describeRemoval(r, result.dryRun));
+    return result;
+  };
+  if (targets.length === 0) return collect();
 
   if (input.dryRun) {
     const keep = input.listWalKeys ?? false;
     await streamWal(store, layout, wal, signal, async (plan, key) => { if (keep) plan.keys.push(key); });
-    if (!keep) return result;
+    if (!keep) return collect();
     for (const id of targets) {
       result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(byId.get(id)!))} due to --dry-run option`);
       const plan = wal.find((p) => p.rule.backupId === id);
       if (plan && plan.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...plan.keys].sort())} due to --dry-run option`);
     }
-    return result;
+    return collect();
   }
 
   // 1. Mark: a partly deleted backup must never be listed as DONE.
@@ -203,7 +221,49 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   // 4. backup.info last.
   await deleteInBatches(store, targets.map((id) => byId.get(id)!.backupInfoKey), batch, signal);
   result.deletedObjects += targets.length;
-  return result;
+  return collect();
+}
+
+function ageOf(input: DeleteInput): { olderThanMs?: number } {
+  return input.garbageAgeMs !== undefined ? { olderThanMs: input.garbageAgeMs } : {};
+}
+
+/**
+ * `-b ID` for a backup the catalog cannot list as one: without backup.info (killed before its last step) or with
+ * an unreadable one. Its objects go (and its unfinished uploads), WAL is left alone (no begin/end to judge by);
+ * an orphan something wrote to within the garbage age may be a running backup and is refused. Undefined when
+ * ID is an ordinary backup (or nothing at all).
+ */
+async function deleteDamagedById(deps: DeleteDeps, catalog: BackupCatalog, input: DeleteInput): Promise<DeleteResult | undefined> {
+  const { store, layout } = deps;
+  const identifier = (input.selection as { identifier: string }).identifier;
+  const orphan = catalog.incomplete.find((o) => o.id === identifier);
+  const unreadable = catalog.unreadable.find((u) => u.id === identifier);
+  if (!orphan && !unreadable) return undefined;
+  const keys = orphan ? orphan.objects.map((o) => o.key) : [...(unreadable?.objects ?? []).map((o) => o.key), unreadable?.backupInfoKey as string];
+  const objects = orphan?.objects ?? unreadable?.objects ?? [];
+  const bytes = objects.reduce((n, o) => n + o.size, 0);
+  const age = input.garbageAgeMs ?? DEFAULT_GARBAGE_AGE_MS;
+  const prefix = layout.backupPrefix(identifier);
+  const uploads = [];
+  if (store.listIncompleteUploads) for await (const u of store.listIncompleteUploads(prefix, input.signal ? { signal: input.signal } : {})) uploads.push(u);
+  const newest = Math.max(0, ...objects.map((o) => o.lastModified?.getTime() ?? 0), ...uploads.map((u) => u.lastActivity.getTime()));
+  if (orphan && Date.now() - newest < age) {
+    throw new OperationError('ERR_BACKUP_IN_PROGRESS', `backup ${identifier} has no backup.info and was written to ${Math.round((Date.now() - newest) / 1000)} s ago: `
+      + `it may still be running; nothing was deleted (it is removed once nothing touched it for ${Math.round(age / 1000)} s; --orphan-age sets that)`);
+  }
+  const why = orphan ? 'it has no backup.info (a backup killed before its end)' : `its backup.info is unreadable (${unreadable?.error})`;
+  const removed: Removal[] = [{ kind: orphan ? 'orphan backup' : 'failed backup', name: identifier, keys, bytes, reason: why }];
+  for (const u of uploads) removed.push({ kind: 'upload', name: u.key, keys: [u.key], bytes: u.size ?? 0, reason: `unfinished upload of backup ${identifier}` });
+  if (!input.dryRun) {
+    for (const u of uploads) await store.abortIncompleteUpload?.(u, input.signal ? { signal: input.signal } : {});
+    await deleteInBatches(store, keys, store.capabilities.maxBatchDelete, input.signal);
+  }
+  for (const r of removed) deps.warn?.(`${describeRemoval(r, input.dryRun)}; WAL files are left as they are`);
+  return {
+    policy: null, pointOfRecoverability: null, minimumRedundancy: input.minimumRedundancy ?? 0, backups: [], wal: [],
+    dryRun: input.dryRun ?? false, dryRunLines: [], deletedObjects: input.dryRun ? 0 : keys.length, deletedBytes: input.dryRun ? 0 : bytes, removed,
+  };
 }
 
 /** Data objects in Barman's order (PGDATA, then tablespaces by oid, extra volumes sorted), then backup.info. */

@@ -23,7 +23,8 @@ import { BackupInfoFormatError, parseRestoreBackupInfo, type RestoreBackupInfo }
 import { BACKUP_ID_RE, assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
 import { createTarDecompressor } from '../pipeline/tar-decompress.js';
-import { BACKUP_MANIFEST_NAME, parseBackupManifest } from '../domain/backup/backup-manifest.js';
+import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
+import { unverifiedReasons } from './backup-verification.js';
 import { extractTar } from '../pipeline/tar-extract.js';
 
 export interface RestoreDeps {
@@ -41,6 +42,8 @@ export interface RestoreInput {
   tablespaceRelocations?: ReadonlyMap<string, string>;
   /** --target-time/--target-lsn/--target-tli for `auto`; "latest" TLI = highest timeline in the archive. */
   auto?: Omit<AutoCriteria, 'targetTli'> & { targetTli?: number | 'latest' };
+  /** Restore a backup that cannot be verified (status not DONE, inconsistent backup.info, missing manifest), with warnings. */
+  allowUnverified?: boolean;
   /** PITR settings to write (pgstow only). */
   recovery?: { plan: RecoveryPlan; restoreCommand: string };
   /** Objects downloaded at once (default 2). */
@@ -71,7 +74,6 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   const backup = await resolveBackup(deps, input);
   log.info(`restoring backup ${backup.backupId}${backup.backupName ? ` (${backup.backupName})` : ''} of server ${layout.serverName} into ${input.recoveryDir}`);
   if (backup.snapshotsInfo) throw new OperationError('ERR_SNAPSHOT_BACKUP', `backup ${backup.backupId} is a cloud snapshot backup; pgstow restores tar backups only`);
-  if (backup.status !== 'DONE') log.warning(`backup ${backup.backupId} has status ${backup.status}, not DONE: it may be incomplete`);
   if (backup.version === undefined) throw new OperationError('ERR_BACKUP_INFO', `backup.info of backup ${backup.backupId} has no PostgreSQL version`);
   const version: number = backup.version;
   if (input.recovery) {
@@ -93,7 +95,14 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   for await (const e of store.list(prefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) if (!isCommonPrefix(e)) objects.push(e);
   const { files, ignored } = discoverBackupFiles(prefix, objects, backup.tablespaces.map((t) => t.oid), backup.backupId);
   for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
-  const manifest = objects.some((o) => o.key === `${prefix}${MANIFEST_NAME}`) ? await readManifest(deps, `${prefix}${MANIFEST_NAME}`) : undefined;
+  const manifestKey = `${prefix}${MANIFEST_NAME}`;
+  const read = objects.some((o) => o.key === manifestKey) ? await readManifest(deps, manifestKey) : undefined;
+  const manifest = read?.objects;
+  const reasons = unverifiedReasons(backup, layout.backupInfoKey(backup.backupId), manifestKey, read && { key: manifestKey, sha256: read.sha256, summary: read.summary });
+  if (reasons.length > 0 && !input.allowUnverified) {
+    throw new OperationError('ERR_BACKUP_UNVERIFIED', `refusing to restore backup ${backup.backupId}: ${reasons.join('; ')} (--allow-unverified restores it anyway)`);
+  }
+  for (const r of reasons) log.warning(`restoring backup ${backup.backupId} unverified (--allow-unverified): ${r}`);
   if (manifest) checkAgainstManifest(prefix, files, manifest, backup.backupId);
   else log.debug(`backup ${backup.backupId} has no ${MANIFEST_NAME} (made by barman-cloud?): checking sizes and tar integrity only`);
 
@@ -308,13 +317,14 @@ async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) =
 const MANIFEST_NAME = BACKUP_MANIFEST_NAME;
 type Manifest = Map<string, { size: number; sha256: string }>;
 
-async function readManifest(deps: RestoreDeps, key: string): Promise<Manifest> {
+async function readManifest(deps: RestoreDeps, key: string): Promise<{ objects: Manifest; sha256: string; summary: ManifestBackupInfo | undefined }> {
   const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
+  const bytes = Buffer.concat(chunks);
   try {
-    const m = parseBackupManifest(Buffer.concat(chunks).toString('utf8'));
-    return new Map(m.objects.map((o) => [o.name, { size: o.size, sha256: o.sha256 }]));
+    const m = parseBackupManifest(bytes.toString('utf8'));
+    return { objects: new Map(m.objects.map((o) => [o.name, { size: o.size, sha256: o.sha256 }])), sha256: createHash('sha256').update(bytes).digest('hex'), summary: m.backupInfo };
   } catch (err) {
     throw new IntegrityError({ provider: deps.store.provider, operation: 'get', key }, `backup manifest ${key} is unreadable: ${errorMessage(err)}`);
   }

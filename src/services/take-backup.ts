@@ -7,6 +7,7 @@
  * failure after the start it is written with status FAILED and `error=failure <phase> (<cause>)`, and
  * unfinished uploads are aborted. Returns the metadata it wrote (no listing round trip needed).
  */
+import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { errorMessage, isPgstowError, PgstowError } from '../errors.js';
@@ -18,7 +19,7 @@ import {
 } from '../domain/backup/backup-info.js';
 import { PyDict, PyFloat } from '../domain/backup/python-literal.js';
 import {
-  BACKUP_MANIFEST_FORMAT, BACKUP_MANIFEST_VERSION, serializeBackupManifest,
+  BACKUP_MANIFEST_FORMAT, BACKUP_MANIFEST_VERSION, MANIFEST_SHA256_COPY_STAT, serializeBackupManifest,
   type BackupCompression, type BackupManifest, type ManifestObject,
 } from '../domain/backup/backup-manifest.js';
 import { PostgresSession, type ServerInfo } from '../postgres/postgres-session.js';
@@ -29,6 +30,7 @@ import { TarArchiveWriter, type ArchiveVolume } from '../pipeline/tar-archive-wr
 import { BandwidthLimiter, VolumeSink } from '../pipeline/volume-sink.js';
 import { createTarCompressor, TAR_SUFFIX } from '../pipeline/backup-compression.js';
 import { VERSION } from '../version.js';
+import { cleanupAfterBackup } from './cleanup-garbage.js';
 
 export interface BackupLog {
   debug(msg: string): void;
@@ -65,6 +67,10 @@ export interface TakeBackupInput {
   signal?: AbortSignal;
   log: BackupLog;
   onProgress?: (p: BackupProgress) => void;
+  /** After a successful backup, abandoned uploads, orphans and FAILED backups older than this go (default 24 h). */
+  garbageAgeMs?: number;
+  /** Remove FAILED backups in that cleanup too (default true; barman-cloud-backup leaves them, as Barman). */
+  removeFailed?: boolean;
 }
 
 export interface TakeBackupDeps {
@@ -241,9 +247,15 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     const manifest: BackupManifest = {
       format: BACKUP_MANIFEST_FORMAT, version: BACKUP_MANIFEST_VERSION, backupId, createdBy: `pgstow ${VERSION}`,
       compression: input.compression, createdAt: new Date().toISOString(), objects,
+      // Bound both ways: the manifest says what backup.info must say, backup.info carries the manifest's sha256.
+      backupInfo: {
+        beginWal: info.beginWal as string, beginXlog: info.beginXlog as string, endWal: info.endWal as string,
+        endXlog: info.endXlog as string, timeline: info.timeline as number, systemid: info.systemid,
+      },
     };
     const manifestKey = layout.backupManifestKey(backupId);
-    await store.put(manifestKey, Buffer.from(serializeBackupManifest(manifest), 'utf8'), { contentType: 'application/json', ...(input.tags ? { tags: input.tags } : {}) });
+    const manifestBytes = Buffer.from(serializeBackupManifest(manifest), 'utf8');
+    await store.put(manifestKey, manifestBytes, { contentType: 'application/json', ...(input.tags ? { tags: input.tags } : {}) });
 
     const totalTime = (Date.now() - started) / 1000;
     const items = Object.keys(timePerItem).sort();
@@ -258,10 +270,12 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
       ['serialized_copy_time_per_item', perItem((k) => timePerItem[k] ?? 0)],
       ['copy_time', new PyFloat(round6(copyTime))],
       ['serialized_copy_time', new PyFloat(round6(serialized))],
+      [MANIFEST_SHA256_COPY_STAT, createHash('sha256').update(manifestBytes).digest('hex')],
     ]);
     info.status = BackupStatus.DONE;
     phase = 'uploading backup.info file';
     await putBackupInfo(store, layout, backupId, info, input.tags);
+    await cleanupAfterBackup({ store, layout }, backupId, log, { removeFailed: input.removeFailed !== false, ...(input.garbageAgeMs !== undefined ? { olderThanMs: input.garbageAgeMs } : {}) }, input.signal);
     const tarBytes = objects.reduce((s, o) => s + o.tarSize, 0);
     const storedBytes = objects.reduce((s, o) => s + o.size, 0);
     return { backupId, info, manifest, stats: { tarBytes, storedBytes, seconds: (Date.now() - started) / 1000, objects: objects.length } };

@@ -19,6 +19,8 @@ export const command: Command = {
       { dest: 'dryRun', flags: ['--dry-run'], type: 'flag', help: 'Find the objects which need to be deleted but do not delete them' },
       { dest: 'batchSize', flags: ['--batch-size'], type: 'int', metavar: 'DELETE_BATCH_SIZE', help: 'The maximum number of objects to be deleted in a single request to the cloud provider' },
       { dest: 'checkObjectLock', flags: ['--check-object-lock'], type: 'flag', help: 'accepted for compatibility; pgstow reports a locked object as a failed delete' },
+      { dest: 'orphanAge', flags: ['--orphan-age'], type: 'int', metavar: 'SECONDS',
+        help: '(pgstow) remove unfinished uploads, backups without backup.info and FAILED backups untouched for this long (default 86400)' },
       FORMAT_OPTION,
     ],
     epilog: EXIT_CODES_EPILOG,
@@ -35,11 +37,12 @@ export const command: Command = {
     const batchSize = o.batchSize as number | undefined;
     if (batchSize !== undefined && batchSize < 1) throw new UsageError(`argument --batch-size: ${batchSize} must be at least 1`);
     return withStore(args, ctx, async ({ store, layout }) => {
-      const json = !ctx.barmanMode && isJson(args);
+      const json = !ctx.barmanMode && isJson(args, false);
       // Only the text dry run prints every WAL key (Barman's lines); the JSON plan counts them instead.
       const result = await deleteBackups(
         { store, layout, warn: (m) => ctx.log.warning(m), info: (m) => ctx.log.info(m) },
-        { selection, minimumRedundancy, dryRun: Boolean(o.dryRun), listWalKeys: !json, ...(batchSize !== undefined ? { batchSize } : {}), signal: ctx.signal });
+        { selection, minimumRedundancy, dryRun: Boolean(o.dryRun), listWalKeys: !json, ...(batchSize !== undefined ? { batchSize } : {}), signal: ctx.signal,
+          removeFailed: !ctx.barmanMode, ...(typeof o.orphanAge === 'number' ? { garbageAgeMs: orphanAge(o.orphanAge) } : {}) });
       if (json) {
         write(ctx, JSON.stringify(planJson(result), null, 2) + '\n');
         return 0;
@@ -51,8 +54,14 @@ export const command: Command = {
   },
 };
 
+function orphanAge(seconds: number): number {
+  if (seconds < 0) throw new UsageError(`argument --orphan-age: ${seconds} is not a non-negative number of seconds`);
+  return seconds * 1000;
+}
+
 function planJson(r: DeleteResult): unknown {
   return {
+    removed: r.removed.map((x) => ({ kind: x.kind, name: x.name, objects: x.keys.length, bytes: x.bytes, reason: x.reason })),
     dryRun: r.dryRun,
     policy: r.policy,
     pointOfRecoverability: r.pointOfRecoverability?.toISOString() ?? null,
@@ -78,5 +87,10 @@ function summary(r: DeleteResult): string {
   const walBytes = r.wal.reduce((n, w) => n + w.bytes, 0);
   const n = r.backups.filter((b) => b.delete).length;
   lines.push(`${r.dryRun ? 'Would delete' : 'Deleted'} ${n} backup(s) and ${walObjects} WAL file(s) (${formatBytes(r.backups.reduce((s, b) => s + b.bytes, 0) + walBytes)})`);
+  if (r.removed.length > 0) {
+    const count = (k: string): number => r.removed.filter((x) => x.kind === k).length;
+    lines.push(`${r.dryRun ? 'Would remove' : 'Removed'} ${count('orphan backup')} orphaned and ${count('failed backup')} failed backup(s), ${count('upload')} unfinished upload(s) `
+      + `(${formatBytes(r.removed.reduce((s, x) => s + x.bytes, 0))})`);
+  }
   return lines.join('\n') + '\n';
 }

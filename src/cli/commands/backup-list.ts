@@ -23,7 +23,7 @@ export const command: Command = {
       for (const u of result.catalog.unreadable) ctx.log.warning(`Unable to open backup.info file for ${u.id}: ${u.error}`);
       for (const b of result.catalog.backups) for (const w of b.warnings) ctx.log.warning(`backup ${b.id}: ${w}`);
       if (ctx.barmanMode) {
-        if (isJson(args)) {
+        if (isJson(args, ctx.barmanMode)) {
           const list = result.catalog.backups.map((b) => backupInfoToJson(b.id, b.info, { isoTimes: true }));
           write(ctx, pythonJsonDumps(new JsonObject([['backups_list', list]])) + '\n');
         } else {
@@ -31,7 +31,7 @@ export const command: Command = {
         }
         return 0;
       }
-      write(ctx, isJson(args) ? JSON.stringify(pgstowJson(result), null, 2) + '\n' : pgstowTable(result));
+      write(ctx, isJson(args, ctx.barmanMode) ? JSON.stringify(pgstowJson(result), null, 2) + '\n' : pgstowTable(result));
       return 0;
     });
   },

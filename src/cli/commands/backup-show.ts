@@ -29,7 +29,7 @@ export const command: Command = {
         wal = await walArchiveReport(store, layout, catalog, ctx.signal);
       }
       const walComplete = wal?.backups.find((b) => b.id === shown.id)?.walComplete ?? null;
-      if (isJson(args)) {
+      if (isJson(args, ctx.barmanMode)) {
         // Barman keys the object by the backup's server_name field ("cloud"), not the CLI argument.
         const body = backupInfoToJson(shown.id, shown.info, { isoTimes: true });
         if (!ctx.barmanMode) body.set('keep', shown.keep);

@@ -13,6 +13,7 @@ import type { BackupCompression } from '../../domain/backup/backup-manifest.js';
 import { resolveConnection } from '../../postgres/connection-options.js';
 import { takeBackup } from '../../services/take-backup.js';
 import { formatBytes, ProgressReporter } from '../progress.js';
+import { assertTagLimits } from '../../storage/object-tags.js';
 
 const OPTIONS: readonly OptionSpec[] = [
   ...COMMON_OPTIONS,
@@ -32,6 +33,8 @@ const OPTIONS: readonly OptionSpec[] = [
   { dest: 'minChunkSize', flags: ['--min-chunk-size'], type: 'string', metavar: 'MIN_CHUNK_SIZE', help: 'minimum size of an individual chunk when uploading to cloud storage' },
   { dest: 'maxBandwidth', flags: ['--max-bandwidth'], type: 'string', metavar: 'MAX_BANDWIDTH', help: 'maximum upload bandwidth per archive stream (e.g. 10MB for 10 MiB/s)' },
   { dest: 'backupName', flags: ['-n', '--name'], type: 'string', metavar: 'BACKUP_NAME', help: 'a name which can be used to reference this backup in commands such as barman-cloud-restore and barman-cloud-backup-delete' },
+  { dest: 'orphanAge', flags: ['--orphan-age'], type: 'int', metavar: 'SECONDS',
+    help: '(pgstow) remove unfinished uploads, backups without backup.info and FAILED backups untouched for this long (default 86400)' },
   { dest: 'tags', flags: ['--tags'], type: 'list', metavar: 'KEY,VALUE', help: 'tags to be added to all uploaded files in cloud storage' },
   { dest: 'encryption', flags: ['-e', '--encryption'], type: 'string', choices: ['AES256', 'aws:kms'], help: "the encryption algorithm used when storing the uploaded data in S3: 'AES256'|'aws:kms'" },
   { dest: 'sseKmsKeyId', flags: ['--sse-kms-key-id'], type: 'string', metavar: 'SSE_KMS_KEY_ID', help: 'the AWS KMS key ID used with --encryption aws:kms' },
@@ -67,6 +70,7 @@ export function parseTags(values: readonly string[] | undefined): Record<string,
     if (!key) throw new UsageError(`argument --tags: invalid tag '${v}' (empty key)`);
     tags[key] = unq(m[2] as string);
   }
+  assertTagLimits(tags, '--tags');
   return tags;
 }
 
@@ -155,6 +159,7 @@ export const command: Command = {
         ...(backupName !== undefined ? { name: backupName } : {}),
         ...(maxBandwidth !== undefined ? { maxBandwidth } : {}),
         ...(tags ? { tags } : {}),
+        ...(typeof o.orphanAge === 'number' && o.orphanAge >= 0 ? { garbageAgeMs: o.orphanAge * 1000 } : {}), removeFailed: !ctx.barmanMode,
         onProgress: (p) => progress.update(p),
       });
       progress.finish();

@@ -4,6 +4,7 @@ import type { ParsedArgs } from '../args.js';
 import type { CommandContext } from '../command.js';
 import { composeStore, type ComposedStore } from '../../app/compose.js';
 import { BucketNotFoundError } from '../../storage/errors.js';
+import { UsageError } from '../../errors.js';
 import type { WalArchiveReport } from '../../services/wal-archive-report.js';
 
 export const SOURCE_POSITIONALS: readonly PositionalSpec[] = [
@@ -21,8 +22,15 @@ export const FORMAT_OPTION: OptionSpec = {
   help: "output format: 'console' (default) or 'json' (Barman: anything other than console is json)",
 };
 
-export function isJson(args: ParsedArgs): boolean {
+/**
+ * Barman's drop-ins print JSON for any --format but console; pgstow's own commands accept console and json only
+ * (`--format xml` printing JSON would be a silent surprise).
+ */
+export function isJson(args: ParsedArgs, barmanMode = true): boolean {
   const f = args.options.format as string | undefined;
+  if (!barmanMode && f !== undefined && f !== 'console' && f !== 'json') {
+    throw new UsageError(`argument --format: invalid choice: '${f}' (choose from 'console', 'json')`);
+  }
   return f !== undefined && f !== 'console';
 }
 

@@ -20,7 +20,8 @@ export const command: Command = {
     if (timeline !== undefined && timeline < 1) throw new UsageError(`argument --timeline: ${timeline} is not a positive integer`);
     return withStore(args, ctx, async ({ store, layout }) => {
       const r = await checkWalArchive({ store, layout }, { ...(timeline !== undefined ? { timeline } : {}), signal: ctx.signal });
-      if (r.bucketMissing) ctx.log.info('the bucket does not exist: nothing can conflict');
+      if (r.bucketCreated) ctx.log.info(`the bucket did not exist: created it (${store.description})`);
+      else if (r.bucketMissing) ctx.log.info('the bucket does not exist: nothing can conflict');
       if (!ctx.barmanMode) write(ctx, `WAL archive of server ${layout.serverName} is usable${timeline !== undefined ? ` for timeline ${timeline}` : ' (empty)'}\n`);
       return 0;
     }, { missingBucketPassesTest: true });

@@ -28,6 +28,8 @@ const OPTIONS: ReadonlyArray<OptionSpec & { pgstowOnly?: boolean }> = [
   { dest: 'gcpZone', flags: ['--gcp-zone'], type: 'string', help: 'zone of the snapshot recovery instance (snapshot backups only)' },
   { dest: 'azureResourceGroup', flags: ['--azure-resource-group'], type: 'string', help: 'resource group of the snapshot recovery instance (snapshot backups only)' },
   { dest: 'jobs', flags: ['-J', '--jobs'], type: 'int', metavar: 'JOBS', help: '(pgstow) objects downloaded and extracted at once (default 2)' },
+  { dest: 'allowUnverified', flags: ['--allow-unverified'], type: 'flag',
+    help: '(pgstow) restore a backup that cannot be verified (status not DONE, backup.info inconsistent or contradicting its manifest, manifest missing), with warnings' },
   { dest: 'streams', flags: ['--streams'], type: 'int', metavar: 'N', help: '(pgstow) parallel ranged downloads per object (default 4)' },
   { dest: 'recoveryTargetTime', flags: ['--recovery-target-time'], type: 'string', metavar: 'TIME', help: '(pgstow) write recovery settings to stop at this time (no zone = UTC)', exclusiveGroup: 'recoveryTarget' },
   { dest: 'recoveryTargetLsn', flags: ['--recovery-target-lsn'], type: 'string', metavar: 'LSN', help: '(pgstow) write recovery settings to stop at this LSN', exclusiveGroup: 'recoveryTarget' },
@@ -80,7 +82,7 @@ export const command: Command = {
       relocations.set(rule.slice(0, i), rule.slice(i + 1));
     }
 
-    const input: RestoreInput = { backupId, recoveryDir, tablespaceRelocations: relocations };
+    const input: RestoreInput = { backupId, recoveryDir, tablespaceRelocations: relocations, allowUnverified: o.allowUnverified === true };
     if (o.jobs !== undefined) input.jobs = positive(o.jobs as number, '--jobs');
     if (o.streams !== undefined) input.streamsPerObject = positive(o.streams as number, '--streams');
     if (backupId !== 'auto' && (o.targetTli !== undefined || o.targetLsn !== undefined || o.targetTime !== undefined)) {

@@ -33,7 +33,8 @@ different content is refused (exit 1) and nothing is overwritten. Every upload i
     if (walPath === undefined && ['archive_script', 'archive_retry_script'].includes(ctx.env.BARMAN_HOOK ?? '') && ctx.env.BARMAN_PHASE === 'pre') {
       walPath = ctx.env.BARMAN_FILE;
     }
-    const { codec, level } = codecFromArgs(args);
+    const { codec, level, warning } = codecFromArgs(args);
+    if (warning) ctx.log.warning(warning);
     const tags = parseTags(args.options.tags as string[] | undefined, '--tags', true) ?? parseTags(args.options.tag as string[] | undefined, '--tag', false);
     const historyTags = parseTags(args.options.historyTags as string[] | undefined, '--history-tags', true)
       ?? parseTags(args.options.historyTag as string[] | undefined, '--history-tag', false);

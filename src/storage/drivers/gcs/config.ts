@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { ConfigError, UsageError } from '../../../errors.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
+import { readCaFile } from '../../ca-file.js';
 
 export const DEFAULT_GCS_ENDPOINT = 'https://storage.googleapis.com';
 /** GCS requires resumable chunks to be multiples of 256 KiB (except the last). */
@@ -34,7 +35,7 @@ export interface GcsConfig {
   auth: GcsAuth;
   kmsKeyName: string | undefined;
   chunkSize: number;
-  timeoutMs: number | undefined;
+  timeoutMs: number;
   /** Extra trusted CA certificates (PEM) for an HTTPS endpoint with a private CA, added to the system roots. */
   caPem: string | undefined;
   caFile: string | undefined;
@@ -65,15 +66,11 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
   if (!Number.isSafeInteger(requested) || requested <= 0) throw new UsageError(`GCS chunk size must be a positive number of bytes, got ${requested}`);
   const chunkSize = Math.ceil(requested / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY;
 
-  let caPem: string | undefined;
-  if (options.caFile !== undefined) {
-    try { caPem = fs.readFileSync(options.caFile, 'utf8'); } catch (err) {
-      throw new ConfigError(`the CA file ${options.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'endpointCA', { cause: err });
-    }
-    if (!/-----BEGIN CERTIFICATE-----/.test(caPem)) throw new ConfigError(`the CA file ${options.caFile} holds no PEM certificate`, 'endpointCA');
-  }
+  const caPem = options.caFile !== undefined ? readCaFile(options.caFile, 'endpointCA') : undefined;
 
-  const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
+  // Each request answers within the read timeout (Barman's 60 s by default) or is retried; without one, a store
+  // that stops answering held a call forever.
+  const timeoutMs = (options.readTimeoutSeconds ?? 60) * 1000;
   return {
     bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
     projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),

@@ -58,7 +58,7 @@ export async function createStore(destination: Destination, options: StoreOption
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
     ...(auth ? { authClient: auth, useAuthWithCustomEndpoint: true } : {}),
     ...(config.projectId ? { projectId: config.projectId } : {}),
-    ...(config.timeoutMs !== undefined ? { timeout: config.timeoutMs } : {}),
+    timeout: config.timeoutMs,
     ...(crc32cGenerator ? { crc32cGenerator } : {}),
     retryOptions: {
       autoRetry: true,

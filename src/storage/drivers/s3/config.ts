@@ -4,6 +4,7 @@
  */
 import { ConfigError } from '../../../errors.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
+import { assertNoUserinfo } from '../../destination.js';
 
 export const MIB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB, at most 10 000 of them. */
@@ -67,6 +68,7 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
   const region = s3.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
   let endpoint = options.endpointUrl || undefined;
   if (endpoint !== undefined) {
+    assertNoUserinfo(endpoint, '--endpoint-url');
     let u: URL;
     try { u = new URL(endpoint); } catch {
       throw new ConfigError(`not a URL: "${endpoint}" (expected e.g. https://s3.example.com)`, '--endpoint-url');

@@ -3,15 +3,14 @@
  * Builds the S3Client from the resolved settings: credentials as CloudNativePG passes them, private CA
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
-import * as fs from 'node:fs';
 import * as dns from 'node:dns';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import * as tls from 'node:tls';
 import type { LookupFunction } from 'node:net';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
+import { readCaFile } from '../../ca-file.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { resolveCredentialSource, resolveS3Settings, type S3Settings } from './config.js';
 import { S3ObjectStore, contentMd5 } from './s3-store.js';
@@ -62,12 +61,7 @@ interface AwsIdentity { accessKeyId: string; secretAccessKey: string; sessionTok
 
 /** The private CA added to the system roots (AWS endpoints keep working next to it). */
 function readCa(caFile: string): string[] {
-  let pem: string;
-  try { pem = fs.readFileSync(caFile, 'utf8'); } catch (err) {
-    throw new ConfigError(`cannot read the CA file ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${caFile} holds no PEM certificate`, 'endpointCA');
-  return [...tls.rootCertificates, pem];
+  return [...tls.rootCertificates, readCaFile(caFile, 'endpointCA')];
 }
 
 /**
