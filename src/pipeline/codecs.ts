@@ -48,7 +48,7 @@ export interface Codec {
 
 const require = createRequire(import.meta.url);
 let snappyLib: { snappy: SnappyBinding; crc32c: Crc32c } | undefined;
-function loadSnappy(): { snappy: SnappyBinding; crc32c: Crc32c } {
+export function loadSnappy(): { snappy: SnappyBinding; crc32c: Crc32c } {
   if (!snappyLib) {
     const snappy = require('snappy') as SnappyBinding;
     const { crc32c } = require('@node-rs/crc32') as { crc32c: (d: Buffer, initial?: number) => number };
@@ -66,11 +66,11 @@ interface LzmaModule {
   createCompressor(o?: { preset?: number; threads?: number }): Transform;
   createDecompressor(o?: Record<string, unknown>): Transform;
 }
-const zstd = (): ZstdModule => require('zstd-napi') as ZstdModule;
+export const zstd = (): ZstdModule => require('zstd-napi') as ZstdModule;
 const lzma = (): LzmaModule => require('lzma-native') as LzmaModule;
-const lz4 = (): Lz4Binding => require('lz4-napi') as Lz4Binding;
+export const lz4 = (): Lz4Binding => require('lz4-napi') as Lz4Binding;
 
-function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
+export function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
   if (level === undefined) return fallback;
   return Math.min(codec.levels.max, Math.max(codec.levels.min, Math.trunc(level)));
 }

@@ -9,6 +9,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 export interface Lz4Binding {
   compressFrameSync(data: Buffer): Buffer;
   decompressFrameSync(data: Buffer): Buffer;
+  /** On the libuv thread pool. */
+  compressFrame(data: Buffer): Promise<Buffer>;
+  decompressFrame(data: Buffer): Promise<Buffer>;
 }
 
 export class Lz4FormatError extends Error {}

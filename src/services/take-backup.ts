@@ -28,6 +28,7 @@ import { walkTree } from '../pipeline/pgdata-walker.js';
 import { TarArchiveWriter, type ArchiveVolume } from '../pipeline/tar-archive-writer.js';
 import { BandwidthLimiter, VolumeSink } from '../pipeline/volume-sink.js';
 import { createTarCompressor, TAR_SUFFIX } from '../pipeline/backup-compression.js';
+import { TaskLimiter } from '../pipeline/task-limiter.js';
 import { VERSION } from '../version.js';
 
 export interface BackupLog {
@@ -150,6 +151,8 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     };
+    // Compression uses --jobs cores in total, shared by the archives (tablespaces and data) written at once.
+    const compressionLimiter = new TaskLimiter(Math.max(1, input.jobs ?? 2));
     const newArchive = (name: string): TarArchiveWriter => {
       const limiter = input.maxBandwidth ? new BandwidthLimiter(input.maxBandwidth) : undefined;
       const w = new TarArchiveWriter({
@@ -158,7 +161,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
           const key = layout.backupTarKey(backupId, name, volume, suffix);
           log.debug(`Uploading ${key}`);
           return new VolumeSink({
-            compressor: createTarCompressor(input.compression, input.compressionLevel),
+            compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: compressionLimiter }),
             limiter,
             upload: (body) => store.put(key, body, putOptions),
           });

@@ -1,0 +1,123 @@
+/**
+ * Each backup codec cut into blocks that are compressed independently, off the main thread, and joined in
+ * order into one valid stream of that codec, so a tar volume compresses on several cores and stays one
+ * single-codec file that Barman restores:
+ *   gzip   one gzip member (as pigz writes): raw deflate blocks ended by a sync flush, each primed with
+ *          the previous 32 KiB as dictionary (same ratio as one stream), an empty final block, CRC32 and
+ *          size of the whole. Python's tarfile reads only the first member of a multi-member gzip
+ *          ("unexpected end of data", measured with Barman 3.4), so independent members would not do.
+ *   bzip2  one stream: a bzip2 process per block, the block bits spliced together (bzip2-blocks.ts).
+ *   snappy the framing format is already independent 64 KiB chunks: chunks compressed concurrently.
+ *   zstd   one frame per block; a sequence of frames is a valid zstd stream (pgstow-only codec).
+ *   lz4    one frame per block, as the streaming compressor always wrote (pgstow-only codec).
+ * Work runs on the libuv thread pool (zlib, zstd in node:zlib, lz4-napi, snappy) or in a child process
+ * (bzip2): no worker threads, whose ~12 MiB each would not fit a sidecar's memory.
+ */
+import * as zlib from 'node:zlib';
+import type { BackupCompression } from '../domain/backup/backup-manifest.js';
+import { clamp, getCodec, loadSnappy, lz4, zstd } from './codecs.js';
+import { runFilterProgram } from './child-process-transform.js';
+import { Bzip2StreamBuilder, maxBlockInput, parseSingleBlockStream } from './bzip2-blocks.js';
+import { SNAPPY_CHUNK, SNAPPY_STREAM_IDENTIFIER, snappyChunk } from './snappy-framing.js';
+
+export type BlockCodec = Exclude<BackupCompression, 'none'>;
+
+/** One stream's encoder: start(), then compress() concurrently and append() in order, then finish(). */
+export interface BlockEncoder {
+  /** Input bytes per block (bzip2's follows its level; the others take the size asked for). */
+  readonly blockSize: number;
+  start(): Buffer;
+  /** Off the main thread. `previous` is the preceding block's input (gzip primes its dictionary with it). */
+  compress(block: Buffer, previous: Buffer | undefined): Promise<Buffer>;
+  /** In stream order on the main thread: the bytes to write for this block. */
+  append(block: Buffer, compressed: Buffer): Buffer;
+  finish(): Buffer;
+}
+
+const EMPTY = Buffer.alloc(0);
+const DEFLATE_WINDOW = 32 * 1024;
+
+export function createBlockEncoder(codec: BlockCodec, level: number | undefined, blockSize: number): BlockEncoder {
+  switch (codec) {
+    case 'gzip': return gzipEncoder(clamp(getCodec('gzip'), level, 6), blockSize);
+    case 'zstd': return zstdEncoder(clamp(getCodec('zstd'), level, 4), blockSize);
+    case 'lz4': return framesEncoder(blockSize, (b) => lz4().compressFrame(b));
+    case 'snappy': return snappyEncoder(blockSize);
+    case 'bzip2': return bzip2Encoder(clamp(getCodec('bzip2'), level, 9));
+  }
+}
+
+function zlibAsync(fn: typeof zlib.deflateRaw, data: Buffer, options: zlib.ZlibOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => fn(data, options, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+function gzipEncoder(level: number, blockSize: number): BlockEncoder {
+  let crc = 0;
+  let size = 0;
+  return {
+    blockSize,
+    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=unix, as Node's own gzip header.
+    start: () => Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]),
+    compress: (block, previous) => zlibAsync(zlib.deflateRaw, block, {
+      level, finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      ...(previous && previous.length > 0 ? { dictionary: previous.subarray(Math.max(0, previous.length - DEFLATE_WINDOW)) } : {}),
+    }),
+    append(block, compressed) {
+      crc = zlib.crc32(block, crc);
+      size = (size + block.length) % 2 ** 32;
+      return compressed;
+    },
+    finish() {
+      // An empty final fixed-Huffman block (the stream is byte-aligned after a sync flush), CRC32, ISIZE.
+      const tail = Buffer.alloc(10);
+      tail[0] = 0x03;
+      tail.writeUInt32LE(crc >>> 0, 2);
+      tail.writeUInt32LE(size, 6);
+      return tail;
+    },
+  };
+}
+
+function zstdEncoder(level: number, blockSize: number): BlockEncoder {
+  const z = zlib as typeof zlib & { zstdCompress?: typeof zlib.deflateRaw };
+  const zc = (zlib.constants as unknown as Record<string, number>);
+  if (typeof z.zstdCompress === 'function' && zc.ZSTD_c_compressionLevel !== undefined) {
+    const zstdCompress = z.zstdCompress;
+    const params = { [zc.ZSTD_c_compressionLevel as number]: level, [zc.ZSTD_c_checksumFlag as number]: 1 };
+    return framesEncoder(blockSize, (b) => zlibAsync(zstdCompress, b, { params } as zlib.ZlibOptions));
+  }
+  // Node without zstd in node:zlib (before 22.15): libzstd through zstd-napi, on the main thread.
+  return framesEncoder(blockSize, async (b) => zstd().compress(b, { compressionLevel: level }));
+}
+
+/** Codecs whose frames concatenate into a valid stream: one frame per block. */
+function framesEncoder(blockSize: number, compressFrame: (block: Buffer) => Promise<Buffer>): BlockEncoder {
+  return { blockSize, start: () => EMPTY, compress: (block) => compressFrame(block), append: (_b, c) => c, finish: () => EMPTY };
+}
+
+function snappyEncoder(blockSize: number): BlockEncoder {
+  const { snappy, crc32c } = loadSnappy();
+  return {
+    blockSize: Math.max(SNAPPY_CHUNK, blockSize - (blockSize % SNAPPY_CHUNK)),
+    start: () => SNAPPY_STREAM_IDENTIFIER,
+    async compress(block) {
+      const chunks: Buffer[] = [];
+      for (let off = 0; off < block.length; off += SNAPPY_CHUNK) chunks.push(block.subarray(off, off + SNAPPY_CHUNK));
+      const compressed = await Promise.all(chunks.map((c) => snappy.compress(c)));
+      return Buffer.concat(chunks.flatMap((c, i) => snappyChunk(crc32c, c, compressed[i] as Buffer)));
+    },
+    append: (_b, c) => c,
+    finish: () => EMPTY,
+  };
+}
+
+function bzip2Encoder(level: number): BlockEncoder {
+  const builder = new Bzip2StreamBuilder(level);
+  return {
+    blockSize: maxBlockInput(level),
+    start: () => builder.header(),
+    compress: (block) => (block.length === 0 ? Promise.resolve(EMPTY) : runFilterProgram('bzip2', ['-c', `-${level}`], block)),
+    append: (block, compressed) => (block.length === 0 ? EMPTY : builder.append(parseSingleBlockStream(compressed, level))),
+    finish: () => builder.finish(),
+  };
+}
