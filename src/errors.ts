@@ -14,6 +14,71 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+/**
+ * Every error code pgstow throws, with the exit code it has by default and what it means. The table is the
+ * reference for the CLI's exit codes and for library callers (error.code); test/unit/errors.test.ts checks
+ * that every code thrown anywhere in src/ is listed here. A WAL command may report a storage code with exit 4
+ * instead of 1 (see asWalCommandError): the code stays, only the exit differs.
+ */
+export const ERRORS = {
+  ERR_USAGE: { exitCode: ExitCode.USAGE, summary: 'bad command line, option value or WAL file name' },
+  ERR_CONFIG: { exitCode: ExitCode.USAGE, summary: 'a configuration value (settings, manifest, flag) cannot work' },
+  ERR_OPTION_CONFLICT: { exitCode: ExitCode.GENERAL, summary: 'two options that cannot be used together' },
+  ERR_UNSUPPORTED: { exitCode: ExitCode.GENERAL, summary: 'a Barman feature pgstow does not support (snapshot backups)' },
+  ERR_NOT_IMPLEMENTED: { exitCode: ExitCode.GENERAL, summary: 'a command whose implementation has not landed' },
+  ERR_ENGINE_CLOSED: { exitCode: ExitCode.GENERAL, summary: 'a call on an engine after close()' },
+  ERR_ABORTED: { exitCode: ExitCode.GENERAL, summary: 'the call was cancelled through its AbortSignal' },
+  ERR_SHUTTING_DOWN: { exitCode: ExitCode.GENERAL, summary: 'the plugin process is stopping and takes no new work' },
+  // storage (src/storage/errors.ts)
+  ERR_OBJECT_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'get/stat of a key that does not exist' },
+  ERR_OBJECT_EXISTS: { exitCode: ExitCode.OPERATION, summary: 'create-if-absent found the key already there' },
+  ERR_ACCESS_DENIED: { exitCode: ExitCode.OPERATION, summary: 'the credentials work but lack a permission' },
+  ERR_INVALID_CREDENTIALS: { exitCode: ExitCode.OPERATION, summary: 'unknown key, wrong secret, expired or unobtainable token' },
+  ERR_BUCKET_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'the bucket or container does not exist' },
+  ERR_TLS: { exitCode: ExitCode.NETWORK, summary: 'certificate not trusted, wrong host name, TLS handshake failure' },
+  ERR_STORAGE_UNAVAILABLE: { exitCode: ExitCode.NETWORK, summary: 'connection refused, DNS, reset, timeout, 5xx, throttling' },
+  ERR_STORAGE_REQUEST: { exitCode: ExitCode.GENERAL, summary: 'any other answer of the store' },
+  ERR_INTEGRITY: { exitCode: ExitCode.OPERATION, summary: 'content read back or downloaded does not match what was written (size, checksum, truncation)' },
+  ERR_CODEC: { exitCode: ExitCode.GENERAL, summary: 'a compression codec failed (corrupt input, missing program)' },
+  // WAL
+  ERR_WAL_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'the WAL file is not in the archive (the normal end of recovery)' },
+  ERR_WAL_CONFLICT: { exitCode: ExitCode.OPERATION, summary: 'the archive holds this WAL with different content; nothing was overwritten' },
+  ERR_WAL_READ: { exitCode: ExitCode.OPERATION, summary: 'the local WAL file cannot be read' },
+  ERR_WAL_ARCHIVE_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'check-wal-archive found WAL that a new server would conflict with' },
+  // catalog and backup identifiers
+  ERR_BACKUP_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'no backup.info for this backup id, or no backup at all' },
+  ERR_BACKUP_UNKNOWN: { exitCode: ExitCode.GENERAL, summary: 'no backup matches a name or shortcut' },
+  ERR_BACKUP_NAME_AMBIGUOUS: { exitCode: ExitCode.GENERAL, summary: 'several backups carry the name' },
+  ERR_BACKUP_INFO: { exitCode: ExitCode.OPERATION, summary: 'a backup.info lacks what a restore needs or cannot be parsed' },
+  ERR_BACKUP_INFO_INVALID: { exitCode: ExitCode.OPERATION, summary: 'a backup.info is not in Barman\'s format' },
+  ERR_CATALOG_UNREADABLE: { exitCode: ExitCode.OPERATION, summary: 'some backup.info files cannot be read: deleting is unsafe' },
+  ERR_BACKUP_KEPT: { exitCode: ExitCode.OPERATION, summary: 'the backup has a keep annotation and is not deleted' },
+  ERR_BACKUP_NOT_DONE: { exitCode: ExitCode.OPERATION, summary: 'only DONE backups can be kept' },
+  ERR_MINIMUM_REDUNDANCY: { exitCode: ExitCode.OPERATION, summary: 'deleting would leave fewer backups than the minimum redundancy' },
+  // backup
+  ERR_BACKUP_FAILED: { exitCode: ExitCode.OPERATION, summary: 'a base backup failed after it started; backup.info says FAILED' },
+  ERR_BACKUP_FILE: { exitCode: ExitCode.OPERATION, summary: 'a configuration file the backup must contain is missing' },
+  ERR_POSTGRES: { exitCode: ExitCode.OPERATION, summary: 'PostgreSQL refused or dropped the backup connection' },
+  ERR_POSTGRES_VERSION: { exitCode: ExitCode.GENERAL, summary: 'PostgreSQL is older than 9.6' },
+  // restore
+  ERR_BACKUP_INCOMPLETE: { exitCode: ExitCode.OPERATION, summary: 'objects of the backup are missing, have the wrong size or are not in its manifest' },
+  ERR_BACKUP_AMBIGUOUS: { exitCode: ExitCode.OPERATION, summary: 'a backup directory holds two first volumes of one archive' },
+  ERR_SNAPSHOT_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'the backup is a cloud snapshot backup, which pgstow cannot restore' },
+  ERR_DESTINATION_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'the restore destination exists and is not empty' },
+  ERR_NO_CANDIDATE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'no backup ends before the recovery target' },
+  ERR_TARGET_BEFORE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'the chosen backup ends after the recovery target' },
+  // configuration sources
+  ERR_KUBERNETES_API: { exitCode: ExitCode.GENERAL, summary: 'the Kubernetes API answered an unexpected status' },
+  ERR_KUBERNETES_FORBIDDEN: { exitCode: ExitCode.OPERATION, summary: 'the service account may not read the Secret' },
+  ERR_KUBERNETES_UNAUTHORIZED: { exitCode: ExitCode.OPERATION, summary: 'the Kubernetes API refused the kubeconfig credentials' },
+  ERR_KUBERNETES_UNREACHABLE: { exitCode: ExitCode.NETWORK, summary: 'the Kubernetes API cannot be reached' },
+  // demo command
+  ERR_DEMO: { exitCode: ExitCode.OPERATION, summary: 'a step of pgstow demo failed' },
+  ERR_NO_POSTGRES_USER: { exitCode: ExitCode.OPERATION, summary: 'pgstow demo runs as root and there is no postgres OS user' },
+} as const satisfies Record<string, { exitCode: ExitCode; summary: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
 export interface PgstowErrorOptions {
   cause?: unknown;
   /** Extra facts for --debug and JSON output; never secrets. */
@@ -21,12 +86,12 @@ export interface PgstowErrorOptions {
 }
 
 export class PgstowError extends Error {
-  /** Stable machine-readable code, e.g. ERR_OBJECT_NOT_FOUND. */
-  readonly code: string;
+  /** Stable machine-readable code from ERRORS, e.g. ERR_OBJECT_NOT_FOUND. */
+  readonly code: ErrorCode;
   readonly exitCode: ExitCode;
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: string, exitCode: ExitCode, message: string, options: PgstowErrorOptions = {}) {
+  constructor(code: ErrorCode, exitCode: ExitCode, message: string, options: PgstowErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.exitCode = exitCode;
@@ -63,7 +128,7 @@ NotImplementedError.prototype.name = 'NotImplementedError';
 
 /** The operation failed for a reason that is not the network: missing WAL, missing backup, refused overwrite. */
 export class OperationError extends PgstowError {
-  constructor(code: string, message: string, options?: PgstowErrorOptions) {
+  constructor(code: ErrorCode, message: string, options?: PgstowErrorOptions) {
     super(code, ExitCode.OPERATION, message, options);
   }
 }

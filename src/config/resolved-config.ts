@@ -10,7 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
 import { ConfigError } from '../errors.js';
-import { Secret } from './secret.js';
+import { Secret } from '../secret.js';
 import type { DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
 import { isMissing, MissingSecretsError, type MissingSecret, type SecretResolver, type SecretSource } from './secrets.js';
 import type { ConfigTarget } from './load-config.js';

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError, ExitCode, OperationError, PgstowError } from '../errors.js';
-import { Secret } from './secret.js';
+import { Secret } from '../secret.js';
 import type { SecretKeySelector } from './schema.js';
 
 export interface SecretManifest {

@@ -2,7 +2,7 @@
  * Typed storage errors. Each driver owns one classify<Provider>Error(err) that is the only code reading SDK
  * error shapes; above the drivers, code looks at these classes and at `retryable` only.
  */
-import { ExitCode, PgstowError, type PgstowErrorOptions } from '../errors.js';
+import { ExitCode, PgstowError, type ErrorCode, type PgstowErrorOptions } from '../errors.js';
 
 export type StorageOperation = 'put' | 'get' | 'stat' | 'exists' | 'list' | 'delete' | 'create' | 'connect';
 
@@ -25,7 +25,7 @@ export class StorageError extends PgstowError {
   readonly bucket: string | undefined;
   readonly retryable: boolean;
 
-  constructor(code: string, exitCode: ExitCode, message: string, options: StorageErrorOptions) {
+  constructor(code: ErrorCode, exitCode: ExitCode, message: string, options: StorageErrorOptions) {
     super(code, exitCode, message, options);
     this.provider = options.provider;
     this.operation = options.operation;

@@ -33,8 +33,8 @@ export function resolveBackupIdentifier(identifier: string, catalog: readonly Re
     case 'last-failed': return pick(sorted.filter((b) => b.status === 'FAILED').at(-1));
   }
   const named = sorted.filter((b) => b.backupName === identifier);
-  if (named.length > 1) throw new PgstowError('ERR_AMBIGUOUS_BACKUP', ExitCode.GENERAL, `multiple backups found matching name '${identifier}': ${named.map((b) => b.backupId).join(', ')}`);
-  if (named.length === 0) throw new PgstowError('ERR_UNKNOWN_BACKUP', ExitCode.GENERAL, `unknown backup '${identifier}' for server '${serverName}'`);
+  if (named.length > 1) throw new PgstowError('ERR_BACKUP_NAME_AMBIGUOUS', ExitCode.GENERAL, `multiple backups found matching name '${identifier}': ${named.map((b) => b.backupId).join(', ')}`);
+  if (named.length === 0) throw new PgstowError('ERR_BACKUP_UNKNOWN', ExitCode.GENERAL, `unknown backup '${identifier}' for server '${serverName}'`);
   return (named[0] as RestoreBackupInfo).backupId;
 }
 

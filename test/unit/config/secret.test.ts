@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { format, inspect } from 'node:util';
-import { Secret } from '../../../src/config/secret.js';
+import { Secret } from '../../../src/secret.js';
 
 test('a Secret prints as *** everywhere; only reveal() gives the value', () => {
   const s = new Secret('hunter2-very-secret', 'Secret ns/creds key K from test');

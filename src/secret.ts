@@ -1,6 +1,7 @@
 /**
  * A secret value that cannot leak by accident: String(), JSON.stringify, util.inspect and template literals
  * all print "***". The value is only reachable through reveal(), so every use of it is greppable.
+ * It sits beside errors.ts because settings, drivers and the config layer all carry secrets.
  */
 import { inspect } from 'node:util';
 
@@ -35,4 +36,12 @@ export class Secret {
   [inspect.custom](): string {
     return `Secret(${REDACTED})`;
   }
+}
+
+/** A credential field: plain text from a library caller, or a Secret from a manifest (prints as ***). */
+export type SecretText = string | Secret;
+
+/** The text of a SecretText. */
+export function revealText(v: SecretText): string {
+  return typeof v === 'string' ? v : v.reveal();
 }

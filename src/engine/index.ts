@@ -1,0 +1,9 @@
+/**
+ * pgstow as a library: `import { openEngine, type EngineSettings } from 'pgstow'`.
+ * Everything a host needs is exported from here; other modules are internal and may change.
+ */
+export type * from './types.js';
+export type * from './settings.js';
+export { ERRORS, ExitCode, PgstowError, isPgstowError } from '../errors.js';
+export { WARNINGS, silentLogger } from '../logger.js';
+export { Secret } from '../secret.js';
