@@ -3,7 +3,7 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   zstd-napi (libzstd)       lz4    lz4-napi
+ *   zstd   zstd-napi (libzstd)       lz4    lz4-napi to compress, our JS frame decoder (lz4-frames.ts)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
  * compression never loads them. Every codec offers streaming Transforms and whole-buffer fast paths.
  */
@@ -14,7 +14,7 @@ import { accessSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { ExitCode, PgstowError, UsageError } from '../errors.js';
 import { filterThroughProgram, FilterProgramError } from './child-process-transform.js';
-import { lz4Decompress, Lz4CompressStream, Lz4DecompressStream, type Lz4Binding } from './lz4-frames.js';
+import { lz4Compress, lz4Decompress, Lz4CompressStream, Lz4DecompressStream, type Lz4Binding } from './lz4-frames.js';
 import {
   snappyFrameCompress, snappyFrameDecompress, SnappyFrameCompressStream, SnappyFrameDecompressStream,
   type Crc32c, type SnappyBinding,
@@ -85,7 +85,7 @@ async function throughStream(data: Buffer, stream: Duplex): Promise<Buffer> {
 }
 
 /** Wraps codec failures (library errors, corrupt input) in CodecError naming the codec. */
-function decodeErrors(name: CodecName, stream: Duplex): Duplex {
+export function decodeErrors(name: CodecName, stream: Duplex): Duplex {
   // Bindings report errors through destroy() or a bare emit('error'); both pass through emit.
   const emit = stream.emit.bind(stream) as (event: string | symbol, ...args: unknown[]) => boolean;
   stream.emit = ((event: string | symbol, ...args: unknown[]) => {
@@ -159,12 +159,36 @@ const xz: Codec = {
   decompress(data) { return guard('xz', 'decompress', () => throughStream(data, this.createDecompressor())); },
 };
 
+/**
+ * node:zlib's zstd (Node ≥ 22.15) where present: it runs on the libuv thread pool, while zstd-napi runs on
+ * the main thread (blocking a long-lived process's event loop ~20 ms per WAL segment). Same libzstd format.
+ */
+interface NodeZstd {
+  zstdCompress(data: Buffer, o: zlib.ZlibOptions, cb: (e: Error | null, r: Buffer) => void): void;
+  createZstdCompress(o?: zlib.ZlibOptions): Duplex;
+  createZstdDecompress(o?: zlib.ZlibOptions): Duplex;
+}
+const nodeZstd = typeof (zlib as unknown as Partial<NodeZstd>).zstdCompress === 'function' ? zlib as unknown as NodeZstd : undefined;
+const zstdParams = (level: number): zlib.ZlibOptions => ({ params: { [(zlib.constants as unknown as Record<string, number>).ZSTD_c_compressionLevel as number]: level } } as zlib.ZlibOptions);
+
 const zstdCodec: Codec = {
   name: 'zstd', suffix: '.zst', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
   levels: { min: -22, max: 22, low: 1, medium: 4, high: 9 },
-  createCompressor(level) { const Z = zstd(); return new Z.CompressStream({ compressionLevel: clamp(this, level, 4) }); },
-  createDecompressor() { const Z = zstd(); return decodeErrors('zstd', new Z.DecompressStream()); },
-  compress(data, level) { return guard('zstd', 'compress', () => zstd().compress(data, { compressionLevel: clamp(this, level, 4) })); },
+  createCompressor(level) {
+    if (nodeZstd) return nodeZstd.createZstdCompress(zstdParams(clamp(this, level, 4)));
+    const Z = zstd();
+    return new Z.CompressStream({ compressionLevel: clamp(this, level, 4) });
+  },
+  createDecompressor() {
+    if (nodeZstd) return decodeErrors('zstd', nodeZstd.createZstdDecompress({ chunkSize: 1 << 20 }));
+    const Z = zstd();
+    return decodeErrors('zstd', new Z.DecompressStream());
+  },
+  compress(data, level) {
+    const l = clamp(this, level, 4);
+    if (nodeZstd) { const z = nodeZstd; return guard('zstd', 'compress', () => new Promise<Buffer>((res, rej) => z.zstdCompress(data, zstdParams(l), (e, r) => (e ? rej(e) : res(r))))); }
+    return guard('zstd', 'compress', () => zstd().compress(data, { compressionLevel: l }));
+  },
   decompress(data) { return guard('zstd', 'decompress', () => throughStream(data, this.createDecompressor())); },
 };
 
@@ -173,9 +197,9 @@ const lz4Codec: Codec = {
   levels: { min: 0, max: 16, low: 0, medium: 6, high: 10 },
   // lz4-napi (lz4_flex) has one speed; the level is accepted for Barman compatibility.
   createCompressor() { return new Lz4CompressStream(lz4()); },
-  createDecompressor() { return decodeErrors('lz4', new Lz4DecompressStream(lz4())); },
-  compress(data) { return guard('lz4', 'compress', () => lz4().compressFrameSync(data)); },
-  decompress(data) { return guard('lz4', 'decompress', () => lz4Decompress(lz4(), data)); },
+  createDecompressor() { return decodeErrors('lz4', new Lz4DecompressStream()); },
+  compress(data) { return guard('lz4', 'compress', () => lz4Compress(lz4(), data)); },
+  decompress(data) { return guard('lz4', 'decompress', () => lz4Decompress(data)); },
 };
 
 export const CODECS: Readonly<Record<CodecName, Codec>> = { gzip, bzip2, snappy, xz, zstd: zstdCodec, lz4: lz4Codec };

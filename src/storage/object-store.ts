@@ -39,6 +39,13 @@ export interface PutOptions {
   md5?: Uint8Array;
   /** Expected size when not exact (e.g. the uncompressed size of a stream); used to size parts. */
   sizeHint?: number;
+  /**
+   * From the process's memory budget (src/memory-budget.ts), for a streamed body: bytes per part (block,
+   * chunk) and parts sent at once. A part size configured on the store wins; drivers round to their limits
+   * (S3's 5 MiB minimum, a size that fits the part count limit).
+   */
+  partSize?: number;
+  partsInFlight?: number;
   /** Fail with ObjectExistsError if the key exists. Honoured atomically only when capabilities.conditionalCreate. */
   ifAbsent?: boolean;
   tags?: Readonly<Record<string, string>>;

@@ -103,11 +103,12 @@ export class AzureBlobStore implements ObjectStore {
 
   /** Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. */
   private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
-    const { concurrency, singlePutSize } = this.cfg.tuning;
+    const { singlePutSize } = this.cfg.tuning;
+    const concurrency = options.partsInFlight ?? this.cfg.tuning.concurrency;
     // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
     // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
     const known = options.contentLength;
-    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known);
+    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known, options.partSize);
     const chunks = chunker(source, blockSize);
     const next = async (): Promise<Buffer | undefined> => {
       try {

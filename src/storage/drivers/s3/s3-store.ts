@@ -87,7 +87,8 @@ export class S3ObjectStore implements ObjectStore {
       // Best effort where the server may ignore If-None-Match; AWS itself enforces it atomically below.
       throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
     }
-    const partSize = choosePartSize(this.settings, options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined));
+    const expected = options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined);
+    const partSize = choosePartSize(this.settings, expected, options.partSize);
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
     if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
     return this.putStream(key, openBody(body), partSize, options);
@@ -149,7 +150,7 @@ export class S3ObjectStore implements ObjectStore {
       startPart(firstBuf);
       startPart(second.value);
       for (;;) {
-        await drainTo(this.settings.uploadConcurrency - 1);
+        await drainTo((options.partsInFlight ?? this.settings.uploadConcurrency) - 1);
         const next = await parts.next();
         if (next.done) break;
         startPart(next.value);
