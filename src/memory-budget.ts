@@ -1,42 +1,47 @@
 /**
- * One memory budget for a pgstow process (--max-memory, ObjectStore `maxMemory`; default 100 MiB, what a
+ * One memory budget for a pgstow process (--max-memory, PGSTOW_MAX_MEMORY; default 100 MiB, what a
  * CloudNativePG sidecar can be given), from which every buffer size and concurrency is derived, so a backup,
  * a restore or WAL archiving each stay within it. Pure: sizes in, sizes out (docs/performance.md, "Memory").
  *
- *   data       = max(MIN_DATA, maxMemory − RUNTIME_RESERVE)      what buffers may use
- *   gcSlack    = clamp(data / 4, 2 MiB, 64 MiB)                  freed buffers not yet collected (GcPacer)
- *   buffers    = data − gcSlack                                  live buffers of the operation
- *   backup     compression 2 × (jobs + 1) × block per archive, upload (parts in flight + 1) × part size
- *   restore    per object: streams × range + write queue + ~2 MiB decompressor output
- *   WAL        segments in memory at once: buffers / (2 × segment size), at least 1
+ *   data       = max(MIN_DATA, maxMemory − RUNTIME_RESERVE)      what the operation may add to the runtime
+ *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
+ *   buffers    = data − 3 × pacing                               live buffers (freed ones wait for the next
+ *                                                                collection, ~3 copies of each byte moved)
+ *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
+ *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
+ *   WAL        files in memory at once: buffers / (2 × segment size), at least 1
  * A store's minimum part size (S3: 5 MiB) and its part count limit for very large volumes come first: then an
  * operation may exceed the budget, and planBackup says so (`overBudget`).
  */
+import type { BytePacer } from './gc-pacer.js';
+
 export const MiB = 1024 * 1024;
 export const DEFAULT_MAX_MEMORY = 100 * MiB;
 /**
- * RSS before any data moves: Node 24 (43 MB), the bundled cloud SDK (~22 MB for AWS), pgstow's modules and
- * V8's heap at rest. Measured: 75 MiB for a wal-restore on S3 that finds nothing (Node 24.22, issue 15).
+ * RSS of a pgstow process before any data moves: Node 24 (43 MB, 28 MB of it the node binary's pages), the
+ * bundled cloud SDK, pgstow's modules, V8's heap at rest. Measured (issue 15): 80 MB for a restore on S3 up to
+ * its first download, 79 MB for a wal-restore that finds nothing.
  */
-export const RUNTIME_RESERVE = 72 * MiB;
-/** The least the buffers get, however small the budget (one S3 part in flight and one filling, plus a queue). */
+export const RUNTIME_RESERVE = 76 * MiB;
+/** The least the operation gets, however small the budget (one S3 part in flight and one filling). */
 export const MIN_DATA = 16 * MiB;
-export const COMPRESSION_BLOCK = MiB;
 const MAX_PART = 64 * MiB;
 
 export interface MemoryBudget {
   maxBytes: number;
   /** Live buffers of one operation. */
   buffers: number;
-  /** External (Buffer) memory allowed to wait for the garbage collector. */
-  gcSlack: number;
+  /** Bytes moved between two young-generation collections. */
+  pacing: number;
+  /** Set by the process owner (CLI, plugin): the data paths report bytes moved to it. */
+  pacer?: BytePacer;
 }
 
 export function memoryBudget(maxBytes: number = DEFAULT_MAX_MEMORY): MemoryBudget {
   if (!Number.isFinite(maxBytes) || maxBytes <= 0) throw new RangeError(`memory budget must be a positive number of bytes, not ${maxBytes}`);
   const data = Math.max(MIN_DATA, maxBytes - RUNTIME_RESERVE);
-  const gcSlack = Math.min(64 * MiB, Math.max(2 * MiB, Math.floor(data / 4)));
-  return { maxBytes, buffers: data - gcSlack, gcSlack };
+  const pacing = Math.min(16 * MiB, Math.max(2 * MiB, Math.floor(data / 8)));
+  return { maxBytes, buffers: Math.max(8 * MiB, data - 3 * pacing), pacing };
 }
 
 export interface BackupMemoryInput {
@@ -66,7 +71,10 @@ export interface BackupMemoryPlan {
 
 export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): BackupMemoryPlan {
   const jobs = Math.max(1, Math.floor(input.jobs));
-  const compression = input.compressed ? 2 * (jobs + 1) * COMPRESSION_BLOCK : 0;
+  // 1 MiB compression blocks, smaller when they would take more than a quarter of the buffers.
+  let block = MiB;
+  while (block > 128 * 1024 && 2 * (jobs + 1) * block > budget.buffers / 4) block /= 2;
+  const compression = input.compressed ? 2 * (jobs + 1) * block : 0;
   const partFloor = Math.max(input.minPart, roundUpMiB(Math.ceil(input.volumeSizeHint / input.maxParts)));
   const perArchiveLeast = compression + 2 * partFloor;
   const archivesAtOnce = Math.max(1, Math.min(jobs, input.archives, Math.floor(budget.buffers / perArchiveLeast)));
@@ -75,7 +83,7 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   while (partsInFlight > 1 && Math.floor(upload / (partsInFlight + 1)) < partFloor) partsInFlight--;
   const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB(upload / (partsInFlight + 1))));
   const bytes = archivesAtOnce * (compression + (partsInFlight + 1) * partSize);
-  return { archivesAtOnce, compressionBlock: COMPRESSION_BLOCK, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
+  return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
 }
 
 export interface RestoreMemoryPlan {
@@ -90,15 +98,23 @@ export interface RestoreMemoryPlan {
 
 const DECOMPRESSOR_OUTPUT = 2 * MiB;
 
+/**
+ * A ranged GET in flight costs about three times its range (the range, the socket's partly filled 64 KiB
+ * chunks, the request's own objects): 5 × 2 MiB ranges added 28 MB over one streaming GET (measured).
+ */
+const RANGE_COST = 3;
+
 export function planRestore(budget: MemoryBudget, input: { jobs: number; objects: number }): RestoreMemoryPlan {
   const least = 12 * MiB;
   const objectsAtOnce = Math.max(1, Math.min(Math.floor(input.jobs), input.objects, Math.floor(budget.buffers / least)));
   const perObject = Math.floor(budget.buffers / objectsAtOnce);
-  const writeBuffer = clamp(roundDownMiB(perObject / 4), 2 * MiB, 16 * MiB);
+  const writeBuffer = clamp(roundDownMiB(perObject / 6), 2 * MiB, 16 * MiB);
   const forRanges = perObject - writeBuffer - DECOMPRESSOR_OUTPUT;
   const rangeSize = clamp(roundDownMiB(forRanges / 4), MiB, 8 * MiB);
-  const streams = clamp(Math.floor(forRanges / rangeSize), 1, 8);
-  return { objectsAtOnce, streams, rangeSize, writeBuffer, bytes: objectsAtOnce * (streams * rangeSize + writeBuffer + DECOMPRESSOR_OUTPUT) };
+  // One stream is a plain streaming GET (it reaches a local store's download limit on its own).
+  const streams = clamp(Math.floor(forRanges / (RANGE_COST * rangeSize)), 1, 8);
+  const ranges = streams > 1 ? streams * RANGE_COST * rangeSize : 0;
+  return { objectsAtOnce, streams, rangeSize, writeBuffer, bytes: objectsAtOnce * (ranges + writeBuffer + DECOMPRESSOR_OUTPUT) };
 }
 
 /** WAL files held in memory at once by one archive/restore call (its file and those it handles ahead). */

@@ -3,7 +3,7 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   zstd-napi (libzstd)       lz4    lz4-napi to compress, our JS frame decoder (lz4-frames.ts)
+ *   zstd   node:zlib or zstd-napi    lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
  * compression never loads them. Every codec offers streaming Transforms and whole-buffer fast paths.
  */
@@ -14,7 +14,7 @@ import { accessSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { ExitCode, PgstowError, UsageError } from '../errors.js';
 import { filterThroughProgram, FilterProgramError } from './child-process-transform.js';
-import { lz4Compress, lz4Decompress, Lz4CompressStream, Lz4DecompressStream, type Lz4Binding } from './lz4-frames.js';
+import { lz4Compress, lz4Decompress, Lz4CompressStream, Lz4DecompressStream } from './lz4-frames.js';
 import {
   snappyFrameCompress, snappyFrameDecompress, SnappyFrameCompressStream, SnappyFrameDecompressStream,
   type Crc32c, type SnappyBinding,
@@ -68,7 +68,6 @@ interface LzmaModule {
 }
 export const zstd = (): ZstdModule => require('zstd-napi') as ZstdModule;
 const lzma = (): LzmaModule => require('lzma-native') as LzmaModule;
-export const lz4 = (): Lz4Binding => require('lz4-napi') as Lz4Binding;
 
 export function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
   if (level === undefined) return fallback;
@@ -195,10 +194,10 @@ const zstdCodec: Codec = {
 const lz4Codec: Codec = {
   name: 'lz4', suffix: '.lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]),
   levels: { min: 0, max: 16, low: 0, medium: 6, high: 10 },
-  // lz4-napi (lz4_flex) has one speed; the level is accepted for Barman compatibility.
-  createCompressor() { return new Lz4CompressStream(lz4()); },
+  // One speed (lz4-compress.ts); the level is accepted for Barman compatibility.
+  createCompressor() { return new Lz4CompressStream(); },
   createDecompressor() { return decodeErrors('lz4', new Lz4DecompressStream()); },
-  compress(data) { return guard('lz4', 'compress', () => lz4Compress(lz4(), data)); },
+  compress(data) { return guard('lz4', 'compress', () => lz4Compress(data)); },
   decompress(data) { return guard('lz4', 'decompress', () => lz4Decompress(data)); },
 };
 

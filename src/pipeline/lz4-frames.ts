@@ -1,25 +1,23 @@
 /**
- * LZ4 frames (the lz4 frame format, as the lz4 CLI, python-lz4 and lz4-napi write it).
- *   Compression: lz4-napi's async compressFrame (libuv thread pool), one independent frame per 4 MiB (a
- *   concatenation of frames is a valid .lz4 file); backups use block-encoders.ts, one frame per block.
- *   Decompression: here, in JavaScript. lz4-napi 2.10's decompressFrame (sync and async) and compressFrameSync
- *   never free their output: RSS grew by the bytes they produced (+175 MB over 240 MB decompressed, measured
- *   for issue 15), which a long-lived sidecar cannot afford. Linked and independent blocks, block and content
- *   checksums (xxHash32) are supported; dictionaries are not (no lz4 writer we know uses them).
+ * LZ4 frames (the lz4 frame format, as the lz4 CLI, python-lz4 and pgstow write it), in JavaScript both ways
+ * (compression in lz4-compress.ts). lz4-napi 2.10 was dropped: the memory behind the buffers it returns is
+ * not given back (decompressing 240 MB grew RSS by 175 MB; compressing 1 GB in 1 MiB frames by ~190 MB,
+ * measured for issue 15), which a long-lived sidecar with a memory budget cannot afford.
+ *   Compression: one independent frame per 4 MiB (a concatenation of frames is a valid .lz4 file); backups
+ *   use block-encoders.ts, one frame per block.
+ *   Decompression: linked and independent blocks, block and content checksums (xxHash32); dictionaries are
+ *   not supported (no lz4 writer we know uses them).
  */
 import { Transform, type TransformCallback } from 'node:stream';
-import { xxh32 } from './xxhash32.js';
-
-export interface Lz4Binding {
-  /** On the libuv thread pool. */
-  compressFrame(data: Buffer): Promise<Buffer>;
-}
+import { xxh32, xxh32Stream } from './xxhash32.js';
+import { lz4CompressFrame } from './lz4-compress.js';
 
 export class Lz4FormatError extends Error {}
 
 const FRAME_MAGIC = 0x184d2204;
 const CHUNK = 4 << 20;
 const BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
+const WINDOW = 64 << 10;
 
 /** Length of the frame starting at `off`, or undefined when `buf` does not hold all of it yet. */
 export function lz4FrameLength(buf: Buffer, off: number): number | undefined {
@@ -48,8 +46,13 @@ export function lz4FrameLength(buf: Buffer, off: number): number | undefined {
   return buf.length >= p ? p - off : undefined;
 }
 
-/** Decodes one complete data frame (as delimited by lz4FrameLength). */
-export function decodeLz4Frame(frame: Buffer): Buffer {
+/**
+ * Decodes one complete data frame (as delimited by lz4FrameLength) into one Buffer per block. Blocks decode
+ * into a scratch buffer that keeps the previous 64 KiB (linked blocks refer back into them) and are copied
+ * out at their exact size: frame headers announce up to 4 MiB per block, and sizing the output from that
+ * bound kept ~60 MiB alive in an lz4 restore.
+ */
+export function decodeLz4Frame(frame: Buffer, scratchPool: { buf?: Buffer } = {}): Buffer[] {
   const flg = frame[4] as number;
   const bd = frame[5] as number;
   if ((flg & 0x02) || (bd & 0x8f)) throw new Lz4FormatError('corrupt LZ4 frame: reserved header bits set');
@@ -59,16 +62,12 @@ export function decodeLz4Frame(frame: Buffer): Buffer {
   const headerEnd = 6 + ((flg & 0x08) ? 8 : 0) + 1;
   if ((xxh32(frame.subarray(4, headerEnd - 1)) >>> 8 & 0xff) !== frame[headerEnd - 1]) throw new Lz4FormatError('corrupt LZ4 frame: header checksum mismatch');
   const blockChecksum = (flg & 0x10) !== 0;
-  // Upper bound of the output: every block at its maximum (or stored) size.
-  let bound = 0;
-  for (let p = headerEnd; ;) {
-    const size = frame.readUInt32LE(p);
-    if (size === 0) break;
-    bound += size & 0x80000000 ? size & 0x7fffffff : blockMax;
-    p += 4 + (size & 0x7fffffff) + (blockChecksum ? 4 : 0);
-  }
-  const out = Buffer.allocUnsafe(bound);
-  let o = 0;
+  // One scratch buffer per stream, reused frame after frame (a 4 MiB allocation per 1 MiB frame was garbage).
+  if (!scratchPool.buf || scratchPool.buf.length < WINDOW + blockMax) scratchPool.buf = Buffer.allocUnsafe(WINDOW + blockMax);
+  const scratch = scratchPool.buf;
+  let kept = 0; // bytes of earlier output at the start of scratch
+  const out: Buffer[] = [];
+  let total = 0;
   let p = headerEnd;
   for (;;) {
     const size = frame.readUInt32LE(p);
@@ -81,12 +80,22 @@ export function decodeLz4Frame(frame: Buffer): Buffer {
       if (xxh32(block) !== frame.readUInt32LE(p)) throw new Lz4FormatError('corrupt LZ4 frame: block checksum mismatch');
       p += 4;
     }
-    if (size & 0x80000000) { block.copy(out, o); o += n; } else o = decodeBlock(block, out, o, o + blockMax);
+    if (n > blockMax) throw new Lz4FormatError('corrupt LZ4 frame: block larger than announced');
+    const end = size & 0x80000000 ? kept + block.copy(scratch, kept) : decodeBlock(block, scratch, kept, kept + blockMax);
+    out.push(Buffer.from(scratch.subarray(kept, end)));
+    total += end - kept;
+    // Keep the last 64 KiB in front for the next (linked) block.
+    const keep = Math.min(WINDOW, end);
+    scratch.copyWithin(0, end - keep, end);
+    kept = keep;
   }
-  const data = out.subarray(0, o);
-  if ((flg & 0x08) && frame.readBigUInt64LE(6) !== BigInt(o)) throw new Lz4FormatError('corrupt LZ4 frame: content size mismatch');
-  if ((flg & 0x04) && xxh32(data) !== frame.readUInt32LE(p)) throw new Lz4FormatError('corrupt LZ4 frame: content checksum mismatch');
-  return data;
+  if ((flg & 0x08) && frame.readBigUInt64LE(6) !== BigInt(total)) throw new Lz4FormatError('corrupt LZ4 frame: content size mismatch');
+  if (flg & 0x04) {
+    let h = xxh32Stream();
+    for (const b of out) h = h.update(b);
+    if (h.digest() !== frame.readUInt32LE(p)) throw new Lz4FormatError('corrupt LZ4 frame: content checksum mismatch');
+  }
+  return out;
 }
 
 /** One LZ4 block into `out` at `o` (matches may reach back into earlier blocks of the frame); returns the new end. */
@@ -128,9 +137,9 @@ function completeFrames(buf: Buffer): { frames: Buffer[]; used: number } {
   }
 }
 
-function decode(frame: Buffer): Buffer {
+function decode(frame: Buffer, scratch?: { buf?: Buffer }): Buffer[] {
   try {
-    return decodeLz4Frame(frame);
+    return decodeLz4Frame(frame, scratch);
   } catch (err) {
     if (err instanceof Lz4FormatError) throw err;
     throw new Lz4FormatError(`corrupt LZ4 frame: ${(err as Error).message}`);
@@ -140,38 +149,34 @@ function decode(frame: Buffer): Buffer {
 export function lz4Decompress(data: Buffer): Buffer {
   const { frames, used } = completeFrames(data);
   if (used !== data.length) throw new Lz4FormatError('truncated LZ4 stream');
-  return frames.length === 1 ? decode(frames[0] as Buffer) : Buffer.concat(frames.map(decode));
+  const scratch = {};
+  return Buffer.concat(frames.flatMap((f) => decode(f, scratch)));
 }
 
-/** Whole buffer: frames of 4 MiB compressed on the thread pool. */
-export async function lz4Compress(lz4: Lz4Binding, data: Buffer): Promise<Buffer> {
-  if (data.length <= CHUNK) return lz4.compressFrame(data);
-  const frames: Promise<Buffer>[] = [];
-  for (let off = 0; off < data.length; off += CHUNK) frames.push(lz4.compressFrame(data.subarray(off, off + CHUNK)));
-  return Buffer.concat(await Promise.all(frames));
+/** Whole buffer: one frame of 4 MiB blocks. */
+export function lz4Compress(data: Buffer): Buffer {
+  return lz4CompressFrame(data);
 }
 
 export class Lz4CompressStream extends Transform {
   private parts: Buffer[] = [];
   private size = 0;
   private emitted = false;
-  constructor(private readonly lz4: Lz4Binding) { super(); }
+  private readonly table = new Int32Array(1 << 16);
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.parts.push(chunk);
     this.size += chunk.length;
-    if (this.size < CHUNK) { cb(); return; }
-    this.emitFrame().then(() => cb(), (err: unknown) => cb(err as Error));
+    try { if (this.size >= CHUNK) this.emitFrame(); cb(); } catch (err) { cb(err as Error); }
   }
   override _flush(cb: TransformCallback): void {
-    if (this.size === 0 && this.emitted) { cb(); return; }
-    this.emitFrame().then(() => cb(), (err: unknown) => cb(err as Error));
+    try { if (this.size > 0 || !this.emitted) this.emitFrame(); cb(); } catch (err) { cb(err as Error); }
   }
-  private async emitFrame(): Promise<void> {
+  private emitFrame(): void {
     const data = Buffer.concat(this.parts, this.size);
     this.parts = [];
     this.size = 0;
     this.emitted = true;
-    this.push(await this.lz4.compressFrame(data));
+    this.push(lz4CompressFrame(data, this.table));
   }
 }
 
@@ -182,6 +187,7 @@ export class Lz4DecompressStream extends Transform {
   private size = 0;
   /** Scan again once this many bytes are pending (doubling: each byte is copied a bounded number of times). */
   private scanAt = 0;
+  private readonly scratch: { buf?: Buffer } = {};
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.parts.push(chunk);
     this.size += chunk.length;
@@ -201,6 +207,6 @@ export class Lz4DecompressStream extends Transform {
     this.parts = rest.length ? [rest] : [];
     this.size = rest.length;
     this.scanAt = rest.length * 2;
-    for (const f of frames) this.push(decode(f));
+    for (const f of frames) for (const b of decode(f, this.scratch)) this.push(b);
   }
 }

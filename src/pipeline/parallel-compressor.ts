@@ -57,7 +57,12 @@ export class ParallelCompressor extends Transform {
     this.begin();
     // Always one block, possibly empty, so an empty input still gives a valid stream of the codec.
     if (this.filled > 0 || this.dispatched === 0) this.dispatch();
-    this.writeDone(0).then(() => { this.push(this.encoder.finish()); callback(); }, callback);
+    this.writeDone(0).then(() => { this.push(this.encoder.finish()); this.encoder.close?.(); callback(); }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.encoder.close?.();
+    callback(error);
   }
 
   private begin(): void {

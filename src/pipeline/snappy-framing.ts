@@ -8,9 +8,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export interface SnappyBinding {
   compressSync(input: Uint8Array): Buffer;
-  /** On the libuv thread pool. */
-  compress(input: Uint8Array): Promise<Buffer>;
-  uncompressSync(input: Uint8Array, options?: { asBuffer?: boolean }): string | Buffer;
+  /** On the libuv thread pool; copyOutputData: a V8 Buffer instead of an external one, freed like any other. */
+  compress(input: Uint8Array, options?: { copyOutputData?: boolean }): Promise<Buffer>;
+  uncompressSync(input: Uint8Array, options?: { asBuffer?: boolean; copyOutputData?: boolean }): string | Buffer;
 }
 export type Crc32c = (data: Buffer) => number;
 
@@ -110,7 +110,7 @@ export class SnappyFrameDecoder {
 
   private uncompress(payload: Buffer): Buffer {
     try {
-      return this.snappy.uncompressSync(payload, { asBuffer: true }) as Buffer;
+      return this.snappy.uncompressSync(payload, { asBuffer: true, copyOutputData: true }) as Buffer;
     } catch (err) {
       throw new SnappyFormatError(`corrupt snappy chunk: ${(err as Error).message}`);
     }

@@ -20,7 +20,7 @@ export interface ExtractOptions {
   /** Called with the number of file bytes written, for progress. */
   onBytes?: (n: number) => void;
   signal?: AbortSignal;
-  /** Bytes handed to the file writers and not yet written (default 16 MiB), and files open at once (default 32). */
+  /** Bytes handed to the file writers and not yet written (default 16 MiB), and files open at once (default 16). */
   writeBufferBytes?: number;
   openFiles?: number;
 }
@@ -46,7 +46,7 @@ interface Header {
 const BLOCK = 512;
 
 export async function extractTar(source: AsyncIterable<Buffer>, options: ExtractOptions): Promise<ExtractResult> {
-  const writer = new FileWriteQueue({ maxBytes: options.writeBufferBytes ?? 16 * 1024 * 1024, maxFiles: options.openFiles ?? 32 });
+  const writer = new FileWriteQueue({ maxBytes: options.writeBufferBytes ?? 16 * 1024 * 1024, maxFiles: options.openFiles ?? 16 });
   try {
     const result = await extractMembers(source, options, writer);
     await writer.drain();

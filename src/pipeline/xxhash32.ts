@@ -43,3 +43,56 @@ export function xxh32(data: Uint8Array, seed = 0): number {
   h = Math.imul(h ^ (h >>> 13), P3);
   return (h ^ (h >>> 16)) >>> 0;
 }
+
+export interface Xxh32State {
+  update(data: Uint8Array): Xxh32State;
+  digest(): number;
+}
+
+/** Incremental xxHash32 over several buffers (an LZ4 frame's content checksum over its blocks). */
+export function xxh32Stream(seed = 0): Xxh32State {
+  const v = [(seed + P1 + P2) | 0, (seed + P2) | 0, seed | 0, (seed - P1) | 0];
+  const pending = new Uint8Array(16);
+  let held = 0;
+  let total = 0;
+  const stripe = (dv: DataView, p: number): void => {
+    v[0] = round(v[0] as number, dv.getUint32(p, true));
+    v[1] = round(v[1] as number, dv.getUint32(p + 4, true));
+    v[2] = round(v[2] as number, dv.getUint32(p + 8, true));
+    v[3] = round(v[3] as number, dv.getUint32(p + 12, true));
+  };
+  const state: Xxh32State = {
+    update(data) {
+      total += data.length;
+      let p = 0;
+      if (held > 0) {
+        const take = Math.min(16 - held, data.length);
+        pending.set(data.subarray(0, take), held);
+        held += take;
+        p = take;
+        if (held < 16) return state;
+        stripe(new DataView(pending.buffer), 0);
+        held = 0;
+      }
+      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
+      for (; p + 16 <= data.length; p += 16) stripe(dv, p);
+      pending.set(data.subarray(p), 0);
+      held = data.length - p;
+      return state;
+    },
+    digest() {
+      let h = total >= 16
+        ? (rotl(v[0] as number, 1) + rotl(v[1] as number, 7) + rotl(v[2] as number, 12) + rotl(v[3] as number, 18)) | 0
+        : (seed + P5) | 0;
+      h = (h + total) | 0;
+      const dv = new DataView(pending.buffer);
+      let p = 0;
+      for (; p + 4 <= held; p += 4) h = Math.imul(rotl((h + Math.imul(dv.getUint32(p, true), P3)) | 0, 17), P4);
+      for (; p < held; p++) h = Math.imul(rotl((h + Math.imul(pending[p] as number, P5)) | 0, 11), P1);
+      h = Math.imul(h ^ (h >>> 15), P2);
+      h = Math.imul(h ^ (h >>> 13), P3);
+      return (h ^ (h >>> 16)) >>> 0;
+    },
+  };
+  return state;
+}

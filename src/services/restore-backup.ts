@@ -120,7 +120,8 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     let members = 0;
     const restoreOwners = process.getuid?.() === 0;
     const progress = (): void => input.onProgress?.({ downloadedBytes, writtenBytes, totalBytes });
-    const plan = planRestore(input.memory ?? memoryBudget(), { jobs: input.jobs ?? 2, objects: files.length });
+    const memory = input.memory ?? memoryBudget();
+    const plan = planRestore(memory, { jobs: input.jobs ?? 2, objects: files.length });
     const streams = input.streamsPerObject ?? plan.streams;
     const rangeSize = input.partSize ?? plan.rangeSize;
     log.debug(`memory plan: ${plan.objectsAtOnce} object(s) at once, ${streams} range(s) of ${rangeSize} bytes each, ${plan.writeBuffer} bytes of pending writes`);
@@ -130,12 +131,12 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
         const hash = manifest ? createHash('sha256') : undefined;
         const source = Readable.from(countBytes(parallelGet(store, f.key, {
           size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-        }), (c) => { hash?.update(c); downloadedBytes += c.length; progress(); }), { objectMode: false });
+        }), (c) => { hash?.update(c); downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); }), { objectMode: false });
         const decompressor = createTarDecompressor(f.compression);
         let result: { members: number } | undefined;
         await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
           result = await extractTar(tar, {
-            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; }, writeBufferBytes: plan.writeBuffer, ...(deps.signal ? { signal: deps.signal } : {}),
+            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: plan.writeBuffer, ...(deps.signal ? { signal: deps.signal } : {}),
           });
         });
         members += result?.members ?? 0;

@@ -142,6 +142,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     const copyStart = Date.now();
     const progress: BackupProgress = { bytesRead: 0, totalEstimate, member: '', startedAt: started };
     const onProgress = (n: number, member: string): void => {
+      memory.pacer?.note(n);
       progress.bytesRead += n;
       progress.member = member;
       input.onProgress?.(progress);
@@ -151,7 +152,8 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     // A volume holds at most max-archive-size plus one file (≤ 1 GiB segments): enough for part sizing.
     const sizeHint = Math.min(maxArchiveSize, totalEstimate === undefined ? maxArchiveSize : Math.ceil(totalEstimate * 1.25)) + 1024 ** 3;
     const jobs = Math.max(1, input.jobs ?? 2);
-    const plan = planBackup(input.memory ?? memoryBudget(), {
+    const memory = input.memory ?? memoryBudget();
+    const plan = planBackup(memory, {
       jobs, compressed: input.compression !== 'none', archives: 1 + server.tablespaces.length,
       minPart: minPartSizeFor(store.provider), maxParts: store.capabilities.maxParts, volumeSizeHint: sizeHint,
     });
@@ -175,6 +177,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
             compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: compressionLimiter, blockSize: plan.compressionBlock }),
             limiter,
             upload: (body) => store.put(key, body, putOptions),
+            ...(memory.pacer ? { onStored: (n: number) => memory.pacer?.note(n) } : {}),
           });
         },
         onWarning: (m) => log.warning(m),

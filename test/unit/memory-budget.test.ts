@@ -8,24 +8,24 @@ const GiB = 1024 * MiB;
 const s3 = { minPart: minPartSizeFor('s3'), maxParts: 10_000 };
 
 describe('memory budget', () => {
-  it('the default budget is 100 MiB: what is left after the runtime splits into live buffers and GC slack', () => {
+  it('the default budget is 100 MiB: what is left after the runtime holds live buffers and garbage of three pacing steps', () => {
     const b = memoryBudget();
     assert.equal(b.maxBytes, DEFAULT_MAX_MEMORY);
-    assert.equal(b.buffers + b.gcSlack, DEFAULT_MAX_MEMORY - RUNTIME_RESERVE);
-    assert.ok(b.gcSlack >= 2 * MiB && b.gcSlack <= b.buffers);
+    assert.equal(b.buffers + 3 * b.pacing, DEFAULT_MAX_MEMORY - RUNTIME_RESERVE);
+    assert.ok(b.pacing >= 2 * MiB && b.pacing <= b.buffers);
   });
 
   it('a budget below the runtime still leaves the minimum buffers', () => {
     const b = memoryBudget(32 * MiB);
-    assert.ok(b.buffers + b.gcSlack >= 16 * MiB);
+    assert.ok(b.buffers >= 8 * MiB);
   });
 
   it('backup: the default budget holds the plan, with S3 parts at the 5 MiB minimum and compression on every core', () => {
     const b = memoryBudget();
     const p = planBackup(b, { jobs: 2, compressed: true, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
-    assert.equal(p.partSize, 5 * MiB);
+    assert.ok(p.partSize >= 5 * MiB && p.partSize <= 8 * MiB, String(p.partSize));
     assert.ok(p.partsInFlight >= 1);
-    assert.equal(p.compressionBlock, MiB);
+    assert.ok(p.compressionBlock >= 256 * 1024 && p.compressionBlock <= MiB);
     assert.equal(p.overBudget, false);
     assert.ok(p.bytes <= b.buffers, `${p.bytes} ≤ ${b.buffers}`);
   });
@@ -47,11 +47,12 @@ describe('memory budget', () => {
     assert.equal(p.overBudget, true);
   });
 
-  it('restore: the default budget downloads one object with a few ranged GETs; a larger one reads several objects', () => {
+  it('restore: the default budget streams one object with one GET; a larger one uses ranged GETs and reads several objects', () => {
     const small = memoryBudget();
     const p = planRestore(small, { jobs: 2, objects: 3 });
     assert.equal(p.objectsAtOnce, 1);
-    assert.ok(p.streams >= 2, JSON.stringify(p));
+    assert.equal(p.streams, 1, JSON.stringify(p));
+    assert.ok(planRestore(memoryBudget(256 * MiB), { jobs: 2, objects: 1 }).streams >= 2);
     assert.ok(p.bytes <= small.buffers, `${p.bytes} ≤ ${small.buffers}`);
     const big = memoryBudget(1 * GiB);
     const q = planRestore(big, { jobs: 4, objects: 3 });

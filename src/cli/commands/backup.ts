@@ -7,7 +7,7 @@ import type { OptionSpec } from '../args.js';
 import { parseSize } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, memoryBudgetOf, storeOptionsFromArgs } from '../common-options.js';
-import { GcPacer } from '../../gc-pacer.js';
+import { pacedBudget } from '../../gc-pacer.js';
 import { composeStoreFromOptions } from '../../app/compose.js';
 import { ExitCode, PgstowError, UsageError } from '../../errors.js';
 import type { BackupCompression } from '../../domain/backup/backup-manifest.js';
@@ -143,9 +143,8 @@ export const command: Command = {
     const effectiveMode = progressMode === 'log' && ctx.log.level !== 'debug' && ctx.log.level !== 'info' && o.progress === undefined ? 'off' : progressMode;
     const progress = new ProgressReporter(stderr, ctx.log, effectiveMode);
 
-    const memory = memoryBudgetOf(args, ctx.env);
-    const composed = await composeStoreFromOptions(storeOptions, serverName);
-    const stopPacer = new GcPacer(memory.gcSlack).start();
+    const { budget: memory, stop: stopPacer } = pacedBudget(memoryBudgetOf(args, ctx.env));
+    const composed = await composeStoreFromOptions(storeOptions, serverName).catch((err: unknown) => { stopPacer(); throw err; });
     try {
       if (o.test) {
         for await (const entry of composed.store.list(composed.layout.basePrefix, { delimiter: '/' })) { void entry; break; }

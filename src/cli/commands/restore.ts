@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
 import { COMMON_OPTIONS, EXIT_CODES_EPILOG, memoryBudgetOf } from '../common-options.js';
-import { GcPacer } from '../../gc-pacer.js';
+import { pacedBudget } from '../../gc-pacer.js';
 import { composeStore } from '../../app/compose.js';
 import { UsageError } from '../../errors.js';
 import { parseLsn } from '../../domain/wal/lsn.js';
@@ -109,8 +109,9 @@ export const command: Command = {
     }
 
     const composed = await composeStore(args, ctx);
-    input.memory = memoryBudgetOf(args, ctx.env);
-    const stopPacer = new GcPacer(input.memory.gcSlack).start();
+    const paced = pacedBudget(memoryBudgetOf(args, ctx.env));
+    input.memory = paced.budget;
+    const stopPacer = paced.stop;
     try {
       if (o.test) {
         for await (const e of composed.store.list(composed.layout.basePrefix, { delimiter: '/' })) { void isCommonPrefix(e); break; }

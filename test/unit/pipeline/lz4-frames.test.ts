@@ -5,7 +5,7 @@ import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { decodeLz4Frame, lz4Decompress, Lz4FormatError } from '../../../src/pipeline/lz4-frames.js';
-import { xxh32 } from '../../../src/pipeline/xxhash32.js';
+import { xxh32, xxh32Stream } from '../../../src/pipeline/xxhash32.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { requireInstalled } from '../../harness/test-env.js';
 
@@ -26,6 +26,13 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     assert.equal(xxh32(Buffer.from('a')), 0x550d7456);
     assert.equal(xxh32(Buffer.from('abc')), 0x32d153ff);
     assert.equal(xxh32(Buffer.from('Nobody inspects the spammish repetition')), 0xe2293b2f);
+    const data = crypto.randomBytes(1000);
+    for (const cuts of [[0], [1, 15, 16, 17], [3, 500, 999], [16, 32, 48]]) {
+      const h = xxh32Stream();
+      let at = 0;
+      for (const c of [...cuts, data.length]) { h.update(data.subarray(at, c)); at = c; }
+      assert.equal(h.digest(), xxh32(data), `cut at ${cuts.join(',')}`);
+    }
   });
 
   it('decodes what the lz4 program writes: linked and independent blocks, every block size, block and content checksums, content size', (t) => {

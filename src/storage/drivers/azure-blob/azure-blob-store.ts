@@ -14,7 +14,7 @@ import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
 import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
@@ -118,8 +118,9 @@ export class AzureBlobStore implements ObjectStore {
         throw new SourceStreamError(err);
       }
     };
-    const first = (await next()) ?? Buffer.alloc(0);
-    const second = first.length < blockSize ? undefined : await next();
+    // `let`, cleared once staged: a const would keep the first blocks in memory for the whole upload.
+    let first: Buffer | undefined = (await next()) ?? Buffer.alloc(0);
+    let second = first.length < blockSize ? undefined : await next();
     if (second === undefined && first.length <= singlePutSize) {
       const r = await blob.upload(first, first.length, this.writeOptions(options));
       return { key, size: first.length, ...(r.etag ? { etag: r.etag } : {}) };
@@ -147,6 +148,8 @@ export class AzureBlobStore implements ObjectStore {
     try {
       stage(first);
       let chunk: Buffer | undefined = second;
+      first = undefined;
+      second = undefined;
       while (chunk !== undefined && failure === undefined) {
         if (ids.length >= AZURE_MAX_BLOCKS) {
           throw new StorageRequestError({ provider: this.provider, operation: 'put', key },
@@ -319,20 +322,6 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 /** Re-cuts a stream into buffers of exactly `size` bytes (the last may be shorter; none if empty). */
-async function* chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let have = 0;
-  for await (const c of source) {
-    let buf = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
-    while (have + buf.length >= size) {
-      const take = size - have;
-      parts.push(buf.subarray(0, take));
-      yield Buffer.concat(parts, size);
-      parts = [];
-      have = 0;
-      buf = buf.subarray(take);
-    }
-    if (buf.length > 0) { parts.push(buf); have += buf.length; }
-  }
-  if (have > 0) yield Buffer.concat(parts, have);
+function chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
+  return fixedSizeParts(source, size);
 }
