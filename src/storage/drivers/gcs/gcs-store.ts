@@ -3,7 +3,7 @@
  * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
  * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
  */
-import * as http from 'node:http';
+import { http } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';

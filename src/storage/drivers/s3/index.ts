@@ -5,9 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as dns from 'node:dns';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as tls from 'node:tls';
+import { http, https, tls } from '../../node-net.js';
+import type * as httpT from 'node:http';
+import type * as httpsT from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { ConfigError } from '../../../errors.js';
@@ -76,11 +76,11 @@ function readCa(caFile: string): string[] {
  * the old CA serve requests already running on them and new requests connect with the new CA.
  */
 class LiveCaAgent extends https.Agent {
-  constructor(opts: https.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
+  constructor(opts: httpsT.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
     super(opts);
   }
 
-  addRequest(req: http.ClientRequest, options: https.RequestOptions): void {
+  addRequest(req: httpT.ClientRequest, options: httpsT.RequestOptions): void {
     const file = this.caFileNow();
     if (file !== this.file) {
       try {
@@ -91,7 +91,7 @@ class LiveCaAgent extends https.Agent {
         // An unreadable new CA: keep the last good one (the watcher reports the bad configuration).
       }
     }
-    (https.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: https.RequestOptions): void }).addRequest.call(this, req, options);
+    (https.Agent.prototype as unknown as { addRequest(r: httpT.ClientRequest, o: httpsT.RequestOptions): void }).addRequest.call(this, req, options);
   }
 }
 
