@@ -18,6 +18,8 @@ import { restoreBackup, takeBackup, type Codec, type StoreEndpoint } from './lib
 import { composeStoreFromOptions } from '../src/app/compose.js';
 import { archiveWal } from '../src/services/archive-wal.js';
 import { getCodec } from '../src/pipeline/codecs.js';
+import { memoryBudget } from '../src/memory-budget.js';
+import { pacedBudget } from '../src/gc-pacer.js';
 import type { StoreOptions } from '../src/storage/store-options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,6 +68,8 @@ async function walInOneProcess(options: StoreOptions): Promise<WalPoint[]> {
     settings: { archive_mode: 'on', archive_command: `cp %p ${stash}/%f`, wal_level: 'replica', max_wal_size: '64MB' },
   });
   const composed = await composeStoreFromOptions(options, 'mem-wal');
+  // As the plugin's sidecar runs: one paced budget for the life of the process.
+  const { budget: memory, stop } = pacedBudget(memoryBudget());
   const points: WalPoint[] = [];
   const sample = (calls: number): void => {
     const m = process.memoryUsage();
@@ -82,7 +86,7 @@ async function walInOneProcess(options: StoreOptions): Promise<WalPoint[]> {
       const ready = fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort();
       for (const f of ready) {
         const file = path.join(stash, f);
-        const r = await archiveWal({ store: composed.store, layout: composed.layout }, { walPath: file, ...(codec === 'none' ? {} : { codec: getCodec(codec) }) });
+        const r = await archiveWal({ store: composed.store, layout: composed.layout }, { walPath: file, memory, ...(codec === 'none' ? {} : { codec: getCodec(codec) }) });
         uploaded.push(r.key);
         fs.rmSync(file);
         if (++calls % 500 === 0) {
@@ -95,6 +99,7 @@ async function walInOneProcess(options: StoreOptions): Promise<WalPoint[]> {
       }
     }
   } finally {
+    stop();
     await composed.store.close();
     await pg.destroy();
     removeDir(stash);

@@ -107,7 +107,7 @@ function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number
     let lit = token >>> 4;
     if (lit === 15) { let b; do { b = src[s++] as number; lit += b; } while (b === 255 && s < end); }
     if (s + lit > end || o + lit > limit) throw new Lz4FormatError('corrupt LZ4 block: literals overrun');
-    if (lit > 16) src.copy(out, o, s, s + lit);
+    if (lit > 8) src.copy(out, o, s, s + lit);
     else for (let i = 0; i < lit; i++) out[o + i] = src[s + i] as number;
     o += lit;
     s += lit;
@@ -119,8 +119,19 @@ function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number
     len += 4;
     if (offset === 0 || offset > o || o + len > limit) throw new Lz4FormatError('corrupt LZ4 block: bad match');
     const from = o - offset;
-    if (offset >= len && len > 32) out.copyWithin(o, from, from + len);
-    else for (let i = 0; i < len; i++) out[o + i] = out[from + i] as number;
+    if (len <= 16) {
+      for (let i = 0; i < len; i++) out[o + i] = out[from + i] as number;
+    } else if (offset >= len) {
+      out.copyWithin(o, from, from + len);
+    } else {
+      // Overlapping (a repeated pattern): copy what exists, which doubles each time.
+      let done = 0;
+      while (done < len) {
+        const n = Math.min(len - done, offset + done);
+        out.copyWithin(o + done, from, from + n);
+        done += n;
+      }
+    }
     o += len;
   }
 }
