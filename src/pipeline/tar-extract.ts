@@ -58,114 +58,125 @@ export async function extractTar(source: AsyncIterable<Buffer>, options: Extract
   }
 }
 
-async function extractMembers(source: AsyncIterable<Buffer>, options: ExtractOptions, writer: FileWriteQueue): Promise<ExtractResult> {
-  const reader = new ByteReader(source[Symbol.asyncIterator]());
-  const root = path.resolve(options.root);
-  const owners = options.restoreOwners ? await OwnerResolver.load() : undefined;
-  const symlinks = new Set<string>();
-  const dirs: Array<{ abs: string; h: Header }> = [];
-  let globalPax: Record<string, string> = {};
-  let pax: Record<string, string> | undefined;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let members = 0;
-  let fileBytes = 0;
-  let last = '(start of archive)';
+/** What extraction carries from member to member. */
+interface Extraction {
+  reader: ByteReader;
+  writer: FileWriteQueue;
+  options: ExtractOptions;
+  root: string;
+  owners: OwnerResolver | undefined;
+  symlinks: Set<string>;
+  dirs: Array<{ abs: string; h: Header }>;
+  /** Extended headers (PAX x/g, GNU L/K) waiting for the member they describe. */
+  ext: { globalPax: Record<string, string>; pax?: Record<string, string>; longName?: string; longLink?: string };
+  members: number;
+  fileBytes: number;
+  /** The last member seen, for messages. */
+  last: string;
+}
 
+async function extractMembers(source: AsyncIterable<Buffer>, options: ExtractOptions, writer: FileWriteQueue): Promise<ExtractResult> {
+  const x: Extraction = {
+    reader: new ByteReader(source[Symbol.asyncIterator]()), writer, options, root: path.resolve(options.root),
+    owners: options.restoreOwners ? await OwnerResolver.load() : undefined, symlinks: new Set(), dirs: [],
+    ext: { globalPax: {} }, members: 0, fileBytes: 0, last: '(start of archive)',
+  };
   for (;;) {
     options.signal?.throwIfAborted();
-    const block = await reader.readExact(BLOCK, () => `inside the header after ${last}`);
-    if (block === undefined) throw new TarFormatError(`archive truncated: it ends after ${last} without the end-of-archive marker`);
+    const block = await x.reader.readExact(BLOCK, () => `inside the header after ${x.last}`);
+    if (block === undefined) throw new TarFormatError(`archive truncated: it ends after ${x.last} without the end-of-archive marker`);
     if (isZero(block)) {
-      await reader.drain();
+      await x.reader.drain();
       break;
     }
-    const raw = parseHeader(block, last);
-    if (raw.type === 'x' || raw.type === 'g' || raw.type === 'L' || raw.type === 'K') {
-      const body = await reader.readExact(raw.size, () => `inside an extended header after ${last}`);
-      if (body === undefined && raw.size > 0) throw new TarFormatError(`archive truncated inside an extended header after ${last}`);
-      await reader.skip(padding(raw.size), () => `after an extended header following ${last}`);
-      const data = body ?? Buffer.alloc(0);
-      if (raw.type === 'x') pax = { ...globalPax, ...parsePax(data) };
-      else if (raw.type === 'g') globalPax = { ...globalPax, ...parsePax(data) };
-      else if (raw.type === 'L') longName = cString(data);
-      else longLink = cString(data);
-      continue;
-    }
-    const h = applyExtended(raw, pax ?? (Object.keys(globalPax).length ? globalPax : undefined), longName, longLink);
-    pax = undefined; longName = undefined; longLink = undefined;
-    const rel = safeRelative(h.name);
-    last = `member "${h.name}"`;
-    members++;
-    if (rel !== '') assertNotBelowSymlink(rel, symlinks, h.name);
-    const abs = rel === '' ? root : path.join(root, rel);
-    const hasData = h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '';
-    switch (true) {
-      case hasData: {
-        // Handed to the write queue: this file's writes run while the next members are parsed.
-        const file = await writer.open(abs, h.mode & 0o777);
-        let complete = false;
-        try {
-          let remaining = h.size;
-          while (remaining > 0) {
-            const chunk = await reader.readUpTo(remaining);
-            if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${last} (${remaining} of ${h.size} bytes missing)`);
-            await file.write(chunk);
-            remaining -= chunk.length;
-            fileBytes += chunk.length;
-            options.onBytes?.(chunk.length);
-          }
-          complete = true;
-        } finally {
-          void file.close(complete ? { mode: h.mode & 0o777, mtime: h.mtime, ...(owners ? { owner: { uid: owners.uid(h), gid: owners.gid(h) } } : {}) } : undefined);
-        }
-        await reader.skip(padding(h.size), () => `in the padding of ${last}`);
-        break;
-      }
-      case h.type === '5': {
-        await writer.ensureDir(abs);
-        dirs.push({ abs, h });
-        await skipData(reader, h, last);
-        break;
-      }
-      case h.type === '2': {
-        if (rel === '') throw new TarFormatError(`refusing ${last}: the archive root cannot be a symlink`);
-        // Links are rare in PGDATA: let pending files finish first, so nothing is written through a new link.
-        await writer.drain();
-        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-        await fsp.rm(abs, { force: true });
-        await fsp.symlink(h.linkname, abs);
-        symlinks.add(rel);
-        if (owners) await fsp.lchown(abs, owners.uid(h), owners.gid(h)).catch(() => undefined);
-        await skipData(reader, h, last);
-        break;
-      }
-      case h.type === '1': {
-        const target = safeRelative(h.linkname);
-        if (target === '') throw new TarFormatError(`refusing ${last}: hard link to the archive root`);
-        assertNotBelowSymlink(target, symlinks, h.linkname);
-        if (symlinks.has(target)) throw new TarFormatError(`refusing ${last}: hard link to a symlink`);
-        await writer.drain(); // the link target must be complete
-        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-        await fsp.rm(abs, { force: true });
-        await fsp.link(path.join(root, target), abs);
-        await skipData(reader, h, last);
-        break;
-      }
-      default:
-        // Devices and FIFOs never belong in PGDATA; skip them rather than create them.
-        await skipData(reader, h, last);
-    }
+    const raw = parseHeader(block, x.last);
+    if (raw.type === 'x' || raw.type === 'g' || raw.type === 'L' || raw.type === 'K') await readExtended(x, raw);
+    else await extractMember(x, raw);
   }
-
   // Directories last and deepest first, so writing their files did not change their mtime afterwards.
   await writer.drain();
-  for (const { abs, h } of dirs.reverse()) {
+  for (const { abs, h } of x.dirs.reverse()) {
     await fsp.chmod(abs, h.mode & 0o777);
-    if (owners) await fsp.chown(abs, owners.uid(h), owners.gid(h));
+    if (x.owners) await fsp.chown(abs, x.owners.uid(h), x.owners.gid(h));
     await fsp.utimes(abs, h.mtime, h.mtime);
   }
-  return { members, fileBytes };
+  return { members: x.members, fileBytes: x.fileBytes };
+}
+
+async function readExtended(x: Extraction, raw: Header): Promise<void> {
+  const body = await x.reader.readExact(raw.size, () => `inside an extended header after ${x.last}`);
+  if (body === undefined && raw.size > 0) throw new TarFormatError(`archive truncated inside an extended header after ${x.last}`);
+  await x.reader.skip(padding(raw.size), () => `after an extended header following ${x.last}`);
+  const data = body ?? Buffer.alloc(0);
+  if (raw.type === 'x') x.ext.pax = { ...x.ext.globalPax, ...parsePax(data) };
+  else if (raw.type === 'g') x.ext.globalPax = { ...x.ext.globalPax, ...parsePax(data) };
+  else if (raw.type === 'L') x.ext.longName = cString(data);
+  else x.ext.longLink = cString(data);
+}
+
+async function extractMember(x: Extraction, raw: Header): Promise<void> {
+  const { ext } = x;
+  const h = applyExtended(raw, ext.pax ?? (Object.keys(ext.globalPax).length ? ext.globalPax : undefined), ext.longName, ext.longLink);
+  x.ext = { globalPax: ext.globalPax };
+  const rel = safeRelative(h.name);
+  x.last = `member "${h.name}"`;
+  x.members++;
+  if (rel !== '') assertNotBelowSymlink(rel, x.symlinks, h.name);
+  const abs = rel === '' ? x.root : path.join(x.root, rel);
+  if (h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '') await writeFile(x, h, abs);
+  else if (h.type === '5') {
+    await x.writer.ensureDir(abs);
+    x.dirs.push({ abs, h });
+    await skipData(x.reader, h, x.last);
+  } else if (h.type === '2') await makeSymlink(x, h, rel, abs);
+  else if (h.type === '1') await makeHardLink(x, h, abs);
+  else await skipData(x.reader, h, x.last); // devices and FIFOs never belong in PGDATA: skipped, not created
+}
+
+/** Hands the file to the write queue: its writes run while the next members are parsed. */
+async function writeFile(x: Extraction, h: Header, abs: string): Promise<void> {
+  const file = await x.writer.open(abs, h.mode & 0o777);
+  let complete = false;
+  try {
+    let remaining = h.size;
+    while (remaining > 0) {
+      const chunk = await x.reader.readUpTo(remaining);
+      if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${x.last} (${remaining} of ${h.size} bytes missing)`);
+      await file.write(chunk);
+      remaining -= chunk.length;
+      x.fileBytes += chunk.length;
+      x.options.onBytes?.(chunk.length);
+    }
+    complete = true;
+  } finally {
+    const owner = x.owners ? { owner: { uid: x.owners.uid(h), gid: x.owners.gid(h) } } : {};
+    void file.close(complete ? { mode: h.mode & 0o777, mtime: h.mtime, ...owner } : undefined);
+  }
+  await x.reader.skip(padding(h.size), () => `in the padding of ${x.last}`);
+}
+
+async function makeSymlink(x: Extraction, h: Header, rel: string, abs: string): Promise<void> {
+  if (rel === '') throw new TarFormatError(`refusing ${x.last}: the archive root cannot be a symlink`);
+  // Links are rare in PGDATA: let pending files finish first, so nothing is written through a new link.
+  await x.writer.drain();
+  await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+  await fsp.rm(abs, { force: true });
+  await fsp.symlink(h.linkname, abs);
+  x.symlinks.add(rel);
+  if (x.owners) await fsp.lchown(abs, x.owners.uid(h), x.owners.gid(h)).catch(() => undefined);
+  await skipData(x.reader, h, x.last);
+}
+
+async function makeHardLink(x: Extraction, h: Header, abs: string): Promise<void> {
+  const target = safeRelative(h.linkname);
+  if (target === '') throw new TarFormatError(`refusing ${x.last}: hard link to the archive root`);
+  assertNotBelowSymlink(target, x.symlinks, h.linkname);
+  if (x.symlinks.has(target)) throw new TarFormatError(`refusing ${x.last}: hard link to a symlink`);
+  await x.writer.drain(); // the link target must be complete
+  await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+  await fsp.rm(abs, { force: true });
+  await fsp.link(path.join(x.root, target), abs);
+  await skipData(x.reader, h, x.last);
 }
 
 async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
