@@ -48,6 +48,7 @@ export class GcPacer implements BytePacer {
   private users = 0;
   private pending = 0;
   private floor = 0;
+  private lastMajor = 0;
   readonly stats: GcPacerStats = { minor: 0, major: 0 };
 
   constructor(private readonly slack: number) {}
@@ -74,17 +75,16 @@ export class GcPacer implements BytePacer {
     this.pending = 0;
     gc({ type: 'minor' });
     this.stats.minor++;
-    // Buffers held across two young collections (an upload part in flight) were promoted: now and then a
-    // full collection for them, when Buffer memory grew well above what the last full one left.
-    if (this.stats.minor % 8 === 0) {
-      const now = external();
-      if (now > this.floor + 2 * this.slack) {
-        gc({ type: 'major' });
-        this.stats.major++;
-        this.floor = external();
-      } else if (now < this.floor) {
-        this.floor = now;
-      }
+    // Buffers held across two young collections (an upload part in flight) were promoted: at most once a second a
+    // full collection for them, when Buffer memory grew well above what the last full one left. (A full one
+    // every 8 young ones cost a restore ~10 % of its time for ~7 MB less RSS, measured.)
+    const now = external();
+    if (now < this.floor) this.floor = now;
+    else if (now > this.floor + 4 * this.slack && Date.now() - this.lastMajor >= 1000) {
+      gc({ type: 'major' });
+      this.stats.major++;
+      this.lastMajor = Date.now();
+      this.floor = external();
     }
   }
 }
