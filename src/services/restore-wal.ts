@@ -10,19 +10,19 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform, pipeline as pipe } from 'node:stream';
 import { OperationError } from '../errors.js';
 import { selectWalCandidate, type WalCandidate } from '../domain/wal/wal-candidates.js';
 import {
   assertSegmentSize, nextSegmentName, parseWalFileName, type WalFileName,
 } from '../domain/wal/wal-file-name.js';
-import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
+import { CODECS, CodecError, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
 import { moveFileAtomic, writeFileAtomic } from './local-files.js';
 import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
 import type { WalLogger } from './archive-wal.js';
+import { WalDownloadCheck } from './wal-verification.js';
 
 const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
@@ -139,23 +139,33 @@ export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: 
   return selectWalCandidate(walName, dir, keys, { suffixes: SUFFIXES, noPartial });
 }
 
+/**
+ * Downloads, decodes and checks one WAL object into `dest` (temp file + rename): the file appears only when the
+ * bytes are what was archived (WalDownloadCheck); otherwise DamagedWalError names the object and the reason.
+ */
 async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
-  const raw = await store.get(c.key, signal ? { signal } : undefined);
-  const decoded = await decode(raw, c);
-  const check = (size: number): void => {
-    if (wal.kind !== 'segment' && wal.kind !== 'partial') return;
-    if (!isSegmentSize(size) || (segmentSize !== undefined && size !== segmentSize)) {
-      throw new IntegrityError({ provider: store.provider, operation: 'get', key: c.key },
-        `${c.key} decodes to ${size} bytes, which is not ${segmentSize !== undefined ? `the WAL segment size ${segmentSize}` : 'a valid WAL segment size'}; the object is damaged`);
-    }
-  };
-  return writeFileAtomic(dest, decoded, { check });
+  const check = new WalDownloadCheck(store.provider, c.key, wal, c.partial);
+  const raw = await store.get(c.key, { onInfo: check.onInfo, ...(signal ? { signal } : {}) });
+  try {
+    const decoded = await decode(pipe(raw, tap((b) => check.raw(b)), noop), c);
+    return await writeFileAtomic(dest, pipe(decoded, tap((b) => check.decoded(b)), noop), { check: () => check.verify(segmentSize) });
+  } catch (err) {
+    // A failed download (StorageError) or a damaged object (DamagedWalError) as is; a codec refusing the bytes is damage.
+    if (err instanceof CodecError) check.damaged(err.message, err);
+    throw err;
+  }
 }
+
+function tap(fn: (chunk: Buffer) => void): Transform {
+  return new Transform({ transform(chunk: Buffer, _enc, cb) { fn(chunk); cb(null, chunk); } });
+}
+
+function noop(): void { /* errors reach the last stream of the pipeline, where the consumer sees them */ }
 
 /** Decompresses by suffix; an unsuffixed object that starts with a codec's magic bytes is decoded too. */
 async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
   const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;
-  if (codec) return raw.pipe(codec.createDecompressor()) as unknown as Readable;
+  if (codec) return pipe(raw, codec.createDecompressor(), noop) as unknown as Readable;
   const it = raw[Symbol.asyncIterator]();
   const first = await it.next();
   const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
@@ -164,7 +174,7 @@ async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
     for (;;) { const n = await it.next(); if (n.done) return; yield n.value as Buffer; }
   })());
   const sniffed = detectCodec(head);
-  return sniffed ? rest.pipe(sniffed.createDecompressor()) as unknown as Readable : rest;
+  return sniffed ? pipe(rest, sniffed.createDecompressor(), noop) as unknown as Readable : rest;
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */

@@ -55,8 +55,10 @@ export function resolveGcsConfig(destination: Destination, options: StoreOptions
 
   let auth: GcsAuth;
   const keyFile = nonEmpty(env.GOOGLE_APPLICATION_CREDENTIALS);
-  if (keyFile !== undefined) auth = readKeyFile(keyFile);
-  else if (emulator) auth = { kind: 'anonymous', label: 'no credentials (STORAGE_EMULATOR_HOST)' };
+  // As Google's Python client (so Barman) does: with STORAGE_EMULATOR_HOST it goes anonymous and never reads
+  // GOOGLE_APPLICATION_CREDENTIALS, which CloudNativePG always sets (often to an empty or placeholder file).
+  if (emulator) auth = { kind: 'anonymous', label: `no credentials (STORAGE_EMULATOR_HOST${keyFile !== undefined ? '; GOOGLE_APPLICATION_CREDENTIALS ignored' : ''})` };
+  else if (keyFile !== undefined) auth = readKeyFile(keyFile);
   else auth = { kind: 'application-default', label: `Application Default Credentials (metadata server ${metadataHost ?? '169.254.169.254'})` };
 
   const requested = options.gcs?.chunkSize ?? DEFAULT_GCS_CHUNK_SIZE;
