@@ -8,6 +8,8 @@ import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
 import { UsageError } from '../errors.js';
 import type { ResolvedConfig } from '../config/resolved-config.js';
 import type { KubernetesMode, LoadConfigOptions } from '../config/load-config.js';
+import { memoryBudget, parseMemorySize, type MemoryBudget } from '../memory-budget.js';
+import { revealText } from '../secret.js';
 
 export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { dest: 'version', flags: ['-V', '--version'], type: 'flag', help: 'show program\'s version number and exit' },
@@ -31,6 +33,8 @@ export const COMMON_OPTIONS: readonly OptionSpec[] = [
   { dest: 'source', flags: ['--source'], type: 'string', metavar: 'NAME', help: '(pgstow) with --config: use spec.externalClusters[NAME].barmanObjectStore (a restore source)' },
   { dest: 'serverName', flags: ['--server-name'], type: 'string', metavar: 'NAME', help: '(pgstow) with --config: the server name (needed for an ObjectStore not referenced by a Cluster)' },
   { dest: 'debug', flags: ['--debug'], type: 'flag', help: '(pgstow) print stack traces and error causes' },
+  { dest: 'maxMemory', flags: ['--max-memory'], type: 'string', metavar: 'SIZE',
+    help: '(pgstow) memory budget of this process, e.g. 100Mi or 1Gi (default 100Mi; also PGSTOW_MAX_MEMORY): part sizes, read-ahead and concurrency follow from it' },
 ];
 
 /** Positionals that a --config file can supply (pgstow commands only; barman-cloud-* keep Barman's CLI). */
@@ -207,4 +211,21 @@ function overlayFlags(args: ParsedArgs, base: StoreOptions, provider: CloudProvi
   }
   if (provider === 'google-cloud-storage') options.gcs = { ...options.gcs };
   return options;
+}
+
+/**
+ * The process's memory budget: --max-memory, else PGSTOW_MAX_MEMORY from the --config manifest's environment
+ * (an ObjectStore's instanceSidecarConfiguration.env), else from the process environment, else 100 MiB.
+ */
+export function memoryBudgetOf(args: ParsedArgs, env: Readonly<Record<string, string | undefined>>, config: ResolvedConfig | undefined = configOf(args)): MemoryBudget {
+  const fromConfig = config?.extraEnv.PGSTOW_MAX_MEMORY;
+  const [text, where] = typeof args.options.maxMemory === 'string' ? [args.options.maxMemory, 'argument --max-memory']
+    : fromConfig !== undefined ? [revealText(fromConfig), `PGSTOW_MAX_MEMORY in ${config?.source.file}`]
+      : env.PGSTOW_MAX_MEMORY ? [env.PGSTOW_MAX_MEMORY, 'PGSTOW_MAX_MEMORY'] : [undefined, ''];
+  if (text === undefined) return memoryBudget();
+  try {
+    return memoryBudget(parseMemorySize(text));
+  } catch (err) {
+    throw new UsageError(`${where}: ${(err as Error).message}`);
+  }
 }

@@ -34,12 +34,13 @@ export class BandwidthLimiter {
 class Meter extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
-  constructor(private readonly limiter: BandwidthLimiter | undefined) {
+  constructor(private readonly limiter: BandwidthLimiter | undefined, private readonly onStored?: (bytes: number) => void) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
+    this.onStored?.(chunk.length);
     this.hash.update(chunk);
     if (!this.limiter) { cb(null, chunk); return; }
     this.limiter.take(chunk.length).then(() => cb(null, chunk), cb);
@@ -51,6 +52,8 @@ export interface VolumeSinkOptions {
   limiter?: BandwidthLimiter | undefined;
   /** Starts the upload of `body`; must consume it to the end or reject. */
   upload: (body: Readable) => Promise<unknown>;
+  /** Called with the bytes of each stored (compressed) chunk, e.g. for the GC pacer. */
+  onStored?: (bytes: number) => void;
 }
 
 export class VolumeSink {
@@ -62,7 +65,7 @@ export class VolumeSink {
   members = 0;
 
   constructor(opts: VolumeSinkOptions) {
-    this.meter = new Meter(opts.limiter);
+    this.meter = new Meter(opts.limiter, opts.onStored);
     const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [this.input];
     if (opts.compressor) stages.push(opts.compressor);
     const piped = pipeline([...stages, this.meter] as unknown as [Readable, Transform]);

@@ -15,6 +15,7 @@ import { OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
+import type { MemoryBudget } from '../memory-budget.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
 import type { ObjectStore, PutResult } from '../storage/object-store.js';
@@ -43,6 +44,8 @@ export interface ArchiveWalInput {
   historyTags?: Readonly<Record<string, string>>;
   /** Upload this file plus up to maxParallel − 1 other ready files (default 1: only this file). */
   maxParallel?: number;
+  /** The process's memory budget; its pacer (when the process started one) hears of every WAL read. */
+  memory?: MemoryBudget;
   /** Archive spool directory; required when maxParallel > 1, consulted whenever given. */
   spoolDir?: string;
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
@@ -172,6 +175,7 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
   let data: Buffer;
   try {
     data = await fsp.readFile(file);
+    input.memory?.pacer?.note(data.length);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new OperationError('ERR_WAL_READ', `cannot read WAL file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });

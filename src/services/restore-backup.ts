@@ -26,6 +26,7 @@ import { createTarDecompressor } from '../pipeline/tar-decompress.js';
 import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
 import { unverifiedReasons } from './backup-verification.js';
 import { extractTar } from '../pipeline/tar-extract.js';
+import { memoryBudget, planRestore, type MemoryBudget } from '../memory-budget.js';
 
 export interface RestoreDeps {
   store: ObjectStore;
@@ -46,11 +47,13 @@ export interface RestoreInput {
   allowUnverified?: boolean;
   /** PITR settings to write (pgstow only). */
   recovery?: { plan: RecoveryPlan; restoreCommand: string };
-  /** Objects downloaded at once (default 2). */
+  /** Objects downloaded at once (default 2, fewer when the memory budget allows fewer). */
   jobs?: number;
-  /** Ranged GETs in flight per object (default 4) and their size (default 8 MiB). */
+  /** Ranged GETs in flight per object and their size (default: from the memory budget). */
   streamsPerObject?: number;
   partSize?: number;
+  /** The process's memory budget (default 100 MiB): ranges, write buffers and objects at once follow from it. */
+  memory?: MemoryBudget;
   onProgress?: (p: { downloadedBytes: number; writtenBytes: number; totalBytes: number }) => void;
 }
 
@@ -126,18 +129,23 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
     let members = 0;
     const restoreOwners = process.getuid?.() === 0;
     const progress = (): void => input.onProgress?.({ downloadedBytes, writtenBytes, totalBytes });
-    await runPool(files, input.jobs ?? 2, async (f) => {
+    const memory = input.memory ?? memoryBudget();
+    const plan = planRestore(memory, { jobs: input.jobs ?? 2, objects: files.length });
+    const streams = input.streamsPerObject ?? plan.streams;
+    const rangeSize = input.partSize ?? plan.rangeSize;
+    log.debug(`memory plan: ${plan.objectsAtOnce} object(s) at once, ${streams} range(s) of ${rangeSize} bytes each, ${plan.writeBuffer} bytes of pending writes`);
+    await runPool(files, plan.objectsAtOnce, async (f) => {
       log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
       try {
         const hash = manifest ? createHash('sha256') : undefined;
-      const source = Readable.from(countBytes(parallelGet(store, f.key, {
-          size: f.size, concurrency: input.streamsPerObject ?? 4, ...(input.partSize ? { partSize: input.partSize } : {}), ...(deps.signal ? { signal: deps.signal } : {}),
-        }), (c) => { hash?.update(c); downloadedBytes += c.length; progress(); }), { objectMode: false });
+        const source = Readable.from(countBytes(parallelGet(store, f.key, {
+          size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
+        }), (c) => { hash?.update(c); downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); }), { objectMode: false });
         const decompressor = createTarDecompressor(f.compression);
         let result: { members: number } | undefined;
         await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
           result = await extractTar(tar, {
-            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; }, ...(deps.signal ? { signal: deps.signal } : {}),
+            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: plan.writeBuffer, ...(deps.signal ? { signal: deps.signal } : {}),
           });
         });
         members += result?.members ?? 0;

@@ -29,6 +29,8 @@ import { walkTree } from '../pipeline/pgdata-walker.js';
 import { TarArchiveWriter, type ArchiveVolume } from '../pipeline/tar-archive-writer.js';
 import { BandwidthLimiter, VolumeSink } from '../pipeline/volume-sink.js';
 import { createTarCompressor, TAR_SUFFIX } from '../pipeline/backup-compression.js';
+import { TaskLimiter } from '../pipeline/task-limiter.js';
+import { memoryBudget, minPartSizeFor, planBackup, type MemoryBudget } from '../memory-budget.js';
 import { VERSION } from '../version.js';
 import { cleanupAfterBackup } from './cleanup-garbage.js';
 
@@ -62,6 +64,8 @@ export interface TakeBackupInput {
   /** --max-bandwidth in bytes per second, per tar stream. */
   maxBandwidth?: number;
   tags?: Readonly<Record<string, string>>;
+  /** The process's memory budget: part sizes, parts in flight, archives at once (default 100 MiB). */
+  memory?: MemoryBudget;
   /** Default: now in the local time zone, as Barman. */
   backupId?: string;
   signal?: AbortSignal;
@@ -144,18 +148,30 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     const copyStart = Date.now();
     const progress: BackupProgress = { bytesRead: 0, totalEstimate, member: '', startedAt: started };
     const onProgress = (n: number, member: string): void => {
+      memory.pacer?.note(n);
       progress.bytesRead += n;
       progress.member = member;
       input.onProgress?.(progress);
     };
     const maxArchiveSize = input.maxArchiveSize ?? DEFAULT_MAX_ARCHIVE;
     const suffix = TAR_SUFFIX[input.compression];
+    // A volume holds at most max-archive-size plus one file (≤ 1 GiB segments): enough for part sizing.
+    const sizeHint = Math.min(maxArchiveSize, totalEstimate === undefined ? maxArchiveSize : Math.ceil(totalEstimate * 1.25)) + 1024 ** 3;
+    const jobs = Math.max(1, input.jobs ?? 2);
+    const memory = input.memory ?? memoryBudget();
+    const plan = planBackup(memory, {
+      jobs, compressed: input.compression !== 'none', archives: 1 + server.tablespaces.length,
+      minPart: minPartSizeFor(store.provider), maxParts: store.capabilities.maxParts, volumeSizeHint: sizeHint,
+    });
+    log.debug(`memory plan: ${plan.archivesAtOnce} archive(s) at once, ${plan.partsInFlight} part(s) of ${plan.partSize} bytes in flight, compression blocks of ${plan.compressionBlock} bytes on ${jobs} core(s)`);
+    if (plan.overBudget) log.warning(`the memory budget is too small for this store's part sizes: this backup needs about ${Math.ceil(plan.bytes / 1024 ** 2)} MiB of buffers`);
     const putOptions: PutOptions = {
-      // A volume holds at most max-archive-size plus one file (≤ 1 GiB segments): enough for part sizing.
-      sizeHint: Math.min(maxArchiveSize, totalEstimate === undefined ? maxArchiveSize : Math.ceil(totalEstimate * 1.25)) + 1024 ** 3,
+      sizeHint, partSize: plan.partSize, partsInFlight: plan.partsInFlight,
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     };
+    // Compression uses --jobs cores in total, shared by the archives (tablespaces and data) written at once.
+    const compressionLimiter = new TaskLimiter(jobs);
     const newArchive = (name: string): TarArchiveWriter => {
       const limiter = input.maxBandwidth ? new BandwidthLimiter(input.maxBandwidth) : undefined;
       const w = new TarArchiveWriter({
@@ -164,9 +180,10 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
           const key = layout.backupTarKey(backupId, name, volume, suffix);
           log.debug(`Uploading ${key}`);
           return new VolumeSink({
-            compressor: createTarCompressor(input.compression, input.compressionLevel),
+            compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: compressionLimiter, blockSize: plan.compressionBlock }),
             limiter,
             upload: (body) => store.put(key, body, putOptions),
+            ...(memory.pacer ? { onStored: (n: number) => memory.pacer?.note(n) } : {}),
           });
         },
         onWarning: (m) => log.warning(m),
@@ -215,7 +232,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
         if (!inc.startsWith(`${server.dataDirectory}/`)) log.warning(`included configuration file ${inc} is outside PGDATA and is not backed up`);
       }
     });
-    await runPool(tasks, Math.max(1, input.jobs ?? 2));
+    await runPool(tasks, plan.archivesAtOnce);
 
     phase = 'stopping backup';
     log.info('Stopping backup: pg_backup_stop returns once the last WAL segment of the backup is archived');

@@ -45,3 +45,35 @@ export function openBody(body: Uint8Array | (() => Readable) | Readable): Readab
   if (typeof body === 'function') return body();
   return body;
 }
+
+/**
+ * Cuts a stream into parts of exactly `size` bytes (the last one shorter, possibly none), copying each chunk
+ * into a part buffer as it arrives: memory is the part being filled, never a list of chunks plus their
+ * concatenation (which doubled a part's memory and kept socket-sized chunks alive; measured for issue 15).
+ * `wrapError` marks failures of the source itself (drivers tell them apart from store failures).
+ */
+export async function* fixedSizeParts(stream: AsyncIterable<unknown>, size: number, wrapError: (err: unknown) => unknown = (e) => e): AsyncGenerator<Buffer> {
+  let part = Buffer.allocUnsafe(size);
+  let held = 0;
+  const iterator = stream[Symbol.asyncIterator]();
+  for (;;) {
+    let r: IteratorResult<unknown>;
+    try { r = await iterator.next(); } catch (err) { throw wrapError(err); }
+    if (r.done) break;
+    const v = r.value as string | Uint8Array;
+    const chunk = typeof v === 'string' ? Buffer.from(v) : v;
+    for (let off = 0; off < chunk.length;) {
+      const n = Math.min(size - held, chunk.length - off);
+      part.set(chunk.subarray(off, off + n), held);
+      held += n;
+      off += n;
+      if (held === size) {
+        yield part;
+        part = Buffer.allocUnsafe(size);
+        held = 0;
+      }
+    }
+  }
+  // A short last part is copied out, so a small body does not keep a whole part buffer alive.
+  if (held > 0) yield held < size / 2 ? Buffer.from(part.subarray(0, held)) : part.subarray(0, held);
+}

@@ -6,7 +6,8 @@
 import type { OptionSpec } from '../args.js';
 import { parseSize } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, storeOptionsFromArgs } from '../common-options.js';
+import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, memoryBudgetOf, storeOptionsFromArgs } from '../common-options.js';
+import { pacedBudget } from '../../gc-pacer.js';
 import { composeStoreFromOptions } from '../../app/compose.js';
 import { ExitCode, PgstowError, UsageError } from '../../errors.js';
 import type { BackupCompression } from '../../domain/backup/backup-manifest.js';
@@ -146,14 +147,15 @@ export const command: Command = {
     const effectiveMode = progressMode === 'log' && ctx.log.level !== 'debug' && ctx.log.level !== 'info' && o.progress === undefined ? 'off' : progressMode;
     const progress = new ProgressReporter(stderr, ctx.log, effectiveMode);
 
-    const composed = await composeStoreFromOptions(storeOptions, serverName);
+    const { budget: memory, stop: stopPacer } = pacedBudget(memoryBudgetOf(args, ctx.env));
+    const composed = await composeStoreFromOptions(storeOptions, serverName).catch((err: unknown) => { stopPacer(); throw err; });
     try {
       if (o.test) {
         for await (const entry of composed.store.list(composed.layout.basePrefix, { delimiter: '/' })) { void entry; break; }
         return ExitCode.OK;
       }
       const result = await takeBackup({ store: composed.store, layout: composed.layout }, {
-        connection, compression, jobs, maxArchiveSize, log: ctx.log, signal: ctx.signal,
+        connection, compression, jobs, maxArchiveSize, memory, log: ctx.log, signal: ctx.signal,
         immediateCheckpoint: Boolean(o.immediateCheckpoint),
         ...(o.compressionLevel !== undefined ? { compressionLevel: o.compressionLevel as number } : {}),
         ...(backupName !== undefined ? { name: backupName } : {}),
@@ -171,6 +173,7 @@ export const command: Command = {
       else ctx.stderr.write(`${summary}\n`);
       return ExitCode.OK;
     } finally {
+      stopPacer();
       progress.finish();
       await composed.store.close();
     }

@@ -5,7 +5,8 @@
 import * as path from 'node:path';
 import type { CommandSpec, OptionSpec, ParsedArgs } from '../args.js';
 import type { Command, CommandContext } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
+import { COMMON_OPTIONS, EXIT_CODES_EPILOG, memoryBudgetOf } from '../common-options.js';
+import { pacedBudget } from '../../gc-pacer.js';
 import { composeStore } from '../../app/compose.js';
 import { UsageError } from '../../errors.js';
 import { parseLsn } from '../../domain/wal/lsn.js';
@@ -110,6 +111,9 @@ export const command: Command = {
     }
 
     const composed = await composeStore(args, ctx);
+    const paced = pacedBudget(memoryBudgetOf(args, ctx.env));
+    input.memory = paced.budget;
+    const stopPacer = paced.stop;
     try {
       if (o.test) {
         for await (const e of composed.store.list(composed.layout.basePrefix, { delimiter: '/' })) { void isCommonPrefix(e); break; }
@@ -122,6 +126,7 @@ export const command: Command = {
       if (!ctx.barmanMode) printSummary(ctx, recoveryDir, result, plan);
       return 0;
     } finally {
+      stopPacer();
       await composed.store.close();
     }
   },

@@ -117,10 +117,14 @@ export function resolveTuning(o: AzureStoreOptions | undefined): AzureTuning {
   };
 }
 
-/** Block size for one upload: the configured size, grown so `sizeHint` bytes fit in 50 000 blocks. */
-export function blockSizeFor(tuning: AzureTuning, sizeHint: number | undefined): number {
-  if (!sizeHint) return tuning.blockSize;
-  return Math.min(MAX_BLOCK, Math.max(tuning.blockSize, Math.ceil(sizeHint / AZURE_MAX_BLOCKS)));
+/**
+ * Block size for one upload: the memory budget's size when given, else the configured size, grown so
+ * `sizeHint` bytes fit in 50 000 blocks.
+ */
+export function blockSizeFor(tuning: AzureTuning, sizeHint: number | undefined, budgeted?: number): number {
+  const base = budgeted ?? tuning.blockSize;
+  if (!sizeHint) return Math.min(MAX_BLOCK, base);
+  return Math.min(MAX_BLOCK, Math.max(base, Math.ceil(sizeHint / AZURE_MAX_BLOCKS)));
 }
 
 /**

@@ -2,7 +2,7 @@
  * Builds the SDK credential for a resolved AzureAuth. @azure/identity is imported only for Entra ID
  * credentials, so key/SAS/connection-string users never load it (it is large and slow to import).
  */
-import * as tls from 'node:tls';
+import { tls } from '../../node-net.js';
 import type { TokenCredential } from '@azure/core-auth';
 import type { AnonymousCredential, StorageSharedKeyCredential } from '@azure/storage-blob';
 import { IDENTITY_ENV_VARS, type AzureAuth } from './config.js';

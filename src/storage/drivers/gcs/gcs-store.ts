@@ -3,7 +3,7 @@
  * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
  * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
  */
-import * as http from 'node:http';
+import { http } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
@@ -14,7 +14,7 @@ import type {
 import type { StorageOperation } from '../../errors.js';
 import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { DEFAULT_GCS_ENDPOINT, type GcsConfig } from './config.js';
+import { DEFAULT_GCS_ENDPOINT, GCS_CHUNK_GRANULARITY, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError } from './errors.js';
 
 /** Single-object deletes run this many at a time (the Node SDK has no batch endpoint). */
@@ -75,9 +75,11 @@ export class GcsObjectStore implements ObjectStore {
     };
     const preconditionOpts = options.ifAbsent ? { ifGenerationMatch: 0 } : undefined;
     const source = openBody(body);
+    // The memory budget's part size, in the 256 KiB steps resumable uploads need.
+    const chunkSize = options.partSize ? Math.ceil(options.partSize / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY : this.config.chunkSize;
     try {
       // Read up to one chunk: a body that fits goes in one request (most WAL segments), the rest is chunked.
-      const head = await readUpTo(source, this.config.chunkSize, options.signal);
+      const head = await readUpTo(source, chunkSize, options.signal);
       if (head.ended) {
         const bytes = Buffer.concat(head.chunks);
         await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
@@ -93,7 +95,7 @@ export class GcsObjectStore implements ObjectStore {
       // need no credentials: the session URI authorizes them (as on GCS).
       const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
       const writer = upload.createWriteStream({
-        resumable: true, uri, chunkSize: this.config.chunkSize, metadata, validation: 'crc32c',
+        resumable: true, uri, chunkSize, metadata, validation: 'crc32c',
         ...(preconditionOpts ? { preconditionOpts } : {}),
       });
       await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));

@@ -2,9 +2,8 @@
  * GCS driver entry point (loaded lazily by the registry): the only place that loads @google-cloud/storage and
  * google-auth-library, so an S3 or Azure command never pays for them.
  */
-import * as https from 'node:https';
 import { createRequire } from 'node:module';
-import * as tls from 'node:tls';
+import { https, tls } from '../../node-net.js';
 import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';

@@ -153,13 +153,15 @@ export function resolveCredentialSource(options: StoreOptions): CredentialSource
 }
 
 /**
- * Part size for one upload: the configured size, else the smallest multiple of 1 MiB ≥ 8 MiB that fits
- * `expected` bytes (+25 % margin for inexact hints) into maxParts. Every non-final part has this size.
+ * Part size for one upload: the configured size, else the smallest multiple of 1 MiB ≥ 8 MiB (≥ `budgeted`
+ * when the memory budget asks for one, at least 5 MiB) that fits `expected` bytes (+25 % margin for inexact
+ * hints) into maxParts. Every non-final part has this size.
  */
-export function choosePartSize(settings: Pick<S3Settings, 'partSize' | 'maxParts'>, expected: number | undefined): number {
+export function choosePartSize(settings: Pick<S3Settings, 'partSize' | 'maxParts'>, expected: number | undefined, budgeted?: number): number {
   if (settings.partSize > 0) return settings.partSize;
-  if (expected === undefined || !(expected > 0)) return Math.max(DEFAULT_PART_SIZE, MIN_CHOSEN_PART_SIZE);
+  const least = budgeted !== undefined ? Math.max(MIN_PART_SIZE, Math.ceil(budgeted / MIB) * MIB) : MIN_CHOSEN_PART_SIZE;
+  if (expected === undefined || !(expected > 0)) return budgeted !== undefined ? Math.min(MAX_PART_SIZE, least) : Math.max(DEFAULT_PART_SIZE, MIN_CHOSEN_PART_SIZE);
   const needed = Math.ceil((expected * 1.25) / settings.maxParts);
   const rounded = Math.ceil(needed / MIB) * MIB;
-  return Math.min(MAX_PART_SIZE, Math.max(MIN_CHOSEN_PART_SIZE, rounded));
+  return Math.min(MAX_PART_SIZE, Math.max(least, rounded));
 }

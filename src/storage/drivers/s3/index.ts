@@ -4,9 +4,9 @@
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
 import * as dns from 'node:dns';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as tls from 'node:tls';
+import { http, https, tls } from '../../node-net.js';
+import type * as httpT from 'node:http';
+import type * as httpsT from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ObjectStore } from '../../object-store.js';
@@ -70,11 +70,11 @@ function readCa(caFile: string): string[] {
  * the old CA serve requests already running on them and new requests connect with the new CA.
  */
 class LiveCaAgent extends https.Agent {
-  constructor(opts: https.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
+  constructor(opts: httpsT.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
     super(opts);
   }
 
-  addRequest(req: http.ClientRequest, options: https.RequestOptions): void {
+  addRequest(req: httpT.ClientRequest, options: httpsT.RequestOptions): void {
     const file = this.caFileNow();
     if (file !== this.file) {
       try {
@@ -85,7 +85,7 @@ class LiveCaAgent extends https.Agent {
         // An unreadable new CA: keep the last good one (the watcher reports the bad configuration).
       }
     }
-    (https.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: https.RequestOptions): void }).addRequest.call(this, req, options);
+    (https.Agent.prototype as unknown as { addRequest(r: httpT.ClientRequest, o: httpsT.RequestOptions): void }).addRequest.call(this, req, options);
   }
 }
 
