@@ -1,17 +1,13 @@
 /**
  * The frozen result of reading a manifest: where the store is, how to authenticate (with Secret values that
- * print as ***), and the WAL/backup/retention settings commands need. toStoreOptions() turns it into what the
- * storage registry takes, exactly as CNPG turns the same fields into barman-cloud's environment and flags
- * (cnpg-api §2.1–2.2).
+ * print as ***), and the WAL/backup/retention settings commands need. settingsFromResolvedConfig()
+ * (settings-from-config.ts) turns it into EngineSettings, as CNPG turns the same fields into barman-cloud's
+ * environment and flags (cnpg-api §2.1–2.2).
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
-import { ConfigError } from '../errors.js';
+import type { CloudProvider } from '../storage/store-options.js';
 import { Secret } from '../secret.js';
-import type { DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
+import type { BarmanObjectStoreConfiguration, DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
 import { isMissing, MissingSecretsError, type MissingSecret, type SecretResolver, type SecretSource } from './secrets.js';
 import type { ConfigTarget } from './load-config.js';
 import { providerOf } from './validate.js';
@@ -41,6 +37,8 @@ export interface SecretUse {
 }
 
 export interface ResolvedConfig {
+  /** The store configuration as written in the manifest (secrets are references; values are in `secrets`). */
+  configuration: BarmanObjectStoreConfiguration;
   /** The manifest and object this came from. */
   source: { file: string; kind: 'Cluster' | 'ObjectStore'; name: string; namespace: string; namespaceReason: string; path: string; externalCluster?: string };
   provider: CloudProvider;
@@ -49,8 +47,8 @@ export interface ResolvedConfig {
   serverName: string | undefined;
   serverNameReason: string;
   endpointURL?: string;
-  /** endpointCA, resolved; `file` is a private copy (0600) handed to the drivers. */
-  endpointCA?: { value: Secret; file: string };
+  /** endpointCA, resolved (the PEM reaches the drivers in memory, never through a file). */
+  endpointCA?: { value: Secret };
   credentials: {
     method: CredentialMethod;
     reason: string;
@@ -78,24 +76,6 @@ export function parseRetentionPolicy(text: string): RetentionPolicy | undefined 
   const count = Number(m[1]);
   const unit = m[2] === 'd' ? 'DAYS' : m[2] === 'w' ? 'WEEKS' : 'MONTHS';
   return { text, count, unit, barman: `RECOVERY WINDOW OF ${count} ${unit}`, days: count * (m[2] === 'd' ? 1 : m[2] === 'w' ? 7 : 31) };
-}
-
-/** Writes secret material to a private per-user directory, named by its digest (so rotation yields a new file). */
-export function privateFile(content: string, suffix: string, env: Readonly<Record<string, string | undefined>>): string {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = path.join(env.PGSTOW_RUNTIME_DIR ?? os.tmpdir(), `pgstow-${uid}`);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.lstatSync(dir);
-  // Someone else's directory (or a symlink) at our name in a shared /tmp must never receive our secrets.
-  if (!st.isDirectory() || st.uid !== uid) throw new ConfigError(`refusing to write secret material to ${dir}: it is not a directory owned by uid ${uid} (set PGSTOW_RUNTIME_DIR)`);
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-  const file = path.join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 24)}${suffix}`);
-  if (!fs.existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, content, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  }
-  return file;
 }
 
 interface ResolveContext {
@@ -201,6 +181,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
   const hash = createHash('sha256');
   for (const u of uses) hash.update(`${u.field}\0${u.value.reveal()}\0`);
   const resolved: ResolvedConfig = {
+    configuration: store,
     source: { file: target.file, kind: target.kind, name: target.name, namespace: ctx.namespace, namespaceReason: ctx.namespaceReason, path: target.path },
     provider,
     providerReason: `${p}.${provider === 'aws-s3' ? 's3Credentials' : provider === 'azure-blob-storage' ? 'azureCredentials' : 'googleCredentials'} is set (CNPG passes --cloud-provider ${provider})`,
@@ -227,7 +208,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
   if (target.externalCluster !== undefined) resolved.source.externalCluster = target.externalCluster;
   if (azureCredential) resolved.credentials.azureCredential = azureCredential;
   if (store.endpointURL) resolved.endpointURL = store.endpointURL;
-  if (ca) resolved.endpointCA = { value: ca, file: privateFile(ca.reveal(), '.crt', ctx.env) };
+  if (ca) resolved.endpointCA = { value: ca };
   if (store.wal?.compression) resolved.wal.compression = store.wal.compression;
   if (store.wal?.encryption) resolved.wal.encryption = store.wal.encryption;
   if (store.data?.compression) resolved.data.compression = store.data.compression;
@@ -259,43 +240,4 @@ export function secretValues(config: ResolvedConfig): string[] {
     for (const m of v.matchAll(/"private_key"\s*:\s*"([^"]+)"/g)) if (m[1]) out.push(m[1]);
   }
   return [...new Set(out)].filter((s) => s.length >= 4);
-}
-
-/**
- * StoreOptions for the registry: the base environment plus what the credentials set (file secrets win over the
- * inherited environment, as CNPG's env does), endpoint and CA. Command-line flags are applied on top by the caller.
- */
-export function toStoreOptions(config: ResolvedConfig, baseEnv: Readonly<Record<string, string | undefined>>, destinationUrl = config.destinationPath): StoreOptions {
-  const env: Record<string, string | undefined> = { ...baseEnv };
-  for (const [k, v] of Object.entries(config.extraEnv)) env[k] = typeof v === 'string' ? v : v.reveal();
-  // A key-based method must not be mixed with keys inherited from the shell (that is how the wrong key gets used).
-  if (config.provider === 'aws-s3' && config.credentials.method !== 's3-iam-role') {
-    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[k];
-  }
-  if (config.provider === 'azure-blob-storage') {
-    for (const k of ['AZURE_STORAGE_CONNECTION_STRING', 'AZURE_STORAGE_ACCOUNT', 'AZURE_STORAGE_KEY', 'AZURE_STORAGE_SAS_TOKEN']) delete env[k];
-  }
-  for (const [k, v] of Object.entries(config.credentials.env)) {
-    if (k === 'GOOGLE_APPLICATION_CREDENTIALS_JSON') env.GOOGLE_APPLICATION_CREDENTIALS = privateFile(v.reveal(), '.json', baseEnv);
-    else env[k] = v.reveal();
-  }
-  const options: StoreOptions = { provider: config.provider, destinationUrl, env };
-  if (config.endpointURL) options.endpointUrl = config.endpointURL;
-  if (config.endpointCA) options.caFile = config.endpointCA.file;
-  else {
-    // As without a manifest: barman's CA bundle variables still apply when the manifest has no endpointCA.
-    const bundle = config.provider === 'aws-s3' ? env.AWS_CA_BUNDLE : config.provider === 'azure-blob-storage' ? env.REQUESTS_CA_BUNDLE : undefined;
-    if (bundle) options.caFile = bundle;
-  }
-  if (config.provider === 'aws-s3') {
-    options.s3 = {};
-    const region = env.AWS_DEFAULT_REGION ?? env.AWS_REGION;
-    if (region) options.s3.region = region;
-  }
-  if (config.provider === 'azure-blob-storage') {
-    options.azure = {};
-    if (config.credentials.azureCredential) options.azure.credential = config.credentials.azureCredential;
-  }
-  if (config.provider === 'google-cloud-storage') options.gcs = {};
-  return options;
 }

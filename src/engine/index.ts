@@ -4,6 +4,7 @@
  */
 export type * from './types.js';
 export type * from './settings.js';
+export { openEngine } from './open-engine.js';
 export { ERRORS, ExitCode, PgstowError, isPgstowError } from '../errors.js';
 export { WARNINGS, silentLogger } from '../logger.js';
 export { Secret } from '../secret.js';

@@ -10,9 +10,10 @@ import type { BackupInfo } from '../domain/backup/backup-info.js';
 import type { BackupManifest } from '../domain/backup/backup-manifest.js';
 import type { ObjectInfo } from '../storage/object-store.js';
 import type { WalArchiveReport } from '../services/wal-archive-report.js';
+import type { WalCleanupRule } from '../domain/retention/wal-cleanup.js';
 import type { DataCompression, EngineSettings, PostgresSettings } from './settings.js';
 
-export type { Logger, LogLevel, WarningCode, ErrorCode, BackupInfo, BackupManifest, ObjectInfo, WalArchiveReport };
+export type { Logger, LogLevel, WarningCode, ErrorCode, BackupInfo, BackupManifest, ObjectInfo, WalArchiveReport, WalCleanupRule };
 
 export interface OpenEngineOptions {
   /** Where the engine logs (default: nowhere). Warnings carry stable codes (WARNINGS in logger.ts). */
@@ -281,6 +282,8 @@ export interface DeleteWalPlan {
   /** The backup whose removal frees these WAL files. */
   readonly backupId: string;
   readonly reason: string;
+  /** The cleanup rule in full (what is removed, up to where, which timelines and ranges stay protected). */
+  readonly rule: WalCleanupRule;
   readonly objects: number;
   readonly bytes: number;
   readonly firstKey: string | null;

@@ -19,14 +19,12 @@ import { isCommonPrefix, type ObjectStore, type PutResult } from '../storage/obj
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
-
-export interface WalLogger { debug(m: string): void; info(m: string): void; warning(m: string): void }
-const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface ArchiveWalDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log?: WalLogger;
+  log?: Logger;
 }
 
 export interface ArchiveWalInput {
@@ -64,7 +62,7 @@ export interface ArchiveWalResult extends ArchivedWal {
 interface SpoolMarker extends FileIdentity { key: string }
 
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const walName = path.basename(input.walPath);
   parseWalFileName(walName); // exit 3 on a bad name, before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
@@ -79,7 +77,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
         log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
         return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
       }
-      log.warning(`ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
+      log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
     }
   }
 
@@ -89,7 +87,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     try {
       await ensureSpoolDir(spoolDir as string);
     } catch (err) {
-      log.warning(`archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
+      log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
       extrasNames = [];
     }
   }
@@ -111,7 +109,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
   const extras: ArchiveWalResult['extras'] = others.map((r, i) => {
     if (r.status === 'fulfilled') return r.value;
     const walName = extrasNames[i] as string;
-    log.warning(`parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
+    log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
     return { walName, error: r.reason as Error };
   });
   if (main === undefined || main.status === 'rejected') throw (main as PromiseRejectedResult).reason;
@@ -136,7 +134,7 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
   return out;
 }
 
-async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
+async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: Logger): Promise<ArchivedWal> {
   const { store, layout } = deps;
   const walName = path.basename(file);
   const kind = parseWalFileName(walName).kind;
@@ -201,7 +199,7 @@ async function compareExisting(deps: ArchiveWalDeps, walName: string, file: stri
         { details: { walName, key, file } });
     }
   }
-  (deps.log ?? quiet).info(`${walName} is already archived with identical content (${keys.join(', ')}); not rewriting it`);
+  (deps.log ?? silentLogger).info(`${walName} is already archived with identical content (${keys.join(', ')}); not rewriting it`);
   return { walName, key: keys.includes(wantedKey) ? wantedKey : keys[0] as string, status: 'already-archived', bytes: 0 };
 }
 

@@ -23,17 +23,17 @@ import {
   type BackupCatalog, type CatalogBackup,
 } from '../repository/backup-catalog.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface DeleteDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  /** Warnings Barman would log (missing backup, raised redundancy…). */
-  warn?: (message: string) => void;
-  /** Progress for -v. */
-  info?: (message: string) => void;
+  /** Warnings Barman would log (missing backup, raised redundancy…) and progress for -v. */
+  log?: Logger;
 }
 
-export type DeleteSelection = { kind: 'id'; identifier: string } | { kind: 'policy'; policy: RetentionPolicy };
+/** Backups by id, name or shortcut (each resolved like Barman's -b), or every backup a policy makes obsolete. */
+export type DeleteSelection = { kind: 'ids'; identifiers: readonly string[] } | { kind: 'policy'; policy: RetentionPolicy };
 
 export interface DeleteInput {
   selection: DeleteSelection;
@@ -88,7 +88,7 @@ export interface DeleteResult {
 
 export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promise<DeleteResult> {
   const { store, layout } = deps;
-  const warn = deps.warn ?? ((): void => {});
+  const log = deps.log ?? silentLogger;
   const minimumRedundancy = input.minimumRedundancy ?? 0;
   const signal = input.signal;
   const catalog = await loadCatalog(store, layout, signal ? { signal } : {});
@@ -104,22 +104,25 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   let retention: RetentionResult | null = null;
   const reasons = new Map<string, { retention: string; reason: string; delete: boolean }>();
 
-  if (input.selection.kind === 'id') {
+  if (input.selection.kind === 'ids') {
     skipIfStandalone = true;
-    const id = resolveBackupId(catalog, input.selection.identifier);
-    const backup = catalog.backups.find((b) => b.id === id);
-    if (!backup) {
-      warn(`Backup ${id} does not exist`);
-    } else {
+    for (const identifier of input.selection.identifiers) {
+      const id = resolveBackupId(catalog, identifier);
+      const backup = catalog.backups.find((b) => b.id === id);
+      if (!backup) {
+        log.warning('WARN_BACKUP_MISSING', `Backup ${id} does not exist`);
+        continue;
+      }
       if (backup.keep !== null) {
         throw new OperationError('ERR_BACKUP_KEPT',
           `Skipping delete of backup ${id} for server ${layout.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
       }
-      if (minimumRedundancy > 0 && minimumRedundancy >= catalog.backups.length) {
+      const redundancy = catalog.backups.length - targets.length;
+      if (minimumRedundancy > 0 && minimumRedundancy >= redundancy) {
         throw new OperationError('ERR_MINIMUM_REDUNDANCY',
-          `Skipping delete of backup ${id} for server ${layout.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${catalog.backups.length})`);
+          `Skipping delete of backup ${id} for server ${layout.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${redundancy})`);
       }
-      targets.push(id);
+      if (!targets.includes(id)) targets.push(id);
       reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
     }
   } else {
@@ -127,7 +130,7 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     retention = applyRetention(
       catalog.backups.map((b) => ({ id: b.id, status: b.info.status, endTime: b.info.endTime?.toDate() ?? null, keep: b.keep })),
       input.selection.policy, input.now ?? new Date(), minimumRedundancy);
-    for (const w of retention.warnings) warn(w);
+    for (const w of retention.warnings) log.warning('WARN_RETENTION', w);
     for (const d of retention.decisions) reasons.set(d.id, { retention: d.status, reason: d.reason, delete: d.delete });
     targets = retention.decisions.filter((d: RetentionDecision) => d.delete).map((d) => d.id);
   }
@@ -179,7 +182,7 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     if (isDeletionInProgress(b.info)) continue;
     const marked = { ...b.info, status: BackupStatus.FAILED, error: DELETION_IN_PROGRESS_ERROR };
     await store.put(b.backupInfoKey, Buffer.from(serializeBackupInfo(marked, { includeNewerKeys: hasNewerKeys(b) })), signal ? { signal } : {});
-    deps.info?.(`Marked backup ${id} as being deleted`);
+    log.info(`Marked backup ${id} as being deleted`);
   }
   // 2. Data objects.
   const dataKeys: string[] = [];
@@ -187,7 +190,7 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
   await deleteInBatches(store, dataKeys, batch, signal);
   result.deletedObjects += dataKeys.length;
   result.deletedBytes += targets.reduce((n, id) => n + byId.get(id)!.dataObjects.reduce((m, o) => m + o.size, 0), 0);
-  deps.info?.(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
+  log.info(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
   // 3. WAL, streamed.
   let pending: string[] = [];
   await streamWal(store, layout, wal, signal, async (_plan, key) => {

@@ -25,11 +25,12 @@ import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/r
 import { createTarDecompressor } from '../pipeline/tar-decompress.js';
 import { BACKUP_MANIFEST_NAME, parseBackupManifest } from '../domain/backup/backup-manifest.js';
 import { extractTar } from '../pipeline/tar-extract.js';
+import type { Logger } from '../logger.js';
 
 export interface RestoreDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log: { info(m: string): void; warning(m: string): void; debug(m: string): void };
+  log: Logger;
   signal?: AbortSignal;
 }
 
@@ -71,7 +72,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   const backup = await resolveBackup(deps, input);
   log.info(`restoring backup ${backup.backupId}${backup.backupName ? ` (${backup.backupName})` : ''} of server ${layout.serverName} into ${input.recoveryDir}`);
   if (backup.snapshotsInfo) throw new OperationError('ERR_SNAPSHOT_BACKUP', `backup ${backup.backupId} is a cloud snapshot backup; pgstow restores tar backups only`);
-  if (backup.status !== 'DONE') log.warning(`backup ${backup.backupId} has status ${backup.status}, not DONE: it may be incomplete`);
+  if (backup.status !== 'DONE') log.warning('WARN_BACKUP_NOT_DONE', `backup ${backup.backupId} has status ${backup.status}, not DONE: it may be incomplete`);
   if (backup.version === undefined) throw new OperationError('ERR_BACKUP_INFO', `backup.info of backup ${backup.backupId} has no PostgreSQL version`);
   const version: number = backup.version;
   if (input.recovery) {
@@ -82,7 +83,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   const recoveryDir = path.resolve(input.recoveryDir);
   const relocations = input.tablespaceRelocations ?? new Map<string, string>();
   for (const name of relocations.keys()) {
-    if (!backup.tablespaces.some((t) => t.name === name)) log.warning(`--tablespace ${name}: backup ${backup.backupId} has no tablespace named ${name}`);
+    if (!backup.tablespaces.some((t) => t.name === name)) log.warning('WARN_TABLESPACE_UNKNOWN', `--tablespace ${name}: backup ${backup.backupId} has no tablespace named ${name}`);
   }
   const tablespaces = backup.tablespaces.map((t) => ({ ...t, location: path.resolve(relocations.get(t.name) ?? t.location) }));
   await assertEmptyDestination(recoveryDir);
@@ -92,7 +93,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   const objects: ObjectInfo[] = [];
   for await (const e of store.list(prefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) if (!isCommonPrefix(e)) objects.push(e);
   const { files, ignored } = discoverBackupFiles(prefix, objects, backup.tablespaces.map((t) => t.oid), backup.backupId);
-  for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
+  for (const k of ignored) log.warning('WARN_UNKNOWN_OBJECT', `ignoring ${k}: not a tar archive extension pgstow knows`);
   const manifest = objects.some((o) => o.key === `${prefix}${MANIFEST_NAME}`) ? await readManifest(deps, `${prefix}${MANIFEST_NAME}`) : undefined;
   if (manifest) checkAgainstManifest(prefix, files, manifest, backup.backupId);
   else log.debug(`backup ${backup.backupId} has no ${MANIFEST_NAME} (made by barman-cloud?): checking sizes and tar integrity only`);
@@ -104,7 +105,7 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   } catch (err) {
     // A half-restored directory must not pass for a backup: empty what we wrote (they were empty before).
     for (const dir of created) await emptyDir(dir).catch(() => undefined);
-    log.warning(`restore failed; removed the partially restored files from ${created.join(', ')}`);
+    log.warning('WARN_RESTORE_CLEANED', `restore failed; removed the partially restored files from ${created.join(', ')}`);
     throw err;
   }
 
@@ -239,7 +240,7 @@ async function readCatalog(deps: RestoreDeps): Promise<RestoreBackupInfo[]> {
       const info = await readBackupInfo(deps, id);
       if (info) out.push(info);
     } catch (err) {
-      if (err instanceof OperationError) deps.log.warning(`skipping backup ${id}: ${err.message}`);
+      if (err instanceof OperationError) deps.log.warning('WARN_BACKUP_UNREADABLE', `skipping backup ${id}: ${err.message}`);
       else throw err;
     }
   });

@@ -22,9 +22,8 @@ import { IntegrityError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
 import { moveFileAtomic, writeFileAtomic } from './local-files.js';
 import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
-import type { WalLogger } from './archive-wal.js';
+import { silentLogger, type Logger } from '../logger.js';
 
-const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
 /** How long a "not in archive" marker from a prefetch is trusted. */
 export const MISSING_MARKER_TTL_MS = 10_000;
@@ -32,7 +31,7 @@ export const MISSING_MARKER_TTL_MS = 10_000;
 export interface RestoreWalDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log?: WalLogger;
+  log?: Logger;
 }
 
 export interface RestoreWalInput {
@@ -69,7 +68,7 @@ export class WalNotFoundError extends OperationError {
 WalNotFoundError.prototype.name = 'WalNotFoundError';
 
 export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): Promise<RestoreWalResult> {
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const wal = parseWalFileName(input.walName); // exit 3 before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
   const spoolDir = input.spoolDir;
@@ -168,13 +167,13 @@ async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */
-async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: WalLogger,
+async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: Logger,
   recordSegmentSize = false): Promise<string[]> {
   // The spool only saves time: an unusable one must never fail the restore PostgreSQL asked for.
   try {
     await ensureSpoolDir(spoolDir);
   } catch (err) {
-    log.warning(`not prefetching: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
+    log.warning('WARN_SPOOL_UNUSABLE', `not prefetching: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
     return [];
   }
   if (recordSegmentSize) await fsp.writeFile(path.join(spoolDir, 'segment-size'), String(segmentSize)).catch(() => undefined);
@@ -195,7 +194,7 @@ async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: numb
   const done: string[] = [];
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') { if (r.value) done.push(r.value); }
-    else log.warning(`prefetch of ${names[i]} failed (it will be fetched on demand): ${(r.reason as Error).message}`);
+    else log.warning('WARN_PREFETCH_FAILED', `prefetch of ${names[i]} failed (it will be fetched on demand): ${(r.reason as Error).message}`);
   });
   if (done.length) log.debug(`prefetched ${done.join(', ')}`);
   return done;

@@ -29,12 +29,10 @@ import { TarArchiveWriter, type ArchiveVolume } from '../pipeline/tar-archive-wr
 import { BandwidthLimiter, VolumeSink } from '../pipeline/volume-sink.js';
 import { createTarCompressor, TAR_SUFFIX } from '../pipeline/backup-compression.js';
 import { VERSION } from '../version.js';
+import type { Logger } from '../logger.js';
 
-export interface BackupLog {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warning(msg: string): void;
-}
+/** @deprecated the shared Logger (src/logger.ts). */
+export type BackupLog = Logger;
 
 export interface BackupProgress {
   /** Uncompressed bytes read from PGDATA and tablespaces so far. */
@@ -106,7 +104,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
     await store.exists(layout.backupInfoKey(backupId));
   }
   const session = await PostgresSession.connect(input.connection, input.signal, (severity, message) => {
-    if (severity === 'WARNING') log.warning(`PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
+    if (severity === 'WARNING') log.warning('WARN_POSTGRES_NOTICE', `PostgreSQL: ${message}`); else log.info(`PostgreSQL: ${message}`);
   });
   // An interrupt must not wait for a running query (pg_backup_stop can wait for archiving forever): closing
   // the session fails it at once, and PostgreSQL ends the session's non-exclusive backup by itself.
@@ -163,7 +161,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
             upload: (body) => store.put(key, body, putOptions),
           });
         },
-        onWarning: (m) => log.warning(m),
+        onWarning: (code, m) => log.warning(code, m),
         onProgress,
       });
       archives.set(name, w);
@@ -206,7 +204,7 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
         }
       }
       for (const inc of server.includedFiles ?? []) {
-        if (!inc.startsWith(`${server.dataDirectory}/`)) log.warning(`included configuration file ${inc} is outside PGDATA and is not backed up`);
+        if (!inc.startsWith(`${server.dataDirectory}/`)) log.warning('WARN_CONFIG_OUTSIDE_PGDATA', `included configuration file ${inc} is outside PGDATA and is not backed up`);
       }
     });
     await runPool(tasks, Math.max(1, input.jobs ?? 2));
@@ -276,11 +274,11 @@ export async function takeBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
       const line = (errorMessage(err).trim().split('\n')[0] ?? '') || (err instanceof Error ? err.name : 'error');
       info.status = BackupStatus.FAILED;
       info.error = `failure ${phase} (${line})`;
-      log.warning(`Backup failed ${phase} (${line})`);
+      log.warning('WARN_BACKUP_FAILED', `Backup failed ${phase} (${line})`);
       try {
         await putBackupInfo(store, layout, backupId, info, input.tags);
       } catch (e2) {
-        log.warning(`could not write the FAILED backup.info for ${backupId}: ${errorMessage(e2)}`);
+        log.warning('WARN_BACKUP_INFO_NOT_WRITTEN', `could not write the FAILED backup.info for ${backupId}: ${errorMessage(e2)}`);
       }
       if (isPgstowError(err) && err.exitCode !== 1 && phase !== 'uploading data') throw err;
       throw new BackupFailedError(backupId, phase, err);

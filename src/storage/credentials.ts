@@ -39,9 +39,12 @@ export interface AzureIdentitySettings {
 /** Azure Blob Storage (Barman's precedence: connection string > SAS > account key > Entra ID). */
 export type AzureCredentials =
   | { readonly kind: 'azure-connection-string'; readonly connectionString: SecretText }
-  /** Shared key; the account is the one in the destination URL. */
-  | { readonly kind: 'azure-shared-key'; readonly accountKey: SecretText }
-  | { readonly kind: 'azure-sas'; readonly sasToken: SecretText }
+  /**
+   * Shared key. The account is the destination URL's (as in Barman); `accountName` is what the manifest's
+   * storageAccount says, kept for messages.
+   */
+  | { readonly kind: 'azure-shared-key'; readonly accountKey: SecretText; readonly accountName?: SecretText }
+  | { readonly kind: 'azure-sas'; readonly sasToken: SecretText; readonly accountName?: SecretText }
   /**
    * An Entra ID token. `default`: workload identity, service principal, managed identity and Azure CLI, in
    * that order, from `identity`; `managed-identity` (inheritFromAzureAD); `azure-cli` (an `az login`).

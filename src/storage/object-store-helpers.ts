@@ -3,15 +3,24 @@ import { Readable } from 'node:stream';
 import { UsageError } from '../errors.js';
 import { isCommonPrefix, type ObjectInfo, type ObjectStore } from './object-store.js';
 
-/** Reads a whole object into memory; for small objects (backup.info, annotations, WAL). */
+/** Reads a whole object into memory; for small objects (backup.info, annotations, manifests, WAL). */
 export async function readAll(store: ObjectStore, key: string, signal?: AbortSignal): Promise<Buffer> {
   const stream = await store.get(key, signal ? { signal } : undefined);
-  return streamToBuffer(stream);
+  return streamToBuffer(stream, signal);
 }
 
-export async function streamToBuffer(stream: Readable): Promise<Buffer> {
+/** Collects a stream; an error or an abort destroys it (no dangling socket) and rejects. */
+export async function streamToBuffer(stream: Readable, signal?: AbortSignal): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  try {
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+    }
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
   return Buffer.concat(chunks);
 }
 

@@ -14,7 +14,7 @@ import { mustNotSkip, requireServer } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { parseBackupInfo, serializeBackupInfo } from '../../src/domain/backup/backup-info.js';
 import { BarmanLayout } from '../../src/repository/barman-layout.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv } from '../harness/store-options.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 
@@ -77,7 +77,7 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
     const url = `s3://${TEST_BUCKET}/${prefix}`;
     const archive = `/usr/bin/barman-cloud-wal-archive --endpoint-url ${s3.endpoint} ${url} ${SERVER} %p`;
     const pg = await startPostgres({ version: 15, initdbArgs: ['--wal-segsize=1'], env, settings: { archive_mode: 'on', archive_command: archive, wal_level: 'replica', TimeZone: 'Europe/Paris' } });
-    const { store } = await openStore({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
+    const { store } = await openStoreFromEnv({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
     c = { pg, store, url, prefix, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint], env };
     await pg.query('create table t(i int)');
     const names = ['', 'weekly', `it's "quoted" é`];

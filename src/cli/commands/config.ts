@@ -4,7 +4,7 @@
  * and for workload identities what the pod needs and whether this environment has it.
  */
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, configRequestOf, EXIT_CODES_EPILOG } from '../common-options.js';
+import { configRequestOf, EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
 import { UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 
@@ -13,7 +13,7 @@ export const command: Command = {
     name,
     summary: 'Validate a CloudNativePG Cluster or ObjectStore manifest (with its Secrets) and show what pgstow resolves it to. Secrets are always shown as ***.',
     positionals: [{ name: 'action', help: 'check' }, { name: 'file', help: 'manifest file (default: --config or PGSTOW_CONFIG)', optional: true }],
-    options: [...COMMON_OPTIONS, { dest: 'format', flags: ['--format'], type: 'string', choices: ['text', 'json'], help: 'output format (default text)' }],
+    options: optionsOf('config'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {
@@ -44,7 +44,7 @@ function formatText(c: ResolvedConfig): string {
   row('server name', c.serverName ? `${c.serverName} (${c.serverNameReason})` : `(none: ${c.serverNameReason})`);
   row('driver', `${c.provider}, because ${c.providerReason}`);
   if (c.endpointURL) row('endpoint URL', c.endpointURL);
-  if (c.endpointCA) row('endpoint CA', `*** (${c.endpointCA.value.origin}; private copy ${c.endpointCA.file})`);
+  if (c.endpointCA) row('endpoint CA', `*** (${c.endpointCA.value.origin})`);
   row('credentials', `${c.credentials.method}: ${c.credentials.reason}`);
   for (const [k, v] of Object.entries(c.credentials.env)) {
     const name = k === 'GOOGLE_APPLICATION_CREDENTIALS_JSON' ? 'GOOGLE_APPLICATION_CREDENTIALS (file)' : k;

@@ -2,6 +2,7 @@
  * A small argparse-compatible option parser. barman-cloud uses Python argparse, including options that take
  * one-or-more values (`--tags k,v k2,v2`), counted flags (-vv) and `--opt=value`; node:util parseArgs cannot
  * express the first, so commands declare their options here and get Barman's behaviour and --help text.
+ * It sits in config/ beside the option table: CloudNativePG's additional command args are parsed with it too.
  */
 import { UsageError } from '../errors.js';
 

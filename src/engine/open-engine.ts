@@ -1,0 +1,120 @@
+/**
+ * openEngine(): the engine's lifecycle. An engine owns its stores (one per purpose, opened once and kept for
+ * every call), its settings generation and the calls in flight; nothing here is shared between engines, so
+ * two engines in one process use two identities. Each call gets a signal that aborts with the call's own
+ * signal or the engine's, and a rejected call never affects another.
+ */
+import { setMaxListeners } from 'node:events';
+import { ConfigError, PgstowError, UsageError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { BarmanLayout } from '../repository/barman-layout.js';
+import type { ObjectStore } from '../storage/object-store.js';
+import type { CaBundle } from '../storage/store-options.js';
+import { composeStore, destinationOf, loadCa, providerOf, storeOptionsFor, type StorePurpose } from '../app/compose.js';
+import { StoreGenerations } from './store-generations.js';
+import type { EngineSettings } from './settings.js';
+import type { Engine, OpenEngineOptions } from './types.js';
+import { engineCalls, type CallContext } from './engine-calls.js';
+
+interface PurposeStore {
+  store: Promise<ObjectStore>;
+  generations: StoreGenerations;
+}
+
+/** What every call of an engine shares: its settings in force, stores and logger. */
+export class EngineCore {
+  settings: EngineSettings;
+  ca: CaBundle | undefined;
+  readonly layout: BarmanLayout;
+  readonly log: Logger;
+  private readonly stores = new Map<StorePurpose, PurposeStore>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly controller = new AbortController();
+  private closing: Promise<void> | undefined;
+
+  constructor(settings: EngineSettings, ca: CaBundle | undefined, log: Logger, signal: AbortSignal | undefined) {
+    this.settings = settings;
+    this.ca = ca;
+    this.log = log;
+    this.layout = new BarmanLayout(destinationOf(settings).prefix, settings.serverName);
+    // Every in-flight request listens on the engine's signal (catalog reads run 8 at a time, plus SDK retries).
+    setMaxListeners(0, this.controller.signal);
+    if (signal) {
+      if (signal.aborted) this.controller.abort(signal.reason);
+      else signal.addEventListener('abort', () => { this.controller.abort(signal.reason); void this.close(); }, { once: true });
+    }
+  }
+
+  /** The store of `purpose`, opened on first use and kept (reconfigure() rotates what it uses inside). */
+  store(purpose: StorePurpose): Promise<ObjectStore> {
+    let p = this.stores.get(purpose);
+    if (!p) {
+      const generations = new StoreGenerations(storeOptionsFor(this.settings, purpose, this.ca));
+      const live = (): { credentials: EngineSettings['credentials']; ca: CaBundle | undefined } => ({ credentials: this.settings.credentials, ca: this.ca });
+      const store = composeStore(storeOptionsFor(this.settings, purpose, this.ca), { live, leases: generations }).then((c) => c.store);
+      p = { store, generations };
+      this.stores.set(purpose, p);
+      // A store that failed to open is not kept: the next call (maybe after reconfigure) tries again.
+      store.catch(() => { if (this.stores.get(purpose) === p) this.stores.delete(purpose); });
+    }
+    return p.store;
+  }
+
+  /** Runs one call: refused after close(), tracked until it settles, with the engine's signal folded in. */
+  run<T>(callSignal: AbortSignal | undefined, fn: (ctx: CallContext) => Promise<T>): Promise<T> {
+    if (this.closing) return Promise.reject(new PgstowError('ERR_ENGINE_CLOSED', 4, 'the engine is closed'));
+    const signal = callSignal ? AbortSignal.any([callSignal, this.controller.signal]) : this.controller.signal;
+    if (callSignal) setMaxListeners(0, signal);
+    const ctx: CallContext = { core: this, signal, settings: this.settings, layout: this.layout, log: this.log };
+    const p = (async () => {
+      signal.throwIfAborted();
+      return fn(ctx);
+    })();
+    this.inFlight.add(p);
+    const done = (): void => { this.inFlight.delete(p); };
+    p.then(done, done);
+    return p;
+  }
+
+  async reconfigure(next: EngineSettings): Promise<void> {
+    const prev = this.settings;
+    if (next.destination !== prev.destination || next.serverName !== prev.serverName || providerOf(next) !== providerOf(prev)) {
+      throw new ConfigError('reconfigure() cannot change the destination, the provider or the server name: open another engine', 'settings');
+    }
+    const ca = await loadCa(next.endpointCa);
+    this.settings = { ...next, provider: providerOf(next) };
+    this.ca = ca;
+    for (const [purpose, p] of this.stores) await p.generations.update(storeOptionsFor(next, purpose, ca));
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.allSettled([...this.inFlight]);
+      for (const p of this.stores.values()) {
+        const store = await p.store.catch(() => undefined);
+        await store?.close().catch(() => undefined);
+        await p.generations.close();
+      }
+      this.stores.clear();
+    })();
+    return this.closing;
+  }
+}
+
+/** Checks what every engine needs before anything is opened: exit 3 for a bad destination or server name. */
+function validate(settings: EngineSettings): void {
+  if (typeof settings.destination !== 'string' || settings.destination === '') throw new UsageError('settings.destination is required (e.g. s3://bucket/prefix or file:///dir)');
+  const name = settings.serverName;
+  if (typeof name !== 'string' || name === '' || name.includes('/')) throw new UsageError(`invalid server name "${String(name)}"`);
+  destinationOf(settings);
+}
+
+/** Opens an engine on `settings` (only destination and serverName are required). */
+export async function openEngine(settings: EngineSettings, options: OpenEngineOptions = {}): Promise<Engine> {
+  validate(settings);
+  const ca = await loadCa(settings.endpointCa);
+  const core = new EngineCore({ ...settings, provider: providerOf(settings) }, ca, options.log ?? silentLogger, options.signal);
+  // The WAL store is opened now, so bad settings (an unreadable key file, a malformed endpoint) fail here.
+  const walStore = await core.store('wal');
+  return engineCalls(core, walStore.description);
+}
