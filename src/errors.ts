@@ -28,6 +28,7 @@ export const ERRORS = {
   ERR_NOT_IMPLEMENTED: { exitCode: ExitCode.GENERAL, summary: 'a command whose implementation has not landed' },
   ERR_ENGINE_CLOSED: { exitCode: ExitCode.GENERAL, summary: 'a call on an engine after close()' },
   ERR_ABORTED: { exitCode: ExitCode.GENERAL, summary: 'the call was cancelled through its AbortSignal' },
+  ERR_SHUTTING_DOWN: { exitCode: ExitCode.GENERAL, summary: 'the plugin process is stopping and takes no new work' },
   // storage (src/storage/errors.ts)
   ERR_OBJECT_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'get/stat of a key that does not exist' },
   ERR_OBJECT_EXISTS: { exitCode: ExitCode.OPERATION, summary: 'create-if-absent found the key already there' },

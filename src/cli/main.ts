@@ -37,6 +37,7 @@ const COMMANDS: Record<string, Loader> = {
   'check-store': () => import('./commands/check-store.js'),
   'config': () => import('./commands/config.js'),
   'demo': () => import('./commands/demo.js'),
+  'plugin': () => import('../plugin/plugin-command.js'),
 };
 
 /** barman-cloud-* program names → pgstow command. */
@@ -72,6 +73,7 @@ commands:
   check-store         preflight: try list, put, get and delete on a destination
   config check        validate a CloudNativePG manifest and show what it resolves to
   demo                archive, back up and restore a throwaway PostgreSQL into a local store
+  plugin              run as a CloudNativePG CNPG-I plugin (instance, restore, healthcheck unix)
 
 Every barman-cloud-* command is also installed under its Barman name.
 Run 'pgstow <command> --help' for a command's options.
