@@ -12,6 +12,12 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrorsIgnorePattern: '^_' }],
       '@typescript-eslint/no-explicit-any': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
+      // Streams are joined with stream.pipeline()/compose() only: .pipe() does not forward errors, so a failed
+      // source leaves an 'error' event nobody handles, which takes a long-lived host process down.
+      'no-restricted-syntax': ['error', {
+        selector: "CallExpression[callee.property.name='pipe'][arguments.length>=1]",
+        message: 'Join streams with pipeline() or compose() from node:stream; .pipe() does not propagate errors.',
+      }],
     },
   },
   {

@@ -112,18 +112,20 @@ export interface ComposedStore {
  * Opens a store for `options`: the driver, then the retry decorator (throttling, 5xx, resets and timeouts
  * are retried with backoff everywhere). With `live`, a driver that takes credentials and CA per request
  * keeps one client for the store's life; any other driver is reopened per settings generation (`rotation`),
- * each operation keeping the store it started with.
+ * each operation keeping the store it started with. `testHook` decorates the store under the retry decorator
+ * (restic's test hook slot: tests inject faults there).
  */
-export async function composeStore(options: StoreOptions, rotation?: { live: () => LiveStoreSettings; leases: StoreLeaseSource }): Promise<ComposedStore> {
+export async function composeStore(options: StoreOptions, rotation?: { live: () => LiveStoreSettings; leases: StoreLeaseSource },
+  testHook: (store: ObjectStore) => ObjectStore = (s) => s): Promise<ComposedStore> {
   if (rotation && await supportsLiveSettings(options.provider)) {
     const opened = await openStore({ ...options, live: rotation.live });
-    return { store: withRetry(opened.store), destination: opened.destination };
+    return { store: withRetry(testHook(opened.store)), destination: opened.destination };
   }
   if (rotation) {
     const first = await rotation.leases.acquire();
     await first.release();
-    return { store: withRetry(withRotation(first.store, rotation.leases)), destination: parseDestination(options.destinationUrl, options.provider) };
+    return { store: withRetry(testHook(withRotation(first.store, rotation.leases))), destination: parseDestination(options.destinationUrl, options.provider) };
   }
   const opened = await openStore(options);
-  return { store: withRetry(opened.store), destination: opened.destination };
+  return { store: withRetry(testHook(opened.store)), destination: opened.destination };
 }

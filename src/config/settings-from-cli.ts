@@ -29,14 +29,22 @@ export function settingsFromCli(input: CliSettingsInput): EngineSettings {
   const settings: EngineSettings = { destination: input.destination, serverName: input.serverName, provider };
   applyOptionValues(settings, input.command, input.values);
   Object.assign(settings, providerSettingsFromEnv(provider, input.values, input.env, settings));
-  const pgEnv = libpqEnv(input.env);
-  if (Object.keys(pgEnv).length > 0) settings.postgres = { ...settings.postgres, libpqEnv: pgEnv };
-  if (input.env.PGSTOW_SPOOL_DIR) setPath(settings, 'wal.spoolDir', input.env.PGSTOW_SPOOL_DIR);
-  if (input.env.PGSTOW_PREFETCH_MISS_TTL && Number(input.env.PGSTOW_PREFETCH_MISS_TTL) >= 0) {
-    setPath(settings, 'wal.prefetchMissTtlSeconds', Number(input.env.PGSTOW_PREFETCH_MISS_TTL));
-  }
-  if (input.env.PGSTOW_RUNTIME_DIR) settings.runtimeDir = input.env.PGSTOW_RUNTIME_DIR;
+  applyProcessEnv(settings, input.env);
   return settings;
+}
+
+/**
+ * What the command's own environment says beyond the store: the libpq variables for the backup connection,
+ * the spool base (PGSTOW_SPOOL_DIR), the prefetch miss TTL (PGSTOW_PREFETCH_MISS_TTL) and the runtime directory.
+ */
+export function applyProcessEnv(settings: EngineSettings, env: Env): void {
+  const pgEnv = libpqEnv(env);
+  if (Object.keys(pgEnv).length > 0) settings.postgres = { ...settings.postgres, libpqEnv: pgEnv };
+  if (env.PGSTOW_SPOOL_DIR) setPath(settings, 'wal.spoolDir', env.PGSTOW_SPOOL_DIR);
+  if (env.PGSTOW_PREFETCH_MISS_TTL && Number(env.PGSTOW_PREFETCH_MISS_TTL) >= 0) {
+    setPath(settings, 'wal.prefetchMissTtlSeconds', Number(env.PGSTOW_PREFETCH_MISS_TTL));
+  }
+  if (env.PGSTOW_RUNTIME_DIR) settings.runtimeDir = env.PGSTOW_RUNTIME_DIR;
 }
 
 /** Sets every setting the given option values carry, through the option table. */

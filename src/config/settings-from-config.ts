@@ -11,7 +11,7 @@ import type { CommandName } from './options.js';
 import type { ResolvedConfig } from './resolved-config.js';
 import { additionalArgsFor, settingsFromObjectStore, withAdditionalArgs } from './settings-from-manifest.js';
 import {
-  applyOptionValues, azureCredentialsFromEnv, gcsSettingsFromEnv, s3CredentialsFromEnv, s3SettingsFromEnv, settingsFromCli, type Env, type OptionValues,
+  applyOptionValues, applyProcessEnv, azureCredentialsFromEnv, gcsSettingsFromEnv, s3CredentialsFromEnv, s3SettingsFromEnv, settingsFromCli, type Env, type OptionValues,
 } from './settings-from-cli.js';
 import { mergeSettings } from './settings-merge.js';
 
@@ -73,6 +73,7 @@ export function settingsWithConfig(input: CommandWithConfig): { settings: Engine
   }
   const flags: EngineSettings = { destination: input.destination, serverName: input.serverName, provider };
   applyOptionValues(flags, command, values);
+  applyProcessEnv(flags, env);
   // Only credentials and the CA the command line names itself (a profile, --credential, --endpoint-ca).
   if (values.awsProfile && provider === 'aws-s3') flags.credentials = s3CredentialsFromEnv(env, values.awsProfile as string);
   if (values.azureCredential && provider === 'azure-blob-storage') flags.credentials = azureCredentialsFromEnv(env, values.azureCredential as string);

@@ -32,7 +32,8 @@ export class EngineCore {
   private readonly controller = new AbortController();
   private closing: Promise<void> | undefined;
 
-  constructor(settings: EngineSettings, ca: CaBundle | undefined, log: Logger, signal: AbortSignal | undefined) {
+  constructor(settings: EngineSettings, ca: CaBundle | undefined, log: Logger, signal: AbortSignal | undefined,
+    private readonly wrapStore?: OpenEngineOptions['wrapStore']) {
     this.settings = settings;
     this.ca = ca;
     this.log = log;
@@ -51,7 +52,8 @@ export class EngineCore {
     if (!p) {
       const generations = new StoreGenerations(storeOptionsFor(this.settings, purpose, this.ca));
       const live = (): { credentials: EngineSettings['credentials']; ca: CaBundle | undefined } => ({ credentials: this.settings.credentials, ca: this.ca });
-      const store = composeStore(storeOptionsFor(this.settings, purpose, this.ca), { live, leases: generations }).then((c) => c.store);
+      const hook = this.wrapStore ? (s: ObjectStore): ObjectStore => (this.wrapStore as NonNullable<OpenEngineOptions['wrapStore']>)(s, purpose) : undefined;
+      const store = composeStore(storeOptionsFor(this.settings, purpose, this.ca), { live, leases: generations }, hook).then((c) => c.store);
       p = { store, generations };
       this.stores.set(purpose, p);
       // A store that failed to open is not kept: the next call (maybe after reconfigure) tries again.
@@ -66,14 +68,16 @@ export class EngineCore {
     const signal = callSignal ? AbortSignal.any([callSignal, this.controller.signal]) : this.controller.signal;
     if (callSignal) setMaxListeners(0, signal);
     const ctx: CallContext = { core: this, signal, settings: this.settings, layout: this.layout, log: this.log };
-    const p = (async () => {
+    const work = (async () => {
       signal.throwIfAborted();
       return fn(ctx);
     })();
-    this.inFlight.add(p);
-    const done = (): void => { this.inFlight.delete(p); };
-    p.then(done, done);
-    return p;
+    this.inFlight.add(work);
+    const done = (): void => { this.inFlight.delete(work); };
+    work.then(done, done);
+    // The call settles when its signal aborts even if a store request ignores the signal; the work it leaves
+    // behind still finishes (and cleans up) in the background, and close() waits for it.
+    return raceAbort(work, signal);
   }
 
   async reconfigure(next: EngineSettings): Promise<void> {
@@ -101,6 +105,16 @@ export class EngineCore {
   }
 }
 
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return work;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
+      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); });
+  });
+}
+
 /** Checks what every engine needs before anything is opened: exit 3 for a bad destination or server name. */
 function validate(settings: EngineSettings): void {
   if (typeof settings.destination !== 'string' || settings.destination === '') throw new UsageError('settings.destination is required (e.g. s3://bucket/prefix or file:///dir)');
@@ -113,7 +127,7 @@ function validate(settings: EngineSettings): void {
 export async function openEngine(settings: EngineSettings, options: OpenEngineOptions = {}): Promise<Engine> {
   validate(settings);
   const ca = await loadCa(settings.endpointCa);
-  const core = new EngineCore({ ...settings, provider: providerOf(settings) }, ca, options.log ?? silentLogger, options.signal);
+  const core = new EngineCore({ ...settings, provider: providerOf(settings) }, ca, options.log ?? silentLogger, options.signal, options.wrapStore);
   // The WAL store is opened now, so bad settings (an unreadable key file, a malformed endpoint) fail here.
   const walStore = await core.store('wal');
   return engineCalls(core, walStore.description);

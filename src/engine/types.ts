@@ -20,6 +20,11 @@ export interface OpenEngineOptions {
   log?: Logger;
   /** Aborting it cancels every call in flight and closes the engine. */
   signal?: AbortSignal;
+  /**
+   * For tests: decorates each store the engine opens, under its retry decorator (restic's test hook), e.g.
+   * with withFaults() from pgstow's faulty-store to inject failures. Not for production use.
+   */
+  wrapStore?: (store: import('../storage/object-store.js').ObjectStore, purpose: 'wal' | 'data') => import('../storage/object-store.js').ObjectStore;
 }
 
 /** Every call takes a signal: aborting it cancels that call only (it rejects; nothing half-written stays). */

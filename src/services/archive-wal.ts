@@ -152,8 +152,8 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   // compression runs meanwhile, since the WAL is almost never there yet.
   const compressing = codec ? codec.compress(data, input.level) : Promise.resolve(data);
   compressing.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
-  const existing = await existingCopies(store, layout, walName);
-  if (existing.length > 0) return compareExisting(deps, walName, file, data, existing, key);
+  const existing = await existingCopies(store, layout, walName, input.signal);
+  if (existing.length > 0) return compareExisting(deps, walName, file, data, existing, key, input.signal);
 
   const body = await compressing;
   const md5 = createHash('md5').update(body).digest();
@@ -168,27 +168,27 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
     });
   } catch (err) {
     // Another archiver stored it between our listing and our write: judge its content like any copy.
-    if (err instanceof ObjectExistsError) return compareExisting(deps, walName, file, data, [key], key);
+    if (err instanceof ObjectExistsError) return compareExisting(deps, walName, file, data, [key], key, input.signal);
     throw err;
   }
-  await verifyUpload(store, key, body.length, md5.toString('hex'), put, input.verifyMd5 !== false);
+  await verifyUpload(store, key, body.length, md5.toString('hex'), put, input.verifyMd5 !== false, input.signal);
   log.info(`archived ${walName} to ${key} (${body.length} bytes${codec ? `, ${codec.name}` : ''})`);
   return { walName, key, status: 'uploaded', bytes: body.length };
 }
 
-async function existingCopies(store: ObjectStore, layout: BarmanLayout, walName: string): Promise<string[]> {
+async function existingCopies(store: ObjectStore, layout: BarmanLayout, walName: string, signal?: AbortSignal): Promise<string[]> {
   const base = layout.walKey(walName);
   const wanted = new Set([base, ...Object.values(CODECS).map((c) => base + c.suffix)]);
   const found: string[] = [];
-  for await (const entry of store.list(base)) {
+  for await (const entry of store.list(base, signal ? { signal } : {})) {
     if (!isCommonPrefix(entry) && wanted.has(entry.key)) found.push(entry.key);
   }
   return found;
 }
 
-async function compareExisting(deps: ArchiveWalDeps, walName: string, file: string, data: Buffer, keys: string[], wantedKey: string): Promise<ArchivedWal> {
+async function compareExisting(deps: ArchiveWalDeps, walName: string, file: string, data: Buffer, keys: string[], wantedKey: string, signal?: AbortSignal): Promise<ArchivedWal> {
   for (const key of keys) {
-    const raw = await readAll(deps.store, key);
+    const raw = await readAll(deps.store, key, signal);
     const codec = codecForSuffix(key);
     const stored = codec ? await codec.decompress(raw) : raw;
     if (!stored.equals(data)) {
@@ -208,12 +208,12 @@ async function compareExisting(deps: ArchiveWalDeps, walName: string, file: stri
  * response (S3's single-PUT ETag, Azure's Content-MD5, GCS's md5Hash) settles it without another request;
  * otherwise one stat: the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5, and the size.
  */
-async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult, etagIsMd5: boolean): Promise<void> {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
   if (put.md5 !== undefined) {
     if (put.md5.toLowerCase() === md5) return;
     throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
   }
-  const info = await store.stat(key);
+  const info = await store.stat(key, signal ? { signal } : {});
   if (info.size !== size) {
     throw new IntegrityError({ provider: store.provider, operation: 'put', key },
       `upload of ${key} could not be verified: ${info.size} bytes stored, ${size} sent`);

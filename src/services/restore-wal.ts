@@ -10,15 +10,15 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable } from 'node:stream';
-import { OperationError } from '../errors.js';
+import { Readable, Transform, type Duplex } from 'node:stream';
+import { OperationError, PgstowError, errorMessage } from '../errors.js';
 import { selectWalCandidate, type WalCandidate } from '../domain/wal/wal-candidates.js';
 import {
   assertSegmentSize, nextSegmentName, parseWalFileName, type WalFileName,
 } from '../domain/wal/wal-file-name.js';
 import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError } from '../storage/errors.js';
+import { IntegrityError, StorageRequestError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
 import { moveFileAtomic, writeFileAtomic } from './local-files.js';
 import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
@@ -100,7 +100,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
 
   let restored: { candidate: WalCandidate; bytes: number };
   try {
-    const candidate = await findWal(deps, wal.name, input.noPartial === true);
+    const candidate = await findWal(deps, wal.name, input.noPartial === true, input.signal);
     if (!candidate) throw new WalNotFoundError(wal.name, where);
     const bytes = await download(deps.store, candidate, input.destPath, wal, segmentSize, input.signal);
     restored = { candidate, bytes };
@@ -131,16 +131,17 @@ async function cachedSegmentSize(spoolDir: string): Promise<number | undefined> 
 }
 
 /** Lists `<dir><walName>*` once and applies Barman's candidate rules across every codec suffix. */
-export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: boolean): Promise<WalCandidate | undefined> {
+export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: boolean, signal?: AbortSignal): Promise<WalCandidate | undefined> {
   const dir = deps.layout.walDir(walName);
   const keys: string[] = [];
-  for await (const entry of deps.store.list(dir + walName, { delimiter: '/' })) if (!isCommonPrefix(entry)) keys.push(entry.key);
+  for await (const entry of deps.store.list(dir + walName, { delimiter: '/', ...(signal ? { signal } : {}) })) if (!isCommonPrefix(entry)) keys.push(entry.key);
   return selectWalCandidate(walName, dir, keys, { suffixes: SUFFIXES, noPartial });
 }
 
 async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
   const raw = await store.get(c.key, signal ? { signal } : undefined);
-  const decoded = await decode(raw, c);
+  let received = 0;
+  const counter = new Transform({ transform(chunk: Buffer, _enc, done) { received += chunk.length; done(null, chunk); } });
   const check = (size: number): void => {
     if (wal.kind !== 'segment' && wal.kind !== 'partial') return;
     if (!isSegmentSize(size) || (segmentSize !== undefined && size !== segmentSize)) {
@@ -148,13 +149,30 @@ async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: 
         `${c.key} decodes to ${size} bytes, which is not ${segmentSize !== undefined ? `the WAL segment size ${segmentSize}` : 'a valid WAL segment size'}; the object is damaged`);
     }
   };
-  return writeFileAtomic(dest, decoded, { check });
+  try {
+    const { source, stages } = await decoder(raw, c);
+    return await writeFileAtomic(dest, source, { check, stages: [counter, ...stages], ...(signal ? { signal } : {}) });
+  } catch (err) {
+    raw.destroy();
+    throw downloadError(store, c.key, received, err, signal);
+  }
 }
 
-/** Decompresses by suffix; an unsuffixed object that starts with a codec's magic bytes is decoded too. */
-async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
+/** A failure while the object streams in: one line naming the object and how far it got. */
+function downloadError(store: ObjectStore, key: string, received: number, err: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return signal.reason ?? err;
+  if (err instanceof PgstowError) return err;
+  return new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err },
+    `downloading ${key} failed after ${received} bytes: ${errorMessage(err)}`);
+}
+
+/**
+ * The decompressor the object needs, by suffix; an unsuffixed object that starts with a codec's magic bytes is
+ * decoded too (its first chunk is read to tell, then put back in front).
+ */
+async function decoder(raw: Readable, c: WalCandidate): Promise<{ source: Readable; stages: Duplex[] }> {
   const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;
-  if (codec) return raw.pipe(codec.createDecompressor()) as unknown as Readable;
+  if (codec) return { source: raw, stages: [codec.createDecompressor()] };
   const it = raw[Symbol.asyncIterator]();
   const first = await it.next();
   const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
@@ -163,7 +181,7 @@ async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
     for (;;) { const n = await it.next(); if (n.done) return; yield n.value as Buffer; }
   })());
   const sniffed = detectCodec(head);
-  return sniffed ? rest.pipe(sniffed.createDecompressor()) as unknown as Readable : rest;
+  return { source: rest, stages: sniffed ? [sniffed.createDecompressor()] : [] };
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */

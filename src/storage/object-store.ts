@@ -106,10 +106,10 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<Readable>;
 
   /** Must throw ObjectNotFoundError for a missing key. */
-  stat(key: string): Promise<ObjectInfo>;
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
 
   /** Never throws for a missing key. */
-  exists(key: string): Promise<boolean>;
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean>;
 
   /**
    * All keys starting with `prefix`, in lexicographic order, across every page. With a delimiter, keys

@@ -26,6 +26,7 @@ import { startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
 import { generateTls } from '../harness/ca.js';
 import { testEnv } from '../harness/test-env.js';
 import { PassThrough } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseCommandArgs } from '../../src/cli/common-options.js';
 import { openCommandEngine } from '../../src/cli/command-engine.js';
 import { openEngine } from '../../src/engine/open-engine.js';
@@ -50,10 +51,10 @@ async function recordingProxy(target: string): Promise<{ url: string; keys: stri
     requests.push({ key: m?.[1] ?? '(unsigned)', method: req.method ?? '', path: req.url ?? '' });
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
+      pipeline(r, res).catch(() => res.destroy());
     });
     up.on('error', () => { res.statusCode = 502; res.end(); });
-    req.pipe(up);
+    pipeline(req, up).catch(() => up.destroy());
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

@@ -92,12 +92,12 @@ class RetryingStore implements ObjectStore {
     return this.run('get', () => this.inner.get(key, options), options?.signal);
   }
 
-  stat(key: string): Promise<ObjectInfo> {
-    return this.run('stat', () => this.inner.stat(key));
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo> {
+    return this.run('stat', () => this.inner.stat(key, options), options?.signal);
   }
 
-  exists(key: string): Promise<boolean> {
-    return this.run('exists', () => this.inner.exists(key));
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean> {
+    return this.run('exists', () => this.inner.exists(key, options), options?.signal);
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {

@@ -51,12 +51,12 @@ class RotatingStore implements ObjectStore {
     }
   }
 
-  stat(key: string): Promise<ObjectInfo> {
-    return this.with((s) => s.stat(key));
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo> {
+    return this.with((s) => s.stat(key, options));
   }
 
-  exists(key: string): Promise<boolean> {
-    return this.with((s) => s.exists(key));
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean> {
+    return this.with((s) => s.exists(key, options));
   }
 
   async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo | CommonPrefix> {

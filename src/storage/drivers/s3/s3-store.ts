@@ -196,11 +196,11 @@ export class S3ObjectStore implements ObjectStore {
     return Readable.from(body as AsyncIterable<Uint8Array>);
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
       const r = await this.send<{ ContentLength?: number; LastModified?: Date; ETag?: string; Metadata?: Record<string, string> }>('stat', key,
-        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       return {
         key, size: r.ContentLength ?? 0,
         ...(r.LastModified ? { lastModified: r.LastModified } : {}),
@@ -229,10 +229,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     assertValidKey(key);
     try {
-      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       return true;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return false;
