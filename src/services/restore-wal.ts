@@ -18,7 +18,7 @@ import {
 } from '../domain/wal/wal-file-name.js';
 import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError, StorageRequestError } from '../storage/errors.js';
+import { IntegrityError, StorageRequestError, StorageUnavailableError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
 import { moveFileAtomic, writeFileAtomic } from './local-files.js';
 import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
@@ -158,12 +158,17 @@ async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: 
   }
 }
 
-/** A failure while the object streams in: one line naming the object and how far it got. */
+/**
+ * A failure while the object streams in: one line naming the object and how far it got, exit 4 as Barman's
+ * (a body that breaks off is not "the store cannot be reached", exit 2, which is for requests that never got an
+ * answer). Damaged content keeps its own error (IntegrityError, CodecError). Still retryable when the cause is.
+ */
 function downloadError(store: ObjectStore, key: string, received: number, err: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) return signal.reason ?? err;
-  if (err instanceof PgstowError) return err;
-  return new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err },
-    `downloading ${key} failed after ${received} bytes: ${errorMessage(err)}`);
+  if (err instanceof PgstowError && !(err instanceof StorageUnavailableError)) return err;
+  const reason = err instanceof StorageUnavailableError && err.cause !== undefined ? errorMessage(err.cause) : errorMessage(err);
+  return new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err, retryable: true },
+    `downloading ${key} failed after ${received} bytes: ${reason}`);
 }
 
 /**
