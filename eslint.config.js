@@ -21,6 +21,13 @@ export default tseslint.config(
     },
   },
   {
+    // Functions short enough to read at once (the brief's ~80 lines). tar-extract.ts is being rewritten
+    // (asynchronous extraction) on the perf branch and joins the rule with that rewrite.
+    files: ['src/**/*.ts'],
+    ignores: ['src/pipeline/tar-extract.ts'],
+    rules: { 'max-lines-per-function': ['error', { max: 80, skipBlankLines: true, skipComments: true, IIFEs: true }] },
+  },
+  {
     files: ['**/*.cjs'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },

@@ -57,35 +57,10 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
   const options: Record<string, unknown> = {};
   const seenGroup = new Map<string, string>();
   const rest: string[] = [];
-
-  const take = (o: OptionSpec, flag: string, value: string): void => {
-    if (o.choices && !o.choices.includes(value)) {
-      throw new UsageError(`argument ${o.flags.join('/')}: invalid choice: '${value}' (choose from ${o.choices.map((c) => `'${c}'`).join(', ')})`);
-    }
-    switch (o.type) {
-      case 'int': {
-        if (!/^[+-]?\d+$/.test(value)) throw new UsageError(`argument ${flag}: invalid int value: '${value}'`);
-        options[o.dest] = parseInt(value, 10);
-        break;
-      }
-      case 'number': {
-        const n = Number(value);
-        if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`argument ${flag}: invalid number: '${value}'`);
-        options[o.dest] = n;
-        break;
-      }
-      case 'multi':
-      case 'list':
-        (options[o.dest] as string[] | undefined ?? (options[o.dest] = [] as string[]) as string[]).push(value);
-        break;
-      default:
-        options[o.dest] = value;
-    }
-  };
-
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    if (arg === '--') { rest.push(...argv.slice(i + 1)); break; }
+  let args = [...argv];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string;
+    if (arg === '--') { rest.push(...args.slice(i + 1)); break; }
     if (!arg.startsWith('-') || arg === '-' || /^-\d/.test(arg)) { rest.push(arg); continue; }
     let flag = arg;
     let inline: string | undefined;
@@ -95,7 +70,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
       // -vv, -zJ4 style bundles: expand the first short flag and keep the rest.
       const first = byFlag.get(arg.slice(0, 2));
       if (first && (first.type === 'flag' || first.type === 'count')) {
-        argv = [...argv.slice(0, i), arg.slice(0, 2), `-${arg.slice(2)}`, ...argv.slice(i + 1)];
+        args = [...args.slice(0, i), arg.slice(0, 2), `-${arg.slice(2)}`, ...args.slice(i + 1)];
         i--;
         continue;
       }
@@ -103,33 +78,70 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     }
     const o = byFlag.get(flag) ?? matchPrefix(byFlag, flag);
     if (!o) throw new UsageError(`unrecognized arguments: ${arg}`);
-    if (o.exclusiveGroup) {
-      const other = seenGroup.get(o.exclusiveGroup);
-      if (other && other !== o.dest) {
-        const otherFlag = spec.options.find((x) => x.dest === other)?.flags.at(-1);
-        throw new UsageError(`argument ${o.flags.at(-1)}: not allowed with argument ${otherFlag}`);
-      }
-      seenGroup.set(o.exclusiveGroup, o.dest);
-    }
-    if (o.type === 'flag') {
-      if (inline !== undefined) throw new UsageError(`argument ${flag}: ignored explicit argument '${inline}'`);
-      options[o.dest] = true;
-      continue;
-    }
-    if (o.type === 'count') { options[o.dest] = ((options[o.dest] as number | undefined) ?? 0) + 1; continue; }
-    if (inline !== undefined) { take(o, flag, inline); continue; }
-    if (o.type === 'list') {
-      let n = 0;
-      while (i + 1 < argv.length && !(argv[i + 1] as string).startsWith('-')) { take(o, flag, argv[++i] as string); n++; }
-      if (n === 0) throw new UsageError(`argument ${flag}: expected at least one argument`);
-      continue;
-    }
-    const next = argv[i + 1];
-    if (next === undefined || (next.startsWith('-') && next !== '-' && !/^-\d/.test(next))) throw new UsageError(`argument ${flag}: expected one argument`);
-    take(o, flag, next);
-    i++;
+    checkExclusive(spec, o, seenGroup);
+    i = applyOption(o, flag, inline, args, i, options);
   }
+  return { options, positionals: assignPositionals(spec, rest) };
+}
 
+/** Options in one exclusive group: the second one given is an error, as argparse says it. */
+function checkExclusive(spec: CommandSpec, o: OptionSpec, seenGroup: Map<string, string>): void {
+  if (!o.exclusiveGroup) return;
+  const other = seenGroup.get(o.exclusiveGroup);
+  if (other && other !== o.dest) {
+    const otherFlag = spec.options.find((x) => x.dest === other)?.flags.at(-1);
+    throw new UsageError(`argument ${o.flags.at(-1)}: not allowed with argument ${otherFlag}`);
+  }
+  seenGroup.set(o.exclusiveGroup, o.dest);
+}
+
+/** Stores option `o` given as `flag` at args[i] (value inline or following); returns the index of the last argument used. */
+function applyOption(o: OptionSpec, flag: string, inline: string | undefined, args: readonly string[], i: number, options: Record<string, unknown>): number {
+  if (o.type === 'flag') {
+    if (inline !== undefined) throw new UsageError(`argument ${flag}: ignored explicit argument '${inline}'`);
+    options[o.dest] = true;
+    return i;
+  }
+  if (o.type === 'count') { options[o.dest] = ((options[o.dest] as number | undefined) ?? 0) + 1; return i; }
+  if (inline !== undefined) { takeValue(o, flag, inline, options); return i; }
+  if (o.type === 'list') {
+    let n = 0;
+    while (i + 1 < args.length && !(args[i + 1] as string).startsWith('-')) { takeValue(o, flag, args[++i] as string, options); n++; }
+    if (n === 0) throw new UsageError(`argument ${flag}: expected at least one argument`);
+    return i;
+  }
+  const next = args[i + 1];
+  if (next === undefined || (next.startsWith('-') && next !== '-' && !/^-\d/.test(next))) throw new UsageError(`argument ${flag}: expected one argument`);
+  takeValue(o, flag, next, options);
+  return i + 1;
+}
+
+function takeValue(o: OptionSpec, flag: string, value: string, options: Record<string, unknown>): void {
+  if (o.choices && !o.choices.includes(value)) {
+    throw new UsageError(`argument ${o.flags.join('/')}: invalid choice: '${value}' (choose from ${o.choices.map((c) => `'${c}'`).join(', ')})`);
+  }
+  switch (o.type) {
+    case 'int': {
+      if (!/^[+-]?\d+$/.test(value)) throw new UsageError(`argument ${flag}: invalid int value: '${value}'`);
+      options[o.dest] = parseInt(value, 10);
+      break;
+    }
+    case 'number': {
+      const n = Number(value);
+      if (value.trim() === '' || !Number.isFinite(n)) throw new UsageError(`argument ${flag}: invalid number: '${value}'`);
+      options[o.dest] = n;
+      break;
+    }
+    case 'multi':
+    case 'list':
+      (options[o.dest] as string[] | undefined ?? (options[o.dest] = [] as string[]) as string[]).push(value);
+      break;
+    default:
+      options[o.dest] = value;
+  }
+}
+
+function assignPositionals(spec: CommandSpec, rest: readonly string[]): Record<string, string | string[] | undefined> {
   const positionals: Record<string, string | string[] | undefined> = {};
   let idx = 0;
   for (const p of spec.positionals) {
@@ -146,7 +158,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     }
   }
   if (idx < rest.length) throw new UsageError(`unrecognized arguments: ${rest.slice(idx).join(' ')}`);
-  return { options, positionals };
+  return positionals;
 }
 
 /** argparse accepts unambiguous prefixes of long options (--endpoint for --endpoint-url). */

@@ -86,47 +86,42 @@ export interface DeleteResult {
   readonly deletedBytes: number;
 }
 
+/** What a delete will remove and why, decided from the catalog before anything is touched. */
+export interface DeletionPlan {
+  readonly policy: string | null;
+  readonly pointOfRecoverability: Date | null;
+  readonly minimumRedundancy: number;
+  /** Every backup of the catalog with its decision. */
+  readonly backups: readonly BackupPlan[];
+  /** One WAL rule per target (counted while the WAL listing streams). */
+  readonly wal: readonly WalPlan[];
+  /** Ids to delete, sorted. */
+  readonly targets: readonly string[];
+  readonly byId: ReadonlyMap<string, CatalogBackup>;
+}
+
+type Decision = { retention: string; reason: string; delete: boolean };
+
 export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promise<DeleteResult> {
+  return executeDeletion(deps, await planDeletion(deps, input), input);
+}
+
+/** Reads the catalog and decides (Barman's rules, plus finishing interrupted deletes); deletes nothing. */
+export async function planDeletion(deps: DeleteDeps, input: DeleteInput): Promise<DeletionPlan> {
   const { store, layout } = deps;
   const log = deps.log ?? silentLogger;
   const minimumRedundancy = input.minimumRedundancy ?? 0;
-  const signal = input.signal;
-  const catalog = await loadCatalog(store, layout, signal ? { signal } : {});
+  const catalog = await loadCatalog(store, layout, input.signal ? { signal: input.signal } : {});
   if (catalog.unreadable.length) {
     throw new OperationError('ERR_CATALOG_UNREADABLE',
       `Cannot read the following backups: ${describeUnreadable(catalog.unreadable)}. Unsafe to proceed with deletion due to failure reading backup catalog`);
   }
-
-  // Backups a previous run started to delete are always finished.
-  const resume = catalog.backups.filter((b) => isDeletionInProgress(b.info)).map((b) => b.id);
-  let targets: string[] = [];
-  let skipIfStandalone: boolean;
+  const reasons = new Map<string, Decision>();
   let retention: RetentionResult | null = null;
-  const reasons = new Map<string, { retention: string; reason: string; delete: boolean }>();
-
+  let targets: string[];
   if (input.selection.kind === 'ids') {
-    skipIfStandalone = true;
-    for (const identifier of input.selection.identifiers) {
-      const id = resolveBackupId(catalog, identifier);
-      const backup = catalog.backups.find((b) => b.id === id);
-      if (!backup) {
-        log.warning('WARN_BACKUP_MISSING', `Backup ${id} does not exist`);
-        continue;
-      }
-      if (backup.keep !== null) {
-        throw new OperationError('ERR_BACKUP_KEPT',
-          `Skipping delete of backup ${id} for server ${layout.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
-      }
-      const redundancy = catalog.backups.length - targets.length;
-      if (minimumRedundancy > 0 && minimumRedundancy >= redundancy) {
-        throw new OperationError('ERR_MINIMUM_REDUNDANCY',
-          `Skipping delete of backup ${id} for server ${layout.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${redundancy})`);
-      }
-      if (!targets.includes(id)) targets.push(id);
-      reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
-    }
+    targets = selectByIds(catalog, input.selection.identifiers, minimumRedundancy, reasons, log);
   } else {
-    skipIfStandalone = false;
     retention = applyRetention(
       catalog.backups.map((b) => ({ id: b.id, status: b.info.status, endTime: b.info.endTime?.toDate() ?? null, keep: b.keep })),
       input.selection.policy, input.now ?? new Date(), minimumRedundancy);
@@ -134,66 +129,96 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     for (const d of retention.decisions) reasons.set(d.id, { retention: d.status, reason: d.reason, delete: d.delete });
     targets = retention.decisions.filter((d: RetentionDecision) => d.delete).map((d) => d.id);
   }
-  for (const id of resume) {
-    if (!targets.includes(id)) targets.push(id);
-    reasons.set(id, { retention: 'RESUME', reason: 'an earlier delete was interrupted: finishing it', delete: true });
+  // Backups a previous run started to delete are always finished.
+  for (const b of catalog.backups.filter((x) => isDeletionInProgress(x.info))) {
+    if (!targets.includes(b.id)) targets.push(b.id);
+    reasons.set(b.id, { retention: 'RESUME', reason: 'an earlier delete was interrupted: finishing it', delete: true });
   }
   targets.sort();
-
-  const byId = new Map(catalog.backups.map((b) => [b.id, b]));
   const backups: BackupPlan[] = catalog.backups.map((b) => {
     const r = reasons.get(b.id) ?? { retention: '-', reason: 'not selected', delete: false };
-    const objects = r.delete ? deletionKeys(b) : [];
     const bytes = r.delete ? b.dataObjects.reduce((n, o) => n + o.size, 0) : 0;
-    return { id: b.id, status: b.info.status, retention: r.retention, delete: r.delete, reason: r.reason, objects, bytes };
+    return { id: b.id, status: b.info.status, retention: r.retention, delete: r.delete, reason: r.reason, objects: r.delete ? deletionKeys(b) : [], bytes };
   });
-
-  const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, skipIfStandalone);
-  const wal: WalPlan[] = rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0, firstKey: null, lastKey: null }));
-  const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
-  const result = {
-    policy: retention?.policy ?? null,
-    pointOfRecoverability: retention?.pointOfRecoverability ?? null,
-    minimumRedundancy,
-    backups,
-    wal,
-    dryRun: input.dryRun ?? false,
-    dryRunLines: [] as string[],
-    deletedObjects: 0,
-    deletedBytes: 0,
+  // Deleting by id skips WAL a standalone keep still needs; a policy keeps those backups anyway.
+  const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, input.selection.kind === 'ids');
+  return {
+    policy: retention?.policy ?? null, pointOfRecoverability: retention?.pointOfRecoverability ?? null, minimumRedundancy, backups, targets,
+    wal: rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0, firstKey: null, lastKey: null })),
+    byId: new Map(catalog.backups.map((b) => [b.id, b])),
   };
-  if (targets.length === 0) return result;
+}
 
+/** Barman's -b: each identifier resolved; a kept backup or too few left refuses the whole delete. */
+function selectByIds(catalog: BackupCatalog, identifiers: readonly string[], minimumRedundancy: number, reasons: Map<string, Decision>, log: Logger): string[] {
+  const targets: string[] = [];
+  for (const identifier of identifiers) {
+    const id = resolveBackupId(catalog, identifier);
+    const backup = catalog.backups.find((b) => b.id === id);
+    if (!backup) {
+      log.warning('WARN_BACKUP_MISSING', `Backup ${id} does not exist`);
+      continue;
+    }
+    if (backup.keep !== null) {
+      throw new OperationError('ERR_BACKUP_KEPT',
+        `Skipping delete of backup ${id} for server ${catalog.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
+    }
+    const redundancy = catalog.backups.length - targets.length;
+    if (minimumRedundancy > 0 && minimumRedundancy >= redundancy) {
+      throw new OperationError('ERR_MINIMUM_REDUNDANCY',
+        `Skipping delete of backup ${id} for server ${catalog.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${redundancy})`);
+    }
+    if (!targets.includes(id)) targets.push(id);
+    reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
+  }
+  return targets;
+}
+
+/** Carries the plan out (or, with dryRun, only counts the WAL it would remove), in the resumable order above. */
+export async function executeDeletion(deps: DeleteDeps, plan: DeletionPlan, input: Pick<DeleteInput, 'dryRun' | 'batchSize' | 'signal' | 'listWalKeys'>): Promise<DeleteResult> {
+  const { store } = deps;
+  const wal = plan.wal.map((w) => ({ ...w, keys: [...w.keys] }));
+  const result = {
+    policy: plan.policy, pointOfRecoverability: plan.pointOfRecoverability, minimumRedundancy: plan.minimumRedundancy,
+    backups: plan.backups, wal, dryRun: input.dryRun ?? false, dryRunLines: [] as string[], deletedObjects: 0, deletedBytes: 0,
+  };
+  if (plan.targets.length === 0) return result;
   if (input.dryRun) {
     const keep = input.listWalKeys ?? false;
-    await streamWal(store, layout, wal, signal, async (plan, key) => { if (keep) plan.keys.push(key); });
+    await streamWal(store, deps.layout, wal, input.signal, async (p, key) => { if (keep) p.keys.push(key); });
     if (!keep) return result;
-    for (const id of targets) {
-      result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(byId.get(id)!))} due to --dry-run option`);
-      const plan = wal.find((p) => p.rule.backupId === id);
-      if (plan && plan.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...plan.keys].sort())} due to --dry-run option`);
+    for (const id of plan.targets) {
+      result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(plan.byId.get(id)!))} due to --dry-run option`);
+      const p = wal.find((x) => x.rule.backupId === id);
+      if (p && p.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...p.keys].sort())} due to --dry-run option`);
     }
     return result;
   }
+  const counts = await removeTargets(deps, plan, wal, input);
+  return { ...result, ...counts };
+}
 
-  // 1. Mark: a partly deleted backup must never be listed as DONE.
-  for (const id of targets) {
-    const b = byId.get(id)!;
+/** 1 mark, 2 data objects, 3 WAL (streamed), 4 backup.info: an interruption anywhere is finished by a re-run. */
+async function removeTargets(deps: DeleteDeps, plan: DeletionPlan, wal: WalPlan[], input: Pick<DeleteInput, 'batchSize' | 'signal'>): Promise<{ deletedObjects: number; deletedBytes: number }> {
+  const { store } = deps;
+  const log = deps.log ?? silentLogger;
+  const signal = input.signal;
+  const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
+  const targets = plan.targets.map((id) => plan.byId.get(id)!);
+  for (const b of targets) {
+    // A partly deleted backup must never be listed as DONE.
     if (isDeletionInProgress(b.info)) continue;
     const marked = { ...b.info, status: BackupStatus.FAILED, error: DELETION_IN_PROGRESS_ERROR };
     await store.put(b.backupInfoKey, Buffer.from(serializeBackupInfo(marked, { includeNewerKeys: hasNewerKeys(b) })), signal ? { signal } : {});
-    log.info(`Marked backup ${id} as being deleted`);
+    log.info(`Marked backup ${b.id} as being deleted`);
   }
-  // 2. Data objects.
-  const dataKeys: string[] = [];
-  for (const id of targets) for (const o of byId.get(id)!.dataObjects) dataKeys.push(o.key);
+  const dataKeys = targets.flatMap((b) => b.dataObjects.map((o) => o.key));
   await deleteInBatches(store, dataKeys, batch, signal);
-  result.deletedObjects += dataKeys.length;
-  result.deletedBytes += targets.reduce((n, id) => n + byId.get(id)!.dataObjects.reduce((m, o) => m + o.size, 0), 0);
+  let deletedObjects = dataKeys.length;
+  let deletedBytes = targets.reduce((n, b) => n + b.dataObjects.reduce((m, o) => m + o.size, 0), 0);
   log.info(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
-  // 3. WAL, streamed.
   let pending: string[] = [];
-  await streamWal(store, layout, wal, signal, async (_plan, key) => {
+  await streamWal(store, deps.layout, wal, signal, async (_p, key) => {
     pending.push(key);
     if (pending.length >= batch) {
       const chunk = pending;
@@ -202,11 +227,9 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     }
   });
   if (pending.length) await store.delete(pending, signal ? { signal } : {});
-  for (const p of wal) { result.deletedObjects += p.objects; result.deletedBytes += p.bytes; }
-  // 4. backup.info last.
-  await deleteInBatches(store, targets.map((id) => byId.get(id)!.backupInfoKey), batch, signal);
-  result.deletedObjects += targets.length;
-  return result;
+  for (const p of wal) { deletedObjects += p.objects; deletedBytes += p.bytes; }
+  await deleteInBatches(store, targets.map((b) => b.backupInfoKey), batch, signal);
+  return { deletedObjects: deletedObjects + targets.length, deletedBytes };
 }
 
 /** Data objects in Barman's order (PGDATA, then tablespaces by oid, extra volumes sorted), then backup.info. */

@@ -56,3 +56,8 @@ export async function moveFileAtomic(from: string, to: string): Promise<void> {
     await fsp.rm(from, { force: true });
   }
 }
+
+/** The one local "exists": true when something (file, directory, symlink, even a dangling one) is at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
+  try { await fsp.lstat(p); return true; } catch { return false; }
+}

@@ -20,8 +20,8 @@ import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { IntegrityError, StorageRequestError, StorageUnavailableError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
-import { moveFileAtomic, writeFileAtomic } from './local-files.js';
-import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
+import { moveFileAtomic, pathExists, writeFileAtomic } from './local-files.js';
+import { ensureSpoolDir, readJson } from './wal-spool.js';
 import { silentLogger, type Logger } from '../logger.js';
 
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
@@ -76,7 +76,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
 
   if (spoolDir) {
     const spooled = path.join(spoolDir, wal.name);
-    if (await exists(spooled)) {
+    if (await pathExists(spooled)) {
       const st = await fsp.stat(spooled);
       await moveFileAtomic(spooled, input.destPath);
       log.info(`restored ${wal.name} from the prefetch spool`);
@@ -205,7 +205,7 @@ async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: numb
   for (let i = 0; i < count; i++) { name = nextSegmentName(name, segmentSize); names.push(name); }
   const results = await Promise.allSettled(names.map(async (n) => {
     const target = path.join(spoolDir, n);
-    if (await exists(target)) return n;
+    if (await pathExists(target)) return n;
     const c = await findWal(deps, n, true);
     if (!c) {
       await fsp.writeFile(path.join(spoolDir, `${n}.missing`), JSON.stringify({ at: Date.now() })).catch(() => undefined);

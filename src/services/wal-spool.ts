@@ -41,6 +41,3 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   try { return JSON.parse(await fsp.readFile(file, 'utf8')) as T; } catch { return undefined; }
 }
 
-export async function exists(file: string): Promise<boolean> {
-  try { await fsp.access(file); return true; } catch { return false; }
-}
