@@ -109,7 +109,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
   if (missing.length > 0) throw new MissingSecretsError(missing);
   const resolved = baseConfig(target, ctx, provider, credentials, extraEnv, uses);
   if (ca) resolved.endpointCA = { value: ca };
-  const wi = workloadIdentityReport(credentials.method, target.serviceAccountAnnotations, ctx.env);
+  const wi = await workloadIdentityReport(credentials.method, target.serviceAccountAnnotations, ctx.env);
   if (wi) resolved.workloadIdentity = wi;
   // Secret values are hashed (JSON shows them as ***); the rest of the settings through their JSON form.
   const hash = createHash('sha256');

@@ -155,7 +155,7 @@ async function runTakeBackup(ctx: CallContext, o: TakeBackupOptions): Promise<Ta
   const maxBandwidth = o.maxBandwidth ?? d.maxBandwidth;
   const level = o.compressionLevel ?? d.compressionLevel;
   const r = await takeBackup({ store: await ctx.core.store('data'), layout: ctx.layout }, {
-    connection: connectionOf(o.postgres ?? ctx.settings.postgres), compression: o.compression ?? d.compression ?? 'none',
+    connection: await connectionOf(o.postgres ?? ctx.settings.postgres), compression: o.compression ?? d.compression ?? 'none',
     jobs: o.jobs ?? d.jobs ?? 2, immediateCheckpoint: o.immediateCheckpoint ?? d.immediateCheckpoint ?? false, log: ctx.log, signal: ctx.signal,
     ...(maxArchiveSize !== undefined ? { maxArchiveSize } : {}), ...(maxBandwidth !== undefined ? { maxBandwidth } : {}),
     ...(level !== undefined ? { compressionLevel: level } : {}), ...(o.name !== undefined ? { name: o.name } : {}),

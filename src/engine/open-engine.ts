@@ -75,8 +75,8 @@ export class EngineCore {
     this.inFlight.add(work);
     const done = (): void => { this.inFlight.delete(work); };
     work.then(done, done);
-    // The call settles when its signal aborts even if a store request ignores the signal; the work it leaves
-    // behind still finishes (and cleans up) in the background, and close() waits for it.
+    // The call settles soon after its signal aborts even if a store request ignores the signal; the work it
+    // leaves behind still finishes (and cleans up) in the background, and close() waits for it.
     return raceAbort(work, signal);
   }
 
@@ -105,13 +105,23 @@ export class EngineCore {
   }
 }
 
+/**
+ * How long a cancelled call may take to wind down (abort uploads, write a FAILED backup.info) before it is
+ * rejected anyway with the signal's reason: its own outcome is the better answer when it comes in time.
+ */
+const ABORT_GRACE_MS = 10_000;
+
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return work;
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    let timer: NodeJS.Timeout | undefined;
+    const onAbort = (): void => {
+      timer = setTimeout(() => reject(signal.reason), ABORT_GRACE_MS);
+      timer.unref();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
-    work.then((v) => { signal.removeEventListener('abort', onAbort); resolve(v); },
-      (e: unknown) => { signal.removeEventListener('abort', onAbort); reject(e); });
+    const settle = (): void => { signal.removeEventListener('abort', onAbort); clearTimeout(timer); };
+    work.then((v) => { settle(); resolve(v); }, (e: unknown) => { settle(); reject(e); });
   });
 }
 
