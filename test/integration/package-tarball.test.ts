@@ -87,7 +87,7 @@ test('the packed tarball, installed in a project outside the repository: strict 
   if (!moto) return;
   const work = makeTempDir('tarball');
   t.after(() => removeDir(work));
-  const npm = path.join(path.dirname(process.execPath), 'npm');
+  const npm = 'npm';
   const env = { ...process.env, npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
   const packed = await run(npm, ['pack', '--pack-destination', work, '--silent'], { cwd: REPO_ROOT, env, maxBuffer: 1 << 24 });
   const tarball = path.join(work, packed.stdout.trim().split('\n').at(-1) ?? '');
