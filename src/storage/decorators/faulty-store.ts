@@ -44,19 +44,13 @@ export interface RecordedCall {
 
 interface ArmedFault extends Fault { seen: number; fired: number }
 
-export class FaultyObjectStore implements ObjectStore {
-  readonly provider: string;
-  readonly description: string;
-  readonly capabilities: ObjectStore['capabilities'];
+/**
+ * Faults and the record of calls, shared by every store wrapped with it: an engine opens a store per purpose
+ * (WAL, data) and lazily, so a test scripts faults once on the injector, before or after the stores exist.
+ */
+export class FaultInjector {
   readonly calls: RecordedCall[] = [];
-  private faults: ArmedFault[] = [];
-
-  constructor(readonly inner: ObjectStore, faults: readonly Fault[] = []) {
-    this.provider = inner.provider;
-    this.description = inner.description;
-    this.capabilities = inner.capabilities;
-    for (const f of faults) this.add(f);
-  }
+  faults: ArmedFault[] = [];
 
   add(fault: Fault): this {
     this.faults.push({ ...fault, seen: 0, fired: 0 });
@@ -73,9 +67,43 @@ export class FaultyObjectStore implements ObjectStore {
     return this.calls.filter((c) => c.operation === operation && c.key.startsWith(keyPrefix)).length;
   }
 
+  /** For openEngine's wrapStore: every store the engine opens gets these faults. */
+  readonly wrap = (store: ObjectStore): FaultyObjectStore => new FaultyObjectStore(store, [], this);
+}
+
+export class FaultyObjectStore implements ObjectStore {
+  readonly provider: string;
+  readonly description: string;
+  readonly capabilities: ObjectStore['capabilities'];
+
+  constructor(readonly inner: ObjectStore, faults: readonly Fault[] = [], readonly injector: FaultInjector = new FaultInjector()) {
+    this.provider = inner.provider;
+    this.description = inner.description;
+    this.capabilities = inner.capabilities;
+    for (const f of faults) this.add(f);
+  }
+
+  get calls(): RecordedCall[] {
+    return this.injector.calls;
+  }
+
+  add(fault: Fault): this {
+    this.injector.add(fault);
+    return this;
+  }
+
+  clear(): this {
+    this.injector.clear();
+    return this;
+  }
+
+  count(operation: StorageOperation, keyPrefix = ''): number {
+    return this.injector.count(operation, keyPrefix);
+  }
+
   private pick(operation: StorageOperation, key: string): FaultAction | undefined {
     let action: FaultAction | undefined;
-    for (const f of this.faults) {
+    for (const f of this.injector.faults) {
       if (f.operations && !f.operations.includes(operation)) continue;
       if (f.key !== undefined && !(typeof f.key === 'string' ? key.startsWith(f.key) : f.key.test(key))) continue;
       f.seen++;
@@ -83,7 +111,7 @@ export class FaultyObjectStore implements ObjectStore {
       f.fired++;
       action = f.action;
     }
-    this.calls.push({ operation, key, ...(action ? { fault: action.type } : {}) });
+    this.injector.calls.push({ operation, key, ...(action ? { fault: action.type } : {}) });
     return action;
   }
 
