@@ -65,15 +65,14 @@ export class EngineCore {
   /** Runs one call: refused after close(), tracked until it settles, with the engine's signal folded in. */
   run<T>(callSignal: AbortSignal | undefined, fn: (ctx: CallContext) => Promise<T>): Promise<T> {
     if (this.closing) return Promise.reject(new PgstowError('ERR_ENGINE_CLOSED', 4, 'the engine is closed'));
-    const signal = callSignal ? AbortSignal.any([callSignal, this.controller.signal]) : this.controller.signal;
-    if (callSignal) setMaxListeners(0, signal);
+    const { signal, release } = callSignal ? followBoth(callSignal, this.controller.signal) : { signal: this.controller.signal, release: () => {} };
     const ctx: CallContext = { core: this, signal, settings: this.settings, layout: this.layout, log: this.log };
     const work = (async () => {
       signal.throwIfAborted();
       return fn(ctx);
     })();
     this.inFlight.add(work);
-    const done = (): void => { this.inFlight.delete(work); };
+    const done = (): void => { this.inFlight.delete(work); release(); };
     work.then(done, done);
     // The call settles soon after its signal aborts even if a store request ignores the signal; the work it
     // leaves behind still finishes (and cleans up) in the background, and close() waits for it.
@@ -103,6 +102,24 @@ export class EngineCore {
     })();
     return this.closing;
   }
+}
+
+/**
+ * A signal that aborts when either `a` or `b` does, whose listeners are removed by release(). (AbortSignal.any
+ * keeps every combined signal reachable from a long-lived source: a million calls on one engine would leak.)
+ */
+function followBoth(a: AbortSignal, b: AbortSignal): { signal: AbortSignal; release: () => void } {
+  const c = new AbortController();
+  setMaxListeners(0, c.signal);
+  if (a.aborted || b.aborted) {
+    c.abort(a.aborted ? a.reason : b.reason);
+    return { signal: c.signal, release: () => {} };
+  }
+  const onA = (): void => c.abort(a.reason);
+  const onB = (): void => c.abort(b.reason);
+  a.addEventListener('abort', onA, { once: true });
+  b.addEventListener('abort', onB, { once: true });
+  return { signal: c.signal, release: () => { a.removeEventListener('abort', onA); b.removeEventListener('abort', onB); } };
 }
 
 /**

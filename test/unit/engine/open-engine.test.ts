@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { openEngine, type Engine } from '../../../src/engine/index.js';
 import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
 import { dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
@@ -109,6 +110,21 @@ describe('openEngine', () => {
     assert.equal(archived.status, 'uploaded', 'the call in flight finished');
     await closed;
     await assert.rejects(e.listBackups(), (err: unknown) => err instanceof PgstowError && err.code === 'ERR_ENGINE_CLOSED');
+  });
+
+  it('a call leaves no listener on the signal it was given (a million calls on one engine must not leak)', async () => {
+    const e = await openEngine({ destination: 'memory://engine-listeners', serverName: 'srv' });
+    after(() => dropMemoryBucket('engine-listeners'));
+    try {
+      const signal = new AbortController().signal;
+      for (let i = 0; i < 50; i++) {
+        await e.listBackups({ signal });
+        await e.restoreWal('000000010000000000000001', path.join(dir, 'none'), { signal }).catch(() => undefined);
+      }
+      assert.equal(getEventListeners(signal, 'abort').length, 0);
+    } finally {
+      await e.close();
+    }
   });
 
   it('reconfigure() takes new credentials, never another destination or server name', async () => {
