@@ -6,13 +6,13 @@
  *   npm run build && node dist/bench/startup-compare.js --other /path/to/other/tree [--runs 15]
  */
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../test/harness/postgres.js';
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { syntheticSegment } from '../test/harness/wal-segments.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,7 +41,7 @@ const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - 
 const dir = makeTempDir('bench-startup');
 const seg = path.join(dir, 'pg_wal', '000000010000000000000001');
 fs.mkdirSync(path.dirname(seg), { recursive: true });
-fs.writeFileSync(seg, randomBytes(16 * 1024 * 1024));
+fs.writeFileSync(seg, syntheticSegment('000000010000000000000001', { segmentSize: 16 * 1024 * 1024, randomPayloadUntil: 16 * 1024 * 1024 }));
 const s3 = await startPrivateS3rver(path.join(dir, 's3rver'));
 try {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region, NODE_DISABLE_COMPILE_CACHE: undefined };

@@ -1,7 +1,8 @@
 /**
  * The one error hierarchy of pgstow. Every error a user can see is a PgstowError with a stable `code`
  * and the Barman Cloud exit code CloudNativePG relies on (barman/clients/cloud_cli.py):
- *   1 operation failed (connectivity fine; includes "WAL not found"), 2 network, 3 bad input, 4 other.
+ *   1 operation failed (connectivity fine; includes "WAL not found"), 2 network, 3 bad input, 4 other;
+ *   and pgstow's 128 for a damaged WAL in restore_command (see DAMAGED_WAL).
  * Only src/cli/main.ts turns errors into exit codes; everything else throws.
  */
 
@@ -11,6 +12,11 @@ export const ExitCode = {
   NETWORK: 2,
   USAGE: 3,
   GENERAL: 4,
+  /**
+   * wal-restore only: the WAL is in the archive but damaged. Above 125, so PostgreSQL stops recovery (FATAL)
+   * instead of taking the WAL for missing and ending recovery early, with the rest of the archive unreplayed.
+   */
+  DAMAGED_WAL: 128,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
@@ -42,6 +48,7 @@ export const ERRORS = {
   ERR_CODEC: { exitCode: ExitCode.GENERAL, summary: 'a compression codec failed (corrupt input, missing program)' },
   // WAL
   ERR_WAL_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'the WAL file is not in the archive (the normal end of recovery)' },
+  ERR_WAL_DAMAGED: { exitCode: ExitCode.DAMAGED_WAL, summary: 'the WAL object is in the archive but does not hold what was archived (wal-restore exits 128 so PostgreSQL stops recovery)' },
   ERR_WAL_CONFLICT: { exitCode: ExitCode.OPERATION, summary: 'the archive holds this WAL with different content; nothing was overwritten' },
   ERR_WAL_READ: { exitCode: ExitCode.OPERATION, summary: 'the local WAL file cannot be read' },
   ERR_WAL_ARCHIVE_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'check-wal-archive found WAL that a new server would conflict with' },

@@ -298,7 +298,8 @@ export const COMMAND_OPTIONS: Readonly<Record<CommandName, readonly OptionDef[]>
   'backup-keep': [...COMMON_OPTIONS, ...BACKUP_KEEP_OPTIONS],
   'check-wal-archive': [...COMMON_OPTIONS, ...CHECK_WAL_ARCHIVE_OPTIONS],
   'check-store': COMMON_OPTIONS,
-  'config': [...COMMON_OPTIONS, { dest: 'format', flags: ['--format'], type: 'string', choices: ['text', 'json'], help: 'output format (default text)' }],
+  'config': [...COMMON_OPTIONS, { dest: 'format', flags: ['--format'], type: 'string', choices: ['text', 'json'], help: 'output format (default text)' },
+    { dest: 'objectStoreName', flags: ['--object-store-name'], type: 'string', metavar: 'NAME', help: 'migrate: name of the Cluster\'s ObjectStore (default <cluster>-store)' }],
   'demo': [
     ...COMMON_OPTIONS,
     { dest: 'keep', flags: ['--keep'], type: 'flag', help: 'keep the store and data directories (printed at the end)' },

@@ -169,8 +169,10 @@ export function gcsSettingsFromEnv(env: Env, settings: EngineSettings, caFlag: s
   if (project) gcs.projectId = project;
   out.gcs = gcs;
   const keyFile = blank(env.GOOGLE_APPLICATION_CREDENTIALS);
-  if (keyFile) out.credentials = { kind: 'gcs-key-file', file: keyFile };
-  else if (gcs.emulator) out.credentials = { kind: 'gcs-anonymous' };
+  // As Google's Python client (so Barman) does: with STORAGE_EMULATOR_HOST it goes anonymous and never reads
+  // GOOGLE_APPLICATION_CREDENTIALS, which CloudNativePG always sets (often to an empty or placeholder file).
+  if (gcs.emulator) out.credentials = { kind: 'gcs-anonymous', label: `no credentials (STORAGE_EMULATOR_HOST${keyFile ? '; GOOGLE_APPLICATION_CREDENTIALS ignored' : ''})` };
+  else if (keyFile) out.credentials = { kind: 'gcs-key-file', file: keyFile };
   else {
     const configDir = blank(env.CLOUDSDK_CONFIG) ?? (env.HOME ? path.join(env.HOME, '.config', 'gcloud') : undefined);
     const metadataHost = blank(env.GCE_METADATA_HOST);

@@ -16,14 +16,20 @@ export function filterThroughProgram(program: string, args: readonly string[]): 
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   let stdoutEnded = false;
   let spawnError: Error | undefined;
+  // The program closed its input (bzip2 -d stops at damaged data): the rest is dropped and its exit status and
+  // stderr, not "write EPIPE", say what went wrong.
+  let inputClosed = false;
+  let waitingForDrain: (() => void) | undefined;
 
   const duplex: Duplex = new Duplex({
     write(chunk: Buffer, _enc, cb) {
       if (spawnError) { cb(spawnError); return; }
-      if (child.stdin.write(chunk)) cb();
-      else child.stdin.once('drain', () => cb());
+      if (inputClosed) { cb(); return; }
+      if (child.stdin.write(chunk)) { cb(); return; }
+      waitingForDrain = cb;
+      child.stdin.once('drain', () => { waitingForDrain = undefined; cb(); });
     },
-    final(cb) { child.stdin.end(); cb(); },
+    final(cb) { if (!inputClosed) child.stdin.end(); cb(); },
     read() { child.stdout.resume(); },
     destroy(err, cb) {
       if (exited === undefined) child.kill('SIGKILL');
@@ -34,7 +40,8 @@ export function filterThroughProgram(program: string, args: readonly string[]): 
     if (!exited || !stdoutEnded) return;
     if (exited.code === 0) duplex.push(null);
     else {
-      const why = Buffer.concat(stderr).toString().trim() || (exited.signal ? `killed by ${exited.signal}` : `exit code ${exited.code}`);
+      // The program's first line says it ("bzip2: Data integrity error when decompressing."); the rest is advice.
+      const why = Buffer.concat(stderr).toString().trim().split('\n')[0]?.trim() || (exited.signal ? `killed by ${exited.signal}` : `exit code ${exited.code}`);
       duplex.destroy(new FilterProgramError(`${program} failed: ${why}`, false));
     }
   };
@@ -44,7 +51,16 @@ export function filterThroughProgram(program: string, args: readonly string[]): 
       : err;
     duplex.destroy(spawnError);
   });
-  child.stdin.on('error', (err) => { if (!spawnError) duplex.destroy(err); });
+  child.stdin.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') {
+      inputClosed = true;
+      const pending = waitingForDrain;
+      waitingForDrain = undefined;
+      pending?.();
+      return;
+    }
+    if (!spawnError) duplex.destroy(err);
+  });
   child.stdout.on('data', (c: Buffer) => { if (!duplex.push(c)) child.stdout.pause(); });
   child.stdout.on('end', () => { stdoutEnded = true; finish(); });
   child.stderr.on('data', (c: Buffer) => stderr.push(c));

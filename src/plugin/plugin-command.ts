@@ -21,6 +21,7 @@ export interface PluginMode {
 
 /** Mode → module. The operator side adds `operator` here. */
 export const PLUGIN_MODES: Readonly<Record<string, { summary: string; load: () => Promise<PluginMode> }>> = {
+  operator: { summary: 'the operator side (a Deployment): sidecar injection, per-Cluster RBAC, status; TCP with mutual TLS', load: () => import('./operator/operator-mode.js') },
   healthcheck: { summary: 'healthcheck unix: ask the plugin socket grpc.health.v1 (the sidecar\'s startup probe)', load: () => import('./healthcheck.js') },
 };
 

@@ -17,6 +17,7 @@ export const PLUGIN_OPTIONS: readonly OptionSpec[] = [
   { dest: 'serverCert', flags: ['--server-cert'], type: 'string', metavar: 'FILE', help: 'operator mode: server certificate (PEM)' },
   { dest: 'serverKey', flags: ['--server-key'], type: 'string', metavar: 'FILE', help: 'operator mode: server private key (PEM)' },
   { dest: 'clientCert', flags: ['--client-cert'], type: 'string', metavar: 'FILE', help: 'operator mode: CA or certificate clients must present (PEM)' },
+  { dest: 'leaderElect', flags: ['--leader-elect'], type: 'flag', help: 'operator mode: accepted for plugin-barman-cloud manifests; every replica answers every call, there is no background controller to elect' },
   { dest: 'pprofServer', flags: ['--pprof-server'], type: 'string', metavar: 'ADDR', hidden: true, help: 'accepted for manifests written for plugin-barman-cloud; ignored' },
 ];
 

@@ -10,8 +10,9 @@
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { OperationError, PgstowError } from '../errors.js';
+import { OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName } from '../domain/wal/wal-file-name.js';
+import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
 import { CODECS, codecForSuffix, type Codec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { IntegrityError, ObjectExistsError } from '../storage/errors.js';
@@ -19,6 +20,7 @@ import { isCommonPrefix, type ObjectStore, type PutResult } from '../storage/obj
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
+import { WAL_MD5_METADATA } from './wal-verification.js';
 import { silentLogger, type Logger } from '../logger.js';
 
 export interface ArchiveWalDeps {
@@ -145,6 +147,11 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
     const code = (err as NodeJS.ErrnoException).code;
     throw new OperationError('ERR_WAL_READ', `cannot read WAL file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
   }
+  if (kind === 'segment' || kind === 'partial') {
+    // PostgreSQL only ever archives whole segments: anything else is the wrong file, and must not become "WAL".
+    const problem = walSegmentProblem(walName.slice(0, 24), data, { firstPageOnly: true });
+    if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
+  }
   const codec = input.codec;
   const key = layout.walKey(walName, codec?.suffix ?? '');
 
@@ -162,6 +169,8 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   try {
     put = await store.put(key, body, {
       contentLength: body.length, md5,
+      // What restore checks the download against (Barman ignores user metadata).
+      metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
       ifAbsent: store.capabilities.conditionalCreate,
       ...(tags && Object.keys(tags).length ? { tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),

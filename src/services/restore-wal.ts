@@ -16,13 +16,14 @@ import { selectWalCandidate, type WalCandidate } from '../domain/wal/wal-candida
 import {
   assertSegmentSize, nextSegmentName, parseWalFileName, type WalFileName,
 } from '../domain/wal/wal-file-name.js';
-import { CODECS, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
+import { CODECS, CodecError, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError, StorageRequestError, StorageUnavailableError } from '../storage/errors.js';
+import { StorageRequestError, StorageUnavailableError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
 import { moveFileAtomic, pathExists, writeFileAtomic } from './local-files.js';
 import { ensureSpoolDir, readJson } from './wal-spool.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { WalDownloadCheck } from './wal-verification.js';
 
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
 /** How long a "not in archive" marker from a prefetch is trusted. */
@@ -138,30 +139,36 @@ export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: 
   return selectWalCandidate(walName, dir, keys, { suffixes: SUFFIXES, noPartial });
 }
 
+/**
+ * Downloads, decodes and checks one WAL object into `dest` (temp file + rename): the file appears only when the
+ * bytes are what was archived (WalDownloadCheck); otherwise DamagedWalError names the object and the reason.
+ */
 async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
-  const raw = await store.get(c.key, signal ? { signal } : undefined);
+  const check = new WalDownloadCheck(store.provider, c.key, wal, c.partial);
+  const raw = await store.get(c.key, { onInfo: check.onInfo, ...(signal ? { signal } : {}) });
   let received = 0;
-  const counter = new Transform({ transform(chunk: Buffer, _enc, done) { received += chunk.length; done(null, chunk); } });
-  const check = (size: number): void => {
-    if (wal.kind !== 'segment' && wal.kind !== 'partial') return;
-    if (!isSegmentSize(size) || (segmentSize !== undefined && size !== segmentSize)) {
-      throw new IntegrityError({ provider: store.provider, operation: 'get', key: c.key },
-        `${c.key} decodes to ${size} bytes, which is not ${segmentSize !== undefined ? `the WAL segment size ${segmentSize}` : 'a valid WAL segment size'}; the object is damaged`);
-    }
-  };
+  // Raw bytes (as stored: MD5) first, then the decoded bytes (as PostgreSQL gets them: the segment checks).
+  const rawTap = tap((b) => { received += b.length; check.raw(b); });
+  const decodedTap = tap((b) => check.decoded(b));
   try {
     const { source, stages } = await decoder(raw, c);
-    return await writeFileAtomic(dest, source, { check, stages: [counter, ...stages], ...(signal ? { signal } : {}) });
+    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: [rawTap, ...stages, decodedTap], ...(signal ? { signal } : {}) });
   } catch (err) {
     raw.destroy();
+    // A codec refusing the bytes is damage (exit 128), unless the download itself broke off first.
+    if (err instanceof CodecError && !signal?.aborted) check.damaged(err.message, err);
     throw downloadError(store, c.key, received, err, signal);
   }
+}
+
+function tap(fn: (chunk: Buffer) => void): Transform {
+  return new Transform({ transform(chunk: Buffer, _enc, cb) { fn(chunk); cb(null, chunk); } });
 }
 
 /**
  * A failure while the object streams in: one line naming the object and how far it got, exit 4 as Barman's
  * (a body that breaks off is not "the store cannot be reached", exit 2, which is for requests that never got an
- * answer). Damaged content keeps its own error (IntegrityError, CodecError). Still retryable when the cause is.
+ * answer). Damaged content keeps its own error (DamagedWalError). Still retryable when the cause is.
  */
 function downloadError(store: ObjectStore, key: string, received: number, err: unknown, signal: AbortSignal | undefined): unknown {
   if (signal?.aborted) return signal.reason ?? err;
@@ -173,7 +180,7 @@ function downloadError(store: ObjectStore, key: string, received: number, err: u
 
 /**
  * The decompressor the object needs, by suffix; an unsuffixed object that starts with a codec's magic bytes is
- * decoded too (its first chunk is read to tell, then put back in front).
+ * decoded too (its first chunk is read to tell, then put back in front, so the raw tap still sees every byte).
  */
 async function decoder(raw: Readable, c: WalCandidate): Promise<{ source: Readable; stages: Duplex[] }> {
   const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;

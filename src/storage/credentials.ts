@@ -62,8 +62,8 @@ export type GcsCredentials =
    * metadata server at `metadataHost` (default 169.254.169.254; GKE workload identity, GCE).
    */
   | { readonly kind: 'gcs-application-default'; readonly metadataHost?: string; readonly adcFile?: string }
-  /** No credentials: an emulator. */
-  | { readonly kind: 'gcs-anonymous' };
+  /** No credentials: an emulator. `label` says why in descriptions (e.g. a key file that was ignored). */
+  | { readonly kind: 'gcs-anonymous'; readonly label?: string };
 
 export type StoreCredentials = S3Credentials | AzureCredentials | GcsCredentials;
 

@@ -60,6 +60,12 @@ export interface GetOptions {
   /** Inclusive byte range; `end` omitted = to the end. */
   range?: { start: number; end?: number };
   signal?: AbortSignal;
+  /**
+   * Called before get() resolves with what the response said about the object (size, ETag, the MD5 the store
+   * recorded, user metadata), by drivers whose protocol answers with it; a caller verifying a download uses it
+   * instead of another request. Not called by drivers that learn nothing (fs gives the size only).
+   */
+  onInfo?: (info: ObjectInfo) => void;
 }
 
 export interface ObjectInfo {

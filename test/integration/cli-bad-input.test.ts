@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { runCli, type CliResult } from '../harness/cli.js';
 import { requireServer } from '../harness/test-env.js';
 import { makeTempDir } from '../harness/tmp.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 function oneLine(r: CliResult): string {
   const lines = r.stderr.trim().split('\n');
@@ -70,7 +71,7 @@ describe('barman-cloud-wal-archive bad input: one line naming the cause, no stac
   const SEGMENT = '000000010000000000000001';
   const walFile = (): string => {
     const file = path.join(makeTempDir('wal-bad-input'), SEGMENT);
-    fs.writeFileSync(file, Buffer.alloc(1 << 20, 7));
+    fs.writeFileSync(file, syntheticSegment(SEGMENT));
     return file;
   };
   // Not even a trusted CA from the test environment: the untrusted-certificate case must stay untrusted.

@@ -6,7 +6,7 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../harness/postgres.js';
@@ -14,6 +14,7 @@ import { runCli } from '../harness/cli.js';
 import { requireServer, testEnv } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { makeTempDir } from '../harness/tmp.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 import { startGcsEmulator } from '../harness/servers/gcs.js';
 import { startTokenServer } from '../harness/servers/azure-token-server.js';
 import { containerSas } from '../drivers/azure-helpers.js';
@@ -60,7 +61,7 @@ async function archiveAndList(t: TestContext, c: Case): Promise<void> {
   const secretsDir = mount(dir, c.secrets);
   const walDir = path.join(dir, 'pg_wal');
   fs.mkdirSync(walDir);
-  const content = randomBytes(1024 * 1024);
+  const content = syntheticSegment(WAL, { seed: 3 });
   fs.writeFileSync(path.join(walDir, WAL), content);
   const env = { PGSTOW_RUNTIME_DIR: path.join(dir, 'run'), HOME: dir, KUBECONFIG: '', ...c.env };
   const r = await runCli('pgstow', ['wal-archive', '--config', config, '--secrets-dir', secretsDir, ...(c.args ?? []), path.join(walDir, WAL)], { env });

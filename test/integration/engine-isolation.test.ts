@@ -22,6 +22,7 @@ import { SERVERS_DIR } from '../harness/postgres.js';
 import { startProcess } from '../harness/servers/process.js';
 import { createContainer } from '../harness/servers/azurite.js';
 import { openEngine, PgstowError, type Engine, type EngineSettings } from '../../src/engine/index.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 interface Recorded { identity: string; path: string }
 
@@ -54,7 +55,7 @@ async function roundTrip(engine: Engine, dir: string, count: number): Promise<st
   for (let i = 1; i <= count; i++) {
     const name = `0000000100000000000000${i.toString(16).toUpperCase().padStart(2, '0')}`;
     const file = path.join(dir, name);
-    fs.writeFileSync(file, randomBytes(1024 * 1024)); // a WAL segment's size (restore checks it)
+    fs.writeFileSync(file, syntheticSegment(name, { randomPayloadUntil: 1024 * 1024 })); // restore checks it is that WAL segment
     keys.push((await engine.archiveWal(file)).key);
     await engine.restoreWal(name, path.join(dir, `${name}.back`));
     assert.deepEqual(fs.readFileSync(path.join(dir, `${name}.back`)), fs.readFileSync(file));

@@ -11,12 +11,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { randomBytes } from 'node:crypto';
 import { requireServer } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { createPostgres, REPO_ROOT } from '../harness/postgres.js';
 import { startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const run = promisify(execFile);
 const SEGMENT = 1024 * 1024;
@@ -113,7 +113,7 @@ test('the packed tarball, installed in a project outside the repository: strict 
   const before = await tableChecksums(fx.pg);
   const walPath = path.join(work, 'pg_wal', '000000010000000000000001');
   fs.mkdirSync(path.dirname(walPath));
-  fs.writeFileSync(walPath, randomBytes(SEGMENT));
+  fs.writeFileSync(walPath, syntheticSegment(path.basename(walPath), { segmentSize: SEGMENT, randomPayloadUntil: SEGMENT }));
   const restoreDir = makeTempDir('tarball-restore');
   const pgRestoreDir = path.join(makeTempDir('tarball-pg'), 'data');
   const args = {

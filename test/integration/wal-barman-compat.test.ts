@@ -9,13 +9,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli, type CliResult } from '../harness/cli.js';
 import { storeTarget, type StoreKind, type StoreTarget } from '../harness/stores.js';
 import { makeTempDir } from '../harness/tmp.js';
 import { mustNotSkip } from '../harness/test-env.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const PYTHON = '/usr/bin/python3';
 const BOOT = `
@@ -64,13 +64,12 @@ function runBarman(which: 'archive' | 'restore', args: string[], env: Record<str
   });
 }
 
-function segment(seed: number): Buffer {
-  const b = Buffer.alloc(1 << 20);
-  for (let o = 0; o < b.length; o += 8192) { crypto.createHash('md5').update(`${seed}/${o}`).digest().copy(b, o); b.write(`wal record ${seed} at ${o}`, o + 100); }
-  return b;
-}
-
 const name = (n: number): string => `0000000100000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
+
+/** A valid 1 MiB WAL segment (page headers, records with CRCs) for segment n. */
+function segment(n: number): Buffer {
+  return syntheticSegment(name(n), { seed: n });
+}
 const CODECS: Array<[string, string[]]> = [['none', []], ['gzip', ['-z']], ['bzip2', ['-j']], ['snappy', ['--snappy']]];
 const KINDS: StoreKind[] = ['moto', 's3rver', 'azurite'];
 

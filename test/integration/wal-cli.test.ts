@@ -4,7 +4,6 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../harness/cli.js';
@@ -13,6 +12,7 @@ import { requireServer } from '../harness/test-env.js';
 import { makeTempDir } from '../harness/tmp.js';
 import { isCommonPrefix, type ObjectInfo } from '../../src/storage/object-store.js';
 import { openTarget } from './catalog/catalog-fixture.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const SEG = 1 << 20; // 1 MiB segments keep the tests small (initdb --wal-segsize=1)
 
@@ -20,12 +20,9 @@ function segmentName(n: number, tli = 1): string {
   return `${tli.toString(16).toUpperCase().padStart(8, '0')}00000000${n.toString(16).toUpperCase().padStart(8, '0')}`;
 }
 
-/** A WAL-like segment: compressible but distinct per seed. */
-function fakeSegment(seed: number): Buffer {
-  const b = Buffer.alloc(SEG);
-  const r = crypto.createHash('sha256').update(String(seed)).digest();
-  for (let o = 0; o < SEG; o += 4096) { r.copy(b, o); b.write(`record ${seed} ${o}`, o + 64); }
-  return b;
+/** A valid WAL segment for `name` (page headers, records with CRCs), distinct per seed. */
+function fakeSegment(seed: number, name = segmentName(seed)): Buffer {
+  return syntheticSegment(name, { seed, segmentSize: SEG });
 }
 
 function setup(kind: StoreTarget['kind'], t: Parameters<typeof storeTarget>[0]): { target: StoreTarget; dir: string; pgWal: string } | undefined {
@@ -84,7 +81,7 @@ for (const kind of ALL_STORE_KINDS) {
       // Different content under an archived name: exit 1 naming both, original kept.
       const other = path.join(s.dir, 'other');
       fs.mkdirSync(other);
-      fs.writeFileSync(path.join(other, segmentName(2)), fakeSegment(99));
+      fs.writeFileSync(path.join(other, segmentName(2)), fakeSegment(99, segmentName(2)));
       const clash = await archive(s, ['-z', path.join(other, segmentName(2))]);
       assert.equal(clash.code, 1);
       assert.match(clash.stderr, /refusing to archive .*000000010000000000000002.*different content/);
@@ -171,11 +168,11 @@ for (const kind of ALL_STORE_KINDS) {
       }
       // Timeline 2's segment 4 is asked for (markers are never global) and found once archived.
       const tl2 = path.join(s.pgWal, segmentName(4, 2));
-      fs.writeFileSync(tl2, fakeSegment(42));
+      fs.writeFileSync(tl2, fakeSegment(42, segmentName(4, 2)));
       assert.equal((await archive(s, [tl2])).code, 0);
       const rt = await restore(s, segmentName(4, 2), path.join(s.dir, 'tl2'), opts);
       assert.equal(rt.code, 0, rt.stderr);
-      assert.ok(fs.readFileSync(path.join(s.dir, 'tl2')).equals(fakeSegment(42)));
+      assert.ok(fs.readFileSync(path.join(s.dir, 'tl2')).equals(fakeSegment(42, segmentName(4, 2))));
       // The fresh marker answers "not found" once, then the archive is asked again.
       const f4 = path.join(s.pgWal, segmentName(4));
       fs.writeFileSync(f4, fakeSegment(4));
@@ -235,7 +232,7 @@ describe('wal-archive/wal-restore failure exit codes', () => {
     assert.ok(fs.readFileSync(dest2).equals(fakeSegment(2)));
   });
 
-  it('exit 4 for a corrupt object, and the destination never appears', async (t) => {
+  it('exit 128 for a corrupt object, naming it, and the destination never appears', async (t) => {
     const s = setup('fs', t);
     if (!s) return;
     const file = path.join(s.pgWal, segmentName(7));
@@ -247,8 +244,8 @@ describe('wal-archive/wal-restore failure exit codes', () => {
     fs.writeFileSync(key, bytes.subarray(0, bytes.length >> 1));
     const dest = path.join(s.dir, 'corrupt');
     const r = await restore(s, segmentName(7), dest);
-    assert.equal(r.code, 4, r.stderr);
-    assert.match(r.stderr, /gzip/);
+    assert.equal(r.code, 128, r.stderr);
+    assert.match(r.stderr, /WAL object srv\/wals\/0000000100000000\/000000010000000000000007\.gz is damaged: .*gzip/);
     assert.ok(!fs.existsSync(dest), 'no half-written destination');
     assert.deepEqual(fs.readdirSync(s.dir).filter((f) => f.includes('pgstow-tmp')), [], 'no temp file left');
   });

@@ -11,13 +11,13 @@ import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { pipeline } from 'node:stream/promises';
 import { requireServer } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 import { runCli } from '../harness/cli.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const WAL = '000000010000000000000007';
 
@@ -57,7 +57,7 @@ test('wal-restore of a gzip WAL cut half-way: exit 4, one line naming the object
   const url = `s3://${TEST_BUCKET}/${uniquePrefix('midstream')}`;
   const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
   const walFile = path.join(dir, WAL);
-  fs.writeFileSync(walFile, randomBytes(1024 * 1024));
+  fs.writeFileSync(walFile, syntheticSegment(WAL, { randomPayloadUntil: 1024 * 1024 })); // incompressible: the .gz is ~1 MiB
   const archived = await runCli('pgstow', ['wal-archive', '-z', '--endpoint-url', s3.endpoint, url, 'srv', walFile], { env });
   assert.equal(archived.code, 0, archived.stderr);
 

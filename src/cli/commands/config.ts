@@ -1,4 +1,5 @@
 /**
+ * `pgstow config migrate FILE`: in-tree barmanObjectStore → ObjectStore + plugin stanza (src/plugin/operator).
  * `pgstow config check [FILE]`: validates a CloudNativePG manifest with CNPG's admission rules, resolves its
  * Secrets, and prints what pgstow would do with it: driver, credential method and why, every secret redacted,
  * and for workload identities what the pod needs and whether this environment has it.
@@ -11,13 +12,14 @@ import type { ResolvedConfig } from '../../config/resolved-config.js';
 export const command: Command = {
   spec: (name) => ({
     name,
-    summary: 'Validate a CloudNativePG Cluster or ObjectStore manifest (with its Secrets) and show what pgstow resolves it to. Secrets are always shown as ***.',
-    positionals: [{ name: 'action', help: 'check' }, { name: 'file', help: 'manifest file (default: --config or PGSTOW_CONFIG)', optional: true }],
+    summary: 'check: validate a CloudNativePG Cluster or ObjectStore manifest (with its Secrets) and show what pgstow resolves it to (secrets shown as ***). migrate: turn a Cluster using in-tree barmanObjectStore into ObjectStores and the barman-cloud plugin stanza (YAML on stdout).',
+    positionals: [{ name: 'action', help: 'check or migrate' }, { name: 'file', help: 'manifest file (default: --config or PGSTOW_CONFIG)', optional: true }],
     options: optionsOf('config'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {
-    if (args.positionals.action !== 'check') throw new UsageError(`unknown config action "${String(args.positionals.action)}" (expected: check)`);
+    if (args.positionals.action === 'migrate') return (await import('../../plugin/operator/migrate-command.js')).runMigrate(args, ctx);
+    if (args.positionals.action !== 'check') throw new UsageError(`unknown config action "${String(args.positionals.action)}" (expected: check or migrate)`);
     const file = args.positionals.file;
     if (typeof file === 'string') args.options.config = file;
     const request = configRequestOf(args, ctx.env, false);

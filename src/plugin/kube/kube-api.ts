@@ -114,6 +114,27 @@ export class KubeApi {
     }
   }
 
+  /** POST of a namespaced object of any API group (the operator side creates Roles and RoleBindings this way). */
+  async create(group: string, version: string, plural: string, namespace: string, body: KubeObject): Promise<KubeObject> {
+    const { custom, server } = await this.client();
+    try {
+      return await custom.createNamespacedCustomObject({ group, version, namespace, plural, body }) as KubeObject;
+    } catch (err) {
+      throw apiError(err, server, `create ${plural}.${group} ${namespace}/${String(body.metadata?.name ?? '')}`);
+    }
+  }
+
+  /** PUT of a namespaced object; `body.metadata.resourceVersion` makes it conditional (409 on a stale one). */
+  async replace(group: string, version: string, plural: string, namespace: string, body: KubeObject): Promise<KubeObject> {
+    const { custom, server } = await this.client();
+    const name = String(body.metadata?.name ?? '');
+    try {
+      return await custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name, body }) as KubeObject;
+    } catch (err) {
+      throw apiError(err, server, `replace ${plural}.${group} ${namespace}/${name}`);
+    }
+  }
+
   async getCustom(group: string, version: string, plural: string, namespace: string, name: string): Promise<KubeObject | undefined> {
     const { custom, server } = await this.client();
     try {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../harness/postgres.js';
 import { makeTempDir } from '../../harness/tmp.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
 import type { CommandSpec } from '../../../src/config/argv.js';
 import { COMMON_OPTIONS, destinationOf, parseCommandArgs } from '../../../src/cli/common-options.js';
 import { commandSettings, loadCommandConfig as loadConfigFromArgs, openCommandEngine } from '../../../src/cli/command-engine.js';
@@ -97,7 +98,7 @@ test('the command\'s engine opens the store with the manifest\'s server name (a 
     assert.equal(c.serverName, 'pg-backup');
     assert.equal(c.config?.credentials.method, 's3-access-keys');
     const wal = path.join(dir, '000000010000000000000001');
-    fs.writeFileSync(wal, 'x');
+    fs.writeFileSync(wal, syntheticSegment('000000010000000000000001'));
     await c.engine.archiveWal(wal);
     assert.ok(fs.existsSync(path.join(dir, 'pg-backup', 'wals', '0000000100000000', '000000010000000000000001')));
   } finally {

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import { getEventListeners } from 'node:events';
 import { openEngine, type Engine } from '../../../src/engine/index.js';
 import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
 import { dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
 import { ConfigError, PgstowError } from '../../../src/errors.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
 
 const SEGMENT = 1024 * 1024;
 let dir: string;
@@ -39,7 +39,7 @@ afterEach(() => {
 function walFile(name: string): string {
   const file = path.join(dir, 'pg_wal', name);
   fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, randomBytes(SEGMENT));
+  fs.writeFileSync(file, syntheticSegment(name, { segmentSize: SEGMENT, randomPayloadUntil: SEGMENT }));
   return file;
 }
 

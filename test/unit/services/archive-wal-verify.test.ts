@@ -14,13 +14,14 @@ import { openStoreFromEnv } from '../../harness/store-options.js';
 import { IntegrityError } from '../../../src/storage/errors.js';
 import type { ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult } from '../../../src/storage/object-store.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
 
 const WAL = '000000010000000000000007';
 
 async function setup(): Promise<{ dir: string; store: ObjectStore; wal: string }> {
   const dir = makeTempDir('archive-verify');
   const wal = path.join(dir, WAL);
-  fs.writeFileSync(wal, Buffer.alloc(1 << 20, 7));
+  fs.writeFileSync(wal, syntheticSegment(WAL));
   const { store } = await openStoreFromEnv({ provider: 'file', destinationUrl: pathToFileURL(path.join(dir, 'store')).href, env: {} });
   return { dir, store, wal };
 }

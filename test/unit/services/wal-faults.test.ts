@@ -9,7 +9,6 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { archiveWal } from '../../../src/services/archive-wal.js';
 import { restoreWal } from '../../../src/services/restore-wal.js';
 import { BarmanLayout } from '../../../src/repository/barman-layout.js';
@@ -22,6 +21,7 @@ import { StorageUnavailableError } from '../../../src/storage/errors.js';
 import type { Logger, WarningCode } from '../../../src/logger.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
 
 const SEGMENT = 1024 * 1024;
 const layout = new BarmanLayout('', 'srv');
@@ -55,7 +55,7 @@ function fresh(): { memory: MemoryObjectStore; store: FaultyObjectStore; name: s
 /** A 1 MiB WAL segment with a compressible half, so every codec's output spans several chunks. */
 function segment(name: string): string {
   const file = path.join(dir, name);
-  fs.writeFileSync(file, Buffer.concat([randomBytes(SEGMENT / 2), Buffer.alloc(SEGMENT / 2, 7)]));
+  fs.writeFileSync(file, syntheticSegment(name, { segmentSize: SEGMENT, randomPayloadUntil: SEGMENT / 2 }));
   return file;
 }
 

@@ -15,7 +15,7 @@ import {
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -186,6 +186,15 @@ export class AzureBlobStore implements ObjectStore {
     try {
       const res = await blob.download(offset, count, { maxRetryRequests: 3, ...(options.signal ? { abortSignal: options.signal } : {}) });
       body = res.readableStreamBody;
+      // A ranged download carries the whole blob's Content-MD5 as blobContentMD5.
+      const md5 = range ? undefined : res.contentMD5 ?? res.blobContentMD5;
+      options.onInfo?.({
+        key, size: res.contentLength ?? 0,
+        ...(res.lastModified ? { lastModified: res.lastModified } : {}),
+        ...(res.etag ? { etag: res.etag } : {}),
+        ...(md5 && md5.length === 16 ? { md5: Buffer.from(md5).toString('hex') } : {}),
+        ...(res.metadata ? { metadata: res.metadata } : {}),
+      });
     } catch (err) {
       throw this.classify(err, 'get', key);
     }
@@ -282,9 +291,11 @@ export class AzureBlobStore implements ObjectStore {
     try {
       res = await c.getBlobBatchClient().deleteBlobs(keys.map((k) => c.getBlobClient(k)), signal ? { abortSignal: signal } : {});
     } catch (err) {
-      const classified = this.classify(err, 'delete');
-      if (classified instanceof StorageUnavailableError || (err as { name?: string }).name === 'AbortError') throw classified;
-      // Batches are refused by some SAS scopes and emulators: remember and fall back to single deletes.
+      // No HTTP answer (network, abort): not a refusal. Any HTTP error is one: some SAS scopes, proxies and
+      // emulators refuse Blob Batch (Azurite answers an account SAS with 500), so fall back to single deletes,
+      // which fail on their own if the store itself is the problem.
+      const status = (err as { statusCode?: number }).statusCode;
+      if (!status || (err as { name?: string }).name === 'AbortError' || signal?.aborted) throw this.classify(err, 'delete');
       this.batchDelete = false;
       return false;
     }

@@ -92,6 +92,7 @@ export class FsObjectStore implements ObjectStore {
       fh = await fsp.open(file, 'r');
       const st = await fh.stat();
       if (st.isDirectory()) { await fh.close(); throw Object.assign(new Error('is a directory'), { code: 'ENOENT' }); }
+      options.onInfo?.({ key, size: st.size, lastModified: st.mtime });
     } catch (err) {
       throw this.classify(err, 'get', key);
     }

@@ -70,7 +70,7 @@ async function resolveAuth(options: StoreOptions, emulator: boolean): Promise<Gc
   switch (c?.kind) {
     case 'gcs-key-file': return parseKey(await readKeyFile(c.file), c.file, 'GOOGLE_APPLICATION_CREDENTIALS');
     case 'gcs-key': return parseKey(revealText(c.json), c.label ?? 'googleCredentials.applicationCredentials', 'googleCredentials.applicationCredentials');
-    case 'gcs-anonymous': return { kind: 'anonymous', label: 'no credentials (STORAGE_EMULATOR_HOST)' };
+    case 'gcs-anonymous': return { kind: 'anonymous', label: c.label ?? 'no credentials (STORAGE_EMULATOR_HOST)' };
     case undefined:
       if (emulator) return { kind: 'anonymous', label: 'no credentials (STORAGE_EMULATOR_HOST)' };
       return metadataAuth(undefined);

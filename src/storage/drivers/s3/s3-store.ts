@@ -13,7 +13,7 @@ import {
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import {
-  AccessDeniedError, BucketNotFoundError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
+  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
 } from '../../errors.js';
 import { classifyS3Error } from './errors.js';
@@ -21,13 +21,26 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 
 const {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectsCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
 class SourceError extends Error {
   constructor(readonly original: unknown) { super('source stream failed'); }
+}
+
+/** Parallel single deletes when the server refuses DeleteObjects. */
+const DELETE_CONCURRENCY = 8;
+
+interface GetObjectResponse {
+  Body?: unknown;
+  ContentLength?: number;
+  LastModified?: Date;
+  ETag?: string;
+  Metadata?: Record<string, string>;
+  ServerSideEncryption?: string;
+  SSECustomerAlgorithm?: string;
 }
 
 interface Sendable { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> }
@@ -37,6 +50,7 @@ export class S3ObjectStore implements ObjectStore {
   readonly description: string;
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
+  private batchDelete = true;
 
   constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
@@ -180,9 +194,10 @@ export class S3ObjectStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
-    const res = await this.send<{ Body?: unknown }>('get', key, new GetObjectCommand({
+    const res = await this.send<GetObjectResponse>('get', key, new GetObjectCommand({
       Bucket: this.settings.bucket, Key: key, ...(range ? { Range: range } : {}),
     }), options.signal);
+    options.onInfo?.(this.info(key, res, !range));
     const body = res.Body;
     if (body instanceof Readable) {
       // Mid-stream failures (reset, timeout) surface as typed errors too.
@@ -196,17 +211,30 @@ export class S3ObjectStore implements ObjectStore {
     return Readable.from(body as AsyncIterable<Uint8Array>);
   }
 
+  /**
+   * ObjectInfo from a GET or HEAD response. `md5` only where the ETag is the content's MD5 for certain: AWS itself
+   * (S3-compatible servers with encryption answer opaque ETags of the same shape), a single-part upload, no SSE-KMS
+   * or SSE-C, and the whole object.
+   */
+  private info(key: string, r: GetObjectResponse, whole: boolean): ObjectInfo {
+    const etag = r.ETag?.replace(/"/g, '');
+    const md5 = whole && this.settings.endpoint === undefined && etag && /^[0-9a-f]{32}$/i.test(etag)
+      && (r.ServerSideEncryption === undefined || r.ServerSideEncryption === 'AES256') && r.SSECustomerAlgorithm === undefined ? etag.toLowerCase() : undefined;
+    return {
+      key, size: r.ContentLength ?? 0,
+      ...(r.LastModified ? { lastModified: r.LastModified } : {}),
+      ...(r.ETag ? { etag: r.ETag } : {}),
+      ...(md5 ? { md5 } : {}),
+      ...(r.Metadata ? { metadata: r.Metadata } : {}),
+    };
+  }
+
   async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const r = await this.send<{ ContentLength?: number; LastModified?: Date; ETag?: string; Metadata?: Record<string, string> }>('stat', key,
-        new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
-      return {
-        key, size: r.ContentLength ?? 0,
-        ...(r.LastModified ? { lastModified: r.LastModified } : {}),
-        ...(r.ETag ? { etag: r.ETag } : {}),
-        ...(r.Metadata ? { metadata: r.Metadata } : {}),
-      };
+      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
+      const { md5: _md5, ...info } = this.info(key, r, true);
+      return info; // callers of stat judge the ETag themselves (verifyUpload knows whether SSE-KMS was used)
     } catch (err) {
       // HEAD answers 404 with no body for a missing bucket too: tell the two apart once.
       if (err instanceof ObjectNotFoundError) await this.assertBucket('stat');
@@ -270,20 +298,52 @@ export class S3ObjectStore implements ObjectStore {
   async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
     for (const k of keys) assertValidKey(k);
     for (let i = 0; i < keys.length; i += this.capabilities.maxBatchDelete) {
+      options.signal?.throwIfAborted();
       const batch = keys.slice(i, i + this.capabilities.maxBatchDelete);
-      const res = await this.send<{ Errors?: Array<{ Key?: string; Code?: string; Message?: string }> }>('delete', batch[0],
-        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Quiet: true, Objects: batch.map((Key) => ({ Key })) } }), options.signal);
-      const errors = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
-      const first = errors[0];
-      if (first) {
-        const key = first.Key ?? '';
-        if (first.Code === 'AccessDenied') {
-          throw new AccessDeniedError({ provider: 's3', operation: 'delete', key, bucket: this.settings.bucket },
-            `access denied: delete on s3://${this.settings.bucket}/${key}${this.accessKeyId ? ` for access key ${this.accessKeyId}` : ''} (${errors.length} of ${batch.length} keys refused); check the IAM or bucket policy`);
-        }
-        throw this.classify(Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), { name: first.Code ?? 'Error' }), 'delete', key);
-      }
+      if (this.batchDelete && batch.length > 1 && (await this.deleteBatch(batch, options.signal))) continue;
+      await this.deleteEach(batch, options.signal);
     }
+  }
+
+  /**
+   * One DeleteObjects request. False when the server refused the request itself (an HTTP error: not implemented,
+   * Content-MD5 demanded, a gateway or policy that forbids it): the caller then deletes one key at a time, as
+   * Barman does, and this store stops batching. Per-key errors in an accepted batch are real and thrown.
+   */
+  private async deleteBatch(batch: string[], signal?: AbortSignal): Promise<boolean> {
+    let res: { Errors?: Array<{ Key?: string; Code?: string; Message?: string }> };
+    try {
+      res = await this.send('delete', batch[0],
+        new DeleteObjectsCommand({ Bucket: this.settings.bucket, Delete: { Quiet: true, Objects: batch.map((Key) => ({ Key })) } }), signal);
+    } catch (err) {
+      const status = ((err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause)?.$metadata?.httpStatusCode;
+      if (status === undefined || signal?.aborted || err instanceof BucketNotFoundError || err instanceof InvalidCredentialsError) throw err;
+      this.batchDelete = false;
+      return false;
+    }
+    const errors = (res.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    const first = errors[0];
+    if (first) {
+      const key = first.Key ?? '';
+      if (first.Code === 'AccessDenied') {
+        throw new AccessDeniedError({ provider: 's3', operation: 'delete', key, bucket: this.settings.bucket },
+          `access denied: delete on s3://${this.settings.bucket}/${key}${this.accessKeyId ? ` for access key ${this.accessKeyId}` : ''} (${errors.length} of ${batch.length} keys refused); check the IAM or bucket policy`);
+      }
+      throw this.classify(Object.assign(new Error(first.Message ?? first.Code ?? 'delete failed'), { name: first.Code ?? 'Error' }), 'delete', key);
+    }
+    return true;
+  }
+
+  private async deleteEach(keys: string[], signal?: AbortSignal): Promise<void> {
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < keys.length) {
+        const key = keys[next++] as string;
+        // DeleteObject answers 204 for a missing key too.
+        await this.send('delete', key, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: key }), signal);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
   }
 
   async close(): Promise<void> {

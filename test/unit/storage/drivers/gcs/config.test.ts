@@ -39,6 +39,17 @@ describe('resolveGcsConfig', () => {
     assert.equal(u.auth.kind, 'application-default');
   });
 
+  it('STORAGE_EMULATOR_HOST: anonymous whatever GOOGLE_APPLICATION_CREDENTIALS names (a key, an empty file, no file), as Barman', async () => {
+    const f = key('sa-emu.json', { type: 'service_account', client_email: 'a@p.iam.gserviceaccount.com', private_key: 'k' });
+    const empty = path.join(dir, 'empty-emu.json');
+    fs.writeFileSync(empty, '');
+    for (const file of [f, empty, path.join(dir, 'absent.json')]) {
+      const c = await resolveGcsConfig(dest, opts({ env: { GOOGLE_APPLICATION_CREDENTIALS: file, STORAGE_EMULATOR_HOST: 'http://127.0.0.1:9023' } }));
+      assert.equal(c.auth.kind, 'anonymous', file);
+      assert.match(c.auth.label, /GOOGLE_APPLICATION_CREDENTIALS ignored/);
+    }
+  });
+
   it('chunk size is rounded up to 256 KiB; nonsense is a usage error', async () => {
     assert.equal((await resolveGcsConfig(dest, opts({ gcs: { chunkSize: 1 } }))).chunkSize, 256 * 1024);
     assert.equal((await resolveGcsConfig(dest, opts({ gcs: { chunkSize: 5 * 1024 * 1024 } }))).chunkSize, 5 * 1024 * 1024);
@@ -47,7 +58,7 @@ describe('resolveGcsConfig', () => {
 
   it('a service-account key: its client_email in the label, a non-Google token_uri kept, Google ones not', async () => {
     const f = key('sa.json', { type: 'service_account', client_email: 'a@p.iam.gserviceaccount.com', private_key: 'k', token_uri: 'https://oauth2.googleapis.com/token' });
-    const c = await resolveGcsConfig(dest, opts({ env: { GOOGLE_APPLICATION_CREDENTIALS: f, STORAGE_EMULATOR_HOST: 'http://e:1' } }));
+    const c = await resolveGcsConfig(dest, opts({ env: { GOOGLE_APPLICATION_CREDENTIALS: f } }));
     assert.equal(c.auth.kind, 'key-file');
     assert.match(c.auth.label, /a@p\.iam\.gserviceaccount\.com/);
     assert.equal(c.auth.kind === 'key-file' ? c.auth.tokenUri : 'x', undefined);

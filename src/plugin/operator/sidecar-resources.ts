@@ -1,0 +1,27 @@
+/**
+ * Default requests and limits for the injected sidecar, used when the ObjectStore sets none
+ * (`spec.instanceSidecarConfiguration.resources`). plugin-barman-cloud injects none, and its users meet OOM
+ * kills or unbounded growth (cnpg-i.md §5.4); a Node process with a measured peak can be bounded.
+ *
+ * Formula (docs/cnpg-plugin-operator.md "Sidecar resources"), rounded up to 64 MiB:
+ *   memory request = peak RSS        (what the scheduler must reserve)
+ *   memory limit   = 2 × peak RSS    (heap growth between collections, TLS and upload buffers of parallel
+ *                                     uploads; a limit is a hard kill, so a 2× margin)
+ *   cpu request    = 100m; no cpu limit (a throttled sidecar slows archiving and backups; the node's spare
+ *                                     CPU is better used than left idle; the request keeps it scheduled fairly)
+ * PEAK_RSS_MIB is the highest peak RSS measured for pgstow in bench/ (README "Performance", run of
+ * 2026-12-01: restore with lz4 283.2 MB = 270 MiB; base backup with lz4 218.4 MB): 320Mi / 576Mi. Issue 15's
+ * target is a 100 MiB peak; when bench/ measures it, set PEAK_RSS_MIB = 100 and the defaults become 128Mi / 256Mi.
+ */
+import type { ResourceRequirements } from './object-store.js';
+
+export const PEAK_RSS_MIB = 270;
+
+const roundUp64 = (mib: number): number => Math.ceil(mib / 64) * 64;
+
+export function defaultSidecarResources(peakMiB = PEAK_RSS_MIB): ResourceRequirements {
+  return {
+    requests: { cpu: '100m', memory: `${roundUp64(peakMiB)}Mi` },
+    limits: { memory: `${roundUp64(2 * peakMiB)}Mi` },
+  };
+}
