@@ -22,7 +22,7 @@ import { clusterJson, PLUGIN } from '../test/plugin/cnpg-fixtures.js';
 import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from '../test/plugin/cnpg-harness.js';
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { OBJECT_STORE_GROUP } from '../src/plugin/kube/kube-api.js';
-import { openStore } from '../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
 import { SIDECAR_MALLOC_ENV } from '../src/plugin/instance/memory.js';
 import { fmt, stats } from './lib/measure.js';
 import { archiveWal, type PgbackrestConfig, type StoreEndpoint } from './lib/tools.js';

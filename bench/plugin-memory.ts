@@ -17,7 +17,7 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { backupObject, clusterJson } from '../test/plugin/cnpg-fixtures.js';
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { formatSegmentName, segmentsPerLog } from '../src/domain/wal/wal-file-name.js';
-import { openStore } from '../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
 import { isCommonPrefix } from '../src/storage/object-store.js';
 import { createDataset } from './lib/dataset.js';
 import { rssMiB, startPluginWorld } from './plugin-archive.js';

@@ -4,6 +4,11 @@
  */
 export type * from './types.js';
 export type * from './settings.js';
-export { ERRORS, ExitCode, PgstowError, isPgstowError } from '../errors.js';
+export { openEngine } from './open-engine.js';
+export { ERRORS, ExitCode, PgstowError, UsageError, ConfigError, OperationError, isPgstowError } from '../errors.js';
+export {
+  StorageError, ObjectNotFoundError, ObjectExistsError, AccessDeniedError, InvalidCredentialsError, BucketNotFoundError, TlsError,
+  StorageUnavailableError, StorageRequestError, IntegrityError,
+} from '../storage/errors.js';
 export { WARNINGS, silentLogger } from '../logger.js';
 export { Secret } from '../secret.js';

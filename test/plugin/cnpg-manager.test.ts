@@ -16,7 +16,7 @@ import * as path from 'node:path';
 import { createPostgres, REPO_ROOT, type PostgresServer } from '../harness/postgres.js';
 import { skipUnlessInstalled } from '../harness/test-env.js';
 import { chownToPostgres } from '../harness/tmp.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { startSidecar, type Sidecar } from './cnpg-harness.js';

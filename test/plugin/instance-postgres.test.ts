@@ -14,7 +14,7 @@ import { createPostgres, type PostgresServer } from '../harness/postgres.js';
 import { skipUnlessInstalled } from '../harness/test-env.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { tableChecksums } from '../integration/backup-fixtures.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { isCommonPrefix } from '../../src/storage/object-store.js';

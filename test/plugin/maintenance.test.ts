@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { BarmanLayout } from '../../src/repository/barman-layout.js';
 import { emptyBackupInfo, formatBackupId, PyDateTime, serializeBackupInfo } from '../../src/domain/backup/backup-info.js';
 import { formatSegmentName } from '../../src/domain/wal/wal-file-name.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { createJsonLogger, SecretRegistry } from '../../src/plugin/json-logger.js';
 import { KubeApi, OBJECT_STORE_GROUP } from '../../src/plugin/kube/kube-api.js';

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
 import { chownToPostgres } from '../harness/tmp.js';
 import { syntheticSegment } from '../harness/wal-segments.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../harness/store-options.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { CnpgiClient } from '../../src/plugin/protocol/client.js';
 import { startSidecar } from './cnpg-harness.js';

@@ -15,7 +15,7 @@ import { gunzipSync } from 'node:zlib';
 import { status as GrpcCode, type ServiceError } from '@grpc/grpc-js';
 import { chownToPostgres } from '../harness/tmp.js';
 import { syntheticSegment } from '../harness/wal-segments.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv as openStore } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { cnpgCall, startSidecar, type Sidecar } from './cnpg-harness.js';

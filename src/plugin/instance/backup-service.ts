@@ -59,7 +59,7 @@ async function backup(deps: BackupServiceDeps, req: BackupRequest, signal: Abort
   try {
     log.info(`starting base backup ${name} of the local PostgreSQL into ${lease.engine.description}`);
     const r = await lease.engine.takeBackup({
-      name, signal, log,
+      name, signal,
       postgres: { ...(deps.pod.pgHost ? { host: deps.pod.pgHost } : {}), port: deps.pod.pgPort, user: 'postgres', dbname: 'postgres' },
     });
     const seconds = (Date.now() - started) / 1000;

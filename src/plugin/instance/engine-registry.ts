@@ -10,6 +10,7 @@ import { ConfigError, errorMessage, ExitCode, isPgstowError } from '../../errors
 import type { KubeApi } from '../kube/kube-api.js';
 import type { PluginLogger, SecretRegistry } from '../json-logger.js';
 import type { StoreRef } from '../plugin-config.js';
+import type { MemoryBudget } from '../../memory-budget.js';
 import { openEngine, settingsFromObjectStore, type PortEngine, type PortSettings } from './engine-port.js';
 
 export interface EngineLease {
@@ -42,6 +43,8 @@ export interface EngineRegistryOptions {
   secrets: SecretRegistry;
   refreshMs?: number;
   now?: () => number;
+  /** The sidecar's one memory budget (PGSTOW_MAX_MEMORY), shared by every engine it opens. */
+  memory?: MemoryBudget;
 }
 
 export class EngineRegistry {
@@ -103,10 +106,9 @@ export class EngineRegistry {
       return current;
     }
     this.options.secrets.add(settings.secretValues);
-    if (settings.ignoredArgs.length > 0) {
-      log.warning(`ObjectStore ${namespace}/${ref.objectStoreName}: additional command arguments are not used by the plugin (it runs no barman-cloud process): ${settings.ignoredArgs.join(' ')}`, { code: 'W_PLUGIN_ADDITIONAL_ARGS' });
-    }
-    const engine = await openEngine(settings, { log: log.child({ objectStore: ref.objectStoreName, serverName: ref.serverName }) });
+    const engine = await openEngine(settings, {
+      log: log.child({ objectStore: ref.objectStoreName, serverName: ref.serverName }), ...(this.options.memory ? { memory: this.options.memory } : {}),
+    });
     const gen: Generation = { engine, settings, objectStore, refs: 0, retired: false };
     entry.current = gen;
     if (current) {

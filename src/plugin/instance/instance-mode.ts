@@ -4,6 +4,8 @@
  * Kubernetes API, and the primary's background work. SIGTERM: NOT_SERVING at once, calls in flight finish
  * (an Archive is never acknowledged unstored), pending status is written, engines close.
  */
+import { memoryBudget, parseMemorySize } from '../../memory-budget.js';
+import { pacedBudget } from '../../gc-pacer.js';
 import { createJsonLogger, SecretRegistry } from '../json-logger.js';
 import { PluginServer } from '../grpc-server.js';
 import { pluginMetadata } from '../identity-service.js';
@@ -36,7 +38,9 @@ export interface InstanceRuntime {
 export function createRuntime(ctx: PluginModeContext, secrets: SecretRegistry, log: ReturnType<typeof createJsonLogger>): InstanceRuntime {
   const env = ctx.cli.env;
   const kube = new KubeApi({ env, ttlMs: REFRESH_MS });
-  const registry = new EngineRegistry({ kube, env, log, secrets, refreshMs: REFRESH_MS });
+  // One memory budget for the sidecar (PGSTOW_MAX_MEMORY, default 100 MiB), paced for the life of the process.
+  const { budget: memory } = pacedBudget(memoryBudget(env.PGSTOW_MAX_MEMORY ? parseMemorySize(env.PGSTOW_MAX_MEMORY) : undefined));
+  const registry = new EngineRegistry({ kube, env, log, secrets, refreshMs: REFRESH_MS, memory });
   const statusInterval = Number(env.PGSTOW_STATUS_INTERVAL_SECONDS ?? 30) * 1000;
   return { kube, registry, telemetry: new Telemetry(), status: new StatusReporter(kube, log, statusInterval), secrets };
 }

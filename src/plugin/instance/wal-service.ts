@@ -57,8 +57,8 @@ function cluster(deps: WalServiceDeps, definition: WalArchiveRequest['cluster_de
 
 /** Spool directories of one store (archive markers and restore prefetches apart, per destination + server). */
 function spoolDirs(deps: WalServiceDeps, destination: string, serverName: string): { archive: string; restore: string } {
-  const env = { PGSTOW_SPOOL_DIR: deps.pod.spoolDirectory };
-  return { archive: defaultSpoolDir('wal-archive-spool', destination, serverName, env), restore: defaultSpoolDir('wal-restore-spool', destination, serverName, env) };
+  const base = deps.pod.spoolDirectory;
+  return { archive: defaultSpoolDir('wal-archive-spool', destination, serverName, base), restore: defaultSpoolDir('wal-restore-spool', destination, serverName, base) };
 }
 
 async function archive(deps: WalServiceDeps, checked: Set<string>, req: WalArchiveRequest, signal: AbortSignal): Promise<Record<string, never>> {

@@ -61,8 +61,8 @@ async function restore(deps: RestoreJobDeps, req: RestoreRequest, signal: AbortS
     const { backupId, auto } = backupChoice(cluster.recovery?.recoveryTarget);
     log.info(`restoring ${backupId === 'auto' ? 'the backup matching the recovery target' : `backup ${backupId}`} into ${deps.pod.pgdata}`);
     const r = await lease.engine.restoreBackup({ backupId, destination: deps.pod.pgdata, ...(auto ? { auto } : {}), signal });
-    log.info(`restored backup ${r.backup.backupId}: ${r.members} files, ${r.writtenBytes} bytes in ${r.seconds.toFixed(1)} s`);
-    if (r.backup.beginWal) await proveWalPresent(lease.engine, r.backup.beginWal, deps.pod.spoolDirectory, signal);
+    log.info(`restored backup ${r.backupId}: ${r.members} files, ${r.writtenBytes} bytes in ${r.seconds.toFixed(1)} s`);
+    if (r.beginWal) await proveWalPresent(lease.engine, r.beginWal, deps.pod.spoolDirectory, signal);
     if (cluster.hasWalStorage) await moveWalToVolume(deps.pod.pgdata, walVolumeDir(deps.pod.pgdata), log);
     return { restore_config: `recovery_target_action = 'promote'\nrestore_command = '${CNPG_RESTORE_COMMAND}'\n`, envs: [] };
   } finally {

@@ -8,7 +8,7 @@
  * Azure itself drops uncommitted blocks after a week otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
@@ -202,19 +202,25 @@ export class AzureBlobStore implements ObjectStore {
     } catch (err) {
       throw this.classify(err, 'get', key);
     }
-    const out = new PassThrough();
-    if (!body) { out.end(); return out; }
+    if (!body) return Readable.from([]);
     const src = body as Readable;
-    src.on('error', (err) => {
+    const signal = options.signal;
+    const classify = (err: unknown): Error => {
       // The SDK reports a connection closed mid-body as an AbortError; only ours (the signal) is a cancellation.
-      const cut = (err as { name?: string }).name === 'AbortError' && !options.signal?.aborted;
-      out.destroy(cut ? new StorageUnavailableError({ provider: this.provider, operation: 'get', key, bucket: this.cfg.containerName, cause: err },
+      const cut = (err as { name?: string }).name === 'AbortError' && !signal?.aborted;
+      return cut ? new StorageUnavailableError({ provider: this.provider, operation: 'get', key, bucket: this.cfg.containerName, cause: err },
         `the connection to Azure Blob Storage at ${this.cfg.endpoint} closed in the middle of downloading ${this.cfg.containerName}/${key}`)
-        : this.classify(err, 'get', key));
-    });
-    out.on('close', () => { if (!src.destroyed) src.destroy(); });
-    src.pipe(out);
-    return out;
+        : this.classify(err, 'get', key);
+    };
+    // A failure mid-download surfaces as the classified error; a consumer that stops early ends the iteration,
+    // which destroys the SDK stream and its socket.
+    return Readable.from((async function* () {
+      try {
+        for await (const chunk of src) yield chunk as Buffer;
+      } catch (err) {
+        throw classify(err);
+      }
+    })(), { objectMode: false });
   }
 
   async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {

@@ -5,7 +5,6 @@
 import { https, tls } from '../../node-net.js';
 import type * as httpsT from 'node:https';
 import type { ObjectStore } from '../../object-store.js';
-import { readCaFile } from '../../ca-file.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { ConfigError } from '../../../errors.js';
 import { VERSION } from '../../../version.js';
@@ -23,9 +22,8 @@ export async function createStore(destination: Destination, options: StoreOption
     throw new ConfigError(`${credentialName} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
 
-  const caPem = options.caFile ? readCaFile(options.caFile, 'endpointCA') : undefined;
-
-  const credential = await buildCredential(auth, options, caPem);
+  const caPem = options.ca?.pem;
+  const credential = await buildCredential(auth, caPem);
   const pipeline = blobSdk.newPipeline(credential, {
     // Short back-off: archive_command is retried by PostgreSQL, and a dead endpoint should fail in seconds.
     retryOptions: {
