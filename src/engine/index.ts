@@ -12,3 +12,6 @@ export {
 } from '../storage/errors.js';
 export { WARNINGS, silentLogger } from '../logger.js';
 export { Secret } from '../secret.js';
+/** Where an engine keeps a WAL spool below a base directory (one per destination and server). */
+export { defaultSpoolDir } from '../services/wal-spool.js';
+export { memoryBudget, parseMemorySize, type MemoryBudget } from '../memory-budget.js';

@@ -12,7 +12,7 @@ import { REPO_ROOT } from '../harness/postgres.js';
 const SRC = path.join(REPO_ROOT, 'src');
 
 /** Top-level modules of src/ that any layer may use (they import nothing but each other). */
-const BASE = ['errors', 'logger', 'secret', 'concurrency', 'version'];
+const BASE = ['errors', 'logger', 'secret', 'concurrency', 'version', 'memory-budget', 'gc-pacer'];
 
 /** Folder (or top-level module) → what it may import besides itself and BASE. */
 const MAY_IMPORT: Record<string, readonly string[]> = {

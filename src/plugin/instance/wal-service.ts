@@ -16,7 +16,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseWalFileName } from '../../domain/wal/wal-file-name.js';
-import { defaultSpoolDir } from '../../services/wal-spool.js';
+import { defaultSpoolDir } from '../../engine/index.js';
 import { parseClusterDefinition, type ClusterView } from '../cluster-definition.js';
 import { GrpcCode, GrpcStatusError } from '../grpc-status.js';
 import type { PluginLogger } from '../json-logger.js';
