@@ -47,8 +47,11 @@ describe('background maintenance on the primary', () => {
       ids[label] = id;
       ends[label] = when.getTime() + 60_000;
       const info = emptyBackupInfo();
+      // backup.info must hold together: begin/end LSNs inside the named segment (16 MiB segments: seg × 0x1000000).
+      const lsn = (offset: number): string => `0/${(seg * (16 << 20) + offset).toString(16).toUpperCase()}`;
       Object.assign(info, {
         status: 'DONE', timeline: 1, beginWal: formatSegmentName(1, 0, seg), endWal: formatSegmentName(1, 0, seg), xlogSegmentSize: 16 << 20, version: 150018,
+        beginXlog: lsn(40), endXlog: lsn(256), beginOffset: 40, endOffset: 256,
         backupName: `backup-${label}`, beginTime: PyDateTime.fromDate(when, 0), endTime: PyDateTime.fromDate(new Date(when.getTime() + 60_000), 0),
       });
       await store.put(layout.backupTarKey(id, 'data'), Buffer.from('tar'));
