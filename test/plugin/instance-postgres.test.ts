@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { createPostgres, type PostgresServer } from '../harness/postgres.js';
 import { skipUnlessInstalled } from '../harness/test-env.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
@@ -39,7 +39,12 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
   before(async () => {
     env = await pluginEnv({ skip: () => undefined } as never, 'instance-pg', 'moto');
     if (!env) return;
-    env.putObjectStore('minio-store', { wal: { compression: 'gzip', maxParallel: 4 }, data: { compression: 'gzip', immediateCheckpoint: true, jobs: 2 } });
+    // The additional command args name other codecs: CNPG's rule lets them fill only what the manifest leaves unset,
+    // so everything below must still be gzip (the last test shows the same args taking effect where nothing is set).
+    env.putObjectStore('minio-store', {
+      wal: { compression: 'gzip', maxParallel: 4, archiveAdditionalCommandArgs: ['--zstd'] },
+      data: { compression: 'gzip', immediateCheckpoint: true, jobs: 2, additionalCommandArgs: ['--snappy'] },
+    });
     clusterFile = env.clusterFile('cluster', { plugin: { barmanObjectName: 'minio-store' }, uid: UID, withoutTypeMeta: true });
     const socket = path.join(env.pluginPath, PLUGIN);
     pg = await createPostgres({
@@ -85,7 +90,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.ok(segments.length >= 5, `${segments.length} segments archived`);
     let compared = 0;
     for (const [i, key] of segments.entries()) {
-      const name = path.basename(key, '.gz');
+      const name = path.basename(key, '.gz'); // .gz: wal.compression, not --zstd from wal.archiveAdditionalCommandArgs
       assert.equal(parseInt(name.slice(16), 16), i + 1, `no gap in the archive at ${name}`);
       const local = path.join(pg.dataDir, 'pg_wal', name);
       if (!fs.existsSync(local)) continue;
@@ -118,7 +123,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.equal(result.metadata.timeline, '1');
     const base = `${walsPrefix().replace(/wals\/$/, '')}base/${result.backup_id}/`;
     assert.ok(await store.exists(`${base}backup.info`));
-    assert.ok(await store.exists(`${base}data.tar.gz`), 'data.compression gzip from the ObjectStore');
+    assert.ok(await store.exists(`${base}data.tar.gz`), 'data.compression gzip from the ObjectStore, not --snappy from data.additionalCommandArgs');
   });
 
   test('metrics: every collected name is defined; archive counters, backlog and the last backup are there', async (t) => {
@@ -181,5 +186,28 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     await restored.waitFor('promotion', async () => (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false, 240_000);
     assert.deepEqual(await tableChecksums(restored), want);
   });
-});
 
+  test('*AdditionalCommandArgs take effect where the manifest leaves a setting unset (CNPG\'s rule)', async (t) => {
+    if (!env) return t.skip();
+    const destination = env.putObjectStore('args-store', {
+      destinationPath: `${env.destination}-args`,
+      wal: { archiveAdditionalCommandArgs: ['--zstd'] },
+      data: { immediateCheckpoint: true, additionalCommandArgs: ['--snappy'] },
+    });
+    const prefix = `${destination.replace(/^s3:\/\/[^/]+\//, '')}/${CLUSTER}`;
+    const argsCluster = env.clusterFile('args-cluster', { plugin: { barmanObjectName: 'args-store' }, uid: UID, withoutTypeMeta: true });
+    // WAL: one completed segment of this server archived through an ObjectStore whose only WAL setting is the args.
+    const name = await waitArchived();
+    await cnpgCall(sidecar.socket, 'WAL', 'Archive', { cluster_definition: fs.readFileSync(argsCluster), source_file_name: path.join(pg.dataDir, 'pg_wal', name), parameters: {} });
+    const key = `${prefix}/wals/${name.slice(0, 16)}/${name}.zst`;
+    assert.ok(await store.exists(key), `${key}: --zstd from wal.archiveAdditionalCommandArgs`);
+    assert.ok(zstdDecompressSync(await readAll(store, key)).equals(fs.readFileSync(path.join(pg.dataDir, 'pg_wal', name))), 'byte-identical');
+    // Backup: the Backup's parameters choose the store (#611); --snappy from data.additionalCommandArgs.
+    const parameters = { barmanObjectName: 'args-store' };
+    const backup = Buffer.from(JSON.stringify(backupObject({ name: 'cluster-example-args', parameters })));
+    // CNPG sends Backup.spec.pluginConfiguration.parameters as the request's parameters (spec §1.4).
+    const r: BackupResult = await cnpgCall(sidecar.socket, 'Backup', 'Backup', { cluster_definition: clusterJson({ plugin: { barmanObjectName: 'minio-store' }, uid: UID }), backup_definition: backup, parameters });
+    assert.ok(await store.exists(`${prefix}/base/${r.backup_id}/data.tar.snappy`), 'data.tar.snappy');
+    assert.equal(await store.exists(`${prefix}/base/${r.backup_id}/data.tar`), false);
+  });
+});

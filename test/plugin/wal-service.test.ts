@@ -180,6 +180,11 @@ describe('WAL service', () => {
     const badKey = env.clusterFile('bad-key', { plugin: { barmanObjectName: 'bad-key' } });
     await assert.rejects(archive(badKey, path.join(pgdata, 'pg_wal', seg(1, 1))), (e: ServiceError) => e.code === GrpcCode.FAILED_PRECONDITION
       && /Secret "minio-creds" has no key "NO_SUCH_KEY"/.test(e.details) && /Secret "no-such-secret" \(key "K"\) not found in namespace default/.test(e.details));
+    // An additional command arg the command does not know fails the call naming the field; nothing is archived.
+    env.putObjectStore('bad-args', { wal: { archiveAdditionalCommandArgs: ['--no-such-option=1'] } });
+    const badArgs = env.clusterFile('bad-args', { plugin: { barmanObjectName: 'bad-args' } });
+    await assert.rejects(archive(badArgs, walFile(seg(1, 0x2e), false)), (e: ServiceError) => e.code === GrpcCode.FAILED_PRECONDITION
+      && /no-such-option/.test(e.details) && /wal\.archiveAdditionalCommandArgs/.test(e.details));
     // A Cluster that does not enable the plugin archives nothing (CNPG would not even call it).
     await archive(env.clusterFile('no-plugin', {}), walFile(seg(1, 0x2f), false));
     assert.equal(await stored(env.destination, seg(1, 0x2f)), undefined);
