@@ -2,7 +2,8 @@
  * The sidecar in a PostgreSQL pod, end to end: PostgreSQL 15's archive_command goes through the plugin socket
  * (the CNPG-I client in test/plugin/wal-client.ts), under a pgbench load; a Backup call takes a base backup of
  * that PostgreSQL in-process; every archived segment is byte-identical to pg_wal; barman-cloud 3.4 restores
- * the backup and replays the plugin's WAL (its own barman-cloud-wal-restore as restore_command) to equal data;
+ * the backup and replays the plugin's WAL (its own barman-cloud-wal-restore as restore_command) to equal data,
+ * and so does Barman 3.19 (what plugin-barman-cloud ships);
  * Metrics and ObjectStore.status tell what happened; SIGTERM stops the sidecar cleanly.
  */
 import { after, before, describe, test } from 'node:test';
@@ -12,6 +13,7 @@ import * as path from 'node:path';
 import { gunzipSync, zstdDecompressSync } from 'node:zlib';
 import { createPostgres, type PostgresServer } from '../harness/postgres.js';
 import { skipUnlessInstalled } from '../harness/test-env.js';
+import { barmanCommand, BARMAN_VERSIONS, hasBarman, INSTALL_HINT } from '../harness/peers.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { tableChecksums } from '../integration/backup-fixtures.js';
 import { openStoreFromEnv as openStore } from '../harness/store-options.js';
@@ -25,10 +27,9 @@ import { backupObject, clusterJson, PLUGIN } from './cnpg-fixtures.js';
 import { cnpgCall, run, startSidecar, WAL_CLIENT, type Sidecar } from './cnpg-harness.js';
 import { CLUSTER, NAMESPACE, pluginEnv, type PluginEnv } from './plugin-env.js';
 
-const barmanMissing = skipUnlessInstalled('barman-cloud 3.4 (/usr/bin/barman-cloud-restore)', fs.existsSync('/usr/bin/barman-cloud-restore'));
 const UID = '6f1a9d0e-2b7c-4a51-9d0f-1c2b3a4d5e6f';
 
-describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgbench, Backup, Barman restore)', { skip: barmanMissing }, () => {
+describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgbench, Backup, Barman restore)', () => {
   let env: PluginEnv | undefined;
   let pg: PostgresServer;
   let sidecar: Sidecar;
@@ -166,26 +167,35 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.ok(typeof w.lastBackupDurationSeconds === 'number');
   });
 
-  test('barman-cloud 3.4 restores the backup and replays the plugin\'s WAL to equal data', async (t) => {
-    if (!env) return t.skip();
-    const want = await tableChecksums(pg);
-    await waitArchived();
-    const dir = makeTempDir('plugin-barman-restore');
-    t.after(() => removeDir(dir));
-    const dataDir = path.join(dir, 'data');
-    const common = ['--cloud-provider', 'aws-s3', '--endpoint-url', env.s3.endpoint];
-    await run('barman-cloud-restore', [...common, env.destination, CLUSTER, result.backup_id, dataDir], { env: env.awsEnv() });
-    const creds = Object.entries(env.awsEnv()).map(([k, v]) => `${k}=${v}`).join(' ');
-    fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'),
-      `\nrestore_command = '${creds} barman-cloud-wal-restore ${common.join(' ')} ${env.destination} ${CLUSTER} %f %p'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`);
-    fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
-    chownToPostgres(dir);
-    const restored = await createPostgres({ dataDir, label: 'plugin-restored', settings: { archive_mode: 'off' } });
-    t.after(() => restored.destroy());
-    await restored.start(240_000);
-    await restored.waitFor('promotion', async () => (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false, 240_000);
-    assert.deepEqual(await tableChecksums(restored), want);
-  });
+  // Barman 3.4 (Debian) and 3.19 (what plugin-barman-cloud ships): each restores the plugin's backup with its own
+  // barman-cloud-restore and replays the plugin's WAL with its own barman-cloud-wal-restore as restore_command.
+  for (const version of BARMAN_VERSIONS) {
+    const missing = skipUnlessInstalled(`Barman ${version} (${INSTALL_HINT})`, hasBarman(version));
+    test(`barman-cloud ${version} restores the backup and replays the plugin's WAL to equal data`, { skip: missing }, async (t) => {
+      if (!env) return t.skip();
+      // Written after the backup: only WAL replay brings it back.
+      await pg.query(`CREATE TABLE IF NOT EXISTS after_backup (v text); INSERT INTO after_backup VALUES ('${version}')`);
+      const want = await tableChecksums(pg);
+      await waitArchived();
+      const dir = makeTempDir(`plugin-barman-${version}-restore`);
+      t.after(() => removeDir(dir));
+      const dataDir = path.join(dir, 'data');
+      const common = ['--cloud-provider', 'aws-s3', '--endpoint-url', env.s3.endpoint];
+      await run(barmanCommand(version, 'barman-cloud-restore'), [...common, env.destination, CLUSTER, result.backup_id, dataDir], { env: env.awsEnv() });
+      const creds = Object.entries(env.awsEnv()).map(([k, v]) => `${k}=${v}`).join(' ');
+      fs.appendFileSync(path.join(dataDir, 'postgresql.auto.conf'),
+        `\nrestore_command = '${creds} ${barmanCommand(version, 'barman-cloud-wal-restore')} ${common.join(' ')} ${env.destination} ${CLUSTER} %f %p'\nrecovery_target_action = 'promote'\narchive_mode = 'off'\n`);
+      fs.writeFileSync(path.join(dataDir, 'recovery.signal'), '');
+      chownToPostgres(dir);
+      const restored = await createPostgres({ dataDir, label: `plugin-restored-${version}`, settings: { archive_mode: 'off' } });
+      t.after(() => restored.destroy());
+      await restored.start(240_000);
+      await restored.waitFor('promotion', async () => (await restored.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]?.r === false, 240_000);
+      assert.deepEqual(await tableChecksums(restored), want);
+      const rows = await restored.query<{ v: string }>('SELECT v FROM after_backup');
+      assert.ok(rows.some((r) => r.v === version), 'the row written after the backup was replayed from the plugin\'s WAL');
+    });
+  }
 
   test('*AdditionalCommandArgs take effect where the manifest leaves a setting unset (CNPG\'s rule)', async (t) => {
     if (!env) return t.skip();
