@@ -45,7 +45,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     env.putObjectStore('minio-store', {
       wal: { compression: 'gzip', maxParallel: 4, archiveAdditionalCommandArgs: ['--zstd'] },
       data: { compression: 'gzip', immediateCheckpoint: true, jobs: 2, additionalCommandArgs: ['--snappy'] },
-    });
+    }, { retentionPolicy: '30d' });
     clusterFile = env.clusterFile('cluster', { plugin: { barmanObjectName: 'minio-store' }, uid: UID, withoutTypeMeta: true });
     const socket = path.join(env.pluginPath, PLUGIN);
     pg = await createPostgres({
@@ -145,6 +145,7 @@ describe('sidecar in a PostgreSQL pod (archive_command through the socket, pgben
     assert.ok((value('wal_archived_bytes_total') ?? 0) > 0);
     assert.ok((value('wal_archive_duration_seconds_total') ?? 0) > 0);
     assert.equal(value('wal_ready_backlog'), 0);
+    assert.equal(value('retention_policy_seconds'), 30 * 86_400, 'the ObjectStore\'s retentionPolicy 30d, which deploy/\'s alerts compare the window with');
     assert.ok((value('last_backup_size_bytes') ?? 0) > 1_000_000);
     assert.ok((value('last_backup_duration_seconds') ?? 0) > 0);
     assert.ok(Math.abs((value('last_available_backup_timestamp') ?? 0) - result.stopped_at) <= 1, 'read from ObjectStore.status, written after the backup');

@@ -2,11 +2,13 @@
  * Metrics (CNPG calls Define then Collect on every scrape of the instance, port 9187): upstream's three gauges
  * under the same names (prefix = plugin name with '.' and '-' as '_'), read from ObjectStore.status for the
  * Cluster's server, and what users asked for (plugin-barman-cloud #629): last archived WAL and its time,
- * archive latency, the `.ready` backlog, bytes archived, failures by cause, last backup duration and size.
+ * archive latency, the `.ready` backlog, bytes archived, failures by cause, last backup duration and size,
+ * and the retention policy in seconds (deploy/'s alerts and dashboard compare the recovery window with it).
  * Every name Collect returns is in Define (CNPG rejects any other).
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { parseRetentionPolicy, windowMillis } from '../../domain/retention/retention-policy.js';
 import { parseClusterDefinition } from '../cluster-definition.js';
 import type { PluginLogger } from '../json-logger.js';
 import type { KubeApi } from '../kube/kube-api.js';
@@ -38,6 +40,7 @@ export function metricDefinitions(pluginName: string): Def[] {
     { name: `${p}_first_recoverability_point`, help: 'The first point of recoverability for the cluster as a unix timestamp', type: g },
     { name: `${p}_last_available_backup_timestamp`, help: 'The last available backup as a unix timestamp', type: g },
     { name: `${p}_last_failed_backup_timestamp`, help: 'The last failed backup as a unix timestamp', type: g },
+    { name: `${p}_retention_policy_seconds`, help: 'The ObjectStore\'s recovery-window retention policy in seconds (0: none, or REDUNDANCY n)', type: g },
     { name: `${p}_last_archived_wal_timestamp`, help: 'When this sidecar last archived a WAL file, unix timestamp (0: none since it started)', type: g },
     { name: `${p}_last_archived_wal_info`, help: 'The WAL file this sidecar archived last (value 1, name in the wal label)', type: g, labels: ['wal'] },
     { name: `${p}_wal_archived_total`, help: 'Archive calls that stored (or found already stored) their WAL file', type: c },
@@ -75,6 +78,7 @@ async function collect(deps: MetricsServiceDeps, req: MetricsRequest): Promise<C
     // The status may be up to the cache's age behind a backup this sidecar has just taken.
     m('last_available_backup_timestamp', Math.max(window.lastSuccessfulBackupTime, seconds(t.lastBackup?.endTime))),
     m('last_failed_backup_timestamp', Math.max(window.lastFailedBackupTime, seconds(t.lastFailedBackupAt))),
+    m('retention_policy_seconds', window.retentionPolicySeconds),
     m('last_archived_wal_timestamp', seconds(t.lastArchivedAt)),
     m('wal_archived_total', t.archivedCount),
     m('wal_archived_bytes_total', t.archivedBytes),
@@ -99,9 +103,14 @@ async function readyBacklog(pgdata: string): Promise<number> {
   return names.filter((n) => n.endsWith('.ready')).length;
 }
 
-/** Upstream's gauges: from ObjectStore.status.serverRecoveryWindow[serverName] (0 when absent), as upstream reads them. */
-async function recoveryWindow(deps: MetricsServiceDeps, req: MetricsRequest): Promise<{ firstRecoverabilityPoint: number; lastSuccessfulBackupTime: number; lastFailedBackupTime: number }> {
-  const zero = { firstRecoverabilityPoint: 0, lastSuccessfulBackupTime: 0, lastFailedBackupTime: 0 };
+interface StoreGauges { firstRecoverabilityPoint: number; lastSuccessfulBackupTime: number; lastFailedBackupTime: number; retentionPolicySeconds: number }
+
+/**
+ * Upstream's gauges: from ObjectStore.status.serverRecoveryWindow[serverName] (0 when absent), as upstream reads
+ * them; and the retention window of spec.retentionPolicy, which the alerts compare the recovery window with.
+ */
+async function recoveryWindow(deps: MetricsServiceDeps, req: MetricsRequest): Promise<StoreGauges> {
+  const zero = { firstRecoverabilityPoint: 0, lastSuccessfulBackupTime: 0, lastFailedBackupTime: 0, retentionPolicySeconds: 0 };
   try {
     const cluster = parseClusterDefinition(req.cluster_definition, { defaultGroup: deps.pod.cnpgGroup, defaultVersion: deps.pod.cnpgVersion });
     const own = resolvePluginConfig(cluster, deps.pluginName).own;
@@ -109,10 +118,25 @@ async function recoveryWindow(deps: MetricsServiceDeps, req: MetricsRequest): Pr
     const store = await deps.kube.getObjectStore(cluster.namespace, own.objectStoreName);
     const entry = ((store.status as Record<string, unknown> | undefined)?.serverRecoveryWindow as Record<string, Record<string, unknown>> | undefined)?.[own.serverName] ?? {};
     const time = (k: string): number => (typeof entry[k] === 'string' ? (Date.parse(entry[k]) || 0) / 1000 : 0);
-    return { firstRecoverabilityPoint: time('firstRecoverabilityPoint'), lastSuccessfulBackupTime: time('lastSuccessfulBackupTime'), lastFailedBackupTime: time('lastFailedBackupTime') };
+    return {
+      firstRecoverabilityPoint: time('firstRecoverabilityPoint'), lastSuccessfulBackupTime: time('lastSuccessfulBackupTime'), lastFailedBackupTime: time('lastFailedBackupTime'),
+      retentionPolicySeconds: retentionSeconds((store.spec as Record<string, unknown> | undefined)?.retentionPolicy),
+    };
   } catch (err) {
     // A scrape must not fail because the API server is away: the gauges read 0 then.
     deps.log.debug(`metrics: cannot read the ObjectStore status: ${(err as Error).message}`);
     return zero;
+  }
+}
+
+/** A recovery window (30d, 4w, 1m; a month is 31 days, as in Barman) in seconds; 0 for none or REDUNDANCY n. */
+export function retentionSeconds(text: unknown): number {
+  if (typeof text !== 'string' || text.trim() === '') return 0;
+  try {
+    const policy = parseRetentionPolicy(text.trim());
+    return policy.kind === 'window' ? windowMillis(policy) / 1000 : 0;
+  } catch {
+    // The ObjectStore's validation reports a bad policy when the sidecar uses it; a scrape just reads 0.
+    return 0;
   }
 }
