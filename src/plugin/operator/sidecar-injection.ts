@@ -12,6 +12,7 @@ import {
   SIDECAR_BINARY, SIDECAR_CONTAINER_NAME, SPOOL_DIRECTORY,
 } from './names.js';
 import type { EnvVar, ObjectStoreView } from './object-store.js';
+import { SIDECAR_MALLOC_ENV } from '../instance/memory.js';
 import { defaultSidecarResources } from './sidecar-resources.js';
 import { referencedStoreNames, storeReferences, type StoreReference, type StoreReferences } from './store-references.js';
 import { IDENTITY_VOLUMES, workloadIdentityProjection, type Volume, type VolumeMount } from './workload-identity.js';
@@ -109,6 +110,9 @@ function certificateProjection(names: string[], stores: ReadonlyMap<string, Obje
   return sources.length ? { name: CERTIFICATES_VOLUME, projected: { sources } } : undefined;
 }
 
+/** Read when the process starts, so the pod's environment must carry them (src/plugin/instance/memory.ts says why). */
+const MEMORY_ENV: EnvVar[] = Object.entries(SIDECAR_MALLOC_ENV).map(([name, value]) => ({ name, value }));
+
 function sidecarContainer(input: InjectionInput, t: Target, main: Container, refs: StoreReferences, extra: { env: EnvVar[]; mounts: VolumeMount[] }): Container {
   const { cluster, stores } = input;
   const metadata = obj(cluster.metadata);
@@ -126,7 +130,8 @@ function sidecarContainer(input: InjectionInput, t: Target, main: Container, ref
     name: SIDECAR_CONTAINER_NAME,
     image: input.sidecarImage,
     args: t.args,
-    env: mergeEnv(main.env ?? [], fixed, storeEnv, extra.env),
+    // The sidecar's allocator and V8 settings last: an ObjectStore's instanceSidecarConfiguration.env may override them.
+    env: mergeEnv(main.env ?? [], fixed, storeEnv, extra.env, MEMORY_ENV),
     resources: structuredClone(view?.resources ?? defaultSidecarResources()),
     volumeMounts: mergeMounts(extra.mounts, main.volumeMounts ?? []),
     startupProbe: { exec: { command: [SIDECAR_BINARY, 'plugin', 'healthcheck', 'unix'] }, timeoutSeconds: 5, periodSeconds: 1, failureThreshold: 30 },

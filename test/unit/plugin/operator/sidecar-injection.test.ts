@@ -77,13 +77,28 @@ test('Pod CREATE: env is the postgres container env first, then the plugin varia
   const env = sidecarOf(out.spec).env;
   assert.deepEqual(env.map((e: Json) => e.name), [
     'PGDATA', 'POD_NAME', 'NAMESPACE', 'CLUSTER_NAME', 'PSQL_HISTORY', 'PGPORT', 'PGHOST', 'TMPDIR', 'FROM_SPEC_ENV',
-    'SPOOL_DIRECTORY', 'CUSTOM_CNPG_GROUP', 'CUSTOM_CNPG_VERSION', 'AWS_MAX_ATTEMPTS',
+    'SPOOL_DIRECTORY', 'CUSTOM_CNPG_GROUP', 'CUSTOM_CNPG_VERSION', 'AWS_MAX_ATTEMPTS', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_ARENA_MAX', 'NODE_OPTIONS',
+  ]);
+  // The allocator and V8 settings the sidecar's measured memory rests on (docs/cnpg-plugin.md "Memory").
+  assert.deepEqual(env.slice(-3), [
+    { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' }, { name: 'MALLOC_ARENA_MAX', value: '2' }, { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
   ]);
   assert.equal(env.find((e: Json) => e.name === 'PGPORT').value, '5432', 'the postgres container wins over the ObjectStore');
   assert.deepEqual(env.slice(9, 12), [
     { name: 'SPOOL_DIRECTORY', value: '/controller/wal-restore-spool' }, { name: 'CUSTOM_CNPG_GROUP', value: 'postgresql.cnpg.io' }, { name: 'CUSTOM_CNPG_VERSION', value: 'v1' },
   ]);
   assert.deepEqual(env[8], { name: 'FROM_SPEC_ENV', valueFrom: { secretKeyRef: { name: 's', key: 'k' } } });
+});
+
+test('the ObjectStore\'s instanceSidecarConfiguration.env overrides the injected memory settings', () => {
+  const stores = storeMap(objectStore('minio-store', (spec) => {
+    spec.instanceSidecarConfiguration.env = [{ name: 'MALLOC_ARENA_MAX', value: '4' }, { name: 'NODE_OPTIONS', value: '--max-old-space-size=200' }];
+  }));
+  const env = sidecarOf(inject(input({ stores }))!.spec).env;
+  const of = (name: string): unknown => env.filter((e: Json) => e.name === name).map((e: Json) => e.value);
+  assert.deepEqual(of('MALLOC_ARENA_MAX'), ['4']);
+  assert.deepEqual(of('NODE_OPTIONS'), ['--max-old-space-size=200']);
+  assert.deepEqual(of('MALLOC_MMAP_THRESHOLD_'), ['131072'], 'the rest is still injected');
 });
 
 test('a forked API group reaches the sidecar as CUSTOM_CNPG_GROUP / CUSTOM_CNPG_VERSION', () => {
