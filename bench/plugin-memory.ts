@@ -1,7 +1,7 @@
 /**
- * `npm run build && node dist/bench/plugin-memory.js [--calls 10000] [--segment-mb 1] [--db-mb 1024]`
+ * `npm run build && node dist/bench/plugin-memory.js [--calls 10000] [--segment-mb 1] [--db-mb 1024 (0: no backup)] [--sample-every 500]`
  * The sidecar's memory as a long-lived process: its RSS sampled over N Archive calls (each a new segment
- * uploaded to s3rver; objects removed every 500 calls to bound the disk), then during a Backup of a database
+ * uploaded to s3rver; sampled and objects removed every --sample-every calls to bound the disk), then during a Backup of a database
  * of --db-mb. Flat memory means the RSS after 10,000 calls is where it was after the first thousand, and a
  * backup's peak does not grow with the database. Writes bench/results/plugin-memory-<time>.json and
  * plugin-memory-latest.md. A bench script, never a timed test.
@@ -10,7 +10,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateTls } from '../test/harness/ca.js';
-import { startPostgres } from '../test/harness/postgres.js';
+import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
 import { startS3rver } from '../test/harness/servers/s3rver.js';
 import type { S3ServerInfo } from '../test/harness/test-env.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
@@ -19,6 +19,7 @@ import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { formatSegmentName, segmentsPerLog } from '../src/domain/wal/wal-file-name.js';
 import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
 import { isCommonPrefix } from '../src/storage/object-store.js';
+import { syntheticSegment } from '../test/harness/wal-segments.js';
 import { createDataset } from './lib/dataset.js';
 import { rssMiB, startPluginWorld } from './plugin-archive.js';
 
@@ -41,26 +42,27 @@ async function memoryBreakdown(client: CnpgiClient, cluster: Buffer): Promise<{ 
   return { heapUsedMiB: get('heap_used'), externalMiB: get('external'), arrayBuffersMiB: get('array_buffers') };
 }
 
-async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, calls: number, segmentBytes: number): Promise<{ samples: Sample[]; seconds: number }> {
+async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, calls: number, segmentBytes: number, every: number): Promise<{ samples: Sample[]; seconds: number; peak: number }> {
   const client = await CnpgiClient.connect(`unix://${socket}`);
   const cleanup = (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-bench', endpointUrl: s3.endpoint,
     env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }, s3: { region: s3.region } })).store;
   const cluster = clusterJson({ plugin: { barmanObjectName: 'bench-store', serverName: 'memory' }, withoutTypeMeta: true });
   const walDir = path.join(pgdata, 'pg_wal');
-  const body = Buffer.alloc(segmentBytes);
-  for (let i = 0; i < body.length; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, i);
   const perLog = segmentsPerLog(segmentBytes);
   const samples: Sample[] = [];
   const t0 = Date.now();
+  let peak = 0;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(sidecarPid)); }, 200);
   try {
     for (let i = 1; i <= calls; i++) {
       const name = formatSegmentName(1, Math.floor(i / perLog), i % perLog);
       const file = path.join(walDir, name);
-      body.writeUInt32LE(i, 0); // every segment differs
-      await fs.promises.writeFile(file, body);
+      // A valid segment of that name (the engine refuses anything else), every one different; a third of each
+      // incompressible, like WAL with full-page images.
+      await fs.promises.writeFile(file, syntheticSegment(name, { segmentSize: segmentBytes, seed: i, randomPayloadUntil: segmentBytes / 3 }));
       await client.call('WAL', 'Archive', { cluster_definition: cluster, source_file_name: file, parameters: {} });
       await fs.promises.rm(file);
-      if (i % 500 === 0 || i === calls) {
+      if (i % every === 0 || i === calls) {
         samples.push({ calls: i, rssMiB: rssOf(socket), ...(await memoryBreakdown(client, cluster)) });
         const keys: string[] = [];
         for await (const e of cleanup.list('plugin-bench/memory/wals/')) if (!isCommonPrefix(e)) keys.push(e.key);
@@ -70,10 +72,11 @@ async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, ca
       }
     }
   } finally {
+    clearInterval(sampler);
     client.close();
     await cleanup.close();
   }
-  return { samples, seconds: (Date.now() - t0) / 1000 };
+  return { samples, seconds: (Date.now() - t0) / 1000, peak };
 }
 
 let sidecarPid = 0;
@@ -81,10 +84,32 @@ function rssOf(_socket: string): number {
   return rssMiB(sidecarPid);
 }
 
+/** RSS before, peak (sampled every 200 ms) and after a Backup call of a database of dbMb. */
+async function backupPeak(pg: PostgresServer, socket: string, dbMb: number): Promise<{ before: number; peak: number; after: number; seconds: number; databaseBytes: number; backupId: string }> {
+  console.log(`creating a ${dbMb} MiB database…`);
+  const ds = await createDataset(pg, dbMb * MiB);
+  const before = rssMiB(sidecarPid);
+  let peak = before;
+  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(sidecarPid)); }, 200);
+  const client = await CnpgiClient.connect(`unix://${socket}`);
+  const t0 = Date.now();
+  try {
+    const r = await client.call('Backup', 'Backup', {
+      cluster_definition: clusterJson({ plugin: { barmanObjectName: 'bench-store', serverName: 'memory-backup' } }),
+      backup_definition: Buffer.from(JSON.stringify(backupObject())), parameters: {},
+    });
+    return { before, peak: Math.max(peak, rssMiB(sidecarPid)), after: rssMiB(sidecarPid), seconds: (Date.now() - t0) / 1000, databaseBytes: ds.databaseBytes, backupId: r.backup_id };
+  } finally {
+    clearInterval(sampler);
+    client.close();
+  }
+}
+
 async function main(): Promise<void> {
   const calls = option('--calls', 10_000);
   const segmentMb = option('--segment-mb', 1);
   const dbMb = option('--db-mb', 1024);
+  const every = option('--sample-every', 500);
   const tmp = makeTempDir('plugin-memory');
   fs.chmodSync(tmp, 0o755);
   const tls = generateTls(path.join(tmp, 'tls'));
@@ -101,40 +126,28 @@ async function main(): Promise<void> {
     chownToPostgres(fakeWal);
     const idle = rssMiB(sidecarPid);
     console.log(`sidecar idle RSS ${idle.toFixed(1)} MiB; ${calls} Archive calls of ${segmentMb} MiB segments…`);
-    const a = await archiveCalls(world.sidecar.socket, s3Info, fakeWal, calls, segmentMb * MiB);
-    console.log(`creating a ${dbMb} MiB database…`);
-    const ds = await createDataset(pg, dbMb * MiB);
-    const before = rssMiB(sidecarPid);
-    let peak = before;
-    const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(sidecarPid)); }, 200);
-    const client = await CnpgiClient.connect(`unix://${world.sidecar.socket}`);
-    const t0 = Date.now();
-    const r = await client.call('Backup', 'Backup', {
-      cluster_definition: clusterJson({ plugin: { barmanObjectName: 'bench-store', serverName: 'memory-backup' } }),
-      backup_definition: Buffer.from(JSON.stringify(backupObject())), parameters: {},
-    });
-    const backupSeconds = (Date.now() - t0) / 1000;
-    clearInterval(sampler);
-    client.close();
-    const after = rssMiB(sidecarPid);
-    const hwm = rssMiB(sidecarPid, 'VmHWM');
+    const a = await archiveCalls(world.sidecar.socket, s3Info, fakeWal, calls, segmentMb * MiB, every);
+    const b = dbMb > 0 ? await backupPeak(pg, world.sidecar.socket, dbMb) : undefined;
     lines.push(`### CNPG-I plugin sidecar memory — ${new Date().toISOString().slice(0, 10)}`, '');
     lines.push(`RSS of the sidecar process (VmRSS, sampled). Idle after start: ${idle.toFixed(1)} MiB.`, '');
     lines.push(`| Archive calls (${segmentMb} MiB segments, one at a time) | sidecar RSS MiB | V8 heap used | external (buffers) |`, '|---|---|---|---|');
-    for (const s of a.samples.filter((x, i) => i === 0 || x.calls % 2000 === 0 || x.calls === calls)) lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} | ${s.heapUsedMiB?.toFixed(1)} | ${s.externalMiB?.toFixed(1)} |`);
+    for (const s of a.samples.filter((x, i) => i === 0 || x.calls % (every * 4) === 0 || x.calls === calls)) lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} | ${s.heapUsedMiB?.toFixed(1)} | ${s.externalMiB?.toFixed(1)} |`);
     const first = a.samples[0]?.rssMiB ?? NaN;
     const last = a.samples.at(-1)?.rssMiB ?? NaN;
-    lines.push('', `${calls} calls in ${a.seconds.toFixed(0)} s (${(a.seconds * 1000 / calls).toFixed(1)} ms/call); RSS after the first 500: ${first.toFixed(1)} MiB, after ${calls}: ${last.toFixed(1)} MiB (${(last - first >= 0 ? '+' : '')}${(last - first).toFixed(1)} MiB).`, '');
-    lines.push(`| backup of a ${(ds.databaseBytes / MiB).toFixed(0)} MiB database (Backup call, no compression, jobs 2) | MiB |`, '|---|---|');
-    lines.push(`| RSS before | ${before.toFixed(1)} |`, `| peak RSS during (sampled every 200 ms) | ${peak.toFixed(1)} |`, `| RSS after | ${after.toFixed(1)} |`, `| VmHWM of the whole run | ${hwm.toFixed(1)} |`);
-    lines.push('', `Backup ${r.backup_id}: ${backupSeconds.toFixed(1)} s. Goal: RSS ≤ 100 MiB while archiving; flat over calls; backup peak independent of database size.`, '');
+    lines.push('', `${calls} calls in ${a.seconds.toFixed(0)} s (${(a.seconds * 1000 / calls).toFixed(1)} ms/call); RSS after the first ${every}: ${first.toFixed(1)} MiB, after ${calls}: ${last.toFixed(1)} MiB (${(last - first >= 0 ? '+' : '')}${(last - first).toFixed(1)} MiB); peak while archiving (sampled every 200 ms): ${a.peak.toFixed(1)} MiB.`, '');
+    if (b) {
+      lines.push(`| backup of a ${(b.databaseBytes / MiB).toFixed(0)} MiB database (Backup call, no compression, default jobs) | MiB |`, '|---|---|');
+      lines.push(`| RSS before | ${b.before.toFixed(1)} |`, `| peak RSS during (sampled every 200 ms) | ${b.peak.toFixed(1)} |`, `| RSS after | ${b.after.toFixed(1)} |`);
+      lines.push('', `Backup ${b.backupId}: ${b.seconds.toFixed(1)} s.`);
+    }
+    lines.push(`VmHWM of the whole run: ${rssMiB(sidecarPid, 'VmHWM').toFixed(1)} MiB. Goal: RSS ≤ 100 MiB while archiving; flat over calls; backup peak independent of database size.`, '');
     const md = lines.join('\n');
     console.log(md);
     const dir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(path.join(dir, `plugin-memory-${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), calls, segmentMb, dbMb, idle, samples: a.samples, archiveSeconds: a.seconds, backup: { before, peak, after, hwm, seconds: backupSeconds, databaseBytes: ds.databaseBytes } }, null, 2));
-    fs.writeFileSync(path.join(dir, 'plugin-memory-latest.md'), md);
+    fs.writeFileSync(path.join(dir, `plugin-memory-${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), calls, segmentMb, dbMb, idle, samples: a.samples, archiveSeconds: a.seconds, archivePeak: a.peak, backup: b, hwm: rssMiB(sidecarPid, 'VmHWM') }, null, 2));
+    fs.writeFileSync(path.join(dir, `plugin-memory-${segmentMb}mib-latest.md`), md);
   } finally {
     await world.close();
     await pg.destroy();
