@@ -41,7 +41,7 @@ test('Pod CREATE: native sidecar with the image, args, probe, security context, 
   assert.deepEqual(s.securityContext, {
     capabilities: { drop: ['ALL'] }, privileged: false, runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, seccompProfile: { type: 'RuntimeDefault' },
   });
-  assert.deepEqual(s.resources, { requests: { cpu: '100m', memory: '320Mi' }, limits: { memory: '576Mi' } });
+  assert.deepEqual(s.resources, { requests: { cpu: '100m', memory: '256Mi' }, limits: { memory: '512Mi' } }, 'from the measured peak, 245 MiB');
   assert.deepEqual(defaultSidecarResources(100), { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } });
   assert.deepEqual(s.resources, defaultSidecarResources());
   // Everything else of the Pod is untouched.
