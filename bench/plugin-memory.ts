@@ -117,7 +117,13 @@ async function main(): Promise<void> {
   const s3Info = s3.servers.s3rver as S3ServerInfo;
   const pg = await startPostgres({ version: 15, label: 'plugin-memory', settings: { checkpoint_timeout: '30min', max_wal_size: '4GB', archive_mode: 'off' } });
   // --default-memory-settings: run the sidecar without the allocator/V8 settings the image sets (to compare).
-  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, !process.argv.includes('--default-memory-settings'));
+  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, !process.argv.includes('--default-memory-settings'))
+    .catch(async (err: unknown) => {
+      // A sidecar that does not start must not leave the servers running.
+      await pg.destroy();
+      await s3.stop();
+      throw err;
+    });
   sidecarPid = world.sidecar.proc.pid as number;
   const lines: string[] = [];
   try {
