@@ -3,15 +3,17 @@
  * --read-timeout 5), GCS never returned at the default, S3 returned after 759 s (the read timeout per attempt,
  * 12 attempts), and GCS timeouts exited 4. Now every call has a bound, retries included (twice --read-timeout,
  * 120 s by default), and a hang, a stalled and a cut download each exit 2 naming the endpoint, with nothing
- * written where PostgreSQL looks.
+ * written where PostgreSQL looks. Every barman-cloud-* command is run against the hanging store, the base backup
+ * included (PostgreSQL answers, the store does not).
  */
-import { after, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli, type CliResult } from '../../harness/cli.js';
 import { storeTarget, type StoreKind, type StoreTarget } from '../../harness/stores.js';
 import { hostPort, startTcpProxy, type ProxyMode, type TcpProxy } from '../../harness/tcp-proxy.js';
+import { startPostgres, type PostgresServer } from '../../harness/postgres.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { syntheticSegment } from '../../harness/wal-segments.js';
 import { IDS, openTarget, seedBarmanCatalog, SERVER } from '../catalog/catalog-fixture.js';
@@ -60,6 +62,11 @@ function assertNetworkLine(r: CliResult, proxy: TcpProxy, what: string): void {
 const KINDS: StoreKind[] = ['moto', 'azurite', 'gcs'];
 
 describe('a store that accepts connections and never answers', () => {
+  // For barman-cloud-backup: PostgreSQL answers, the store does not.
+  let pg: PostgresServer | undefined;
+  before(async () => { pg = await startPostgres({ settings: { archive_mode: 'off' } }); });
+  after(async () => { await pg?.destroy(); });
+
   for (const kind of KINDS) {
     it(`${kind}: every command exits 2 within its bound (--read-timeout 2 → 4 s), naming the endpoint`, async (t) => {
       const direct = storeTarget(t, kind, `hang-${kind}`);
@@ -82,13 +89,19 @@ describe('a store that accepts connections and never answers', () => {
         ['barman-cloud-backup-list', [...common, target.url, SERVER]],
         ['barman-cloud-backup-delete', [...common, target.url, SERVER, '-r', 'REDUNDANCY 1']],
         ['barman-cloud-restore', [...common, target.url, SERVER, IDS[2], path.join(dir, 'pgdata')]],
+        ['barman-cloud-backup-show', [...common, target.url, SERVER, IDS[2]]],
+        ['barman-cloud-backup-keep', [...common, target.url, SERVER, IDS[2], '--target', 'full']],
+        ['barman-cloud-backup', [...common, '-h', '127.0.0.1', '-p', String((pg as PostgresServer).port), '-U', 'postgres', target.url, SERVER]],
       ];
+      let longest = { prog: '', seconds: 0 };
       for (const [prog, args] of commands) {
         const r = await timed(prog, args, target.env);
         assertNetworkLine(r, proxy, prog);
         assert.match(r.stderr, /no answer from .* for 4 s/);
         assert.ok(r.seconds < 20, `${prog} took ${r.seconds} s`);
+        if (r.seconds > longest.seconds) longest = { prog, seconds: r.seconds };
       }
+      figures.push(`longest hang of ${commands.length} commands at --read-timeout 2 (bound 4 s), ${kind}: ${longest.seconds.toFixed(1)} s (${longest.prog}, exit 2)`);
       assert.equal(fs.existsSync(path.join(dir, 'restored')), false, 'nothing handed to PostgreSQL');
     });
 

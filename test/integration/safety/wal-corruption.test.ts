@@ -40,7 +40,8 @@ after(() => {
   const n = tally.filter((x) => x.outcome === 'detected').length;
   const same = tally.length - n;
   process.stdout.write(`# WAL corruption detected ${n} of ${tally.length - same} changes of content (${[...new Set(tally.map((x) => x.kind))].join(', ')}; `
-    + `${CODECS.length} codecs; metadata kept and lost)${same ? `; ${same} changed stored byte(s) decoded to the archived bytes and were restored identical` : ''}\n`);
+    + `${CODECS.length} codecs; metadata kept and lost)${same ? `; ${same} changed stored byte(s) decoded to the archived bytes and were restored identical `
+    + `(${tally.filter((x) => x.outcome === 'identical').map((x) => `${x.kind}/${x.codec}/${x.mode}`).join(', ')})` : ''}\n`);
 });
 
 describe('a damaged WAL object is never restored', () => {
