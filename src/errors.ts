@@ -77,6 +77,7 @@ export const ERRORS = {
   ERR_DESTINATION_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'the restore destination exists and is not empty' },
   ERR_NO_CANDIDATE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'no backup ends before the recovery target' },
   ERR_TARGET_BEFORE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'the chosen backup ends after the recovery target' },
+  ERR_BACKUP_WAL_MISSING: { exitCode: ExitCode.OPERATION, summary: 'the first WAL file of the backup to restore is not in the archive (plugin recovery Job)' },
   // configuration sources
   ERR_KUBERNETES_API: { exitCode: ExitCode.GENERAL, summary: 'the Kubernetes API answered an unexpected status' },
   ERR_KUBERNETES_FORBIDDEN: { exitCode: ExitCode.OPERATION, summary: 'the service account may not read the Secret' },

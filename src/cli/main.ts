@@ -5,8 +5,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
-import { formatHelp } from './args.js';
-import { configRequestOf, parseCommandArgs } from './common-options.js';
+import { formatHelp } from '../config/argv.js';
+import { parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromArgv, secretsFromEnv } from './redact.js';
@@ -102,6 +102,9 @@ export async function runAsProgram(program: string): Promise<void> {
 /** Runs a command line; returns the exit code (never calls process.exit). */
 export async function runCli(program: string, argv: readonly string[], run: RunOptions = {}): Promise<number> {
   const env = run.env ?? process.env;
+  // The AWS SDK warns on stderr about old Node versions on every run; that line would land in PostgreSQL's log
+  // per WAL. This is the command's own process (the engine never writes process.env).
+  if (run.env === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stdout = (run.stdout ?? process.stdout) as CommandContext['stdout'];
   const stderr = (run.stderr ?? process.stderr) as CommandContext['stderr'];
   const secrets = [...secretsFromEnv(env), ...secretsFromArgv(argv)];
@@ -133,16 +136,10 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
       return ExitCode.OK;
     }
-    let args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
+    const args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
-    // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
-    // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
-    if (resolved.name !== 'config' && resolved.name !== 'plugin' && configRequestOf(args, env, resolved.barmanMode)) {
-      const { argsWithConfig } = await import('../app/compose.js');
-      args = await argsWithConfig(resolved.name, spec, resolved.args, args, ctx);
-    }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {

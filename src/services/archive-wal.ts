@@ -15,6 +15,7 @@ import { OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
+import type { MemoryBudget } from '../memory-budget.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
 import type { ObjectStore, PutResult } from '../storage/object-store.js';
@@ -23,14 +24,12 @@ import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity
 import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
 import { assertReplaceable, existingCopies, judgeCopies, readCopy } from './archived-wal-copies.js';
-
-export interface WalLogger { debug(m: string): void; info(m: string): void; warning(m: string): void }
-const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface ArchiveWalDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log?: WalLogger;
+  log?: Logger;
 }
 
 export interface ArchiveWalInput {
@@ -43,6 +42,8 @@ export interface ArchiveWalInput {
   historyTags?: Readonly<Record<string, string>>;
   /** Upload this file plus up to maxParallel − 1 other ready files (default 1: only this file). */
   maxParallel?: number;
+  /** The process's memory budget; its pacer (when the process started one) hears of every WAL read. */
+  memory?: MemoryBudget;
   /** Archive spool directory; required when maxParallel > 1, consulted whenever given. */
   spoolDir?: string;
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
@@ -72,7 +73,7 @@ const MIN_SETTLE_MS = 100;
 const MAX_SETTLE_MS = 3000;
 
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const walName = path.basename(input.walPath);
   parseWalFileName(walName); // exit 3 on a bad name, before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
@@ -87,7 +88,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
         log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
         return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
       }
-      log.warning(`ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
+      log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
     }
   }
 
@@ -97,7 +98,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     try {
       await ensureSpoolDir(spoolDir as string);
     } catch (err) {
-      log.warning(`archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
+      log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
       extrasNames = [];
     }
   }
@@ -119,7 +120,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
   const extras: ArchiveWalResult['extras'] = others.map((r, i) => {
     if (r.status === 'fulfilled') return r.value;
     const walName = extrasNames[i] as string;
-    log.warning(`parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
+    log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
     return { walName, error: r.reason as Error };
   });
   if (main === undefined || main.status === 'rejected') throw (main as PromiseRejectedResult).reason;
@@ -147,7 +148,7 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
 /** Buckets created by this process, so parallel uploads create one once. */
 const creating = new WeakMap<ObjectStore, Promise<void>>();
 
-async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
+async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: Logger): Promise<ArchivedWal> {
   try {
     return await archiveOneOnce(deps, input, file, log);
   } catch (err) {
@@ -165,13 +166,14 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   }
 }
 
-async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
+async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: Logger): Promise<ArchivedWal> {
   const { store, layout } = deps;
   const walName = path.basename(file);
   const kind = parseWalFileName(walName).kind;
   let data: Buffer;
   try {
     data = await fsp.readFile(file);
+    input.memory?.pacer?.note(data.length);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new OperationError('ERR_WAL_READ', `cannot read WAL file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
@@ -211,7 +213,7 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
 async function settleExisting(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, file: string, data: Buffer, keys: string[],
   wantedKey: string, upload: (replace: boolean) => Promise<ArchivedWal>): Promise<ArchivedWal> {
   const { store } = deps;
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const copies = [];
   for (const k of keys) copies.push(await readCopy(store, k, walName, input.signal));
   const verdict = judgeCopies(store, walName, file, data, copies);
@@ -222,7 +224,7 @@ async function settleExisting(deps: ArchiveWalDeps, input: ArchiveWalInput, walN
   // Damage, not a conflict: a store crash left a partial object, or its bytes changed. Replace it only with a
   // valid segment; restore would otherwise pick the damaged copy (a compressed one wins over an uncompressed one).
   assertReplaceable(store, walName, file, data, verdict.damaged);
-  for (const d of verdict.damaged) log.warning(`${d.key} in ${store.description} is damaged (${d.damage}): replacing it with ${file}`);
+  for (const d of verdict.damaged) log.warning('WARN_WAL_DAMAGED_REPLACED', `${d.key} in ${store.description} is damaged (${d.damage}): replacing it with ${file}`);
   const done = verdict.keep !== undefined
     ? { walName, key: verdict.keep, status: 'already-archived' as const, bytes: 0 }
     : await upload(verdict.damaged.some((d) => d.key === wantedKey));
@@ -252,7 +254,7 @@ async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kin
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
   const trustPut = store.capabilities.conditionalCreate || replace;
-  await verifyUpload(store, key, body.length, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false);
+  await verifyUpload(store, key, body.length, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
   if (!trustPut) {
     // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
     // even interleave two writes into one object: once it would have landed, read back the whole object.
@@ -273,12 +275,12 @@ async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kin
  * otherwise (no such answer, or `put` undefined because the store may not have enforced create-only) one stat: the
  * MD5 recorded in the metadata, the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5.
  */
-async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean): Promise<void> {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
   if (put?.md5 !== undefined) {
     if (put.md5.toLowerCase() === md5) return;
     throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
   }
-  const info = await store.stat(key);
+  const info = await store.stat(key, signal ? { signal } : {});
   const etag = info.etag?.replace(/"/g, '');
   const storedMd5 = info.metadata?.[WAL_MD5_METADATA] ?? info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
   const mismatch = info.size !== size ? `${info.size} bytes stored, ${size} sent`

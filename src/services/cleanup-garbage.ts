@@ -5,6 +5,7 @@
  * running backup adds parts to its upload all the time), and every removal is reported. Run by retention, by
  * `backup delete`, and after a successful backup.
  */
+import type { Logger } from '../logger.js';
 import { BackupStatus } from '../domain/backup/backup-info.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { isDeletionInProgress, loadCatalog, type BackupCatalog } from '../repository/backup-catalog.js';
@@ -90,18 +91,18 @@ export async function cleanupGarbage(deps: { store: ObjectStore; layout: BarmanL
  * After a successful backup: what earlier killed or failed backups left goes, reported at WARNING. Never fails the
  * backup (it is done): a cleanup that cannot run is a warning.
  */
-export async function cleanupAfterBackup(deps: { store: ObjectStore; layout: BarmanLayout }, backupId: string, log: { warning(m: string): void },
+export async function cleanupAfterBackup(deps: { store: ObjectStore; layout: BarmanLayout }, backupId: string, log: Pick<Logger, 'warning'>,
   options: { olderThanMs?: number; removeFailed?: boolean } = {}, signal?: AbortSignal): Promise<Removal[]> {
   try {
     const catalog = await loadCatalog(deps.store, deps.layout, signal ? { signal } : {});
     const removed = await cleanupGarbage(deps, catalog, {
-      skip: new Set([backupId]), includeFailed: options.removeFailed !== false, warn: (m) => log.warning(m),
+      skip: new Set([backupId]), includeFailed: options.removeFailed !== false, warn: (m) => log.warning('WARN_GARBAGE_REMOVED', m),
       ...(options.olderThanMs !== undefined ? { olderThanMs: options.olderThanMs } : {}), ...(signal ? { signal } : {}),
     });
-    for (const r of removed) log.warning(describeRemoval(r));
+    for (const r of removed) log.warning('WARN_GARBAGE_REMOVED', describeRemoval(r));
     return removed;
   } catch (err) {
-    log.warning(`could not clean up after earlier killed or failed backups: ${err instanceof Error ? err.message : String(err)}`);
+    log.warning('WARN_GARBAGE_CLEANUP_FAILED', `could not clean up after earlier killed or failed backups: ${err instanceof Error ? err.message : String(err)}`);
     return [];
   }
 }

@@ -21,6 +21,7 @@ export function inferProvider(rawUrl: string, explicit?: string): CloudProvider 
     case 's3': return 'aws-s3';
     case 'gs': return 'google-cloud-storage';
     case 'file': return 'file';
+    case 'memory': return 'memory';
     case 'http':
     case 'https':
       if (/\.blob\.core\./i.test(url)) return 'azure-blob-storage';
@@ -57,7 +58,15 @@ export function parseDestination(url: string, provider: CloudProvider): Destinat
     case 'aws-s3': return parseS3(url);
     case 'google-cloud-storage': return parseGcs(url);
     case 'azure-blob-storage': return parseAzure(url);
+    case 'memory': return parseMemory(url);
   }
+}
+
+/** memory://<name>[/prefix]: an in-process store; stores opened on the same name share their objects. */
+function parseMemory(url: string): Destination {
+  const m = /^memory:\/\/([^/]+)(\/.*)?$/i.exec(url);
+  if (!m || !m[1]) throw new UsageError(`invalid memory URL "${url}" (expected memory://name[/prefix])`);
+  return { provider: 'memory', bucket: m[1], prefix: cleanPrefix(m[2] ?? '') };
 }
 
 function cleanPrefix(p: string): string {

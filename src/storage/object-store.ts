@@ -40,6 +40,13 @@ export interface PutOptions {
   /** Expected size when not exact (e.g. the uncompressed size of a stream); used to size parts. */
   sizeHint?: number;
   /**
+   * From the process's memory budget (src/memory-budget.ts), for a streamed body: bytes per part (block,
+   * chunk) and parts sent at once. A part size configured on the store wins; drivers round to their limits
+   * (S3's 5 MiB minimum, a size that fits the part count limit).
+   */
+  partSize?: number;
+  partsInFlight?: number;
+  /**
    * Create only: fail with ObjectExistsError if the key exists. Enforced atomically when capabilities.conditionalCreate;
    * otherwise the condition is still sent, but a store that ignores it may replace an object written meanwhile, so
    * a caller that must know re-reads what is stored.

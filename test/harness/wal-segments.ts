@@ -20,6 +20,11 @@ export interface SyntheticSegmentOptions {
   magic?: number;
   /** Record payloads (default: runs of one byte): e.g. a mix of random, zero and text bytes for compression benchmarks. */
   payload?: (length: number) => Buffer;
+  /**
+   * Records starting before this offset get pseudo-random payloads (incompressible, like real WAL full-page
+   * images); later ones a repeated byte (default 0: every payload compresses well).
+   */
+  randomPayloadUntil?: number;
 }
 
 const MAGIC_PG15 = 0xd110;
@@ -81,6 +86,7 @@ export function syntheticSegment(name: string, o: SyntheticSegmentOptions = {}):
     const isSwitch = pos >= limit;
     const length = rand(4) === 0 ? rand(20000) : rand(300);
     const data = isSwitch ? Buffer.alloc(0) : o.payload ? o.payload(length).subarray(0, length) : Buffer.alloc(length, rand(256));
+    if (pos < (o.randomPayloadUntil ?? 0)) for (let i = 0; i < data.length; i++) data[i] = rand(256);
     const rec = Buffer.alloc(24 + data.length);
     rec.writeUInt32LE(rec.length, 0);
     rec.writeUInt32LE(0, 4);

@@ -3,7 +3,7 @@
  * pg_xlog), tablespaces, status, end time/LSN, timeline, name; read with the catalog's tolerant parser
  * (backup-info.ts), with times as exact instants for comparisons with recovery targets.
  */
-import { parseBackupInfo } from '../backup/backup-info.js';
+import { parseBackupInfo, type BackupInfo } from '../backup/backup-info.js';
 import { backupInfoProblem } from '../backup/backup-info-check.js';
 import { MANIFEST_SHA256_COPY_STAT } from '../backup/backup-manifest.js';
 import { PyDict, type PyValue } from '../backup/python-literal.js';
@@ -48,6 +48,11 @@ export function parseRestoreBackupInfo(backupId: string, text: string): RestoreB
   } catch (err) {
     throw new BackupInfoFormatError(err instanceof Error ? err.message : String(err));
   }
+  return restoreInfoOf(backupId, info);
+}
+
+/** The restore's view of a parsed backup.info (times as instants, the end LSN as a number). */
+export function restoreInfoOf(backupId: string, info: BackupInfo): RestoreBackupInfo {
   let endTime: RecoveryTime | undefined;
   if (info.endTime) {
     try { endTime = parseBackupTime(info.endTime.toString()); } catch { throw new BackupInfoFormatError(`end_time is not a timestamp: ${info.endTime.toString()}`); }

@@ -2,10 +2,9 @@
  * Azure Blob Storage driver entry point, loaded lazily by the registry: nothing else imports the Azure SDK,
  * and @azure/identity is loaded only for Entra ID credentials (credentials.ts).
  */
-import * as https from 'node:https';
-import * as tls from 'node:tls';
+import { https, tls } from '../../node-net.js';
+import type * as httpsT from 'node:https';
 import type { ObjectStore } from '../../object-store.js';
-import { readCaFile } from '../../ca-file.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { ConfigError } from '../../../errors.js';
 import { VERSION } from '../../../version.js';
@@ -23,9 +22,8 @@ export async function createStore(destination: Destination, options: StoreOption
     throw new ConfigError(`${credentialName} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
 
-  const caPem = options.caFile ? readCaFile(options.caFile, 'endpointCA') : undefined;
-
-  const credential = await buildCredential(auth, options, caPem);
+  const caPem = options.ca?.pem;
+  const credential = await buildCredential(auth, caPem);
   const pipeline = blobSdk.newPipeline(credential, {
     // Short back-off: archive_command is retried by PostgreSQL, and a dead endpoint should fail in seconds.
     retryOptions: {
@@ -34,7 +32,7 @@ export async function createStore(destination: Destination, options: StoreOption
     },
     userAgentOptions: { userAgentPrefix: `pgstow/${VERSION}` },
   });
-  let agent: https.Agent | undefined;
+  let agent: httpsT.Agent | undefined;
   if (caPem && endpoint.toLowerCase().startsWith('https:')) {
     // The private CA is added to Node's bundled roots, not used instead of them.
     const httpsAgent = new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, caPem] });

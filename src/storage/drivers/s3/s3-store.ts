@@ -11,7 +11,7 @@ import {
   type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
 import {
   AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
@@ -108,7 +108,8 @@ export class S3ObjectStore implements ObjectStore {
         throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
       }
     }
-    const partSize = choosePartSize(this.settings, options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined));
+    const expected = options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined);
+    const partSize = choosePartSize(this.settings, expected, options.partSize);
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
     if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
     return this.putStream(key, openBody(body), partSize, options);
@@ -156,10 +157,11 @@ export class S3ObjectStore implements ObjectStore {
     const onOuterAbort = (): void => abort.abort(options.signal?.reason);
     options.signal?.addEventListener('abort', onOuterAbort, { once: true });
     try {
-      const first = await parts.next();
-      const firstBuf = first.done ? Buffer.alloc(0) : first.value;
-      const second = first.done ? first : await parts.next();
-      if (second.done) return await this.putSingle(key, firstBuf, options);
+      // Held in an array emptied once sent: variables would keep the first two parts alive for the whole upload.
+      const head: Buffer[] = [];
+      await pullInto(parts, head);
+      if (head.length === 1 && (head[0] as Buffer).length === partSize) await pullInto(parts, head);
+      if (head.length < 2) return await this.putSingle(key, head.pop() ?? Buffer.alloc(0), options);
 
       const created = await this.send<{ UploadId?: string }>('put', key,
         new CreateMultipartUploadCommand(this.objectParams(key, options)), abort.signal);
@@ -190,10 +192,9 @@ export class S3ObjectStore implements ObjectStore {
         while (inFlight.size > limit && failure === undefined) await Promise.race(inFlight);
         if (failure !== undefined) throw failure;
       };
-      startPart(firstBuf);
-      startPart(second.value);
+      for (const buf of head.splice(0)) startPart(buf);
       for (;;) {
-        await drainTo(this.settings.uploadConcurrency - 1);
+        await drainTo((options.partsInFlight ?? this.settings.uploadConcurrency) - 1);
         const next = await parts.next();
         if (next.done) break;
         startPart(next.value);
@@ -458,29 +459,14 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
   return 'prefix' in e ? e.prefix : e.key;
 }
 
+async function pullInto(parts: AsyncIterator<Buffer>, into: Buffer[]): Promise<void> {
+  const r = await parts.next();
+  if (!r.done) into.push(r.value);
+}
+
 /** Splits a stream into Buffers of exactly `size` bytes (the last one shorter, possibly none). */
-async function* readParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
-  let chunks: Buffer[] = [];
-  let held = 0;
-  const iterator = stream[Symbol.asyncIterator]();
-  for (;;) {
-    let r: IteratorResult<unknown>;
-    try { r = await iterator.next(); } catch (err) { throw new SourceError(err); }
-    if (r.done) break;
-    // No copy of Buffers here: Buffer.concat below copies before any part leaves this function.
-    const v = r.value as string | Uint8Array;
-    const chunk = typeof v === 'string' ? Buffer.from(v) : Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
-    chunks.push(chunk);
-    held += chunk.length;
-    while (held >= size) {
-      const all = Buffer.concat(chunks, held);
-      yield all.subarray(0, size);
-      const rest = all.subarray(size);
-      chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-      held = rest.length;
-    }
-  }
-  if (held > 0) yield Buffer.concat(chunks, held);
+function readParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
+  return fixedSizeParts(stream, size, (err) => new SourceError(err));
 }
 
 /** Content-MD5 for a serialized body: DeleteObjects needs it on many S3-compatible servers (aws-sdk-js-v3#6819). */
