@@ -174,8 +174,10 @@ function downloadError(store: ObjectStore, key: string, received: number, err: u
   if (signal?.aborted) return signal.reason ?? err;
   if (err instanceof PgstowError && !(err instanceof StorageUnavailableError)) return err;
   const reason = err instanceof StorageUnavailableError && err.cause !== undefined ? errorMessage(err.cause) : errorMessage(err);
+  // The SDKs' own words ("aborted", "socket timed out") do not say which store: name it.
+  const where = reason.includes(store.description) ? '' : ` (${store.description})`;
   return new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err, retryable: true },
-    `downloading ${key} failed after ${received} bytes: ${reason}`);
+    `downloading ${key} failed after ${received} bytes: ${reason}${where}`);
 }
 
 /**
