@@ -13,6 +13,13 @@ const SYNC_IO = '/^(readFile|writeFile|appendFile|exists|stat|lstat|fstat|access
 const NO_SYNC_IO = [`CallExpression[callee.property.name=${SYNC_IO}]`, `CallExpression[callee.name=${SYNC_IO}]`, `ImportSpecifier[imported.name=${SYNC_IO}]`]
   .map((selector) => ({ selector, message: 'No synchronous I/O on paths a long-lived process runs: use the promise API (node:fs/promises, execFile).' }));
 
+// The engine reads settings, never the environment (issue 11): only the command's own entry point, the demo and
+// the bzip2 program lookup (the PATH a spawn searches) touch process.env.
+const NO_ENV = {
+  selector: "MemberExpression[object.name='process'][property.name='env']",
+  message: 'The engine takes typed settings: read the environment in the CLI (CommandContext.env), never in src/ below it.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/servers/node_modules/**', 'bench/results/**', '.tools/**', '.cache/**'] },
   js.configs.recommended,
@@ -30,6 +37,10 @@ export default tseslint.config(
     // source leaves an 'error' event nobody handles, which takes a long-lived host process down. (Test
     // harness proxies splice sockets whose errors they handle themselves.) And no synchronous I/O (above).
     files: ['src/**/*.ts'],
+    rules: { 'no-restricted-syntax': ['error', NO_PIPE, NO_ENV, ...NO_SYNC_IO] },
+  },
+  {
+    files: ['src/cli/main.ts', 'src/pipeline/codecs.ts'],
     rules: { 'no-restricted-syntax': ['error', NO_PIPE, ...NO_SYNC_IO] },
   },
   {
