@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getEventListeners } from 'node:events';
-import { openEngine, type Engine } from '../../../src/engine/index.js';
+import { openEngine, StorageUnavailableError, type Engine } from '../../../src/engine/index.js';
 import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
 import { dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
 import { ConfigError, PgstowError } from '../../../src/errors.js';
@@ -95,6 +95,21 @@ describe('openEngine', () => {
     const t0 = Date.now();
     await assert.rejects(e.listBackups({ signal: AbortSignal.timeout(200) }), (err: unknown) => err instanceof Error && err.name === 'TimeoutError');
     assert.ok(Date.now() - t0 < 5000);
+    await e.close();
+  });
+
+  it('reconfigure() moves the bound on a store call with --read-timeout: a hanging call fails after twice the new one', async () => {
+    let faulty: FaultyObjectStore | undefined;
+    const settings = { destination: 'memory://engine-deadline', serverName: 'srv' };
+    const e = await openEngine({ ...settings, readTimeoutSeconds: 600 }, { wrapStore: (s) => (faulty = withFaults(s)) });
+    after(() => dropMemoryBucket('engine-deadline'));
+    await e.reconfigure({ ...settings, readTimeoutSeconds: 0.1 });
+    faulty?.add({ operations: ['list'], action: { type: 'hang' } });
+    const t0 = Date.now();
+    // Bounded by 2 × 0.1 s, not by 2 × 600 s (the signal only keeps a regression from hanging the test).
+    await assert.rejects(e.listBackups({ signal: AbortSignal.timeout(5000) }),
+      (err: unknown) => err instanceof StorageUnavailableError && /twice --read-timeout 0\.1/.test(err.message));
+    assert.ok(Date.now() - t0 < 4000);
     await e.close();
   });
 
