@@ -146,7 +146,7 @@ async function runPass(major, files) {
     env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`, PGSTOW_TEST_ENV: servers.envFile },
   });
   const code = await new Promise((resolve) => current.on('close', (c) => resolve(c ?? 1)));
-  let counts = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  let counts = { passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
   try { counts = JSON.parse(fs.readFileSync(summaryFile, 'utf8')); } catch { /* the runner died before reporting */ }
   // A failing exit code is never reported as "0 failed".
   if (code !== 0 && counts.failed === 0) counts = { ...counts, failed: 1, failures: [`node --test exited ${code}`] };
@@ -167,6 +167,10 @@ if (interrupted) {
 const total = (k) => results.reduce((n, r) => n + r[k], 0);
 const failures = results.flatMap((r) => r.failures.map((f) => `  [Node ${r.version}] ${f}`));
 if (failures.length) console.log(`\nfailed:\n${failures.join('\n')}`);
+// Under CI=true nothing may be skipped (a missing server or tool already fails its test; this catches the rest).
+const skips = results.flatMap((r) => (r.skips ?? []).map((f) => `  [Node ${r.version}] ${f}`));
+const skipFails = process.env.CI === 'true' && total('skipped') > 0;
+if (skips.length) console.log(`\nskipped${skipFails ? ' (not allowed under CI=true: the run fails)' : ''}:\n${skips.join('\n')}`);
 console.log(`\n${results.map((r) => `Node ${r.version}: ${r.passed}/${r.failed}/${r.skipped}`).join('; ')} (passed/failed/skipped); npm test took ${((Date.now() - tStart) / 1000).toFixed(0)}s`);
 console.log(`${total('passed')} passed, ${total('failed')} failed, ${total('skipped')} skipped`);
-process.exit(total('failed') > 0 ? 1 : 0);
+process.exit(total('failed') > 0 || skipFails ? 1 : 0);
