@@ -23,15 +23,16 @@ import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { dirSize, fmt, stats, type Stats } from './lib/measure.js';
 import {
-  archiveWal, fetchWal, latestBackupId, peerVersions, restoreBackup, setupPgbackrest, takeBackup,
+  archiveWal, BACKUP_CODECS, fetchWal, latestBackupId, peerVersions, restoreBackup, setupPgbackrest, takeBackup,
   type Codec, type PgbackrestConfig, type StoreEndpoint, type ToolName,
 } from './lib/tools.js';
 import { measureLimits, type LimitRow } from './lib/limits.js';
 import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
+import { runPluginBench, type PluginBenchResult } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
-const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load'];
+const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load', 'plugin'];
 /** 1-minute load average when the run started: other work on the machine skews wall times, so the report says it. */
 let loadAtStart = 0;
 
@@ -42,6 +43,8 @@ interface Options {
   dbBytes: number;
   walSegments: number;
   loadSeconds: number;
+  /** Backup/restore codecs; each tool runs those it has (BACKUP_CODECS). */
+  codecs: Codec[];
 }
 
 function parseOptions(argv: string[]): Options {
@@ -59,6 +62,8 @@ function parseOptions(argv: string[]): Options {
     dbBytes: Number(get('--db-mb') ?? (quick ? 80 : 1024)) * MiB,
     walSegments: Number(get('--wal-segments') ?? (quick ? 2 : 8)),
     loadSeconds: Number(get('--load-seconds') ?? (quick ? 5 : 60)),
+    // bzip2 and snappy are left out by default: bzip2 alone would add ~20 minutes to a full run.
+    codecs: (get('--codecs') ?? (quick ? 'none,gzip,zstd' : 'none,gzip,lz4,zstd')).split(',') as Codec[],
   };
 }
 
@@ -126,6 +131,7 @@ async function main(): Promise<void> {
   const pgstowCodecs: Codec[] = opt.quick ? ['none', 'gzip', 'zstd'] : ['none', 'gzip', 'lz4', 'zstd'];
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
+  let plugin: PluginBenchResult | undefined;
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
     kind, url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', info.endpoint],
     env: { AWS_ACCESS_KEY_ID: info.accessKeyId, AWS_SECRET_ACCESS_KEY: info.secretAccessKey, AWS_DEFAULT_REGION: info.region },
@@ -151,7 +157,7 @@ async function main(): Promise<void> {
 
     const phase = (what: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${what}…`);
     if (opt.only.has('limits')) phase('physical limits');
-    if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick });
+    if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick, codecs: opt.codecs });
 
     // Real WAL segments from the data load, staged where every tool (and the postgres user) can read them.
     // Enough full segments of real WAL: keep writing table-like rows (text and random bytes) until the stash has them.
@@ -191,19 +197,23 @@ async function main(): Promise<void> {
           const server = `wal-${c.tool}-${c.codec}-${rep}`;
           const target = c.store === 'pgbr' ? pgbr() : c.store === 'gcs' ? gcsStore(`bench-${rep}`) : (stores[c.store] ?? stores.s3rver)(`bench-${rep}`);
           const key = `${c.store}|${c.tool}|${c.codec}`;
-          const row = walRows.get(key) ?? { workload: 'WAL archive, one process per 16 MiB segment', store: c.store === 'pgbr' ? 's3rver (https)' : c.store, tool: c.tool, config: c.codec, metric: 'ms/segment', values: [] };
+          const row = walRows.get(key) ?? { workload: 'WAL archive, one process per 16 MiB segment', store: c.store === 'pgbr' ? 's3rver (https)' : c.store, tool: c.tool, config: c.codec, metric: 'ms/segment', values: [], extra: { 'peak RSS MB': [] } };
           walRows.set(key, row);
-          for (const s of segs) row.values.push((await archiveWal(c.tool, c.codec, target, server, path.join(staged, s))).wallSeconds * 1000);
+          for (const s of segs) {
+            const r = await archiveWal(c.tool, c.codec, target, server, path.join(staged, s));
+            row.values.push(r.wallSeconds * 1000);
+            row.extra?.['peak RSS MB']?.push(r.maxRssKb / 1024);
+          }
           if (opt.only.has('walrestore')) {
             const out = makeTempDir('bench-fetch');
             chownToPostgres(out);
             const modes: Array<{ label: string; extra: string[] }> = c.tool === 'pgstow' ? [{ label: '', extra: [] }, { label: ' --max-parallel 4', extra: ['--max-parallel', '4'] }] : [{ label: '', extra: [] }];
             for (const m of modes) {
               const rkey = `${key}|${m.label}`;
-              const rrow = restoreRows.get(rkey) ?? { workload: 'WAL restore, one process per segment (restore_command)', store: row.store, tool: c.tool, config: `${c.codec}${m.label}`, metric: 'ms/segment', values: [] };
+              const rrow = restoreRows.get(rkey) ?? { workload: 'WAL restore, one process per segment (restore_command)', store: row.store, tool: c.tool, config: `${c.codec}${m.label}`, metric: 'ms/segment', values: [], extra: { 'peak RSS MB': [] } };
               restoreRows.set(rkey, rrow);
               const t0 = Date.now();
-              for (const s of segs) await fetchWal(c.tool, target, server, s, path.join(out, `${s}${m.label ? '.p' : ''}`), m.extra);
+              for (const s of segs) rrow.extra?.['peak RSS MB']?.push((await fetchWal(c.tool, target, server, s, path.join(out, `${s}${m.label ? '.p' : ''}`), m.extra)).maxRssKb / 1024);
               rrow.values.push((Date.now() - t0) / segs.length);
             }
             removeDir(out);
@@ -216,34 +226,38 @@ async function main(): Promise<void> {
 
     if (opt.only.has('backup') || opt.only.has('restore')) {
       phase(`base backup/restore, ${opt.reps} repetitions`);
-      const configs: Array<{ tool: ToolName; codec: Codec }> = [
-        ...pgstowCodecs.map((codec) => ({ tool: 'pgstow' as ToolName, codec })),
-        ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'barman-cloud' as ToolName, codec })),
-        ...(['none', 'gzip'] as Codec[]).map((codec) => ({ tool: 'pgbackrest' as ToolName, codec })),
-        ...CURRENT_PEERS.filter(peerBacksUp).flatMap((tool) => PEER_CODECS[tool].map((codec) => ({ tool: tool as ToolName, codec }))),
-      ];
+      // Every tool with every codec it has; plus pgstow's gzip on one core (-J 1), the single-stream reference
+      // for parallel compression.
+      const configs: Array<{ tool: ToolName; codec: Codec; label: string; extra: string[] }> = [];
+      for (const tool of ['pgstow', 'barman-cloud', 'pgbackrest'] as ToolName[]) {
+        for (const codec of opt.codecs) if (BACKUP_CODECS[tool].includes(codec)) configs.push({ tool, codec, label: codec, extra: [] });
+      }
+      if (opt.codecs.includes('gzip')) configs.push({ tool: 'pgstow', codec: 'gzip', label: 'gzip -J 1', extra: ['-J', '1'] });
+      for (const tool of CURRENT_PEERS.filter(peerBacksUp)) {
+        for (const codec of BACKUP_CODECS[tool]) if (opt.codecs.includes(codec)) configs.push({ tool: tool as ToolName, codec, label: codec, extra: [] });
+      }
       const dbMb = dataset.databaseBytes / 1e6;
       const bRows = new Map<string, Row>();
       const rRows = new Map<string, Row>();
       for (let rep = 0; rep < opt.reps; rep++) {
         for (const c of shuffle(configs)) {
-          const key = `${c.tool}|${c.codec}`;
-          const server = `bk-${c.tool}-${c.codec}-${rep}`;
+          const key = `${c.tool}|${c.label}`;
+          const server = `bk-${c.tool}-${c.label.replace(/\W+/g, '')}-${rep}`;
           const target = c.tool === 'pgbackrest' ? pgbr() : stores.s3rver(`bench-${rep}`);
-          const res = await takeBackup(c.tool, c.codec, target, server, pgTarget);
-          const row = bRows.get(key) ?? { workload: 'base backup', store: 's3rver', tool: c.tool, config: c.codec, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'wall s': [] } };
+          const res = await takeBackup(c.tool, c.codec, target, server, pgTarget, c.extra);
+          const row = bRows.get(key) ?? { workload: 'base backup', store: 's3rver', tool: c.tool, config: c.label, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'wall s': [] } };
           bRows.set(key, row);
           row.values.push(dbMb / res.wallSeconds);
           row.extra?.['CPU s']?.push(res.cpuSeconds);
           row.extra?.['peak RSS MB']?.push(res.maxRssKb / 1024);
           row.extra?.['wall s']?.push(res.wallSeconds);
-          if (opt.only.has('restore')) {
+          if (opt.only.has('restore') && c.extra.length === 0) {
             const dest = path.join(makeTempDir('bench-restore'), 'data');
             if (c.tool === 'pgbackrest') { fs.mkdirSync(dest); chownToPostgres(path.dirname(dest)); }
             // Barman 3.4's list for its own backups; the other tools find their newest backup themselves.
             const id = c.tool === 'barman-cloud' ? latestBackupId(target as StoreEndpoint, server) : c.tool === 'pgstow' ? 'latest' : '';
             const rr = await restoreBackup(c.tool, target, server, id, dest);
-            const rrow = rRows.get(key) ?? { workload: 'restore', store: 's3rver', tool: c.tool, config: c.codec, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'restored MB': [] } };
+            const rrow = rRows.get(key) ?? { workload: 'restore', store: 's3rver', tool: c.tool, config: c.label, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'restored MB': [] } };
             rRows.set(key, rrow);
             rrow.values.push(dbMb / rr.wallSeconds);
             rrow.extra?.['CPU s']?.push(rr.cpuSeconds);
@@ -259,6 +273,8 @@ async function main(): Promise<void> {
 
     if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
     if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
+    if (opt.only.has('plugin')) phase('the CNPG-I plugin: Archive per segment beside the peers, then under load');
+    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
   } finally {
     await pg.destroy();
     await s3.stop();
@@ -268,12 +284,12 @@ async function main(): Promise<void> {
     if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
   }
 
-  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000);
+  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '');
   console.log(report);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load };
+  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), load: plugin.load } };
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
   // A full run of every workload is what the README shows; quick or partial runs never replace it.
@@ -292,6 +308,51 @@ function updateReadme(report: string): void {
   const body = report.replace(/^(#{2,5}) /gm, '#$1 ').trim();
   fs.writeFileSync(readme, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
   console.log('README.md performance table updated');
+}
+
+/** The peers compared with pgstow, in column order (WAL-G joins here when its rows exist). */
+const PEERS: ToolName[] = ['barman-cloud', 'pgbackrest'];
+
+/** pgstow's rows beside the limits measured in the same run: how close to what the machine and store allow. */
+function renderAgainstLimits(out: string[], rows: Row[], limits: LimitRow[]): void {
+  const limit = (prefix: string): number | undefined => limits.find((l) => l.what.startsWith(prefix))?.mbPerSecond.median;
+  const row = (workload: string, config: string): number | undefined => {
+    const r = rows.find((x) => x.workload === workload && x.tool === 'pgstow' && x.config === config && x.store === 's3rver');
+    return r ? stats(r.values).median : undefined;
+  };
+  const lines: string[] = [];
+  const add = (what: string, got: number | undefined, lim: number | undefined, limWhat: string): void => {
+    if (got === undefined || lim === undefined) return;
+    lines.push(`| ${what} | ${got.toFixed(1)} | ${limWhat}: ${lim.toFixed(0)} | ${(got / lim).toFixed(2)} |`);
+  };
+  const cores = os.cpus().length;
+  add('backup none (MB/s of database)', row('base backup', 'none'), limit('s3rver upload'), 'store upload, plain SDK');
+  add('backup gzip -J 1', row('base backup', 'gzip -J 1'), limit('codec alone: gzip level 6 (zlib), one core'), 'gzip-6, one core');
+  add(`backup gzip (-J 2 default)`, row('base backup', 'gzip'), limit(`codec alone: gzip (pgstow backup compressor) on ${cores} cores`), `gzip-6 on ${cores} cores`);
+  add('backup zstd', row('base backup', 'zstd'), limit(`codec alone: zstd (pgstow backup compressor) on ${cores} cores`), `zstd on ${cores} cores`);
+  add('restore none (MB/s of database)', row('restore', 'none'), limit('s3rver download'), 'store download, plain SDK');
+  if (lines.length === 0) return;
+  out.push('### pgstow against the physical limits (same run)', '');
+  out.push('| what | pgstow MB/s | limit MB/s | ÷ limit |', '|---|---|---|---|', ...lines, '');
+}
+
+/** Peak RSS of pgstow per phase at the default memory budget (100 MiB), across every config measured. */
+function renderRssPerPhase(out: string[], rows: Row[]): void {
+  const phases: Array<[string, string]> = [
+    ['base backup', 'base backup'], ['restore', 'restore'],
+    ['WAL archive, one process per 16 MiB segment', 'WAL archive (one process per segment)'],
+    ['WAL restore, one process per segment (restore_command)', 'WAL restore (one process per segment)'],
+  ];
+  const lines: string[] = [];
+  for (const [workload, label] of phases) {
+    const values = rows.filter((r) => r.workload === workload && r.tool === 'pgstow').flatMap((r) => r.extra?.['peak RSS MB'] ?? []);
+    if (values.length === 0) continue;
+    const st = stats(values);
+    lines.push(`| ${label} | ${st.median.toFixed(0)} | ${st.max.toFixed(0)} |`);
+  }
+  if (lines.length === 0) return;
+  out.push('### pgstow peak RSS per phase (default --max-memory 100Mi; MB)', '');
+  out.push('| phase | median over configs and runs | max |', '|---|---|---|', ...lines, '');
 }
 
 function machineInfo(): Record<string, string | number> {
@@ -313,25 +374,30 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
     const lowerIsBetter = wr[0]?.metric.startsWith('ms');
     const extras = [...new Set(wr.flatMap((r) => Object.keys(r.extra ?? {})))];
     out.push(`### ${w} (${wr[0]?.metric}; ${lowerIsBetter ? 'lower' : 'higher'} is better)`, '');
-    out.push(`| store | tool | config | ${wr[0]?.metric} | ${extras.map((e) => `${e} |`).join(' ')} pgstow ÷ barman-cloud | pgstow ÷ pgBackRest |`);
-    out.push(`|---|---|---|---|${extras.map(() => '---|').join('')}---|---|`);
+    out.push(`| store | tool | config | ${wr[0]?.metric} | ${extras.map((e) => `${e} |`).join(' ')} pgstow ÷ barman-cloud | pgstow ÷ pgBackRest | pgstow ÷ best peer |`);
+    out.push(`|---|---|---|---|${extras.map(() => '---|').join('')}---|---|---|`);
     for (const r of wr) {
       const s = stats(r.values);
-      const ratio = (peer: ToolName): string => {
-        if (r.tool !== 'pgstow') return '';
+      // pgBackRest runs on S3 only (over HTTPS, which it requires): compare it with pgstow's S3 rows.
+      const peerRow = (peer: ToolName): Row | undefined => {
+        if (r.tool !== 'pgstow' || (peer === 'pgbackrest' && !r.store.startsWith('s3rver'))) return undefined;
         const baseCodec = r.config.split(' ')[0];
-        // pgBackRest runs on S3 only (over HTTPS, which it requires): compare it with pgstow's S3 rows.
-        if (peer === 'pgbackrest' && !r.store.startsWith('s3rver')) return '';
-        const p = wr.find((x) => x.tool === peer && x.config === baseCodec && (peer === 'pgbackrest' || x.store === r.store));
+        return wr.find((x) => x.tool === peer && x.config === baseCodec && (peer === 'pgbackrest' || x.store === r.store));
+      };
+      const ratio = (p: Row | undefined): string => {
         if (!p) return '';
         const ps = stats(p.values);
         const q = lowerIsBetter ? ps.median / s.median : s.median / ps.median;
         return `${q.toFixed(2)}× ${q >= 1 ? 'better' : 'worse'}`;
       };
-      out.push(`| ${r.store} | ${r.tool} | ${r.config} | ${fmt(s, lowerIsBetter ? 0 : 1)} | ${extras.map((e) => `${fmt(stats(r.extra?.[e] ?? []), 1)} |`).join(' ')} ${ratio('barman-cloud')} | ${ratio('pgbackrest')} |`);
+      const peers = PEERS.map(peerRow).filter((p): p is Row => p !== undefined);
+      const best = peers.sort((a, b) => (lowerIsBetter ? 1 : -1) * (stats(a.values).median - stats(b.values).median))[0];
+      out.push(`| ${r.store} | ${r.tool} | ${r.config} | ${fmt(s, lowerIsBetter ? 0 : 1)} | ${extras.map((e) => `${fmt(stats(r.extra?.[e] ?? []), 1)} |`).join(' ')} ${ratio(peerRow('barman-cloud'))} | ${ratio(peerRow('pgbackrest'))} | ${best ? `${ratio(best)} (${best.tool})` : ''} |`);
     }
     out.push('');
   }
+  renderAgainstLimits(out, rows, limits);
+  renderRssPerPhase(out, rows);
   if (load.length) {
     out.push('### WAL archiving under a pgbench write load', '');
     out.push('| tool | config | segments generated | archived during load | generated / min | archived / min | max .ready backlog | drain after load (s) |', '|---|---|---|---|---|---|---|---|');

@@ -15,6 +15,7 @@ import { timed, stats, fmt, type RunResult } from './lib/measure.js';
 import { binPath } from '../test/harness/cli.js';
 import { startGlobalServers } from '../test/harness/global-setup.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { syntheticSegment as walSegment } from '../test/harness/wal-segments.js';
 
 const { values } = parseArgs({
   options: { reps: { type: 'string', default: '5' }, only: { type: 'string' }, codecs: { type: 'string', default: 'none,gzip,lz4,zstd' } },
@@ -23,19 +24,18 @@ const reps = Number(values.reps);
 const codecs = (values.codecs as string).split(',');
 const WAL = '000000010000000000000001';
 
+/** A valid 16 MiB WAL segment (wal-archive checks its headers) whose records hold a mix of random, zero and text bytes. */
 function syntheticSegment(file: string): void {
   const words = ['insert', 'update', 'pgbench_accounts', 'tuple', '0000000000', 'abcdef'];
-  const chunks: Buffer[] = [];
-  let size = 0;
   let seed = 1;
   const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
-  while (size < 16 * 1024 * 1024) {
+  const payload = (n: number): Buffer => {
     const r = rnd();
-    const c = r < 0.3 ? randomBytes(4096) : r < 0.65 ? Buffer.alloc(8192) : Buffer.from(Array.from({ length: 800 }, () => words[Math.floor(rnd() * words.length)]).join(' '));
-    chunks.push(c);
-    size += c.length;
-  }
-  fs.writeFileSync(file, Buffer.concat(chunks).subarray(0, 16 * 1024 * 1024));
+    if (r < 0.3) return randomBytes(n);
+    if (r < 0.65) return Buffer.alloc(n);
+    return Buffer.from(Array.from({ length: Math.ceil(n / 5) + 1 }, () => words[Math.floor(rnd() * words.length)]).join(' '));
+  };
+  fs.writeFileSync(file, walSegment(WAL, { segmentSize: 16 * 1024 * 1024, payload }));
 }
 
 interface Target { name: string; url: string; args: string[]; env: Record<string, string> }

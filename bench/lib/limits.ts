@@ -10,7 +10,12 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { S3ServerInfo } from '../../test/harness/test-env.js';
 import { TEST_BUCKET } from '../../test/harness/stores.js';
+import * as os from 'node:os';
 import { stats, type Stats } from './measure.js';
+import { getCodec } from '../../src/pipeline/codecs.js';
+import { createTarCompressor } from '../../src/pipeline/backup-compression.js';
+import { TaskLimiter } from '../../src/pipeline/task-limiter.js';
+import type { BackupCompression } from '../../src/domain/backup/backup-manifest.js';
 
 export interface LimitRow { what: string; mbPerSecond: Stats }
 
@@ -36,7 +41,7 @@ async function timeIt(fn: () => Promise<number>, reps: number): Promise<Stats> {
   return stats(v);
 }
 
-export async function measureLimits(ctx: { dataDir: string; s3: S3ServerInfo; tmp: string; quick: boolean }): Promise<LimitRow[]> {
+export async function measureLimits(ctx: { dataDir: string; s3: S3ServerInfo; tmp: string; quick: boolean; codecs: readonly string[] }): Promise<LimitRow[]> {
   const rows: LimitRow[] = [];
   const reps = ctx.quick ? 1 : 3;
   const all = files(ctx.dataDir);
@@ -63,13 +68,14 @@ export async function measureLimits(ctx: { dataDir: string; s3: S3ServerInfo; tm
       return sample.length;
     }, reps) });
   };
-  await codecRow('gzip level 6 (zlib)', () => zlib.createGzip({ level: 6 }));
-  await codecRow('gzip level 1 (zlib)', () => zlib.createGzip({ level: 1 }));
-  try {
-    const mod = (await import(path.join(process.cwd(), 'dist', 'src', 'pipeline', 'codecs.js'))) as Record<string, unknown>;
-    const getCodec = (mod.getCodec ?? mod.codecByName) as ((n: string) => { createCompressor: () => NodeJS.ReadWriteStream }) | undefined;
-    if (getCodec) for (const n of ['lz4', 'zstd']) { try { await codecRow(`${n} (pgstow codec)`, () => getCodec(n).createCompressor()); } catch { /* codec missing */ } }
-  } catch { /* codecs not built yet */ }
+  await codecRow('gzip level 6 (zlib), one core', () => zlib.createGzip({ level: 6 }));
+  await codecRow('gzip level 1 (zlib), one core', () => zlib.createGzip({ level: 1 }));
+  for (const n of ['lz4', 'zstd']) await codecRow(`${n} (pgstow codec), one stream`, () => getCodec(n).createCompressor() as unknown as NodeJS.ReadWriteStream);
+  // What parallel compression can reach on this machine: pgstow's block compressor on every core, no I/O.
+  const cores = os.cpus().length;
+  for (const n of ctx.codecs.filter((c) => c !== 'none')) {
+    await codecRow(`${n} (pgstow backup compressor) on ${cores} cores`, () => createTarCompressor(n as BackupCompression, undefined, { limiter: new TaskLimiter(cores) }) as unknown as NodeJS.ReadWriteStream);
+  }
 
   // The store's own speed with a plain SDK call (lib-storage Upload, 8 MiB parts, 4 at once).
   const { S3Client, GetObjectCommand } = await import('@aws-sdk/client-s3');

@@ -40,6 +40,24 @@ export interface PgTarget {
 
 const node = process.execPath;
 
+/**
+ * Codecs each tool can back up with, for the side-by-side rows. barman-cloud 3.4 has gzip, bzip2 and snappy,
+ * but Debian's python3-snappy cannot compute CRC32C on Python 3.11, so its snappy fails on this machine.
+ * Another peer (WAL-G) adds its own line here and a case in each function below.
+ */
+export const BACKUP_CODECS: Record<ToolName, readonly Codec[]> = {
+  pgstow: ['none', 'gzip', 'bzip2', 'snappy', 'lz4', 'zstd'],
+  'barman-cloud': ['none', 'gzip', 'bzip2'],
+  pgbackrest: ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
+  'barman-cloud 3.19': ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
+  'wal-g': [],
+};
+
+/** pgBackRest's --compress-type names. */
+function pgbrCompress(codec: Codec): string {
+  return { none: 'none', gzip: 'gz', bzip2: 'bz2', snappy: 'none', lz4: 'lz4', zstd: 'zst' }[codec];
+}
+
 export function codecFlag(tool: ToolName, codec: Codec): string[] {
   if (codec === 'none') return [];
   if (tool === 'barman-cloud') return { gzip: ['--gzip'], bzip2: ['--bzip2'], snappy: ['--snappy'], lz4: ['--lz4'], zstd: ['--zstd'] }[codec];
@@ -72,7 +90,7 @@ export async function archiveWal(tool: ToolName, codec: Codec, store: StoreEndpo
     }
     case 'pgbackrest': {
       const c = store as PgbackrestConfig;
-      return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, `--compress-type=${codec === 'gzip' ? 'gz' : codec === 'zstd' ? 'zst' : codec}`, 'archive-push', walPath], { asUser: 'postgres' });
+      return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, `--compress-type=${pgbrCompress(codec)}`, 'archive-push', walPath], { asUser: 'postgres' });
     }
     default: return peerArchiveWal(tool, codec, store as StoreEndpoint, server, walPath);
   }
@@ -96,12 +114,12 @@ export async function fetchWal(tool: ToolName, store: StoreEndpoint | Pgbackrest
   }
 }
 
-export async function takeBackup(tool: ToolName, codec: Codec, store: StoreEndpoint | PgbackrestConfig, server: string, pg: PgTarget): Promise<RunResult> {
+export async function takeBackup(tool: ToolName, codec: Codec, store: StoreEndpoint | PgbackrestConfig, server: string, pg: PgTarget, extra: string[] = []): Promise<RunResult> {
   const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
   switch (tool) {
     case 'pgstow': {
       const s = store as StoreEndpoint;
-      return timed(node, [binPath('pgstow'), 'backup', '--immediate-checkpoint', ...codecFlag(tool, codec), ...s.args, s.url, server], { env: { ...s.env, ...pgEnv } });
+      return timed(node, [binPath('pgstow'), 'backup', '--immediate-checkpoint', ...codecFlag(tool, codec), ...extra, ...s.args, s.url, server], { env: { ...s.env, ...pgEnv } });
     }
     case 'barman-cloud': {
       const s = store as StoreEndpoint;
@@ -109,7 +127,7 @@ export async function takeBackup(tool: ToolName, codec: Codec, store: StoreEndpo
     }
     case 'pgbackrest': {
       const c = store as PgbackrestConfig;
-      return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, '--type=full', '--no-archive-check', `--compress-type=${codec === 'gzip' ? 'gz' : codec === 'zstd' ? 'zst' : codec}`, 'backup'], { asUser: 'postgres' });
+      return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, '--type=full', '--no-archive-check', `--compress-type=${pgbrCompress(codec)}`, 'backup'], { asUser: 'postgres' });
     }
     default: return peerTakeBackup(tool, codec, store as StoreEndpoint, server, pg);
   }

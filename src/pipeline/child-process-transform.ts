@@ -67,3 +67,15 @@ export function filterThroughProgram(program: string, args: readonly string[]): 
   child.on('close', (code, signal) => { exited = { code, signal }; finish(); });
   return duplex;
 }
+
+/** Runs `input` through the program once and returns its whole output (one bzip2 block, for example). */
+export async function runFilterProgram(program: string, args: readonly string[], input: Buffer): Promise<Buffer> {
+  const filter = filterThroughProgram(program, args);
+  const out: Buffer[] = [];
+  return new Promise<Buffer>((resolve, reject) => {
+    filter.on('data', (c: Buffer) => out.push(c));
+    filter.on('error', reject);
+    filter.on('end', () => resolve(Buffer.concat(out)));
+    filter.end(input);
+  });
+}

@@ -3,7 +3,7 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   node:zlib (Node ≥ 22.15)  lz4    lz4-napi
+ *   zstd   node:zlib (Node ≥ 22.15)  lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
  * (zstd was zstd-napi: node:zlib's libzstd compresses as fast and runs on the thread pool rather than blocking
  * the event loop, and a fresh install no longer compiles libzstd from source; measured in docs/wal.md.)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
@@ -16,7 +16,7 @@ import { accessSync } from 'node:fs';
 import * as zlib from 'node:zlib';
 import { ExitCode, PgstowError, UsageError } from '../errors.js';
 import { filterThroughProgram, FilterProgramError } from './child-process-transform.js';
-import { lz4Decompress, Lz4CompressStream, Lz4DecompressStream, type Lz4Binding } from './lz4-frames.js';
+import { lz4Compress, lz4Decompress, Lz4CompressStream, Lz4DecompressStream } from './lz4-frames.js';
 import {
   snappyFrameCompress, snappyFrameDecompress, SnappyFrameCompressStream, SnappyFrameDecompressStream,
   type Crc32c, type SnappyBinding,
@@ -50,7 +50,7 @@ export interface Codec {
 
 const require = createRequire(import.meta.url);
 let snappyLib: { snappy: SnappyBinding; crc32c: Crc32c } | undefined;
-function loadSnappy(): { snappy: SnappyBinding; crc32c: Crc32c } {
+export function loadSnappy(): { snappy: SnappyBinding; crc32c: Crc32c } {
   if (!snappyLib) {
     const snappy = require('snappy') as SnappyBinding;
     const { crc32c } = require('@node-rs/crc32') as { crc32c: (d: Buffer, initial?: number) => number };
@@ -63,9 +63,8 @@ interface LzmaModule {
   createDecompressor(o?: Record<string, unknown>): Transform;
 }
 const lzma = (): LzmaModule => require('lzma-native') as LzmaModule;
-const lz4 = (): Lz4Binding => require('lz4-napi') as Lz4Binding;
 
-function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
+export function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
   if (level === undefined) return fallback;
   return Math.min(codec.levels.max, Math.max(codec.levels.min, Math.trunc(level)));
 }
@@ -80,7 +79,7 @@ async function throughStream(data: Buffer, stream: Duplex): Promise<Buffer> {
 }
 
 /** Wraps codec failures (library errors, corrupt input) in CodecError naming the codec. */
-function decodeErrors(name: CodecName, stream: Duplex): Duplex {
+export function decodeErrors(name: CodecName, stream: Duplex): Duplex {
   // Bindings report errors through destroy() or a bare emit('error'); both pass through emit.
   const emit = stream.emit.bind(stream) as (event: string | symbol, ...args: unknown[]) => boolean;
   stream.emit = ((event: string | symbol, ...args: unknown[]) => {
@@ -159,7 +158,7 @@ const zstdCodec: Codec = {
   name: 'zstd', suffix: '.zst', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
   levels: { min: -22, max: 22, low: 1, medium: 4, high: 9 },
   createCompressor(level) { return zlib.createZstdCompress(zstdLevel(clamp(this, level, 4))); },
-  createDecompressor() { return decodeErrors('zstd', zlib.createZstdDecompress()); },
+  createDecompressor() { return decodeErrors('zstd', zlib.createZstdDecompress({ chunkSize: 1 << 20 })); },
   compress(data, level) { return guard('zstd', 'compress', () => promisifyZstd(zlib.zstdCompress, data, zstdLevel(clamp(this, level, 4)))); },
   decompress(data) { return guard('zstd', 'decompress', () => promisifyZstd(zlib.zstdDecompress, data, {})); },
 };
@@ -171,11 +170,11 @@ function promisifyZstd(fn: (b: Buffer, o: zlib.ZstdOptions, cb: (e: Error | null
 const lz4Codec: Codec = {
   name: 'lz4', suffix: '.lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]),
   levels: { min: 0, max: 16, low: 0, medium: 6, high: 10 },
-  // lz4-napi (lz4_flex) has one speed; the level is accepted for Barman compatibility.
-  createCompressor() { return new Lz4CompressStream(lz4()); },
-  createDecompressor() { return decodeErrors('lz4', new Lz4DecompressStream(lz4())); },
-  compress(data) { return guard('lz4', 'compress', () => lz4().compressFrameSync(data)); },
-  decompress(data) { return guard('lz4', 'decompress', () => lz4Decompress(lz4(), data)); },
+  // One speed (lz4-compress.ts); the level is accepted for Barman compatibility.
+  createCompressor() { return new Lz4CompressStream(); },
+  createDecompressor() { return decodeErrors('lz4', new Lz4DecompressStream()); },
+  compress(data) { return guard('lz4', 'compress', () => lz4Compress(data)); },
+  decompress(data) { return guard('lz4', 'decompress', () => lz4Decompress(data)); },
 };
 
 export const CODECS: Readonly<Record<CodecName, Codec>> = { gzip, bzip2, snappy, xz, zstd: zstdCodec, lz4: lz4Codec };

@@ -8,7 +8,9 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 export interface SnappyBinding {
   compressSync(input: Uint8Array): Buffer;
-  uncompressSync(input: Uint8Array, options?: { asBuffer?: boolean }): string | Buffer;
+  /** On the libuv thread pool; copyOutputData: a V8 Buffer instead of an external one, freed like any other. */
+  compress(input: Uint8Array, options?: { copyOutputData?: boolean }): Promise<Buffer>;
+  uncompressSync(input: Uint8Array, options?: { asBuffer?: boolean; copyOutputData?: boolean }): string | Buffer;
 }
 export type Crc32c = (data: Buffer) => number;
 
@@ -29,19 +31,26 @@ function encodeChunks(snappy: SnappyBinding, crc32c: Crc32c, data: Buffer): Buff
   const out: Buffer[] = [];
   for (let off = 0; off < data.length; off += MAX_BLOCK) {
     const block = data.subarray(off, Math.min(off + MAX_BLOCK, data.length));
-    const compressed = snappy.compressSync(block);
-    // python-snappy keeps the compressed form only when it saves at least 12.5 %.
-    const useCompressed = compressed.length <= block.length - (block.length >> 3);
-    const body = useCompressed ? compressed : block;
-    const header = Buffer.allocUnsafe(8);
-    const len = body.length + 4;
-    header[0] = useCompressed ? CHUNK_COMPRESSED : CHUNK_UNCOMPRESSED;
-    header[1] = len & 0xff; header[2] = (len >> 8) & 0xff; header[3] = (len >> 16) & 0xff;
-    header.writeUInt32LE(maskedCrc(crc32c, block), 4);
-    out.push(header, body);
+    out.push(...snappyChunk(crc32c, block, snappy.compressSync(block)));
   }
   return out;
 }
+
+/** Chunk header and body for one ≤ 64 KiB block and its raw snappy compression. */
+export function snappyChunk(crc32c: Crc32c, block: Buffer, compressed: Buffer): [Buffer, Buffer] {
+  // python-snappy keeps the compressed form only when it saves at least 12.5 %.
+  const useCompressed = compressed.length <= block.length - (block.length >> 3);
+  const body = useCompressed ? compressed : block;
+  const header = Buffer.allocUnsafe(8);
+  const len = body.length + 4;
+  header[0] = useCompressed ? CHUNK_COMPRESSED : CHUNK_UNCOMPRESSED;
+  header[1] = len & 0xff; header[2] = (len >> 8) & 0xff; header[3] = (len >> 16) & 0xff;
+  header.writeUInt32LE(maskedCrc(crc32c, block), 4);
+  return [header, body];
+}
+
+/** Largest input of one snappy framing chunk. */
+export const SNAPPY_CHUNK = MAX_BLOCK;
 
 export function snappyFrameCompress(snappy: SnappyBinding, crc32c: Crc32c, data: Buffer): Buffer {
   return Buffer.concat([SNAPPY_STREAM_IDENTIFIER, ...encodeChunks(snappy, crc32c, data)]);
@@ -101,7 +110,7 @@ export class SnappyFrameDecoder {
 
   private uncompress(payload: Buffer): Buffer {
     try {
-      return this.snappy.uncompressSync(payload, { asBuffer: true }) as Buffer;
+      return this.snappy.uncompressSync(payload, { asBuffer: true, copyOutputData: true }) as Buffer;
     } catch (err) {
       throw new SnappyFormatError(`corrupt snappy chunk: ${(err as Error).message}`);
     }

@@ -6,7 +6,7 @@
  * a file that vanishes before it is opened is skipped with a warning (WAL replay repairs both).
  */
 import * as fsp from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
+import type { WarningCode } from '../logger.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar-header.js';
 import type { VolumeResult, VolumeSink } from './volume-sink.js';
 import type { WalkEntry } from './pgdata-walker.js';
@@ -21,7 +21,7 @@ export interface ArchiveWriterOptions {
   maxArchiveSize: number;
   /** Opens volume n (0 = first). */
   openVolume: (volume: number) => VolumeSink;
-  onWarning?: (msg: string) => void;
+  onWarning?: (code: WarningCode, msg: string) => void;
   /** Called with uncompressed bytes as they are read, and the member being written. */
   onProgress?: (bytes: number, member: string) => void;
 }
@@ -65,10 +65,11 @@ export class TarArchiveWriter {
       }
     } catch (err) {
       await opened?.close();
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.('WARN_FILE_VANISHED', `skipping ${entry.path}: it disappeared during the backup`); return false; }
       throw err;
     }
-    const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: userName(st.uid), gname: groupName(st.gid), mtime: st.mtimeMs / 1000 };
+    const ids = await idNames();
+    const base = { name, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, uname: ids.users.get(st.uid) ?? '', gname: ids.groups.get(st.gid) ?? '', mtime: st.mtimeMs / 1000 };
     if (st.isDirectory()) {
       await opened?.close();
       const sink = await this.current();
@@ -87,12 +88,12 @@ export class TarArchiveWriter {
       sink.members++;
       return true;
     }
-    if (!st.isFile()) { await opened?.close(); this.opts.onWarning?.(`skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
+    if (!st.isFile()) { await opened?.close(); this.opts.onWarning?.('WARN_FILE_SKIPPED', `skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
     let fh: fsp.FileHandle;
     if (opened) fh = opened;
     else {
       try { fh = await fsp.open(entry.path, 'r'); } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.('WARN_FILE_VANISHED', `skipping ${entry.path}: it disappeared during the backup`); return false; }
         throw err;
       }
     }
@@ -115,7 +116,7 @@ export class TarArchiveWriter {
           }
         }
         if (got < want) {
-          if (!shrunk) this.opts.onWarning?.(`${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
+          if (!shrunk) this.opts.onWarning?.('WARN_FILE_SHRANK', `${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
           shrunk = true;
           buf.fill(0, got);
         }
@@ -165,26 +166,20 @@ export class TarArchiveWriter {
 }
 
 // uid/gid → names as Python's pwd/grp report them (tarfile fills uname/gname); read once per process.
-let users: Map<number, string> | undefined;
-let groups: Map<number, string> | undefined;
+let names: Promise<{ users: Map<number, string>; groups: Map<number, string> }> | undefined;
 
-function loadIds(file: string): Map<number, string> {
+function idNames(): Promise<{ users: Map<number, string>; groups: Map<number, string> }> {
+  names ??= Promise.all([loadIds('/etc/passwd'), loadIds('/etc/group')]).then(([users, groups]) => ({ users, groups }));
+  return names;
+}
+
+async function loadIds(file: string): Promise<Map<number, string>> {
   const m = new Map<number, string>();
   try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
+    for (const line of (await fsp.readFile(file, 'utf8')).split('\n')) {
       const f = line.split(':');
       if (f.length >= 3 && f[0] && !m.has(Number(f[2]))) m.set(Number(f[2]), f[0]);
     }
   } catch { /* no passwd file: names stay empty */ }
   return m;
-}
-
-export function userName(uid: number): string {
-  users ??= loadIds('/etc/passwd');
-  return users.get(uid) ?? '';
-}
-
-export function groupName(gid: number): string {
-  groups ??= loadIds('/etc/group');
-  return groups.get(gid) ?? '';
 }

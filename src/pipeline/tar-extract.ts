@@ -7,8 +7,8 @@
  * Restores modes and mtimes; owners (by name, else by number) only when running as root.
  */
 import * as fsp from 'node:fs/promises';
-import { closeSync, constants as FS, fchmodSync, fchownSync, futimesSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import * as path from 'node:path';
+import { FileWriteQueue } from './file-write-queue.js';
 
 export class TarFormatError extends Error {}
 
@@ -20,6 +20,9 @@ export interface ExtractOptions {
   /** Called with the number of file bytes written, for progress. */
   onBytes?: (n: number) => void;
   signal?: AbortSignal;
+  /** Bytes handed to the file writers and not yet written (default 16 MiB), and files open at once (default 16). */
+  writeBufferBytes?: number;
+  openFiles?: number;
 }
 
 export interface ExtractResult {
@@ -43,121 +46,137 @@ interface Header {
 const BLOCK = 512;
 
 export async function extractTar(source: AsyncIterable<Buffer>, options: ExtractOptions): Promise<ExtractResult> {
-  const reader = new ByteReader(source[Symbol.asyncIterator]());
-  const root = path.resolve(options.root);
-  const owners = options.restoreOwners ? new OwnerResolver() : undefined;
-  const symlinks = new Set<string>();
-  const dirs: Array<{ abs: string; h: Header }> = [];
-  const madeDirs = new Set<string>();
-  let globalPax: Record<string, string> = {};
-  let pax: Record<string, string> | undefined;
-  let longName: string | undefined;
-  let longLink: string | undefined;
-  let members = 0;
-  let fileBytes = 0;
-  let last = '(start of archive)';
-
-  for (;;) {
-    options.signal?.throwIfAborted();
-    const block = await reader.readExact(BLOCK, () => `inside the header after ${last}`);
-    if (block === undefined) throw new TarFormatError(`archive truncated: it ends after ${last} without the end-of-archive marker`);
-    if (isZero(block)) {
-      await reader.drain();
-      break;
-    }
-    const raw = parseHeader(block, last);
-    if (raw.type === 'x' || raw.type === 'g' || raw.type === 'L' || raw.type === 'K') {
-      const body = await reader.readExact(raw.size, () => `inside an extended header after ${last}`);
-      if (body === undefined && raw.size > 0) throw new TarFormatError(`archive truncated inside an extended header after ${last}`);
-      await reader.skip(padding(raw.size), () => `after an extended header following ${last}`);
-      const data = body ?? Buffer.alloc(0);
-      if (raw.type === 'x') pax = { ...globalPax, ...parsePax(data) };
-      else if (raw.type === 'g') globalPax = { ...globalPax, ...parsePax(data) };
-      else if (raw.type === 'L') longName = cString(data);
-      else longLink = cString(data);
-      continue;
-    }
-    const h = applyExtended(raw, pax ?? (Object.keys(globalPax).length ? globalPax : undefined), longName, longLink);
-    pax = undefined; longName = undefined; longLink = undefined;
-    const rel = safeRelative(h.name);
-    last = `member "${h.name}"`;
-    members++;
-    if (rel !== '') assertNotBelowSymlink(rel, symlinks, h.name);
-    const abs = rel === '' ? root : path.join(root, rel);
-    const hasData = h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '';
-    switch (true) {
-      case hasData: {
-        // Synchronous file calls: each is a few microseconds on the page cache, while a promise per call
-        // (open, write, chmod, chown, utimes, close) through the thread pool made extraction 3-6x slower.
-        mkdirp(path.dirname(abs), madeDirs);
-        const fd = openSync(abs, FS.O_WRONLY | FS.O_CREAT | FS.O_TRUNC | FS.O_NOFOLLOW, h.mode & 0o777);
-        try {
-          let remaining = h.size;
-          while (remaining > 0) {
-            const chunk = await reader.readUpTo(remaining);
-            if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${last} (${remaining} of ${h.size} bytes missing)`);
-            let off = 0;
-            while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-            remaining -= chunk.length;
-            fileBytes += chunk.length;
-            options.onBytes?.(chunk.length);
-          }
-          fchmodSync(fd, h.mode & 0o777);
-          if (owners) fchownSync(fd, owners.uid(h), owners.gid(h));
-          futimesSync(fd, h.mtime, h.mtime);
-        } finally {
-          closeSync(fd);
-        }
-        await reader.skip(padding(h.size), () => `in the padding of ${last}`);
-        break;
-      }
-      case h.type === '5': {
-        await fsp.mkdir(abs, { recursive: true, mode: 0o700 });
-        dirs.push({ abs, h });
-        await skipData(reader, h, last);
-        break;
-      }
-      case h.type === '2': {
-        if (rel === '') throw new TarFormatError(`refusing ${last}: the archive root cannot be a symlink`);
-        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-        await fsp.rm(abs, { force: true });
-        await fsp.symlink(h.linkname, abs);
-        symlinks.add(rel);
-        if (owners) await fsp.lchown(abs, owners.uid(h), owners.gid(h)).catch(() => undefined);
-        await skipData(reader, h, last);
-        break;
-      }
-      case h.type === '1': {
-        const target = safeRelative(h.linkname);
-        if (target === '') throw new TarFormatError(`refusing ${last}: hard link to the archive root`);
-        assertNotBelowSymlink(target, symlinks, h.linkname);
-        if (symlinks.has(target)) throw new TarFormatError(`refusing ${last}: hard link to a symlink`);
-        await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
-        await fsp.rm(abs, { force: true });
-        await fsp.link(path.join(root, target), abs);
-        await skipData(reader, h, last);
-        break;
-      }
-      default:
-        // Devices and FIFOs never belong in PGDATA; skip them rather than create them.
-        await skipData(reader, h, last);
-    }
+  const writer = new FileWriteQueue({ maxBytes: options.writeBufferBytes ?? 16 * 1024 * 1024, maxFiles: options.openFiles ?? 16 });
+  try {
+    const result = await extractMembers(source, options, writer);
+    await writer.drain();
+    return result;
+  } catch (err) {
+    // No write may land after the caller sees the failure (it empties the destination next).
+    await writer.settle();
+    throw err;
   }
-
-  // Directories last and deepest first, so writing their files did not change their mtime afterwards.
-  for (const { abs, h } of dirs.reverse()) {
-    await fsp.chmod(abs, h.mode & 0o777);
-    if (owners) await fsp.chown(abs, owners.uid(h), owners.gid(h));
-    await fsp.utimes(abs, h.mtime, h.mtime);
-  }
-  return { members, fileBytes };
 }
 
-/** mkdir -p (mode 0700 for directories the archive did not list), remembering what exists. */
-function mkdirp(dir: string, made: Set<string>): void {
-  if (made.has(dir)) return;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  made.add(dir);
+/** What extraction carries from member to member. */
+interface Extraction {
+  reader: ByteReader;
+  writer: FileWriteQueue;
+  options: ExtractOptions;
+  root: string;
+  owners: OwnerResolver | undefined;
+  symlinks: Set<string>;
+  dirs: Array<{ abs: string; h: Header }>;
+  /** Extended headers (PAX x/g, GNU L/K) waiting for the member they describe. */
+  ext: { globalPax: Record<string, string>; pax?: Record<string, string>; longName?: string; longLink?: string };
+  members: number;
+  fileBytes: number;
+  /** The last member seen, for messages. */
+  last: string;
+}
+
+async function extractMembers(source: AsyncIterable<Buffer>, options: ExtractOptions, writer: FileWriteQueue): Promise<ExtractResult> {
+  const x: Extraction = {
+    reader: new ByteReader(source[Symbol.asyncIterator]()), writer, options, root: path.resolve(options.root),
+    owners: options.restoreOwners ? await OwnerResolver.load() : undefined, symlinks: new Set(), dirs: [],
+    ext: { globalPax: {} }, members: 0, fileBytes: 0, last: '(start of archive)',
+  };
+  for (;;) {
+    options.signal?.throwIfAborted();
+    const block = await x.reader.readExact(BLOCK, () => `inside the header after ${x.last}`);
+    if (block === undefined) throw new TarFormatError(`archive truncated: it ends after ${x.last} without the end-of-archive marker`);
+    if (isZero(block)) {
+      await x.reader.drain();
+      break;
+    }
+    const raw = parseHeader(block, x.last);
+    if (raw.type === 'x' || raw.type === 'g' || raw.type === 'L' || raw.type === 'K') await readExtended(x, raw);
+    else await extractMember(x, raw);
+  }
+  // Directories last and deepest first, so writing their files did not change their mtime afterwards.
+  await writer.drain();
+  for (const { abs, h } of x.dirs.reverse()) {
+    await fsp.chmod(abs, h.mode & 0o777);
+    if (x.owners) await fsp.chown(abs, x.owners.uid(h), x.owners.gid(h));
+    await fsp.utimes(abs, h.mtime, h.mtime);
+  }
+  return { members: x.members, fileBytes: x.fileBytes };
+}
+
+async function readExtended(x: Extraction, raw: Header): Promise<void> {
+  const body = await x.reader.readExact(raw.size, () => `inside an extended header after ${x.last}`);
+  if (body === undefined && raw.size > 0) throw new TarFormatError(`archive truncated inside an extended header after ${x.last}`);
+  await x.reader.skip(padding(raw.size), () => `after an extended header following ${x.last}`);
+  const data = body ?? Buffer.alloc(0);
+  if (raw.type === 'x') x.ext.pax = { ...x.ext.globalPax, ...parsePax(data) };
+  else if (raw.type === 'g') x.ext.globalPax = { ...x.ext.globalPax, ...parsePax(data) };
+  else if (raw.type === 'L') x.ext.longName = cString(data);
+  else x.ext.longLink = cString(data);
+}
+
+async function extractMember(x: Extraction, raw: Header): Promise<void> {
+  const { ext } = x;
+  const h = applyExtended(raw, ext.pax ?? (Object.keys(ext.globalPax).length ? ext.globalPax : undefined), ext.longName, ext.longLink);
+  x.ext = { globalPax: ext.globalPax };
+  const rel = safeRelative(h.name);
+  x.last = `member "${h.name}"`;
+  x.members++;
+  if (rel !== '') assertNotBelowSymlink(rel, x.symlinks, h.name);
+  const abs = rel === '' ? x.root : path.join(x.root, rel);
+  if (h.type === '0' || h.type === '\0' || h.type === '7' || h.type === '') await writeFile(x, h, abs);
+  else if (h.type === '5') {
+    await x.writer.ensureDir(abs);
+    x.dirs.push({ abs, h });
+    await skipData(x.reader, h, x.last);
+  } else if (h.type === '2') await makeSymlink(x, h, rel, abs);
+  else if (h.type === '1') await makeHardLink(x, h, abs);
+  else await skipData(x.reader, h, x.last); // devices and FIFOs never belong in PGDATA: skipped, not created
+}
+
+/** Hands the file to the write queue: its writes run while the next members are parsed. */
+async function writeFile(x: Extraction, h: Header, abs: string): Promise<void> {
+  const file = await x.writer.open(abs, h.mode & 0o777);
+  let complete = false;
+  try {
+    let remaining = h.size;
+    while (remaining > 0) {
+      const chunk = await x.reader.readUpTo(remaining);
+      if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${x.last} (${remaining} of ${h.size} bytes missing)`);
+      await file.write(chunk);
+      remaining -= chunk.length;
+      x.fileBytes += chunk.length;
+      x.options.onBytes?.(chunk.length);
+    }
+    complete = true;
+  } finally {
+    const owner = x.owners ? { owner: { uid: x.owners.uid(h), gid: x.owners.gid(h) } } : {};
+    void file.close(complete ? { mode: h.mode & 0o777, mtime: h.mtime, ...owner } : undefined);
+  }
+  await x.reader.skip(padding(h.size), () => `in the padding of ${x.last}`);
+}
+
+async function makeSymlink(x: Extraction, h: Header, rel: string, abs: string): Promise<void> {
+  if (rel === '') throw new TarFormatError(`refusing ${x.last}: the archive root cannot be a symlink`);
+  // Links are rare in PGDATA: let pending files finish first, so nothing is written through a new link.
+  await x.writer.drain();
+  await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+  await fsp.rm(abs, { force: true });
+  await fsp.symlink(h.linkname, abs);
+  x.symlinks.add(rel);
+  if (x.owners) await fsp.lchown(abs, x.owners.uid(h), x.owners.gid(h)).catch(() => undefined);
+  await skipData(x.reader, h, x.last);
+}
+
+async function makeHardLink(x: Extraction, h: Header, abs: string): Promise<void> {
+  const target = safeRelative(h.linkname);
+  if (target === '') throw new TarFormatError(`refusing ${x.last}: hard link to the archive root`);
+  assertNotBelowSymlink(target, x.symlinks, h.linkname);
+  if (x.symlinks.has(target)) throw new TarFormatError(`refusing ${x.last}: hard link to a symlink`);
+  await x.writer.drain(); // the link target must be complete
+  await fsp.mkdir(path.dirname(abs), { recursive: true, mode: 0o700 });
+  await fsp.rm(abs, { force: true });
+  await fsp.link(path.join(x.root, target), abs);
+  await skipData(x.reader, h, x.last);
 }
 
 async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
@@ -275,16 +294,18 @@ function assertNotBelowSymlink(rel: string, symlinks: Set<string>, name: string)
 
 /** User and group names → ids from /etc/passwd and /etc/group (as Python's tarfile does via pwd/grp). */
 class OwnerResolver {
-  private readonly users = readIds('/etc/passwd');
-  private readonly groups = readIds('/etc/group');
+  private constructor(private readonly users: Map<string, number>, private readonly groups: Map<string, number>) {}
+  static async load(): Promise<OwnerResolver> {
+    return new OwnerResolver(await readIds('/etc/passwd'), await readIds('/etc/group'));
+  }
   uid(h: Header): number { return (h.uname ? this.users.get(h.uname) : undefined) ?? h.uid; }
   gid(h: Header): number { return (h.gname ? this.groups.get(h.gname) : undefined) ?? h.gid; }
 }
 
-function readIds(file: string): Map<string, number> {
+async function readIds(file: string): Promise<Map<string, number>> {
   const m = new Map<string, number>();
   try {
-    for (const line of readFileSync(file, 'utf8').split('\n')) {
+    for (const line of (await fsp.readFile(file, 'utf8')).split('\n')) {
       const f = line.split(':');
       if (f.length >= 3 && f[0] && /^\d+$/.test(f[2] as string)) m.set(f[0], Number(f[2]));
     }

@@ -34,12 +34,13 @@ export class BandwidthLimiter {
 class Meter extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
-  constructor(private readonly limiter: BandwidthLimiter | undefined) {
+  constructor(private readonly limiter: BandwidthLimiter | undefined, private readonly onStored?: (bytes: number) => void) {
     super({ highWaterMark: 1024 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
+    this.onStored?.(chunk.length);
     this.hash.update(chunk);
     if (!this.limiter) { cb(null, chunk); return; }
     this.limiter.take(chunk.length).then(() => cb(null, chunk), cb);
@@ -51,6 +52,8 @@ export interface VolumeSinkOptions {
   limiter?: BandwidthLimiter | undefined;
   /** Starts the upload of `body`; must consume it to the end or reject. */
   upload: (body: Readable) => Promise<unknown>;
+  /** Called with the bytes of each stored (compressed) chunk, e.g. for the GC pacer. */
+  onStored?: (bytes: number) => void;
 }
 
 export class VolumeSink {
@@ -62,16 +65,21 @@ export class VolumeSink {
   members = 0;
 
   constructor(opts: VolumeSinkOptions) {
-    this.meter = new Meter(opts.limiter);
+    this.meter = new Meter(opts.limiter, opts.onStored);
     const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [this.input];
     if (opts.compressor) stages.push(opts.compressor);
     const piped = pipeline([...stages, this.meter] as unknown as [Readable, Transform]);
     const uploaded = opts.upload(this.meter);
-    this.done = Promise.all([piped, uploaded]).then(() => undefined);
+    const both = Promise.all([piped, uploaded]);
+    // At the first failure everything stops (the upload sees its body end, the writers are released).
+    both.catch(() => { this.input.destroy(); this.meter.destroy(); });
+    this.done = both.then(() => undefined, async (err: unknown) => {
+      if (!isCutOff(err)) throw err;
+      // The pipeline only reports that its consumer went away: the upload's own error says why.
+      throw await uploaded.then(() => err, (e: unknown) => e);
+    });
     this.done.catch((err: unknown) => {
       this.failure ??= err;
-      this.input.destroy();
-      this.meter.destroy();
       for (const reject of this.waiting) reject(err);
       this.waiting.clear();
     });
@@ -113,4 +121,10 @@ export class VolumeSink {
     this.meter.destroy(err);
     this.done.catch(() => undefined);
   }
+}
+
+/** An abort or premature close: a stream stopped because another one failed, not a cause of its own. */
+function isCutOff(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | undefined;
+  return e?.name === 'AbortError' || e?.code === 'ABORT_ERR' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE';
 }

@@ -25,7 +25,7 @@ import { barmanCommand, hasBarman, INSTALL_HINT } from '../harness/peers.js';
 import { BARMAN_34_KEYS, readInfo, startArchivingPostgres, tableChecksums, type BackupFixture } from '../integration/backup-fixtures.js';
 import { parseBackupInfo, serializeBackupInfo } from '../../src/domain/backup/backup-info.js';
 import { BarmanLayout } from '../../src/repository/barman-layout.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv } from '../harness/store-options.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import type { CloudProvider } from '../../src/storage/store-options.js';
 
@@ -179,7 +179,7 @@ describe('base backups between pgstow and Barman 3.19, both ways, on S3, Azure a
   async function readStoredInfo(target: StoreTarget, server: string, id: string): Promise<string> {
     const opt = (name: string): string | undefined => (target.args.includes(name) ? target.args[target.args.indexOf(name) + 1] : undefined);
     const endpointUrl = opt('--endpoint-url');
-    const { store, destination } = await openStore({
+    const { store, destination } = await openStoreFromEnv({
       provider: opt('--cloud-provider') as CloudProvider, destinationUrl: target.url, ...(endpointUrl ? { endpointUrl } : {}), env: { ...process.env, ...target.env },
     });
     try {

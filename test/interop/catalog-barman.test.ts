@@ -15,7 +15,7 @@ import { mustNotSkip, requireServer } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { parseBackupInfo, serializeBackupInfo } from '../../src/domain/backup/backup-info.js';
 import { BarmanLayout } from '../../src/repository/barman-layout.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv } from '../harness/store-options.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
 import { BARMAN_VERSIONS, barmanCommand, hasBarman, INSTALL_HINT, type BarmanVersion } from '../harness/peers.js';
@@ -89,7 +89,7 @@ for (const version of BARMAN_VERSIONS) describe(`interop with barman-cloud ${ver
     const url = `s3://${TEST_BUCKET}/${prefix}`;
     const archive = `${barmanCommand(version, 'barman-cloud-wal-archive')} --endpoint-url ${s3.endpoint} ${url} ${SERVER} %p`;
     const pg = await startPostgres({ version: 15, initdbArgs: ['--wal-segsize=1'], env, settings: { archive_mode: 'on', archive_command: archive, wal_level: 'replica', TimeZone: 'Europe/Paris' } });
-    const { store } = await openStore({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
+    const { store } = await openStoreFromEnv({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
     c = { version, pg, store, url, prefix, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint], env };
     await pg.query('create table t(i int)');
     const names = ['', 'weekly', `it's "quoted" é`];

@@ -7,7 +7,8 @@
  * request is authenticated and authorised. The harness then proves it (unknown key and wrong secret → 403)
  * and fails loudly if not, so no test can pass against an open server.
  *
- * servers.moto.extra: limited user (only <TEST_BUCKET>/limited/*), role ARN for web identity, STS endpoint.
+ * servers.moto.extra: limited user (only <TEST_BUCKET>/limited/*), a user that may do everything but create buckets
+ * (noCreate…), role ARN for web identity, STS endpoint.
  */
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -22,7 +23,7 @@ import { INSTALL_HINT, PEER_PYTHON } from '../peers.js';
 export const MOTO_LIMITED_PREFIX = 'limited';
 const REGION = 'us-east-1';
 /** IAM actions the setup sends before authentication switches on (must match setup() exactly). */
-const SETUP_ACTIONS = 8;
+const SETUP_ACTIONS = 11;
 
 interface Keys { accessKeyId: string; secretAccessKey: string }
 
@@ -99,6 +100,11 @@ export const startMoto: GlobalServerStarter = async () => {
         { Effect: 'Allow', Action: ['s3:ListBucket', 's3:DeleteObject'], Resource: `arn:aws:s3:::${TEST_BUCKET}` },
       ],
     });
+    // Everything but creating buckets: a new cluster's destination must exist beforehand.
+    const noCreate = await userWithPolicy(endpoint, 'pgstow-nocreate', {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }, { Effect: 'Deny', Action: 's3:CreateBucket', Resource: '*' }],
+    });
     const role = await iam(endpoint, {
       Action: 'CreateRole', RoleName: 'pgstow-irsa',
       AssumeRolePolicyDocument: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow',
@@ -122,6 +128,8 @@ export const startMoto: GlobalServerStarter = async () => {
         limitedAccessKeyId: limited.accessKeyId,
         limitedSecretAccessKey: limited.secretAccessKey,
         limitedPrefix: MOTO_LIMITED_PREFIX,
+        noCreateAccessKeyId: noCreate.accessKeyId,
+        noCreateSecretAccessKey: noCreate.secretAccessKey,
         roleArn: tag(role, 'Arn'),
         stsEndpoint: endpoint,
       },

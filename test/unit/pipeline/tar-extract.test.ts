@@ -104,3 +104,37 @@ test('reads GNU long names and plain ustar as written by GNU tar', async (t) => 
     }
   }
 });
+
+test('many files through a small write budget: every byte, mode and mtime lands, a repeated path keeps its last copy', async (t) => {
+  const dir = makeTempDir('tar-many');
+  t.after(() => removeDir(dir));
+  const entries: Entry[] = [];
+  for (let i = 0; i < 300; i++) entries.push({ name: `base/${i % 7}/${i}`, body: `${i}:`.repeat(1 + (i * 37) % 3000), mode: 0o600 | (i % 2 ? 0o040 : 0), mtime: new Date(1_600_000_000_000 + i * 1000) });
+  entries.push({ name: 'base/3/3', body: 'second copy' });
+  const tar = await makeTar(entries);
+  // 4 KiB of pending writes and 2 open files at most: the parser waits for the writers many times.
+  const r = await extractTar(chunked(tar, 1000), { root: dir, restoreOwners: false, writeBufferBytes: 4096, openFiles: 2 });
+  assert.equal(r.members, 301);
+  for (let i = 0; i < 300; i++) {
+    if (i === 3) continue;
+    const file = path.join(dir, 'base', String(i % 7), String(i));
+    assert.equal(fs.readFileSync(file, 'utf8'), `${i}:`.repeat(1 + (i * 37) % 3000), file);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600 | (i % 2 ? 0o040 : 0), file);
+    assert.equal(fs.statSync(file).mtimeMs, 1_600_000_000_000 + i * 1000, file);
+  }
+  assert.equal(fs.readFileSync(path.join(dir, 'base', '3', '3'), 'utf8'), 'second copy');
+});
+
+test('a file that cannot be written fails the extraction with the system error, after every pending write settled', async (t) => {
+  const dir = makeTempDir('tar-unwritable');
+  t.after(() => removeDir(dir));
+  // A directory where the archive has a file: open() fails with EISDIR.
+  fs.mkdirSync(path.join(dir, 'base', 'clash'), { recursive: true });
+  const entries: Entry[] = [{ name: 'base/clash', body: 'x'.repeat(10_000) }];
+  for (let i = 0; i < 50; i++) entries.push({ name: `base/f${i}`, body: 'y'.repeat(20_000) });
+  await assert.rejects(extractTar(chunked(await makeTar(entries)), { root: dir, restoreOwners: false, openFiles: 4 }), (err: NodeJS.ErrnoException) => err.code === 'EISDIR');
+  // Nothing is still being written once the promise rejected: the directory does not change afterwards.
+  const before = fs.readdirSync(path.join(dir, 'base')).sort().join(',');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(fs.readdirSync(path.join(dir, 'base')).sort().join(','), before);
+});

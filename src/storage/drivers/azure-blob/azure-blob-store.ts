@@ -8,14 +8,14 @@
  * Azure itself drops uncommitted blocks after a week otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
-import { ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
+import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -103,11 +103,12 @@ export class AzureBlobStore implements ObjectStore {
 
   /** Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. */
   private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
-    const { concurrency, singlePutSize } = this.cfg.tuning;
+    const { singlePutSize } = this.cfg.tuning;
+    const concurrency = options.partsInFlight ?? this.cfg.tuning.concurrency;
     // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
     // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
     const known = options.contentLength;
-    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known);
+    const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known, options.partSize);
     const chunks = chunker(source, blockSize);
     const next = async (): Promise<Buffer | undefined> => {
       try {
@@ -117,8 +118,9 @@ export class AzureBlobStore implements ObjectStore {
         throw new SourceStreamError(err);
       }
     };
-    const first = (await next()) ?? Buffer.alloc(0);
-    const second = first.length < blockSize ? undefined : await next();
+    // `let`, cleared once staged: a const would keep the first blocks in memory for the whole upload.
+    let first: Buffer | undefined = (await next()) ?? Buffer.alloc(0);
+    let second = first.length < blockSize ? undefined : await next();
     if (second === undefined && first.length <= singlePutSize) {
       const r = await blob.upload(first, first.length, this.writeOptions(options));
       return { key, size: first.length, ...(r.etag ? { etag: r.etag } : {}) };
@@ -146,6 +148,8 @@ export class AzureBlobStore implements ObjectStore {
     try {
       stage(first);
       let chunk: Buffer | undefined = second;
+      first = undefined;
+      second = undefined;
       while (chunk !== undefined && failure === undefined) {
         if (ids.length >= AZURE_MAX_BLOCKS) {
           throw new StorageRequestError({ provider: this.provider, operation: 'put', key },
@@ -198,19 +202,31 @@ export class AzureBlobStore implements ObjectStore {
     } catch (err) {
       throw this.classify(err, 'get', key);
     }
-    const out = new PassThrough();
-    if (!body) { out.end(); return out; }
+    if (!body) return Readable.from([]);
     const src = body as Readable;
-    src.on('error', (err) => out.destroy(this.classify(err, 'get', key)));
-    out.on('close', () => { if (!src.destroyed) src.destroy(); });
-    src.pipe(out);
-    return out;
+    const signal = options.signal;
+    const classify = (err: unknown): Error => {
+      // The SDK reports a connection closed mid-body as an AbortError; only ours (the signal) is a cancellation.
+      const cut = (err as { name?: string }).name === 'AbortError' && !signal?.aborted;
+      return cut ? new StorageUnavailableError({ provider: this.provider, operation: 'get', key, bucket: this.cfg.containerName, cause: err },
+        `the connection to Azure Blob Storage at ${this.cfg.endpoint} closed in the middle of downloading ${this.cfg.containerName}/${key}`)
+        : this.classify(err, 'get', key);
+    };
+    // A failure mid-download surfaces as the classified error; a consumer that stops early ends the iteration,
+    // which destroys the SDK stream and its socket.
+    return Readable.from((async function* () {
+      try {
+        for await (const chunk of src) yield chunk as Buffer;
+      } catch (err) {
+        throw classify(err);
+      }
+    })(), { objectMode: false });
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const p = await this.cfg.container.getBlobClient(key).getProperties();
+      const p = await this.cfg.container.getBlobClient(key).getProperties(options.signal ? { abortSignal: options.signal } : {});
       return {
         key, size: p.contentLength ?? 0,
         ...(p.lastModified ? { lastModified: p.lastModified } : {}),
@@ -224,9 +240,9 @@ export class AzureBlobStore implements ObjectStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     try {
-      await this.stat(key);
+      await this.stat(key, options);
       return true;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return false;
@@ -319,6 +335,21 @@ export class AzureBlobStore implements ObjectStore {
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
   }
 
+  async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.cfg.container.createIfNotExists(options.signal ? { abortSignal: options.signal } : {});
+    } catch (err) {
+      const classified = this.classify(err, 'create');
+      if (classified instanceof AccessDeniedError) {
+        throw new AccessDeniedError({ provider: this.provider, operation: 'create', bucket: this.cfg.containerName, cause: err },
+          `container "${this.cfg.containerName}" does not exist at ${this.cfg.endpoint} and ${this.cfg.credential} may not create it `
+          + '(needs permission to create containers: an account key, an account SAS with the container resource type and "c", '
+          + 'or a role such as Storage Blob Data Contributor on the account): create the container, or grant it');
+      }
+      throw classified;
+    }
+  }
+
   async close(): Promise<void> {
     this.cfg.onClose?.();
   }
@@ -329,20 +360,6 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 /** Re-cuts a stream into buffers of exactly `size` bytes (the last may be shorter; none if empty). */
-async function* chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
-  let parts: Buffer[] = [];
-  let have = 0;
-  for await (const c of source) {
-    let buf = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
-    while (have + buf.length >= size) {
-      const take = size - have;
-      parts.push(buf.subarray(0, take));
-      yield Buffer.concat(parts, size);
-      parts = [];
-      have = 0;
-      buf = buf.subarray(take);
-    }
-    if (buf.length > 0) { parts.push(buf); have += buf.length; }
-  }
-  if (have > 0) yield Buffer.concat(parts, have);
+function chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
+  return fixedSizeParts(source, size);
 }

@@ -1,0 +1,148 @@
+/**
+ * Memory as a budget, measured: peak RSS of `pgstow backup` and `pgstow restore` at the default budget
+ * (100 MiB) for growing databases (flat, not growing with the data), and the RSS of ONE process that
+ * archives 10 000 WAL segments through the archive service (no growth per call). PostgreSQL 15 with 1 MiB
+ * WAL segments makes the 10 000 real segments quickly; objects are deleted as the run goes, so the store
+ * server's disk stays small.
+ *   npm run build && node dist/bench/memory-scale.js [--sizes 100,500,1000,5000] [--codec gzip] [--wal-calls 10000] [--only db,wal]
+ * Prints a markdown table and writes bench/results/memory-<timestamp>.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
+import { createDataset } from './lib/dataset.js';
+import { restoreBackup, takeBackup, type Codec, type StoreEndpoint } from './lib/tools.js';
+import { composeStore } from '../src/app/compose.js';
+import { BarmanLayout } from '../src/repository/barman-layout.js';
+import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
+import { archiveWal } from '../src/services/archive-wal.js';
+import { getCodec } from '../src/pipeline/codecs.js';
+import { memoryBudget } from '../src/memory-budget.js';
+import { pacedBudget } from '../src/gc-pacer.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const MiB = 1024 * 1024;
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
+}
+
+const sizes = arg('sizes', '100,500,1000,5000').split(',').map(Number);
+const codec = arg('codec', 'gzip') as Codec;
+const walCalls = Number(arg('wal-calls', '10000'));
+const only = new Set(arg('only', 'db,wal').split(','));
+
+interface DbRow { dbMb: number; backupRssMb: number; restoreRssMb: number; backupS: number; restoreS: number }
+interface WalPoint { calls: number; rssMb: number; heapMb: number; externalMb: number }
+
+async function dbSizes(store: StoreEndpoint): Promise<DbRow[]> {
+  const out: DbRow[] = [];
+  for (const mb of sizes) {
+    const pg = await startPostgres({ version: 15, settings: { max_wal_size: '8GB', checkpoint_timeout: '30min', archive_mode: 'off', wal_level: 'replica' } });
+    try {
+      const ds = await createDataset(pg, mb * MiB);
+      const server = `mem-${mb}`;
+      const b = await takeBackup('pgstow', codec, store, server, { port: pg.port, dataDir: pg.dataDir, socketDir: pg.socketDir });
+      const dest = path.join(makeTempDir('mem-restore'), 'data');
+      const r = await restoreBackup('pgstow', store, server, 'latest', dest);
+      removeDir(path.dirname(dest));
+      const row = { dbMb: ds.databaseBytes / 1e6, backupRssMb: b.maxRssKb / 1024, restoreRssMb: r.maxRssKb / 1024, backupS: b.wallSeconds, restoreS: r.wallSeconds };
+      console.log(`database ${row.dbMb.toFixed(0)} MB: backup peak RSS ${row.backupRssMb.toFixed(0)} MB (${row.backupS.toFixed(0)} s), restore ${row.restoreRssMb.toFixed(0)} MB (${row.restoreS.toFixed(0)} s)`);
+      out.push(row);
+    } finally {
+      await pg.destroy();
+    }
+  }
+  return out;
+}
+
+/** Real 1 MiB WAL segments, archived one call at a time by this process, as a long-lived sidecar would. */
+async function walInOneProcess(description: EnvStoreDescription): Promise<WalPoint[]> {
+  const stash = makeTempDir('mem-wal-stash');
+  chownToPostgres(stash);
+  const pg: PostgresServer = await startPostgres({
+    version: 15, initdbArgs: ['--wal-segsize=1'],
+    settings: { archive_mode: 'on', archive_command: `cp %p ${stash}/%f`, wal_level: 'replica', max_wal_size: '64MB' },
+  });
+  const opened = await composeStore(await storeOptionsFromEnv(description));
+  const composed = { store: opened.store, layout: new BarmanLayout(opened.destination.prefix, 'mem-wal') };
+  // As the plugin's sidecar runs: one paced budget for the life of the process.
+  const { budget: memory, stop } = pacedBudget(memoryBudget());
+  const points: WalPoint[] = [];
+  const sample = (calls: number): void => {
+    const m = process.memoryUsage();
+    points.push({ calls, rssMb: m.rss / MiB, heapMb: m.heapUsed / MiB, externalMb: m.external / MiB });
+  };
+  try {
+    await pg.query('create table t (i int, s text)');
+    let calls = 0;
+    let uploaded: string[] = [];
+    sample(0);
+    while (calls < walCalls) {
+      // Write a little and switch: each switch completes a segment that archive_command stashes.
+      await pg.query("insert into t select g, md5(g::text) from generate_series(1, 200) g; select pg_switch_wal()");
+      const ready = fs.readdirSync(stash).filter((f) => /^[0-9A-F]{24}$/.test(f)).sort();
+      for (const f of ready) {
+        const file = path.join(stash, f);
+        const r = await archiveWal({ store: composed.store, layout: composed.layout }, { walPath: file, memory, ...(codec === 'none' ? {} : { codec: getCodec(codec) }) });
+        uploaded.push(r.key);
+        fs.rmSync(file);
+        if (++calls % 500 === 0) {
+          sample(calls);
+          console.log(`${calls} WAL archive calls: RSS ${points.at(-1)?.rssMb.toFixed(0)} MB`);
+          await composed.store.delete(uploaded);
+          uploaded = [];
+        }
+        if (calls >= walCalls) break;
+      }
+    }
+  } finally {
+    stop();
+    await composed.store.close();
+    await pg.destroy();
+    removeDir(stash);
+  }
+  return points;
+}
+
+const dir = makeTempDir('mem-scale');
+const s3 = await startPrivateS3rver(path.join(dir, 's3'));
+const store: StoreEndpoint = {
+  kind: 's3rver', url: 's3://pgstow-test/mem', args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint],
+  env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
+};
+let db: DbRow[] = [];
+let wal: WalPoint[] = [];
+try {
+  if (only.has('db')) db = await dbSizes(store);
+  if (only.has('wal')) {
+    wal = await walInOneProcess({
+      provider: 'aws-s3', destinationUrl: 's3://pgstow-test/mem-wal', endpointUrl: s3.info.endpoint, s3: {},
+      env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
+    });
+  }
+} finally {
+  await s3.stop();
+  removeDir(dir);
+}
+
+const lines = [`## pgstow memory at the default budget (100 MiB) — ${new Date().toISOString().slice(0, 10)}`, ''];
+if (db.length) {
+  lines.push(`### Peak RSS by database size (${codec}, one process per command, s3rver)`, '', '| database MB | backup peak RSS MB | restore peak RSS MB | backup s | restore s |', '|---|---|---|---|---|');
+  for (const r of db) lines.push(`| ${r.dbMb.toFixed(0)} | ${r.backupRssMb.toFixed(0)} | ${r.restoreRssMb.toFixed(0)} | ${r.backupS.toFixed(0)} | ${r.restoreS.toFixed(0)} |`);
+  lines.push('');
+}
+if (wal.length) {
+  lines.push(`### One process archiving ${walCalls} WAL segments (1 MiB, ${codec}), RSS every 500 calls`, '', '| calls | RSS MB | heap used MB | external MB |', '|---|---|---|---|');
+  for (const p of wal) lines.push(`| ${p.calls} | ${p.rssMb.toFixed(0)} | ${p.heapMb.toFixed(1)} | ${p.externalMb.toFixed(1)} |`);
+  lines.push('');
+}
+const report = lines.join('\n');
+console.log(report);
+const results = path.join(ROOT, 'bench', 'results');
+fs.mkdirSync(results, { recursive: true });
+fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codec, db, wal }, null, 2));

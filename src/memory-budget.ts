@@ -1,0 +1,153 @@
+/**
+ * One memory budget for a pgstow process (--max-memory, PGSTOW_MAX_MEMORY; default 100 MiB, what a
+ * CloudNativePG sidecar can be given), from which every buffer size and concurrency is derived, so a backup,
+ * a restore or WAL archiving each stay within it. Pure: sizes in, sizes out (docs/performance.md, "Memory").
+ *
+ *   data       = max(MIN_DATA, maxMemory − RUNTIME_RESERVE)      what the operation may add to the runtime
+ *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
+ *   buffers    = data − 3 × pacing                               live buffers (freed ones wait for the next
+ *                                                                collection, ~3 copies of each byte moved)
+ *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
+ *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
+ *   WAL        files in memory at once: buffers / (2 × segment size), at least 1
+ * A store's minimum part size (S3: 5 MiB) and its part count limit for very large volumes come first: then an
+ * operation may exceed the budget, and planBackup says so (`overBudget`).
+ */
+import type { BytePacer } from './gc-pacer.js';
+
+export const MiB = 1024 * 1024;
+export const DEFAULT_MAX_MEMORY = 100 * MiB;
+/**
+ * RSS of a pgstow process before any data moves: Node 24 (43 MB, 28 MB of it the node binary's pages), the
+ * bundled cloud SDK, pgstow's modules, V8's heap at rest. Measured (issue 15): 80 MB for a restore on S3 up to
+ * its first download, 79 MB for a wal-restore that finds nothing.
+ */
+export const RUNTIME_RESERVE = 76 * MiB;
+/** The least the operation gets, however small the budget (one S3 part in flight and one filling). */
+export const MIN_DATA = 16 * MiB;
+const MAX_PART = 64 * MiB;
+
+export interface MemoryBudget {
+  maxBytes: number;
+  /** Live buffers of one operation. */
+  buffers: number;
+  /** Bytes moved between two young-generation collections. */
+  pacing: number;
+  /** Set by the process owner (CLI, plugin): the data paths report bytes moved to it. */
+  pacer?: BytePacer;
+}
+
+export function memoryBudget(maxBytes: number = DEFAULT_MAX_MEMORY): MemoryBudget {
+  if (!Number.isFinite(maxBytes) || maxBytes <= 0) throw new RangeError(`memory budget must be a positive number of bytes, not ${maxBytes}`);
+  const data = Math.max(MIN_DATA, maxBytes - RUNTIME_RESERVE);
+  const pacing = Math.min(16 * MiB, Math.max(2 * MiB, Math.floor(data / 8)));
+  return { maxBytes, buffers: Math.max(8 * MiB, data - 3 * pacing), pacing };
+}
+
+export interface BackupMemoryInput {
+  /** Cores for compression and parts in flight (--jobs). */
+  jobs: number;
+  compressed: boolean;
+  /** Archives that may be written at once (1 + tablespaces). */
+  archives: number;
+  /** The store's smallest and largest part, and its part count limit (S3: 5 MiB, 5 GiB, 10 000). */
+  minPart: number;
+  maxParts: number;
+  /** Expected size of the largest volume (stored bytes), for the part count limit. */
+  volumeSizeHint: number;
+}
+
+export interface BackupMemoryPlan {
+  archivesAtOnce: number;
+  compressionBlock: number;
+  /** Upload part size and parts in flight per archive. */
+  partSize: number;
+  partsInFlight: number;
+  /** Bytes this plan holds at most. */
+  bytes: number;
+  /** True when the store's minimum part size or part count forced more than the budget. */
+  overBudget: boolean;
+}
+
+export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): BackupMemoryPlan {
+  const jobs = Math.max(1, Math.floor(input.jobs));
+  // 1 MiB compression blocks, smaller when they would take more than a quarter of the buffers.
+  let block = MiB;
+  while (block > 128 * 1024 && 2 * (jobs + 1) * block > budget.buffers / 4) block /= 2;
+  const compression = input.compressed ? 2 * (jobs + 1) * block : 0;
+  const partFloor = Math.max(input.minPart, roundUpMiB(Math.ceil(input.volumeSizeHint / input.maxParts)));
+  const perArchiveLeast = compression + 2 * partFloor;
+  const archivesAtOnce = Math.max(1, Math.min(jobs, input.archives, Math.floor(budget.buffers / perArchiveLeast)));
+  const upload = Math.floor(budget.buffers / archivesAtOnce) - compression;
+  let partsInFlight = jobs;
+  while (partsInFlight > 1 && Math.floor(upload / (partsInFlight + 1)) < partFloor) partsInFlight--;
+  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB(upload / (partsInFlight + 1))));
+  const bytes = archivesAtOnce * (compression + (partsInFlight + 1) * partSize);
+  return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
+}
+
+export interface RestoreMemoryPlan {
+  objectsAtOnce: number;
+  /** Ranged GETs in flight per object and their size. */
+  streams: number;
+  rangeSize: number;
+  /** Bytes handed to the file writers and not yet written, per object. */
+  writeBuffer: number;
+  bytes: number;
+}
+
+const DECOMPRESSOR_OUTPUT = 2 * MiB;
+
+/**
+ * A ranged GET in flight costs about three times its range (the range, the socket's partly filled 64 KiB
+ * chunks, the request's own objects): 5 × 2 MiB ranges added 28 MB over one streaming GET (measured).
+ */
+const RANGE_COST = 3;
+
+export function planRestore(budget: MemoryBudget, input: { jobs: number; objects: number }): RestoreMemoryPlan {
+  const least = 12 * MiB;
+  const objectsAtOnce = Math.max(1, Math.min(Math.floor(input.jobs), input.objects, Math.floor(budget.buffers / least)));
+  const perObject = Math.floor(budget.buffers / objectsAtOnce);
+  const writeBuffer = clamp(roundDownMiB(perObject / 6), 2 * MiB, 16 * MiB);
+  const forRanges = perObject - writeBuffer - DECOMPRESSOR_OUTPUT;
+  const rangeSize = clamp(roundDownMiB(forRanges / 4), MiB, 8 * MiB);
+  // One stream is a plain streaming GET (it reaches a local store's download limit on its own).
+  const streams = clamp(Math.floor(forRanges / (RANGE_COST * rangeSize)), 1, 8);
+  const ranges = streams > 1 ? streams * RANGE_COST * rangeSize : 0;
+  return { objectsAtOnce, streams, rangeSize, writeBuffer, bytes: objectsAtOnce * (ranges + writeBuffer + DECOMPRESSOR_OUTPUT) };
+}
+
+/** WAL files held in memory at once by one archive/restore call (its file and those it handles ahead). */
+export function walFilesAtOnce(budget: MemoryBudget, input: { maxParallel: number; segmentSize: number }): number {
+  return clamp(Math.floor(budget.buffers / (2 * input.segmentSize)), 1, Math.max(1, Math.floor(input.maxParallel)));
+}
+
+/** Smallest part of a multipart upload: S3's 5 MiB; Azure blocks and GCS chunks (256 KiB steps) may be small. */
+export function minPartSizeFor(provider: string): number {
+  return provider === 's3' ? 5 * MiB : MiB;
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
+
+function roundDownMiB(n: number): number {
+  return Math.max(MiB, Math.floor(n / MiB) * MiB);
+}
+
+function roundUpMiB(n: number): number {
+  return Math.ceil(n / MiB) * MiB;
+}
+
+/**
+ * --max-memory / ObjectStore maxMemory: a Kubernetes quantity (100Mi, 1Gi, 512M, 1.5G), optionally with a
+ * trailing B (100MiB), or a number of bytes. Ki/Mi/Gi/Ti are binary, k/M/G/T decimal, as in a pod's limits.
+ */
+export function parseMemorySize(text: string | number): number {
+  if (typeof text === 'number') return memoryBudget(text).maxBytes;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:([kKMGT])(i?)B?|B?)\s*$/.exec(text);
+  if (!m) throw new RangeError(`invalid memory size "${text}" (expected a quantity such as 100Mi, 1Gi, 512M or a number of bytes)`);
+  const power = m[2] ? 'KMGT'.indexOf((m[2] as string).toUpperCase()) + 1 : 0;
+  const bytes = Math.floor(Number(m[1]) * (m[3] ? 1024 : 1000) ** power);
+  return memoryBudget(bytes).maxBytes;
+}

@@ -1,0 +1,173 @@
+/**
+ * Each backup codec cut into blocks that are compressed independently, off the main thread, and joined in
+ * order into one valid stream of that codec, so a tar volume compresses on several cores and stays one
+ * single-codec file that Barman restores:
+ *   gzip   one gzip member (as pigz writes): raw deflate blocks ended by a sync flush, each primed with
+ *          the previous 32 KiB as dictionary (same ratio as one stream), an empty final block, CRC32 and
+ *          size of the whole. Python's tarfile reads only the first member of a multi-member gzip
+ *          ("unexpected end of data", measured with Barman 3.4), so independent members would not do.
+ *   bzip2  one stream: a bzip2 process per block, the block bits spliced together (bzip2-blocks.ts).
+ *   snappy the framing format is already independent 64 KiB chunks: chunks compressed concurrently.
+ *   zstd   one frame per block; a sequence of frames is a valid zstd stream (pgstow-only codec).
+ *   lz4    one frame per block, as the streaming compressor always wrote (pgstow-only codec).
+ * Work runs on the libuv thread pool (zlib, zstd in node:zlib, snappy) or in a child process (bzip2): no
+ * worker threads, whose ~12 MiB each would not fit a sidecar's memory. lz4 is the exception: JavaScript on
+ * the main thread (lz4-frames.ts says why), one core.
+ */
+import * as zlib from 'node:zlib';
+import type { BackupCompression } from '../domain/backup/backup-manifest.js';
+import { clamp, getCodec, loadSnappy } from './codecs.js';
+import { lz4CompressFrame } from './lz4-compress.js';
+import { runFilterProgram } from './child-process-transform.js';
+import { Bzip2StreamBuilder, maxBlockInput, parseSingleBlockStream } from './bzip2-blocks.js';
+import { SNAPPY_CHUNK, SNAPPY_STREAM_IDENTIFIER, snappyChunk } from './snappy-framing.js';
+
+export type BlockCodec = Exclude<BackupCompression, 'none'>;
+
+/** One stream's encoder: start(), then compress() concurrently and append() in order, then finish(). */
+export interface BlockEncoder {
+  /** Input bytes per block (bzip2's follows its level; the others take the size asked for). */
+  readonly blockSize: number;
+  start(): Buffer;
+  /** Off the main thread. `previous` is the preceding block's input (gzip primes its dictionary with it). */
+  compress(block: Buffer, previous: Buffer | undefined): Promise<Buffer>;
+  /** In stream order on the main thread: the bytes to write for this block. */
+  append(block: Buffer, compressed: Buffer): Buffer;
+  finish(): Buffer;
+  /** Frees what the encoder holds (after finish, or when the stream fails). */
+  close?(): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+const DEFLATE_WINDOW = 32 * 1024;
+
+export function createBlockEncoder(codec: BlockCodec, level: number | undefined, blockSize: number): BlockEncoder {
+  switch (codec) {
+    case 'gzip': return gzipEncoder(clamp(getCodec('gzip'), level, 6), blockSize);
+    case 'zstd': return zstdEncoder(clamp(getCodec('zstd'), level, 4), blockSize);
+    case 'lz4': { const table = new Int32Array(1 << 16); return framesEncoder(blockSize, async (b) => lz4CompressFrame(b, table)); }
+    case 'snappy': return snappyEncoder(blockSize);
+    case 'bzip2': return bzip2Encoder(clamp(getCodec('bzip2'), level, 9));
+  }
+}
+
+function zlibAsync(fn: typeof zlib.deflateRaw, data: Buffer, options: zlib.ZlibOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => fn(data, options, (err, out) => (err ? reject(err) : resolve(out))));
+}
+
+function gzipEncoder(level: number, blockSize: number): BlockEncoder {
+  let crc = 0;
+  let size = 0;
+  return {
+    blockSize,
+    // ID1 ID2 CM=deflate FLG=0 MTIME=0 XFL=0 OS=unix, as Node's own gzip header.
+    start: () => Buffer.from([0x1f, 0x8b, 0x08, 0x00, 0, 0, 0, 0, 0x00, 0x03]),
+    compress: (block, previous) => zlibAsync(zlib.deflateRaw, block, {
+      level, finishFlush: zlib.constants.Z_SYNC_FLUSH,
+      ...(previous && previous.length > 0 ? { dictionary: previous.subarray(Math.max(0, previous.length - DEFLATE_WINDOW)) } : {}),
+    }),
+    append(block, compressed) {
+      crc = zlib.crc32(block, crc);
+      size = (size + block.length) % 2 ** 32;
+      return compressed;
+    },
+    finish() {
+      // An empty final fixed-Huffman block (the stream is byte-aligned after a sync flush), CRC32, ISIZE.
+      const tail = Buffer.alloc(10);
+      tail[0] = 0x03;
+      tail.writeUInt32LE(crc >>> 0, 2);
+      tail.writeUInt32LE(size, 6);
+      return tail;
+    },
+  };
+}
+
+function zstdEncoder(level: number, blockSize: number): BlockEncoder {
+  const z = zlib as typeof zlib & { createZstdCompress?: (o: zlib.ZlibOptions) => zlib.Gzip };
+  const zc = (zlib.constants as unknown as Record<string, number>);
+  if (typeof z.createZstdCompress === 'function' && zc.ZSTD_e_end !== undefined) {
+    const create = z.createZstdCompress;
+    const params = { [zc.ZSTD_c_compressionLevel as number]: level, [zc.ZSTD_c_checksumFlag as number]: 1 };
+    const pool = new FramePool(() => create({ params, chunkSize: 256 * 1024 } as zlib.ZlibOptions), zc.ZSTD_e_end);
+    return { ...framesEncoder(blockSize, (b) => pool.frame(b)), close: () => pool.close() };
+  }
+  // engines: Node >= 22.15, which has zstd in node:zlib.
+  throw new Error('zstd needs Node 22.15 or later (node:zlib has no zstd here)');
+}
+
+/**
+ * Long-lived zstd streams, one per block compressing at once: each block is written and ended as a frame
+ * (flush with ZSTD_e_end; the next write starts a new frame). A fresh compressor per block (zlib.zstdCompress)
+ * allocated a ~5 MB context on a thread-pool thread each time, and glibc kept what those threads freed:
+ * +48 MB RSS for two at a time (measured).
+ */
+class FramePool {
+  private readonly idle: zlib.Gzip[] = [];
+  private readonly all: zlib.Gzip[] = [];
+
+  constructor(private readonly create: () => zlib.Gzip, private readonly endFrame: number) {}
+
+  async frame(block: Buffer): Promise<Buffer> {
+    const stream = this.idle.pop() ?? this.make();
+    const out: Buffer[] = [];
+    const onData = (c: Buffer): void => { out.push(c); };
+    stream.on('data', onData);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const onError = (err: Error): void => reject(err);
+        stream.once('error', onError);
+        stream.write(block);
+        stream.flush(this.endFrame, () => { stream.off('error', onError); resolve(); });
+      });
+    } finally {
+      stream.off('data', onData);
+    }
+    this.idle.push(stream);
+    return out.length === 1 ? out[0] as Buffer : Buffer.concat(out);
+  }
+
+  close(): void {
+    for (const s of this.all) s.destroy();
+    this.all.length = 0;
+    this.idle.length = 0;
+  }
+
+  private make(): zlib.Gzip {
+    const s = this.create();
+    this.all.push(s);
+    return s;
+  }
+}
+
+/** Codecs whose frames concatenate into a valid stream: one frame per block. */
+function framesEncoder(blockSize: number, compressFrame: (block: Buffer) => Promise<Buffer>): BlockEncoder {
+  return { blockSize, start: () => EMPTY, compress: (block) => compressFrame(block), append: (_b, c) => c, finish: () => EMPTY };
+}
+
+function snappyEncoder(blockSize: number): BlockEncoder {
+  const { snappy, crc32c } = loadSnappy();
+  return {
+    blockSize: Math.max(SNAPPY_CHUNK, blockSize - (blockSize % SNAPPY_CHUNK)),
+    start: () => SNAPPY_STREAM_IDENTIFIER,
+    async compress(block) {
+      const chunks: Buffer[] = [];
+      for (let off = 0; off < block.length; off += SNAPPY_CHUNK) chunks.push(block.subarray(off, off + SNAPPY_CHUNK));
+      // copyOutputData: napi-rs's external buffers left RSS far above what was live (measured).
+      const compressed = await Promise.all(chunks.map((c) => snappy.compress(c, { copyOutputData: true })));
+      return Buffer.concat(chunks.flatMap((c, i) => snappyChunk(crc32c, c, compressed[i] as Buffer)));
+    },
+    append: (_b, c) => c,
+    finish: () => EMPTY,
+  };
+}
+
+function bzip2Encoder(level: number): BlockEncoder {
+  const builder = new Bzip2StreamBuilder(level);
+  return {
+    blockSize: maxBlockInput(level),
+    start: () => builder.header(),
+    compress: (block) => (block.length === 0 ? Promise.resolve(EMPTY) : runFilterProgram('bzip2', ['-c', `-${level}`], block)),
+    append: (block, compressed) => (block.length === 0 ? EMPTY : builder.append(parseSingleBlockStream(compressed, level))),
+    finish: () => builder.finish(),
+  };
+}

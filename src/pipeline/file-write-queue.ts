@@ -1,0 +1,145 @@
+/**
+ * Writes many files at once through the libuv thread pool, for tar extraction: the caller hands over each
+ * file's bytes as they arrive and goes on parsing, while opens, writes, chmod/chown/utimes and closes run
+ * concurrently across files (in order within a file). A promise per call, one file after the other, made
+ * extraction 3–6× slower than synchronous calls; overlapping files makes it as fast without blocking the
+ * event loop. Bounded: at most `maxBytes` handed over and not yet written, and `maxFiles` files open.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export interface FileAttributes {
+  mode: number;
+  mtime: number;
+  /** Owner to set (root only). */
+  owner?: { uid: number; gid: number };
+}
+
+export interface FileWriteQueueOptions {
+  maxBytes: number;
+  maxFiles: number;
+}
+
+const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW;
+
+const call = <T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
+  new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
+
+async function writeAll(fd: number, chunk: Buffer): Promise<void> {
+  let off = 0;
+  while (off < chunk.length) off += await call<number>((cb) => fs.write(fd, chunk, off, chunk.length - off, null, cb));
+}
+
+/** One file being written: write() chunks in order, then close() with its attributes. */
+export class QueuedFile {
+  private tail: Promise<void>;
+  private fd: number | undefined;
+
+  constructor(private readonly queue: FileWriteQueue, readonly file: string, mode: number, before: Promise<void>) {
+    this.tail = before.then(async () => { this.fd = await call<number>((cb) => fs.open(file, FLAGS, mode, cb)); });
+  }
+
+  /** Resolves once the chunk is accepted (room in the byte budget), not once it is written. */
+  async write(data: Buffer): Promise<void> {
+    // A small file's bytes are a slice of a decompressor's 1 MiB output: waiting to be written, the slice
+    // would keep the whole buffer alive (32 open files pinned 50 MiB in an lz4 restore). Copy such slices.
+    const chunk = data.length < data.buffer.byteLength / 4 ? Buffer.from(data) : data;
+    await this.queue.reserve(chunk.length);
+    this.tail = this.tail.then(() => writeAll(this.fd as number, chunk)).finally(() => this.queue.release(chunk.length));
+  }
+
+  /** Sets the attributes (none: the file is abandoned) and closes; the queue tracks completion and failure. */
+  close(attrs?: FileAttributes): Promise<void> {
+    const done = this.tail.then(async () => {
+      if (!attrs) return;
+      const fd = this.fd as number;
+      await call<void>((cb) => fs.fchmod(fd, attrs.mode, (e) => cb(e, undefined)));
+      if (attrs.owner) { const { uid, gid } = attrs.owner; await call<void>((cb) => fs.fchown(fd, uid, gid, (e) => cb(e, undefined))); }
+      await call<void>((cb) => fs.futimes(fd, attrs.mtime, attrs.mtime, (e) => cb(e, undefined)));
+    }).finally(async () => {
+      if (this.fd !== undefined) await call<void>((cb) => fs.close(this.fd as number, (e) => cb(e, undefined)));
+    });
+    return this.queue.track(this.file, done);
+  }
+}
+
+export class FileWriteQueue {
+  private bytes = 0;
+  private files = 0;
+  private failure: unknown;
+  private readonly waiting: Array<() => void> = [];
+  private readonly dirs = new Map<string, Promise<void>>();
+  private readonly byPath = new Map<string, Promise<void>>();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly options: FileWriteQueueOptions) {}
+
+  /** mkdir -p once per directory (mode 0700 for directories the archive did not list). */
+  ensureDir(dir: string): Promise<void> {
+    let p = this.dirs.get(dir);
+    if (!p) {
+      p = fs.promises.mkdir(dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+      this.dirs.set(dir, p);
+    }
+    return p;
+  }
+
+  /** Starts a file once a file slot is free; a second write of the same path waits for the first. */
+  async open(file: string, mode: number): Promise<QueuedFile> {
+    this.check();
+    while (this.files >= this.options.maxFiles) await this.wait();
+    this.files++;
+    const before = Promise.all([this.byPath.get(file)?.catch(() => undefined), this.ensureDir(path.dirname(file))]).then(() => undefined);
+    return new QueuedFile(this, file, mode, before);
+  }
+
+  /** Waits for every file and throws the first failure. */
+  async drain(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+    this.check();
+  }
+
+  /** Waits for every file, ignoring failures (before a caller gives up and cleans up). */
+  async settle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
+  }
+
+  /** @internal */
+  async reserve(n: number): Promise<void> {
+    this.check();
+    // One chunk larger than the budget still goes through alone.
+    while (this.bytes > 0 && this.bytes + n > this.options.maxBytes) { await this.wait(); this.check(); }
+    this.bytes += n;
+  }
+
+  /** @internal */
+  release(n: number): void {
+    this.bytes -= n;
+    this.wake();
+  }
+
+  /** @internal */
+  track(file: string, done: Promise<void>): Promise<void> {
+    const tracked = done.catch((err: unknown) => { this.failure ??= err; }).finally(() => {
+      this.running.delete(tracked);
+      if (this.byPath.get(file) === tracked) this.byPath.delete(file);
+      this.files--;
+      this.wake();
+    });
+    this.running.add(tracked);
+    this.byPath.set(file, tracked);
+    return tracked;
+  }
+
+  private check(): void {
+    if (this.failure !== undefined) throw this.failure;
+  }
+
+  private wait(): Promise<void> {
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private wake(): void {
+    for (const w of this.waiting.splice(0)) w();
+  }
+}

@@ -1,0 +1,97 @@
+/**
+ * A Transform that compresses its input on several cores: it cuts the input into blocks, compresses up to
+ * `limiter.limit` blocks at once (the limiter is shared by every stream of the operation), and writes the
+ * results in input order through the codec's BlockEncoder, so the output is one valid stream of the codec.
+ * Memory per stream: at most `maxQueued` blocks waiting or compressing, plus their compressed output.
+ */
+import { Transform, type TransformCallback } from 'node:stream';
+import type { BlockEncoder } from './block-encoders.js';
+import type { TaskLimiter } from './task-limiter.js';
+
+export interface ParallelCompressorOptions {
+  encoder: BlockEncoder;
+  limiter: TaskLimiter;
+  /** Blocks held per stream, waiting or compressing (default: the limiter's limit + 1, so one fills meanwhile). */
+  maxQueued?: number;
+}
+
+interface QueuedBlock {
+  input: Buffer;
+  output: Promise<Buffer>;
+}
+
+export class ParallelCompressor extends Transform {
+  private readonly encoder: BlockEncoder;
+  private readonly limiter: TaskLimiter;
+  private readonly maxQueued: number;
+  private readonly queue: QueuedBlock[] = [];
+  private fill: Buffer | undefined;
+  private filled = 0;
+  private previous: Buffer | undefined;
+  private started = false;
+  private dispatched = 0;
+
+  constructor(options: ParallelCompressorOptions) {
+    super();
+    this.encoder = options.encoder;
+    this.limiter = options.limiter;
+    this.maxQueued = Math.max(1, options.maxQueued ?? options.limiter.limit + 1);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.begin();
+    const size = this.encoder.blockSize;
+    let off = 0;
+    while (off < chunk.length) {
+      this.fill ??= Buffer.allocUnsafe(size);
+      const n = Math.min(chunk.length - off, size - this.filled);
+      chunk.copy(this.fill, this.filled, off, off + n);
+      this.filled += n;
+      off += n;
+      if (this.filled === size) this.dispatch();
+    }
+    this.writeDone(this.maxQueued - 1).then(() => callback(), callback);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.begin();
+    // Always one block, possibly empty, so an empty input still gives a valid stream of the codec.
+    if (this.filled > 0 || this.dispatched === 0) this.dispatch();
+    this.writeDone(0).then(() => { this.push(this.encoder.finish()); this.encoder.close?.(); callback(); }, callback);
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.encoder.close?.();
+    callback(error);
+  }
+
+  private begin(): void {
+    if (this.started) return;
+    this.started = true;
+    const head = this.encoder.start();
+    if (head.length > 0) this.push(head);
+  }
+
+  private dispatch(): void {
+    const input = (this.fill ?? Buffer.alloc(0)).subarray(0, this.filled);
+    const previous = this.previous;
+    const output = this.limiter.run(() => this.encoder.compress(input, previous));
+    output.catch(() => undefined); // observed in writeDone; not an unhandled rejection if we are destroyed first
+    this.queue.push({ input, output });
+    this.previous = input;
+    this.fill = undefined;
+    this.filled = 0;
+    this.dispatched++;
+  }
+
+  /** Writes finished blocks, in order, until at most `keep` remain queued. */
+  private async writeDone(keep: number): Promise<void> {
+    while (this.queue.length > keep) {
+      const head = this.queue[0] as QueuedBlock;
+      const compressed = await head.output;
+      this.queue.shift();
+      const out = this.encoder.append(head.input, compressed);
+      if (out.length > 0) this.push(out);
+    }
+  }
+}

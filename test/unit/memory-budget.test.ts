@@ -1,0 +1,79 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  DEFAULT_MAX_MEMORY, MiB, RUNTIME_RESERVE, memoryBudget, minPartSizeFor, parseMemorySize, planBackup, planRestore, walFilesAtOnce,
+} from '../../src/memory-budget.js';
+
+const GiB = 1024 * MiB;
+const s3 = { minPart: minPartSizeFor('s3'), maxParts: 10_000 };
+
+describe('memory budget', () => {
+  it('the default budget is 100 MiB: what is left after the runtime holds live buffers and garbage of three pacing steps', () => {
+    const b = memoryBudget();
+    assert.equal(b.maxBytes, DEFAULT_MAX_MEMORY);
+    assert.equal(b.buffers + 3 * b.pacing, DEFAULT_MAX_MEMORY - RUNTIME_RESERVE);
+    assert.ok(b.pacing >= 2 * MiB && b.pacing <= b.buffers);
+  });
+
+  it('a budget below the runtime still leaves the minimum buffers', () => {
+    const b = memoryBudget(32 * MiB);
+    assert.ok(b.buffers >= 8 * MiB);
+  });
+
+  it('backup: the default budget holds the plan, with S3 parts at the 5 MiB minimum and compression on every core', () => {
+    const b = memoryBudget();
+    const p = planBackup(b, { jobs: 2, compressed: true, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+    assert.ok(p.partSize >= 5 * MiB && p.partSize <= 8 * MiB, String(p.partSize));
+    assert.ok(p.partsInFlight >= 1);
+    assert.ok(p.compressionBlock >= 256 * 1024 && p.compressionBlock <= MiB);
+    assert.equal(p.overBudget, false);
+    assert.ok(p.bytes <= b.buffers, `${p.bytes} ≤ ${b.buffers}`);
+  });
+
+  it('backup: more memory gives larger parts, more of them in flight and archives in parallel; never beyond the budget', () => {
+    for (const max of [100, 256, 512, 1024, 4096]) {
+      const b = memoryBudget(max * MiB);
+      const p = planBackup(b, { jobs: 4, compressed: true, archives: 3, ...s3, volumeSizeHint: 20 * GiB });
+      assert.ok(p.bytes <= b.buffers, `${max} MiB: ${p.bytes} ≤ ${b.buffers}`);
+      if (max >= 1024) assert.ok(p.archivesAtOnce === 3 && p.partsInFlight === 4 && p.partSize > 5 * MiB, JSON.stringify(p));
+    }
+  });
+
+  it('backup: a volume too large for 10 000 small parts gets larger parts, and the plan says it is over budget', () => {
+    const b = memoryBudget();
+    const p = planBackup(b, { jobs: 2, compressed: false, archives: 1, ...s3, volumeSizeHint: 500 * GiB });
+    assert.ok(p.partSize * 10_000 >= 500 * GiB);
+    assert.equal(p.partsInFlight, 1);
+    assert.equal(p.overBudget, true);
+  });
+
+  it('restore: the default budget streams one object with one GET; a larger one uses ranged GETs and reads several objects', () => {
+    const small = memoryBudget();
+    const p = planRestore(small, { jobs: 2, objects: 3 });
+    assert.equal(p.objectsAtOnce, 1);
+    assert.equal(p.streams, 1, JSON.stringify(p));
+    assert.ok(planRestore(memoryBudget(256 * MiB), { jobs: 2, objects: 1 }).streams >= 2);
+    assert.ok(p.bytes <= small.buffers, `${p.bytes} ≤ ${small.buffers}`);
+    const big = memoryBudget(1 * GiB);
+    const q = planRestore(big, { jobs: 4, objects: 3 });
+    assert.equal(q.objectsAtOnce, 3);
+    assert.ok(q.bytes <= big.buffers);
+    assert.equal(planRestore(big, { jobs: 4, objects: 1 }).objectsAtOnce, 1);
+  });
+
+  it('WAL: files in memory at once follow the budget, at least one and at most maxParallel', () => {
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: 16 * MiB }), 1);
+    assert.equal(walFilesAtOnce(memoryBudget(512 * MiB), { maxParallel: 8, segmentSize: 16 * MiB }), 8);
+    assert.equal(walFilesAtOnce(memoryBudget(512 * MiB), { maxParallel: 3, segmentSize: 16 * MiB }), 3);
+  });
+
+  it('parses Kubernetes quantities (binary and decimal), a B suffix and plain bytes; refuses the rest', () => {
+    assert.equal(parseMemorySize('100Mi'), 100 * MiB);
+    assert.equal(parseMemorySize('100MiB'), 100 * MiB);
+    assert.equal(parseMemorySize('1Gi'), GiB);
+    assert.equal(parseMemorySize('1.5Gi'), 1.5 * GiB);
+    assert.equal(parseMemorySize('512M'), 512_000_000);
+    assert.equal(parseMemorySize('104857600'), 100 * MiB);
+    for (const bad of ['', 'lots', '100 MB MB', '-1Mi', '0', '10Xi']) assert.throws(() => parseMemorySize(bad), RangeError, bad);
+  });
+});
