@@ -2,19 +2,20 @@
  * Cost of one archive_command / restore_command call: `pgstow wal-archive` and `pgstow wal-restore` of one
  * 16 MiB segment, one process per call, on the filesystem, s3rver, Azurite and the GCS emulator, plus
  * `pgstow --version` and `node -e 0`. Reports CPU ms (user + sys, GNU time) beside wall ms: on a shared
- * machine CPU time is the stable number. No PostgreSQL needed: the segment is synthetic (a mix of random
- * pages, zero pages and text), so compressed sizes are only indicative.
+ * machine CPU time is the stable number. No PostgreSQL needed: the segment is synthetic (valid page headers
+ * and NOOP records, test/harness/wal-segments.ts, which wal-archive's checks accept), so compressed sizes are
+ * only indicative.
  *
  *   npm run build && node dist/bench/wal-call-cost.js [--reps 5] [--only fs,s3rver] [--codecs none,gzip]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { timed, stats, fmt, type RunResult } from './lib/measure.js';
 import { binPath } from '../test/harness/cli.js';
 import { startGlobalServers } from '../test/harness/global-setup.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { syntheticSegment } from '../test/harness/wal-segments.js';
 
 const { values } = parseArgs({
   options: { reps: { type: 'string', default: '5' }, only: { type: 'string' }, codecs: { type: 'string', default: 'none,gzip,lz4,zstd' } },
@@ -23,27 +24,12 @@ const reps = Number(values.reps);
 const codecs = (values.codecs as string).split(',');
 const WAL = '000000010000000000000001';
 
-function syntheticSegment(file: string): void {
-  const words = ['insert', 'update', 'pgbench_accounts', 'tuple', '0000000000', 'abcdef'];
-  const chunks: Buffer[] = [];
-  let size = 0;
-  let seed = 1;
-  const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
-  while (size < 16 * 1024 * 1024) {
-    const r = rnd();
-    const c = r < 0.3 ? randomBytes(4096) : r < 0.65 ? Buffer.alloc(8192) : Buffer.from(Array.from({ length: 800 }, () => words[Math.floor(rnd() * words.length)]).join(' '));
-    chunks.push(c);
-    size += c.length;
-  }
-  fs.writeFileSync(file, Buffer.concat(chunks).subarray(0, 16 * 1024 * 1024));
-}
-
 interface Target { name: string; url: string; args: string[]; env: Record<string, string> }
 
 async function main(): Promise<void> {
   const dir = makeTempDir('wal-call-cost');
   const walFile = path.join(dir, WAL);
-  syntheticSegment(walFile);
+  fs.writeFileSync(walFile, syntheticSegment(WAL, { segmentSize: 16 * 1024 * 1024 }));
   const servers = await startGlobalServers(['s3rver', 'azurite', 'gcs']);
   try {
     const s = servers.env.servers;
