@@ -19,7 +19,7 @@ import { startMoto } from '../test/harness/servers/moto.js';
 import type { S3ServerInfo, TlsMaterial } from '../test/harness/test-env.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { BarmanLayout } from '../src/repository/barman-layout.js';
-import { openStore } from '../src/storage/registry.js';
+import { openStoreFromEnv } from '../test/harness/store-options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BIN = path.join(ROOT, 'dist', 'src', 'cli', 'bin');
@@ -57,7 +57,7 @@ function seed(root: string): void {
 
 async function seedS3(s3: S3ServerInfo, prefix: string): Promise<void> {
   const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
-  const { store } = await openStore({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
+  const { store } = await openStoreFromEnv({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
   const layout = new BarmanLayout(prefix, SERVER);
   const body = Buffer.alloc(16, 7);
   let next = 0;
@@ -133,7 +133,7 @@ if (STORE === 'moto') {
   await seedS3(s3, prefix);
   countS3 = async () => {
     const env = { ...process.env, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
-    const { store } = await openStore({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
+    const { store } = await openStoreFromEnv({ provider: 'aws-s3', destinationUrl: `s3://${TEST_BUCKET}/${prefix}`, endpointUrl: s3.endpoint, env });
     const layout = new BarmanLayout(prefix, SERVER);
     let backups = 0;
     let wals = 0;

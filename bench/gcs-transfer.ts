@@ -8,7 +8,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { startGcsEmulator } from '../test/harness/servers/gcs.js';
-import { openStore } from '../src/storage/registry.js';
+import { openStoreFromEnv } from '../test/harness/store-options.js';
 
 const sizeMiB = Number(process.argv[2] ?? 256);
 const chunkMiB = Number(process.argv[3] ?? 16);
@@ -18,7 +18,7 @@ const block = randomBytes(1024 * 1024);
 const mib = (n: number): string => (n / 1024 / 1024).toFixed(0);
 const emulator = await startGcsEmulator();
 try {
-  const { store } = await openStore({
+  const { store } = await openStoreFromEnv({
     provider: 'google-cloud-storage', destinationUrl: 'gs://pgstow-bench/b',
     env: { STORAGE_EMULATOR_HOST: emulator.endpoint }, gcs: { chunkSize: chunkMiB * 1024 * 1024 },
   });

@@ -15,12 +15,13 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { createDataset } from './lib/dataset.js';
 import { restoreBackup, takeBackup, type Codec, type StoreEndpoint } from './lib/tools.js';
-import { composeStoreFromOptions } from '../src/app/compose.js';
+import { composeStore } from '../src/app/compose.js';
+import { BarmanLayout } from '../src/repository/barman-layout.js';
+import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
 import { archiveWal } from '../src/services/archive-wal.js';
 import { getCodec } from '../src/pipeline/codecs.js';
 import { memoryBudget } from '../src/memory-budget.js';
 import { pacedBudget } from '../src/gc-pacer.js';
-import type { StoreOptions } from '../src/storage/store-options.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
@@ -60,14 +61,15 @@ async function dbSizes(store: StoreEndpoint): Promise<DbRow[]> {
 }
 
 /** Real 1 MiB WAL segments, archived one call at a time by this process, as a long-lived sidecar would. */
-async function walInOneProcess(options: StoreOptions): Promise<WalPoint[]> {
+async function walInOneProcess(description: EnvStoreDescription): Promise<WalPoint[]> {
   const stash = makeTempDir('mem-wal-stash');
   chownToPostgres(stash);
   const pg: PostgresServer = await startPostgres({
     version: 15, initdbArgs: ['--wal-segsize=1'],
     settings: { archive_mode: 'on', archive_command: `cp %p ${stash}/%f`, wal_level: 'replica', max_wal_size: '64MB' },
   });
-  const composed = await composeStoreFromOptions(options, 'mem-wal');
+  const opened = await composeStore(await storeOptionsFromEnv(description));
+  const composed = { store: opened.store, layout: new BarmanLayout(opened.destination.prefix, 'mem-wal') };
   // As the plugin's sidecar runs: one paced budget for the life of the process.
   const { budget: memory, stop } = pacedBudget(memoryBudget());
   const points: WalPoint[] = [];

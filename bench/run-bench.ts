@@ -1,7 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--reps N] [--only wal,backup,restore,walrestore,load,limits]`
- * pgstow beside barman-cloud 3.4 and pgBackRest on the same PostgreSQL, the same data and the same store
- * servers, in one run: configurations interleaved within each repetition, medians and spread reported.
+ * pgstow beside barman-cloud 3.4, Barman 3.19, WAL-G and pgBackRest on the same PostgreSQL, the same data and
+ * the same store servers (GCS rows for the tools that have a GCS client), in one run: configurations interleaved within each repetition, medians and spread reported.
  * Prints markdown tables and writes bench/results/<timestamp>.json. Never part of `npm test`.
  */
 import * as fs from 'node:fs';
@@ -16,6 +16,9 @@ import type { S3ServerInfo, AzuriteInfo } from '../test/harness/test-env.js';
 import { startS3rver } from '../test/harness/servers/s3rver.js';
 import { startAzurite } from '../test/harness/servers/azurite.js';
 import { startMoto } from '../test/harness/servers/moto.js';
+import { startGcs } from '../test/harness/servers/gcs.js';
+import type { GcsInfo } from '../test/harness/test-env.js';
+import { PEER_CODECS, peerBacksUp, peerSupports, type CurrentPeer } from './lib/peers-current.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { dirSize, fmt, stats, type Stats } from './lib/measure.js';
@@ -25,10 +28,11 @@ import {
 } from './lib/tools.js';
 import { measureLimits, type LimitRow } from './lib/limits.js';
 import { runArchiveUnderLoad, type LoadResult } from './lib/archive-load.js';
+import { runPluginBench, type PluginBenchResult } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
-const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load'];
+const ALL_WORKLOADS = ['limits', 'wal', 'walrestore', 'backup', 'restore', 'load', 'plugin'];
 /** 1-minute load average when the run started: other work on the machine skews wall times, so the report says it. */
 let loadAtStart = 0;
 
@@ -106,6 +110,9 @@ async function main(): Promise<void> {
   const s3Info = s3.servers.s3rver as S3ServerInfo;
   const s3Tls = s3.servers.s3rverTls as S3ServerInfo;
   const azInfo = az.servers.azurite as AzuriteInfo;
+  fs.mkdirSync(path.join(tmp, 'gcs'));
+  const gcs = await startGcs({ tmpDir: path.join(tmp, 'gcs'), tls });
+  const gcsInfo = gcs.servers.gcs as GcsInfo;
   // moto (strict SigV4 + IAM, real multipart ETags) is the second S3 server; where it is absent the WAL rows
   // for it are left out and the report says so.
   const moto = opt.quick ? undefined : await startMoto({ tmpDir: path.join(tmp, 'moto'), tls }).catch((err: Error) => {
@@ -124,6 +131,7 @@ async function main(): Promise<void> {
   const pgstowCodecs: Codec[] = opt.quick ? ['none', 'gzip', 'zstd'] : ['none', 'gzip', 'lz4', 'zstd'];
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
+  let plugin: PluginBenchResult | undefined;
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
     kind, url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', info.endpoint],
     env: { AWS_ACCESS_KEY_ID: info.accessKeyId, AWS_SECRET_ACCESS_KEY: info.secretAccessKey, AWS_DEFAULT_REGION: info.region },
@@ -134,6 +142,9 @@ async function main(): Promise<void> {
     azurite: (prefix) => ({ kind: 'azurite', url: `${azInfo.accountUrl}/${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'azure-blob-storage'],
       env: { AZURE_STORAGE_CONNECTION_STRING: azInfo.connectionString } }),
   };
+  const gcsStore = (prefix: string): StoreEndpoint => ({ kind: 'gcs', url: `gs://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'google-cloud-storage'],
+    env: { STORAGE_EMULATOR_HOST: gcsInfo.endpoint, GOOGLE_CLOUD_PROJECT: gcsInfo.projectId } });
+  const CURRENT_PEERS: CurrentPeer[] = ['barman-cloud 3.19', 'wal-g'];
   const pgbrRepo = { port: Number(new URL(s3Tls.endpoint).port), bucket: TEST_BUCKET, accessKey: s3Tls.accessKeyId, secretKey: s3Tls.secretAccessKey, caFile: tls.caFile };
   const pgTarget = { port: pg.port, dataDir: pg.dataDir, socketDir: pg.socketDir };
   let pgbrSeq = 0;
@@ -167,19 +178,24 @@ async function main(): Promise<void> {
 
     if (opt.only.has('wal') || opt.only.has('walrestore')) {
       phase(`WAL archive/restore, ${segs.length} segments × ${opt.reps} repetitions`);
-      const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'moto' | 'azurite' | 'pgbr' }> = [];
+      const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'moto' | 'azurite' | 'gcs' | 'pgbr' }> = [];
       // moto is the slower, stricter S3 server: the full run measures on it too, --quick does not.
       for (const store of motoInfo && !opt.quick ? (['s3rver', 'moto', 'azurite'] as const) : (['s3rver', 'azurite'] as const)) {
         for (const codec of pgstowCodecs) configs.push({ tool: 'pgstow', codec, store });
         for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'barman-cloud', codec, store });
+        for (const tool of CURRENT_PEERS) if (peerSupports(tool, store)) for (const codec of PEER_CODECS[tool]) configs.push({ tool, codec, store });
       }
+      // GCS: pgstow and Barman 3.19 (barman-cloud 3.4 has no GCS client in Debian; pgBackRest needs HTTPS; WAL-G's
+      // GCS client cannot be pointed at a loopback emulator, see peers-current.ts).
+      for (const codec of pgstowCodecs) configs.push({ tool: 'pgstow', codec, store: 'gcs' });
+      for (const tool of CURRENT_PEERS) if (peerSupports(tool, 'gcs')) for (const codec of PEER_CODECS[tool]) configs.push({ tool, codec, store: 'gcs' });
       for (const codec of ['none', 'gzip'] as Codec[]) configs.push({ tool: 'pgbackrest', codec, store: 'pgbr' });
       const walRows = new Map<string, Row>();
       const restoreRows = new Map<string, Row>();
       for (let rep = 0; rep < opt.reps; rep++) {
         for (const c of shuffle(configs)) {
           const server = `wal-${c.tool}-${c.codec}-${rep}`;
-          const target = c.store === 'pgbr' ? pgbr() : (stores[c.store] ?? stores.s3rver)(`bench-${rep}`);
+          const target = c.store === 'pgbr' ? pgbr() : c.store === 'gcs' ? gcsStore(`bench-${rep}`) : (stores[c.store] ?? stores.s3rver)(`bench-${rep}`);
           const key = `${c.store}|${c.tool}|${c.codec}`;
           const row = walRows.get(key) ?? { workload: 'WAL archive, one process per 16 MiB segment', store: c.store === 'pgbr' ? 's3rver (https)' : c.store, tool: c.tool, config: c.codec, metric: 'ms/segment', values: [], extra: { 'peak RSS MB': [] } };
           walRows.set(key, row);
@@ -217,6 +233,9 @@ async function main(): Promise<void> {
         for (const codec of opt.codecs) if (BACKUP_CODECS[tool].includes(codec)) configs.push({ tool, codec, label: codec, extra: [] });
       }
       if (opt.codecs.includes('gzip')) configs.push({ tool: 'pgstow', codec: 'gzip', label: 'gzip -J 1', extra: ['-J', '1'] });
+      for (const tool of CURRENT_PEERS.filter(peerBacksUp)) {
+        for (const codec of BACKUP_CODECS[tool]) if (opt.codecs.includes(codec)) configs.push({ tool: tool as ToolName, codec, label: codec, extra: [] });
+      }
       const dbMb = dataset.databaseBytes / 1e6;
       const bRows = new Map<string, Row>();
       const rRows = new Map<string, Row>();
@@ -235,7 +254,8 @@ async function main(): Promise<void> {
           if (opt.only.has('restore') && c.extra.length === 0) {
             const dest = path.join(makeTempDir('bench-restore'), 'data');
             if (c.tool === 'pgbackrest') { fs.mkdirSync(dest); chownToPostgres(path.dirname(dest)); }
-            const id = c.tool === 'pgbackrest' ? '' : c.tool === 'pgstow' ? 'latest' : latestBackupId(target as StoreEndpoint, server);
+            // Barman 3.4's list for its own backups; the other tools find their newest backup themselves.
+            const id = c.tool === 'barman-cloud' ? latestBackupId(target as StoreEndpoint, server) : c.tool === 'pgstow' ? 'latest' : '';
             const rr = await restoreBackup(c.tool, target, server, id, dest);
             const rrow = rRows.get(key) ?? { workload: 'restore', store: 's3rver', tool: c.tool, config: c.label, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'restored MB': [] } };
             rRows.set(key, rrow);
@@ -253,20 +273,23 @@ async function main(): Promise<void> {
 
     if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
     if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
+    if (opt.only.has('plugin')) phase('the CNPG-I plugin: Archive per segment beside the peers, then under load');
+    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
   } finally {
     await pg.destroy();
     await s3.stop();
     await az.stop();
+    await gcs.stop();
     await moto?.stop();
     if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
   }
 
-  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000);
+  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '');
   console.log(report);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load };
+  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), load: plugin.load } };
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
   // A full run of every workload is what the README shows; quick or partial runs never replace it.
@@ -341,11 +364,11 @@ function renderReport(opt: Options, rows: Row[], limits: LimitRow[], load: LoadR
   const m = machineInfo();
   const v = peerVersions();
   out.push(`## pgstow benchmark — ${new Date().toISOString().slice(0, 10)}${opt.quick ? ' (quick)' : ''}`, '');
-  out.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB. ${v.postgresql}; barman-cloud ${v['barman-cloud']}; ${v.pgbackrest}; Node ${v.node}.`);
+  out.push(`Machine: ${m.cpus} cores (${m.cpuModel}), ${m.memoryGiB} GiB. ${v.postgresql}; barman-cloud ${v['barman-cloud']}; ${v['barman-cloud 3.19']} (Barman 3.19); WAL-G ${v['wal-g']}; ${v.pgbackrest}; Node ${v.node}.`);
   out.push(`${opt.reps} repetitions, configurations interleaved in random order each repetition; median (min–max). Run took ${seconds.toFixed(0)} s; load average ${loadAtStart.toFixed(1)} at the start, ${(os.loadavg()[0] ?? 0).toFixed(1)} at the end.`, '');
   const workloads = [...new Set(rows.map((r) => r.workload))];
   for (const w of workloads) {
-    const order: Record<string, number> = { pgstow: 0, 'barman-cloud': 1, pgbackrest: 2 };
+    const order: Record<string, number> = { pgstow: 0, 'barman-cloud': 1, 'barman-cloud 3.19': 2, 'wal-g': 3, pgbackrest: 4 };
     const wr = rows.filter((r) => r.workload === w)
       .sort((a, b) => a.store.localeCompare(b.store) || (order[a.tool] ?? 9) - (order[b.tool] ?? 9) || a.config.localeCompare(b.config));
     const lowerIsBetter = wr[0]?.metric.startsWith('ms');

@@ -40,10 +40,8 @@ async function theirs(): Promise<number> {
   for await (const e of walkTree(root, new PathRules([]))) {
     const st = await fs.promises.lstat(e.path);
     if (st.isDirectory()) { pack.entry({ name: e.name, type: 'directory', mode: st.mode, mtime: st.mtime, uid: st.uid, gid: st.gid }); continue; }
-    await new Promise<void>((resolve, reject) => {
-      const entry = pack.entry({ name: e.name, size: st.size, mode: st.mode, mtime: st.mtime, uid: st.uid, gid: st.gid }, (err) => (err ? reject(err) : resolve()));
-      fs.createReadStream(e.path).pipe(entry);
-    });
+    const entry = pack.entry({ name: e.name, size: st.size, mode: st.mode, mtime: st.mtime, uid: st.uid, gid: st.gid });
+    await pipeline(fs.createReadStream(e.path), entry);
   }
   pack.finalize();
   await done;

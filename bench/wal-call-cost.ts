@@ -2,20 +2,20 @@
  * Cost of one archive_command / restore_command call: `pgstow wal-archive` and `pgstow wal-restore` of one
  * 16 MiB segment, one process per call, on the filesystem, s3rver, Azurite and the GCS emulator, plus
  * `pgstow --version` and `node -e 0`. Reports CPU ms (user + sys, GNU time) beside wall ms: on a shared
- * machine CPU time is the stable number. No PostgreSQL needed: the segment is synthetic (valid page headers
- * and NOOP records, test/harness/wal-segments.ts, which wal-archive's checks accept), so compressed sizes are
- * only indicative.
+ * machine CPU time is the stable number. No PostgreSQL needed: the segment is synthetic (a mix of random
+ * pages, zero pages and text), so compressed sizes are only indicative.
  *
  *   npm run build && node dist/bench/wal-call-cost.js [--reps 5] [--only fs,s3rver] [--codecs none,gzip]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { timed, stats, fmt, type RunResult } from './lib/measure.js';
 import { binPath } from '../test/harness/cli.js';
 import { startGlobalServers } from '../test/harness/global-setup.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
-import { syntheticSegment } from '../test/harness/wal-segments.js';
+import { syntheticSegment as walSegment } from '../test/harness/wal-segments.js';
 
 const { values } = parseArgs({
   options: { reps: { type: 'string', default: '5' }, only: { type: 'string' }, codecs: { type: 'string', default: 'none,gzip,lz4,zstd' } },
@@ -24,12 +24,26 @@ const reps = Number(values.reps);
 const codecs = (values.codecs as string).split(',');
 const WAL = '000000010000000000000001';
 
+/** A valid 16 MiB WAL segment (wal-archive checks its headers) whose records hold a mix of random, zero and text bytes. */
+function syntheticSegment(file: string): void {
+  const words = ['insert', 'update', 'pgbench_accounts', 'tuple', '0000000000', 'abcdef'];
+  let seed = 1;
+  const rnd = (): number => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed / 0x7fffffff; };
+  const payload = (n: number): Buffer => {
+    const r = rnd();
+    if (r < 0.3) return randomBytes(n);
+    if (r < 0.65) return Buffer.alloc(n);
+    return Buffer.from(Array.from({ length: Math.ceil(n / 5) + 1 }, () => words[Math.floor(rnd() * words.length)]).join(' '));
+  };
+  fs.writeFileSync(file, walSegment(WAL, { segmentSize: 16 * 1024 * 1024, payload }));
+}
+
 interface Target { name: string; url: string; args: string[]; env: Record<string, string> }
 
 async function main(): Promise<void> {
   const dir = makeTempDir('wal-call-cost');
   const walFile = path.join(dir, WAL);
-  fs.writeFileSync(walFile, syntheticSegment(WAL, { segmentSize: 16 * 1024 * 1024 }));
+  syntheticSegment(walFile);
   const servers = await startGlobalServers(['s3rver', 'azurite', 'gcs']);
   try {
     const s = servers.env.servers;

@@ -1,18 +1,47 @@
 #!/usr/bin/env node
-// `npm test`: type check + build, lint, start the real servers (global setup), run every test file with
-// Node's built-in runner, stop the servers. Node 20's runner has no global setup hook, hence this wrapper.
-// Usage: npm test [-- [--servers=moto,s3rver] [--only-unit] [test files or directories…]]
+// `npm test`: installs what the tests need (scripts/setup.mjs: Node 24 and 22, npm packages, test servers,
+// Debian packages, the Python peers; cached in .tools/), type checks and builds, lints, starts the real servers
+// (global setup), runs every test file with Node's built-in runner on Node 24, then the Node 22 set below on
+// Node 22 against the same servers, stops the servers and ends with `N passed, N failed, N skipped`.
+// On a machine whose Node is older than 24 it fetches Node 24 and re-runs itself with it.
+// Usage: npm test [-- [--servers=moto,s3rver] [--only-unit] [--node=22|24|24,22] [test files or directories…]]
+//   no file arguments: every file on Node 24 + NODE22_SET on Node 22; with files: those files on --node (24).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ensureNode, reexecOnProjectNode, setup } from './setup.mjs';
 
+reexecOnProjectNode();
+const tStart = Date.now();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 const argv = process.argv.slice(2);
 const serversArg = argv.find((a) => a.startsWith('--servers='));
 const onlyUnit = argv.includes('--only-unit');
+const nodeArg = argv.find((a) => a.startsWith('--node='));
 const targets = argv.filter((a) => !a.startsWith('--'));
+
+/**
+ * What runs on Node 22 in a full run (the whole suite runs on Node 24): every unit test, every driver's
+ * conformance and error suite on its real server, the WAL commands end to end with PostgreSQL, a backup and
+ * restore round trip, and both Barman interop directions. Running everything twice would not fit CI's budget.
+ */
+const NODE22_SET = [
+  'test/unit', 'test/drivers', 'test/integration/wal-cli.test.ts', 'test/integration/wal-postgres.test.ts',
+  'test/integration/backup-fs.test.ts', 'test/integration/restore-pgstow.test.ts', 'test/integration/wal-barman-compat.test.ts',
+];
+
+const tSetup = Date.now();
+try {
+  setup(onlyUnit ? ['demo'] : ['test']);
+} catch (err) {
+  console.error(`
+setup failed: ${err.message}`);
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+console.log(`setup: ok (${((Date.now() - tSetup) / 1000).toFixed(1)}s)`);
 
 function step(name, cmd, args) {
   const t0 = Date.now();
@@ -26,10 +55,11 @@ function step(name, cmd, args) {
   console.log(`${name}: ok (${secs}s)`);
 }
 
-const bin = (name) => path.join(root, 'node_modules', '.bin', name);
-step('type check and build (tsc, strict)', bin('tsc'), ['-p', 'tsconfig.json']);
+// Each tool runs on this Node (24), whatever `node` is first on PATH.
+const js = (rel) => path.join(root, 'node_modules', ...rel.split('/'));
+step('type check and build (tsc, strict)', process.execPath, [js('typescript/bin/tsc'), '-p', 'tsconfig.json']);
 step('bundle the Azure and Google SDKs (esbuild)', process.execPath, [path.join(root, 'scripts', 'bundle-sdks.mjs')]);
-step('lint (eslint)', bin('eslint'), ['--max-warnings=0', '.']);
+step('lint (eslint)', process.execPath, [js('eslint/bin/eslint.js'), '--max-warnings=0', '.']);
 
 // Compiled test files: dist/test/**/*.test.js, optionally filtered by the given paths (source or dist form).
 function collect(dir) {
@@ -42,16 +72,21 @@ function collect(dir) {
   }
   return out;
 }
-let files = collect(path.join(root, 'dist', 'test'));
-// Drop compiled tests whose source was deleted (dist/ is not cleaned between builds).
-files = files.filter((f) => fs.existsSync(path.join(root, path.relative(path.join(root, 'dist'), f)).replace(/\.js$/, '.ts')));
-if (onlyUnit) files = files.filter((f) => f.includes(`${path.sep}unit${path.sep}`));
-if (targets.length) {
-  const wanted = targets.map((t) => path.resolve(t).replace(`${root}${path.sep}`, '').replace(/^dist[\\/]/, '').replace(/\.ts$/, '.js'));
-  files = files.filter((f) => wanted.some((w) => path.relative(path.join(root, 'dist'), f).startsWith(w)));
+const allFiles = collect(path.join(root, 'dist', 'test'))
+  // Drop compiled tests whose source was deleted (dist/ is not cleaned between builds).
+  .filter((f) => fs.existsSync(path.join(root, path.relative(path.join(root, 'dist'), f)).replace(/\.js$/, '.ts')))
+  .filter((f) => !onlyUnit || f.includes(`${path.sep}unit${path.sep}`))
+  .sort();
+function select(paths) {
+  const wanted = paths.map((t) => path.resolve(t).replace(`${root}${path.sep}`, '').replace(/^dist[\\/]/, '').replace(/\.ts$/, '.js'));
+  return allFiles.filter((f) => wanted.some((w) => path.relative(path.join(root, 'dist'), f).startsWith(w)));
 }
-files.sort();
-if (files.length === 0) {
+// A full run (no files, not --only-unit) adds the Node 22 pass; otherwise Node 24 unless --node says.
+const majors = nodeArg ? nodeArg.slice('--node='.length).split(',').map(Number) : targets.length || onlyUnit ? [24] : [24, 22];
+/** [Node major, files] for each pass. */
+const passes = majors.map((major) => [major, targets.length ? select(targets) : major === 24 || nodeArg ? allFiles : select(NODE22_SET)])
+  .filter(([, files]) => files.length > 0);
+if (passes.length === 0) {
   console.error('no test files matched');
   console.log('0 passed, 1 failed');
   process.exit(1);
@@ -72,11 +107,45 @@ if (needServers) {
 let stopping = false;
 const stopAll = async () => { if (!stopping) { stopping = true; await servers.stop(); } };
 const concurrency = process.env.PGSTOW_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  env: { ...process.env, PGSTOW_TEST_ENV: servers.envFile },
-});
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig));
-const code = await new Promise((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+let current;
+let interrupted;
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => { interrupted = sig; current?.kill(sig); });
+
+/** Runs `files` with Node `major`'s test runner; resolves to its counts. */
+async function runPass(major, files) {
+  const node = ensureNode(major);
+  const summaryFile = path.join(servers.envFile ? path.dirname(servers.envFile) : fs.mkdtempSync('/tmp/pgstow-summary-'), `summary-${major}.json`);
+  const version = spawnSync(node, ['--version'], { encoding: 'utf8' }).stdout.trim();
+  console.log(`\n=== Node ${version}: ${files.length} test files`);
+  const t0 = Date.now();
+  current = spawn(node, ['--test', `--test-concurrency=${concurrency}`,
+    '--test-reporter=spec', '--test-reporter-destination=stdout',
+    `--test-reporter=${path.join(root, 'scripts', 'test-summary-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`, ...files], {
+    stdio: 'inherit',
+    env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`, PGSTOW_TEST_ENV: servers.envFile },
+  });
+  const code = await new Promise((resolve) => current.on('close', (c) => resolve(c ?? 1)));
+  let counts = { passed: 0, failed: 0, skipped: 0, failures: [] };
+  try { counts = JSON.parse(fs.readFileSync(summaryFile, 'utf8')); } catch { /* the runner died before reporting */ }
+  // A failing exit code is never reported as "0 failed".
+  if (code !== 0 && counts.failed === 0) counts = { ...counts, failed: 1, failures: [`node --test exited ${code}`] };
+  console.log(`Node ${version}: ${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+  return { version, ...counts };
+}
+
+const results = [];
+for (const [major, files] of passes) {
+  results.push(await runPass(major, files));
+  if (interrupted) break; // no further pass after Ctrl-C / SIGTERM
+}
 await stopAll();
-process.exit(code);
+if (interrupted) {
+  console.log(`\ninterrupted (${interrupted})\n${results.reduce((n, r) => n + r.passed, 0)} passed, ${Math.max(1, results.reduce((n, r) => n + r.failed, 0))} failed`);
+  process.exit(1);
+}
+const total = (k) => results.reduce((n, r) => n + r[k], 0);
+const failures = results.flatMap((r) => r.failures.map((f) => `  [Node ${r.version}] ${f}`));
+if (failures.length) console.log(`\nfailed:\n${failures.join('\n')}`);
+console.log(`\n${results.map((r) => `Node ${r.version}: ${r.passed}/${r.failed}/${r.skipped}`).join('; ')} (passed/failed/skipped); npm test took ${((Date.now() - tStart) / 1000).toFixed(0)}s`);
+console.log(`${total('passed')} passed, ${total('failed')} failed, ${total('skipped')} skipped`);
+process.exit(total('failed') > 0 ? 1 : 0);

@@ -52,6 +52,7 @@ export const ERRORS = {
   ERR_WAL_CONFLICT: { exitCode: ExitCode.OPERATION, summary: 'the archive holds this WAL with different content; nothing was overwritten' },
   ERR_WAL_READ: { exitCode: ExitCode.OPERATION, summary: 'the local WAL file cannot be read' },
   ERR_WAL_ARCHIVE_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'check-wal-archive found WAL that a new server would conflict with' },
+  ERR_WAL_NOT_REPLACEABLE: { exitCode: ExitCode.OPERATION, summary: 'the archive holds a damaged copy of this WAL and the local file is not a valid segment either' },
   // catalog and backup identifiers
   ERR_BACKUP_NOT_FOUND: { exitCode: ExitCode.OPERATION, summary: 'no backup.info for this backup id, or no backup at all' },
   ERR_BACKUP_UNKNOWN: { exitCode: ExitCode.GENERAL, summary: 'no backup matches a name or shortcut' },
@@ -59,6 +60,7 @@ export const ERRORS = {
   ERR_BACKUP_INFO: { exitCode: ExitCode.OPERATION, summary: 'a backup.info lacks what a restore needs or cannot be parsed' },
   ERR_BACKUP_INFO_INVALID: { exitCode: ExitCode.OPERATION, summary: 'a backup.info is not in Barman\'s format' },
   ERR_CATALOG_UNREADABLE: { exitCode: ExitCode.OPERATION, summary: 'some backup.info files cannot be read: deleting is unsafe' },
+  ERR_BACKUP_IN_PROGRESS: { exitCode: ExitCode.OPERATION, summary: 'the backup has no backup.info and was written to recently: it may still be running' },
   ERR_BACKUP_KEPT: { exitCode: ExitCode.OPERATION, summary: 'the backup has a keep annotation and is not deleted' },
   ERR_BACKUP_NOT_DONE: { exitCode: ExitCode.OPERATION, summary: 'only DONE backups can be kept' },
   ERR_MINIMUM_REDUNDANCY: { exitCode: ExitCode.OPERATION, summary: 'deleting would leave fewer backups than the minimum redundancy' },
@@ -68,12 +70,14 @@ export const ERRORS = {
   ERR_POSTGRES: { exitCode: ExitCode.OPERATION, summary: 'PostgreSQL refused or dropped the backup connection' },
   ERR_POSTGRES_VERSION: { exitCode: ExitCode.GENERAL, summary: 'PostgreSQL is older than 9.6' },
   // restore
+  ERR_BACKUP_UNVERIFIED: { exitCode: ExitCode.OPERATION, summary: 'the backup cannot be verified (status, inconsistent backup.info, missing or foreign manifest); --allow-unverified restores it anyway' },
   ERR_BACKUP_INCOMPLETE: { exitCode: ExitCode.OPERATION, summary: 'objects of the backup are missing, have the wrong size or are not in its manifest' },
   ERR_BACKUP_AMBIGUOUS: { exitCode: ExitCode.OPERATION, summary: 'a backup directory holds two first volumes of one archive' },
   ERR_SNAPSHOT_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'the backup is a cloud snapshot backup, which pgstow cannot restore' },
   ERR_DESTINATION_NOT_EMPTY: { exitCode: ExitCode.OPERATION, summary: 'the restore destination exists and is not empty' },
   ERR_NO_CANDIDATE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'no backup ends before the recovery target' },
   ERR_TARGET_BEFORE_BACKUP: { exitCode: ExitCode.OPERATION, summary: 'the chosen backup ends after the recovery target' },
+  ERR_BACKUP_WAL_MISSING: { exitCode: ExitCode.OPERATION, summary: 'the first WAL file of the backup to restore is not in the archive (plugin recovery Job)' },
   // configuration sources
   ERR_KUBERNETES_API: { exitCode: ExitCode.GENERAL, summary: 'the Kubernetes API answered an unexpected status' },
   ERR_KUBERNETES_FORBIDDEN: { exitCode: ExitCode.OPERATION, summary: 'the service account may not read the Secret' },

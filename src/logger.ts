@@ -20,6 +20,7 @@ export const WARNINGS = {
   WARN_BACKUP_FAILED: 'a base backup failed; backup.info was written with status FAILED',
   WARN_BACKUP_INFO_NOT_WRITTEN: 'the FAILED backup.info of a failed backup could not be written',
   WARN_BACKUP_NOT_DONE: 'the backup being restored does not have status DONE',
+  WARN_BACKUP_UNVERIFIED: 'a backup that cannot be verified (not DONE, inconsistent backup.info, manifest missing) is restored on request',
   WARN_BACKUP_INFO_UNKNOWN_KEY: 'a backup.info holds keys Barman does not know (kept, not written back)',
   WARN_BACKUP_UNREADABLE: 'a backup.info cannot be read; the backup is skipped',
   WARN_BACKUP_MISSING: 'a backup named for deletion does not exist',
@@ -30,6 +31,11 @@ export const WARNINGS = {
   WARN_OPTION_IGNORED: 'an option does not apply to this call and is ignored',
   WARN_OPTION_CLAMPED: 'an option value is beyond its limit and the limit is used',
   WARN_CONFIG_RELOAD_FAILED: 're-reading a watched configuration failed; the last good one stays in force',
+  WARN_MEMORY_BUDGET: 'the memory budget is smaller than the buffers a call needs (store part sizes); it uses more',
+  WARN_WAL_DAMAGED_REPLACED: 'a stored WAL object was damaged (wrong size or header) and was replaced by the valid local segment',
+  WARN_BUCKET_CREATED: 'the bucket or container did not exist and was created, as Barman does',
+  WARN_GARBAGE_CLEANUP_FAILED: 'cleaning up after earlier killed or failed backups failed; the backup itself is done',
+  WARN_GARBAGE_REMOVED: 'objects of a failed or killed backup, or a dangling multipart upload, were removed',
 } as const satisfies Record<string, string>;
 
 export type WarningCode = keyof typeof WARNINGS;

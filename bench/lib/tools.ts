@@ -8,10 +8,11 @@ import * as path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { timed, type RunResult } from './measure.js';
 import { binPath } from '../../test/harness/cli.js';
+import { currentPeerVersions, peerArchiveWal, peerFetchWal, peerRestoreBackup, peerTakeBackup, type CurrentPeer } from './peers-current.js';
 
-export type StoreKind = 's3rver' | 'moto' | 'azurite';
+export type StoreKind = 's3rver' | 'moto' | 'azurite' | 'gcs';
 export type Codec = 'none' | 'gzip' | 'bzip2' | 'snappy' | 'lz4' | 'zstd';
-export type ToolName = 'pgstow' | 'barman-cloud' | 'pgbackrest';
+export type ToolName = 'pgstow' | 'barman-cloud' | 'pgbackrest' | CurrentPeer;
 
 export interface StoreEndpoint {
   kind: StoreKind;
@@ -48,6 +49,8 @@ export const BACKUP_CODECS: Record<ToolName, readonly Codec[]> = {
   pgstow: ['none', 'gzip', 'bzip2', 'snappy', 'lz4', 'zstd'],
   'barman-cloud': ['none', 'gzip', 'bzip2'],
   pgbackrest: ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
+  'barman-cloud 3.19': ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
+  'wal-g': [],
 };
 
 /** pgBackRest's --compress-type names. */
@@ -71,6 +74,7 @@ export function peerVersions(): Record<string, string> {
     pgbackrest: v('pgbackrest', ['version']),
     postgresql: v('/usr/lib/postgresql/15/bin/postgres', ['--version']),
     node: process.version,
+    ...currentPeerVersions(),
   };
 }
 
@@ -88,6 +92,7 @@ export async function archiveWal(tool: ToolName, codec: Codec, store: StoreEndpo
       const c = store as PgbackrestConfig;
       return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, `--compress-type=${pgbrCompress(codec)}`, 'archive-push', walPath], { asUser: 'postgres' });
     }
+    default: return peerArchiveWal(tool, codec, store as StoreEndpoint, server, walPath);
   }
 }
 
@@ -105,6 +110,7 @@ export async function fetchWal(tool: ToolName, store: StoreEndpoint | Pgbackrest
       const c = store as PgbackrestConfig;
       return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, 'archive-get', walName, dest], { asUser: 'postgres' });
     }
+    default: return peerFetchWal(tool, store as StoreEndpoint, server, walName, dest);
   }
 }
 
@@ -123,6 +129,7 @@ export async function takeBackup(tool: ToolName, codec: Codec, store: StoreEndpo
       const c = store as PgbackrestConfig;
       return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, '--type=full', '--no-archive-check', `--compress-type=${pgbrCompress(codec)}`, 'backup'], { asUser: 'postgres' });
     }
+    default: return peerTakeBackup(tool, codec, store as StoreEndpoint, server, pg);
   }
 }
 
@@ -140,6 +147,7 @@ export async function restoreBackup(tool: ToolName, store: StoreEndpoint | Pgbac
       const c = store as PgbackrestConfig;
       return timed('pgbackrest', [`--config=${c.configFile}`, `--stanza=${c.stanza}`, `--pg1-path=${dest}`, 'restore'], { asUser: 'postgres' });
     }
+    default: return peerRestoreBackup(tool, store as StoreEndpoint, server, dest);
   }
 }
 

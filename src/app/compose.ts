@@ -1,164 +1,141 @@
 /**
- * Composition root: the one place that turns parsed command-line options and, with --config, a CloudNativePG
- * manifest into a ready ObjectStore with its decorators and the Barman layout for one server.
+ * Composition root: the one place that turns EngineSettings into ready ObjectStores, with the driver the
+ * provider names and the decorators every store gets (restic's wrapBackend). It takes settings only, never a
+ * command line; the engine calls it, commands and services do not.
+ *
+ * A store is opened per purpose: `wal` (WAL, catalog, restores) and `data` (base backup uploads), because
+ * their upload settings differ (server-side encryption, part sizes, parallel parts).
  */
-import type { CommandSpec, ParsedArgs } from '../cli/args.js';
-import type { CommandContext } from '../cli/command.js';
-import { attachConfig, configOf, configOriginOf, configRequestOf, destinationOf, parseCommandArgs, registerConfigModule, storeOptionsFromArgs } from '../cli/common-options.js';
-import type { LoadConfigOptions } from '../config/load-config.js';
-import type { ResolvedConfig } from '../config/resolved-config.js';
-import { BarmanLayout } from '../repository/barman-layout.js';
+import * as fsp from 'node:fs/promises';
+import { ConfigError } from '../errors.js';
+import type { EngineSettings, EndpointCa } from '../engine/settings.js';
+import { revealText } from '../secret.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore, supportsLiveSettings } from '../storage/registry.js';
 import { withRetry } from '../storage/decorators/retrying-store.js';
-import type { Destination, StoreOptions } from '../storage/store-options.js';
+import { deadlineFor, withDeadline } from '../storage/decorators/deadline-store.js';
+import { checkCaPem } from '../storage/ca-file.js';
+import { withRotation, type StoreLeaseSource } from '../storage/decorators/rotating-store.js';
+import { inferProvider, parseDestination } from '../storage/destination.js';
+import type { CaBundle, Destination, LiveStoreSettings, StoreOptions } from '../storage/store-options.js';
+
+export type StorePurpose = 'wal' | 'data';
+
+const MIB = 1024 * 1024;
+const DEFAULT_MAX_ARCHIVE = 100 * 1024 ** 3;
+
+/** The provider of the settings (explicit, else from the destination URL). */
+export function providerOf(settings: EngineSettings): NonNullable<EngineSettings['provider']> {
+  return settings.provider ?? inferProvider(settings.destination);
+}
+
+export function destinationOf(settings: EngineSettings): Destination {
+  return parseDestination(settings.destination, providerOf(settings));
+}
+
+/** Reads the CA once (asynchronously) and checks it is PEM; messages name the file, never the content. */
+export async function loadCa(ca: EndpointCa | undefined): Promise<CaBundle | undefined> {
+  if (!ca) return undefined;
+  if ('pem' in ca) {
+    const pem = revealText(ca.pem);
+    checkCaPem(pem, 'the endpointCA value', 'endpointCA');
+    return { pem, source: 'endpointCA' };
+  }
+  let pem: string;
+  try {
+    pem = await fsp.readFile(ca.file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read the CA file ${ca.file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA', { cause: err });
+  }
+  checkCaPem(pem, `the CA file ${ca.file}`, 'endpointCA');
+  return { pem, source: ca.file };
+}
+
+/** What the driver of `purpose` gets: connection, credentials, and the upload tuning that purpose needs. */
+export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose, ca: CaBundle | undefined): StoreOptions {
+  const provider = providerOf(settings);
+  const options: StoreOptions = { provider, destinationUrl: settings.destination };
+  if (settings.endpointUrl) options.endpointUrl = settings.endpointUrl;
+  if (ca) options.ca = ca;
+  if (settings.readTimeoutSeconds !== undefined) options.readTimeoutSeconds = settings.readTimeoutSeconds;
+  if (settings.credentials) options.credentials = settings.credentials;
+  const encryption = purpose === 'wal' ? settings.wal?.encryption : settings.data?.encryption;
+  const data = settings.data ?? {};
+  const jobs = data.jobs ?? 2;
+  const maxArchiveSize = Math.min(data.maxArchiveSize ?? DEFAULT_MAX_ARCHIVE, 1024 ** 4);
+  if (provider === 'aws-s3') {
+    const s3 = settings.s3 ?? {};
+    options.s3 = {
+      ...(s3.region ? { region: s3.region } : {}),
+      ...(s3.addressingStyle ? { addressingStyle: s3.addressingStyle } : {}),
+      ...(s3.requestChecksumCalculation ? { requestChecksumCalculation: s3.requestChecksumCalculation } : {}),
+      ...(s3.responseChecksumValidation ? { responseChecksumValidation: s3.responseChecksumValidation } : {}),
+      ...(encryption ? { encryption } : {}),
+      ...(s3.sseKmsKeyId && encryption === 'aws:kms' ? { sseKmsKeyId: s3.sseKmsKeyId } : {}),
+    };
+    if (purpose === 'data') {
+      options.s3.uploadConcurrency = jobs;
+      // With --min-chunk-size, Barman's chunk size: max(2 × max-archive-size / 10000 parts, 5 MiB, the option).
+      // Otherwise the driver sizes parts from the expected volume size (smaller parts, less memory).
+      if (data.minChunkSize !== undefined) options.s3.partSize = Math.max(2 * Math.floor(maxArchiveSize / 10000), 5 * MIB, data.minChunkSize);
+    }
+  }
+  if (provider === 'azure-blob-storage') {
+    const az = settings.azure ?? {};
+    options.azure = {
+      ...(az.encryptionScope ? { encryptionScope: az.encryptionScope } : {}),
+      ...(az.maxBlockSize !== undefined ? { maxBlockSize: az.maxBlockSize } : {}),
+      ...(az.maxSinglePutSize !== undefined ? { maxSinglePutSize: az.maxSinglePutSize } : {}),
+      ...(az.maxConcurrency !== undefined ? { maxConcurrency: az.maxConcurrency } : {}),
+    };
+    if (purpose === 'data') {
+      options.azure.maxConcurrency = jobs;
+      if (data.minChunkSize !== undefined) options.azure.maxBlockSize = Math.max(2 * Math.floor(maxArchiveSize / 50000), 64 * 1024, data.minChunkSize);
+    }
+  }
+  if (provider === 'google-cloud-storage') {
+    const g = settings.gcs ?? {};
+    options.gcs = {
+      ...(g.kmsKeyName ? { kmsKeyName: g.kmsKeyName } : {}),
+      ...(g.chunkSize !== undefined ? { chunkSize: g.chunkSize } : {}),
+      ...(g.projectId ? { projectId: g.projectId } : {}),
+      ...(g.emulator ? { emulator: true } : {}),
+    };
+  }
+  return options;
+}
 
 export interface ComposedStore {
   store: ObjectStore;
-  layout: BarmanLayout;
   destination: Destination;
-  options: StoreOptions;
-  serverName: string;
-  /** The resolved --config manifest (wal/data settings, tags, retention policy), when one was given. */
-  config?: ResolvedConfig;
 }
 
 /**
- * Loads the --config manifest (or PGSTOW_CONFIG for pgstow commands) when there is one, registers its secret
- * values with the output redactor, and returns it; undefined without a config. The config modules (YAML parser,
- * and the Kubernetes client when used) are loaded only here, so commands without --config do not pay for them.
+ * Opens a store for `options`: the driver, then the retry decorator (throttling, 5xx, resets and timeouts
+ * are retried with backoff everywhere). With `live`, a driver that takes credentials and CA per request
+ * keeps one client for the store's life; any other driver is reopened per settings generation (`rotation`),
+ * each operation keeping the store it started with. `testHook` decorates the store under the retry decorator
+ * (restic's test hook slot: tests inject faults there).
  */
-export async function loadConfigFromArgs(args: ParsedArgs, ctx: CommandContext): Promise<ResolvedConfig | undefined> {
-  const loaded = configOf(args);
-  if (loaded) return loaded;
-  const request = configRequestOf(args, ctx.env, ctx.barmanMode);
-  if (!request) return undefined;
-  const { loadConfig } = await import('../config/load-config.js');
-  const resolvedConfig = await import('../config/resolved-config.js');
-  registerConfigModule(resolvedConfig);
-  const { secretValues } = resolvedConfig;
-  const config = await loadConfig(request);
-  ctx.secrets.push(...secretValues(config));
-  attachConfig(args, config);
-  return config;
-}
-
-/**
- * Loads the manifest for a command line and returns the args the command runs with: the options CNPG derives
- * from the manifest (compression, encryption, tags, jobs…) and its *AdditionalCommandArgs added as CNPG adds
- * them, never overriding what the command line says; configOf() of the result is the config.
- */
-export async function argsWithConfig(command: string, spec: CommandSpec, argv: readonly string[], args: ParsedArgs, ctx: CommandContext): Promise<ParsedArgs> {
-  const config = await loadConfigFromArgs(args, ctx);
-  if (!config) return args;
-  const { additionalArgsFor, filterAdditionalArgs, manifestArgv, manifestOptionsFor } = await import('../config/additional-args.js');
-  const fromManifest = manifestArgv(manifestOptionsFor(command, config), spec.options, args);
-  const extra = [...fromManifest, ...filterAdditionalArgs(additionalArgsFor(command, config), [...argv, ...fromManifest])];
-  let result = args;
-  if (extra.length > 0) {
-    result = parseCommandArgs(spec, [...extra, ...argv], ctx.env, ctx.barmanMode);
-    attachConfig(result, config);
+export async function composeStore(options: StoreOptions, rotation?: { live: () => LiveStoreSettings; leases: StoreLeaseSource },
+  testHook: (store: ObjectStore) => ObjectStore = (s) => s): Promise<ComposedStore> {
+  if (rotation && await supportsLiveSettings(options.provider)) {
+    const opened = await openStore({ ...options, live: rotation.live });
+    return { store: bounded(testHook(opened.store), options), destination: opened.destination };
   }
-  const request = configRequestOf(result, ctx.env, ctx.barmanMode);
-  if (request && watchesConfig(command, result)) watchRequests.set(result, { request, ctx });
-  return result;
-}
-
-/**
- * Commands that may run long enough for a Secret or CA to rotate under them watch their --config: backups,
- * restores, backup deletion, and the WAL commands when --max-parallel (or wal.maxParallel) makes one call
- * handle a batch. A single-WAL archive_command/restore_command runs for a fraction of a second and is started
- * again for the next WAL, so it reads the current Secrets anyway and never pays for file watchers.
- */
-export function watchesConfig(command: string, args: ParsedArgs): boolean {
-  if (args.options.test) return false;
-  switch (command) {
-    case 'backup': case 'restore': case 'backup-delete': return true;
-    case 'wal-archive': case 'wal-restore': return ((args.options.maxParallel as number | undefined) ?? 1) > 1;
-    default: return false;
-  }
-}
-
-const watchRequests = new WeakMap<ParsedArgs, { request: LoadConfigOptions; ctx: CommandContext }>();
-
-/** Opens the store named by the command's URL + SERVER_NAME positionals, options and --config manifest. */
-export async function composeStore(args: ParsedArgs, ctx: CommandContext): Promise<ComposedStore> {
-  const config = await loadConfigFromArgs(args, ctx);
-  const { url, serverName } = destinationOf(args, config);
-  const options = storeOptionsFromArgs(args, ctx.env, url, config);
-  const composed = await composeStoreFromOptions(options, serverName);
-  if (config) composed.config = config;
-  return composed;
-}
-
-export async function composeStoreFromOptions(options: StoreOptions, serverName: string): Promise<ComposedStore> {
-  const opened = await openWatchedStore(options) ?? await openStore(options);
-  const { destination } = opened;
-  // Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff for every command.
-  const store = withRetry(opened.store);
-  return { store, destination, options, serverName, layout: new BarmanLayout(destination.prefix, serverName) };
-}
-
-/**
- * For a command that watches its --config (watchesConfig): starts a ConfigWatcher on the manifest, Secret
- * manifests, mounted Secrets directory and Kubernetes API, and opens a store that follows it. Drivers that
- * take credentials and the CA per request (S3) get StoreOptions.live and keep one client; the others are
- * reopened per generation, each operation keeping the store it started with. Undefined when not watching.
- */
-async function openWatchedStore(options: StoreOptions): Promise<{ store: ObjectStore; destination: Destination } | undefined> {
-  const origin = configOriginOf(options);
-  const watch = origin && watchRequests.get(origin.args);
-  const initial = origin && configOf(origin.args);
-  if (!origin || !watch || !initial) return undefined;
-  const { ConfigWatcher } = await import('../config/config-watcher.js');
-  const { secretValues } = await import('../config/resolved-config.js');
-  const { withRotation } = await import('../storage/decorators/rotating-store.js');
-  const { ctx } = watch;
-  // A rotated config changes only what rotates: credentials (env) and the CA. Everything the command set on
-  // its options (part sizes, encryption, concurrency) stays.
-  const rebuild = (config: ResolvedConfig): StoreOptions => {
-    const fresh = storeOptionsFromArgs(origin.args, origin.env, origin.url, config);
-    const next: StoreOptions = { ...options, env: fresh.env };
-    delete next.live;
-    if (fresh.caFile) next.caFile = fresh.caFile;
-    else delete next.caFile;
-    return next;
-  };
-  const watcher = await ConfigWatcher.start({ ...watch.request, initial, toStoreOptions: rebuild });
-  watcher.on('change', (config, generation) => {
-    ctx.secrets.push(...secretValues(config));
-    ctx.log.info(`${config.source.file}: configuration changed (generation ${generation}); new requests use the new credentials and CA`);
-  });
-  watcher.on('error', (err) => {
-    ctx.log.warning(`${watch.request.configFile}: re-reading the configuration failed, keeping the last good one: ${err instanceof Error ? err.message : String(err)}`);
-  });
-  try {
-    if (await supportsLiveSettings(options.provider)) {
-      const live = (): { env: StoreOptions['env']; caFile: string | undefined } => {
-        const o = watcher.storeOptions();
-        return { env: o.env, caFile: o.caFile };
-      };
-      const opened = await openStore({ ...options, live });
-      const inner = opened.store;
-      // One store for the whole run; the wrapper only ties the watcher's end to the store's.
-      const store = withRotation(inner, {
-        acquire: () => Promise.resolve({ store: inner, release: () => Promise.resolve() }),
-        close: async () => { await watcher.close(); await inner.close(); },
-      });
-      return { store, destination: opened.destination };
-    }
-    const first = await watcher.acquire();
+  if (rotation) {
+    const first = await rotation.leases.acquire();
     await first.release();
-    const store = withRotation(first.opened.store, {
-      acquire: async () => {
-        const lease = await watcher.acquire();
-        return { store: lease.opened.store, release: lease.release };
-      },
-      close: () => watcher.close(),
-    });
-    return { store, destination: first.opened.destination };
-  } catch (err) {
-    await watcher.close();
-    throw err;
+    return { store: bounded(testHook(withRotation(first.store, rotation.leases)), options), destination: parseDestination(options.destinationUrl, options.provider) };
   }
+  const opened = await openStore(options);
+  return { store: bounded(testHook(opened.store), options), destination: opened.destination };
+}
+
+/**
+ * Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff, and no call waits longer than
+ * the deadline, retries included (a store that accepts connections and never answers).
+ */
+function bounded(store: ObjectStore, options: StoreOptions): ObjectStore {
+  return withDeadline(withRetry(store), deadlineFor(options));
 }

@@ -1,7 +1,7 @@
 /** What a command module exports. Commands parse, compose, call one service, print; main.ts maps errors. */
 import type { Writable } from 'node:stream';
-import type { CommandSpec, ParsedArgs } from './args.js';
-import type { Logger } from './logger.js';
+import type { CommandSpec, ParsedArgs } from '../config/argv.js';
+import type { CliLogger as Logger } from './logger.js';
 
 export interface CommandContext {
   /** barman-cloud-* name or "pgstow <sub>"; decides output style where Barman's differs from pgstow's. */

@@ -1,18 +1,17 @@
 /**
- * Logging to stderr in barman-cloud's shape (`<time> [<pid>] LEVEL: message`); data output goes to stdout.
- * Every line passes through the redactor so a secret that leaks into an SDK message never reaches a log.
+ * The CLI's Logger: barman-cloud's shape on stderr (`<time> [<pid>] LEVEL: message`); data output goes to
+ * stdout. Every line passes through the redactor so a secret that leaks into an SDK message never reaches a
+ * log. Warning codes are for library hosts; the CLI prints Barman's lines as they are.
  */
 import type { Writable } from 'node:stream';
+import type { Logger, LogLevel, WarningCode } from '../logger.js';
 import { redact } from './redact.js';
 
-export type LogLevel = 'debug' | 'info' | 'warning' | 'error';
+export type { LogLevel };
+
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warning: 30, error: 40 };
 
-export interface Logger {
-  debug(msg: string): void;
-  info(msg: string): void;
-  warning(msg: string): void;
-  error(msg: string): void;
+export interface CliLogger extends Logger {
   readonly level: LogLevel;
 }
 
@@ -25,7 +24,7 @@ export function levelFromVerbosity(verbose = 0, quiet = 0): LogLevel {
   return 'error';
 }
 
-export function createLogger(stream: Writable, level: LogLevel, secrets: readonly string[] = []): Logger {
+export function createLogger(stream: Writable, level: LogLevel, secrets: readonly string[] = []): CliLogger {
   const write = (l: LogLevel, msg: string): void => {
     if (ORDER[l] < ORDER[level]) return;
     const ts = new Date().toISOString().replace('T', ' ').replace('Z', '');
@@ -35,9 +34,9 @@ export function createLogger(stream: Writable, level: LogLevel, secrets: readonl
     level,
     debug: (m) => write('debug', m),
     info: (m) => write('info', m),
-    warning: (m) => write('warning', m),
+    warning: (_code: WarningCode, m: string) => write('warning', m),
     error: (m) => write('error', m),
   };
 }
 
-export const silentLogger: Logger = { level: 'error', debug() {}, info() {}, warning() {}, error() {} };
+export const silentLogger: CliLogger = { level: 'error', debug() {}, info() {}, warning() {}, error() {} };

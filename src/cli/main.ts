@@ -5,11 +5,12 @@
  */
 import { setMaxListeners } from 'node:events';
 import { ExitCode, isPgstowError, UsageError } from '../errors.js';
-import { formatHelp } from './args.js';
-import { configRequestOf, parseCommandArgs } from './common-options.js';
+import { formatHelp } from '../config/argv.js';
+import { parseCommandArgs } from './common-options.js';
 import type { Command, CommandContext } from './command.js';
 import { createLogger, levelFromVerbosity } from './logger.js';
-import { redact, secretsFromEnv } from './redact.js';
+import { redact, secretsFromArgv, secretsFromEnv } from './redact.js';
+import { barmanRefusalExitCode } from '../storage/errors.js';
 import { VERSION } from '../version.js';
 import * as nodeModule from 'node:module';
 
@@ -55,6 +56,9 @@ export const BARMAN_COMMANDS: Record<string, string> = {
 
 const BACKUP_SUBCOMMANDS = new Set(['list', 'show', 'delete', 'keep']);
 
+/** Commands that exit with barmanRefusalExitCode when the store refuses the credentials (not the WAL commands: 4). */
+const BARMAN_REFUSAL_COMMANDS = new Set(['check-wal-archive', 'backup-list', 'backup-show', 'backup-delete', 'backup-keep', 'restore', 'backup']);
+
 const PGSTOW_HELP = `usage: pgstow <command> [options] ...
 
 PostgreSQL base backups and continuous WAL archiving to object stores (S3, Azure Blob, GCS, filesystem),
@@ -85,12 +89,25 @@ export interface RunOptions {
   stderr?: NodeJS.WritableStream;
 }
 
+/**
+ * The bin scripts: runs the command with the process's arguments and sets the exit code. A request an SDK cannot
+ * abort (GCS) must not keep archive_command running past the store deadline, so once the command has finished
+ * the process gets 2 s to flush its output, then ends even if a socket is still open.
+ */
+export async function runAsProgram(program: string): Promise<void> {
+  process.exitCode = await runCli(program, process.argv.slice(2));
+  setTimeout(() => process.exit(), 2000).unref();
+}
+
 /** Runs a command line; returns the exit code (never calls process.exit). */
 export async function runCli(program: string, argv: readonly string[], run: RunOptions = {}): Promise<number> {
   const env = run.env ?? process.env;
+  // The AWS SDK warns on stderr about old Node versions on every run; that line would land in PostgreSQL's log
+  // per WAL. This is the command's own process (the engine never writes process.env).
+  if (run.env === undefined) process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stdout = (run.stdout ?? process.stdout) as CommandContext['stdout'];
   const stderr = (run.stderr ?? process.stderr) as CommandContext['stderr'];
-  const secrets = secretsFromEnv(env);
+  const secrets = [...secretsFromEnv(env), ...secretsFromArgv(argv)];
   const debug = argv.includes('--debug');
   const controller = new AbortController();
   // Every in-flight request (catalog reads run 8 at a time, plus retries and streams) listens on this one
@@ -100,6 +117,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let invokedAs = program;
+  let commandName: string | undefined;
   try {
     const resolved = resolveCommand(program, argv);
     if (!resolved) {
@@ -108,6 +126,7 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       throw new UsageError(`unknown command "${argv[0]}" (run 'pgstow --help')`);
     }
     invokedAs = resolved.invokedAs;
+    commandName = resolved.name;
     const loader = COMMANDS[resolved.name];
     if (!loader) throw new UsageError(`unknown command "${resolved.name}"`);
     const { command } = await loader();
@@ -117,20 +136,16 @@ export async function runCli(program: string, argv: readonly string[], run: RunO
       stdout.write(resolved.barmanMode ? `${invokedAs} 3.4.0 (pgstow ${VERSION})\n` : `pgstow ${VERSION}\n`);
       return ExitCode.OK;
     }
-    let args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
+    const args = parseCommandArgs(spec, resolved.args, env, resolved.barmanMode);
     const level = levelFromVerbosity(args.options.verbose as number | undefined, args.options.quiet as number | undefined);
     const log = createLogger(stderr, debug ? 'debug' : level, secrets);
     const ctx: CommandContext = { invokedAs, barmanMode: resolved.barmanMode, env, stdout, stderr, log, secrets, signal: controller.signal };
-    // With --config (or PGSTOW_CONFIG), load and validate the manifest before the command runs, so every command's
-    // destinationOf/storeOptionsFromArgs sees it (configOf(args)) and its secrets are redacted from all output.
-    if (resolved.name !== 'config' && resolved.name !== 'plugin' && configRequestOf(args, env, resolved.barmanMode)) {
-      const { argsWithConfig } = await import('../app/compose.js');
-      args = await argsWithConfig(resolved.name, spec, resolved.args, args, ctx);
-    }
     const code = await command.run(args, ctx);
     return code ?? ExitCode.OK;
   } catch (err) {
-    return reportError(err, invokedAs, stderr, secrets, debug);
+    const code = reportError(err, invokedAs, stderr, secrets, debug);
+    // Refused credentials or permissions exit as barman-cloud's connectivity test makes them (S3 4, Azure/GCS 2).
+    return BARMAN_REFUSAL_COMMANDS.has(commandName ?? '') ? barmanRefusalExitCode(err) ?? code : code;
   } finally {
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);

@@ -3,7 +3,7 @@
  * otherwise a structured log line every `intervalMs` (for CloudNativePG/journald logs).
  */
 import type { Writable } from 'node:stream';
-import type { Logger } from './logger.js';
+import type { Logger } from '../logger.js';
 
 export interface ProgressState {
   bytesRead: number;

@@ -6,8 +6,21 @@
 /** Environment variables whose values are secrets. */
 export const SECRET_ENV_VARS = [
   'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AZURE_STORAGE_KEY', 'AZURE_STORAGE_SAS_TOKEN',
-  'AZURE_STORAGE_CONNECTION_STRING', 'AZURE_CLIENT_SECRET', 'PGPASSWORD',
+  'AZURE_STORAGE_CONNECTION_STRING', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_PASSWORD',
+  'IDENTITY_HEADER', 'MSI_SECRET', 'PGPASSWORD',
 ] as const;
+
+/** Secrets given on the command line: the password of a -d conninfo or postgresql:// URI, and of any URL's userinfo. */
+export function secretsFromArgv(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (const a of argv) {
+    const url = /^[a-z][a-z0-9+.-]*:\/\/[^/@:]*:([^/@]+)@/i.exec(a)?.[1];
+    if (url) { out.push(url); try { out.push(decodeURIComponent(url)); } catch { /* not percent-encoded */ } }
+    const kv = /(?:^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/i.exec(a)?.[1];
+    if (kv) out.push(kv.startsWith("'") ? kv.slice(1, -1).replace(/\\(.)/g, '$1') : kv);
+  }
+  return out.filter((s) => s.length >= 4);
+}
 
 /** Collects secret values from an environment (and the key inside an Azure connection string). */
 export function secretsFromEnv(env: Readonly<Record<string, string | undefined>>): string[] {
@@ -27,6 +40,8 @@ export function secretsFromEnv(env: Readonly<Record<string, string | undefined>>
 }
 
 const PATTERNS: Array<[RegExp, string]> = [
+  // Userinfo in any URL (postgresql://user:pw@host, s3://KEY:SECRET@bucket).
+  [/([a-z][a-z0-9+.-]*:\/\/[^/@:\s]*:)[^/@\s]+@/gi, '$1***@'],
   // SAS signatures and tokens in URLs.
   [/([?&](?:sig|se|sv|sp|st|spr|srt|ss|sr|skoid|sktid|skt|ske|sks|skv)=)[^&\s"']+/gi, '$1***'],
   [/(AccountKey=)[^;\s"']+/gi, '$1***'],

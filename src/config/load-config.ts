@@ -12,7 +12,7 @@ import {
 } from './schema.js';
 import { ConfigValidationError, validateCluster, validateObjectStore } from './validate.js';
 import {
-  DirectorySecretSource, findKubeconfig, KubernetesSecretSource, ManifestSecretSource, SecretResolver,
+  DirectorySecretSource, findKubeconfigAsync, KubernetesSecretSource, ManifestSecretSource, SecretResolver,
   type SecretManifest, type SecretSource,
 } from './secrets.js';
 import { resolveStoreConfig, type ResolvedConfig } from './resolved-config.js';
@@ -50,12 +50,12 @@ export interface ManifestDocument {
 }
 
 /** Every object in the files, in order; `kind: List` is flattened. */
-export function readManifests(files: readonly string[]): ManifestDocument[] {
+export async function readManifests(files: readonly string[]): Promise<ManifestDocument[]> {
   const out: ManifestDocument[] = [];
   for (const file of files) {
     let text: string;
     try {
-      text = fs.readFileSync(file, 'utf8');
+      text = await fs.promises.readFile(file, 'utf8');
     } catch (err) {
       throw new ConfigError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }
@@ -234,11 +234,11 @@ export function selectTarget(docs: readonly ManifestDocument[], opts: { source?:
 }
 
 /** The secret sources in their documented order. */
-export function buildSecretSources(opts: LoadConfigOptions, secrets: readonly SecretManifest[], files: readonly string[]): SecretSource[] {
+export async function buildSecretSources(opts: LoadConfigOptions, secrets: readonly SecretManifest[], files: readonly string[]): Promise<SecretSource[]> {
   const sources: SecretSource[] = [new ManifestSecretSource(secrets, files)];
   if (opts.secretsDir) sources.push(new DirectorySecretSource(opts.secretsDir));
   const mode = opts.kubernetes ?? 'auto';
-  if (mode === 'always' || (mode === 'auto' && (opts.kubeconfig || findKubeconfig(opts.env)))) {
+  if (mode === 'always' || (mode === 'auto' && (opts.kubeconfig || await findKubeconfigAsync(opts.env)))) {
     const k: { env: typeof opts.env; kubeconfig?: string } = { env: opts.env };
     if (opts.kubeconfig) k.kubeconfig = opts.kubeconfig;
     sources.push(new KubernetesSecretSource(k));
@@ -249,12 +249,12 @@ export function buildSecretSources(opts: LoadConfigOptions, secrets: readonly Se
 /** Loads, validates and resolves a configuration. Throws ConfigValidationError / MissingSecretsError with every problem. */
 export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfig> {
   const files = [opts.configFile, ...(opts.secretsFiles ?? [])];
-  const docs = readManifests(files);
+  const docs = await readManifests(files);
   const selectOpts: { source?: string; serverName?: string; file: string } = { file: opts.configFile };
   if (opts.source !== undefined) selectOpts.source = opts.source;
   if (opts.serverName !== undefined) selectOpts.serverName = opts.serverName;
   const target = selectTarget(docs.filter((d) => d.file === opts.configFile), selectOpts);
-  const sources = opts.sources ?? buildSecretSources(opts, secretManifests(docs), files);
+  const sources = opts.sources ?? await buildSecretSources(opts, secretManifests(docs), files);
   const kube = sources.find((s): s is KubernetesSecretSource => s instanceof KubernetesSecretSource);
   // Namespace as CNPG has it: the manifest's; else the kubeconfig context's (what kubectl apply would use); else default.
   let namespace = target.namespace;

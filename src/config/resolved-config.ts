@@ -1,17 +1,13 @@
 /**
  * The frozen result of reading a manifest: where the store is, how to authenticate (with Secret values that
- * print as ***), and the WAL/backup/retention settings commands need. toStoreOptions() turns it into what the
- * storage registry takes, exactly as CNPG turns the same fields into barman-cloud's environment and flags
- * (cnpg-api §2.1–2.2).
+ * print as ***), and the WAL/backup/retention settings commands need. settingsFromResolvedConfig()
+ * (settings-from-config.ts) turns it into EngineSettings, as CNPG turns the same fields into barman-cloud's
+ * environment and flags (cnpg-api §2.1–2.2).
  */
 import { createHash } from 'node:crypto';
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
-import type { CloudProvider, StoreOptions } from '../storage/store-options.js';
-import { ConfigError } from '../errors.js';
+import type { CloudProvider } from '../storage/store-options.js';
 import { Secret } from '../secret.js';
-import type { DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
+import type { BarmanObjectStoreConfiguration, DataBackupConfiguration, SecretKeySelector, WalBackupConfiguration } from './schema.js';
 import { isMissing, MissingSecretsError, type MissingSecret, type SecretResolver, type SecretSource } from './secrets.js';
 import type { ConfigTarget } from './load-config.js';
 import { providerOf } from './validate.js';
@@ -41,6 +37,8 @@ export interface SecretUse {
 }
 
 export interface ResolvedConfig {
+  /** The store configuration as written in the manifest (secrets are references; values are in `secrets`). */
+  configuration: BarmanObjectStoreConfiguration;
   /** The manifest and object this came from. */
   source: { file: string; kind: 'Cluster' | 'ObjectStore'; name: string; namespace: string; namespaceReason: string; path: string; externalCluster?: string };
   provider: CloudProvider;
@@ -49,8 +47,8 @@ export interface ResolvedConfig {
   serverName: string | undefined;
   serverNameReason: string;
   endpointURL?: string;
-  /** endpointCA, resolved; `file` is a private copy (0600) handed to the drivers. */
-  endpointCA?: { value: Secret; file: string };
+  /** endpointCA, resolved (the PEM reaches the drivers in memory, never through a file). */
+  endpointCA?: { value: Secret };
   credentials: {
     method: CredentialMethod;
     reason: string;
@@ -80,24 +78,6 @@ export function parseRetentionPolicy(text: string): RetentionPolicy | undefined 
   return { text, count, unit, barman: `RECOVERY WINDOW OF ${count} ${unit}`, days: count * (m[2] === 'd' ? 1 : m[2] === 'w' ? 7 : 31) };
 }
 
-/** Writes secret material to a private per-user directory, named by its digest (so rotation yields a new file). */
-export function privateFile(content: string, suffix: string, env: Readonly<Record<string, string | undefined>>): string {
-  const uid = typeof process.getuid === 'function' ? process.getuid() : 0;
-  const dir = path.join(env.PGSTOW_RUNTIME_DIR ?? os.tmpdir(), `pgstow-${uid}`);
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = fs.lstatSync(dir);
-  // Someone else's directory (or a symlink) at our name in a shared /tmp must never receive our secrets.
-  if (!st.isDirectory() || st.uid !== uid) throw new ConfigError(`refusing to write secret material to ${dir}: it is not a directory owned by uid ${uid} (set PGSTOW_RUNTIME_DIR)`);
-  if ((st.mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
-  const file = path.join(dir, `${createHash('sha256').update(content).digest('hex').slice(0, 24)}${suffix}`);
-  if (!fs.existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, content, { mode: 0o600 });
-    fs.renameSync(tmp, file);
-  }
-  return file;
-}
-
 interface ResolveContext {
   resolver: SecretResolver;
   namespace: string;
@@ -106,86 +86,99 @@ interface ResolveContext {
   sources: readonly SecretSource[];
 }
 
+type SecretGetter = (field: string, sel: SecretKeySelector | undefined) => Promise<Secret | undefined>;
+type Credentials = ResolvedConfig['credentials'];
+
 export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveContext): Promise<ResolvedConfig> {
   const store = target.store;
   const p = target.path;
   const provider = providerOf(store) as CloudProvider;
   const missing: MissingSecret[] = [];
   const uses: SecretUse[] = [];
-  const get = async (field: string, sel: SecretKeySelector | undefined): Promise<Secret | undefined> => {
+  const get: SecretGetter = async (field, sel) => {
     if (!sel) return undefined;
     const r = await ctx.resolver.resolve(`${p}.${field}`, ctx.namespace, sel);
     if (isMissing(r)) { missing.push(r); return undefined; }
     uses.push({ field: `${p}.${field}`, selector: sel, value: r });
     return r;
   };
-
-  const env: Record<string, Secret> = {};
-  let method: CredentialMethod;
-  let reason: string;
-  let azureCredential: 'managed-identity' | 'default' | undefined;
-  if (store.s3Credentials) {
-    const s3 = store.s3Credentials;
-    if (s3.inheritFromIAMRole) {
-      method = 's3-iam-role';
-      reason = 's3Credentials.inheritFromIAMRole is true: the AWS default chain (IRSA web identity, Pod Identity, instance profile); region and sessionToken references are ignored, as in CNPG';
-    } else {
-      const id = await get('s3Credentials.accessKeyId', s3.accessKeyId);
-      const secret = await get('s3Credentials.secretAccessKey', s3.secretAccessKey);
-      if (id) env.AWS_ACCESS_KEY_ID = id;
-      if (secret) env.AWS_SECRET_ACCESS_KEY = secret;
-      const token = await get('s3Credentials.sessionToken', s3.sessionToken);
-      if (token) env.AWS_SESSION_TOKEN = token;
-      const region = await get('s3Credentials.region', s3.region);
-      if (region) env.AWS_DEFAULT_REGION = region;
-      method = s3.sessionToken ? 's3-access-keys-session-token' : 's3-access-keys';
-      reason = `s3Credentials.accessKeyId and secretAccessKey${s3.sessionToken ? ' with sessionToken (temporary credentials)' : ''}: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY${s3.sessionToken ? '/AWS_SESSION_TOKEN' : ''}${s3.region ? ' and AWS_DEFAULT_REGION' : ''}`;
-    }
-  } else if (store.azureCredentials) {
-    const az = store.azureCredentials;
-    if (az.connectionString) {
-      const cs = await get('azureCredentials.connectionString', az.connectionString);
-      if (cs) env.AZURE_STORAGE_CONNECTION_STRING = cs;
-      method = 'azure-connection-string';
-      reason = 'azureCredentials.connectionString: AZURE_STORAGE_CONNECTION_STRING';
-    } else {
-      const account = await get('azureCredentials.storageAccount', az.storageAccount);
-      if (account) env.AZURE_STORAGE_ACCOUNT = account;
-      if (az.storageKey) {
-        const key = await get('azureCredentials.storageKey', az.storageKey);
-        if (key) env.AZURE_STORAGE_KEY = key;
-        method = 'azure-storage-key';
-        reason = 'azureCredentials.storageAccount + storageKey: AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY (shared key)';
-      } else if (az.storageSasToken) {
-        const sas = await get('azureCredentials.storageSasToken', az.storageSasToken);
-        if (sas) env.AZURE_STORAGE_SAS_TOKEN = sas;
-        method = 'azure-sas-token';
-        reason = 'azureCredentials.storageAccount + storageSasToken: AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_SAS_TOKEN';
-      } else if (az.useDefaultAzureCredentials) {
-        method = 'azure-default-credential';
-        azureCredential = 'default';
-        reason = 'azureCredentials.useDefaultAzureCredentials: DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI), as --credential default';
-      } else {
-        method = 'azure-ad-managed-identity';
-        azureCredential = 'managed-identity';
-        reason = 'azureCredentials.inheritFromAzureAD: managed identity / Azure AD workload identity, as --credential managed-identity';
-      }
-    }
-  } else {
-    const g = store.googleCredentials ?? {};
-    if (g.gkeEnvironment) {
-      method = 'gke-workload-identity';
-      reason = 'googleCredentials.gkeEnvironment is true: Application Default Credentials from the GKE metadata server (Workload Identity)';
-    } else {
-      const json = await get('googleCredentials.applicationCredentials', g.applicationCredentials);
-      if (json) env.GOOGLE_APPLICATION_CREDENTIALS_JSON = json;
-      method = 'gcs-application-credentials';
-      reason = 'googleCredentials.applicationCredentials: the service-account JSON key, written to a private file named by GOOGLE_APPLICATION_CREDENTIALS';
-    }
-  }
-
+  const credentials = store.s3Credentials ? await s3Credentials(store.s3Credentials, get)
+    : store.azureCredentials ? await azureCredentials(store.azureCredentials, get) : await googleCredentials(store.googleCredentials ?? {}, get);
   const ca = await get('endpointCA', store.endpointCA);
+  const extraEnv = await resolveEnv(target, ctx, missing, uses);
+  if (missing.length > 0) throw new MissingSecretsError(missing);
+  const resolved = baseConfig(target, ctx, provider, credentials, extraEnv, uses);
+  if (ca) resolved.endpointCA = { value: ca };
+  const wi = await workloadIdentityReport(credentials.method, target.serviceAccountAnnotations, ctx.env);
+  if (wi) resolved.workloadIdentity = wi;
+  // Secret values are hashed (JSON shows them as ***); the rest of the settings through their JSON form.
+  const hash = createHash('sha256');
+  for (const u of uses) hash.update(`${u.field}\0${u.value.reveal()}\0`);
+  if (ca) hash.update(`endpointCA\0${ca.reveal()}\0`);
+  hash.update(JSON.stringify({ ...resolved, workloadIdentity: undefined }));
+  resolved.fingerprint = hash.digest('hex');
+  return Object.freeze(resolved);
+}
 
+async function s3Credentials(s3: NonNullable<ConfigTarget['store']['s3Credentials']>, get: SecretGetter): Promise<Credentials> {
+  if (s3.inheritFromIAMRole) {
+    return { method: 's3-iam-role', reason: 's3Credentials.inheritFromIAMRole is true: the AWS default chain (IRSA web identity, Pod Identity, instance profile); region and sessionToken references are ignored, as in CNPG', env: {} };
+  }
+  const env: Record<string, Secret> = {};
+  const id = await get('s3Credentials.accessKeyId', s3.accessKeyId);
+  const secret = await get('s3Credentials.secretAccessKey', s3.secretAccessKey);
+  if (id) env.AWS_ACCESS_KEY_ID = id;
+  if (secret) env.AWS_SECRET_ACCESS_KEY = secret;
+  const token = await get('s3Credentials.sessionToken', s3.sessionToken);
+  if (token) env.AWS_SESSION_TOKEN = token;
+  const region = await get('s3Credentials.region', s3.region);
+  if (region) env.AWS_DEFAULT_REGION = region;
+  return {
+    method: s3.sessionToken ? 's3-access-keys-session-token' : 's3-access-keys',
+    reason: `s3Credentials.accessKeyId and secretAccessKey${s3.sessionToken ? ' with sessionToken (temporary credentials)' : ''}: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY${s3.sessionToken ? '/AWS_SESSION_TOKEN' : ''}${s3.region ? ' and AWS_DEFAULT_REGION' : ''}`,
+    env,
+  };
+}
+
+async function azureCredentials(az: NonNullable<ConfigTarget['store']['azureCredentials']>, get: SecretGetter): Promise<Credentials> {
+  const env: Record<string, Secret> = {};
+  if (az.connectionString) {
+    const cs = await get('azureCredentials.connectionString', az.connectionString);
+    if (cs) env.AZURE_STORAGE_CONNECTION_STRING = cs;
+    return { method: 'azure-connection-string', reason: 'azureCredentials.connectionString: AZURE_STORAGE_CONNECTION_STRING', env };
+  }
+  const account = await get('azureCredentials.storageAccount', az.storageAccount);
+  if (account) env.AZURE_STORAGE_ACCOUNT = account;
+  if (az.storageKey) {
+    const key = await get('azureCredentials.storageKey', az.storageKey);
+    if (key) env.AZURE_STORAGE_KEY = key;
+    return { method: 'azure-storage-key', reason: 'azureCredentials.storageAccount + storageKey: AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_KEY (shared key)', env };
+  }
+  if (az.storageSasToken) {
+    const sas = await get('azureCredentials.storageSasToken', az.storageSasToken);
+    if (sas) env.AZURE_STORAGE_SAS_TOKEN = sas;
+    return { method: 'azure-sas-token', reason: 'azureCredentials.storageAccount + storageSasToken: AZURE_STORAGE_ACCOUNT/AZURE_STORAGE_SAS_TOKEN', env };
+  }
+  if (az.useDefaultAzureCredentials) {
+    return { method: 'azure-default-credential',
+      reason: 'azureCredentials.useDefaultAzureCredentials: DefaultAzureCredential (environment, workload identity, managed identity, Azure CLI), as --credential default', env, azureCredential: 'default' };
+  }
+  return { method: 'azure-ad-managed-identity',
+    reason: 'azureCredentials.inheritFromAzureAD: managed identity / Azure AD workload identity, as --credential managed-identity', env, azureCredential: 'managed-identity' };
+}
+
+async function googleCredentials(g: NonNullable<ConfigTarget['store']['googleCredentials']>, get: SecretGetter): Promise<Credentials> {
+  if (g.gkeEnvironment) {
+    return { method: 'gke-workload-identity', reason: 'googleCredentials.gkeEnvironment is true: Application Default Credentials from the GKE metadata server (Workload Identity)', env: {} };
+  }
+  const env: Record<string, Secret> = {};
+  const json = await get('googleCredentials.applicationCredentials', g.applicationCredentials);
+  if (json) env.GOOGLE_APPLICATION_CREDENTIALS_JSON = json;
+  return { method: 'gcs-application-credentials', reason: 'googleCredentials.applicationCredentials: the service-account JSON key, handed to the driver as it is (never written to a file)', env };
+}
+
+/** spec.env (Cluster) or spec.instanceSidecarConfiguration.env (ObjectStore): values and secretKeyRefs. */
+async function resolveEnv(target: ConfigTarget, ctx: ResolveContext, missing: MissingSecret[], uses: SecretUse[]): Promise<Record<string, string | Secret>> {
   const extraEnv: Record<string, string | Secret> = {};
   const envBase = target.kind === 'Cluster' ? 'spec.env' : 'spec.instanceSidecarConfiguration.env';
   for (const [i, e] of target.env.entries()) {
@@ -196,18 +189,21 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
       else { extraEnv[e.name] = r; uses.push({ field: `${envBase}[${i}]`, selector: e.valueFrom.secretKeyRef, value: r }); }
     }
   }
-  if (missing.length > 0) throw new MissingSecretsError(missing);
+  return extraEnv;
+}
 
-  const hash = createHash('sha256');
-  for (const u of uses) hash.update(`${u.field}\0${u.value.reveal()}\0`);
+function baseConfig(target: ConfigTarget, ctx: ResolveContext, provider: CloudProvider, credentials: Credentials, extraEnv: Record<string, string | Secret>, uses: SecretUse[]): ResolvedConfig {
+  const store = target.store;
+  const p = target.path;
   const resolved: ResolvedConfig = {
+    configuration: store,
     source: { file: target.file, kind: target.kind, name: target.name, namespace: ctx.namespace, namespaceReason: ctx.namespaceReason, path: target.path },
     provider,
     providerReason: `${p}.${provider === 'aws-s3' ? 's3Credentials' : provider === 'azure-blob-storage' ? 'azureCredentials' : 'googleCredentials'} is set (CNPG passes --cloud-provider ${provider})`,
     destinationPath: store.destinationPath,
     serverName: target.serverName,
     serverNameReason: target.serverNameReason,
-    credentials: { method, reason, env },
+    credentials,
     extraEnv,
     wal: {
       maxParallel: store.wal?.maxParallel ?? 1,
@@ -225,9 +221,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
     fingerprint: '',
   };
   if (target.externalCluster !== undefined) resolved.source.externalCluster = target.externalCluster;
-  if (azureCredential) resolved.credentials.azureCredential = azureCredential;
   if (store.endpointURL) resolved.endpointURL = store.endpointURL;
-  if (ca) resolved.endpointCA = { value: ca, file: privateFile(ca.reveal(), '.crt', ctx.env) };
   if (store.wal?.compression) resolved.wal.compression = store.wal.compression;
   if (store.wal?.encryption) resolved.wal.encryption = store.wal.encryption;
   if (store.data?.compression) resolved.data.compression = store.data.compression;
@@ -237,13 +231,7 @@ export async function resolveStoreConfig(target: ConfigTarget, ctx: ResolveConte
     const rp = parseRetentionPolicy(target.retentionPolicy);
     if (rp) resolved.retentionPolicy = rp;
   }
-  const wi = workloadIdentityReport(method, target.serviceAccountAnnotations, ctx.env);
-  if (wi) resolved.workloadIdentity = wi;
-  // Secret values are hashed (JSON shows them as ***); the rest of the settings through their JSON form.
-  if (ca) hash.update(`endpointCA\0${ca.reveal()}\0`);
-  hash.update(JSON.stringify({ ...resolved, workloadIdentity: undefined }));
-  resolved.fingerprint = hash.digest('hex');
-  return Object.freeze(resolved);
+  return resolved;
 }
 
 /** Every secret value, for the output redactor (ctx.secrets). */
@@ -259,43 +247,4 @@ export function secretValues(config: ResolvedConfig): string[] {
     for (const m of v.matchAll(/"private_key"\s*:\s*"([^"]+)"/g)) if (m[1]) out.push(m[1]);
   }
   return [...new Set(out)].filter((s) => s.length >= 4);
-}
-
-/**
- * StoreOptions for the registry: the base environment plus what the credentials set (file secrets win over the
- * inherited environment, as CNPG's env does), endpoint and CA. Command-line flags are applied on top by the caller.
- */
-export function toStoreOptions(config: ResolvedConfig, baseEnv: Readonly<Record<string, string | undefined>>, destinationUrl = config.destinationPath): StoreOptions {
-  const env: Record<string, string | undefined> = { ...baseEnv };
-  for (const [k, v] of Object.entries(config.extraEnv)) env[k] = typeof v === 'string' ? v : v.reveal();
-  // A key-based method must not be mixed with keys inherited from the shell (that is how the wrong key gets used).
-  if (config.provider === 'aws-s3' && config.credentials.method !== 's3-iam-role') {
-    for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_PROFILE']) delete env[k];
-  }
-  if (config.provider === 'azure-blob-storage') {
-    for (const k of ['AZURE_STORAGE_CONNECTION_STRING', 'AZURE_STORAGE_ACCOUNT', 'AZURE_STORAGE_KEY', 'AZURE_STORAGE_SAS_TOKEN']) delete env[k];
-  }
-  for (const [k, v] of Object.entries(config.credentials.env)) {
-    if (k === 'GOOGLE_APPLICATION_CREDENTIALS_JSON') env.GOOGLE_APPLICATION_CREDENTIALS = privateFile(v.reveal(), '.json', baseEnv);
-    else env[k] = v.reveal();
-  }
-  const options: StoreOptions = { provider: config.provider, destinationUrl, env };
-  if (config.endpointURL) options.endpointUrl = config.endpointURL;
-  if (config.endpointCA) options.caFile = config.endpointCA.file;
-  else {
-    // As without a manifest: barman's CA bundle variables still apply when the manifest has no endpointCA.
-    const bundle = config.provider === 'aws-s3' ? env.AWS_CA_BUNDLE : config.provider === 'azure-blob-storage' ? env.REQUESTS_CA_BUNDLE : undefined;
-    if (bundle) options.caFile = bundle;
-  }
-  if (config.provider === 'aws-s3') {
-    options.s3 = {};
-    const region = env.AWS_DEFAULT_REGION ?? env.AWS_REGION;
-    if (region) options.s3.region = region;
-  }
-  if (config.provider === 'azure-blob-storage') {
-    options.azure = {};
-    if (config.credentials.azureCredential) options.azure.credential = config.credentials.azureCredential;
-  }
-  if (config.provider === 'google-cloud-storage') options.gcs = {};
-  return options;
 }

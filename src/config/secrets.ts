@@ -91,6 +91,16 @@ export interface KubernetesSourceOptions {
   kubeconfig?: string;
 }
 
+/** The same as findKubeconfig, without blocking the event loop (the config watcher re-reads every few seconds). */
+export async function findKubeconfigAsync(env: Readonly<Record<string, string | undefined>>): Promise<{ kind: 'file'; file: string } | { kind: 'in-cluster' } | undefined> {
+  const exists = (f: string): Promise<boolean> => fs.promises.access(f).then(() => true, () => false);
+  for (const f of env.KUBECONFIG?.split(path.delimiter) ?? []) if (f !== '' && await exists(f)) return { kind: 'file', file: f };
+  const def = path.join(env.HOME ?? os.homedir(), '.kube', 'config');
+  if (!env.KUBECONFIG && await exists(def)) return { kind: 'file', file: def };
+  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
+  return undefined;
+}
+
 /** Where a kubeconfig would come from, or undefined when there is none (the API source is then skipped). */
 export function findKubeconfig(env: Readonly<Record<string, string | undefined>>): { kind: 'file'; file: string } | { kind: 'in-cluster' } | undefined {
   const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((f) => f !== '' && fs.existsSync(f));
@@ -127,14 +137,14 @@ export class KubernetesSecretSource implements SecretSource {
     this.api ??= (async () => {
       const k8s = await import('@kubernetes/client-node');
       const kc = new k8s.KubeConfig();
-      const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : findKubeconfig(this.options.env);
+      const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
       let namespace: string | undefined;
       if (where?.kind === 'file') {
         kc.loadFromFile(where.file);
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
       } else if (where?.kind === 'in-cluster') {
         kc.loadFromCluster();
-        try { namespace = fs.readFileSync(IN_CLUSTER_NAMESPACE_FILE, 'utf8').trim(); } catch { /* not in a pod */ }
+        try { namespace = (await fs.promises.readFile(IN_CLUSTER_NAMESPACE_FILE, 'utf8')).trim(); } catch { /* not in a pod */ }
       } else {
         throw new ConfigError('no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or an in-cluster service account)');
       }

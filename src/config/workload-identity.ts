@@ -29,18 +29,30 @@ function envVar(env: Env, name: string): Requirement {
   return { what: `environment ${name}`, present: Boolean(env[name]) };
 }
 
-function fileFromEnv(env: Env, name: string): Requirement {
-  const f = env[name];
-  if (!f) return { what: `environment ${name}`, present: false };
-  const ok = fs.existsSync(f);
-  return { what: `environment ${name}`, present: ok, detail: ok ? `file ${f} exists` : `file ${f} does not exist` };
+/** Whether each file named by an environment variable exists, looked up once, asynchronously. */
+async function fileChecks(env: Env, names: readonly string[]): Promise<Map<string, boolean>> {
+  const out = new Map<string, boolean>();
+  for (const name of names) {
+    const f = env[name];
+    if (f) out.set(name, await fs.promises.access(f).then(() => true, () => false));
+  }
+  return out;
 }
+
+const FILE_VARIABLES = ['AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE', 'GOOGLE_APPLICATION_CREDENTIALS', 'AZURE_FEDERATED_TOKEN_FILE'];
 
 function alt(name: string, requirements: Requirement[]): { name: string; requirements: Requirement[]; satisfied: boolean } {
   return { name, requirements, satisfied: requirements.every((r) => r.present === true) };
 }
 
-export function workloadIdentityReport(method: CredentialMethod, annotations: Readonly<Record<string, string>>, env: Env): WorkloadIdentityReport | undefined {
+export async function workloadIdentityReport(method: CredentialMethod, annotations: Readonly<Record<string, string>>, env: Env): Promise<WorkloadIdentityReport | undefined> {
+  const files = await fileChecks(env, FILE_VARIABLES);
+  const fileFromEnv = (e: Env, name: string): Requirement => {
+    const f = e[name];
+    if (!f) return { what: `environment ${name}`, present: false };
+    const ok = files.get(name) === true;
+    return { what: `environment ${name}`, present: ok, detail: ok ? `file ${f} exists` : `file ${f} does not exist` };
+  };
   const annotation = (name: string): WorkloadIdentityReport['serviceAccountAnnotation'] => {
     const a: NonNullable<WorkloadIdentityReport['serviceAccountAnnotation']> = { name, inManifest: annotations[name] !== undefined };
     if (annotations[name] !== undefined) a.value = annotations[name];

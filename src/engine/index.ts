@@ -4,6 +4,14 @@
  */
 export type * from './types.js';
 export type * from './settings.js';
-export { ERRORS, ExitCode, PgstowError, isPgstowError } from '../errors.js';
+export { openEngine } from './open-engine.js';
+export { ERRORS, ExitCode, PgstowError, UsageError, ConfigError, OperationError, isPgstowError } from '../errors.js';
+export {
+  StorageError, ObjectNotFoundError, ObjectExistsError, AccessDeniedError, InvalidCredentialsError, BucketNotFoundError, TlsError,
+  StorageUnavailableError, StorageRequestError, IntegrityError,
+} from '../storage/errors.js';
 export { WARNINGS, silentLogger } from '../logger.js';
 export { Secret } from '../secret.js';
+/** Where an engine keeps a WAL spool below a base directory (one per destination and server). */
+export { defaultSpoolDir } from '../services/wal-spool.js';
+export { memoryBudget, parseMemorySize, type MemoryBudget } from '../memory-budget.js';

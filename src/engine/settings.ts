@@ -60,7 +60,10 @@ export interface WalSettings {
   encryption?: ServerSideEncryption;
   /** One archiveWal/restoreWal call handles its file plus up to maxParallel − 1 others (default 1). */
   maxParallel?: number;
-  /** Spool directory for maxParallel > 1 (default <tmp>/pgstow/<per destination and server>). */
+  /**
+   * Base directory of the spools maxParallel > 1 uses (default <tmp>/pgstow): the engine keeps one spool per
+   * destination and server below it (wal-archive-spool/<server>-<hash>, wal-restore-spool/<server>-<hash>).
+   */
   spoolDir?: string;
   /** WAL segment size for prefetching; default: learned from the first restored segment. */
   segmentSize?: number;

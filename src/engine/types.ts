@@ -10,15 +10,26 @@ import type { BackupInfo } from '../domain/backup/backup-info.js';
 import type { BackupManifest } from '../domain/backup/backup-manifest.js';
 import type { ObjectInfo } from '../storage/object-store.js';
 import type { WalArchiveReport } from '../services/wal-archive-report.js';
+import type { WalCleanupRule } from '../domain/retention/wal-cleanup.js';
 import type { DataCompression, EngineSettings, PostgresSettings } from './settings.js';
 
-export type { Logger, LogLevel, WarningCode, ErrorCode, BackupInfo, BackupManifest, ObjectInfo, WalArchiveReport };
+export type { Logger, LogLevel, WarningCode, ErrorCode, BackupInfo, BackupManifest, ObjectInfo, WalArchiveReport, WalCleanupRule };
 
 export interface OpenEngineOptions {
   /** Where the engine logs (default: nowhere). Warnings carry stable codes (WARNINGS in logger.ts). */
   log?: Logger;
   /** Aborting it cancels every call in flight and closes the engine. */
   signal?: AbortSignal;
+  /**
+   * For tests: decorates each store the engine opens, under its retry decorator (restic's test hook), e.g.
+   * with withFaults() from pgstow's faulty-store to inject failures. Not for production use.
+   */
+  wrapStore?: (store: import('../storage/object-store.js').ObjectStore, purpose: 'wal' | 'data') => import('../storage/object-store.js').ObjectStore;
+  /**
+   * The process's memory budget (src/memory-budget.ts), shared by every engine a host opens: part sizes, parts in
+   * flight, archives and objects at once follow from it. Default: a budget of its own, 100 MiB.
+   */
+  memory?: import('../memory-budget.js').MemoryBudget;
 }
 
 /** Every call takes a signal: aborting it cancels that call only (it rejects; nothing half-written stays). */
@@ -105,6 +116,10 @@ export interface TakeBackupOptions extends CallOptions {
   /** Default settings.tags. */
   tags?: Readonly<Record<string, string>>;
   onProgress?: (progress: BackupProgress) => void;
+  /** After the backup, unfinished uploads, orphans and FAILED backups untouched this long are removed (default 24 h). */
+  garbageAgeMs?: number;
+  /** Remove FAILED backups in that clean-up too (default true; the barman-cloud drop-in keeps them, as Barman). */
+  removeFailed?: boolean;
 }
 
 export interface TakeBackupResult {
@@ -168,10 +183,14 @@ export interface RestoreBackupOptions extends CallOptions {
   streamsPerObject?: number;
   partSize?: number;
   onProgress?: (p: { downloadedBytes: number; writtenBytes: number; totalBytes: number }) => void;
+  /** Restore a backup that cannot be verified (not DONE, inconsistent backup.info, manifest missing), with warnings. */
+  allowUnverified?: boolean;
 }
 
 export interface RestoreBackupResult {
   backupId: string;
+  /** The backup's first WAL segment (replay starts there: it must be in the archive). */
+  beginWal: string | null;
   backupName: string | null;
   status: string;
   /** Tar objects restored. */
@@ -263,6 +282,10 @@ export interface DeleteBackupsOptions extends CallOptions {
   now?: Date;
   /** Dry runs: keep every WAL key in the plan (default: counts and first/last key only). */
   listWalKeys?: boolean;
+  /** Unfinished uploads, orphans and FAILED backups untouched this long are removed too (default 24 h). */
+  garbageAgeMs?: number;
+  /** Remove FAILED backups in that clean-up too (default true; the barman-cloud drop-in keeps them, as Barman). */
+  removeFailed?: boolean;
 }
 
 export interface DeleteBackupPlan {
@@ -281,6 +304,8 @@ export interface DeleteWalPlan {
   /** The backup whose removal frees these WAL files. */
   readonly backupId: string;
   readonly reason: string;
+  /** The cleanup rule in full (what is removed, up to where, which timelines and ranges stay protected). */
+  readonly rule: WalCleanupRule;
   readonly objects: number;
   readonly bytes: number;
   readonly firstKey: string | null;
@@ -301,6 +326,18 @@ export interface DeleteBackupsResult {
   readonly dryRunLines: readonly string[];
   readonly deletedObjects: number;
   readonly deletedBytes: number;
+  /** Garbage removed besides (or, dry run, that would be): unfinished uploads, orphan and FAILED backups. */
+  readonly removed: readonly GarbageRemoval[];
+}
+
+export interface GarbageRemoval {
+  readonly kind: 'upload' | 'orphan backup' | 'failed backup';
+  /** The backup id, or the key of an unfinished upload. */
+  readonly name: string;
+  readonly keys: readonly string[];
+  readonly bytes: number;
+  /** Why it was judged garbage. */
+  readonly reason: string;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -315,6 +352,8 @@ export interface CheckWalArchiveOptions extends CallOptions {
 export interface CheckWalArchiveResult {
   /** The bucket does not exist: nothing can conflict. */
   bucketMissing: boolean;
+  /** The bucket did not exist and was created (Barman ≥ 3.16 does so in check-wal-archive). */
+  bucketCreated?: boolean;
 }
 
 export type CheckStepName = 'list' | 'put' | 'get' | 'delete';

@@ -19,7 +19,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { BackupCompression } from '../domain/backup/backup-manifest.js';
-import { clamp, getCodec, loadSnappy, zstd } from './codecs.js';
+import { clamp, getCodec, loadSnappy } from './codecs.js';
 import { lz4CompressBlocks, lz4FrameEnd, lz4FrameHeader } from './lz4-compress.js';
 import { xxh32Stream } from './xxhash32.js';
 import { runFilterProgram } from './child-process-transform.js';
@@ -95,8 +95,8 @@ function zstdEncoder(level: number, blockSize: number): BlockEncoder {
     const pool = new FramePool(() => create({ params, chunkSize: 256 * 1024 } as zlib.ZlibOptions), zc.ZSTD_e_end);
     return { ...framesEncoder(blockSize, (b) => pool.frame(b)), close: () => pool.close() };
   }
-  // Node without zstd in node:zlib (before 22.15): libzstd through zstd-napi, on the main thread.
-  return framesEncoder(blockSize, async (b) => zstd().compress(b, { compressionLevel: level }));
+  // engines: Node >= 22.15, which has zstd in node:zlib.
+  throw new Error('zstd needs Node 22.15 or later (node:zlib has no zstd here)');
 }
 
 /**

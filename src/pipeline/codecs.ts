@@ -3,7 +3,9 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   node:zlib or zstd-napi    lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
+ *   zstd   node:zlib (Node ≥ 22.15)  lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
+ * (zstd was zstd-napi: node:zlib's libzstd compresses as fast and runs on the thread pool rather than blocking
+ * the event loop, and a fresh install no longer compiles libzstd from source; measured in docs/wal.md.)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
  * compression never loads them. Every codec offers streaming Transforms and whole-buffer fast paths.
  */
@@ -56,17 +58,10 @@ export function loadSnappy(): { snappy: SnappyBinding; crc32c: Crc32c } {
   }
   return snappyLib;
 }
-interface ZstdModule {
-  compress(data: Uint8Array, p?: { compressionLevel?: number }): Buffer;
-  decompress(data: Uint8Array): Buffer;
-  CompressStream: new (p?: { compressionLevel?: number }) => Transform;
-  DecompressStream: new () => Transform;
-}
 interface LzmaModule {
   createCompressor(o?: { preset?: number; threads?: number }): Transform;
   createDecompressor(o?: Record<string, unknown>): Transform;
 }
-export const zstd = (): ZstdModule => require('zstd-napi') as ZstdModule;
 const lzma = (): LzmaModule => require('lzma-native') as LzmaModule;
 
 export function clamp(codec: { levels: Codec['levels']; name: string }, level: number | undefined, fallback: number): number {
@@ -158,38 +153,19 @@ const xz: Codec = {
   decompress(data) { return guard('xz', 'decompress', () => throughStream(data, this.createDecompressor())); },
 };
 
-/**
- * node:zlib's zstd (Node ≥ 22.15) where present: it runs on the libuv thread pool, while zstd-napi runs on
- * the main thread (blocking a long-lived process's event loop ~20 ms per WAL segment). Same libzstd format.
- */
-interface NodeZstd {
-  zstdCompress(data: Buffer, o: zlib.ZlibOptions, cb: (e: Error | null, r: Buffer) => void): void;
-  createZstdCompress(o?: zlib.ZlibOptions): Duplex;
-  createZstdDecompress(o?: zlib.ZlibOptions): Duplex;
-}
-const nodeZstd = typeof (zlib as unknown as Partial<NodeZstd>).zstdCompress === 'function' ? zlib as unknown as NodeZstd : undefined;
-const zstdParams = (level: number): zlib.ZlibOptions => ({ params: { [(zlib.constants as unknown as Record<string, number>).ZSTD_c_compressionLevel as number]: level } } as zlib.ZlibOptions);
-
+const zstdLevel = (level: number): zlib.ZstdOptions => ({ params: { [zlib.constants.ZSTD_c_compressionLevel]: level } });
 const zstdCodec: Codec = {
   name: 'zstd', suffix: '.zst', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
   levels: { min: -22, max: 22, low: 1, medium: 4, high: 9 },
-  createCompressor(level) {
-    if (nodeZstd) return nodeZstd.createZstdCompress(zstdParams(clamp(this, level, 4)));
-    const Z = zstd();
-    return new Z.CompressStream({ compressionLevel: clamp(this, level, 4) });
-  },
-  createDecompressor() {
-    if (nodeZstd) return decodeErrors('zstd', nodeZstd.createZstdDecompress({ chunkSize: 1 << 20 }));
-    const Z = zstd();
-    return decodeErrors('zstd', new Z.DecompressStream());
-  },
-  compress(data, level) {
-    const l = clamp(this, level, 4);
-    if (nodeZstd) { const z = nodeZstd; return guard('zstd', 'compress', () => new Promise<Buffer>((res, rej) => z.zstdCompress(data, zstdParams(l), (e, r) => (e ? rej(e) : res(r))))); }
-    return guard('zstd', 'compress', () => zstd().compress(data, { compressionLevel: l }));
-  },
-  decompress(data) { return guard('zstd', 'decompress', () => throughStream(data, this.createDecompressor())); },
+  createCompressor(level) { return zlib.createZstdCompress(zstdLevel(clamp(this, level, 4))); },
+  createDecompressor() { return decodeErrors('zstd', zlib.createZstdDecompress({ chunkSize: 1 << 20 })); },
+  compress(data, level) { return guard('zstd', 'compress', () => promisifyZstd(zlib.zstdCompress, data, zstdLevel(clamp(this, level, 4)))); },
+  decompress(data) { return guard('zstd', 'decompress', () => promisifyZstd(zlib.zstdDecompress, data, {})); },
 };
+
+function promisifyZstd(fn: (b: Buffer, o: zlib.ZstdOptions, cb: (e: Error | null, r: Buffer) => void) => void, data: Buffer, o: zlib.ZstdOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => fn(data, o, (e, r) => (e ? reject(e) : resolve(r))));
+}
 
 const lz4Codec: Codec = {
   name: 'lz4', suffix: '.lz4', magic: Buffer.from([0x04, 0x22, 0x4d, 0x18]),

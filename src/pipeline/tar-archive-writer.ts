@@ -6,6 +6,7 @@
  * a file that vanishes before it is opened is skipped with a warning (WAL replay repairs both).
  */
 import * as fsp from 'node:fs/promises';
+import type { WarningCode } from '../logger.js';
 import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar-header.js';
 import type { VolumeResult, VolumeSink } from './volume-sink.js';
 import type { WalkEntry } from './pgdata-walker.js';
@@ -20,7 +21,7 @@ export interface ArchiveWriterOptions {
   maxArchiveSize: number;
   /** Opens volume n (0 = first). */
   openVolume: (volume: number) => VolumeSink;
-  onWarning?: (msg: string) => void;
+  onWarning?: (code: WarningCode, msg: string) => void;
   /** Called with uncompressed bytes as they are read, and the member being written. */
   onProgress?: (bytes: number, member: string) => void;
 }
@@ -64,7 +65,7 @@ export class TarArchiveWriter {
       }
     } catch (err) {
       await opened?.close();
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.('WARN_FILE_VANISHED', `skipping ${entry.path}: it disappeared during the backup`); return false; }
       throw err;
     }
     const ids = await idNames();
@@ -87,12 +88,12 @@ export class TarArchiveWriter {
       sink.members++;
       return true;
     }
-    if (!st.isFile()) { await opened?.close(); this.opts.onWarning?.(`skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
+    if (!st.isFile()) { await opened?.close(); this.opts.onWarning?.('WARN_FILE_SKIPPED', `skipping ${entry.path}: not a regular file, directory or symlink`); return false; }
     let fh: fsp.FileHandle;
     if (opened) fh = opened;
     else {
       try { fh = await fsp.open(entry.path, 'r'); } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.(`skipping ${entry.path}: it disappeared during the backup`); return false; }
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { this.opts.onWarning?.('WARN_FILE_VANISHED', `skipping ${entry.path}: it disappeared during the backup`); return false; }
         throw err;
       }
     }
@@ -115,7 +116,7 @@ export class TarArchiveWriter {
           }
         }
         if (got < want) {
-          if (!shrunk) this.opts.onWarning?.(`${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
+          if (!shrunk) this.opts.onWarning?.('WARN_FILE_SHRANK', `${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
           shrunk = true;
           buf.fill(0, got);
         }

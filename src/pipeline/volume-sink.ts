@@ -70,11 +70,16 @@ export class VolumeSink {
     if (opts.compressor) stages.push(opts.compressor);
     const piped = pipeline([...stages, this.meter] as unknown as [Readable, Transform]);
     const uploaded = opts.upload(this.meter);
-    this.done = Promise.all([piped, uploaded]).then(() => undefined);
+    const both = Promise.all([piped, uploaded]);
+    // At the first failure everything stops (the upload sees its body end, the writers are released).
+    both.catch(() => { this.input.destroy(); this.meter.destroy(); });
+    this.done = both.then(() => undefined, async (err: unknown) => {
+      if (!isCutOff(err)) throw err;
+      // The pipeline only reports that its consumer went away: the upload's own error says why.
+      throw await uploaded.then(() => err, (e: unknown) => e);
+    });
     this.done.catch((err: unknown) => {
       this.failure ??= err;
-      this.input.destroy();
-      this.meter.destroy();
       for (const reject of this.waiting) reject(err);
       this.waiting.clear();
     });
@@ -116,4 +121,10 @@ export class VolumeSink {
     this.meter.destroy(err);
     this.done.catch(() => undefined);
   }
+}
+
+/** An abort or premature close: a stream stopped because another one failed, not a cause of its own. */
+function isCutOff(err: unknown): boolean {
+  const e = err as { name?: string; code?: string } | undefined;
+  return e?.name === 'AbortError' || e?.code === 'ABORT_ERR' || e?.code === 'ERR_STREAM_PREMATURE_CLOSE';
 }

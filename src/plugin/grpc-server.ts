@@ -12,6 +12,7 @@ import {
   Server, ServerCredentials, type ServerUnaryCall, type sendUnaryData, type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import { errorMessage } from '../errors.js';
+import { ShuttingDownError } from './plugin-errors.js';
 import { grpcCodeOf, GrpcCode, toStatus } from './grpc-status.js';
 import { HealthState } from './health-service.js';
 import { identityService } from './identity-service.js';
@@ -42,6 +43,8 @@ export class PluginServer {
   /** Aborted when the shutdown grace period ends: long handlers (a backup) fail cleanly instead of being cut. */
   private readonly stopping = new AbortController();
   private inFlight = 0;
+  /** False from the start of shutdown: calls arriving on connections still open are refused. */
+  private accepting = true;
   private idle: Array<() => void> = [];
 
   private constructor(
@@ -67,9 +70,10 @@ export class PluginServer {
     // Handlers reach the server object (in-flight count, stop signal) that exists only once bound.
     const ref: { current?: PluginServer } = {};
     const track = <T>(run: () => Promise<T>): Promise<T> => (ref.current as PluginServer).track(run);
+    const accepting = (): boolean => ref.current?.accepting !== false;
     const signal = (): AbortSignal => (ref.current as PluginServer).stopping.signal;
     for (const s of served) {
-      grpcServer.addService(defs[s.name], wrapService(s, log, secrets, track, signal));
+      grpcServer.addService(defs[s.name], wrapService(s, { log, secrets, track, signal, accepting }));
     }
     grpcServer.addService(defs.Health, health.implementation());
 
@@ -116,6 +120,7 @@ export class PluginServer {
    * the server is closed whatever runs.
    */
   async shutdown(graceMs = 25_000, forceMs = 5_000): Promise<void> {
+    this.accepting = false;
     this.health.setAll('NOT_SERVING');
     this.health.endWatches();
     const drained = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
@@ -152,18 +157,29 @@ async function prepareSocketPath(socketPath: string): Promise<void> {
   await fsp.unlink(socketPath);
 }
 
-type Track = <T>(run: () => Promise<T>) => Promise<T>;
+interface WrapContext {
+  log: PluginLogger;
+  secrets: SecretRegistry;
+  track: <T>(run: () => Promise<T>) => Promise<T>;
+  signal: () => AbortSignal;
+  accepting: () => boolean;
+}
 
-function wrapService(s: ServedService, log: PluginLogger, secrets: SecretRegistry, track: Track, serverSignal: () => AbortSignal): UntypedServiceImplementation {
+function wrapService(s: ServedService, w: WrapContext): UntypedServiceImplementation {
+  const { log, secrets, track } = w;
   const out: UntypedServiceImplementation = {};
   for (const [method, handler] of Object.entries(s.implementation as Record<string, unknown>)) {
     if (typeof handler !== 'function') continue;
     const fn = handler as (req: unknown, ctx: CallContext) => unknown;
     const name = `${s.name}/${method}`;
     out[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+      if (!w.accepting()) {
+        callback(toStatus(new ShuttingDownError(name)));
+        return;
+      }
       const cancelled = new AbortController();
       call.on('cancelled', () => cancelled.abort(new Error('the client cancelled the call')));
-      const ctx: CallContext = { method: name, metadata: call.metadata, signal: AbortSignal.any([cancelled.signal, serverSignal()]) };
+      const ctx: CallContext = { method: name, metadata: call.metadata, signal: AbortSignal.any([cancelled.signal, w.signal()]) };
       const started = performance.now();
       track(async () => fn(call.request, ctx)).then(
         (res) => {

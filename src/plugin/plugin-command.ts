@@ -21,6 +21,8 @@ export interface PluginMode {
 
 /** Mode → module. The operator side adds `operator` here. */
 export const PLUGIN_MODES: Readonly<Record<string, { summary: string; load: () => Promise<PluginMode> }>> = {
+  instance: { summary: 'the sidecar of every PostgreSQL pod: WAL archive/restore, backups, metrics', load: () => import('./instance/instance-mode.js') },
+  restore: { summary: 'the sidecar of the recovery Job: lays down PGDATA, restores WAL', load: () => import('./restore/restore-mode.js') },
   operator: { summary: 'the operator side (a Deployment): sidecar injection, per-Cluster RBAC, status; TCP with mutual TLS', load: () => import('./operator/operator-mode.js') },
   healthcheck: { summary: 'healthcheck unix: ask the plugin socket grpc.health.v1 (the sidecar\'s startup probe)', load: () => import('./healthcheck.js') },
 };

@@ -3,9 +3,9 @@
  * `-d` holding a conninfo string (empty or containing "=") is used verbatim, otherwise -h/-p/-U/-d; then the
  * libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGPASSFILE, PGDATABASE, PGSSLMODE, PGSSLROOTCERT,
  * PGSSLCERT, PGSSLKEY, PGCONNECT_TIMEOUT, PGAPPNAME) fills what is missing. Pure: no I/O except reading
- * the SSL files named by the settings and probing the default socket directory.
+ * the SSL files named by the settings and probing the default socket directory (asynchronously).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { promises as fsp } from 'node:fs';
 import { userInfo } from 'node:os';
 import * as path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -46,7 +46,8 @@ export function parseConninfo(text: string): Record<string, string> {
     let key = '';
     while (i < n && /[A-Za-z0-9_]/.test(text[i] as string)) key += text[i++];
     skipWs();
-    if (!key || text[i] !== '=') throw new UsageError(`invalid connection string: expected "keyword=value" near "${text.slice(i, i + 20)}"`);
+    // The text is never echoed: it may hold a password.
+    if (!key || text[i] !== '=') throw new UsageError(`invalid connection string: expected "keyword=value" at character ${i + 1}`);
     i++;
     skipWs();
     let value = '';
@@ -74,7 +75,7 @@ export function parseConninfo(text: string): Record<string, string> {
 /** Parses a postgresql:// URI into libpq keywords. */
 function parseUri(text: string): Record<string, string> {
   let url: URL;
-  try { url = new URL(text); } catch { throw new UsageError('invalid connection URI'); }
+  try { url = new URL(text); } catch { throw new UsageError('invalid connection URI (not printed: it may hold a password)'); }
   const out: Record<string, string> = {};
   if (url.hostname) out.host = decodeURIComponent(url.hostname.replace(/^\[|\]$/g, ''));
   if (url.port) out.port = url.port;
@@ -86,18 +87,20 @@ function parseUri(text: string): Record<string, string> {
   return out;
 }
 
-function defaultSocketDir(port: number): string {
+async function defaultSocketDir(port: number): Promise<string> {
   for (const dir of ['/var/run/postgresql', '/tmp']) {
-    if (existsSync(path.join(dir, `.s.PGSQL.${port}`))) return dir;
+    if (await fsp.access(path.join(dir, `.s.PGSQL.${port}`)).then(() => true, () => false)) return dir;
   }
   return 'localhost';
 }
 
-export function resolveConnection(args: ConnectionArgs, env: Readonly<Record<string, string | undefined>>): PgConnectionConfig {
+export async function resolveConnection(args: ConnectionArgs, env: Readonly<Record<string, string | undefined>>): Promise<PgConnectionConfig> {
   let kv: Record<string, string> = {};
   const dbArg = args.dbname;
-  if (dbArg !== undefined && (dbArg === '' || dbArg.includes('='))) {
-    kv = /^postgres(ql)?:\/\//.test(dbArg) ? parseUri(dbArg) : parseConninfo(dbArg);
+  // libpq: a dbname that is empty, holds "=" or starts with postgresql:// or postgres:// is a whole conninfo.
+  const isUri = dbArg !== undefined && /^postgres(ql)?:\/\//i.test(dbArg);
+  if (dbArg !== undefined && (dbArg === '' || dbArg.includes('=') || isUri)) {
+    kv = isUri ? parseUri(dbArg) : parseConninfo(dbArg);
   } else {
     if (args.host) kv.host = args.host;
     if (args.port) kv.port = args.port;
@@ -109,7 +112,7 @@ export function resolveConnection(args: ConnectionArgs, env: Readonly<Record<str
   const port = Number(portText);
   if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new UsageError(`invalid PostgreSQL port "${portText}"`);
   // libpq takes the first host of a comma-separated list here; multi-host failover is not needed for a backup.
-  const host = (pick('host', 'PGHOST') ?? pick('hostaddr', 'PGHOSTADDR') ?? defaultSocketDir(port)).split(',')[0] as string;
+  const host = (pick('host', 'PGHOST') ?? pick('hostaddr', 'PGHOSTADDR') ?? await defaultSocketDir(port)).split(',')[0] as string;
   const user = pick('user', 'PGUSER') ?? safeUserName();
   const database = pick('dbname', 'PGDATABASE') ?? user;
   const cfg: PgConnectionConfig = {
@@ -122,10 +125,10 @@ export function resolveConnection(args: ConnectionArgs, env: Readonly<Record<str
   const timeout = pick('connect_timeout', 'PGCONNECT_TIMEOUT');
   if (timeout && Number(timeout) > 0) cfg.connectionTimeoutMillis = Number(timeout) * 1000;
   const sslmode = pick('sslmode', 'PGSSLMODE') ?? (host.startsWith('/') ? 'disable' : 'prefer');
-  const readPem = (k: string, e: string): string | undefined => {
+  const readPem = async (k: string, e: string): Promise<string | undefined> => {
     const file = pick(k, e);
     if (!file) return undefined;
-    try { return readFileSync(file, 'utf8'); } catch (err) {
+    try { return await fsp.readFile(file, 'utf8'); } catch (err) {
       throw new UsageError(`cannot read ${k} file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
   };
@@ -137,9 +140,9 @@ export function resolveConnection(args: ConnectionArgs, env: Readonly<Record<str
       break;
     case 'require': case 'verify-ca': case 'verify-full': {
       const ssl: NonNullable<Exclude<PgConnectionConfig['ssl'], false>> = { rejectUnauthorized: sslmode !== 'require' };
-      const ca = readPem('sslrootcert', 'PGSSLROOTCERT');
-      const cert = readPem('sslcert', 'PGSSLCERT');
-      const key = readPem('sslkey', 'PGSSLKEY');
+      const ca = await readPem('sslrootcert', 'PGSSLROOTCERT');
+      const cert = await readPem('sslcert', 'PGSSLCERT');
+      const key = await readPem('sslkey', 'PGSSLKEY');
       if (ca) ssl.ca = ca;
       if (cert) ssl.cert = cert;
       if (key) ssl.key = key;

@@ -8,7 +8,9 @@
  * or an interrupted delete from a Barman older than pgstow's ordering: reported, never listed as a backup.
  */
 import { ExitCode, PgstowError } from '../errors.js';
-import { BackupInfoError, BackupStatus, parseBackupInfo, type BackupInfo } from '../domain/backup/backup-info.js';
+import { runPool } from '../concurrency.js';
+import { BackupInfoError, BackupStatus, isBackupId, parseBackupInfo, type BackupInfo } from '../domain/backup/backup-info.js';
+import { backupInfoProblem } from '../domain/backup/backup-info-check.js';
 import { isWalFileName } from '../domain/wal/wal-file-name.js';
 import { ObjectNotFoundError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
@@ -40,6 +42,9 @@ export interface CatalogBackup {
 export interface UnreadableBackup {
   readonly id: string;
   readonly error: string;
+  /** Objects under base/<id>/ other than backup.info and annotations/ (what deleting it removes, with backup.info). */
+  readonly objects?: readonly ObjectInfo[];
+  readonly backupInfoKey?: string;
 }
 
 export interface IncompleteBackup {
@@ -93,26 +98,28 @@ export async function loadCatalog(store: ObjectStore, layout: BarmanLayout, opti
   const backups: CatalogBackup[] = [];
   const unreadable: UnreadableBackup[] = [];
   const incomplete: IncompleteBackup[] = [];
-  await mapLimit(ids, options.concurrency ?? 8, async (id) => {
+  await runPool(ids, options.concurrency ?? 8, async (id) => {
     const p = byId.get(id)!;
     if (!p.hasInfo) {
       incomplete.push({ id, objects: p.data });
       return;
     }
-    const key = layout.backupInfoKey(id);
     try {
-      const text = (await readAll(store, key, options.signal)).toString('utf8');
-      const { info, warnings } = parseBackupInfo(text);
-      const keep = p.keepKey ? await readKeep(store, p.keepKey, options.signal) : null;
-      backups.push({ id, info, keep, warnings, dataObjects: p.data, backupInfoKey: key });
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) {
+      const read = await readBackupInfo(store, layout, id, options.signal);
+      if (!read) {
         // Deleted between listing and reading: the same as never having been there.
         incomplete.push({ id, objects: p.data });
         return;
       }
+      // A backup.info that does not hold together (a changed begin_wal, status…) is never listed as a backup:
+      // retention and restore would act on wrong WAL ranges.
+      const problem = backupInfoProblem(read.info);
+      if (problem !== undefined) throw new BackupInfoError(`${read.key} does not hold together: ${problem}`);
+      const keep = p.keepKey ? await readKeep(store, p.keepKey, options.signal) : null;
+      backups.push({ id, info: read.info, keep, warnings: read.warnings, dataObjects: p.data, backupInfoKey: read.key });
+    } catch (err) {
       if (err instanceof BackupInfoError) {
-        unreadable.push({ id, error: err.message });
+        unreadable.push({ id, error: err.message, objects: p.data, backupInfoKey: layout.backupInfoKey(id) });
         return;
       }
       throw err;
@@ -141,9 +148,9 @@ export function keepLabel(keep: string | null): string {
 }
 
 // -----------------------------------------------------------------------------------------------------------
-// Identifiers
+// Identifiers: the one resolver every command and the restore use, with one set of error codes.
 
-/** No backup matches a name or shortcut. Exit 4, as Barman (a ValueError there). */
+/** No backup matches a name, or a shortcut finds no backup. Exit 4 for a name, as Barman (a ValueError there). */
 export class UnknownBackupError extends PgstowError {
   constructor(message: string) {
     super('ERR_BACKUP_UNKNOWN', ExitCode.GENERAL, message);
@@ -159,41 +166,78 @@ export class AmbiguousBackupNameError extends PgstowError {
 }
 AmbiguousBackupNameError.prototype.name = 'AmbiguousBackupNameError';
 
-const ID_RE = /^\d{8}T\d{6}$/;
+/** A backup id without backup.info, or a shortcut (latest, oldest…) on a server without backups. Exit 1, as Barman. */
+export class BackupNotFoundError extends PgstowError {
+  constructor(message: string) {
+    super('ERR_BACKUP_NOT_FOUND', ExitCode.OPERATION, message);
+  }
+}
+BackupNotFoundError.prototype.name = 'BackupNotFoundError';
 
 /** True for text shaped like a backup id (YYYYMMDDTHHMMSS). */
-export function isBackupIdText(text: string): boolean {
-  return ID_RE.test(text);
+export const isBackupIdText = isBackupId;
+
+/** What the resolver needs of a backup. */
+export interface BackupRef {
+  readonly id: string;
+  readonly status: string;
+  readonly name: string | null | undefined;
+}
+
+export function refOf(b: CatalogBackup): BackupRef {
+  return { id: b.id, status: b.info.status, name: b.info.backupName };
+}
+
+export interface ResolveOptions {
+  /** latest/last: the newest backup of any status (Barman's catalog commands), or the newest DONE one when there is one (restore). */
+  latest?: 'any' | 'prefer-done';
 }
 
 /**
  * Resolves what a user typed: a backup id (returned as-is, even if absent, as Barman does), `first`/`oldest`,
- * `last`/`latest` (any status, by id), `last-failed`, or a backup name (exactly one match required).
+ * `last`/`latest`, `last-failed`, or a backup name (exactly one match required).
  */
-export function resolveBackupId(catalog: BackupCatalog, identifier: string): string {
-  if (ID_RE.test(identifier)) return identifier;
-  const all = catalog.backups;
-  const shortcut = (list: readonly CatalogBackup[], pick: 'first' | 'last', what: string): string => {
-    const b = pick === 'first' ? list[0] : list[list.length - 1];
-    if (!b) throw new UnknownBackupError(`No ${what} backup found for server '${catalog.serverName}'`);
+export function resolveBackupId(catalog: { readonly serverName: string; readonly backups: readonly CatalogBackup[] }, identifier: string, options: ResolveOptions = {}): string {
+  return resolveBackupRef(catalog.serverName, catalog.backups.map(refOf), identifier, options);
+}
+
+export function resolveBackupRef(serverName: string, backups: readonly BackupRef[], identifier: string, options: ResolveOptions = {}): string {
+  if (isBackupId(identifier)) return identifier;
+  const all = [...backups].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const pick = (b: BackupRef | undefined, what: string): string => {
+    if (!b) throw new BackupNotFoundError(`No ${what} backup found for server '${serverName}'`);
     return b.id;
   };
   switch (identifier) {
     case 'first':
     case 'oldest':
-      return shortcut(all, 'first', 'oldest');
+      return pick(all[0], 'oldest');
     case 'last':
     case 'latest':
-      return shortcut(all, 'last', 'latest');
+      return pick((options.latest === 'prefer-done' ? all.filter((b) => b.status === BackupStatus.DONE).at(-1) : undefined) ?? all.at(-1), 'latest');
     case 'last-failed':
-      return shortcut(all.filter((b) => b.info.status === BackupStatus.FAILED), 'last', 'failed');
+      return pick(all.filter((b) => b.status === BackupStatus.FAILED).at(-1), 'failed');
   }
-  const named = all.filter((b) => b.info.backupName === identifier);
+  const named = all.filter((b) => b.name === identifier);
   if (named.length > 1) {
-    throw new AmbiguousBackupNameError(`Multiple backups found matching name '${identifier}' for server '${catalog.serverName}': ${named.map((b) => b.id).join(', ')}`);
+    throw new AmbiguousBackupNameError(`Multiple backups found matching name '${identifier}' for server '${serverName}': ${named.map((b) => b.id).join(', ')}`);
   }
-  if (named.length === 0) throw new UnknownBackupError(`Unknown backup '${identifier}' for server '${catalog.serverName}'`);
-  return named[0]!.id;
+  if (named.length === 0) throw new UnknownBackupError(`Unknown backup '${identifier}' for server '${serverName}'`);
+  return (named[0] as BackupRef).id;
+}
+
+/** One backup's backup.info, read directly (no listing); undefined when it does not exist. */
+export async function readBackupInfo(store: ObjectStore, layout: BarmanLayout, id: string, signal?: AbortSignal): Promise<{ key: string; info: BackupInfo; warnings: string[] } | undefined> {
+  const key = layout.backupInfoKey(id);
+  let text: string;
+  try {
+    text = (await readAll(store, key, signal)).toString('utf8');
+  } catch (err) {
+    if (err instanceof ObjectNotFoundError) return undefined;
+    throw err;
+  }
+  const { info, warnings } = parseBackupInfo(text);
+  return { key, info, warnings };
 }
 
 export function findBackup(catalog: BackupCatalog, id: string): CatalogBackup | undefined {
@@ -243,24 +287,6 @@ export async function* listWals(store: ObjectStore, layout: BarmanLayout, signal
 }
 
 // -----------------------------------------------------------------------------------------------------------
-
-/** Runs `fn` over `items` with at most `limit` in flight; the first error wins (others are awaited). */
-export async function mapLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async (): Promise<void> => {
-    while (failure === undefined && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  if (failure !== undefined) throw failure;
-}
 
 /** For messages: why an unreadable backup could not be read. */
 export function describeUnreadable(u: readonly UnreadableBackup[]): string {

@@ -5,12 +5,14 @@
  *   <P>/<S>/base/<ID>/backup.info, data.tar[.gz], data_0001.tar, <oid>.tar, annotations/keep
  */
 import { walHashDir } from '../domain/wal/wal-file-name.js';
+import { UsageError } from '../errors.js';
 
 export class BarmanLayout {
   /** Everything for this server lives below this prefix (ends with "/"). */
   readonly serverPrefix: string;
 
   constructor(readonly prefix: string, readonly serverName: string) {
+    assertServerName(serverName);
     this.serverPrefix = join(prefix, serverName) + '/';
   }
 
@@ -42,6 +44,17 @@ export class BarmanLayout {
     const base = volume === 0 ? name : `${name}_${String(volume).padStart(4, '0')}`;
     return `${this.backupPrefix(backupId)}${base}.tar${suffix}`;
   }
+}
+
+/**
+ * A server name is one key segment of text: not empty, no "/", no control characters, and no U+FFFD, which is what
+ * bytes that are not UTF-8 become on the command line (they would be stored as "srv\uFFFD" and never found again).
+ */
+export function assertServerName(name: string): void {
+  const shown = JSON.stringify(name).replace(/\uFFFD/g, '\\uFFFD');
+  if (name === '' || name === '.' || name === '..' || name.includes('/')) throw new UsageError(`invalid server name ${shown}`);
+  if (name.includes('\uFFFD')) throw new UsageError(`invalid server name ${shown}: it is not valid UTF-8 text (bytes the command line could not decode)`);
+  if (/\p{Cc}/u.test(name)) throw new UsageError(`invalid server name ${shown}: it contains a control character`);
 }
 
 function join(a: string, b: string): string {

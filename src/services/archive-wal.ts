@@ -9,27 +9,27 @@
  */
 import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { OperationError, PgstowError, UsageError } from '../errors.js';
-import { parseWalFileName } from '../domain/wal/wal-file-name.js';
+import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
-import { CODECS, codecForSuffix, type Codec } from '../pipeline/codecs.js';
+import type { Codec } from '../pipeline/codecs.js';
 import type { MemoryBudget } from '../memory-budget.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { IntegrityError, ObjectExistsError } from '../storage/errors.js';
-import { isCommonPrefix, type ObjectStore, type PutResult } from '../storage/object-store.js';
+import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
+import type { ObjectStore, PutResult } from '../storage/object-store.js';
 import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
-
-export interface WalLogger { debug(m: string): void; info(m: string): void; warning(m: string): void }
-const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
+import { assertReplaceable, existingCopies, judgeCopies, readCopy } from './archived-wal-copies.js';
+import { silentLogger, type Logger } from '../logger.js';
 
 export interface ArchiveWalDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log?: WalLogger;
+  log?: Logger;
 }
 
 export interface ArchiveWalInput {
@@ -68,8 +68,12 @@ export interface ArchiveWalResult extends ArchivedWal {
 
 interface SpoolMarker extends FileIdentity { key: string }
 
+/** On a store that ignores create-only writes, the second look at what was stored waits this long (bounded). */
+const MIN_SETTLE_MS = 100;
+const MAX_SETTLE_MS = 3000;
+
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const walName = path.basename(input.walPath);
   parseWalFileName(walName); // exit 3 on a bad name, before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
@@ -84,7 +88,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
         log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
         return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
       }
-      log.warning(`ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
+      log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
     }
   }
 
@@ -94,7 +98,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     try {
       await ensureSpoolDir(spoolDir as string);
     } catch (err) {
-      log.warning(`archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
+      log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
       extrasNames = [];
     }
   }
@@ -116,7 +120,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
   const extras: ArchiveWalResult['extras'] = others.map((r, i) => {
     if (r.status === 'fulfilled') return r.value;
     const walName = extrasNames[i] as string;
-    log.warning(`parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
+    log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
     return { walName, error: r.reason as Error };
   });
   if (main === undefined || main.status === 'rejected') throw (main as PromiseRejectedResult).reason;
@@ -141,7 +145,28 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
   return out;
 }
 
-async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: WalLogger): Promise<ArchivedWal> {
+/** Buckets created by this process, so parallel uploads create one once. */
+const creating = new WeakMap<ObjectStore, Promise<void>>();
+
+async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: Logger): Promise<ArchivedWal> {
+  try {
+    return await archiveOneOnce(deps, input, file, log);
+  } catch (err) {
+    const { store } = deps;
+    if (!(err instanceof BucketNotFoundError) || !store.createBucket) throw err;
+    // Barman 3.4 creates a missing bucket in wal-archive: a new cluster's first WAL must not fail on it forever.
+    let created = creating.get(store);
+    if (!created) {
+      created = store.createBucket(input.signal ? { signal: input.signal } : {});
+      creating.set(store, created);
+      log.info(`the bucket of ${store.description} did not exist: creating it`);
+    }
+    await created;
+    return archiveOneOnce(deps, input, file, log);
+  }
+}
+
+async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file: string, log: Logger): Promise<ArchivedWal> {
   const { store, layout } = deps;
   const walName = path.basename(file);
   const kind = parseWalFileName(walName).kind;
@@ -165,79 +190,106 @@ async function archiveOne(deps: ArchiveWalDeps, input: ArchiveWalInput, file: st
   // compression runs meanwhile, since the WAL is almost never there yet.
   const compressing = codec ? codec.compress(data, input.level) : Promise.resolve(data);
   compressing.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
-  const existing = await existingCopies(store, layout, walName);
-  if (existing.length > 0) return compareExisting(deps, walName, file, data, existing, key);
-
-  const body = await compressing;
-  const md5 = createHash('md5').update(body).digest();
-  const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
-  let put: PutResult;
-  try {
-    put = await store.put(key, body, {
-      contentLength: body.length, md5,
-      // What restore checks the download against (Barman ignores user metadata).
-      metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
-      ifAbsent: store.capabilities.conditionalCreate,
-      ...(tags && Object.keys(tags).length ? { tags } : {}),
-      ...(input.signal ? { signal: input.signal } : {}),
-    });
-  } catch (err) {
-    // Another archiver stored it between our listing and our write: judge its content like any copy.
-    if (err instanceof ObjectExistsError) return compareExisting(deps, walName, file, data, [key], key);
-    throw err;
-  }
-  await verifyUpload(store, key, body.length, md5.toString('hex'), put, input.verifyMd5 !== false);
-  log.info(`archived ${walName} to ${key} (${body.length} bytes${codec ? `, ${codec.name}` : ''})`);
-  return { walName, key, status: 'uploaded', bytes: body.length };
-}
-
-async function existingCopies(store: ObjectStore, layout: BarmanLayout, walName: string): Promise<string[]> {
-  const base = layout.walKey(walName);
-  const wanted = new Set([base, ...Object.values(CODECS).map((c) => base + c.suffix)]);
-  const found: string[] = [];
-  for await (const entry of store.list(base)) {
-    if (!isCommonPrefix(entry) && wanted.has(entry.key)) found.push(entry.key);
-  }
-  return found;
-}
-
-async function compareExisting(deps: ArchiveWalDeps, walName: string, file: string, data: Buffer, keys: string[], wantedKey: string): Promise<ArchivedWal> {
-  for (const key of keys) {
-    const raw = await readAll(deps.store, key);
-    const codec = codecForSuffix(key);
-    const stored = codec ? await codec.decompress(raw) : raw;
-    if (!stored.equals(data)) {
-      throw new OperationError('ERR_WAL_CONFLICT',
-        `refusing to archive ${file}: ${deps.store.description} already holds ${key} for WAL ${walName} with different content `
-        + `(${stored.length} bytes stored, ${data.length} bytes local); nothing was overwritten. `
-        + 'This usually means two servers archive to the same destination and server name.',
-        { details: { walName, key, file } });
+  const existing = await existingCopies(store, layout, walName, input.signal);
+  const upload = async (replace: boolean): Promise<ArchivedWal> => {
+    const body = await compressing;
+    const stored = await uploadVerified(store, key, body, kind, input, replace);
+    log.info(`archived ${walName} to ${key} (${body.length} bytes${codec ? `, ${codec.name}` : ''})`);
+    return { walName, key: stored, status: 'uploaded', bytes: body.length };
+  };
+  if (existing.length === 0) {
+    try {
+      return await upload(false);
+    } catch (err) {
+      // Another archiver stored it between our listing and our write: judge its content like any copy.
+      if (!(err instanceof ObjectExistsError)) throw err;
+      existing.push(key);
     }
   }
-  (deps.log ?? quiet).info(`${walName} is already archived with identical content (${keys.join(', ')}); not rewriting it`);
-  return { walName, key: keys.includes(wantedKey) ? wantedKey : keys[0] as string, status: 'already-archived', bytes: 0 };
+  return settleExisting(deps, input, walName, file, data, existing, key, upload);
+}
+
+/** The store already holds this WAL: identical is done, different is a conflict, damaged is replaced. */
+async function settleExisting(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, file: string, data: Buffer, keys: string[],
+  wantedKey: string, upload: (replace: boolean) => Promise<ArchivedWal>): Promise<ArchivedWal> {
+  const { store } = deps;
+  const log = deps.log ?? silentLogger;
+  const copies = [];
+  for (const k of keys) copies.push(await readCopy(store, k, walName, input.signal));
+  const verdict = judgeCopies(store, walName, file, data, copies);
+  if (verdict.kind === 'identical') {
+    log.info(`${walName} is already archived with identical content (${keys.join(', ')}); not rewriting it`);
+    return { walName, key: keys.includes(wantedKey) ? wantedKey : keys[0] as string, status: 'already-archived', bytes: 0 };
+  }
+  // Damage, not a conflict: a store crash left a partial object, or its bytes changed. Replace it only with a
+  // valid segment; restore would otherwise pick the damaged copy (a compressed one wins over an uncompressed one).
+  assertReplaceable(store, walName, file, data, verdict.damaged);
+  for (const d of verdict.damaged) log.warning('WARN_WAL_DAMAGED_REPLACED', `${d.key} in ${store.description} is damaged (${d.damage}): replacing it with ${file}`);
+  const done = verdict.keep !== undefined
+    ? { walName, key: verdict.keep, status: 'already-archived' as const, bytes: 0 }
+    : await upload(verdict.damaged.some((d) => d.key === wantedKey));
+  const stale = verdict.damaged.map((d) => d.key).filter((k) => k !== done.key);
+  if (stale.length > 0) await store.delete(stale, input.signal ? { signal: input.signal } : {});
+  return done;
+}
+
+/**
+ * Uploads one WAL object create-only (or replacing a damaged one) with its MD5 in the metadata, and makes sure
+ * the stored object is ours before success. Returns the key.
+ */
+async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kind: WalFileName['kind'], input: ArchiveWalInput, replace: boolean): Promise<string> {
+  const md5 = createHash('md5').update(body).digest();
+  const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
+  const started = Date.now();
+  const put = await store.put(key, body, {
+    contentLength: body.length, md5,
+    // What restore checks the download against (Barman ignores user metadata).
+    metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
+    // Create-only wherever the store supports it (AWS, MinIO, Ceph, moto, Azure, GCS): of two archivers of one
+    // WAL name, one gets ObjectExistsError instead of both succeeding and one copy being lost.
+    ifAbsent: !replace,
+    ...(tags && Object.keys(tags).length ? { tags } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+  // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
+  // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
+  const trustPut = store.capabilities.conditionalCreate || replace;
+  await verifyUpload(store, key, body.length, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
+  if (!trustPut) {
+    // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
+    // even interleave two writes into one object: once it would have landed, read back the whole object.
+    await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
+    const back = createHash('md5').update(await readAll(store, key, input.signal)).digest('hex');
+    if (back !== md5.toString('hex')) {
+      throw new OperationError('ERR_WAL_CONFLICT',
+        `${key} in ${store.description} no longer holds what this upload sent (MD5 ${back}, ours ${md5.toString('hex')}): another server `
+        + 'archived this WAL at the same time and this store does not enforce create-only writes; this WAL is not acknowledged', { details: { key } });
+    }
+  }
+  return key;
 }
 
 /**
  * Confirms the stored object has the size and content of what was sent: the MD5 the store reported in its put
  * response (S3's single-PUT ETag, Azure's Content-MD5, GCS's md5Hash) settles it without another request;
- * otherwise one stat: the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5, and the size.
+ * otherwise (no such answer, or `put` undefined because the store may not have enforced create-only) one stat: the
+ * MD5 recorded in the metadata, the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5.
  */
-async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult, etagIsMd5: boolean): Promise<void> {
-  if (put.md5 !== undefined) {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
+  if (put?.md5 !== undefined) {
     if (put.md5.toLowerCase() === md5) return;
     throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
   }
-  const info = await store.stat(key);
-  if (info.size !== size) {
-    throw new IntegrityError({ provider: store.provider, operation: 'put', key },
-      `upload of ${key} could not be verified: ${info.size} bytes stored, ${size} sent`);
-  }
+  const info = await store.stat(key, signal ? { signal } : {});
   const etag = info.etag?.replace(/"/g, '');
-  const stored = info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
-  if (stored) {
-    if (md5 !== stored.toLowerCase()) {
-      throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${stored} differs from ${md5}`);
-    }
-  }
+  const storedMd5 = info.metadata?.[WAL_MD5_METADATA] ?? info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
+  const mismatch = info.size !== size ? `${info.size} bytes stored, ${size} sent`
+    : storedMd5 !== undefined && storedMd5.toLowerCase() !== md5 ? `stored MD5 ${storedMd5.toLowerCase()} differs from ${md5}` : undefined;
+  if (mismatch === undefined) return;
+  if (put !== undefined) throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: ${mismatch}`);
+  // The store may not have enforced create-only: what it holds now is another archiver's copy.
+  throw new OperationError('ERR_WAL_CONFLICT',
+    `${key} in ${store.description} is not what this upload sent (${mismatch}): another server archived this WAL at the same time `
+    + '(two servers archive to the same destination and server name, and this store does not enforce create-only writes); '
+    + 'this WAL is not acknowledged', { details: { key } });
 }

@@ -1,7 +1,7 @@
 /**
  * Pre-flight for a server about to archive into a destination (barman-cloud-check-wal-archive): without a
  * timeline the archive must hold no WAL at all; with --timeline N nothing on timeline N or newer. A missing
- * bucket passes (Barman 3.4 behaviour: nothing can conflict).
+ * bucket passes and is created (Barman ≥ 3.16), where the store and the credentials allow it.
  */
 import { OperationError } from '../errors.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
@@ -13,6 +13,8 @@ export interface CheckWalArchiveResult {
   /** WAL objects that make the check fail (all of them without a timeline). */
   conflicting: number;
   bucketMissing: boolean;
+  /** The bucket was missing and this check created it (Barman ≥ 3.16). */
+  bucketCreated: boolean;
   /** First few conflicting keys, for messages. */
   examples: string[];
 }
@@ -25,7 +27,7 @@ export class WalArchiveNotEmptyError extends OperationError {
 WalArchiveNotEmptyError.prototype.name = 'WalArchiveNotEmptyError';
 
 export async function checkWalArchive(deps: { store: ObjectStore; layout: BarmanLayout }, input: { timeline?: number; signal?: AbortSignal }): Promise<CheckWalArchiveResult> {
-  const result: CheckWalArchiveResult = { conflicting: 0, bucketMissing: false, examples: [] };
+  const result: CheckWalArchiveResult = { conflicting: 0, bucketMissing: false, bucketCreated: false, examples: [] };
   const names = new Set<string>();
   try {
     for await (const w of listWals(deps.store, deps.layout, input.signal)) {
@@ -40,8 +42,12 @@ export async function checkWalArchive(deps: { store: ObjectStore; layout: Barman
       if (input.timeline === undefined) break;
     }
   } catch (err) {
-    if (err instanceof BucketNotFoundError) return { ...result, bucketMissing: true };
-    throw err;
+    if (!(err instanceof BucketNotFoundError)) throw err;
+    // Barman ≥ 3.16 creates the bucket here, and CloudNativePG runs this check before a new cluster's first archive:
+    // without it every archive_command would fail on the missing bucket.
+    if (!deps.store.createBucket) return { ...result, bucketMissing: true };
+    await deps.store.createBucket(input.signal ? { signal: input.signal } : {});
+    return { ...result, bucketMissing: true, bucketCreated: true };
   }
   if (result.conflicting > 0) {
     const detail = input.timeline === undefined

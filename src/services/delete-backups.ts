@@ -23,17 +23,18 @@ import {
   type BackupCatalog, type CatalogBackup,
 } from '../repository/backup-catalog.js';
 import type { ObjectStore } from '../storage/object-store.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { cleanupGarbage, DEFAULT_GARBAGE_AGE_MS, describeRemoval, type Removal } from './cleanup-garbage.js';
 
 export interface DeleteDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  /** Warnings Barman would log (missing backup, raised redundancy…). */
-  warn?: (message: string) => void;
-  /** Progress for -v. */
-  info?: (message: string) => void;
+  /** Warnings Barman would log (missing backup, raised redundancy…) and progress for -v. */
+  log?: Logger;
 }
 
-export type DeleteSelection = { kind: 'id'; identifier: string } | { kind: 'policy'; policy: RetentionPolicy };
+/** Backups by id, name or shortcut (each resolved like Barman's -b), or every backup a policy makes obsolete. */
+export type DeleteSelection = { kind: 'ids'; identifiers: readonly string[] } | { kind: 'policy'; policy: RetentionPolicy };
 
 export interface DeleteInput {
   selection: DeleteSelection;
@@ -48,6 +49,10 @@ export interface DeleteInput {
    * run keeps counts and the first/last key per rule, so a plan over 200,000 WAL files stays small.
    */
   listWalKeys?: boolean;
+  /** Age past which abandoned uploads, orphans and FAILED backups are removed too (default 24 h; cleanup-garbage.ts). */
+  garbageAgeMs?: number;
+  /** Also remove FAILED backups (default true; the barman-cloud drop-in leaves them, as Barman). */
+  removeFailed?: boolean;
 }
 
 export interface BackupPlan {
@@ -84,113 +89,216 @@ export interface DeleteResult {
   readonly dryRunLines: readonly string[];
   readonly deletedObjects: number;
   readonly deletedBytes: number;
+  /** Garbage removed besides (or, dry run, that would be): abandoned uploads, orphan and FAILED backups. */
+  readonly removed: readonly Removal[];
 }
 
+/** What a delete will remove and why, decided from the catalog before anything is touched. */
+export interface DeletionPlan {
+  readonly policy: string | null;
+  readonly pointOfRecoverability: Date | null;
+  readonly minimumRedundancy: number;
+  /** Every backup of the catalog with its decision. */
+  readonly backups: readonly BackupPlan[];
+  /** One WAL rule per target (counted while the WAL listing streams). */
+  readonly wal: readonly WalPlan[];
+  /** Ids to delete, sorted. */
+  readonly targets: readonly string[];
+  readonly byId: ReadonlyMap<string, CatalogBackup>;
+  /** The catalog the plan was made from (the garbage sweep after the delete reads it). */
+  readonly catalog: BackupCatalog;
+  /**
+   * Ids named with -b that the catalog cannot list as backups: killed before backup.info (orphans) or with an
+   * unreadable backup.info. Their objects go, WAL stays (no begin/end to judge by).
+   */
+  readonly damaged: readonly string[];
+}
+
+type Decision = { retention: string; reason: string; delete: boolean };
+
 export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promise<DeleteResult> {
+  return executeDeletion(deps, await planDeletion(deps, input), input);
+}
+
+/** Reads the catalog and decides (Barman's rules, plus finishing interrupted deletes); deletes nothing. */
+export async function planDeletion(deps: DeleteDeps, input: DeleteInput): Promise<DeletionPlan> {
   const { store, layout } = deps;
-  const warn = deps.warn ?? ((): void => {});
+  const log = deps.log ?? silentLogger;
   const minimumRedundancy = input.minimumRedundancy ?? 0;
-  const signal = input.signal;
-  const catalog = await loadCatalog(store, layout, signal ? { signal } : {});
-  if (catalog.unreadable.length) {
+  const catalog = await loadCatalog(store, layout, input.signal ? { signal: input.signal } : {});
+  const damaged = input.selection.kind === 'ids' ? input.selection.identifiers.filter((id) => isDamaged(catalog, id)) : [];
+  if (catalog.unreadable.some((u) => !damaged.includes(u.id))) {
     throw new OperationError('ERR_CATALOG_UNREADABLE',
-      `Cannot read the following backups: ${describeUnreadable(catalog.unreadable)}. Unsafe to proceed with deletion due to failure reading backup catalog`);
+      `Cannot read the following backups: ${describeUnreadable(catalog.unreadable.filter((u) => !damaged.includes(u.id)))}. Unsafe to proceed with deletion due to failure reading backup catalog`);
   }
-
-  // Backups a previous run started to delete are always finished.
-  const resume = catalog.backups.filter((b) => isDeletionInProgress(b.info)).map((b) => b.id);
-  let targets: string[] = [];
-  let skipIfStandalone: boolean;
+  const reasons = new Map<string, Decision>();
   let retention: RetentionResult | null = null;
-  const reasons = new Map<string, { retention: string; reason: string; delete: boolean }>();
-
-  if (input.selection.kind === 'id') {
-    skipIfStandalone = true;
-    const id = resolveBackupId(catalog, input.selection.identifier);
-    const backup = catalog.backups.find((b) => b.id === id);
-    if (!backup) {
-      warn(`Backup ${id} does not exist`);
-    } else {
-      if (backup.keep !== null) {
-        throw new OperationError('ERR_BACKUP_KEPT',
-          `Skipping delete of backup ${id} for server ${layout.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
-      }
-      if (minimumRedundancy > 0 && minimumRedundancy >= catalog.backups.length) {
-        throw new OperationError('ERR_MINIMUM_REDUNDANCY',
-          `Skipping delete of backup ${id} for server ${layout.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${catalog.backups.length})`);
-      }
-      targets.push(id);
-      reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
-    }
+  let targets: string[];
+  if (input.selection.kind === 'ids') {
+    const identifiers = input.selection.identifiers.filter((id) => !damaged.includes(id));
+    targets = selectByIds(catalog, identifiers, minimumRedundancy, reasons, log);
   } else {
-    skipIfStandalone = false;
     retention = applyRetention(
       catalog.backups.map((b) => ({ id: b.id, status: b.info.status, endTime: b.info.endTime?.toDate() ?? null, keep: b.keep })),
       input.selection.policy, input.now ?? new Date(), minimumRedundancy);
-    for (const w of retention.warnings) warn(w);
+    for (const w of retention.warnings) log.warning('WARN_RETENTION', w);
     for (const d of retention.decisions) reasons.set(d.id, { retention: d.status, reason: d.reason, delete: d.delete });
     targets = retention.decisions.filter((d: RetentionDecision) => d.delete).map((d) => d.id);
   }
-  for (const id of resume) {
-    if (!targets.includes(id)) targets.push(id);
-    reasons.set(id, { retention: 'RESUME', reason: 'an earlier delete was interrupted: finishing it', delete: true });
+  // Backups a previous run started to delete are always finished.
+  for (const b of catalog.backups.filter((x) => isDeletionInProgress(x.info))) {
+    if (!targets.includes(b.id)) targets.push(b.id);
+    reasons.set(b.id, { retention: 'RESUME', reason: 'an earlier delete was interrupted: finishing it', delete: true });
   }
   targets.sort();
-
-  const byId = new Map(catalog.backups.map((b) => [b.id, b]));
   const backups: BackupPlan[] = catalog.backups.map((b) => {
     const r = reasons.get(b.id) ?? { retention: '-', reason: 'not selected', delete: false };
-    const objects = r.delete ? deletionKeys(b) : [];
     const bytes = r.delete ? b.dataObjects.reduce((n, o) => n + o.size, 0) : 0;
-    return { id: b.id, status: b.info.status, retention: r.retention, delete: r.delete, reason: r.reason, objects, bytes };
+    return { id: b.id, status: b.info.status, retention: r.retention, delete: r.delete, reason: r.reason, objects: r.delete ? deletionKeys(b) : [], bytes };
   });
-
-  const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, skipIfStandalone);
-  const wal: WalPlan[] = rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0, firstKey: null, lastKey: null }));
-  const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
-  const result = {
-    policy: retention?.policy ?? null,
-    pointOfRecoverability: retention?.pointOfRecoverability ?? null,
-    minimumRedundancy,
-    backups,
-    wal,
-    dryRun: input.dryRun ?? false,
-    dryRunLines: [] as string[],
-    deletedObjects: 0,
-    deletedBytes: 0,
+  // Deleting by id skips WAL a standalone keep still needs; a policy keeps those backups anyway.
+  const rules = planWalCleanup(catalog.backups.map(cleanupView), targets, input.selection.kind === 'ids');
+  return {
+    policy: retention?.policy ?? null, pointOfRecoverability: retention?.pointOfRecoverability ?? null, minimumRedundancy, backups, targets,
+    wal: rules.map((rule) => ({ rule, keys: [], objects: 0, bytes: 0, firstKey: null, lastKey: null })),
+    byId: new Map(catalog.backups.map((b) => [b.id, b])), catalog, damaged,
   };
-  if (targets.length === 0) return result;
+}
 
+function isDamaged(catalog: BackupCatalog, id: string): boolean {
+  return catalog.incomplete.some((o) => o.id === id) || catalog.unreadable.some((u) => u.id === id);
+}
+
+/** Barman's -b: each identifier resolved; a kept backup or too few left refuses the whole delete. */
+function selectByIds(catalog: BackupCatalog, identifiers: readonly string[], minimumRedundancy: number, reasons: Map<string, Decision>, log: Logger): string[] {
+  const targets: string[] = [];
+  for (const identifier of identifiers) {
+    const id = resolveBackupId(catalog, identifier);
+    const backup = catalog.backups.find((b) => b.id === id);
+    if (!backup) {
+      log.warning('WARN_BACKUP_MISSING', `Backup ${id} does not exist`);
+      continue;
+    }
+    if (backup.keep !== null) {
+      throw new OperationError('ERR_BACKUP_KEPT',
+        `Skipping delete of backup ${id} for server ${catalog.serverName} as it has a current keep request. If you really want to delete this backup please remove the keep and try again.`);
+    }
+    const redundancy = catalog.backups.length - targets.length;
+    if (minimumRedundancy > 0 && minimumRedundancy >= redundancy) {
+      throw new OperationError('ERR_MINIMUM_REDUNDANCY',
+        `Skipping delete of backup ${id} for server ${catalog.serverName} due to minimum redundancy requirements (minimum redundancy = ${minimumRedundancy}, current redundancy = ${redundancy})`);
+    }
+    if (!targets.includes(id)) targets.push(id);
+    reasons.set(id, { retention: 'DELETE', reason: 'requested by id', delete: true });
+  }
+  return targets;
+}
+
+/** Carries the plan out (or, with dryRun, only counts the WAL it would remove), in the resumable order above. */
+type ExecuteInput = Pick<DeleteInput, 'dryRun' | 'batchSize' | 'signal' | 'listWalKeys' | 'garbageAgeMs' | 'removeFailed'>;
+
+export async function executeDeletion(deps: DeleteDeps, plan: DeletionPlan, input: ExecuteInput): Promise<DeleteResult> {
+  const wal = plan.wal.map((w) => ({ ...w, keys: [...w.keys] }));
+  const result = {
+    policy: plan.policy, pointOfRecoverability: plan.pointOfRecoverability, minimumRedundancy: plan.minimumRedundancy,
+    backups: plan.backups, wal, dryRun: input.dryRun ?? false, dryRunLines: [] as string[], deletedObjects: 0, deletedBytes: 0,
+    removed: [] as Removal[],
+  };
+  for (const id of plan.damaged) {
+    const r = await removeDamaged(deps, plan.catalog, id, input);
+    result.removed.push(...r.removed);
+    result.deletedObjects += r.objects;
+    result.deletedBytes += r.bytes;
+  }
+  if (plan.targets.length > 0) await deleteTargets(deps, plan, wal, input, result);
+  // Killed and failed backups' leftovers go too, and are reported (retention used to keep them forever).
+  result.removed.push(...await sweepGarbage(deps, plan, input));
+  return result;
+}
+
+async function deleteTargets(deps: DeleteDeps, plan: DeletionPlan, wal: WalPlan[], input: ExecuteInput,
+  result: { dryRunLines: string[]; deletedObjects: number; deletedBytes: number }): Promise<void> {
   if (input.dryRun) {
     const keep = input.listWalKeys ?? false;
-    await streamWal(store, layout, wal, signal, async (plan, key) => { if (keep) plan.keys.push(key); });
-    if (!keep) return result;
-    for (const id of targets) {
-      result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(byId.get(id)!))} due to --dry-run option`);
-      const plan = wal.find((p) => p.rule.backupId === id);
-      if (plan && plan.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...plan.keys].sort())} due to --dry-run option`);
+    await streamWal(deps.store, deps.layout, wal, input.signal, async (p, key) => { if (keep) p.keys.push(key); });
+    if (!keep) return;
+    for (const id of plan.targets) {
+      result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr(deletionKeys(plan.byId.get(id)!))} due to --dry-run option`);
+      const p = wal.find((x) => x.rule.backupId === id);
+      if (p && p.keys.length) result.dryRunLines.push(`Skipping deletion of objects ${pythonListRepr([...p.keys].sort())} due to --dry-run option`);
     }
-    return result;
+    return;
   }
+  const counts = await removeTargets(deps, plan, wal, input);
+  result.deletedObjects += counts.deletedObjects;
+  result.deletedBytes += counts.deletedBytes;
+}
 
-  // 1. Mark: a partly deleted backup must never be listed as DONE.
-  for (const id of targets) {
-    const b = byId.get(id)!;
+async function sweepGarbage(deps: DeleteDeps, plan: DeletionPlan, input: ExecuteInput): Promise<Removal[]> {
+  const log = deps.log ?? silentLogger;
+  const dryRun = input.dryRun ?? false;
+  const warn = (m: string): void => log.warning('WARN_GARBAGE_REMOVED', m);
+  const removed = await cleanupGarbage(deps, plan.catalog, {
+    dryRun, skip: new Set([...plan.targets, ...plan.damaged]), includeFailed: input.removeFailed !== false, warn,
+    ...(input.garbageAgeMs !== undefined ? { olderThanMs: input.garbageAgeMs } : {}), ...(input.signal ? { signal: input.signal } : {}),
+  });
+  for (const r of removed) warn(describeRemoval(r, dryRun));
+  return removed;
+}
+
+/**
+ * `-b ID` for a backup the catalog cannot list as one: without backup.info (killed before its last step) or with
+ * an unreadable one. Its objects go (and its unfinished uploads), WAL is left alone (no begin/end to judge by);
+ * an orphan something wrote to within the garbage age may be a running backup and is refused.
+ */
+async function removeDamaged(deps: DeleteDeps, catalog: BackupCatalog, identifier: string, input: ExecuteInput): Promise<{ removed: Removal[]; objects: number; bytes: number }> {
+  const { store, layout } = deps;
+  const opts = input.signal ? { signal: input.signal } : {};
+  const orphan = catalog.incomplete.find((o) => o.id === identifier);
+  const unreadable = catalog.unreadable.find((u) => u.id === identifier);
+  const keys = orphan ? orphan.objects.map((o) => o.key) : [...(unreadable?.objects ?? []).map((o) => o.key), unreadable?.backupInfoKey as string];
+  const objects = orphan?.objects ?? unreadable?.objects ?? [];
+  const bytes = objects.reduce((n, o) => n + o.size, 0);
+  const age = input.garbageAgeMs ?? DEFAULT_GARBAGE_AGE_MS;
+  const uploads = [];
+  if (store.listIncompleteUploads) for await (const u of store.listIncompleteUploads(layout.backupPrefix(identifier), opts)) uploads.push(u);
+  const newest = Math.max(0, ...objects.map((o) => o.lastModified?.getTime() ?? 0), ...uploads.map((u) => u.lastActivity.getTime()));
+  if (orphan && Date.now() - newest < age) {
+    throw new OperationError('ERR_BACKUP_IN_PROGRESS', `backup ${identifier} has no backup.info and was written to ${Math.round((Date.now() - newest) / 1000)} s ago: `
+      + `it may still be running; nothing was deleted (it is removed once nothing touched it for ${Math.round(age / 1000)} s; --orphan-age sets that)`);
+  }
+  const why = orphan ? 'it has no backup.info (a backup killed before its end)' : `its backup.info is unreadable (${unreadable?.error})`;
+  const removed: Removal[] = [{ kind: orphan ? 'orphan backup' : 'failed backup', name: identifier, keys, bytes, reason: why }];
+  for (const u of uploads) removed.push({ kind: 'upload', name: u.key, keys: [u.key], bytes: u.size ?? 0, reason: `unfinished upload of backup ${identifier}` });
+  if (!input.dryRun) {
+    for (const u of uploads) await store.abortIncompleteUpload?.(u, opts);
+    await deleteInBatches(store, keys, store.capabilities.maxBatchDelete, input.signal);
+  }
+  for (const r of removed) (deps.log ?? silentLogger).warning('WARN_GARBAGE_REMOVED', `${describeRemoval(r, input.dryRun)}; WAL files are left as they are`);
+  return { removed, objects: input.dryRun ? 0 : keys.length, bytes: input.dryRun ? 0 : bytes };
+}
+
+/** 1 mark, 2 data objects, 3 WAL (streamed), 4 backup.info: an interruption anywhere is finished by a re-run. */
+async function removeTargets(deps: DeleteDeps, plan: DeletionPlan, wal: WalPlan[], input: Pick<DeleteInput, 'batchSize' | 'signal'>): Promise<{ deletedObjects: number; deletedBytes: number }> {
+  const { store } = deps;
+  const log = deps.log ?? silentLogger;
+  const signal = input.signal;
+  const batch = Math.max(1, Math.min(input.batchSize ?? store.capabilities.maxBatchDelete, store.capabilities.maxBatchDelete));
+  const targets = plan.targets.map((id) => plan.byId.get(id)!);
+  for (const b of targets) {
+    // A partly deleted backup must never be listed as DONE.
     if (isDeletionInProgress(b.info)) continue;
     const marked = { ...b.info, status: BackupStatus.FAILED, error: DELETION_IN_PROGRESS_ERROR };
     await store.put(b.backupInfoKey, Buffer.from(serializeBackupInfo(marked, { includeNewerKeys: hasNewerKeys(b) })), signal ? { signal } : {});
-    deps.info?.(`Marked backup ${id} as being deleted`);
+    log.info(`Marked backup ${b.id} as being deleted`);
   }
-  // 2. Data objects.
-  const dataKeys: string[] = [];
-  for (const id of targets) for (const o of byId.get(id)!.dataObjects) dataKeys.push(o.key);
+  const dataKeys = targets.flatMap((b) => b.dataObjects.map((o) => o.key));
   await deleteInBatches(store, dataKeys, batch, signal);
-  result.deletedObjects += dataKeys.length;
-  result.deletedBytes += targets.reduce((n, id) => n + byId.get(id)!.dataObjects.reduce((m, o) => m + o.size, 0), 0);
-  deps.info?.(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
-  // 3. WAL, streamed.
+  let deletedObjects = dataKeys.length;
+  let deletedBytes = targets.reduce((n, b) => n + b.dataObjects.reduce((m, o) => m + o.size, 0), 0);
+  log.info(`Deleted ${dataKeys.length} data objects of ${targets.length} backup(s)`);
   let pending: string[] = [];
-  await streamWal(store, layout, wal, signal, async (_plan, key) => {
+  await streamWal(store, deps.layout, wal, signal, async (_p, key) => {
     pending.push(key);
     if (pending.length >= batch) {
       const chunk = pending;
@@ -199,11 +307,9 @@ export async function deleteBackups(deps: DeleteDeps, input: DeleteInput): Promi
     }
   });
   if (pending.length) await store.delete(pending, signal ? { signal } : {});
-  for (const p of wal) { result.deletedObjects += p.objects; result.deletedBytes += p.bytes; }
-  // 4. backup.info last.
-  await deleteInBatches(store, targets.map((id) => byId.get(id)!.backupInfoKey), batch, signal);
-  result.deletedObjects += targets.length;
-  return result;
+  for (const p of wal) { deletedObjects += p.objects; deletedBytes += p.bytes; }
+  await deleteInBatches(store, targets.map((b) => b.backupInfoKey), batch, signal);
+  return { deletedObjects: deletedObjects + targets.length, deletedBytes };
 }
 
 /** Data objects in Barman's order (PGDATA, then tablespaces by oid, extra volumes sorted), then backup.info. */

@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import type { Readable } from 'node:stream';
+import { Readable, Transform, type Duplex } from 'node:stream';
 
 function tempNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.pgstow-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -16,22 +16,21 @@ export async function fsyncDir(dir: string): Promise<void> {
 }
 
 /**
- * Writes the stream to a temp file beside `target`, fsyncs it, renames it over `target` and fsyncs the
- * directory: a reader (PostgreSQL) sees no file or the whole file, never a partial one.
+ * Writes the stream (through `stages`, e.g. a decompressor) to a temp file beside `target`, fsyncs it, renames
+ * it over `target` and fsyncs the directory: a reader (PostgreSQL) sees no file or the whole file, never a
+ * partial one. The stages are joined with pipeline(), so an error anywhere (a download cut half-way, corrupt
+ * compressed data) rejects this call, destroys every stream and leaves nothing under `target`.
  * Returns the number of bytes written.
  */
-export async function writeFileAtomic(target: string, source: Readable | Buffer, options: { fsync?: boolean; check?: (size: number) => void } = {}): Promise<number> {
+export async function writeFileAtomic(target: string, source: Readable | Buffer,
+  options: { fsync?: boolean; check?: (size: number) => void; stages?: ReadonlyArray<Duplex>; signal?: AbortSignal } = {}): Promise<number> {
   const tmp = tempNameFor(target);
   let size = 0;
   try {
     const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    if (Buffer.isBuffer(source)) {
-      size = source.length;
-      await new Promise<void>((resolve, reject) => { out.on('error', reject); out.end(source, () => resolve()); });
-    } else {
-      source.on('data', (c: Buffer) => { size += c.length; });
-      await pipeline(source, out);
-    }
+    const count = new Transform({ transform(chunk: Buffer, _enc, done) { size += chunk.length; done(null, chunk); } });
+    const input = Buffer.isBuffer(source) ? Readable.from([source]) : source;
+    await pipeline([input, ...(options.stages ?? []), count, out], options.signal ? { signal: options.signal } : {});
     options.check?.(size); // throws to keep a bad file from ever appearing under its name
     if (options.fsync !== false) {
       const fh = await fsp.open(tmp, 'r+');
@@ -56,4 +55,9 @@ export async function moveFileAtomic(from: string, to: string): Promise<void> {
     await writeFileAtomic(to, fs.createReadStream(from));
     await fsp.rm(from, { force: true });
   }
+}
+
+/** The one local "exists": true when something (file, directory, symlink, even a dangling one) is at `p`. */
+export async function pathExists(p: string): Promise<boolean> {
+  try { await fsp.lstat(p); return true; } catch { return false; }
 }

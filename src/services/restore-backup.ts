@@ -14,23 +14,30 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
-import { IntegrityError, ObjectNotFoundError, StorageError } from '../storage/errors.js';
+import { IntegrityError, StorageError } from '../storage/errors.js';
+import { readAll } from '../storage/object-store-helpers.js';
+import { runPool } from '../concurrency.js';
+import { pathExists } from './local-files.js';
+import { isBackupIdText, loadCatalog, readBackupInfo, resolveBackupRef } from '../repository/backup-catalog.js';
+import { BackupInfoError, type BackupInfo } from '../domain/backup/backup-info.js';
 import { isCommonPrefix, type ObjectInfo, type ObjectStore } from '../storage/object-store.js';
 import { parallelGet } from '../storage/parallel-get.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { discoverBackupFiles, type BackupFile } from '../repository/backup-files.js';
-import { BackupInfoFormatError, parseRestoreBackupInfo, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
-import { BACKUP_ID_RE, assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier, type AutoCriteria } from '../domain/recovery/backup-selection.js';
+import { BackupInfoFormatError, restoreInfoOf, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
+import { assertBackupReachesTarget, chooseBackupAuto, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
 import { createTarDecompressor } from '../pipeline/tar-decompress.js';
-import { BACKUP_MANIFEST_NAME, parseBackupManifest } from '../domain/backup/backup-manifest.js';
+import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
+import { unverifiedReasons } from './backup-verification.js';
+import { memoryBudget, planRestore as planRestoreMemory, type MemoryBudget } from '../memory-budget.js';
 import { extractTar } from '../pipeline/tar-extract.js';
-import { memoryBudget, planRestore, type MemoryBudget } from '../memory-budget.js';
+import type { Logger } from '../logger.js';
 
 export interface RestoreDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log: { info(m: string): void; warning(m: string): void; debug(m: string): void };
+  log: Logger;
   signal?: AbortSignal;
 }
 
@@ -42,6 +49,8 @@ export interface RestoreInput {
   tablespaceRelocations?: ReadonlyMap<string, string>;
   /** --target-time/--target-lsn/--target-tli for `auto`; "latest" TLI = highest timeline in the archive. */
   auto?: Omit<AutoCriteria, 'targetTli'> & { targetTli?: number | 'latest' };
+  /** Restore a backup that cannot be verified (status not DONE, inconsistent backup.info, missing manifest), with warnings. */
+  allowUnverified?: boolean;
   /** PITR settings to write (pgstow only). */
   recovery?: { plan: RecoveryPlan; restoreCommand: string };
   /** Objects downloaded at once (default 2, fewer when the memory budget allows fewer). */
@@ -68,25 +77,44 @@ export interface RestoreResult {
   recoverySettings?: Array<[string, string]>;
 }
 
+/** What a restore will do, decided before anything is written: the backup, where each archive goes, what to check. */
+export interface RestorePlan {
+  backup: RestoreBackupInfo;
+  /** server_version_num of the backup. */
+  version: number;
+  recoveryDir: string;
+  tablespaces: Array<{ name: string; oid: number; location: string }>;
+  /** base/<id>/ of the backup. */
+  prefix: string;
+  files: BackupFile[];
+  /** pgstow-manifest.json: size and sha256 of every tar object (absent for barman-cloud backups). */
+  manifest: Manifest | undefined;
+  recovery?: RestoreInput['recovery'];
+}
+
 export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Promise<RestoreResult> {
-  const started = Date.now();
+  return executeRestore(deps, await planRestore(deps, input), input);
+}
+
+/**
+ * Resolves the backup and checks everything that can be checked before writing: its status and version, the
+ * recovery target, empty destinations, and (with a manifest) that every object is there with its size.
+ */
+export async function planRestore(deps: RestoreDeps, input: RestoreInput): Promise<RestorePlan> {
   const { store, layout, log } = deps;
   const backup = await resolveBackup(deps, input);
   log.info(`restoring backup ${backup.backupId}${backup.backupName ? ` (${backup.backupName})` : ''} of server ${layout.serverName} into ${input.recoveryDir}`);
   if (backup.snapshotsInfo) throw new OperationError('ERR_SNAPSHOT_BACKUP', `backup ${backup.backupId} is a cloud snapshot backup; pgstow restores tar backups only`);
-  if (backup.status !== 'DONE') log.warning(`backup ${backup.backupId} has status ${backup.status}, not DONE: it may be incomplete`);
   if (backup.version === undefined) throw new OperationError('ERR_BACKUP_INFO', `backup.info of backup ${backup.backupId} has no PostgreSQL version`);
-  const version: number = backup.version;
   if (input.recovery) {
-    if (version < 120000) throw new UsageError(`recovery settings can be written for PostgreSQL 12 and later only (backup ${backup.backupId} is version ${backup.version})`);
+    if (backup.version < 120000) throw new UsageError(`recovery settings can be written for PostgreSQL 12 and later only (backup ${backup.backupId} is version ${backup.version})`);
     assertBackupReachesTarget(backup, input.recovery.plan.target);
   }
-
-  const recoveryDir = path.resolve(input.recoveryDir);
   const relocations = input.tablespaceRelocations ?? new Map<string, string>();
   for (const name of relocations.keys()) {
-    if (!backup.tablespaces.some((t) => t.name === name)) log.warning(`--tablespace ${name}: backup ${backup.backupId} has no tablespace named ${name}`);
+    if (!backup.tablespaces.some((t) => t.name === name)) log.warning('WARN_TABLESPACE_UNKNOWN', `--tablespace ${name}: backup ${backup.backupId} has no tablespace named ${name}`);
   }
+  const recoveryDir = path.resolve(input.recoveryDir);
   const tablespaces = backup.tablespaces.map((t) => ({ ...t, location: path.resolve(relocations.get(t.name) ?? t.location) }));
   await assertEmptyDestination(recoveryDir);
   for (const t of tablespaces) await assertEmptyDestination(t.location, `tablespace ${t.name}`);
@@ -95,91 +123,109 @@ export async function restoreBackup(deps: RestoreDeps, input: RestoreInput): Pro
   const objects: ObjectInfo[] = [];
   for await (const e of store.list(prefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) if (!isCommonPrefix(e)) objects.push(e);
   const { files, ignored } = discoverBackupFiles(prefix, objects, backup.tablespaces.map((t) => t.oid), backup.backupId);
-  for (const k of ignored) log.warning(`ignoring ${k}: not a tar archive extension pgstow knows`);
-  const manifest = objects.some((o) => o.key === `${prefix}${MANIFEST_NAME}`) ? await readManifest(deps, `${prefix}${MANIFEST_NAME}`) : undefined;
+  for (const k of ignored) log.warning('WARN_UNKNOWN_OBJECT', `ignoring ${k}: not a tar archive extension pgstow knows`);
+  const manifestKey = `${prefix}${MANIFEST_NAME}`;
+  const read = objects.some((o) => o.key === manifestKey) ? await readManifest(deps, manifestKey) : undefined;
+  const manifest = read?.objects;
+  const reasons = unverifiedReasons(backup, layout.backupInfoKey(backup.backupId), manifestKey, read && { key: manifestKey, sha256: read.sha256, summary: read.summary });
+  if (reasons.length > 0 && !input.allowUnverified) {
+    throw new OperationError('ERR_BACKUP_UNVERIFIED', `refusing to restore backup ${backup.backupId}: ${reasons.join('; ')} (--allow-unverified restores it anyway)`);
+  }
+  for (const r of reasons) log.warning('WARN_BACKUP_UNVERIFIED', `restoring backup ${backup.backupId} unverified (--allow-unverified): ${r}`);
   if (manifest) checkAgainstManifest(prefix, files, manifest, backup.backupId);
   else log.debug(`backup ${backup.backupId} has no ${MANIFEST_NAME} (made by barman-cloud?): checking sizes and tar integrity only`);
+  const plan: RestorePlan = { backup, version: backup.version, recoveryDir, tablespaces, prefix, files, manifest };
+  if (input.recovery) plan.recovery = input.recovery;
+  return plan;
+}
 
-  const created = [recoveryDir, ...tablespaces.map((t) => t.location)];
+/** Writes the plan: archives downloaded and extracted, tablespace links, pg_wal, recovery settings. */
+type ExtractInput = Pick<RestoreInput, 'jobs' | 'streamsPerObject' | 'partSize' | 'onProgress' | 'memory'>;
+
+export async function executeRestore(deps: RestoreDeps, plan: RestorePlan, input: ExtractInput = {}): Promise<RestoreResult> {
+  const started = Date.now();
+  const created = [plan.recoveryDir, ...plan.tablespaces.map((t) => t.location)];
   for (const dir of created) await makeLeafDir(dir);
   try {
-    return await restoreInto();
+    const restoreOwners = process.getuid?.() === 0;
+    const counts = await extractArchives(deps, plan, input, restoreOwners);
+    const owner = await fsp.stat(plan.recoveryDir);
+    await linkTablespaces(plan, restoreOwners ? owner : undefined);
+    let settings: Array<[string, string]> | undefined;
+    if (plan.recovery) {
+      settings = recoverySettings(plan.recovery.plan, plan.recovery.restoreCommand);
+      await writeRecoverySettings(plan.recoveryDir, settings, plan.backup.backupId, describeTarget(plan.recovery.plan.target), restoreOwners ? owner : undefined);
+    }
+    const result: RestoreResult = { backup: plan.backup, files: plan.files, ...counts, seconds: (Date.now() - started) / 1000, tablespaces: plan.tablespaces };
+    if (settings) result.recoverySettings = settings;
+    return result;
   } catch (err) {
     // A half-restored directory must not pass for a backup: empty what we wrote (they were empty before).
     for (const dir of created) await emptyDir(dir).catch(() => undefined);
-    log.warning(`restore failed; removed the partially restored files from ${created.join(', ')}`);
+    deps.log.warning('WARN_RESTORE_CLEANED', `restore failed; removed the partially restored files from ${created.join(', ')}`);
     throw err;
   }
+}
 
-  async function restoreInto(): Promise<RestoreResult> {
-    const targetOf = (f: BackupFile): string => f.base === 'data' ? recoveryDir : (tablespaces.find((t) => String(t.oid) === f.base) as { location: string }).location;
-
-    const totalBytes = files.reduce((n, f) => n + f.size, 0);
-    let downloadedBytes = 0;
-    let writtenBytes = 0;
-    let members = 0;
-    const restoreOwners = process.getuid?.() === 0;
-    const progress = (): void => input.onProgress?.({ downloadedBytes, writtenBytes, totalBytes });
-    const memory = input.memory ?? memoryBudget();
-    const plan = planRestore(memory, { jobs: input.jobs ?? 2, objects: files.length });
-    const streams = input.streamsPerObject ?? plan.streams;
-    const rangeSize = input.partSize ?? plan.rangeSize;
-    log.debug(`memory plan: ${plan.objectsAtOnce} object(s) at once, ${streams} range(s) of ${rangeSize} bytes each, ${plan.writeBuffer} bytes of pending writes`);
-    await runPool(files, plan.objectsAtOnce, async (f) => {
-      log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
-      try {
-        const hash = manifest ? createHash('sha256') : undefined;
-        const source = Readable.from(countBytes(parallelGet(store, f.key, {
-          size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-        }), (c) => { hash?.update(c); downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); }), { objectMode: false });
-        const decompressor = createTarDecompressor(f.compression);
-        let result: { members: number } | undefined;
-        await pipeline(source, decompressor, async (tar: AsyncIterable<Buffer>) => {
-          result = await extractTar(tar, {
-            root: targetOf(f), restoreOwners, onBytes: (n) => { writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: plan.writeBuffer, ...(deps.signal ? { signal: deps.signal } : {}),
-          });
+/** Every tar object downloaded with ranged GETs and extracted as it streams, several objects at once. */
+async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: ExtractInput,
+  restoreOwners: boolean): Promise<{ downloadedBytes: number; writtenBytes: number; members: number }> {
+  const { store } = deps;
+  const targetOf = (f: BackupFile): string => f.base === 'data' ? plan.recoveryDir : (plan.tablespaces.find((t) => String(t.oid) === f.base) as { location: string }).location;
+  const totalBytes = plan.files.reduce((n, f) => n + f.size, 0);
+  const counts = { downloadedBytes: 0, writtenBytes: 0, members: 0 };
+  const progress = (): void => input.onProgress?.({ downloadedBytes: counts.downloadedBytes, writtenBytes: counts.writtenBytes, totalBytes });
+  const memory = input.memory ?? memoryBudget();
+  const mem = planRestoreMemory(memory, { jobs: input.jobs ?? 2, objects: plan.files.length });
+  const streams = input.streamsPerObject ?? mem.streams;
+  const rangeSize = input.partSize ?? mem.rangeSize;
+  deps.log.debug(`memory plan: ${mem.objectsAtOnce} object(s) at once, ${streams} range(s) of ${rangeSize} bytes each, ${mem.writeBuffer} bytes of pending writes`);
+  await runPool(plan.files, mem.objectsAtOnce, async (f) => {
+    deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
+    try {
+      const hash = plan.manifest ? createHash('sha256') : undefined;
+      const source = Readable.from(countBytes(parallelGet(store, f.key, {
+        size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
+      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); }), { objectMode: false });
+      let extracted: { members: number } | undefined;
+      await pipeline(source, createTarDecompressor(f.compression), async (tar: AsyncIterable<Buffer>) => {
+        extracted = await extractTar(tar, {
+          root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
+          ...(deps.signal ? { signal: deps.signal } : {}),
         });
-        members += result?.members ?? 0;
-        if (hash && manifest) {
-          const expected = manifest.get(f.key.slice(prefix.length));
-          const got = hash.digest('hex');
-          if (expected && expected.sha256 !== got) {
-            throw new IntegrityError({ provider: store.provider, operation: 'get', key: f.key },
-              `backup object ${f.key} does not match what was uploaded: sha256 ${got}, the backup manifest records ${expected.sha256}`);
-          }
-        }
-      } catch (err) {
-        throw objectError(store, f, err);
-      }
-    });
+      });
+      counts.members += extracted?.members ?? 0;
+      if (hash) checkDigest(store, plan, f, hash.digest('hex'));
+    } catch (err) {
+      throw objectError(store, f, err);
+    }
+  });
+  return counts;
+}
 
-    // Tablespace links and pg_wal, as barman-cloud-restore does after extraction.
-    const owner = await fsp.stat(recoveryDir);
-    for (const t of tablespaces) {
-      // The tablespace tar has no root entry: give the location to PGDATA's owner as PostgreSQL needs it.
-      if (restoreOwners) await fsp.chown(t.location, owner.uid, owner.gid);
-      const link = path.join(recoveryDir, 'pg_tblspc', String(t.oid));
-      await fsp.mkdir(path.dirname(link), { recursive: true, mode: 0o700 });
-      await fsp.rm(link, { force: true });
-      await fsp.symlink(t.location, link);
-      if (restoreOwners) await fsp.lchown(link, owner.uid, owner.gid);
-    }
-    const walDir = path.join(recoveryDir, version < 100000 ? 'pg_xlog' : 'pg_wal');
-    if (!(await exists(walDir))) {
-      await fsp.mkdir(walDir, { mode: 0o700 });
-      if (restoreOwners) await fsp.chown(walDir, owner.uid, owner.gid);
-    }
+function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {
+  const expected = plan.manifest?.get(f.key.slice(plan.prefix.length));
+  if (expected && expected.sha256 !== got) {
+    throw new IntegrityError({ provider: store.provider, operation: 'get', key: f.key },
+      `backup object ${f.key} does not match what was uploaded: sha256 ${got}, the backup manifest records ${expected.sha256}`);
+  }
+}
 
-    let settings: Array<[string, string]> | undefined;
-    if (input.recovery) {
-      settings = recoverySettings(input.recovery.plan, input.recovery.restoreCommand);
-      await writeRecoverySettings(recoveryDir, settings, backup.backupId, describeTarget(input.recovery.plan.target), restoreOwners ? owner : undefined);
-    }
-    const result: RestoreResult = {
-      backup, files, downloadedBytes, writtenBytes, members, seconds: (Date.now() - started) / 1000, tablespaces,
-    };
-    if (settings) result.recoverySettings = settings;
-    return result;
+/** Tablespace links and pg_wal, as barman-cloud-restore does after extraction. */
+async function linkTablespaces(plan: RestorePlan, owner: { uid: number; gid: number } | undefined): Promise<void> {
+  for (const t of plan.tablespaces) {
+    // The tablespace tar has no root entry: give the location to PGDATA's owner as PostgreSQL needs it.
+    if (owner) await fsp.chown(t.location, owner.uid, owner.gid);
+    const link = path.join(plan.recoveryDir, 'pg_tblspc', String(t.oid));
+    await fsp.mkdir(path.dirname(link), { recursive: true, mode: 0o700 });
+    await fsp.rm(link, { force: true });
+    await fsp.symlink(t.location, link);
+    if (owner) await fsp.lchown(link, owner.uid, owner.gid);
+  }
+  const walDir = path.join(plan.recoveryDir, plan.version < 100000 ? 'pg_xlog' : 'pg_wal');
+  if (!(await pathExists(walDir))) {
+    await fsp.mkdir(walDir, { mode: 0o700 });
+    if (owner) await fsp.chown(walDir, owner.uid, owner.gid);
   }
 }
 
@@ -198,9 +244,7 @@ async function resolveBackup(deps: RestoreDeps, input: RestoreInput): Promise<Re
   let id = input.backupId;
   if (id === 'auto') {
     const catalog = await readCatalog(deps);
-    let tli: number | undefined;
-    if (input.auto?.targetTli === 'latest') tli = await highestTimeline(deps);
-    else tli = input.auto?.targetTli;
+    const tli = input.auto?.targetTli === 'latest' ? await highestTimeline(deps) : input.auto?.targetTli;
     const criteria: AutoCriteria = {};
     if (input.auto?.targetTime) criteria.targetTime = input.auto.targetTime;
     if (input.auto?.targetLsn !== undefined) criteria.targetLsn = input.auto.targetLsn;
@@ -209,55 +253,48 @@ async function resolveBackup(deps: RestoreDeps, input: RestoreInput): Promise<Re
     deps.log.info(`auto: chose backup ${chosen.backupId}, which ended at ${chosen.endTime?.text ?? '?'}`);
     return chosen;
   }
-  if (!BACKUP_ID_RE.test(id)) id = resolveBackupIdentifier(id, await readCatalog(deps), layout.serverName);
-  const info = await readBackupInfo(deps, id);
-  if (!info) throw new OperationError('ERR_BACKUP_NOT_FOUND', `backup ${id} does not exist for server ${layout.serverName} (no ${layout.backupInfoKey(id)} in ${deps.store.description})`);
-  return info;
+  if (!isBackupIdText(id)) {
+    const refs = (await readCatalog(deps)).map((b) => ({ id: b.backupId, status: b.status, name: b.backupName }));
+    id = resolveBackupRef(layout.serverName, refs, id, { latest: 'prefer-done' });
+  }
+  const read = await readBackupInfo(deps.store, layout, id, deps.signal).catch((err: unknown) => { throw asBackupInfoError(layout.backupInfoKey(id), err); });
+  if (!read) throw new OperationError('ERR_BACKUP_NOT_FOUND', `backup ${id} does not exist for server ${layout.serverName} (no ${layout.backupInfoKey(id)} in ${deps.store.description})`);
+  return restoreInfo(read.key, id, read.info);
 }
 
-async function readBackupInfo(deps: RestoreDeps, backupId: string): Promise<RestoreBackupInfo | undefined> {
-  const key = deps.layout.backupInfoKey(backupId);
-  let text: string;
+function asBackupInfoError(key: string, err: unknown): unknown {
+  return err instanceof BackupInfoError ? new OperationError('ERR_BACKUP_INFO', `cannot read ${key}: ${err.message}`) : err;
+}
+
+function restoreInfo(key: string, id: string, info: BackupInfo): RestoreBackupInfo {
   try {
-    const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
-    text = Buffer.concat(chunks).toString('utf8');
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) return undefined;
-    throw err;
-  }
-  try {
-    return parseRestoreBackupInfo(backupId, text);
+    return restoreInfoOf(id, info);
   } catch (err) {
     if (err instanceof BackupInfoFormatError) throw new OperationError('ERR_BACKUP_INFO', `cannot read ${key}: ${err.message}`);
     throw err;
   }
 }
 
-/** Every backup with a readable backup.info (unreadable ones are skipped with a warning, as Barman does). */
+/** The catalog (the repository's one reader) as restore sees it; unreadable backups are skipped with a warning, as Barman does. */
 async function readCatalog(deps: RestoreDeps): Promise<RestoreBackupInfo[]> {
-  const ids: string[] = [];
-  for await (const e of deps.store.list(deps.layout.basePrefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) {
-    if (isCommonPrefix(e)) ids.push(e.prefix.slice(deps.layout.basePrefix.length).replace(/\/$/, ''));
-  }
+  const catalog = await loadCatalog(deps.store, deps.layout, deps.signal ? { signal: deps.signal } : {});
+  for (const u of catalog.unreadable) deps.log.warning('WARN_BACKUP_UNREADABLE', `skipping backup ${u.id}: cannot read ${deps.layout.backupInfoKey(u.id)}: ${u.error}`);
   const out: RestoreBackupInfo[] = [];
-  await runPool(ids, 8, async (id) => {
+  for (const b of catalog.backups) {
     try {
-      const info = await readBackupInfo(deps, id);
-      if (info) out.push(info);
+      out.push(restoreInfo(b.backupInfoKey, b.id, b.info));
     } catch (err) {
-      if (err instanceof OperationError) deps.log.warning(`skipping backup ${id}: ${err.message}`);
+      if (err instanceof OperationError) deps.log.warning('WARN_BACKUP_UNREADABLE', `skipping backup ${b.id}: ${err.message}`);
       else throw err;
     }
-  });
-  return out.sort((a, b) => a.backupId.localeCompare(b.backupId));
+  }
+  return out;
 }
 
 /** Highest timeline with a history file (or 1) in the WAL archive, for --target-tli latest. */
 async function highestTimeline(deps: RestoreDeps): Promise<number> {
   let max = 1;
-  for await (const e of deps.store.list(deps.layout.walsPrefix, { delimiter: '/' })) {
+  for await (const e of deps.store.list(deps.layout.walsPrefix, { delimiter: '/', ...(deps.signal ? { signal: deps.signal } : {}) })) {
     if (isCommonPrefix(e)) continue;
     const m = /([0-9A-F]{8})\.history(\.[a-z0-9]+)?$/i.exec(e.key);
     if (m) max = Math.max(max, parseInt(m[1] as string, 16));
@@ -316,13 +353,11 @@ async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) =
 const MANIFEST_NAME = BACKUP_MANIFEST_NAME;
 type Manifest = Map<string, { size: number; sha256: string }>;
 
-async function readManifest(deps: RestoreDeps, key: string): Promise<Manifest> {
-  const stream = await deps.store.get(key, deps.signal ? { signal: deps.signal } : {});
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
+async function readManifest(deps: RestoreDeps, key: string): Promise<{ objects: Manifest; sha256: string; summary: ManifestBackupInfo | undefined }> {
+  const bytes = await readAll(deps.store, key, deps.signal);
   try {
-    const m = parseBackupManifest(Buffer.concat(chunks).toString('utf8'));
-    return new Map(m.objects.map((o) => [o.name, { size: o.size, sha256: o.sha256 }]));
+    const m = parseBackupManifest(bytes.toString('utf8'));
+    return { objects: new Map(m.objects.map((o) => [o.name, { size: o.size, sha256: o.sha256 }])), sha256: createHash('sha256').update(bytes).digest('hex'), summary: m.backupInfo };
   } catch (err) {
     throw new IntegrityError({ provider: deps.store.provider, operation: 'get', key }, `backup manifest ${key} is unreadable: ${errorMessage(err)}`);
   }
@@ -341,21 +376,4 @@ function checkAgainstManifest(prefix: string, files: readonly BackupFile[], mani
   for (const name of present.keys()) {
     if (!manifest.has(name)) throw new OperationError('ERR_BACKUP_INCOMPLETE', `backup ${backupId}: ${prefix}${name} is not in the backup manifest (left over from another upload?)`);
   }
-}
-
-async function runPool<T>(items: readonly T[], concurrency: number, worker: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed: unknown;
-  const runners = Array.from({ length: Math.max(1, Math.min(concurrency, items.length)) }, async () => {
-    while (next < items.length && failed === undefined) {
-      const item = items[next++] as T;
-      try { await worker(item); } catch (err) { failed ??= err; }
-    }
-  });
-  await Promise.all(runners);
-  if (failed !== undefined) throw failed;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try { await fsp.lstat(p); return true; } catch { return false; }
 }

@@ -10,21 +10,21 @@
  */
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
-import { Readable, Transform, pipeline as pipe } from 'node:stream';
-import { OperationError } from '../errors.js';
+import { Readable, Transform, type Duplex } from 'node:stream';
+import { OperationError, PgstowError, errorMessage } from '../errors.js';
 import { selectWalCandidate, type WalCandidate } from '../domain/wal/wal-candidates.js';
 import {
   assertSegmentSize, nextSegmentName, parseWalFileName, type WalFileName,
 } from '../domain/wal/wal-file-name.js';
 import { CODECS, CodecError, codecForSuffix, detectCodec } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
+import { StorageRequestError, StorageUnavailableError } from '../storage/errors.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
-import { moveFileAtomic, writeFileAtomic } from './local-files.js';
-import { ensureSpoolDir, exists, readJson } from './wal-spool.js';
-import type { WalLogger } from './archive-wal.js';
+import { moveFileAtomic, pathExists, writeFileAtomic } from './local-files.js';
+import { ensureSpoolDir, readJson } from './wal-spool.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { WalDownloadCheck } from './wal-verification.js';
 
-const quiet: WalLogger = { debug() {}, info() {}, warning() {} };
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
 /** How long a "not in archive" marker from a prefetch is trusted. */
 export const MISSING_MARKER_TTL_MS = 10_000;
@@ -32,7 +32,7 @@ export const MISSING_MARKER_TTL_MS = 10_000;
 export interface RestoreWalDeps {
   store: ObjectStore;
   layout: BarmanLayout;
-  log?: WalLogger;
+  log?: Logger;
 }
 
 export interface RestoreWalInput {
@@ -69,7 +69,7 @@ export class WalNotFoundError extends OperationError {
 WalNotFoundError.prototype.name = 'WalNotFoundError';
 
 export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): Promise<RestoreWalResult> {
-  const log = deps.log ?? quiet;
+  const log = deps.log ?? silentLogger;
   const wal = parseWalFileName(input.walName); // exit 3 before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
   const spoolDir = input.spoolDir;
@@ -77,7 +77,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
 
   if (spoolDir) {
     const spooled = path.join(spoolDir, wal.name);
-    if (await exists(spooled)) {
+    if (await pathExists(spooled)) {
       const st = await fsp.stat(spooled);
       await moveFileAtomic(spooled, input.destPath);
       log.info(`restored ${wal.name} from the prefetch spool`);
@@ -101,7 +101,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
 
   let restored: { candidate: WalCandidate; bytes: number };
   try {
-    const candidate = await findWal(deps, wal.name, input.noPartial === true);
+    const candidate = await findWal(deps, wal.name, input.noPartial === true, input.signal);
     if (!candidate) throw new WalNotFoundError(wal.name, where);
     const bytes = await download(deps.store, candidate, input.destPath, wal, segmentSize, input.signal);
     restored = { candidate, bytes };
@@ -132,10 +132,10 @@ async function cachedSegmentSize(spoolDir: string): Promise<number | undefined> 
 }
 
 /** Lists `<dir><walName>*` once and applies Barman's candidate rules across every codec suffix. */
-export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: boolean): Promise<WalCandidate | undefined> {
+export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: boolean, signal?: AbortSignal): Promise<WalCandidate | undefined> {
   const dir = deps.layout.walDir(walName);
   const keys: string[] = [];
-  for await (const entry of deps.store.list(dir + walName, { delimiter: '/' })) if (!isCommonPrefix(entry)) keys.push(entry.key);
+  for await (const entry of deps.store.list(dir + walName, { delimiter: '/', ...(signal ? { signal } : {}) })) if (!isCommonPrefix(entry)) keys.push(entry.key);
   return selectWalCandidate(walName, dir, keys, { suffixes: SUFFIXES, noPartial });
 }
 
@@ -146,13 +146,18 @@ export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: 
 async function download(store: ObjectStore, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
   const check = new WalDownloadCheck(store.provider, c.key, wal, c.partial);
   const raw = await store.get(c.key, { onInfo: check.onInfo, ...(signal ? { signal } : {}) });
+  let received = 0;
+  // Raw bytes (as stored: MD5) first, then the decoded bytes (as PostgreSQL gets them: the segment checks).
+  const rawTap = tap((b) => { received += b.length; check.raw(b); });
+  const decodedTap = tap((b) => check.decoded(b));
   try {
-    const decoded = await decode(pipe(raw, tap((b) => check.raw(b)), noop), c);
-    return await writeFileAtomic(dest, pipe(decoded, tap((b) => check.decoded(b)), noop), { check: () => check.verify(segmentSize) });
+    const { source, stages } = await decoder(raw, c);
+    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: [rawTap, ...stages, decodedTap], ...(signal ? { signal } : {}) });
   } catch (err) {
-    // A failed download (StorageError) or a damaged object (DamagedWalError) as is; a codec refusing the bytes is damage.
-    if (err instanceof CodecError) check.damaged(err.message, err);
-    throw err;
+    raw.destroy();
+    // A codec refusing the bytes is damage (exit 128), unless the download itself broke off first.
+    if (err instanceof CodecError && !signal?.aborted) check.damaged(err.message, err);
+    throw downloadError(store, c.key, received, err, signal);
   }
 }
 
@@ -160,12 +165,26 @@ function tap(fn: (chunk: Buffer) => void): Transform {
   return new Transform({ transform(chunk: Buffer, _enc, cb) { fn(chunk); cb(null, chunk); } });
 }
 
-function noop(): void { /* errors reach the last stream of the pipeline, where the consumer sees them */ }
+/**
+ * A failure while the object streams in: one line naming the object and how far it got, exit 4 as Barman's
+ * (a body that breaks off is not "the store cannot be reached", exit 2, which is for requests that never got an
+ * answer). Damaged content keeps its own error (DamagedWalError). Still retryable when the cause is.
+ */
+function downloadError(store: ObjectStore, key: string, received: number, err: unknown, signal: AbortSignal | undefined): unknown {
+  if (signal?.aborted) return signal.reason ?? err;
+  if (err instanceof PgstowError && !(err instanceof StorageUnavailableError)) return err;
+  const reason = err instanceof StorageUnavailableError && err.cause !== undefined ? errorMessage(err.cause) : errorMessage(err);
+  return new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err, retryable: true },
+    `downloading ${key} failed after ${received} bytes: ${reason}`);
+}
 
-/** Decompresses by suffix; an unsuffixed object that starts with a codec's magic bytes is decoded too. */
-async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
+/**
+ * The decompressor the object needs, by suffix; an unsuffixed object that starts with a codec's magic bytes is
+ * decoded too (its first chunk is read to tell, then put back in front, so the raw tap still sees every byte).
+ */
+async function decoder(raw: Readable, c: WalCandidate): Promise<{ source: Readable; stages: Duplex[] }> {
   const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;
-  if (codec) return pipe(raw, codec.createDecompressor(), noop) as unknown as Readable;
+  if (codec) return { source: raw, stages: [codec.createDecompressor()] };
   const it = raw[Symbol.asyncIterator]();
   const first = await it.next();
   const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
@@ -174,17 +193,17 @@ async function decode(raw: Readable, c: WalCandidate): Promise<Readable> {
     for (;;) { const n = await it.next(); if (n.done) return; yield n.value as Buffer; }
   })());
   const sniffed = detectCodec(head);
-  return sniffed ? pipe(rest, sniffed.createDecompressor(), noop) as unknown as Readable : rest;
+  return { source: rest, stages: sniffed ? [sniffed.createDecompressor()] : [] };
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */
-async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: WalLogger,
+async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: number, segmentSize: number, spoolDir: string, log: Logger,
   recordSegmentSize = false): Promise<string[]> {
   // The spool only saves time: an unusable one must never fail the restore PostgreSQL asked for.
   try {
     await ensureSpoolDir(spoolDir);
   } catch (err) {
-    log.warning(`not prefetching: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
+    log.warning('WARN_SPOOL_UNUSABLE', `not prefetching: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
     return [];
   }
   if (recordSegmentSize) await fsp.writeFile(path.join(spoolDir, 'segment-size'), String(segmentSize)).catch(() => undefined);
@@ -193,7 +212,7 @@ async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: numb
   for (let i = 0; i < count; i++) { name = nextSegmentName(name, segmentSize); names.push(name); }
   const results = await Promise.allSettled(names.map(async (n) => {
     const target = path.join(spoolDir, n);
-    if (await exists(target)) return n;
+    if (await pathExists(target)) return n;
     const c = await findWal(deps, n, true);
     if (!c) {
       await fsp.writeFile(path.join(spoolDir, `${n}.missing`), JSON.stringify({ at: Date.now() })).catch(() => undefined);
@@ -205,7 +224,7 @@ async function startPrefetch(deps: RestoreWalDeps, wal: WalFileName, count: numb
   const done: string[] = [];
   results.forEach((r, i) => {
     if (r.status === 'fulfilled') { if (r.value) done.push(r.value); }
-    else log.warning(`prefetch of ${names[i]} failed (it will be fetched on demand): ${(r.reason as Error).message}`);
+    else log.warning('WARN_PREFETCH_FAILED', `prefetch of ${names[i]} failed (it will be fetched on demand): ${(r.reason as Error).message}`);
   });
   if (done.length) log.debug(`prefetched ${done.join(', ')}`);
   return done;

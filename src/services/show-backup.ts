@@ -1,11 +1,10 @@
 /** One backup's metadata (barman-cloud-backup-show / pgstow backup show). */
-import { OperationError } from '../errors.js';
-import { parseBackupInfo, type BackupInfo } from '../domain/backup/backup-info.js';
+import type { BackupInfo } from '../domain/backup/backup-info.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { findBackup, isBackupIdText, loadCatalog, readKeep, resolveBackupId } from '../repository/backup-catalog.js';
-import { ObjectNotFoundError } from '../storage/errors.js';
-import { readAll } from '../storage/object-store-helpers.js';
+import { BackupNotFoundError, findBackup, isBackupIdText, loadCatalog, readBackupInfo, readKeep, resolveBackupId } from '../repository/backup-catalog.js';
 import type { ObjectStore } from '../storage/object-store.js';
+
+export { BackupNotFoundError };
 
 export interface ShownBackup {
   id: string;
@@ -13,13 +12,6 @@ export interface ShownBackup {
   keep: string | null;
   warnings: string[];
 }
-
-export class BackupNotFoundError extends OperationError {
-  constructor(id: string, serverName: string) {
-    super('ERR_BACKUP_NOT_FOUND', `Backup ${id} for server ${serverName} does not exist`);
-  }
-}
-BackupNotFoundError.prototype.name = 'BackupNotFoundError';
 
 /** Resolves `identifier` (id, shortcut or name); an id is read directly without listing the catalog. */
 export async function showBackup(deps: { store: ObjectStore; layout: BarmanLayout }, input: { identifier: string; signal?: AbortSignal }): Promise<ShownBackup> {
@@ -31,14 +23,8 @@ export async function showBackup(deps: { store: ObjectStore; layout: BarmanLayou
     const b = findBackup(catalog, id);
     if (b) return { id, info: b.info, keep: b.keep, warnings: [...b.warnings] };
   }
-  let text: string;
-  try {
-    text = (await readAll(store, layout.backupInfoKey(id), input.signal)).toString('utf8');
-  } catch (err) {
-    if (err instanceof ObjectNotFoundError) throw new BackupNotFoundError(id, layout.serverName);
-    throw err;
-  }
-  const { info, warnings } = parseBackupInfo(text);
+  const read = await readBackupInfo(store, layout, id, input.signal);
+  if (!read) throw new BackupNotFoundError(`Backup ${id} for server ${layout.serverName} does not exist`);
   const keep = await readKeep(store, layout.keepAnnotationKey(id), input.signal);
-  return { id, info, keep, warnings };
+  return { id, info: read.info, keep, warnings: read.warnings };
 }

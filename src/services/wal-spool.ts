@@ -14,9 +14,9 @@ import * as path from 'node:path';
 
 export type SpoolKind = 'wal-archive-spool' | 'wal-restore-spool';
 
-/** Default spool: $PGSTOW_SPOOL_DIR or the OS temp dir, then pgstow/<kind>/<server>-<hash of URL+server>. */
-export function defaultSpoolDir(kind: SpoolKind, destinationUrl: string, serverName: string, env: Readonly<Record<string, string | undefined>> = process.env): string {
-  const base = env.PGSTOW_SPOOL_DIR || path.join(os.tmpdir(), 'pgstow');
+/** Default spool: `baseDir` (settings.wal.spoolDir) or <tmp>/pgstow, then <kind>/<server>-<hash of URL+server>. */
+export function defaultSpoolDir(kind: SpoolKind, destinationUrl: string, serverName: string, baseDir?: string): string {
+  const base = baseDir || path.join(os.tmpdir(), 'pgstow');
   const hash = createHash('sha256').update(`${destinationUrl}\0${serverName}`).digest('hex').slice(0, 12);
   return path.join(base, kind, `${serverName.replace(/[^A-Za-z0-9._-]/g, '_')}-${hash}`);
 }
@@ -41,6 +41,3 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   try { return JSON.parse(await fsp.readFile(file, 'utf8')) as T; } catch { return undefined; }
 }
 
-export async function exists(file: string): Promise<boolean> {
-  try { await fsp.access(file); return true; } catch { return false; }
-}

@@ -39,9 +39,12 @@ export interface AzureIdentitySettings {
 /** Azure Blob Storage (Barman's precedence: connection string > SAS > account key > Entra ID). */
 export type AzureCredentials =
   | { readonly kind: 'azure-connection-string'; readonly connectionString: SecretText }
-  /** Shared key; the account is the one in the destination URL. */
-  | { readonly kind: 'azure-shared-key'; readonly accountKey: SecretText }
-  | { readonly kind: 'azure-sas'; readonly sasToken: SecretText }
+  /**
+   * Shared key. The account is the destination URL's (as in Barman); `accountName` is what the manifest's
+   * storageAccount says, kept for messages.
+   */
+  | { readonly kind: 'azure-shared-key'; readonly accountKey: SecretText; readonly accountName?: SecretText }
+  | { readonly kind: 'azure-sas'; readonly sasToken: SecretText; readonly accountName?: SecretText }
   /**
    * An Entra ID token. `default`: workload identity, service principal, managed identity and Azure CLI, in
    * that order, from `identity`; `managed-identity` (inheritFromAzureAD); `azure-cli` (an `az login`).
@@ -59,8 +62,8 @@ export type GcsCredentials =
    * metadata server at `metadataHost` (default 169.254.169.254; GKE workload identity, GCE).
    */
   | { readonly kind: 'gcs-application-default'; readonly metadataHost?: string; readonly adcFile?: string }
-  /** No credentials: an emulator. */
-  | { readonly kind: 'gcs-anonymous' };
+  /** No credentials: an emulator. `label` says why in descriptions (e.g. a key file that was ignored). */
+  | { readonly kind: 'gcs-anonymous'; readonly label?: string };
 
 export type StoreCredentials = S3Credentials | AzureCredentials | GcsCredentials;
 

@@ -8,7 +8,8 @@ import { UsageError } from '../errors.js';
 import { CLOUD_PROVIDERS, type CloudProvider, type Destination } from './store-options.js';
 
 /** Picks the provider from --cloud-provider, else from the URL scheme (Barman defaults to aws-s3). */
-export function inferProvider(url: string, explicit?: string): CloudProvider {
+export function inferProvider(rawUrl: string, explicit?: string): CloudProvider {
+  const url = urlForMessages(rawUrl);
   if (explicit !== undefined) {
     if (!(CLOUD_PROVIDERS as readonly string[]).includes(explicit)) {
       throw new UsageError(`unknown cloud provider "${explicit}" (expected one of: ${CLOUD_PROVIDERS.join(', ')})`);
@@ -20,6 +21,7 @@ export function inferProvider(url: string, explicit?: string): CloudProvider {
     case 's3': return 'aws-s3';
     case 'gs': return 'google-cloud-storage';
     case 'file': return 'file';
+    case 'memory': return 'memory';
     case 'http':
     case 'https':
       if (/\.blob\.core\./i.test(url)) return 'azure-blob-storage';
@@ -33,13 +35,38 @@ export function inferProvider(url: string, explicit?: string): CloudProvider {
   }
 }
 
+/** The URL for messages: any user:password@ part replaced, so an error never prints a secret given there. */
+export function urlForMessages(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1***@');
+}
+
+/**
+ * Refuses credentials inside a URL (s3://KEY:SECRET@bucket/…, https://user:pass@host): Barman has no such form, they
+ * would end up in logs and process lists, and the message names neither. Exit 3.
+ */
+export function assertNoUserinfo(url: string, what: string): void {
+  if (/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url)) {
+    throw new UsageError(`${what} holds credentials (user:password@…), which pgstow refuses and does not print: give them through the `
+      + 'environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AZURE_STORAGE_*, GOOGLE_APPLICATION_CREDENTIALS) or --config secrets');
+  }
+}
+
 export function parseDestination(url: string, provider: CloudProvider): Destination {
+  assertNoUserinfo(url, 'the destination URL');
   switch (provider) {
     case 'file': return parseFile(url);
     case 'aws-s3': return parseS3(url);
     case 'google-cloud-storage': return parseGcs(url);
     case 'azure-blob-storage': return parseAzure(url);
+    case 'memory': return parseMemory(url);
   }
+}
+
+/** memory://<name>[/prefix]: an in-process store; stores opened on the same name share their objects. */
+function parseMemory(url: string): Destination {
+  const m = /^memory:\/\/([^/]+)(\/.*)?$/i.exec(url);
+  if (!m || !m[1]) throw new UsageError(`invalid memory URL "${url}" (expected memory://name[/prefix])`);
+  return { provider: 'memory', bucket: m[1], prefix: cleanPrefix(m[2] ?? '') };
 }
 
 function cleanPrefix(p: string): string {

@@ -109,6 +109,21 @@ export class IntegrityError extends StorageError {
 }
 IntegrityError.prototype.name = 'IntegrityError';
 
+/**
+ * The exit code barman-cloud gives a catalog, restore or backup command (check-wal-archive, backup-list/show/delete/
+ * keep, restore, backup) refused by the store for its credentials or permissions, measured with barman-cloud 3.4:
+ * it tests connectivity first, which on S3 lets the ClientError through ("any other error", 4) and on Azure and
+ * GCS takes the refusal for an unreachable store (2). Undefined for any other error (its own exit code stands).
+ */
+export function barmanRefusalExitCode(err: unknown): ExitCode | undefined {
+  if (!(err instanceof InvalidCredentialsError) && !(err instanceof AccessDeniedError)) return undefined;
+  switch (err.provider) {
+    case 's3': return ExitCode.GENERAL;
+    case 'azure-blob': case 'gcs': return ExitCode.NETWORK;
+    default: return undefined;
+  }
+}
+
 function describeTarget(o: StorageErrorOptions): string {
   const where = [o.bucket, o.key].filter(Boolean).join('/');
   return `${o.provider}${where ? ` ${where}` : ''}`;

@@ -1,17 +1,38 @@
 /** Helpers built on the ObjectStore interface, kept out of it so drivers implement little. */
 import { Readable } from 'node:stream';
-import { UsageError } from '../errors.js';
+import { errorMessage, PgstowError, UsageError } from '../errors.js';
+import { StorageRequestError } from './errors.js';
 import { isCommonPrefix, type ObjectInfo, type ObjectStore } from './object-store.js';
 
-/** Reads a whole object into memory; for small objects (backup.info, annotations, WAL). */
+/**
+ * Reads a whole object into memory; for small objects (backup.info, annotations, manifests, WAL). A failure
+ * after the object started to arrive names the object and how much of it came.
+ */
 export async function readAll(store: ObjectStore, key: string, signal?: AbortSignal): Promise<Buffer> {
   const stream = await store.get(key, signal ? { signal } : undefined);
-  return streamToBuffer(stream);
+  let received = 0;
+  try {
+    return await streamToBuffer(stream, signal, (n) => { received += n; });
+  } catch (err) {
+    if (err instanceof PgstowError || signal?.aborted) throw err;
+    throw new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err }, `reading ${key} failed after ${received} bytes: ${errorMessage(err)}`);
+  }
 }
 
-export async function streamToBuffer(stream: Readable): Promise<Buffer> {
+/** Collects a stream; an error or an abort destroys it (no dangling socket) and rejects. */
+export async function streamToBuffer(stream: Readable, signal?: AbortSignal, onChunk?: (bytes: number) => void): Promise<Buffer> {
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+  try {
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      onChunk?.(buf.length);
+      chunks.push(buf);
+    }
+  } catch (err) {
+    stream.destroy();
+    throw err;
+  }
   return Buffer.concat(chunks);
 }
 

@@ -46,7 +46,11 @@ export interface PutOptions {
    */
   partSize?: number;
   partsInFlight?: number;
-  /** Fail with ObjectExistsError if the key exists. Honoured atomically only when capabilities.conditionalCreate. */
+  /**
+   * Create only: fail with ObjectExistsError if the key exists. Enforced atomically when capabilities.conditionalCreate;
+   * otherwise the condition is still sent, but a store that ignores it may replace an object written meanwhile, so
+   * a caller that must know re-reads what is stored.
+   */
   ifAbsent?: boolean;
   tags?: Readonly<Record<string, string>>;
   /** User metadata stored with the object (x-amz-meta-*, Azure metadata, GCS metadata). */
@@ -119,10 +123,10 @@ export interface ObjectStore {
   get(key: string, options?: GetOptions): Promise<Readable>;
 
   /** Must throw ObjectNotFoundError for a missing key. */
-  stat(key: string): Promise<ObjectInfo>;
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;
 
   /** Never throws for a missing key. */
-  exists(key: string): Promise<boolean>;
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean>;
 
   /**
    * All keys starting with `prefix`, in lexicographic order, across every page. With a delimiter, keys
@@ -133,8 +137,37 @@ export interface ObjectStore {
   /** Deletes the keys, batching up to capabilities.maxBatchDelete. Missing keys are not an error. */
   delete(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<void>;
 
+  /**
+   * Creates the bucket or container, as Barman does for a new cluster whose destination does not exist yet
+   * (barman-cloud 3.4 in wal-archive and backup, ≥ 3.16 in check-wal-archive). One that exists already is not an
+   * error; credentials that may not create one give AccessDeniedError naming the permission. Optional: a driver
+   * that cannot create buckets leaves it out.
+   */
+  createBucket?(options?: { signal?: AbortSignal }): Promise<void>;
+
+  /**
+   * Uploads begun and never completed under `prefix` (S3 multipart uploads, fs temp files) — what a killed backup
+   * leaves, invisible in listings and billed. Optional: stores that discard them themselves (Azure drops uncommitted
+   * blocks after 7 days, GCS resumable sessions expire after 7 days) leave it out.
+   */
+  listIncompleteUploads?(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<IncompleteUpload>;
+
+  /** Discards an upload listIncompleteUploads returned (S3 AbortMultipartUpload, fs unlink). */
+  abortIncompleteUpload?(upload: IncompleteUpload, options?: { signal?: AbortSignal }): Promise<void>;
+
   /** Releases sockets and clients. */
   close(): Promise<void>;
+}
+
+export interface IncompleteUpload {
+  /** The key the upload would have created. */
+  readonly key: string;
+  /** Driver's handle (S3 UploadId, fs temp file name). */
+  readonly id: string;
+  /** When data was last added to it (its newest part), or when it started. */
+  readonly lastActivity: Date;
+  /** Bytes uploaded so far, when known. */
+  readonly size?: number;
 }
 
 export function isCommonPrefix(entry: ObjectInfo | CommonPrefix): entry is CommonPrefix {

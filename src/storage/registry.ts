@@ -23,6 +23,7 @@ const DRIVERS: Record<CloudProvider, () => Promise<DriverModule>> = {
   'aws-s3': () => import('./drivers/s3/index.js'),
   'azure-blob-storage': () => import('./drivers/azure-blob/index.js'),
   'google-cloud-storage': () => import('./drivers/gcs/index.js'),
+  'memory': () => import('./drivers/memory/index.js'),
 };
 
 export async function openStore(options: StoreOptions): Promise<OpenedStore> {

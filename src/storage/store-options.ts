@@ -1,12 +1,14 @@
 /**
  * What a driver needs to open a store: the destination URL already split into provider coordinates,
- * plus connection and credential settings. Built by the config layer (flags, environment, manifests) and
- * handed to the registry; nothing here imports an SDK.
+ * plus connection settings and typed credentials. Built by the composition root from EngineSettings and
+ * handed to the registry; nothing here imports an SDK, and no driver reads process.env.
  */
 
-export type CloudProvider = 'aws-s3' | 'azure-blob-storage' | 'google-cloud-storage' | 'file';
+import type { StoreCredentials } from './credentials.js';
 
-export const CLOUD_PROVIDERS: readonly CloudProvider[] = ['aws-s3', 'azure-blob-storage', 'google-cloud-storage', 'file'];
+export type CloudProvider = 'aws-s3' | 'azure-blob-storage' | 'google-cloud-storage' | 'file' | 'memory';
+
+export const CLOUD_PROVIDERS: readonly CloudProvider[] = ['aws-s3', 'azure-blob-storage', 'google-cloud-storage', 'file', 'memory'];
 
 export interface S3StoreOptions {
   /** "auto" = path style when an endpoint URL is given (as botocore does), virtual otherwise. */
@@ -17,8 +19,6 @@ export interface S3StoreOptions {
   /** Server-side encryption: AES256 or aws:kms. */
   encryption?: 'AES256' | 'aws:kms';
   sseKmsKeyId?: string;
-  /** Named profile from the shared config/credentials files (-P/--aws-profile). */
-  profile?: string;
   region?: string;
   /** Multipart part size in bytes (0 = choose from size and maxParts). */
   partSize?: number;
@@ -28,8 +28,6 @@ export interface S3StoreOptions {
 }
 
 export interface AzureStoreOptions {
-  /** --credential / --azure-credential: which Entra ID credential to use instead of env secrets. */
-  credential?: 'azure-cli' | 'managed-identity' | 'default';
   encryptionScope?: string;
   maxBlockSize?: number;
   maxConcurrency?: number;
@@ -40,6 +38,15 @@ export interface GcsStoreOptions {
   kmsKeyName?: string;
   /** Resumable upload chunk size in bytes. */
   chunkSize?: number;
+  projectId?: string;
+  /** The endpoint is an emulator: no credentials unless given, preconditions not trusted. */
+  emulator?: boolean;
+}
+
+/** Extra CA certificates in PEM, added to the system roots, and where they came from (for messages). */
+export interface CaBundle {
+  pem: string;
+  source: string;
 }
 
 export interface StoreOptions {
@@ -48,27 +55,27 @@ export interface StoreOptions {
   destinationUrl: string;
   /** --endpoint-url / endpointURL. */
   endpointUrl?: string;
-  /** PEM file with extra CA certificates, added to the system roots (endpointCA, AWS_CA_BUNDLE, REQUESTS_CA_BUNDLE). */
-  caFile?: string;
+  /** endpointCA / --endpoint-ca / AWS_CA_BUNDLE / REQUESTS_CA_BUNDLE, already read. */
+  ca?: CaBundle;
   /** Per-request read timeout in seconds (--read-timeout). */
   readTimeoutSeconds?: number;
-  /** Where credentials come from: the process environment or a resolved config (never logged). */
-  env: Readonly<Record<string, string | undefined>>;
+  /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC). */
+  credentials?: StoreCredentials;
   s3?: S3StoreOptions;
   azure?: AzureStoreOptions;
   gcs?: GcsStoreOptions;
   /**
-   * With a watched --config (long-running commands): the credentials and CA in force now. A driver that
-   * supports it (see DriverModule.liveSettings) calls it for each request instead of using `env`/`caFile` once,
-   * so a rotated Secret or CA applies to the next request without rebuilding the client mid-transfer.
+   * Credentials and CA that may rotate while the store is open (a watched config, Engine.reconfigure). A driver
+   * that supports it (DriverModule.liveSettings) calls it for each request, so a rotated Secret or CA applies to
+   * the next request without rebuilding the client mid-transfer.
    */
   live?: () => LiveStoreSettings;
 }
 
-/** The part of StoreOptions that rotates: credentials (environment form) and the CA file. */
+/** The part of StoreOptions that rotates. */
 export interface LiveStoreSettings {
-  env: Readonly<Record<string, string | undefined>>;
-  caFile: string | undefined;
+  credentials: StoreCredentials | undefined;
+  ca: CaBundle | undefined;
 }
 
 /** A destination URL split into the store root and the key prefix below it. */

@@ -8,6 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as http from 'node:http';
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import {
   AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, StorageUnavailableError, TlsError,
 } from '../../src/storage/errors.js';
@@ -181,10 +182,10 @@ describe('azure-blob uploads', () => {
       seen.push({ method: req.method ?? '', comp: u.searchParams.get('comp'), scope: req.headers['x-ms-encryption-scope'] as string | undefined });
       const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
         res.writeHead(r.statusCode ?? 502, r.headers);
-        r.pipe(res);
+        pipeline(r, res).catch(() => res.destroy());
       });
       up.on('error', () => res.destroy());
-      req.pipe(up);
+      pipeline(req, up).catch(() => up.destroy());
     });
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const port = (proxy.address() as net.AddressInfo).port;

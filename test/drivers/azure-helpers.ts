@@ -1,17 +1,17 @@
 /** Opens Azure stores on Azurite the way commands do (registry → driver), on a fresh prefix. */
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import type { AzureStoreOptions, StoreOptions } from '../../src/storage/store-options.js';
+
 import type { AzuriteInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 
-export interface OpenedAzure { store: ObjectStore; prefix: string; options: StoreOptions }
+export interface OpenedAzure { store: ObjectStore; prefix: string; options: EnvStoreDescription }
 
-export async function openAzure(info: AzuriteInfo, env: Record<string, string | undefined>, extra: Partial<StoreOptions> & { container?: string; azure?: AzureStoreOptions } = {}): Promise<OpenedAzure> {
+export async function openAzure(info: AzuriteInfo, env: Record<string, string | undefined>, extra: Partial<EnvStoreDescription> & { container?: string } = {}): Promise<OpenedAzure> {
   const prefix = uniquePrefix('az');
   const { container = TEST_BUCKET, ...rest } = extra;
-  const options: StoreOptions = { provider: 'azure-blob-storage', destinationUrl: `${info.accountUrl}/${container}/${prefix}`, env, ...rest };
-  const { store, destination } = await openStore(options);
+  const options: EnvStoreDescription = { provider: 'azure-blob-storage', destinationUrl: `${info.accountUrl}/${container}/${prefix}`, env, ...rest };
+  const { store, destination } = await openStoreFromEnv(options);
   return { store, prefix: `${destination.prefix}/`, options };
 }
 

@@ -3,8 +3,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import { openStore } from '../../src/storage/registry.js';
-import type { GcsStoreOptions, StoreOptions } from '../../src/storage/store-options.js';
+import type { GcsStoreOptions } from '../../src/storage/store-options.js';
+import { openStoreFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 
 /** 1 MiB chunks: the conformance suite's 12 MiB object then takes 13 resumable chunks. */
@@ -12,7 +12,7 @@ export const SMALL_CHUNK = 1024 * 1024;
 
 export async function openGcs(env: Record<string, string>,
   extra: { endpointUrl?: string; gcs?: GcsStoreOptions; prefix?: string; caFile?: string } = {}): Promise<ObjectStore> {
-  const options: StoreOptions = {
+  const options: EnvStoreDescription = {
     provider: 'google-cloud-storage',
     destinationUrl: `gs://${TEST_BUCKET}/${extra.prefix ?? uniquePrefix('gcs')}`,
     env,
@@ -20,7 +20,7 @@ export async function openGcs(env: Record<string, string>,
     ...(extra.endpointUrl ? { endpointUrl: extra.endpointUrl } : {}),
     ...(extra.caFile ? { caFile: extra.caFile } : {}),
   };
-  return (await openStore(options)).store;
+  return (await openStoreFromEnv(options)).store;
 }
 
 /** Writes a fresh service-account key (RSA 2048) whose token_uri points at `tokenUri`. */

@@ -1,7 +1,7 @@
 /** Opens the real S3 driver (through the registry, as commands do) on a test server with a unique prefix. */
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
-import type { S3StoreOptions, StoreOptions } from '../../src/storage/store-options.js';
+
 import type { S3ServerInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import type { ConformanceTarget } from '../conformance/object-store.suite.js';
@@ -12,7 +12,7 @@ export interface OpenS3Options {
   bucket?: string;
   prefix?: string;
   env?: Record<string, string | undefined>;
-  s3?: S3StoreOptions;
+  s3?: EnvStoreDescription['s3'];
   readTimeoutSeconds?: number;
 }
 
@@ -22,7 +22,7 @@ export function s3Env(info: S3ServerInfo): Record<string, string> {
 
 export async function openS3(info: S3ServerInfo, o: OpenS3Options = {}): Promise<{ store: ObjectStore; prefix: string }> {
   const prefix = o.prefix ?? uniquePrefix('s3');
-  const options: StoreOptions = {
+  const options: EnvStoreDescription = {
     provider: 'aws-s3',
     destinationUrl: `s3://${o.bucket ?? TEST_BUCKET}/${prefix}`,
     endpointUrl: o.endpoint ?? info.endpoint,
@@ -31,7 +31,7 @@ export async function openS3(info: S3ServerInfo, o: OpenS3Options = {}): Promise
     ...(o.caFile ? { caFile: o.caFile } : {}),
     ...(o.readTimeoutSeconds ? { readTimeoutSeconds: o.readTimeoutSeconds } : {}),
   };
-  const { store } = await openStore(options);
+  const { store } = await openStoreFromEnv(options);
   return { store, prefix };
 }
 

@@ -18,6 +18,13 @@ export interface SyntheticSegmentOptions {
   switchAfter?: number;
   /** Page magic (PostgreSQL 15's by default). */
   magic?: number;
+  /** Record payloads (default: runs of one byte): e.g. a mix of random, zero and text bytes for compression benchmarks. */
+  payload?: (length: number) => Buffer;
+  /**
+   * Records starting before this offset get pseudo-random payloads (incompressible, like real WAL full-page
+   * images); later ones a repeated byte (default 0: every payload compresses well).
+   */
+  randomPayloadUntil?: number;
 }
 
 const MAGIC_PG15 = 0xd110;
@@ -77,7 +84,9 @@ export function syntheticSegment(name: string, o: SyntheticSegmentOptions = {}):
     if (pos >= segSize) break;
     if (pos % pageSize === 0) header(0);
     const isSwitch = pos >= limit;
-    const data = isSwitch ? Buffer.alloc(0) : Buffer.alloc(rand(4) === 0 ? rand(20000) : rand(300), rand(256));
+    const length = rand(4) === 0 ? rand(20000) : rand(300);
+    const data = isSwitch ? Buffer.alloc(0) : o.payload ? o.payload(length).subarray(0, length) : Buffer.alloc(length, rand(256));
+    if (pos < (o.randomPayloadUntil ?? 0)) for (let i = 0; i < data.length; i++) data[i] = rand(256);
     const rec = Buffer.alloc(24 + data.length);
     rec.writeUInt32LE(rec.length, 0);
     rec.writeUInt32LE(0, 4);

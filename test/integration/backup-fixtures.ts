@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { codecForSuffix } from '../../src/pipeline/codecs.js';
 import { createPostgres, startPostgres, type PgVersion, type PostgresServer } from '../harness/postgres.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
+import { PEER_PYTHON } from '../harness/peers.js';
 
 export interface BackupFixture {
   pg: PostgresServer;
@@ -66,7 +67,7 @@ with open(sys.argv[1], 'rb') as f:
         for m in t:
             out.append({'name': m.name, 'type': 'dir' if m.isdir() else 'sym' if m.issym() else 'file' if m.isfile() else m.type.decode(), 'size': m.size, 'uid': m.uid, 'gid': m.gid, 'uname': m.uname, 'gname': m.gname, 'mode': m.mode, 'mtime': m.mtime})
 print(json.dumps(out))`;
-  return JSON.parse(execFileSync('python3', ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }).toString()) as TarMember[];
+  return JSON.parse(execFileSync(PEER_PYTHON, ['-c', script, file], { maxBuffer: 64 * 1024 * 1024 }).toString()) as TarMember[];
 }
 
 let plainDir: string | undefined;

@@ -14,6 +14,7 @@ import { createPostgres } from '../harness/postgres.js';
 import { storeTarget, TEST_BUCKET } from '../harness/stores.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../harness/tmp.js';
 import { requireInstalled } from '../harness/test-env.js';
+import { PEER_PYTHON } from '../harness/peers.js';
 import { BARMAN_34_KEYS, readInfo, startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
 
 function barman(program: string, args: string[], env: Record<string, string>): { code: number; stdout: string; stderr: string } {
@@ -46,7 +47,7 @@ else:
     body = s3.get_object(Bucket=bucket, Key=key)['Body']
     with tarfile.open(fileobj=body, mode='r|*') as t:
         print(json.dumps([[m.name, 'dir' if m.isdir() else 'file'] for m in t]))`;
-  return execFileSync('python3', ['-c', script, endpoint, op, TEST_BUCKET, key], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
+  return execFileSync(PEER_PYTHON, ['-c', script, endpoint, op, TEST_BUCKET, key], { env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 64 << 20 });
 }
 
 test('pgstow backup on S3 matches barman-cloud 3.4 and is listed, restored and deleted by barman-cloud 3.4', async (t) => {

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { binPath, runCli } from '../harness/cli.js';
 import { storeTarget, TEST_BUCKET } from '../harness/stores.js';
+import { PEER_PYTHON } from '../harness/peers.js';
 import { readInfo, startArchivingPostgres } from './backup-fixtures.js';
 
 function s3py(op: 'uploads' | 'get' | 'keys', endpoint: string, env: Record<string, string>, prefix: string): string {
@@ -19,7 +20,7 @@ elif op == 'keys':
     print(json.dumps([o['Key'] for o in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get('Contents', [])]))
 else:
     sys.stdout.write(s3.get_object(Bucket=bucket, Key=prefix)['Body'].read().decode())`;
-  return execFileSync('python3', ['-c', script, endpoint, op, TEST_BUCKET, prefix], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  return execFileSync(PEER_PYTHON, ['-c', script, endpoint, op, TEST_BUCKET, prefix], { env: { ...process.env, ...env }, encoding: 'utf8' });
 }
 
 test('SIGTERM during a multipart upload: uploads aborted, FAILED backup.info, exit 1', async (t) => {

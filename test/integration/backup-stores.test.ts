@@ -12,10 +12,9 @@ import { pipeline } from 'node:stream/promises';
 import { runCli } from '../harness/cli.js';
 import { storeTarget, type StoreKind } from '../harness/stores.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
-import { parseArgs } from '../../src/cli/args.js';
-import { storeOptionsFromArgs } from '../../src/cli/common-options.js';
+import { parseArgs } from '../../src/config/argv.js';
 import { command as backupCommand } from '../../src/cli/commands/backup.js';
-import { composeStoreFromOptions } from '../../src/app/compose.js';
+import { openCommandStore } from '../harness/store-options.js';
 import { isCommonPrefix } from '../../src/storage/object-store.js';
 import { readInfo, removePlainTars, restoreByHand, startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
 
@@ -34,7 +33,7 @@ for (const kind of KINDS) {
     assert.equal(r.code, 0, r.stderr);
 
     const args = parseArgs(backupCommand.spec('pgstow backup'), [...target.args, target.url, 'pg']);
-    const { store, layout } = await composeStoreFromOptions(storeOptionsFromArgs(args, { ...process.env, ...target.env }, target.url), 'pg');
+    const { store, layout } = await openCommandStore('backup', args.options, target.url, 'pg', { ...process.env, ...target.env });
     t.after(() => store.close());
     const ids: string[] = [];
     for await (const e of store.list(layout.basePrefix, { delimiter: '/' })) if (isCommonPrefix(e)) ids.push(e.prefix.slice(layout.basePrefix.length, -1));

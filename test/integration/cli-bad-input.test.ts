@@ -78,22 +78,22 @@ describe('barman-cloud-wal-archive bad input: one line naming the cause, no stac
   const noCa = { AWS_CA_BUNDLE: undefined, NODE_EXTRA_CA_CERTS: undefined, REQUESTS_CA_BUNDLE: undefined };
   const noStack = (r: CliResult): void => assert.doesNotMatch(r.stderr, /^\s+at /m, 'no stack trace');
 
-  it('a missing bucket: exit 4 naming the bucket; --debug adds the stack', async (t) => {
+  it('a missing bucket the credentials may not create: exit 4 naming the bucket; --debug adds the stack', async (t) => {
     const moto = requireServer(t, 'moto');
-    if (!moto) return;
-    const env = { ...noCa, AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey, AWS_DEFAULT_REGION: moto.region };
+    if (!moto?.extra?.noCreateAccessKeyId || !moto.extra.noCreateSecretAccessKey) return;
+    const env = { ...noCa, AWS_ACCESS_KEY_ID: moto.extra.noCreateAccessKeyId, AWS_SECRET_ACCESS_KEY: moto.extra.noCreateSecretAccessKey, AWS_DEFAULT_REGION: moto.region };
     const args = ['--cloud-provider', 'aws-s3', '--endpoint-url', moto.endpoint, 's3://pgstow-no-such-bucket/p', 'srv', walFile()];
     const r = await runCli('barman-cloud-wal-archive', args, { env });
     assert.equal(r.code, 4, r.stderr);
     assert.match(oneLine(r), /pgstow-no-such-bucket/);
     assert.match(r.stderr, /bucket/i);
     noStack(r);
-    assert.ok(!r.stderr.includes(moto.secretAccessKey));
+    assert.ok(!r.stderr.includes(env.AWS_SECRET_ACCESS_KEY));
     const d = await runCli('barman-cloud-wal-archive', ['--debug', ...args], { env });
     assert.equal(d.code, 4, d.stderr);
     assert.match(d.stderr, /pgstow-no-such-bucket/);
     assert.match(d.stderr, /^\s+at .*\.js:\d+/m, `--debug prints a stack:\n${d.stderr}`);
-    assert.ok(!d.stderr.includes(moto.secretAccessKey), 'no secret even with --debug');
+    assert.ok(!d.stderr.includes(env.AWS_SECRET_ACCESS_KEY), 'no secret even with --debug');
   });
 
   it('a wrong secret: exit 4 naming the credentials, the secret never printed', async (t) => {

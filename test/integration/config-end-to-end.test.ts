@@ -19,7 +19,7 @@ import { startGcsEmulator } from '../harness/servers/gcs.js';
 import { startTokenServer } from '../harness/servers/azure-token-server.js';
 import { containerSas } from '../drivers/azure-helpers.js';
 import { loadConfig } from '../../src/config/load-config.js';
-import { toStoreOptions } from '../../src/config/resolved-config.js';
+import { storeOptionsFromConfig } from '../harness/store-options.js';
 import { openStore } from '../../src/storage/registry.js';
 import { isCommonPrefix } from '../../src/storage/object-store.js';
 
@@ -69,7 +69,7 @@ async function archiveAndList(t: TestContext, c: Case): Promise<void> {
   for (const keys of Object.values(c.secrets)) for (const v of Object.values(keys)) if (v.length >= 8) assert.ok(!r.stderr.includes(v), 'secret in the log');
 
   const resolved = await loadConfig({ configFile: config, secretsDir, kubernetes: 'never', env });
-  const options = toStoreOptions(resolved, env);
+  const options = await storeOptionsFromConfig(resolved, env);
   for (let i = 0; i + 1 < (c.args ?? []).length; i++) if (c.args?.[i] === '--endpoint-url') options.endpointUrl = c.args[i + 1] as string;
   const { store, destination } = await openStore(options);
   try {

@@ -3,9 +3,10 @@
  * 1. A running `pgstow backup --config … --secrets-dir …` (slowed with --max-bandwidth) has its mounted Secret
  *    rotated to another IAM user's key mid-run: later requests are signed with the new key, the old key is not
  *    used again, and the backup completes and restores.
- * 2. The library level: a loop uploading through ConfigWatcher, including a rotation to a wrong secret.
- * 3. CA rotation over TLS (s3rver over HTTPS with the harness CA): a store composed as `pgstow backup` composes
- *    it, with endpointCA first a wrong CA (refused: TlsError) and then the right one: the next request succeeds.
+ * 2. The library level: a loop archiving through an engine that ConfigWatcher reconfigures (as a command does),
+ *    including a rotation to a wrong secret.
+ * 3. CA rotation over TLS (s3rver over HTTPS with the harness CA): the engine `pgstow backup` opens, with endpointCA
+ *    first a wrong CA (refused: TlsError) and then the right one: the next request succeeds on the same engine.
  * A transparent recording proxy in front of moto shows which access key signed each request.
  */
 import { test } from 'node:test';
@@ -25,8 +26,11 @@ import { startArchivingPostgres, tableChecksums } from './backup-fixtures.js';
 import { generateTls } from '../harness/ca.js';
 import { testEnv } from '../harness/test-env.js';
 import { PassThrough } from 'node:stream';
-import { argsWithConfig, composeStoreFromOptions } from '../../src/app/compose.js';
-import { destinationOf, parseCommandArgs, storeOptionsFromArgs } from '../../src/cli/common-options.js';
+import { pipeline } from 'node:stream/promises';
+import { parseCommandArgs } from '../../src/cli/common-options.js';
+import { openCommandEngine } from '../../src/cli/command-engine.js';
+import { openEngine } from '../../src/engine/open-engine.js';
+import { settingsFromResolvedConfig } from '../../src/config/settings-from-config.js';
 import { command as backupCommand } from '../../src/cli/commands/backup.js';
 import { createLogger } from '../../src/cli/logger.js';
 import type { CommandContext } from '../../src/cli/command.js';
@@ -47,10 +51,10 @@ async function recordingProxy(target: string): Promise<{ url: string; keys: stri
     requests.push({ key: m?.[1] ?? '(unsigned)', method: req.method ?? '', path: req.url ?? '' });
     const up = http.request({ host: t.hostname, port: t.port, method: req.method, path: req.url, headers: req.headers }, (r) => {
       res.writeHead(r.statusCode ?? 502, r.headers);
-      r.pipe(res);
+      pipeline(r, res).catch(() => res.destroy());
     });
     up.on('error', () => { res.statusCode = 502; res.end(); });
-    req.pipe(up);
+    pipeline(req, up).catch(() => up.destroy());
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -186,16 +190,21 @@ test('rotating the S3 key on a running process: the next upload uses the new key
   const secrets = path.join(dir, 'secrets');
   const { keyA, keyB } = users;
   mountSecret(secrets, 'aws-creds', keyA);
-  const watcher = await ConfigWatcher.start({
-    configFile: cfg, secretsDir: secrets, kubernetes: 'never', ttlMs: 0, debounceMs: 50,
-    env: { PGSTOW_RUNTIME_DIR: path.join(dir, 'run'), HOME: dir, AWS_DEFAULT_REGION: moto.region },
-  });
+  const env = { PGSTOW_RUNTIME_DIR: path.join(dir, 'run'), HOME: dir, AWS_DEFAULT_REGION: moto.region };
+  const watcher = await ConfigWatcher.start({ configFile: cfg, secretsDir: secrets, kubernetes: 'never', ttlMs: 0, debounceMs: 50, env });
+  const engine = await openEngine(settingsFromResolvedConfig(watcher.current, env));
+  // As a command does: every new configuration becomes the engine's settings (calls in flight keep theirs).
+  const reconfigured: Array<Promise<void>> = [];
+  watcher.on('change', (config) => { reconfigured.push(engine.reconfigure(settingsFromResolvedConfig(config, env))); });
+  const changedAndApplied = async (p: Promise<unknown>): Promise<void> => { await p; await Promise.all(reconfigured); };
+  const walDir = path.join(dir, 'pg_wal');
+  fs.mkdirSync(walDir);
   let n = 0;
-  const upload = (): Promise<string> => watcher.withStore(async ({ store, destination }, config) => {
-    const key = `${destination.prefix}/${config.serverName ?? ''}/probe-${n++}`;
-    await store.put(key, new TextEncoder().encode(`upload ${n}`));
-    return key;
-  });
+  const upload = async (): Promise<string> => {
+    const name = `0000000100000000000000${(++n).toString(16).toUpperCase().padStart(2, '0')}`;
+    fs.writeFileSync(path.join(walDir, name), `upload ${n}`);
+    return (await engine.archiveWal(path.join(walDir, name))).key;
+  };
   try {
     await upload();
     // The upload must have gone through the proxy, signed: anything else is a failure, never a skip.
@@ -205,13 +214,13 @@ test('rotating the S3 key on a running process: the next upload uses the new key
     // Rotate to a wrong secret for the same key id: moto refuses, which proves the new value is what signs.
     let changed = once(watcher, 'change');
     mountSecret(secrets, 'aws-creds', { ACCESS_KEY_ID: keyA.ACCESS_KEY_ID, ACCESS_SECRET_KEY: 'x'.repeat(40) });
-    await changed;
+    await changedAndApplied(changed);
     await assert.rejects(upload(), (err: unknown) => isPgstowError(err) && err.exitCode === 1 && !String((err as Error).message).includes(keyA.ACCESS_SECRET_KEY));
 
     // Rotate to another user's key: the next upload works and is signed with it; the old key is never used again.
     changed = once(watcher, 'change');
     mountSecret(secrets, 'aws-creds', keyB);
-    await changed;
+    await changedAndApplied(changed);
     const before = proxy.keys.length;
     for (let i = 0; i < 3; i++) await upload();
     const after = proxy.keys.slice(before);
@@ -220,6 +229,7 @@ test('rotating the S3 key on a running process: the next upload uses the new key
     assert.equal(watcher.generation, 3);
   } finally {
     await watcher.close();
+    await engine.close();
     await proxy.close();
   }
 });
@@ -237,7 +247,7 @@ test('rotating endpointCA under a watching command: with a wrong CA TLS fails, a
   mountSecret(secrets, 'aws-creds', { ACCESS_KEY_ID: s3.accessKeyId, ACCESS_SECRET_KEY: s3.secretAccessKey });
   mountSecret(secrets, 'store-ca', { 'ca.crt': fs.readFileSync(wrong.caFile, 'utf8') });
 
-  // Composed exactly as `pgstow backup --config … --secrets-dir …` composes its store (cli/main.ts → argsWithConfig).
+  // The engine exactly as `pgstow backup --config … --secrets-dir …` opens it, watching its configuration.
   const env = { ...process.env, PGSTOW_RUNTIME_DIR: path.join(dir, 'run'), AWS_DEFAULT_REGION: s3.region };
   const stderr = new PassThrough();
   let log = '';
@@ -249,22 +259,23 @@ test('rotating endpointCA under a watching command: with a wrong CA TLS fails, a
   };
   const spec = backupCommand.spec('pgstow backup');
   const argv = ['--config', cfg, '--secrets-dir', secrets, '--kubernetes-secrets', 'never'];
-  const args = await argsWithConfig('backup', spec, argv, parseCommandArgs(spec, argv, env, false), ctx);
-  const { url, serverName } = destinationOf(args);
-  const composed = await composeStoreFromOptions(storeOptionsFromArgs(args, env, url), serverName);
-  t.after(() => composed.store.close());
-  const key = `${composed.layout.serverPrefix}ca-probe`;
-  const body = new TextEncoder().encode('trusted at last');
+  const c = await openCommandEngine('backup', parseCommandArgs(spec, argv, env, false), ctx);
+  t.after(() => c.close());
+  const walDir = path.join(dir, 'pg_wal');
+  fs.mkdirSync(walDir);
+  // A history file: any size is valid (a segment would have to be a WAL segment's size to be restored).
+  const wal = path.join(walDir, '00000002.history');
+  fs.writeFileSync(wal, 'trusted at last');
 
-  await assert.rejects(composed.store.put(key, body), (err: unknown) => err instanceof TlsError);
+  await assert.rejects(c.engine.archiveWal(wal), (err: unknown) => err instanceof TlsError);
 
   mountSecret(secrets, 'store-ca', { 'ca.crt': fs.readFileSync(testEnv().tls.caFile, 'utf8') });
   const deadline = Date.now() + 15_000;
   while (!log.includes('configuration changed (generation 2)') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-  // The request itself is the check: it must now be trusted, on the same store, without reopening anything.
-  await composed.store.put(key, body);
+  // The request itself is the check: it must now be trusted, on the same engine, without reopening anything.
+  await c.engine.archiveWal(wal);
   assert.match(log, /configuration changed \(generation 2\)/);
-  const chunks: Buffer[] = [];
-  for await (const c of await composed.store.get(key)) chunks.push(c as Buffer);
-  assert.equal(Buffer.concat(chunks).toString(), 'trusted at last');
+  const back = path.join(dir, 'restored-wal');
+  await c.engine.restoreWal('00000002.history', back);
+  assert.equal(fs.readFileSync(back, 'utf8'), 'trusted at last');
 });

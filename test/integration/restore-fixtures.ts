@@ -6,6 +6,7 @@
 import * as fs from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createPostgres, freePort, type PgVersion, type PostgresServer } from '../harness/postgres.js';
+import { MOTO_SERVER, PEER_PYTHON } from '../harness/peers.js';
 
 export const BARMAN_BUCKET = 'barman-src';
 
@@ -20,15 +21,15 @@ export function hasBarman(): boolean {
   return fs.existsSync('/usr/bin/barman-cloud-backup') && fs.existsSync('/usr/bin/barman-cloud-restore');
 }
 
-/** moto_server on PATH, for startMoto's private server. */
+/** moto_server of the peers' venv, for startMoto's private server. */
 export function hasMotoServer(): boolean {
-  return spawnSync('which', ['moto_server']).status === 0;
+  return fs.existsSync(MOTO_SERVER);
 }
 
 /** A moto S3 server on a free loopback port (only for driving barman-cloud; pgstow reads the copy on fs). */
 export async function startMoto(): Promise<Moto> {
   const port = await freePort();
-  const proc: ChildProcess = spawn('moto_server', ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+  const proc: ChildProcess = spawn(MOTO_SERVER, ['-H', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
@@ -63,7 +64,7 @@ for page in s3.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[3], Pre
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         s3.download_file(sys.argv[3], o['Key'], dest)
 `;
-  const r = spawnSync('/usr/bin/python3', ['-c', script, moto.endpoint, prefix, BARMAN_BUCKET, dir], { env: { ...process.env, ...moto.env }, encoding: 'utf8' });
+  const r = spawnSync(PEER_PYTHON, ['-c', script, moto.endpoint, prefix, BARMAN_BUCKET, dir], { env: { ...process.env, ...moto.env }, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`copy failed: ${r.stderr}`);
 }
 

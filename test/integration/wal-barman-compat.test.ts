@@ -1,6 +1,9 @@
 /**
- * Cross-compatibility with barman-cloud 3.4 (Debian's barman-cli-cloud): each side restores what the
- * other archived, for every WAL compression 3.4 knows (none, gzip, bzip2, snappy), on S3 and Azure.
+ * WAL cross-compatibility with both Barmans: each side restores what the other archived.
+ * - barman-cloud 3.4 (Debian's barman-cli-cloud): every WAL compression 3.4 knows (none, gzip, bzip2, snappy),
+ *   on S3 (moto, s3rver) and Azure; 3.4 has no GCS client in Debian.
+ * - Barman 3.19.1 (PyPI, in the test venv; what plugin-barman-cloud ships): all seven (none, gzip, bzip2, xz,
+ *   snappy, zstd, lz4) on S3 (moto, s3rver), Azure and GCS.
  *
  * Debian bookworm's python3-snappy 0.5.3 C extension raises SystemError in _crc32c on Python 3.11, so
  * barman's own --snappy fails there; the runner patches a pure-Python CRC32C into python-snappy's framing
@@ -15,15 +18,16 @@ import { runCli, type CliResult } from '../harness/cli.js';
 import { storeTarget, type StoreKind, type StoreTarget } from '../harness/stores.js';
 import { makeTempDir } from '../harness/tmp.js';
 import { mustNotSkip } from '../harness/test-env.js';
+import { BARMAN_PYTHON, INSTALL_HINT, type BarmanVersion } from '../harness/peers.js';
 import { syntheticSegment } from '../harness/wal-segments.js';
 
-const PYTHON = '/usr/bin/python3';
 const BOOT = `
 import sys
 try:
     import snappy.snappy as framing
     try:
-        framing._crc32c(b'x')
+        # python-snappy 0.5 (Debian's, for 3.4) only; 0.7 (3.19's) has no _crc32c of its own.
+        getattr(framing, '_crc32c', lambda b: 0)(b'x')
     except SystemError:
         _T = []
         for i in range(256):
@@ -48,13 +52,13 @@ else:
 main()
 `;
 
-function barmanAvailable(): boolean {
-  return spawnSync(PYTHON, ['-c', 'import barman.clients.cloud_walarchive, boto3']).status === 0;
+function barmanAvailable(version: BarmanVersion): boolean {
+  return spawnSync(BARMAN_PYTHON[version], ['-c', 'import barman.clients.cloud_walarchive, boto3']).status === 0;
 }
 
-function runBarman(which: 'archive' | 'restore', args: string[], env: Record<string, string>): Promise<CliResult> {
+function runBarman(version: BarmanVersion, which: 'archive' | 'restore', args: string[], env: Record<string, string>): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(PYTHON, ['-c', BOOT, which, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BARMAN_PYTHON[version], ['-c', BOOT, which, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
@@ -70,27 +74,31 @@ const name = (n: number): string => `0000000100000000${n.toString(16).toUpperCas
 function segment(n: number): Buffer {
   return syntheticSegment(name(n), { seed: n });
 }
-const CODECS: Array<[string, string[]]> = [['none', []], ['gzip', ['-z']], ['bzip2', ['-j']], ['snappy', ['--snappy']]];
-const KINDS: StoreKind[] = ['moto', 's3rver', 'azurite'];
+const CODECS_34: Array<[string, string[]]> = [['none', []], ['gzip', ['-z']], ['bzip2', ['-j']], ['snappy', ['--snappy']]];
+const CODECS_319: Array<[string, string[]]> = [...CODECS_34, ['xz', ['--xz']], ['zstd', ['--zstd']], ['lz4', ['--lz4']]];
+const MATRIX: Array<{ version: BarmanVersion; kinds: StoreKind[]; codecs: Array<[string, string[]]> }> = [
+  { version: '3.4', kinds: ['moto', 's3rver', 'azurite'], codecs: CODECS_34 },
+  { version: '3.19', kinds: ['moto', 's3rver', 'azurite', 'gcs'], codecs: CODECS_319 },
+];
 
-for (const kind of KINDS) {
-  describe(`barman-cloud 3.4 cross-compatibility on ${kind}`, () => {
-    it('each side restores what the other archived, for none/gzip/bzip2/snappy', async (t) => {
-      if (!barmanAvailable()) {
-        const msg = 'barman-cloud 3.4 (python3-barman, python3-boto3) is not installed';
+for (const { version, kinds, codecs } of MATRIX) for (const kind of kinds) {
+  describe(`barman-cloud ${version} WAL cross-compatibility on ${kind}`, () => {
+    it(`each side restores what the other archived, for ${codecs.map(([c]) => c).join('/')}`, async (t) => {
+      if (!barmanAvailable(version)) {
+        const msg = `barman-cloud ${version} is not installed (${INSTALL_HINT})`;
         if (mustNotSkip()) throw new Error(msg);
         t.skip(msg);
         return;
       }
-      const target: StoreTarget | undefined = storeTarget(t, kind, `barman-compat-${kind}`);
+      const target: StoreTarget | undefined = storeTarget(t, kind, `barman-${version}-compat-${kind}`);
       if (!target) return;
-      const dir = makeTempDir(`barman-compat-${kind}`);
+      const dir = makeTempDir(`barman-${version}-compat-${kind}`);
       let n = 0;
-      for (const [codec, flags] of CODECS) {
+      for (const [codec, flags] of codecs) {
         // barman archives → pgstow restores
         const a = name(++n);
         fs.writeFileSync(path.join(dir, a), segment(n));
-        const ba = await runBarman('archive', [...flags, ...target.args, target.url, 'srv', path.join(dir, a)], target.env);
+        const ba = await runBarman(version, 'archive', [...flags, ...target.args, target.url, 'srv', path.join(dir, a)], target.env);
         assert.equal(ba.code, 0, `barman-cloud-wal-archive ${codec}: ${ba.stderr}`);
         const ours = path.join(dir, `${a}.pgstow`);
         const pr = await runCli('barman-cloud-wal-restore', [...target.args, target.url, 'srv', a, ours], { env: target.env });
@@ -103,13 +111,13 @@ for (const kind of KINDS) {
         const pa = await runCli('barman-cloud-wal-archive', [...flags, ...target.args, target.url, 'srv', path.join(dir, b)], { env: target.env });
         assert.equal(pa.code, 0, `pgstow archive ${codec}: ${pa.stderr}`);
         const theirs = path.join(dir, `${b}.barman`);
-        const br = await runBarman('restore', [...target.args, target.url, 'srv', b, theirs], target.env);
+        const br = await runBarman(version, 'restore', [...target.args, target.url, 'srv', b, theirs], target.env);
         assert.equal(br.code, 0, `barman restores pgstow's ${codec}: ${br.stderr}`);
         assert.ok(fs.readFileSync(theirs).equals(segment(n)), `barman reads pgstow ${codec}`);
       }
       // Both agree on "not found" (exit 1).
       const missing = name(0x99);
-      assert.equal((await runBarman('restore', [...target.args, target.url, 'srv', missing, path.join(dir, 'm1')], target.env)).code, 1);
+      assert.equal((await runBarman(version, 'restore', [...target.args, target.url, 'srv', missing, path.join(dir, 'm1')], target.env)).code, 1);
       assert.equal((await runCli('barman-cloud-wal-restore', [...target.args, target.url, 'srv', missing, path.join(dir, 'm2')], { env: target.env })).code, 1);
     });
   });

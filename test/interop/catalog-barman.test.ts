@@ -1,12 +1,13 @@
 /**
- * Interop with the real barman-cloud 3.4 (Debian package) on S3 (moto): Barman makes backups of a real
- * PostgreSQL and archives its WAL; each side lists, shows, keeps and deletes what the other sees and wrote,
- * and retention on the same catalog prints the same dry run and deletes the same objects.
+ * Interop with the real barman-cloud 3.4 (Debian package) and 3.19.1 (PyPI, the test venv) on S3 (moto):
+ * Barman makes backups of a real PostgreSQL and archives its WAL; each side lists, shows, keeps and deletes
+ * what the other sees and wrote, and retention on the same catalog prints the same dry run and deletes the
+ * same objects. 3.19 writes the backup.info keys 3.4 does not know (cluster_size, data_checksums, …) and
+ * prints begin/end_time_iso: pgstow's JSON must equal 3.19's byte for byte, with nothing masked.
  */
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { startPostgres, type PostgresServer } from '../harness/postgres.js';
 import { runCli } from '../harness/cli.js';
@@ -14,15 +15,15 @@ import { mustNotSkip, requireServer } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { parseBackupInfo, serializeBackupInfo } from '../../src/domain/backup/backup-info.js';
 import { BarmanLayout } from '../../src/repository/barman-layout.js';
-import { openStore } from '../../src/storage/registry.js';
+import { openStoreFromEnv } from '../harness/store-options.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
+import { BARMAN_VERSIONS, barmanCommand, hasBarman, INSTALL_HINT, type BarmanVersion } from '../harness/peers.js';
 
 const run = promisify(execFile);
 const SERVER = 'pg';
-const BARMAN = '/usr/bin/barman-cloud-backup';
 
-interface Ctx { pg: PostgresServer; store: ObjectStore; url: string; prefix: string; args: string[]; env: Record<string, string> }
+interface Ctx { version: BarmanVersion; pg: PostgresServer; store: ObjectStore; url: string; prefix: string; args: string[]; env: Record<string, string> }
 
 /**
  * pgstow's own backups carry base/<id>/pgstow-manifest.json, which Barman 3.4 neither knows nor deletes:
@@ -32,13 +33,19 @@ function withoutManifest(text: string): string {
   return text.replace(/'[^']*\/pgstow-manifest\.json', /g, '');
 }
 
-function withoutIso(json: string): string {
-  return json.replace(/, "begin_time_iso": (null|"[^"]*"), "end_time_iso": (null|"[^"]*")/g, '');
+/**
+ * pgstow prints what Barman 3.19 prints; 3.4 predates begin_time_iso/end_time_iso (3.13) and the fields 3.11
+ * added (null in every backup.info 3.4 can read).
+ */
+function withoutIso(c: Ctx, json: string): string {
+  if (c.version !== '3.4') return json;
+  return json.replace(/, "begin_time_iso": (null|"[^"]*"), "end_time_iso": (null|"[^"]*")/g, '')
+    .replace(/, "(children_backup_ids|cluster_size|data_checksums|encryption|parent_backup_id|summarize_wal)": null/g, '');
 }
 
 async function barman(c: Ctx, program: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(`/usr/bin/${program}`, ['--endpoint-url', c.args[3]!, ...args], { env: { ...process.env, ...c.env }, maxBuffer: 1 << 26 });
+    const r = await run(barmanCommand(c.version, program), ['--endpoint-url', c.args[3]!, ...args], { env: { ...process.env, ...c.env }, maxBuffer: 1 << 26 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -61,24 +68,29 @@ async function copyPrefix(store: ObjectStore, from: string, to: string): Promise
   for (const k of await keysUnder(store, from)) await store.put(to + k, await readAll(store, from + k));
 }
 
-describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () => {
+for (const version of BARMAN_VERSIONS) describe(`interop with barman-cloud ${version} on S3 (moto)`, { timeout: 600_000 }, () => {
   let c: Ctx | undefined;
   let ids: string[] = [];
 
+  after(async () => {
+    await c?.store.close();
+    await c?.pg.destroy();
+  });
+
   before(async () => {
-    if (!existsSync(BARMAN)) {
-      if (mustNotSkip()) throw new Error('barman-cli-cloud 3.4 is required in CI (apt-get install barman-cli-cloud)');
+    if (!hasBarman(version)) {
+      if (mustNotSkip()) throw new Error(`barman-cloud ${version} is required in CI (${INSTALL_HINT})`);
       return;
     }
     const s3 = requireServer(undefined, 'moto');
     if (!s3) return;
-    const prefix = uniquePrefix('interop-cat');
+    const prefix = uniquePrefix(`interop-cat-${version}`);
     const env = { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey, AWS_DEFAULT_REGION: s3.region };
     const url = `s3://${TEST_BUCKET}/${prefix}`;
-    const archive = `/usr/bin/barman-cloud-wal-archive --endpoint-url ${s3.endpoint} ${url} ${SERVER} %p`;
+    const archive = `${barmanCommand(version, 'barman-cloud-wal-archive')} --endpoint-url ${s3.endpoint} ${url} ${SERVER} %p`;
     const pg = await startPostgres({ version: 15, initdbArgs: ['--wal-segsize=1'], env, settings: { archive_mode: 'on', archive_command: archive, wal_level: 'replica', TimeZone: 'Europe/Paris' } });
-    const { store } = await openStore({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
-    c = { pg, store, url, prefix, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint], env };
+    const { store } = await openStoreFromEnv({ provider: 'aws-s3', destinationUrl: url, endpointUrl: s3.endpoint, env: { ...process.env, ...env } });
+    c = { version, pg, store, url, prefix, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.endpoint], env };
     await pg.query('create table t(i int)');
     const names = ['', 'weekly', `it's "quoted" é`];
     for (const name of names) {
@@ -99,18 +111,18 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
   });
 
   test('list and show: pgstow prints what Barman prints', async (t) => {
-    if (!c) return t.skip('barman-cloud 3.4 or moto not available');
+    if (!c) return t.skip(`barman-cloud ${version} or moto not available`);
     for (const args of [[c.url, SERVER], ['--format', 'json', c.url, SERVER]]) {
       const b = await barman(c, 'barman-cloud-backup-list', args);
       const p = await pgstow(c, 'barman-cloud-backup-list', args);
       assert.equal(p.code, 0, p.stderr);
-      assert.equal(withoutIso(p.stdout), b.stdout);
+      assert.equal(withoutIso(c, p.stdout), b.stdout);
     }
     for (const id of [...ids, 'weekly', `it's "quoted" é`, 'made by pgstow']) {
       for (const fmt of [[], ['--format', 'json']]) {
         const b = await barman(c, 'barman-cloud-backup-show', [...fmt, c.url, SERVER, id]);
         const p = await pgstow(c, 'barman-cloud-backup-show', [...fmt, c.url, SERVER, id]);
-        assert.equal(withoutIso(p.stdout), b.stdout, `show ${id} ${fmt.join(' ')}`);
+        assert.equal(withoutIso(c, p.stdout), b.stdout, `show ${id} ${fmt.join(' ')}`);
       }
     }
     const b = await barman(c, 'barman-cloud-backup-show', [c.url, SERVER, '20200101T000000']);
@@ -119,7 +131,7 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
   });
 
   test('keep: each side reads and releases the other side\'s annotation', async (t) => {
-    if (!c) return t.skip('barman-cloud 3.4 or moto not available');
+    if (!c) return t.skip(`barman-cloud ${version} or moto not available`);
     const r = await pgstow(c, 'barman-cloud-backup-keep', ['--target', 'standalone', c.url, SERVER, ids[0]!]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((await barman(c, 'barman-cloud-backup-keep', ['-s', c.url, SERVER, ids[0]!])).stdout, 'Keep: standalone\n');
@@ -133,7 +145,7 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
   });
 
   test('retention: same dry runs, and both tools delete the same objects from identical catalogs', async (t) => {
-    if (!c) return t.skip('barman-cloud 3.4 or moto not available');
+    if (!c) return t.skip(`barman-cloud ${version} or moto not available`);
     // State from the previous test: ids[0] keep:standalone. Add a pgstow-written backup.info (a copy of the
     // newest backup under a new id, serialized by pgstow) so the catalog is mixed.
     const layout = new BarmanLayout(c.prefix, SERVER);
@@ -146,7 +158,7 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
     }
     await c.store.put(layout.backupInfoKey(copyId), Buffer.from(serializeBackupInfo(info)));
     const bl = await barman(c, 'barman-cloud-backup-list', [c.url, SERVER]);
-    assert.match(bl.stdout, /written by pgstow/, 'barman-cloud 3.4 reads a backup.info written by pgstow');
+    assert.match(bl.stdout, /written by pgstow/, `barman-cloud ${version} reads a backup.info written by pgstow`);
 
     for (const policy of ['REDUNDANCY 1', 'REDUNDANCY 2', 'REDUNDANCY 3', 'RECOVERY WINDOW OF 1 DAYS']) {
       const b = await barman(c, 'barman-cloud-backup-delete', ['-r', policy, '--dry-run', c.url, SERVER]);
@@ -179,9 +191,7 @@ describe('interop with barman-cloud 3.4 on S3 (moto)', { timeout: 600_000 }, () 
     assert.equal(pd.code, 0, pd.stderr);
     const bl2 = await barman(c, 'barman-cloud-backup-list', ['--format', 'json', c.url, SERVER]);
     const pl2 = await pgstow(c, 'barman-cloud-backup-list', ['--format', 'json', c.url, SERVER]);
-    assert.equal(withoutIso(pl2.stdout), bl2.stdout);
+    assert.equal(withoutIso(c, pl2.stdout), bl2.stdout);
     assert.ok(!bl2.stdout.includes(ids[0]!));
-    await c.store.close();
-    await c.pg.destroy();
   });
 });

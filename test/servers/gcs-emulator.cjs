@@ -106,6 +106,16 @@ async function main() {
     next();
   });
 
+  // A Range starting at or past the end is unsatisfiable (416), as on GCS; the stock emulator answers 200 with
+  // the whole object, so a reader that reads until an empty range (Python's BlobReader: Barman 3.19) never ends.
+  app.get(['/download/storage/v1/b/:bucketId/o/:objectId', '/b/:bucketId/o/:objectId', '/storage/v1/b/:bucketId/o/:objectId'], (req, res, next) => {
+    const m = /^bytes=(\d+)-/.exec(String(req.headers.range ?? ''));
+    const meta = m ? layer.getMetadata(req.params.bucketId, req.params.objectId) : undefined;
+    if (!m || !meta || Number(m[1]) < meta.size) return next();
+    res.status(416).header('Content-Range', `bytes */${meta.size}`);
+    return gcsError(res, 416, 'requestedRangeNotSatisfiable', 'The requested range cannot be satisfied.');
+  });
+
   // ifGenerationMatch=0 (create-if-absent), which the stock emulator ignores.
   const exists = (bucket, name) => layer.getMetadata(bucket, name) !== undefined;
   const preconditions = new Map(); // resumable upload id → object must not exist at finalize

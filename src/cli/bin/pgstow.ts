@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { runCli } from '../main.js';
+import { runAsProgram } from '../main.js';
 
-process.exitCode = await runCli('pgstow', process.argv.slice(2));
+await runAsProgram('pgstow');

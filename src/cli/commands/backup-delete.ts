@@ -1,45 +1,41 @@
 import { UsageError } from '../../errors.js';
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
+import { configRequestOf, EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
 import { parseRetentionPolicy } from '../../domain/retention/retention-policy.js';
-import { deleteBackups, type DeleteResult, type DeleteSelection } from '../../services/delete-backups.js';
-import { FORMAT_OPTION, SOURCE_POSITIONALS, formatBytes, isJson, pad, withStore, write } from './catalog-shared.js';
+import type { DeleteBackupsOptions, DeleteBackupsResult } from '../../engine/index.js';
+import { SOURCE_POSITIONALS, formatBytes, isJson, pad, withEngine, write } from './catalog-shared.js';
 
 export const command: Command = {
   spec: (name) => ({
     name,
     summary: 'Delete backups made with barman-cloud-backup or pgstow, by id/name or by retention policy, with the WAL files only they need.',
     positionals: SOURCE_POSITIONALS,
-    options: [
-      ...COMMON_OPTIONS,
-      { dest: 'backupId', flags: ['-b', '--backup-id'], type: 'string', metavar: 'BACKUP_ID', help: 'Backup ID (or name, or shortcut) of the backup to be deleted', exclusiveGroup: 'what' },
-      { dest: 'retentionPolicy', flags: ['-r', '--retention-policy'], type: 'string', metavar: 'RETENTION_POLICY',
-        help: 'delete all backups eligible for deletion according to the policy. Syntax: REDUNDANCY value | RECOVERY WINDOW OF value {DAYS | WEEKS | MONTHS} | 30d/4w/1m', exclusiveGroup: 'what' },
-      { dest: 'minimumRedundancy', flags: ['-m', '--minimum-redundancy'], type: 'int', metavar: 'MINIMUM_REDUNDANCY', help: 'The minimum number of backups that should always be available.' },
-      { dest: 'dryRun', flags: ['--dry-run'], type: 'flag', help: 'Find the objects which need to be deleted but do not delete them' },
-      { dest: 'batchSize', flags: ['--batch-size'], type: 'int', metavar: 'DELETE_BATCH_SIZE', help: 'The maximum number of objects to be deleted in a single request to the cloud provider' },
-      { dest: 'checkObjectLock', flags: ['--check-object-lock'], type: 'flag', help: 'accepted for compatibility; pgstow reports a locked object as a failed delete' },
-      FORMAT_OPTION,
-    ],
+    options: optionsOf('backup-delete'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {
     const o = args.options;
-    let selection: DeleteSelection;
-    if (typeof o.backupId === 'string') selection = { kind: 'id', identifier: o.backupId };
-    else if (typeof o.retentionPolicy === 'string') selection = { kind: 'policy', policy: parseRetentionPolicy(o.retentionPolicy) };
-    else if (o.test) selection = { kind: 'id', identifier: '' };
-    else throw new UsageError('one of the arguments -b/--backup-id -r/--retention-policy is required');
-    const minimumRedundancy = (o.minimumRedundancy as number | undefined) ?? 0;
-    if (minimumRedundancy < 0) throw new UsageError(`argument -m/--minimum-redundancy: ${minimumRedundancy} is not a non-negative integer`);
     const batchSize = o.batchSize as number | undefined;
     if (batchSize !== undefined && batchSize < 1) throw new UsageError(`argument --batch-size: ${batchSize} must be at least 1`);
-    return withStore(args, ctx, async ({ store, layout }) => {
-      const json = !ctx.barmanMode && isJson(args);
+    // A policy given on the command line is checked before anything is opened (exit 3).
+    if (typeof o.retentionPolicy === 'string') parseRetentionPolicy(o.retentionPolicy);
+    if (o.backupId === undefined && o.retentionPolicy === undefined && !o.test && !configRequestOf(args, ctx.env, ctx.barmanMode)) {
+      throw new UsageError('one of the arguments -b/--backup-id -r/--retention-policy is required');
+    }
+    return withEngine('backup-delete', args, ctx, async ({ engine, settings }) => {
+      const what: Pick<DeleteBackupsOptions, 'backupIds' | 'retentionPolicy'> = typeof o.backupId === 'string' ? { backupIds: [o.backupId] }
+        : typeof o.retentionPolicy === 'string' ? { retentionPolicy: o.retentionPolicy } : {};
+      // Without -b/-r, the --config manifest's retentionPolicy applies (CloudNativePG runs the command that way).
+      if (!what.backupIds && !what.retentionPolicy && settings.retentionPolicy === undefined) {
+        throw new UsageError('one of the arguments -b/--backup-id -r/--retention-policy is required');
+      }
+      const json = !ctx.barmanMode && isJson(args, false);
       // Only the text dry run prints every WAL key (Barman's lines); the JSON plan counts them instead.
-      const result = await deleteBackups(
-        { store, layout, warn: (m) => ctx.log.warning(m), info: (m) => ctx.log.info(m) },
-        { selection, minimumRedundancy, dryRun: Boolean(o.dryRun), listWalKeys: !json, ...(batchSize !== undefined ? { batchSize } : {}), signal: ctx.signal });
+      const result = await engine.deleteBackups({
+        ...what, dryRun: Boolean(o.dryRun), listWalKeys: !json, signal: ctx.signal, ...(batchSize !== undefined ? { batchSize } : {}),
+        // The barman-cloud drop-in keeps FAILED backups (Barman's catalog); pgstow's own command removes them too.
+        removeFailed: !ctx.barmanMode, ...(typeof o.orphanAge === 'number' ? { garbageAgeMs: orphanAge(o.orphanAge) } : {}),
+      });
       if (json) {
         write(ctx, JSON.stringify(planJson(result), null, 2) + '\n');
         return 0;
@@ -51,8 +47,14 @@ export const command: Command = {
   },
 };
 
-function planJson(r: DeleteResult): unknown {
+function orphanAge(seconds: number): number {
+  if (seconds < 0) throw new UsageError(`argument --orphan-age: ${seconds} is not a non-negative number of seconds`);
+  return seconds * 1000;
+}
+
+function planJson(r: DeleteBackupsResult): unknown {
   return {
+    removed: r.removed.map((x) => ({ kind: x.kind, name: x.name, objects: x.keys.length, bytes: x.bytes, reason: x.reason })),
     dryRun: r.dryRun,
     policy: r.policy,
     pointOfRecoverability: r.pointOfRecoverability?.toISOString() ?? null,
@@ -67,7 +69,7 @@ function planJson(r: DeleteResult): unknown {
   };
 }
 
-function summary(r: DeleteResult): string {
+function summary(r: DeleteBackupsResult): string {
   const lines: string[] = [];
   if (r.policy) lines.push(`Retention policy ${r.policy}${r.pointOfRecoverability ? ` (point of recoverability ${r.pointOfRecoverability.toISOString()})` : ''}${r.minimumRedundancy ? `, minimum redundancy ${r.minimumRedundancy}` : ''}:`);
   for (const b of r.backups) {
@@ -78,5 +80,10 @@ function summary(r: DeleteResult): string {
   const walBytes = r.wal.reduce((n, w) => n + w.bytes, 0);
   const n = r.backups.filter((b) => b.delete).length;
   lines.push(`${r.dryRun ? 'Would delete' : 'Deleted'} ${n} backup(s) and ${walObjects} WAL file(s) (${formatBytes(r.backups.reduce((s, b) => s + b.bytes, 0) + walBytes)})`);
+  if (r.removed.length > 0) {
+    const count = (k: string): number => r.removed.filter((x) => x.kind === k).length;
+    lines.push(`${r.dryRun ? 'Would remove' : 'Removed'} ${count('orphan backup')} orphaned and ${count('failed backup')} failed backup(s), ${count('upload')} unfinished upload(s) `
+      + `(${formatBytes(r.removed.reduce((s, x) => s + x.bytes, 0))})`);
+  }
   return lines.join('\n') + '\n';
 }

@@ -1,35 +1,26 @@
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
+import { EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
 import { JsonObject, type JsonValue, backupInfoToJson, pythonJsonDumps, renderBackupShowConsole } from '../../domain/backup/barman-output.js';
-import { loadCatalog } from '../../repository/backup-catalog.js';
-import { showBackup } from '../../services/show-backup.js';
-import { walArchiveReport, type WalArchiveReport } from '../../services/wal-archive-report.js';
-import { FORMAT_OPTION, SOURCE_POSITIONALS, isJson, walReportLines, withStore, write } from './catalog-shared.js';
+import type { WalArchiveReport } from '../../engine/index.js';
+import { SOURCE_POSITIONALS, isJson, walReportLines, withEngine, write } from './catalog-shared.js';
 
 export const command: Command = {
   spec: (name) => ({
     name,
     summary: 'Show metadata of a backup in an object store.',
     positionals: [...SOURCE_POSITIONALS, { name: 'backupId', help: 'the backup ID, a backup name, or first/oldest/last/latest/last-failed' }],
-    options: [
-      ...COMMON_OPTIONS,
-      FORMAT_OPTION,
-      { dest: 'noWal', flags: ['--no-wal'], type: 'flag', help: '(pgstow) do not list the WAL archive (no recoverability window / continuity)' },
-    ],
+    options: optionsOf('backup-show'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {
-    return withStore(args, ctx, async ({ store, layout }) => {
-      const shown = await showBackup({ store, layout }, { identifier: args.positionals.backupId as string, signal: ctx.signal });
-      for (const w of shown.warnings) ctx.log.warning(`backup ${shown.id}: ${w}`);
+    return withEngine('backup-show', args, ctx, async ({ engine }) => {
+      const shown = await engine.showBackup(args.positionals.backupId as string, { signal: ctx.signal });
+      for (const w of shown.warnings) ctx.log.warning('WARN_BACKUP_INFO_UNKNOWN_KEY', `backup ${shown.id}: ${w}`);
       // pgstow only (Barman's output stays byte-identical): the same WAL view as `pgstow backup list`.
       let wal: WalArchiveReport | null = null;
-      if (!ctx.barmanMode && !args.options.noWal) {
-        const catalog = await loadCatalog(store, layout, { signal: ctx.signal });
-        wal = await walArchiveReport(store, layout, catalog, ctx.signal);
-      }
+      if (!ctx.barmanMode && !args.options.noWal) wal = (await engine.listBackups({ withWal: true, signal: ctx.signal })).wal;
       const walComplete = wal?.backups.find((b) => b.id === shown.id)?.walComplete ?? null;
-      if (isJson(args)) {
+      if (isJson(args, ctx.barmanMode)) {
         // Barman keys the object by the backup's server_name field ("cloud"), not the CLI argument.
         const body = backupInfoToJson(shown.id, shown.info, { isoTimes: true });
         if (!ctx.barmanMode) body.set('keep', shown.keep);

@@ -1,10 +1,11 @@
 /** Pieces shared by the catalog commands (backup-list/show/delete/keep, check-wal-archive). */
-import type { OptionSpec, PositionalSpec } from '../args.js';
-import type { ParsedArgs } from '../args.js';
+import type { PositionalSpec } from '../../config/argv.js';
+import type { ParsedArgs } from '../../config/argv.js';
+import type { CommandName } from '../../config/options.js';
 import type { CommandContext } from '../command.js';
-import { composeStore, type ComposedStore } from '../../app/compose.js';
-import { BucketNotFoundError } from '../../storage/errors.js';
-import type { WalArchiveReport } from '../../services/wal-archive-report.js';
+import { openCommandEngine, type CommandEngine } from '../command-engine.js';
+import type { WalArchiveReport } from '../../engine/index.js';
+import { UsageError } from '../../errors.js';
 
 export const SOURCE_POSITIONALS: readonly PositionalSpec[] = [
   { name: 'sourceUrl', help: 'URL of the cloud source, such as a bucket in AWS S3. For example: s3://bucket/path/to/folder' },
@@ -16,32 +17,31 @@ export const DESTINATION_POSITIONALS: readonly PositionalSpec[] = [
   { name: 'serverName', help: 'the name of the server as configured in Barman' },
 ];
 
-export const FORMAT_OPTION: OptionSpec = {
-  dest: 'format', flags: ['--format'], type: 'string', metavar: 'FORMAT',
-  help: "output format: 'console' (default) or 'json' (Barman: anything other than console is json)",
-};
-
-export function isJson(args: ParsedArgs): boolean {
+/**
+ * Barman's drop-ins print JSON for any --format but console; pgstow's own commands accept console and json only
+ * (`--format xml` printing JSON would be a silent surprise).
+ */
+export function isJson(args: ParsedArgs, barmanMode = true): boolean {
   const f = args.options.format as string | undefined;
+  if (!barmanMode && f !== undefined && f !== 'console' && f !== 'json') {
+    throw new UsageError(`argument --format: invalid choice: '${f}' (choose from 'console', 'json')`);
+  }
   return f !== undefined && f !== 'console';
 }
 
-/** Opens the store, runs `fn`, always closes. With -t/--test only checks that the store answers a listing. */
-export async function withStore(args: ParsedArgs, ctx: CommandContext, fn: (s: ComposedStore) => Promise<number | void>, options: { missingBucketPassesTest?: boolean } = {}): Promise<number | void> {
-  const composed = await composeStore(args, ctx);
+/** Opens the engine, runs `fn`, always closes. With -t/--test only checks that the store answers a listing. */
+export async function withEngine(command: CommandName, args: ParsedArgs, ctx: CommandContext, fn: (c: CommandEngine) => Promise<number | void>,
+  options: { missingBucketPassesTest?: boolean } = {}): Promise<number | void> {
+  const c = await openCommandEngine(command, args, ctx);
   try {
     if (args.options.test) {
-      try {
-        for await (const entry of composed.store.list(composed.layout.serverPrefix, { delimiter: '/', signal: ctx.signal })) { void entry; break; }
-      } catch (err) {
-        // check-wal-archive -t only tests connectivity (every Barman version): a missing bucket passes.
-        if (!(options.missingBucketPassesTest && err instanceof BucketNotFoundError)) throw err;
-      }
+      // check-wal-archive -t only tests connectivity (every Barman version): a missing bucket passes.
+      await c.engine.checkConnectivity({ scope: 'server', signal: ctx.signal, ...(options.missingBucketPassesTest ? { missingBucketOk: true } : {}) });
       return 0;
     }
-    return await fn(composed);
+    return await fn(c);
   } finally {
-    await composed.store.close();
+    await c.close();
   }
 }
 

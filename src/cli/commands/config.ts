@@ -5,7 +5,7 @@
  * and for workload identities what the pod needs and whether this environment has it.
  */
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, configRequestOf, EXIT_CODES_EPILOG } from '../common-options.js';
+import { configRequestOf, EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
 import { UsageError } from '../../errors.js';
 import type { ResolvedConfig } from '../../config/resolved-config.js';
 
@@ -14,8 +14,7 @@ export const command: Command = {
     name,
     summary: 'check: validate a CloudNativePG Cluster or ObjectStore manifest (with its Secrets) and show what pgstow resolves it to (secrets shown as ***). migrate: turn a Cluster using in-tree barmanObjectStore into ObjectStores and the barman-cloud plugin stanza (YAML on stdout).',
     positionals: [{ name: 'action', help: 'check or migrate' }, { name: 'file', help: 'manifest file (default: --config or PGSTOW_CONFIG)', optional: true }],
-    options: [...COMMON_OPTIONS, { dest: 'format', flags: ['--format'], type: 'string', choices: ['text', 'json'], help: 'output format (default text)' },
-      { dest: 'objectStoreName', flags: ['--object-store-name'], type: 'string', metavar: 'NAME', help: 'migrate: name of the Cluster\'s ObjectStore (default <cluster>-store)' }],
+    options: optionsOf('config'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {
@@ -47,7 +46,7 @@ function formatText(c: ResolvedConfig): string {
   row('server name', c.serverName ? `${c.serverName} (${c.serverNameReason})` : `(none: ${c.serverNameReason})`);
   row('driver', `${c.provider}, because ${c.providerReason}`);
   if (c.endpointURL) row('endpoint URL', c.endpointURL);
-  if (c.endpointCA) row('endpoint CA', `*** (${c.endpointCA.value.origin}; private copy ${c.endpointCA.file})`);
+  if (c.endpointCA) row('endpoint CA', `*** (${c.endpointCA.value.origin})`);
   row('credentials', `${c.credentials.method}: ${c.credentials.reason}`);
   for (const [k, v] of Object.entries(c.credentials.env)) {
     const name = k === 'GOOGLE_APPLICATION_CREDENTIALS_JSON' ? 'GOOGLE_APPLICATION_CREDENTIALS (file)' : k;

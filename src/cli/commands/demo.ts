@@ -1,19 +1,14 @@
 /** `pgstow demo` (npm run demo): archive, back up and point-in-time restore a throwaway PostgreSQL. */
 import type { Command } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG } from '../common-options.js';
-import { runDemo } from '../../services/demo.js';
+import { EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
+import { runDemo } from '../../demo/demo.js';
 
 export const command: Command = {
   spec: (name) => ({
     name,
     summary: 'Archive WAL, take a base backup and restore a throwaway PostgreSQL to a restore point, using a local file:// store.',
     positionals: [],
-    options: [
-      ...COMMON_OPTIONS,
-      { dest: 'keep', flags: ['--keep'], type: 'flag', help: 'keep the store and data directories (printed at the end)' },
-      { dest: 'dir', flags: ['--dir'], type: 'string', metavar: 'DIR', help: 'parent directory for the demo files (default: the system temp directory)' },
-      { dest: 'rows', flags: ['--rows'], type: 'int', metavar: 'N', help: 'rows in the first load (default 20000)' },
-    ],
+    options: optionsOf('demo'),
     epilog: EXIT_CODES_EPILOG,
   }),
   async run(args, ctx) {

@@ -1,14 +1,11 @@
-/** barman-cloud-wal-archive / pgstow wal-archive: archive_command. Thin: parse → compose → archiveWal → print. */
-import type { Command } from '../command.js';
-import { COMMON_OPTIONS, EXIT_CODES_EPILOG, destinationOf, storeOptionsFromArgs } from '../common-options.js';
-import { applyUploadOptions, asWalCommandError, codecFromArgs, COMPRESSION_OPTIONS, maxParallelFrom, PARALLEL_OPTIONS, parseTags, UPLOAD_OPTIONS } from '../wal-options.js';
-import { UsageError } from '../../errors.js';
-import { composeStoreFromOptions } from '../../app/compose.js';
-import { archiveWal } from '../../services/archive-wal.js';
-import { checkConnectivity } from '../../services/check-connectivity.js';
-import { defaultSpoolDir } from '../../services/wal-spool.js';
-import { parseWalFileName } from '../../domain/wal/wal-file-name.js';
+/** barman-cloud-wal-archive / pgstow wal-archive: archive_command. Thin: parse → engine.archiveWal → exit code. */
 import * as path from 'node:path';
+import type { Command } from '../command.js';
+import { EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
+import { openCommandEngine } from '../command-engine.js';
+import { asWalCommandError } from '../wal-options.js';
+import { UsageError } from '../../errors.js';
+import { parseWalFileName } from '../../domain/wal/wal-file-name.js';
 
 export const command: Command = {
   spec: (name) => ({
@@ -19,7 +16,7 @@ export const command: Command = {
       { name: 'serverName', help: 'the name of the server as configured in Barman' },
       { name: 'walPath', help: 'the value of the %p keyword (according to archive_command)', optional: true },
     ],
-    options: [...COMMON_OPTIONS, ...COMPRESSION_OPTIONS, ...UPLOAD_OPTIONS, ...PARALLEL_OPTIONS],
+    options: optionsOf('wal-archive'),
     epilog: `${EXIT_CODES_EPILOG}
 
 Re-archiving a WAL already stored with identical content succeeds without rewriting it; a WAL stored with
@@ -27,41 +24,34 @@ different content is refused (exit 1) and nothing is overwritten. Every upload i
   }),
 
   async run(args, ctx) {
-    const { url, serverName } = destinationOf(args);
     let walPath = args.positionals.walPath as string | undefined;
     // Barman hook mode (archive_script run by a Barman server): the file comes from BARMAN_FILE.
     if (walPath === undefined && ['archive_script', 'archive_retry_script'].includes(ctx.env.BARMAN_HOOK ?? '') && ctx.env.BARMAN_PHASE === 'pre') {
       walPath = ctx.env.BARMAN_FILE;
     }
-    const { codec, level } = codecFromArgs(args);
-    const tags = parseTags(args.options.tags as string[] | undefined, '--tags', true) ?? parseTags(args.options.tag as string[] | undefined, '--tag', false);
-    const historyTags = parseTags(args.options.historyTags as string[] | undefined, '--history-tags', true)
-      ?? parseTags(args.options.historyTag as string[] | undefined, '--history-tag', false);
-    const maxParallel = maxParallelFrom(args);
     if (!args.options.test) {
       if (walPath === undefined) throw new UsageError('the following arguments are required: walPath');
       parseWalFileName(path.basename(walPath));
     }
-    const options = storeOptionsFromArgs(args, ctx.env, url);
-    applyUploadOptions(args, options);
-    const composed = await composeStoreFromOptions(options, serverName);
+    const c = await openCommandEngine('wal-archive', args, ctx, (settings, values) => {
+      if (values.compressionLevel !== undefined && !settings.wal?.compression) {
+        throw new UsageError('--compression-level requires a compression option (-z, -j, --xz, --snappy, --zstd or --lz4)');
+      }
+      if (values.sseKmsKeyId !== undefined && settings.wal?.encryption !== 'aws:kms') throw new UsageError('--sse-kms-key-id can only be used with --encryption aws:kms');
+    });
     try {
       if (args.options.test) {
-        await checkConnectivity(composed.store, composed.layout);
-        ctx.log.info(`connectivity to ${composed.store.description} is OK`);
+        await c.engine.checkConnectivity({ signal: ctx.signal });
+        ctx.log.info(`connectivity to ${c.engine.description} is OK`);
         return 0;
       }
-      const spoolDir = (args.options.spoolDir as string | undefined) ?? (maxParallel > 1 ? defaultSpoolDir('wal-archive-spool', url, serverName, ctx.env) : undefined);
-      await archiveWal({ store: composed.store, layout: composed.layout, log: ctx.log }, {
-        walPath: walPath as string, codec, level, maxParallel, signal: ctx.signal,
-        ...(tags ? { tags } : {}), ...(historyTags ? { historyTags } : {}), ...(spoolDir ? { spoolDir } : {}),
-        verifyMd5: options.s3?.encryption !== 'aws:kms',
-      });
+      const spoolDir = c.values.spoolDir as string | undefined;
+      await c.engine.archiveWal(walPath as string, { signal: ctx.signal, ...(spoolDir ? { spoolDir } : {}) });
       return 0;
     } catch (err) {
       throw asWalCommandError(err);
     } finally {
-      await composed.store.close();
+      await c.close();
     }
   },
 };

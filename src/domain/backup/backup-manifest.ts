@@ -43,6 +43,32 @@ export interface BackupManifest {
   createdAt: string;
   /** Every tar object of the backup, in archive then volume order. */
   objects: ManifestObject[];
+  /**
+   * What backup.info must say about the WAL of this backup (written by pgstow since the backup.info integrity
+   * checks; absent in older manifests). A restore refuses a backup.info that disagrees.
+   */
+  backupInfo?: ManifestBackupInfo;
+}
+
+export interface ManifestBackupInfo {
+  beginWal: string;
+  beginXlog: string;
+  endWal: string;
+  endXlog: string;
+  timeline: number;
+  systemid: string | null;
+}
+
+/** copy_stats key (a Python dict Barman reads and ignores) holding the manifest's sha256: pgstow backup.info says a manifest exists. */
+export const MANIFEST_SHA256_COPY_STAT = 'pgstow_manifest_sha256';
+
+/** Fields of `summary` that `actual` (from backup.info) contradicts, as "name: manifest value ≠ backup.info value". */
+export function manifestDisagreements(summary: ManifestBackupInfo, actual: Partial<Record<keyof ManifestBackupInfo, string | number | null | undefined>>): string[] {
+  const out: string[] = [];
+  for (const k of Object.keys(summary) as Array<keyof ManifestBackupInfo>) {
+    if (String(summary[k]) !== String(actual[k] ?? null)) out.push(`${k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}: ${String(summary[k])} in the manifest, ${String(actual[k] ?? null)} in backup.info`);
+  }
+  return out;
 }
 
 export function serializeBackupManifest(m: BackupManifest): string {

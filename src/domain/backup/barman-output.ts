@@ -73,32 +73,37 @@ function pyKeyToJson(k: PyValue): string {
 }
 
 export interface ToJsonOptions {
-  /** Add Barman ≥3.13's begin_time_iso/end_time_iso (CloudNativePG prefers them: they keep the offset). */
+  /**
+   * Print as Barman ≥3.13 (3.19: plugin-barman-cloud's) does: every field it knows, the ≥3.11 ones as null when
+   * the file lacks them, then begin_time_iso/end_time_iso (CloudNativePG prefers them: they keep the offset).
+   * Without it, as 3.4: its fields, plus the ≥3.11 fields the file actually carries.
+   */
   isoTimes?: boolean;
 }
 
 /**
- * Barman's `BackupInfo.to_json()`: every 3.4 field in sorted order (plus ≥3.11 fields the file actually
- * carries), then backup_id, then the ISO times. backup_label stays a Python literal string.
+ * Barman's `BackupInfo.to_json()`: every field in sorted order (see ToJsonOptions), then backup_id, then the
+ * ISO times. backup_label stays a Python literal string.
  */
 export function backupInfoToJson(id: string, info: BackupInfo, options: ToJsonOptions = {}): JsonObject {
   const o = new JsonObject();
   const str = (v: string | null): JsonValue => v;
   const put = (k: string, v: JsonValue): void => { o.set(k, v); };
+  const newer = (k: string, v: JsonValue): void => { if (v !== null || options.isoTimes) o.set(k, v); };
   put('backup_label', info.backupLabel === null || info.backupLabel === '' ? null : formatPythonLiteral(info.backupLabel));
   if (info.backupName !== null) put('backup_name', info.backupName);
   put('begin_offset', info.beginOffset);
   put('begin_time', info.beginTime ? info.beginTime.ctime() : null);
   put('begin_wal', str(info.beginWal));
   put('begin_xlog', str(info.beginXlog));
-  if (info.childrenBackupIds !== null) put('children_backup_ids', info.childrenBackupIds.join(','));
-  if (info.clusterSize !== null) put('cluster_size', info.clusterSize);
+  newer('children_backup_ids', info.childrenBackupIds === null ? null : info.childrenBackupIds.join(','));
+  newer('cluster_size', info.clusterSize);
   put('compression', str(info.compression));
   put('config_file', str(info.configFile));
   put('copy_stats', info.copyStats === null ? null : pyToJson(info.copyStats));
-  if (info.dataChecksums !== null) put('data_checksums', info.dataChecksums);
+  newer('data_checksums', info.dataChecksums);
   put('deduplicated_size', info.deduplicatedSize);
-  if (info.encryption !== null) put('encryption', info.encryption);
+  newer('encryption', info.encryption);
   put('end_offset', info.endOffset);
   put('end_time', info.endTime ? info.endTime.ctime() : null);
   put('end_wal', str(info.endWal));
@@ -108,13 +113,13 @@ export function backupInfoToJson(id: string, info: BackupInfo, options: ToJsonOp
   put('ident_file', str(info.identFile));
   put('included_files', info.includedFiles === null ? null : pyToJson(info.includedFiles));
   put('mode', str(info.mode));
-  if (info.parentBackupId !== null) put('parent_backup_id', info.parentBackupId);
+  newer('parent_backup_id', info.parentBackupId);
   put('pgdata', str(info.pgdata));
   put('server_name', str(info.serverName));
   put('size', info.size);
   if (info.snapshotsInfo !== null) put('snapshots_info', pyToJson(info.snapshotsInfo));
   put('status', info.status);
-  if (info.summarizeWal !== null) put('summarize_wal', info.summarizeWal);
+  newer('summarize_wal', info.summarizeWal);
   put('systemid', str(info.systemid));
   put('tablespaces', info.tablespaces === null ? null : info.tablespaces.map((t) => [t.name, t.oid, t.location]));
   put('timeline', info.timeline);
@@ -154,6 +159,18 @@ export function renderBackupListConsole(rows: readonly ListRow[]): string {
   return out;
 }
 
+/** Barman's pretty_size (binary units): "512 B", "22.1 MiB". */
+export function prettySize(size: number): string {
+  const suffixes = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'];
+  let v = size;
+  for (const [i, suffix] of suffixes.entries()) {
+    // "%.1f": toFixed(1) differs from C's printf only on exact binary ties (x.x5 exactly), never for sizes in bytes.
+    if (Math.abs(v) < 1024 || i === suffixes.length - 1) return i === 0 ? `${Math.trunc(v)} ${suffix}` : `${v.toFixed(1)} ${suffix}`;
+    v /= 1024;
+  }
+  return `${size} B`;
+}
+
 function pyStr(v: unknown): string {
   if (v === null || v === undefined) return 'None';
   return String(v);
@@ -191,7 +208,15 @@ export function renderBackupShowConsole(id: string, info: BackupInfo): string {
   }
   row('PostgreSQL Version', info.version);
   row('PGDATA directory', info.pgdata);
+  // [≥3.11] fields (only Barman ≥3.11 writes them; 3.4 cannot read such a file at all).
+  if (info.clusterSize) row('Estimated Cluster Size', prettySize(info.clusterSize));
   lines.push('');
+  if (info.dataChecksums || info.summarizeWal) {
+    header('Server information');
+    if (info.dataChecksums) nested('Checksums', info.dataChecksums);
+    if (info.summarizeWal) nested('WAL summarizer', info.summarizeWal);
+    lines.push('');
+  }
   if (info.snapshotsInfo instanceof PyDict) {
     header('Snapshot information');
     const si = info.snapshotsInfo;

@@ -1,41 +1,19 @@
 /**
- * Which backup a restore uses (Barman's rules, spec §5.1 and §6.1) and whether it can reach a recovery
- * target. Pure: gets the catalog as a list.
+ * Which backup a restore uses with `auto` (Barman's rules, spec §5.1 and §6.1) and whether it can reach a
+ * recovery target. Pure: gets the catalog as a list. Ids, names and shortcuts are resolved by the one resolver
+ * in repository/backup-catalog.ts.
  */
-import { OperationError, PgstowError, ExitCode, UsageError } from '../../errors.js';
+import { OperationError, UsageError } from '../../errors.js';
 import { formatLsn, type Lsn } from '../wal/lsn.js';
 import type { RestoreBackupInfo } from './restore-backup-info.js';
 import type { RecoveryTarget } from './recovery-target.js';
 import type { RecoveryTime } from './recovery-time.js';
-
-export const BACKUP_ID_RE = /^\d{8}T\d{6}$/;
 
 export interface AutoCriteria {
   targetTime?: RecoveryTime;
   targetLsn?: Lsn;
   /** A timeline number, or "latest" resolved by the caller to the highest timeline in the archive. */
   targetTli?: number;
-}
-
-/** Resolves latest/last/first/oldest/last-failed or a backup name to an id (an id is returned as is). */
-export function resolveBackupIdentifier(identifier: string, catalog: readonly RestoreBackupInfo[], serverName: string): string {
-  if (BACKUP_ID_RE.test(identifier)) return identifier;
-  const sorted = [...catalog].sort((a, b) => a.backupId.localeCompare(b.backupId));
-  const pick = (b: RestoreBackupInfo | undefined): string => {
-    if (!b) throw new OperationError('ERR_BACKUP_NOT_FOUND', `no backups found for server '${serverName}'`);
-    return b.backupId;
-  };
-  switch (identifier) {
-    case 'latest':
-    case 'last': return pick(sorted.filter(isDone).at(-1) ?? sorted.at(-1));
-    case 'first':
-    case 'oldest': return pick(sorted[0]);
-    case 'last-failed': return pick(sorted.filter((b) => b.status === 'FAILED').at(-1));
-  }
-  const named = sorted.filter((b) => b.backupName === identifier);
-  if (named.length > 1) throw new PgstowError('ERR_BACKUP_NAME_AMBIGUOUS', ExitCode.GENERAL, `multiple backups found matching name '${identifier}': ${named.map((b) => b.backupId).join(', ')}`);
-  if (named.length === 0) throw new PgstowError('ERR_BACKUP_UNKNOWN', ExitCode.GENERAL, `unknown backup '${identifier}' for server '${serverName}'`);
-  return (named[0] as RestoreBackupInfo).backupId;
 }
 
 /**

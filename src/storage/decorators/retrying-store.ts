@@ -43,6 +43,9 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 class RetryingStore implements ObjectStore {
+  createBucket?: ObjectStore['createBucket'];
+  listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
+  abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -61,6 +64,7 @@ class RetryingStore implements ObjectStore {
     this.maxDelayMs = opts.maxDelayMs ?? 8000;
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
+    forwardOptional(this, inner, (operation, fn, signal) => this.run(operation, fn, signal));
   }
 
   /** Waits before retry number `attempt` (1-based), or rethrows when out of attempts / not retryable. */
@@ -92,12 +96,12 @@ class RetryingStore implements ObjectStore {
     return this.run('get', () => this.inner.get(key, options), options?.signal);
   }
 
-  stat(key: string): Promise<ObjectInfo> {
-    return this.run('stat', () => this.inner.stat(key));
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo> {
+    return this.run('stat', () => this.inner.stat(key, options), options?.signal);
   }
 
-  exists(key: string): Promise<boolean> {
-    return this.run('exists', () => this.inner.exists(key));
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean> {
+    return this.run('exists', () => this.inner.exists(key, options), options?.signal);
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
@@ -124,6 +128,19 @@ class RetryingStore implements ObjectStore {
 
   close(): Promise<void> {
     return this.inner.close();
+  }
+}
+
+/** Optional methods the decorators pass through when the store they wrap has them. */
+export function forwardOptional(outer: ObjectStore, inner: ObjectStore, wrap: <T>(operation: string, fn: () => Promise<T>, signal?: AbortSignal) => Promise<T>): void {
+  if (inner.createBucket) {
+    const create = inner.createBucket.bind(inner);
+    outer.createBucket = (options) => wrap('create', () => create(options), options?.signal);
+  }
+  if (inner.listIncompleteUploads) outer.listIncompleteUploads = inner.listIncompleteUploads.bind(inner);
+  if (inner.abortIncompleteUpload) {
+    const abort = inner.abortIncompleteUpload.bind(inner);
+    outer.abortIncompleteUpload = (upload, options) => wrap('delete', () => abort(upload, options), options?.signal);
   }
 }
 

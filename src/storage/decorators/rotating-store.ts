@@ -15,6 +15,9 @@ export interface StoreLeaseSource {
 }
 
 class RotatingStore implements ObjectStore {
+  createBucket?: ObjectStore['createBucket'];
+  listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
+  abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
@@ -24,6 +27,15 @@ class RotatingStore implements ObjectStore {
     this.provider = first.provider;
     this.description = first.description;
     this.capabilities = first.capabilities;
+    if (first.createBucket) this.createBucket = (options) => this.with((s) => s.createBucket?.(options) ?? Promise.resolve());
+    if (first.listIncompleteUploads) {
+      const source = this.source;
+      this.listIncompleteUploads = async function* (prefix, options) {
+        const lease = await source.acquire();
+        try { if (lease.store.listIncompleteUploads) yield* lease.store.listIncompleteUploads(prefix, options); } finally { await lease.release(); }
+      };
+    }
+    if (first.abortIncompleteUpload) this.abortIncompleteUpload = (upload, options) => this.with((s) => s.abortIncompleteUpload?.(upload, options) ?? Promise.resolve());
   }
 
   private async with<T>(fn: (store: ObjectStore) => Promise<T>): Promise<T> {
@@ -51,12 +63,12 @@ class RotatingStore implements ObjectStore {
     }
   }
 
-  stat(key: string): Promise<ObjectInfo> {
-    return this.with((s) => s.stat(key));
+  stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo> {
+    return this.with((s) => s.stat(key, options));
   }
 
-  exists(key: string): Promise<boolean> {
-    return this.with((s) => s.exists(key));
+  exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean> {
+    return this.with((s) => s.exists(key, options));
   }
 
   async *list(prefix: string, options?: ListOptions): AsyncIterable<ObjectInfo | CommonPrefix> {

@@ -1,12 +1,14 @@
 /**
  * moto_server (moto 5.x, Python) as the strict S3 peer: real SigV4 checks and IAM policies. Started via
- * test/servers/moto-server.py (fixes moto's canonical query string; PGSTOW_MOTO_PYTHON picks the interpreter).
+ * test/servers/moto-server.py (fixes moto's canonical query string) on the venv's Python that scripts/setup.mjs
+ * installs moto into (PGSTOW_MOTO_PYTHON picks another interpreter).
  * It starts with INITIAL_NO_AUTH_ACTION_COUNT=N: the first N IAM actions are let through unauthenticated,
  * which the harness spends on creating users, access keys, policies and the IRSA role; from then on every
  * request is authenticated and authorised. The harness then proves it (unknown key and wrong secret → 403)
  * and fails loudly if not, so no test can pass against an open server.
  *
- * servers.moto.extra: limited user (only <TEST_BUCKET>/limited/*), role ARN for web identity, STS endpoint.
+ * servers.moto.extra: limited user (only <TEST_BUCKET>/limited/*), a user that may do everything but create buckets
+ * (noCreate…), role ARN for web identity, STS endpoint.
  */
 import { randomBytes } from 'node:crypto';
 import { S3Client, CreateBucketCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -16,11 +18,12 @@ import { TEST_BUCKET } from '../stores.js';
 import * as path from 'node:path';
 import { SERVERS_DIR } from '../postgres.js';
 import { startProcess } from './process.js';
+import { INSTALL_HINT, PEER_PYTHON } from '../peers.js';
 
 export const MOTO_LIMITED_PREFIX = 'limited';
 const REGION = 'us-east-1';
 /** IAM actions the setup sends before authentication switches on (must match setup() exactly). */
-const SETUP_ACTIONS = 8;
+const SETUP_ACTIONS = 11;
 
 interface Keys { accessKeyId: string; secretAccessKey: string }
 
@@ -75,12 +78,12 @@ export const startMoto: GlobalServerStarter = async () => {
   let proc;
   try {
     // Through test/servers/moto-server.py: moto_server plus a fix for its SigV4 query canonicalisation.
-    proc = await startProcess(process.env.PGSTOW_MOTO_PYTHON ?? 'python3', [path.join(SERVERS_DIR, 'moto-server.py'), '-H', '127.0.0.1', '-p', '0'], /Running on (http:\/\/127\.0\.0\.1:\d+)/, {
+    proc = await startProcess(process.env.PGSTOW_MOTO_PYTHON ?? PEER_PYTHON, [path.join(SERVERS_DIR, 'moto-server.py'), '-H', '127.0.0.1', '-p', '0'], /Running on (http:\/\/127\.0\.0\.1:\d+)/, {
       name: 'moto_server', timeoutMs: 60_000,
       env: { ...process.env, INITIAL_NO_AUTH_ACTION_COUNT: String(SETUP_ACTIONS), MOTO_ALLOW_NONEXISTENT_REGION: 'true' },
     });
   } catch (err) {
-    throw new Error(`moto_server is not usable on this machine (pip install "moto[server]==5.2.1"): ${(err as Error).message}`, { cause: err });
+    throw new Error(`moto_server is not usable on this machine (${INSTALL_HINT}): ${(err as Error).message}`, { cause: err });
   }
   const endpoint = proc.match[1] ?? '';
   try {
@@ -96,6 +99,11 @@ export const startMoto: GlobalServerStarter = async () => {
         // check; on AWS this statement grants nothing (DeleteObject applies to object ARNs only).
         { Effect: 'Allow', Action: ['s3:ListBucket', 's3:DeleteObject'], Resource: `arn:aws:s3:::${TEST_BUCKET}` },
       ],
+    });
+    // Everything but creating buckets: a new cluster's destination must exist beforehand.
+    const noCreate = await userWithPolicy(endpoint, 'pgstow-nocreate', {
+      Version: '2012-10-17',
+      Statement: [{ Effect: 'Allow', Action: 's3:*', Resource: '*' }, { Effect: 'Deny', Action: 's3:CreateBucket', Resource: '*' }],
     });
     const role = await iam(endpoint, {
       Action: 'CreateRole', RoleName: 'pgstow-irsa',
@@ -120,6 +128,8 @@ export const startMoto: GlobalServerStarter = async () => {
         limitedAccessKeyId: limited.accessKeyId,
         limitedSecretAccessKey: limited.secretAccessKey,
         limitedPrefix: MOTO_LIMITED_PREFIX,
+        noCreateAccessKeyId: noCreate.accessKeyId,
+        noCreateSecretAccessKey: noCreate.secretAccessKey,
         roleArn: tag(role, 'Arn'),
         stsEndpoint: endpoint,
       },

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { BarmanLayout } from '../../../src/repository/barman-layout.js';
-import { openStore } from '../../../src/storage/registry.js';
+import { openStoreFromEnv } from '../../harness/store-options.js';
 import { inferProvider } from '../../../src/storage/destination.js';
 import type { ObjectStore } from '../../../src/storage/object-store.js';
 import type { StoreTarget } from '../../harness/stores.js';
@@ -26,7 +26,7 @@ export interface Seeded {
 }
 
 export async function openTarget(target: StoreTarget, server = SERVER): Promise<Seeded> {
-  const { store, destination } = await openStore({
+  const { store, destination } = await openStoreFromEnv({
     provider: inferProvider(target.url, target.args[target.args.indexOf('--cloud-provider') + 1]),
     destinationUrl: target.url,
     ...(target.args.includes('--endpoint-url') ? { endpointUrl: target.args[target.args.indexOf('--endpoint-url') + 1]! } : {}),

@@ -1,6 +1,6 @@
 /**
  * --config on commands: the URL and server-name positionals become optional for pgstow commands (not for the
- * barman-cloud-* drop-ins), command-line options override the file, and composeStore opens the store.
+ * barman-cloud-* drop-ins), command-line options override the file, and the command's engine opens the store.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -8,12 +8,21 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../../harness/postgres.js';
 import { makeTempDir } from '../../harness/tmp.js';
-import type { CommandSpec } from '../../../src/cli/args.js';
-import { COMMON_OPTIONS, destinationOf, parseCommandArgs, storeOptionsFromArgs } from '../../../src/cli/common-options.js';
-import { composeStore, loadConfigFromArgs } from '../../../src/app/compose.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
+import type { CommandSpec } from '../../../src/config/argv.js';
+import { COMMON_OPTIONS, destinationOf, parseCommandArgs } from '../../../src/cli/common-options.js';
+import { commandSettings, loadCommandConfig as loadConfigFromArgs, openCommandEngine } from '../../../src/cli/command-engine.js';
 import type { CommandContext } from '../../../src/cli/command.js';
 import { silentLogger } from '../../../src/cli/logger.js';
 import { UsageError } from '../../../src/errors.js';
+import { revealText } from '../../../src/secret.js';
+import type { EngineSettings } from '../../../src/engine/index.js';
+
+/** The access key pair the settings hold (the credentials the store will sign with). */
+function keys(s: EngineSettings): { id: string; secret: string } | undefined {
+  const c = s.credentials;
+  return c?.kind === 's3-access-key' ? { id: revealText(c.accessKeyId), secret: revealText(c.secretAccessKey) } : undefined;
+}
 
 const FIX = path.join(REPO_ROOT, 'test', 'fixtures', 'cnpg');
 const runtime = makeTempDir('config-options');
@@ -38,9 +47,9 @@ test('with --config the destination and server name positionals may be left out 
   const config = await loadConfigFromArgs(args, c);
   assert.ok(config);
   assert.deepEqual(destinationOf(args, config), { url: 's3://BUCKET_NAME/', serverName: 'cluster-example' });
-  const o = storeOptionsFromArgs(args, baseEnv, 's3://BUCKET_NAME/', config);
+  const { settings: o } = await commandSettings('wal-archive', args, c, config);
   assert.equal(o.endpointUrl, 'http://minio-gateway-service:9000');
-  assert.equal(o.env.AWS_SECRET_ACCESS_KEY, 'fixture-minio-secret-never-printed');
+  assert.equal(keys(o)?.secret, 'fixture-minio-secret-never-printed');
   assert.ok(c.secrets.includes('fixture-minio-secret-never-printed'), 'secret values registered with the redactor');
 });
 
@@ -59,11 +68,12 @@ test('command-line options and positionals override the file', async () => {
   assert.equal(config.serverNameReason, 'given on the command line');
   const { url, serverName } = destinationOf(args, config);
   assert.deepEqual({ url, serverName }, { url: 's3://other/prefix', serverName: 'srv2' });
-  const o = storeOptionsFromArgs(args, baseEnv, url, config);
+  const { settings: o } = await commandSettings('wal-archive', args, ctx(baseEnv), config);
+  assert.equal(o.destination, 's3://other/prefix');
   assert.equal(o.endpointUrl, 'http://127.0.0.1:9000');
   assert.equal(o.readTimeoutSeconds, 5);
   assert.equal(o.s3?.addressingStyle, 'virtual');
-  assert.equal(o.env.AWS_ACCESS_KEY_ID, 'MINIOFIXTURE0001', 'credentials still from the manifest');
+  assert.equal(keys(o)?.id, 'MINIOFIXTURE0001', 'credentials still from the manifest');
 });
 
 test('ObjectStore without a Cluster needs a server name: --server-name or the positional', async () => {
@@ -78,17 +88,22 @@ test('ObjectStore without a Cluster needs a server name: --server-name or the po
   assert.equal(destinationOf(named, await loadConfigFromArgs(named, ctx(baseEnv))).serverName, 'pg-main');
 });
 
-test('composeStore opens the store with the manifest\'s server name (a file destination given as override)', async () => {
+test('the command\'s engine opens the store with the manifest\'s server name (a file destination given as override)', async () => {
   const dir = makeTempDir('compose');
   const args = parseCommandArgs(walArchive, ['--config', path.join(FIX, 'aws-s3-keys.yaml'), '--secrets', path.join(FIX, 'secrets.yaml'),
     '--cloud-provider', 'file', `file://${dir}`, 'pg-backup'], baseEnv, false);
-  const composed = await composeStore(args, ctx(baseEnv));
-  assert.equal(composed.options.provider, 'file');
-  assert.equal(composed.serverName, 'pg-backup');
-  assert.equal(composed.config?.credentials.method, 's3-access-keys');
-  await composed.store.put('pg-backup/wals/probe', new TextEncoder().encode('x'));
-  assert.ok(fs.existsSync(path.join(dir, 'pg-backup', 'wals', 'probe')));
-  await composed.store.close();
+  const c = await openCommandEngine('wal-archive', args, ctx(baseEnv));
+  try {
+    assert.equal(c.settings.provider, 'file');
+    assert.equal(c.serverName, 'pg-backup');
+    assert.equal(c.config?.credentials.method, 's3-access-keys');
+    const wal = path.join(dir, '000000010000000000000001');
+    fs.writeFileSync(wal, syntheticSegment('000000010000000000000001'));
+    await c.engine.archiveWal(wal);
+    assert.ok(fs.existsSync(path.join(dir, 'pg-backup', 'wals', '0000000100000000', '000000010000000000000001')));
+  } finally {
+    await c.close();
+  }
 });
 
 test('backup delete with a manifest applies its retention policy (as CNPG does after each backup); -b wins', async () => {

@@ -10,7 +10,8 @@ import { inspect } from 'node:util';
 import { REPO_ROOT } from '../../harness/postgres.js';
 import { makeTempDir } from '../../harness/tmp.js';
 import { loadConfig } from '../../../src/config/load-config.js';
-import { toStoreOptions, secretValues, type ResolvedConfig } from '../../../src/config/resolved-config.js';
+import { secretValues, type ResolvedConfig } from '../../../src/config/resolved-config.js';
+import { manifestView } from '../../harness/store-options.js';
 import { ConfigValidationError } from '../../../src/config/validate.js';
 import { parseDestination } from '../../../src/storage/destination.js';
 
@@ -38,7 +39,7 @@ test('AWS S3 access keys', async () => {
   assert.equal(c.provider, 'aws-s3');
   assert.equal(c.credentials.method, 's3-access-keys');
   assert.equal(c.serverName, 'pg-backup');
-  const o = toStoreOptions(c, { AWS_ACCESS_KEY_ID: 'from-shell', AWS_PROFILE: 'dev' });
+  const o = await manifestView(c, { AWS_ACCESS_KEY_ID: 'from-shell', AWS_PROFILE: 'dev' });
   assert.equal(o.destinationUrl, 's3://BUCKET_NAME/path/to/folder');
   assert.equal(o.env.AWS_ACCESS_KEY_ID, 'AKIAFIXTURE00000001');
   assert.equal(o.env.AWS_SECRET_ACCESS_KEY, 'fixture-aws-secret-key-never-printed-0001');
@@ -52,7 +53,7 @@ test('AWS S3 access keys', async () => {
 test('AWS S3 with session token', async () => {
   const c = await load('aws-s3-session-token.yaml');
   assert.equal(c.credentials.method, 's3-access-keys-session-token');
-  assert.equal(toStoreOptions(c, {}).env.AWS_SESSION_TOKEN, 'fixture-aws-session-token-never-printed-0001');
+  assert.equal((await manifestView(c, {})).env.AWS_SESSION_TOKEN, 'fixture-aws-session-token-never-printed-0001');
 });
 
 test('AWS IRSA: inheritFromIAMRole with the ServiceAccount annotation; guidance names AWS_ROLE_ARN + AWS_WEB_IDENTITY_TOKEN_FILE', async () => {
@@ -67,8 +68,8 @@ test('AWS IRSA: inheritFromIAMRole with the ServiceAccount annotation; guidance 
   fs.writeFileSync(token, 'jwt');
   const inPod = await load('aws-irsa.yaml', { AWS_ROLE_ARN: 'arn:aws:iam::111122223333:role/pg-backup-role', AWS_WEB_IDENTITY_TOKEN_FILE: token });
   assert.match(inPod.workloadIdentity?.summary ?? '', /IRSA/);
-  // The IAM role keeps the shell's/pod's AWS environment (the default chain needs it).
-  assert.equal(toStoreOptions(inPod, { AWS_ROLE_ARN: 'r' }).env.AWS_ROLE_ARN, 'r');
+  // The IAM role takes the pod's identity from its environment (IRSA: the role and the projected token).
+  assert.equal((await manifestView(inPod, { AWS_ROLE_ARN: 'r', AWS_WEB_IDENTITY_TOKEN_FILE: token })).env.AWS_ROLE_ARN, 'r');
 });
 
 test('the page\'s IRSA snippet alone (no s3Credentials) fails as CNPG fails it', async () => {
@@ -83,73 +84,82 @@ test('the page\'s IRSA snippet alone (no s3Credentials) fails as CNPG fails it',
 
 test('Linode and DigitalOcean Spaces: endpointURL, path-style destination, base64 data', async () => {
   const l = await load('linode.yaml');
-  const lo = toStoreOptions(l, {});
+  const lo = await manifestView(l, {});
   assert.equal(lo.endpointUrl, 'https://us-east1.linodeobjects.com');
   assert.equal(lo.env.AWS_ACCESS_KEY_ID, 'LINODEFIXTURE0001');
   assert.equal(lo.env.AWS_SECRET_ACCESS_KEY, 'fixture-linode-secret-never-printed');
   assert.deepEqual(parseDestination(lo.destinationUrl, 'aws-s3'), { provider: 'aws-s3', bucket: 'bucket', prefix: '' });
   const d = await load('digitalocean-spaces.yaml');
-  const dop = toStoreOptions(d, {});
+  const dop = await manifestView(d, {});
   assert.equal(dop.endpointUrl, 'https://sfo3.digitaloceanspaces.com');
   assert.deepEqual(parseDestination(dop.destinationUrl, 'aws-s3'), { provider: 'aws-s3', bucket: 'your-bucket-name', prefix: 'your-backup-folder' });
 });
 
-test('private CA: endpointCA becomes a private CA file for the driver', async () => {
+test('private CA: endpointCA reaches the driver, in memory only (never copied to disk)', async () => {
   const c = await load('private-ca.yaml');
-  const o = toStoreOptions(c, {});
-  assert.ok(o.caFile);
-  assert.match(fs.readFileSync(o.caFile, 'utf8'), /fixture-not-a-real-certificate/);
-  assert.equal(fs.statSync(o.caFile).mode & 0o077, 0, 'CA copy is private');
+  const o = await manifestView(c, {});
+  assert.ok(o.ca);
+  assert.match(o.ca, /fixture-not-a-real-certificate/);
+  assert.deepEqual(filesHolding(runtime, 'fixture-not-a-real-certificate'), [], 'no copy of the CA on disk');
   assert.equal(o.endpointUrl, 'https://minio.example.internal:9000');
 });
+
+/** Files below `dir` whose content includes `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).map((f) => path.join(dir, f))
+    .filter((f) => fs.statSync(f).isFile() && fs.readFileSync(f, 'utf8').includes(text));
+}
 
 test('Azure: the page\'s example (connection string plus the other keys) fails with CNPG\'s complaint', async () => {
   await assert.rejects(load('azure-page-example.yaml'), /azureCredentials: when connection string is specified, the other parameters must be empty/);
 });
 
 test('Azure: connection string, key, SAS, inheritFromAzureAD, useDefaultAzureCredentials, emulator URL', async () => {
-  const cs = toStoreOptions(await load('azure-connection-string.yaml'), { AZURE_STORAGE_KEY: 'from-shell' });
+  const cs = await manifestView(await load('azure-connection-string.yaml'), { AZURE_STORAGE_KEY: 'from-shell' });
   assert.equal(cs.provider, 'azure-blob-storage');
   assert.match(cs.env.AZURE_STORAGE_CONNECTION_STRING ?? '', /^DefaultEndpointsProtocol=https;AccountName=fixtureaccount;/);
   assert.equal(cs.env.AZURE_STORAGE_KEY, undefined, 'no shell key mixed with a connection string');
 
-  const key = toStoreOptions(await load('azure-storage-key.yaml'), {});
+  const key = await manifestView(await load('azure-storage-key.yaml'), {});
   assert.equal(key.env.AZURE_STORAGE_ACCOUNT, 'fixtureaccount');
   assert.equal(key.env.AZURE_STORAGE_KEY, 'Zml4dHVyZS1henVyZS1zdG9yYWdlLWtleS1uZXZlci1wcmludGVk');
 
-  const sas = toStoreOptions(await load('azure-sas-token.yaml'), {});
+  const sas = await manifestView(await load('azure-sas-token.yaml'), {});
   assert.match(sas.env.AZURE_STORAGE_SAS_TOKEN ?? '', /sig=fixtureSasSignatureNeverPrinted/);
 
   const ad = await load('azure-inherit-from-azure-ad.yaml');
   assert.equal(ad.credentials.method, 'azure-ad-managed-identity');
-  assert.equal(toStoreOptions(ad, {}).azure?.credential, 'managed-identity');
+  assert.equal((await manifestView(ad, {})).azure.credential, 'managed-identity');
   assert.equal(ad.workloadIdentity?.serviceAccountAnnotation?.name, 'azure.workload.identity/client-id');
 
   const def = await load('azure-default-credentials.yaml');
-  assert.equal(toStoreOptions(def, {}).azure?.credential, 'default');
+  assert.equal((await manifestView(def, {})).azure.credential, 'default');
   const withSp = await load('azure-default-credentials.yaml', { AZURE_CLIENT_ID: 'id', AZURE_TENANT_ID: 't', AZURE_CLIENT_SECRET: 's' });
   assert.match(withSp.workloadIdentity?.summary ?? '', /service principal/);
 
   const emu = await load('azure-emulator.yaml');
-  const eo = toStoreOptions(emu, {});
+  const eo = await manifestView(emu, {});
   assert.deepEqual(parseDestination(eo.destinationUrl, eo.provider), {
     provider: 'azure-blob-storage', bucket: 'container', prefix: 'path', azureAccount: 'fixtureaccount',
     azureAccountUrl: 'http://azurite.example:10000/fixtureaccount', azureEmulated: true,
   });
 });
 
-test('GCS: applicationCredentials becomes a private GOOGLE_APPLICATION_CREDENTIALS file; gkeEnvironment needs the annotation', async () => {
+test('GCS: applicationCredentials reaches the driver as the key itself (never a file); gkeEnvironment needs the annotation', async () => {
   const c = await load('gcs-application-credentials.yaml');
   assert.equal(c.credentials.method, 'gcs-application-credentials');
-  const o = toStoreOptions(c, {});
-  const file = o.env.GOOGLE_APPLICATION_CREDENTIALS ?? '';
-  assert.equal((JSON.parse(fs.readFileSync(file, 'utf8')) as { client_email: string }).client_email, 'fixture@fixture-project.iam.gserviceaccount.com');
-  assert.equal(fs.statSync(file).mode & 0o077, 0);
+  const o = await manifestView(c, {});
+  const json = o.env.GOOGLE_APPLICATION_CREDENTIALS_JSON ?? '{}';
+  assert.equal((JSON.parse(json) as { client_email: string }).client_email, 'fixture@fixture-project.iam.gserviceaccount.com');
+  assert.deepEqual(filesHolding(runtime, 'fixture-gcs-private-key-never-printed'), [], 'no copy of the key on disk');
   assert.ok(secretValues(c).some((v) => v.includes('fixture-gcs-private-key-never-printed')));
 
   const gke = await load('gcs-gke-environment.yaml');
   assert.equal(gke.credentials.method, 'gke-workload-identity');
-  assert.equal(toStoreOptions(gke, {}).env.GOOGLE_APPLICATION_CREDENTIALS, undefined);
+  const gkeView = await manifestView(gke, {});
+  assert.equal(gkeView.env.GOOGLE_APPLICATION_CREDENTIALS, undefined);
+  assert.equal(gkeView.env.GOOGLE_APPLICATION_CREDENTIALS_JSON, undefined);
   assert.deepEqual(gke.workloadIdentity?.serviceAccountAnnotation, { name: 'iam.gke.io/gcp-service-account', inManifest: true, value: 'pg-backup@PROJECT_ID.iam.gserviceaccount.com' });
 });
 
@@ -158,7 +168,7 @@ test('MinIO gateway: the Cluster among a Deployment and a Service', async () => 
   assert.equal(c.serverName, 'cluster-example');
   assert.equal(c.endpointURL, 'http://minio-gateway-service:9000');
   assert.equal(c.wal.compression, 'gzip');
-  assert.equal(toStoreOptions(c, {}).env.AWS_ACCESS_KEY_ID, 'MINIOFIXTURE0001');
+  assert.equal((await manifestView(c, {})).env.AWS_ACCESS_KEY_ID, 'MINIOFIXTURE0001');
 });
 
 test('plugin ObjectStore referenced by a Cluster: serverName defaults to the Cluster, sidecar env applied, wal/data exposed', async () => {
@@ -168,7 +178,7 @@ test('plugin ObjectStore referenced by a Cluster: serverName defaults to the Clu
   assert.deepEqual(c.retentionPolicy, { text: '30d', count: 30, unit: 'DAYS', barman: 'RECOVERY WINDOW OF 30 DAYS', days: 30 });
   assert.deepEqual({ ...c.wal }, { maxParallel: 4, compression: 'gzip', archiveAdditionalCommandArgs: [], restoreAdditionalCommandArgs: [] });
   assert.equal(c.data.jobs, 4);
-  assert.equal(toStoreOptions(c, {}).env.AWS_REQUEST_CHECKSUM_CALCULATION, 'when_required');
+  assert.equal((await manifestView(c, {})).env.AWS_REQUEST_CHECKSUM_CALCULATION, 'when_required');
 });
 
 test('every fixture is covered and secrets never show in JSON or inspect output', async () => {

@@ -5,7 +5,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { makeTempDir } from '../../harness/tmp.js';
 import { loadConfig } from '../../../src/config/load-config.js';
-import { toStoreOptions } from '../../../src/config/resolved-config.js';
 import { ConfigError } from '../../../src/errors.js';
 
 const dir = makeTempDir('load-config');
@@ -80,9 +79,10 @@ test('spec.backup: settings, env (value and secretKeyRef), retention, namespace'
   assert.deepEqual({ ...c.historyTags }, { kind: 'history' });
   assert.equal(c.data.jobs, 3);
   assert.equal(c.data.immediateCheckpoint, true);
-  const o = toStoreOptions(c, {});
-  assert.equal(o.env.AWS_MAX_ATTEMPTS, '7');
-  assert.equal(o.env.EXTRA_TOKEN, 'tok');
+  // spec.env is resolved (values and secretKeyRefs); pgstow reads the variables it documents from it.
+  assert.equal(c.extraEnv.AWS_MAX_ATTEMPTS, '7');
+  const token = c.extraEnv.EXTRA_TOKEN;
+  assert.equal(typeof token === 'string' ? token : token?.reveal(), 'tok');
 });
 
 test('--source picks an external cluster; serverName defaults to its name, or its serverName, or the plugin parameter', async () => {

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { startFakeKubernetesApi, type FakeKubernetesApi } from '../../harness/fake-kubernetes-api.js';
 import { loadConfig } from '../../../src/config/load-config.js';
-import { toStoreOptions } from '../../../src/config/resolved-config.js';
+import { manifestView } from '../../harness/store-options.js';
 import { MissingSecretsError } from '../../../src/config/secrets.js';
 import { isPgstowError } from '../../../src/errors.js';
 
@@ -70,10 +70,10 @@ test('mounted Secrets directory (DIR/<secret>/<key>, kubelet layout with ..data 
   mountSecret(root, 'aws-creds', { ACCESS_KEY_ID: 'AKIADIR', ACCESS_SECRET_KEY: 'dir-secret-value' });
   mountSecret(root, 'ca', { 'ca.crt': 'PEM-FROM-DIR' });
   const c = await loadConfig({ configFile: writeConfig('dir.yaml', clusterYaml(undefined)), secretsDir: root, kubernetes: 'never', env: env() });
-  const o = toStoreOptions(c, {});
+  const o = await manifestView(c, {});
   assert.equal(o.env.AWS_ACCESS_KEY_ID, 'AKIADIR');
   assert.equal(o.env.AWS_SECRET_ACCESS_KEY, 'dir-secret-value');
-  assert.equal(fs.readFileSync(o.caFile ?? '', 'utf8'), 'PEM-FROM-DIR');
+  assert.equal(o.ca, 'PEM-FROM-DIR');
   assert.match(c.secrets[0]?.value.origin ?? '', /mounted\/aws-creds\/ACCESS_KEY_ID/);
 });
 
@@ -93,10 +93,10 @@ data: {ACCESS_KEY_ID: ${Buffer.from('AKIAMANIFEST').toString('base64')}, ACCESS_
 stringData: {ACCESS_SECRET_KEY: string-data-wins}
 `);
   const c = await loadConfig({ configFile: writeConfig('order.yaml', clusterYaml('prod')), secretsFiles: [secrets], secretsDir: root, kubernetes: 'never', env: env() });
-  const o = toStoreOptions(c, {});
+  const o = await manifestView(c, {});
   assert.equal(o.env.AWS_ACCESS_KEY_ID, 'AKIAMANIFEST');
   assert.equal(o.env.AWS_SECRET_ACCESS_KEY, 'string-data-wins');
-  assert.equal(fs.readFileSync(o.caFile ?? '', 'utf8'), 'PEM', 'not in the manifests: taken from the directory');
+  assert.equal(o.ca, 'PEM', 'not in the manifests: taken from the directory');
 });
 
 test('missing secret and missing key: all reported at once, naming secret, key, namespace and every place looked', async () => {
@@ -116,10 +116,10 @@ test('Kubernetes API: kubeconfig, namespace from the manifest, base64 data decod
   api.setSecret('prod', 'ca', { 'ca.crt': 'PEM-FROM-API' });
   api.requests.length = 0;
   const c = await loadConfig({ configFile: writeConfig('api.yaml', clusterYaml('prod')), env: { ...env(), KUBECONFIG: api.kubeconfig } });
-  const o = toStoreOptions(c, {});
+  const o = await manifestView(c, {});
   assert.equal(o.env.AWS_ACCESS_KEY_ID, 'AKIAAPI');
   assert.equal(o.env.AWS_SECRET_ACCESS_KEY, 'api-secret-value');
-  assert.equal(fs.readFileSync(o.caFile ?? '', 'utf8'), 'PEM-FROM-API');
+  assert.equal(o.ca, 'PEM-FROM-API');
   assert.deepEqual(api.requests.sort(), ['GET /api/v1/namespaces/prod/secrets/aws-creds', 'GET /api/v1/namespaces/prod/secrets/ca'], 'one GET per Secret');
   assert.equal(c.source.namespace, 'prod');
 });
@@ -130,7 +130,7 @@ test('Kubernetes API: without metadata.namespace the kubeconfig context namespac
   const c = await loadConfig({ configFile: writeConfig('ctx.yaml', clusterYaml(undefined)), kubeconfig: api.kubeconfig, env: env() });
   assert.equal(c.source.namespace, 'ctx-ns');
   assert.equal(c.source.namespaceReason, 'the kubeconfig context');
-  assert.equal(toStoreOptions(c, {}).env.AWS_ACCESS_KEY_ID, 'AKIACTX');
+  assert.equal((await manifestView(c, {})).env.AWS_ACCESS_KEY_ID, 'AKIACTX');
 });
 
 test('Kubernetes API: not found names the API server and namespace; 403 is a clear permission error (exit 1)', async () => {

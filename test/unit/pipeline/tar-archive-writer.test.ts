@@ -16,7 +16,7 @@ async function archive(root: string, out: string, maxArchiveSize: number, before
   const warnings: string[] = [];
   const w = new TarArchiveWriter({
     maxArchiveSize,
-    onWarning: (m) => warnings.push(m),
+    onWarning: (code, m) => warnings.push(`${code} ${m}`),
     openVolume: (n) => {
       const file = path.join(out, `volume-${n}.tar`);
       files.push(file);
@@ -37,7 +37,7 @@ function pyMembers(file: string): { name: string; type: string; size: number; li
   const script = `import tarfile, json, sys
 with tarfile.open(sys.argv[1], 'r|') as t:
     print(json.dumps([{'name': m.name, 'type': 'dir' if m.isdir() else 'sym' if m.issym() else 'file', 'size': m.size, 'link': m.linkname} for m in t]))`;
-  return JSON.parse(execFileSync('python3', ['-c', script, file]).toString()) as { name: string; type: string; size: number; link: string }[];
+  return JSON.parse(execFileSync('/usr/bin/python3', ['-c', script, file]).toString()) as { name: string; type: string; size: number; link: string }[];
 }
 
 test('tar layout: ".", "./root-file", dirs before files, long and non-ASCII names, file symlinks, no dir symlinks', async (t) => {
@@ -87,6 +87,6 @@ test('volumes split before a member once over the limit; a vanished file is skip
   const all = files.flatMap((f) => pyMembers(f).map((x) => x.name));
   assert.deepEqual(all.filter((n) => /^\.\/f\d$/.test(n)).sort(), ['./f0', './f1', './f2', './f3', './f4', './f5']);
   assert.ok(!all.includes('./gone'));
-  assert.match(warnings.join('\n'), /gone: it disappeared during the backup/);
+  assert.match(warnings.join('\n'), /WARN_FILE_VANISHED .*gone: it disappeared during the backup/);
   assert.equal(pyMembers(files.at(-1) as string).at(-1)?.name, 'backup_label');
 });

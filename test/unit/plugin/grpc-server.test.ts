@@ -151,6 +151,10 @@ test('graceful shutdown: NOT_SERVING at once, a call in flight completes, new co
   assert.equal(server.activeCalls, 1);
   const stopped = server.shutdown(10_000, 1000);
   assert.equal(server.health.get(''), 'NOT_SERVING');
+  // A new call is refused, not run: by the server's gate or by the connection's GOAWAY, whichever comes first.
+  let ran = false;
+  await assert.rejects(client.call('WAL', 'Status', { cluster_definition: Buffer.from('{}') }).then(() => { ran = true; }), (e: ServiceError) => e.code === GrpcCode.UNAVAILABLE);
+  assert.equal(ran, false);
   setTimeout(release, 200);
   assert.deepEqual(await call, {});
   await stopped;

@@ -6,7 +6,7 @@ import { BarmanLayout } from '../../../src/repository/barman-layout.js';
 import {
   AmbiguousBackupNameError, UnknownBackupError, listWals, loadCatalog, parseWalObjectName, resolveBackupId,
 } from '../../../src/repository/backup-catalog.js';
-import { openStore } from '../../../src/storage/registry.js';
+import { openStoreFromEnv } from '../../harness/store-options.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 const FIX = fileURLToPath(new URL('../../../../test/fixtures/barman/3.4/', import.meta.url));
@@ -24,7 +24,7 @@ test('WAL object names: suffixes Barman knows, and nothing else', () => {
 test('catalog from a real (filesystem) store: readable, unreadable, in progress, keep, names', async (t) => {
   const dir = makeTempDir('catalog-unit');
   t.after(() => removeDir(dir));
-  const { store, destination } = await openStore({ provider: 'file', destinationUrl: `file://${dir}/p`, env: {} });
+  const { store, destination } = await openStoreFromEnv({ provider: 'file', destinationUrl: `file://${dir}/p`, env: {} });
   t.after(() => store.close());
   const l = new BarmanLayout(destination.prefix, 'srv');
   const put = (k: string, v: string): Promise<unknown> => store.put(k, Buffer.from(v));

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { archiveWal } from '../../../src/services/archive-wal.js';
 import { BarmanLayout } from '../../../src/repository/barman-layout.js';
-import { openStore } from '../../../src/storage/registry.js';
+import { openStoreFromEnv } from '../../harness/store-options.js';
 import { IntegrityError } from '../../../src/storage/errors.js';
 import type { ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult } from '../../../src/storage/object-store.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
@@ -22,7 +22,7 @@ async function setup(): Promise<{ dir: string; store: ObjectStore; wal: string }
   const dir = makeTempDir('archive-verify');
   const wal = path.join(dir, WAL);
   fs.writeFileSync(wal, syntheticSegment(WAL));
-  const { store } = await openStore({ provider: 'file', destinationUrl: pathToFileURL(path.join(dir, 'store')).href, env: {} });
+  const { store } = await openStoreFromEnv({ provider: 'file', destinationUrl: pathToFileURL(path.join(dir, 'store')).href, env: {} });
   return { dir, store, wal };
 }
 

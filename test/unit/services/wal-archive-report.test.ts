@@ -23,8 +23,11 @@ async function putBackup(store: FsObjectStore, layout: BarmanLayout, minute: num
   const when = new Date(Date.UTC(2026, 10, 25, 12, minute));
   const id = formatBackupId(when, 0);
   const info = emptyBackupInfo();
+  // backup.info must hold together: the LSNs lie in the named segments.
+  const lsn = (wal: string, offset: number): string => `${parseInt(wal.slice(8, 16), 16).toString(16).toUpperCase()}/${(parseInt(wal.slice(16), 16) * segmentSize + offset).toString(16).toUpperCase()}`;
   Object.assign(info, {
     status: 'DONE', timeline: 1, beginWal: begin, endWal: end, xlogSegmentSize: segmentSize, version: 150018,
+    beginXlog: lsn(begin, 40), endXlog: lsn(end, 256), beginOffset: 40, endOffset: 256,
     beginTime: PyDateTime.fromDate(when, 0), endTime: PyDateTime.fromDate(new Date(when.getTime() + 30_000), 0),
   });
   await store.put(layout.backupInfoKey(id), Buffer.from(serializeBackupInfo(info)));

@@ -8,14 +8,14 @@
  * Azure itself drops uncommitted blocks after a week otherwise.
  */
 import { randomBytes } from 'node:crypto';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
-import { ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
+import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
 
@@ -202,19 +202,31 @@ export class AzureBlobStore implements ObjectStore {
     } catch (err) {
       throw this.classify(err, 'get', key);
     }
-    const out = new PassThrough();
-    if (!body) { out.end(); return out; }
+    if (!body) return Readable.from([]);
     const src = body as Readable;
-    src.on('error', (err) => out.destroy(this.classify(err, 'get', key)));
-    out.on('close', () => { if (!src.destroyed) src.destroy(); });
-    src.pipe(out);
-    return out;
+    const signal = options.signal;
+    const classify = (err: unknown): Error => {
+      // The SDK reports a connection closed mid-body as an AbortError; only ours (the signal) is a cancellation.
+      const cut = (err as { name?: string }).name === 'AbortError' && !signal?.aborted;
+      return cut ? new StorageUnavailableError({ provider: this.provider, operation: 'get', key, bucket: this.cfg.containerName, cause: err },
+        `the connection to Azure Blob Storage at ${this.cfg.endpoint} closed in the middle of downloading ${this.cfg.containerName}/${key}`)
+        : this.classify(err, 'get', key);
+    };
+    // A failure mid-download surfaces as the classified error; a consumer that stops early ends the iteration,
+    // which destroys the SDK stream and its socket.
+    return Readable.from((async function* () {
+      try {
+        for await (const chunk of src) yield chunk as Buffer;
+      } catch (err) {
+        throw classify(err);
+      }
+    })(), { objectMode: false });
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const p = await this.cfg.container.getBlobClient(key).getProperties();
+      const p = await this.cfg.container.getBlobClient(key).getProperties(options.signal ? { abortSignal: options.signal } : {});
       return {
         key, size: p.contentLength ?? 0,
         ...(p.lastModified ? { lastModified: p.lastModified } : {}),
@@ -228,9 +240,9 @@ export class AzureBlobStore implements ObjectStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     try {
-      await this.stat(key);
+      await this.stat(key, options);
       return true;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return false;
@@ -321,6 +333,21 @@ export class AzureBlobStore implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.cfg.container.createIfNotExists(options.signal ? { abortSignal: options.signal } : {});
+    } catch (err) {
+      const classified = this.classify(err, 'create');
+      if (classified instanceof AccessDeniedError) {
+        throw new AccessDeniedError({ provider: this.provider, operation: 'create', bucket: this.cfg.containerName, cause: err },
+          `container "${this.cfg.containerName}" does not exist at ${this.cfg.endpoint} and ${this.cfg.credential} may not create it `
+          + '(needs permission to create containers: an account key, an account SAS with the container resource type and "c", '
+          + 'or a role such as Storage Blob Data Contributor on the account): create the container, or grant it');
+      }
+      throw classified;
+    }
   }
 
   async close(): Promise<void> {

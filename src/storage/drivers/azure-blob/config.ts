@@ -5,6 +5,8 @@
  *   > AZURE_STORAGE_KEY (account from the URL) > DefaultAzureCredential.
  */
 import { ConfigError } from '../../../errors.js';
+import { revealText } from '../../../secret.js';
+import type { AzureIdentitySettings } from '../../credentials.js';
 import type { AzureStoreOptions, Destination, StoreOptions } from '../../store-options.js';
 
 export type AzureTokenCredentialKind = 'azure-cli' | 'managed-identity' | 'default';
@@ -13,29 +15,43 @@ export type AzureAuth =
   | { kind: 'connection-string'; accountName: string; blobEndpoint: string; accountKey?: string; sasToken?: string }
   | { kind: 'sas'; accountName: string; blobEndpoint: string; sasToken: string }
   | { kind: 'shared-key'; accountName: string; blobEndpoint: string; accountKey: string }
-  | { kind: 'token'; accountName: string; blobEndpoint: string; credential: AzureTokenCredentialKind; explicit: boolean };
+  | { kind: 'token'; accountName: string; blobEndpoint: string; credential: AzureTokenCredentialKind; explicit: boolean; identity: AzureIdentitySettings };
 
 /** Azurite's well-known account (UseDevelopmentStorage=true); public, documented by Microsoft. */
 const DEV_ACCOUNT = 'devstoreaccount1';
 const DEV_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==';
 
-function envValue(env: StoreOptions['env'], name: string): string | undefined {
-  const v = env[name];
-  return v === undefined || v.trim() === '' ? undefined : v.trim();
+function nonBlank(v: string): string | undefined {
+  return v.trim() === '' ? undefined : v.trim();
 }
 
 export function resolveAzureAuth(destination: Destination, options: StoreOptions): AzureAuth {
   const accountName = destination.azureAccount ?? '';
   const blobEndpoint = destination.azureAccountUrl ?? '';
-  const explicit = options.azure?.credential;
-  if (explicit) return { kind: 'token', accountName, blobEndpoint, credential: explicit, explicit: true };
-  const cs = envValue(options.env, 'AZURE_STORAGE_CONNECTION_STRING');
-  if (cs) return { kind: 'connection-string', ...parseConnectionString(cs) };
-  const sas = envValue(options.env, 'AZURE_STORAGE_SAS_TOKEN');
-  if (sas) return { kind: 'sas', accountName, blobEndpoint, sasToken: sas.replace(/^\?/, '') };
-  const key = envValue(options.env, 'AZURE_STORAGE_KEY');
-  if (key) return { kind: 'shared-key', accountName, blobEndpoint, accountKey: key };
-  return { kind: 'token', accountName, blobEndpoint, credential: 'default', explicit: false };
+  const c = options.credentials;
+  switch (c?.kind) {
+    case undefined:
+      return { kind: 'token', accountName, blobEndpoint, credential: 'default', explicit: false, identity: {} };
+    case 'azure-entra-id':
+      return { kind: 'token', accountName, blobEndpoint, credential: c.method, explicit: c.explicit ?? true, identity: c.identity ?? {} };
+    case 'azure-connection-string': {
+      const cs = nonBlank(revealText(c.connectionString));
+      if (!cs) throw new ConfigError('the connection string is empty', 'AZURE_STORAGE_CONNECTION_STRING');
+      return { kind: 'connection-string', ...parseConnectionString(cs) };
+    }
+    case 'azure-sas': {
+      const sas = nonBlank(revealText(c.sasToken));
+      if (!sas) throw new ConfigError('the SAS token is empty', 'AZURE_STORAGE_SAS_TOKEN');
+      return { kind: 'sas', accountName, blobEndpoint, sasToken: sas.replace(/^\?/, '') };
+    }
+    case 'azure-shared-key': {
+      const key = nonBlank(revealText(c.accountKey));
+      if (!key) throw new ConfigError('the account key is empty', 'AZURE_STORAGE_KEY');
+      return { kind: 'shared-key', accountName, blobEndpoint, accountKey: key };
+    }
+    default:
+      throw new ConfigError(`${String(c?.kind)} credentials cannot be used with an Azure destination`, 'credentials');
+  }
 }
 
 /**
@@ -126,15 +142,3 @@ export function blockSizeFor(tuning: AzureTuning, sizeHint: number | undefined, 
   if (!sizeHint) return Math.min(MAX_BLOCK, base);
   return Math.min(MAX_BLOCK, Math.max(base, Math.ceil(sizeHint / AZURE_MAX_BLOCKS)));
 }
-
-/**
- * Variables @azure/identity and MSAL read from process.env themselves. When StoreOptions.env is not
- * process.env (a resolved config, a library caller), these are copied in before a credential is built.
- */
-export const IDENTITY_ENV_VARS: readonly string[] = [
-  'AZURE_CLIENT_ID', 'AZURE_TENANT_ID', 'AZURE_CLIENT_SECRET', 'AZURE_CLIENT_CERTIFICATE_PATH',
-  'AZURE_CLIENT_CERTIFICATE_PASSWORD', 'AZURE_CLIENT_SEND_CERTIFICATE_CHAIN', 'AZURE_USERNAME', 'AZURE_PASSWORD',
-  'AZURE_FEDERATED_TOKEN_FILE', 'AZURE_AUTHORITY_HOST', 'AZURE_REGIONAL_AUTHORITY_NAME', 'AZURE_POD_IDENTITY_AUTHORITY_HOST',
-  'AZURE_ADDITIONALLY_ALLOWED_TENANTS', 'AZURE_TOKEN_CREDENTIALS', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER',
-  'IDENTITY_SERVER_THUMBPRINT', 'IMDS_ENDPOINT', 'MSI_ENDPOINT', 'MSI_SECRET',
-];

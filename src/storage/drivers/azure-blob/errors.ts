@@ -146,6 +146,9 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
     return new AccessDeniedError(base,
       `access denied: ${ctx.operation} on ${where} with ${ctx.credential} (${detail}): ${denialHint(ctx.credentialKind)}`);
   }
+  if (status === 431) {
+    return new StorageRequestError(base, `${ctx.operation} ${where} failed: the store refused the request headers as too large (HTTP 431); the tags or metadata are too large`);
+  }
   if (status === 408 || status === 429 || status >= 500) {
     return new StorageUnavailableError(base, `Azure Blob Storage unavailable for ${ctx.operation} on ${where} (${detail}): ${oneLine(e.details?.message ?? e.message)}`);
   }

@@ -2,7 +2,6 @@
  * Azure Blob Storage driver entry point, loaded lazily by the registry: nothing else imports the Azure SDK,
  * and @azure/identity is loaded only for Entra ID credentials (credentials.ts).
  */
-import * as fs from 'node:fs';
 import { https, tls } from '../../node-net.js';
 import type * as httpsT from 'node:https';
 import type { ObjectStore } from '../../object-store.js';
@@ -23,16 +22,8 @@ export async function createStore(destination: Destination, options: StoreOption
     throw new ConfigError(`${credentialName} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
 
-  let caPem: string | undefined;
-  if (options.caFile) {
-    try {
-      caPem = fs.readFileSync(options.caFile, 'utf8');
-    } catch (err) {
-      throw new ConfigError(`cannot read the CA bundle ${options.caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
-    }
-  }
-
-  const credential = await buildCredential(auth, options, caPem);
+  const caPem = options.ca?.pem;
+  const credential = await buildCredential(auth, caPem);
   const pipeline = blobSdk.newPipeline(credential, {
     // Short back-off: archive_command is retried by PostgreSQL, and a dead endpoint should fail in seconds.
     retryOptions: {

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import {
-  type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
+  type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
@@ -128,6 +128,9 @@ export class FsObjectStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
     assertValidPrefix(prefix);
+    // A destination that is a file is not an empty store ("no backups", exit 0): say what it is.
+    const root = await fsp.stat(this.root).catch(() => undefined);
+    if (root && !root.isDirectory()) throw new StorageRequestError({ provider: 'fs', operation: 'list', key: prefix }, `store root is not a directory: ${this.root} is a file`);
     // Walk only the directory that can contain matches: the part of the prefix up to its last "/".
     const slash = prefix.lastIndexOf('/');
     const baseKey = slash >= 0 ? prefix.slice(0, slash + 1) : '';
@@ -211,6 +214,35 @@ export class FsObjectStore implements ObjectStore {
       try { await fsp.rmdir(current); } catch { return; }
       current = path.dirname(current);
     }
+  }
+
+  /** Temp files of writes that never finished (a killed process): id is the temp file's path below the root. */
+  async *listIncompleteUploads(prefix: string): AsyncIterable<IncompleteUpload> {
+    assertValidPrefix(prefix);
+    const slash = prefix.lastIndexOf('/');
+    const start = slash >= 0 ? prefix.slice(0, slash) : '';
+    const walk = async function* (this: FsObjectStore, rel: string): AsyncGenerator<IncompleteUpload> {
+      const entries = await fsp.readdir(path.join(this.root, ...rel.split('/').filter(Boolean)), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        const child = rel ? `${rel}/${e.name}` : e.name;
+        if (e.isDirectory()) { yield* walk.call(this, child); continue; }
+        if (!e.isFile() || !e.name.startsWith(TEMP_MARKER) || !child.startsWith(prefix.replace(/[^/]*$/, ''))) continue;
+        const st = await fsp.stat(path.join(this.root, ...child.split('/'))).catch(() => undefined);
+        if (!st) continue;
+        const target = e.name.slice(TEMP_MARKER.length).replace(/\.\d+\.[0-9a-f]+$/, '');
+        yield { key: rel ? `${rel}/${target}` : target, id: child, lastActivity: st.mtime, size: st.size };
+      }
+    };
+    yield* walk.call(this, start);
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    if (!path.basename(upload.id).startsWith(TEMP_MARKER)) return;
+    await fsp.rm(this.resolve(upload.id), { force: true });
+  }
+
+  async createBucket(): Promise<void> {
+    try { await fsp.mkdir(this.root, { recursive: true }); } catch (err) { throw this.classify(err, 'create', ''); }
   }
 
   async close(): Promise<void> { /* nothing held open */ }

@@ -1,10 +1,11 @@
 /**
  * Turns StoreOptions into what the GCS driver needs: endpoint, credential source, KMS key, chunk size.
- * No SDK here; the only I/O is reading the key file named by GOOGLE_APPLICATION_CREDENTIALS, so a broken
- * key is reported before any request, naming the file.
+ * No SDK here; the only I/O is reading a key file (the credentials' file, or the gcloud ADC file when it
+ * exists), so a broken key is reported before any request, naming the file.
  */
-import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
 import { ConfigError, UsageError } from '../../../errors.js';
+import { revealText } from '../../../secret.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 
 export const DEFAULT_GCS_ENDPOINT = 'https://storage.googleapis.com';
@@ -18,10 +19,10 @@ export const GCS_SCOPE = 'https://www.googleapis.com/auth/devstorage.read_write'
 export const GOOGLE_TOKEN_URLS: readonly string[] = ['https://oauth2.googleapis.com/token', 'https://www.googleapis.com/oauth2/v4/token'];
 
 export type GcsAuth =
-  /** A JSON credential file (service-account key, or any type Google's library reads, e.g. external_account). */
+  /** A JSON credential (a key file, or its text from a Secret): service-account key or any type Google's library reads. */
   | { kind: 'key-file'; file: string; json: Record<string, unknown>; label: string; tokenUri?: string }
-  /** Application Default Credentials: gcloud ADC file, then the metadata server (GKE workload identity, GCE). */
-  | { kind: 'application-default'; label: string }
+  /** The metadata server (GKE workload identity, GCE): Application Default Credentials without an ADC file. */
+  | { kind: 'application-default'; label: string; metadataHost: string }
   /** STORAGE_EMULATOR_HOST without a key: emulators do not authenticate (as Google's own libraries do). */
   | { kind: 'anonymous'; label: string };
 
@@ -34,53 +35,61 @@ export interface GcsConfig {
   auth: GcsAuth;
   kmsKeyName: string | undefined;
   chunkSize: number;
-  timeoutMs: number | undefined;
+  timeoutMs: number;
   /** Extra trusted CA certificates (PEM) for an HTTPS endpoint with a private CA, added to the system roots. */
   caPem: string | undefined;
-  caFile: string | undefined;
   /** GOOGLE_CLOUD_PROJECT / GCLOUD_PROJECT, if given (only project-level calls need it; pgstow makes none). */
   projectId: string | undefined;
-  /** GCE_METADATA_HOST from StoreOptions.env (Google's library reads it from process.env). */
-  metadataHost: string | undefined;
   description: string;
 }
 
-export function resolveGcsConfig(destination: Destination, options: StoreOptions): GcsConfig {
-  const env = options.env;
-  const emulatorHost = nonEmpty(env.STORAGE_EMULATOR_HOST);
-  const endpoint = nonEmpty(options.endpointUrl) ?? emulatorHost;
-  const apiEndpoint = endpoint === undefined ? undefined : normalizeEndpoint(endpoint);
-  const emulator = options.endpointUrl === undefined && emulatorHost !== undefined;
-  const metadataHost = nonEmpty(env.GCE_METADATA_HOST);
+export const DEFAULT_METADATA_HOST = '169.254.169.254';
 
-  let auth: GcsAuth;
-  const keyFile = nonEmpty(env.GOOGLE_APPLICATION_CREDENTIALS);
-  // As Google's Python client (so Barman) does: with STORAGE_EMULATOR_HOST it goes anonymous and never reads
-  // GOOGLE_APPLICATION_CREDENTIALS, which CloudNativePG always sets (often to an empty or placeholder file).
-  if (emulator) auth = { kind: 'anonymous', label: `no credentials (STORAGE_EMULATOR_HOST${keyFile !== undefined ? '; GOOGLE_APPLICATION_CREDENTIALS ignored' : ''})` };
-  else if (keyFile !== undefined) auth = readKeyFile(keyFile);
-  else auth = { kind: 'application-default', label: `Application Default Credentials (metadata server ${metadataHost ?? '169.254.169.254'})` };
+export async function resolveGcsConfig(destination: Destination, options: StoreOptions): Promise<GcsConfig> {
+  const endpoint = nonEmpty(options.endpointUrl);
+  const apiEndpoint = endpoint === undefined ? undefined : normalizeEndpoint(endpoint);
+  const emulator = apiEndpoint !== undefined && options.gcs?.emulator === true;
+  const auth = await resolveAuth(options, emulator);
 
   const requested = options.gcs?.chunkSize ?? DEFAULT_GCS_CHUNK_SIZE;
   if (!Number.isSafeInteger(requested) || requested <= 0) throw new UsageError(`GCS chunk size must be a positive number of bytes, got ${requested}`);
   const chunkSize = Math.ceil(requested / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY;
 
-  let caPem: string | undefined;
-  if (options.caFile !== undefined) {
-    try { caPem = fs.readFileSync(options.caFile, 'utf8'); } catch (err) {
-      throw new ConfigError(`the CA file ${options.caFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`, 'endpointCA', { cause: err });
-    }
-    if (!/-----BEGIN CERTIFICATE-----/.test(caPem)) throw new ConfigError(`the CA file ${options.caFile} holds no PEM certificate`, 'endpointCA');
-  }
-
-  const timeoutMs = options.readTimeoutSeconds !== undefined ? options.readTimeoutSeconds * 1000 : undefined;
+  // Each request answers within the read timeout (Barman's 60 s by default) or is retried; without one, a store
+  // that stops answering held a call forever.
+  const timeoutMs = (options.readTimeoutSeconds ?? 60) * 1000;
   return {
-    bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs, metadataHost,
-    projectId: nonEmpty(env.GOOGLE_CLOUD_PROJECT) ?? nonEmpty(env.GCLOUD_PROJECT),
-    caPem, caFile: options.caFile,
+    bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs,
+    projectId: nonEmpty(options.gcs?.projectId),
+    caPem: options.ca?.pem,
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),
     description: `gs://${destination.bucket}${apiEndpoint ? ` at ${apiEndpoint}` : ''} (credential: ${auth.label})`,
   };
+}
+
+async function resolveAuth(options: StoreOptions, emulator: boolean): Promise<GcsAuth> {
+  const c = options.credentials;
+  switch (c?.kind) {
+    case 'gcs-key-file': return parseKey(await readKeyFile(c.file), c.file, 'GOOGLE_APPLICATION_CREDENTIALS');
+    case 'gcs-key': return parseKey(revealText(c.json), c.label ?? 'googleCredentials.applicationCredentials', 'googleCredentials.applicationCredentials');
+    case 'gcs-anonymous': return { kind: 'anonymous', label: c.label ?? 'no credentials (STORAGE_EMULATOR_HOST)' };
+    case undefined:
+      if (emulator) return { kind: 'anonymous', label: 'no credentials (STORAGE_EMULATOR_HOST)' };
+      return metadataAuth(undefined);
+    case 'gcs-application-default': {
+      // The gcloud ADC file first (outside GKE), as Google's libraries do; else the metadata server.
+      const text = c.adcFile ? await fsp.readFile(c.adcFile, 'utf8').catch(() => undefined) : undefined;
+      if (c.adcFile && text !== undefined && text.trim() !== '') return parseKey(text, c.adcFile, 'application default credentials');
+      return metadataAuth(c.metadataHost);
+    }
+    default:
+      throw new ConfigError(`${String(c?.kind)} credentials cannot be used with a GCS destination`, 'credentials');
+  }
+}
+
+function metadataAuth(host: string | undefined): GcsAuth {
+  const metadataHost = host ?? DEFAULT_METADATA_HOST;
+  return { kind: 'application-default', metadataHost, label: `Application Default Credentials (metadata server ${metadataHost})` };
 }
 
 function nonEmpty(v: string | undefined): string | undefined {
@@ -96,15 +105,15 @@ function normalizeEndpoint(url: string): string {
 }
 
 /**
- * Reads and checks the credential file. A missing or empty file is a configuration error (exit 3): no
- * request was made and retrying cannot help until the file is fixed. The GKE workload identity case must not
- * set GOOGLE_APPLICATION_CREDENTIALS at all (an empty placeholder file is what broke barman, cnpg#4142).
+ * Reads a credential file. A missing or empty file is a configuration error (exit 3): no request was made and
+ * retrying cannot help until the file is fixed. The GKE workload identity case must not set
+ * GOOGLE_APPLICATION_CREDENTIALS at all (an empty placeholder file is what broke barman, cnpg#4142).
  */
-function readKeyFile(file: string): GcsAuth {
+async function readKeyFile(file: string): Promise<string> {
   const where = 'GOOGLE_APPLICATION_CREDENTIALS';
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = await fsp.readFile(file, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable by this user' : `cannot be read (${code ?? 'error'})`;
@@ -114,6 +123,11 @@ function readKeyFile(file: string): GcsAuth {
     throw new ConfigError(`the Google credentials file ${file} is empty; put a service-account JSON key there, or for GKE workload identity `
       + '(gkeEnvironment) leave GOOGLE_APPLICATION_CREDENTIALS unset so the metadata server is used', where);
   }
+  return text;
+}
+
+/** Checks a JSON credential; `file` names it in messages (a path, or the manifest field it came from). */
+function parseKey(text: string, file: string, where: string): GcsAuth {
   let json: unknown;
   try { json = JSON.parse(text); } catch {
     // Never echo the content: it may be a private key.

@@ -56,6 +56,14 @@ function systemCode(err: unknown): string | undefined {
   return undefined;
 }
 
+/** A request timeout of the SDK's HTTP client (node-fetch FetchError type request-timeout/body-timeout), anywhere in the cause chain. */
+function isTimeout(err: unknown): boolean {
+  for (let e = err as (ErrorShape & { type?: unknown; name?: unknown }) | null | undefined, depth = 0; e && typeof e === 'object' && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.type === 'request-timeout' || e.type === 'body-timeout' || e.name === 'TimeoutError') return true;
+  }
+  return false;
+}
+
 export function safeMessage(err: unknown): string {
   const raw = err instanceof Error ? err.message : String(err);
   // Strip query strings (upload_id, signatures) and collapse whitespace to one line.
@@ -88,6 +96,9 @@ export function classifyGcsError(err: unknown, ctx: GcsErrorContext): PgstowErro
         if (status >= 500) return new StorageUnavailableError({ ...base, retryable: true }, `GCS server error for ${ctx.operation} on ${target} (HTTP ${status}): ${msg}`);
     }
     return new StorageRequestError(base, `GCS ${ctx.operation} on ${target} failed (HTTP ${status}): ${msg}`);
+  }
+  if (isTimeout(err)) {
+    return new StorageUnavailableError({ ...base, retryable: true }, `GCS at ${ctx.endpoint} did not answer ${ctx.operation} on ${target} in time: ${msg}`);
   }
   const code = systemCode(err);
   if (code !== undefined && TLS_CODES.has(code)) {

@@ -7,7 +7,7 @@ import { http } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
-import type { GoogleAuth } from 'google-auth-library';
+import type { GcsTokenSource } from './index.js';
 import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
@@ -41,12 +41,7 @@ export class GcsObjectStore implements ObjectStore {
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
-  /**
-   * `onAuthFailure` forgets what Google's library cached about the metadata server (module-wide), so a
-   * long-lived process started before the GKE metadata server was ready recovers on the next attempt.
-   */
-  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GoogleAuth | undefined,
-    private readonly onAuthFailure: () => void = () => undefined) {
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined) {
     this.bucket = clients.storage.bucket(config.bucket);
     this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
@@ -241,17 +236,18 @@ export class GcsObjectStore implements ObjectStore {
     const ctx = { bucket: this.config.bucket, endpoint: this.endpoint, credentials: this.config.auth.label };
     let token: string | null | undefined;
     try {
-      token = await this.auth.getAccessToken();
+      const t: unknown = await this.auth.getAccessToken();
+      token = typeof t === 'object' && t !== null ? (t as { token?: string | null }).token : t as string | null | undefined;
     } catch (err) {
-      this.onAuthFailure();
       const classified = classifyGcsAuthError(err, ctx);
-      if (this.config.auth.kind === 'application-default' && !(classified instanceof StorageUnavailableError)) {
-        // "No credentials found" also means "the metadata server did not answer" (GKE metadata server not ready yet).
-        // That must stay a retryable network failure: for restore_command, exit 1 would read as "WAL not found".
-        const unreachable = await probeMetadataServer(this.config.metadataHost ?? '169.254.169.254');
+      if (this.config.auth.kind === 'application-default') {
+        // The metadata server not answering (GKE metadata server not ready yet) must stay a retryable network
+        // failure: for restore_command, exit 1 would read as "WAL not found".
+        const host = this.config.auth.metadataHost;
+        const unreachable = await probeMetadataServer(host);
         if (unreachable) {
           throw new StorageUnavailableError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket, cause: err },
-            `no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set and the metadata server at ${this.config.metadataHost ?? '169.254.169.254'} `
+            `no Google credentials: GOOGLE_APPLICATION_CREDENTIALS is not set and the metadata server at ${host} `
             + `is not reachable (${unreachable}); on GKE check workload identity, elsewhere set GOOGLE_APPLICATION_CREDENTIALS`);
         }
       }

@@ -3,7 +3,7 @@
  * google-auth-library, so an S3 or Azure command never pays for them.
  */
 import { createRequire } from 'node:module';
-import { https, tls } from '../../node-net.js';
+import { http, https, tls } from '../../node-net.js';
 import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
@@ -42,7 +42,7 @@ const loadAuthLibrary = (): GoogleSdks['auth'] => loadSdks().auth;
 let processCa: string | null | undefined;
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
-  const config = resolveGcsConfig(destination, options);
+  const config = await resolveGcsConfig(destination, options);
   const wantedCa = config.caPem ?? null;
   if (processCa !== undefined && processCa !== wantedCa) {
     throw new ConfigError(`this process already opened a GCS store ${processCa === null ? 'without a private CA' : 'with another private CA'}; `
@@ -51,13 +51,12 @@ export async function createStore(destination: Destination, options: StoreOption
   processCa = wantedCa;
   const { Storage, IdempotencyStrategy } = loadStorageSdk();
   const auth = createAuth(config);
-  const gal = config.auth.kind === 'application-default' ? loadAuthLibrary() : undefined;
   const crc32cGenerator = nativeCrc32cGenerator();
   const makeStorage = (retry: { maxRetries: number; totalTimeout: number }): import('@google-cloud/storage').Storage => new Storage({
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
     ...(auth ? { authClient: auth, useAuthWithCustomEndpoint: true } : {}),
     ...(config.projectId ? { projectId: config.projectId } : {}),
-    ...(config.timeoutMs !== undefined ? { timeout: config.timeoutMs } : {}),
+    timeout: config.timeoutMs,
     ...(crc32cGenerator ? { crc32cGenerator } : {}),
     retryOptions: {
       autoRetry: true,
@@ -89,33 +88,24 @@ export async function createStore(destination: Destination, options: StoreOption
     storage.interceptors.push(trustCa);
     uploadStorage.interceptors.push(trustCa);
   }
-  const forgetDetection = (): void => {
-    if (!gal || !auth) return;
-    gal.gcpMetadata.resetIsAvailableCache();
-    // GoogleAuth also remembers "not on GCE" in a private field (google-auth-library 9.15.1, pinned).
-    (auth as unknown as { checkIsGCE?: boolean }).checkIsGCE = undefined;
-  };
-  return new GcsObjectStore({ storage, uploadStorage }, config, auth, forgetDetection);
+  return new GcsObjectStore({ storage, uploadStorage }, config, auth);
 }
 
-function createAuth(config: GcsConfig): import('google-auth-library').GoogleAuth | undefined {
+/** What the store asks for a token (GoogleAuth, or an OAuth2Client such as the metadata server client). */
+export type GcsTokenSource = import('google-auth-library').GoogleAuth | import('google-auth-library').OAuth2Client;
+
+function createAuth(config: GcsConfig): GcsTokenSource | undefined {
   if (config.auth.kind === 'anonymous') return undefined;
-  // Google's library reads the metadata server address from process.env only; StoreOptions.env is authoritative.
-  if (config.metadataHost !== undefined) process.env.GCE_METADATA_HOST = config.metadataHost;
-  const { GoogleAuth, DefaultTransporter } = loadAuthLibrary();
-  if (config.auth.kind === 'application-default') {
-    // Object operations never use a project id, but without one the library looks it up, first by running
-    // `gcloud config config-helper` in a subprocess: about 2 s on every archive_command. A fixed id skips that.
-    return new GoogleAuth({ scopes: [GCS_SCOPE], projectId: config.projectId ?? 'pgstow-unused-project' });
-  }
+  const { GoogleAuth, gaxios } = loadAuthLibrary();
+  if (config.auth.kind === 'application-default') return metadataServerClient(config.auth.metadataHost);
   const tokenUri = config.auth.tokenUri;
-  let clientOptions: { transporter: InstanceType<typeof DefaultTransporter> } | undefined;
+  let clientOptions: { transporter: InstanceType<typeof gaxios.Gaxios> } | undefined;
   if (tokenUri !== undefined) {
     // The Node library always posts to Google's token URL; the key's own token_uri (private or test
     // deployments, honoured by Python's google-auth and so by barman) is applied here.
-    const transporter = new DefaultTransporter();
-    transporter.instance.interceptors.request.add({
-      resolved: async (cfg) => (GOOGLE_TOKEN_URLS.includes(String(cfg.url)) ? { ...cfg, url: tokenUri } : cfg),
+    const transporter = new gaxios.Gaxios();
+    transporter.interceptors.request.add({
+      resolved: async (cfg) => (GOOGLE_TOKEN_URLS.includes(String(cfg.url)) ? { ...cfg, url: new URL(tokenUri) } : cfg),
     });
     clientOptions = { transporter };
   }
@@ -123,5 +113,42 @@ function createAuth(config: GcsConfig): import('google-auth-library').GoogleAuth
     scopes: [GCS_SCOPE],
     credentials: config.auth.json as import('google-auth-library').JWTInput,
     ...(clientOptions ? { clientOptions } : {}),
+  });
+}
+
+/**
+ * Access tokens from the metadata server at `host` (GKE workload identity, GCE). Google's own Compute client
+ * takes the server's address from process.env (GCE_METADATA_HOST) only, one per process; this one is told,
+ * so every store asks its own. Tokens are cached by OAuth2Client until shortly before they expire.
+ */
+function metadataServerClient(host: string): import('google-auth-library').OAuth2Client {
+  const { Compute } = loadAuthLibrary();
+  class MetadataServerClient extends Compute {
+    override async refreshTokenNoCache(): Promise<{ tokens: import('google-auth-library').Credentials; res: null }> {
+      const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(GCS_SCOPE)}`;
+      const body = await metadataGet(url);
+      const tokens = JSON.parse(body) as { access_token?: string; expires_in?: number; token_type?: string };
+      if (typeof tokens.access_token !== 'string') throw new Error(`the metadata server at ${host} issued no access token`);
+      return { tokens: { access_token: tokens.access_token, token_type: tokens.token_type ?? 'Bearer', expiry_date: Date.now() + (tokens.expires_in ?? 3600) * 1000 }, res: null };
+    }
+  }
+  return new MetadataServerClient({ scopes: [GCS_SCOPE] });
+}
+
+/** One GET with Metadata-Flavor: Google; network errors keep their code (ECONNREFUSED…) for the classifier. */
+function metadataGet(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode === 200) resolve(text);
+        else reject(Object.assign(new Error(`the metadata server answered ${res.statusCode}: ${text.slice(0, 200)}`), { response: { status: res.statusCode } }));
+      });
+    });
+    req.on('timeout', () => req.destroy(Object.assign(new Error('the metadata server did not answer in 10 s'), { code: 'ETIMEDOUT' })));
+    req.on('error', reject);
   });
 }

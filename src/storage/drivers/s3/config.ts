@@ -3,7 +3,10 @@
  * addressing style, checksum modes, credential source, part sizing. Pure, so each rule is unit-testable.
  */
 import { ConfigError } from '../../../errors.js';
+import { revealText } from '../../../secret.js';
+import type { StoreCredentials } from '../../credentials.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
+import { assertNoUserinfo } from '../../destination.js';
 
 export const MIB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB, at most 10 000 of them. */
@@ -26,7 +29,7 @@ export type ChecksumMode = 'WHEN_REQUIRED' | 'WHEN_SUPPORTED';
 
 export type CredentialSource =
   | { kind: 'static'; accessKeyId: string; secretAccessKey: string; sessionToken?: string }
-  | { kind: 'profile'; profile: string }
+  | { kind: 'profile'; profile: string; configFile?: string; credentialsFile?: string }
   | { kind: 'web-identity'; roleArn: string; tokenFile: string; sessionName?: string }
   | { kind: 'default-chain' };
 
@@ -41,7 +44,7 @@ export interface S3Settings {
   requestChecksumCalculation: ChecksumMode;
   responseChecksumValidation: ChecksumMode;
   credentials: CredentialSource;
-  /** STS endpoint for web identity (AWS_ENDPOINT_URL_STS), e.g. a private STS or a test server. */
+  /** STS endpoint for web identity, e.g. a private STS or a test server. */
   stsEndpoint: string | undefined;
   encryption: 'AES256' | 'aws:kms' | undefined;
   sseKmsKeyId: string | undefined;
@@ -50,23 +53,14 @@ export interface S3Settings {
   maxParts: number;
   uploadConcurrency: number;
   readTimeoutMs: number;
-  caFile: string | undefined;
-}
-
-function checksumFromEnv(value: string | undefined, name: string): ChecksumMode | undefined {
-  if (value === undefined || value === '') return undefined;
-  const v = value.trim().toLowerCase();
-  if (v === 'when_required') return 'WHEN_REQUIRED';
-  if (v === 'when_supported') return 'WHEN_SUPPORTED';
-  throw new ConfigError(`must be when_supported or when_required, not "${value}"`, name);
 }
 
 export function resolveS3Settings(destination: Destination, options: StoreOptions): S3Settings {
-  const env = options.env;
   const s3 = options.s3 ?? {};
-  const region = s3.region || env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1';
+  const region = s3.region || 'us-east-1';
   let endpoint = options.endpointUrl || undefined;
   if (endpoint !== undefined) {
+    assertNoUserinfo(endpoint, '--endpoint-url');
     let u: URL;
     try { u = new URL(endpoint); } catch {
       throw new ConfigError(`not a URL: "${endpoint}" (expected e.g. https://s3.example.com)`, '--endpoint-url');
@@ -79,10 +73,8 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
   const forcePathStyle = style === 'path' || (style === 'auto' && endpoint !== undefined);
   // Non-AWS endpoints mostly reject or mis-store the SDK's default aws-chunked CRC32 bodies (user-pain item 1).
   const defaultChecksum: ChecksumMode = endpoint === undefined ? 'WHEN_SUPPORTED' : 'WHEN_REQUIRED';
-  const requestChecksumCalculation = toMode(s3.requestChecksumCalculation)
-    ?? checksumFromEnv(env.AWS_REQUEST_CHECKSUM_CALCULATION, 'AWS_REQUEST_CHECKSUM_CALCULATION') ?? defaultChecksum;
-  const responseChecksumValidation = toMode(s3.responseChecksumValidation)
-    ?? checksumFromEnv(env.AWS_RESPONSE_CHECKSUM_VALIDATION, 'AWS_RESPONSE_CHECKSUM_VALIDATION') ?? defaultChecksum;
+  const requestChecksumCalculation = toMode(s3.requestChecksumCalculation) ?? defaultChecksum;
+  const responseChecksumValidation = toMode(s3.responseChecksumValidation) ?? defaultChecksum;
 
   const encryption = s3.encryption;
   if (encryption !== undefined && encryption !== 'AES256' && encryption !== 'aws:kms') {
@@ -111,15 +103,14 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
     forcePathStyle,
     requestChecksumCalculation,
     responseChecksumValidation,
-    credentials: resolveCredentialSource(options),
-    stsEndpoint: env.AWS_ENDPOINT_URL_STS || undefined,
+    credentials: credentialSource(options.credentials),
+    stsEndpoint: options.credentials?.kind === 's3-web-identity' ? options.credentials.stsEndpoint : undefined,
     encryption,
     sseKmsKeyId: s3.sseKmsKeyId || undefined,
     partSize,
     maxParts,
     uploadConcurrency,
     readTimeoutMs: Math.round(readTimeout * 1000),
-    caFile: options.caFile || undefined,
   };
 }
 
@@ -127,27 +118,21 @@ function toMode(v: 'when_required' | 'when_supported' | undefined): ChecksumMode
   return v === undefined ? undefined : v === 'when_required' ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED';
 }
 
-/**
- * Credentials in CloudNativePG's order: explicit keys in the environment (what CNPG injects from the
- * s3Credentials secret), a named profile, IRSA web identity, then the SDK's default chain (container
- * credentials, instance metadata, shared files).
- */
-export function resolveCredentialSource(options: StoreOptions): CredentialSource {
-  const env = options.env;
-  const profile = options.s3?.profile;
-  if (profile) return { kind: 'profile', profile };
-  const id = env.AWS_ACCESS_KEY_ID;
-  const secret = env.AWS_SECRET_ACCESS_KEY;
-  if (id && !secret) throw new ConfigError('AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is not', 'AWS_SECRET_ACCESS_KEY');
-  if (secret && !id) throw new ConfigError('AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is not', 'AWS_ACCESS_KEY_ID');
-  if (id && secret) {
-    return { kind: 'static', accessKeyId: id, secretAccessKey: secret, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) };
+/** The SDK-facing form of typed credentials (secrets revealed here, for the client only). */
+export function credentialSource(c: StoreCredentials | undefined): CredentialSource {
+  switch (c?.kind) {
+    case undefined:
+    case 's3-default-chain':
+      return { kind: 'default-chain' };
+    case 's3-access-key':
+      return { kind: 'static', accessKeyId: revealText(c.accessKeyId), secretAccessKey: revealText(c.secretAccessKey), ...(c.sessionToken ? { sessionToken: revealText(c.sessionToken) } : {}) };
+    case 's3-profile':
+      return { kind: 'profile', profile: c.profile, ...(c.configFile ? { configFile: c.configFile } : {}), ...(c.credentialsFile ? { credentialsFile: c.credentialsFile } : {}) };
+    case 's3-web-identity':
+      return { kind: 'web-identity', roleArn: c.roleArn, tokenFile: c.tokenFile, ...(c.sessionName ? { sessionName: c.sessionName } : {}) };
+    default:
+      throw new ConfigError(`${String(c?.kind)} credentials cannot be used with an S3 destination`, 'credentials');
   }
-  if (env.AWS_ROLE_ARN && env.AWS_WEB_IDENTITY_TOKEN_FILE) {
-    return { kind: 'web-identity', roleArn: env.AWS_ROLE_ARN, tokenFile: env.AWS_WEB_IDENTITY_TOKEN_FILE,
-      ...(env.AWS_ROLE_SESSION_NAME ? { sessionName: env.AWS_ROLE_SESSION_NAME } : {}) };
-  }
-  return { kind: 'default-chain' };
 }
 
 /**

@@ -120,6 +120,9 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
     return new StorageUnavailableError({ ...base, retryable: true },
       `object store at ${ctx.endpoint} is unavailable or throttling (${code}${status ? ` HTTP ${status}` : ''}) during ${ctx.operation} ${target(ctx)}`);
   }
+  if (status === 431) {
+    return new StorageRequestError(base, `${ctx.operation} ${target(ctx)} failed: the store refused the request headers as too large (HTTP 431); the tags or metadata are too large`);
+  }
   if (code === 'ConditionalRequestConflict' || (status === 409 && ctx.operation === 'put')) {
     return new StorageUnavailableError({ ...base, retryable: true }, `concurrent write conflict on ${target(ctx)} (${code}); retry`);
   }

@@ -3,17 +3,15 @@
  * Builds the S3Client from the resolved settings: credentials as CloudNativePG passes them, private CA
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
-import * as fs from 'node:fs';
 import * as dns from 'node:dns';
 import { http, https, tls } from '../../node-net.js';
 import type * as httpT from 'node:http';
 import type * as httpsT from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
-import type { Destination, StoreOptions } from '../../store-options.js';
-import { resolveCredentialSource, resolveS3Settings, type S3Settings } from './config.js';
+import type { CaBundle, Destination, StoreOptions } from '../../store-options.js';
+import { credentialSource, resolveS3Settings, type S3Settings } from './config.js';
 import { S3ObjectStore, contentMd5 } from './s3-store.js';
 import { httpHandler, s3sdk } from './sdk.js';
 
@@ -22,10 +20,8 @@ export const liveSettings = true;
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
-  // The SDK warns on stderr about Node 20 on every run; that line would land in PostgreSQL's log per WAL.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const live = options.live ? liveCredentials(settings, options, options.live) : undefined;
-  const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.live), ...(live ? { credentials: live.provider } : {}) });
+  const live = options.live ? liveCredentials(settings, options.live) : undefined;
+  const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.ca, options.live), ...(live ? { credentials: live.provider } : {}) });
   addContentMd5ForDeleteObjects(client);
   const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
   return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId);
@@ -37,15 +33,15 @@ export async function createStore(destination: Destination, options: StoreOption
  * such as parts of an upload in flight, are unaffected, and every later request is signed with the new key.
  * Only static keys rotate this way: the AWS chains (IRSA, profiles) refresh themselves.
  */
-function liveCredentials(settings: S3Settings, options: StoreOptions, live: NonNullable<StoreOptions['live']>): { provider: () => Promise<AwsIdentity>; keyId: () => string | undefined } | undefined {
+function liveCredentials(settings: S3Settings, live: NonNullable<StoreOptions['live']>): { provider: () => Promise<AwsIdentity>; keyId: () => string | undefined } | undefined {
   if (settings.credentials.kind !== 'static') return undefined;
   let last = settings.credentials;
   const current = (): typeof last => {
     try {
-      const c = resolveCredentialSource({ ...options, env: live().env });
+      const c = credentialSource(live().credentials);
       if (c.kind === 'static') last = c;
     } catch {
-      // A half-rotated Secret (id without secret): keep signing with the last complete pair.
+      // Credentials of another kind now: keep signing with the last access key (the engine refuses such a change).
     }
     return last;
   };
@@ -61,47 +57,38 @@ function liveCredentials(settings: S3Settings, options: StoreOptions, live: NonN
 interface AwsIdentity { accessKeyId: string; secretAccessKey: string; sessionToken?: string; expiration?: Date }
 
 /** The private CA added to the system roots (AWS endpoints keep working next to it). */
-function readCa(caFile: string): string[] {
-  let pem: string;
-  try { pem = fs.readFileSync(caFile, 'utf8'); } catch (err) {
-    throw new ConfigError(`cannot read the CA file ${caFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 'endpointCA');
-  }
-  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw new ConfigError(`${caFile} holds no PEM certificate`, 'endpointCA');
-  return [...tls.rootCertificates, pem];
+function trusted(ca: CaBundle): string[] {
+  return [...tls.rootCertificates, ca.pem];
 }
 
 /**
- * An https.Agent whose CA follows the watched config: before each request it takes the current CA file (a
- * rotated endpointCA is a new file, named by its digest). Node pools sockets by CA, so connections made with
- * the old CA serve requests already running on them and new requests connect with the new CA.
+ * An https.Agent whose CA follows the engine's settings: before each request it takes the current CA. Node
+ * pools sockets by CA, so connections made with the old CA serve requests already running on them and new
+ * requests connect with the new CA.
  */
 class LiveCaAgent extends https.Agent {
-  constructor(opts: httpsT.AgentOptions, private file: string | undefined, private readonly caFileNow: () => string | undefined) {
+  constructor(opts: httpsT.AgentOptions, private pem: string | undefined, private readonly caNow: () => CaBundle | undefined) {
     super(opts);
   }
 
   addRequest(req: httpT.ClientRequest, options: httpsT.RequestOptions): void {
-    const file = this.caFileNow();
-    if (file !== this.file) {
-      try {
-        if (file) this.options.ca = readCa(file);
-        else delete this.options.ca;
-        this.file = file;
-      } catch {
-        // An unreadable new CA: keep the last good one (the watcher reports the bad configuration).
-      }
+    const ca = this.caNow();
+    if (ca?.pem !== this.pem) {
+      if (ca) this.options.ca = trusted(ca);
+      else delete this.options.ca;
+      this.pem = ca?.pem;
     }
     (https.Agent.prototype as unknown as { addRequest(r: httpT.ClientRequest, o: httpsT.RequestOptions): void }).addRequest.call(this, req, options);
   }
 }
 
-export async function clientConfig(settings: S3Settings, live?: StoreOptions['live']): Promise<S3ClientConfig> {
+export async function clientConfig(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Promise<S3ClientConfig> {
   const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
-  const ca = settings.caFile ? readCa(settings.caFile) : undefined;
+  const ca = caBundle ? trusted(caBundle) : undefined;
   const httpsOptions = { ...agentOptions, ...(ca ? { ca } : {}) };
   const requestHandler = new httpHandler.NodeHttpHandler({
     httpAgent: new http.Agent(agentOptions),
-    httpsAgent: live ? new LiveCaAgent(httpsOptions, settings.caFile, () => live().caFile) : new https.Agent(httpsOptions),
+    httpsAgent: live ? new LiveCaAgent(httpsOptions, caBundle?.pem, () => live().ca) : new https.Agent(httpsOptions),
     connectionTimeout: settings.readTimeoutMs,
     // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
     // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).
@@ -135,7 +122,8 @@ async function credentialsFor(settings: S3Settings): Promise<S3ClientConfig['cre
     case 'profile':
     case 'default-chain': {
       const { defaultProvider } = await import('@aws-sdk/credential-provider-node');
-      return defaultProvider({ ...(c.kind === 'profile' ? { profile: c.profile } : {}), clientConfig: stsConfig });
+      const files = c.kind === 'profile' ? { ...(c.credentialsFile ? { filepath: c.credentialsFile } : {}), ...(c.configFile ? { configFilepath: c.configFile } : {}) } : {};
+      return defaultProvider({ ...(c.kind === 'profile' ? { profile: c.profile, ...files } : {}), clientConfig: stsConfig });
     }
   }
 }

@@ -6,9 +6,9 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
-  type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
+  type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
@@ -21,8 +21,8 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 
 const {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
-  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, UploadPartCommand,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
+  GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
@@ -51,11 +51,13 @@ export class S3ObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
   private batchDelete = true;
+  /** Whether this endpoint enforces If-None-Match ('unknown' when the probe itself failed, e.g. no permission). */
+  private createOnlyProbe: Promise<'enforced' | 'ignored' | 'unknown'> | undefined;
 
   constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
     this.capabilities = {
-      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it.
+      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it (probeCreateOnly).
       conditionalCreate: settings.endpoint === undefined,
       atomicReplace: true,
       serverSideEncryption: true,
@@ -97,15 +99,43 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    if (options.ifAbsent && !this.capabilities.conditionalCreate && (await this.exists(key))) {
-      // Best effort where the server may ignore If-None-Match; AWS itself enforces it atomically below.
-      throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
+    // ifAbsent sends If-None-Match: * to every server: AWS, MinIO, Ceph and moto enforce it (412); a server that
+    // ignores it overwrites, so for an endpoint the first create-only put also finds out which it is (once per store).
+    if (options.ifAbsent && !this.capabilities.conditionalCreate) {
+      this.createOnlyProbe ??= this.probeCreateOnly(key).catch(() => 'unknown' as const);
+      // A server known to ignore the condition: look right before writing, to keep the window for a race small.
+      if ((await this.createOnlyProbe) === 'ignored' && (await this.exists(key).catch(() => false))) {
+        throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
+      }
     }
     const expected = options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined);
     const partSize = choosePartSize(this.settings, expected, options.partSize);
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
     if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
     return this.putStream(key, openBody(body), partSize, options);
+  }
+
+  /**
+   * Two create-only puts of a tiny object beside `key`: a server that enforces If-None-Match refuses the second
+   * (412), and capabilities.conditionalCreate becomes true; otherwise it stays false and callers re-read what they
+   * wrote. The probe object is deleted again (best effort; Barman and pgstow ignore the name in listings).
+   */
+  private async probeCreateOnly(key: string): Promise<'enforced' | 'ignored'> {
+    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe`;
+    const put = (): Promise<unknown> => this.send('put', probe, new PutObjectCommand({
+      Bucket: this.settings.bucket, Key: probe, Body: Buffer.from('probe'), ContentLength: 5, IfNoneMatch: '*',
+      ...(this.settings.encryption ? { ServerSideEncryption: this.settings.encryption } : {}),
+      ...(this.settings.sseKmsKeyId ? { SSEKMSKeyId: this.settings.sseKmsKeyId } : {}),
+    }));
+    const refused = async (): Promise<boolean> => put().then(() => false, (err: unknown) => {
+      if (err instanceof ObjectExistsError) return true;
+      throw err;
+    });
+    // A leftover probe object refused at once says as much as a second put.
+    const enforced = (await refused()) || (await refused());
+    (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
+    await this.send('delete', probe, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: probe })).catch(() => undefined);
+    return enforced ? 'enforced' : 'ignored';
   }
 
   private async putSingle(key: string, data: Buffer, options: PutOptions): Promise<PutResult> {
@@ -230,10 +260,10 @@ export class S3ObjectStore implements ObjectStore {
     };
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     try {
-      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      const r = await this.send<GetObjectResponse>('stat', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       const { md5: _md5, ...info } = this.info(key, r, true);
       return info; // callers of stat judge the ETag themselves (verifyUpload knows whether SSE-KMS was used)
     } catch (err) {
@@ -258,10 +288,10 @@ export class S3ObjectStore implements ObjectStore {
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     assertValidKey(key);
     try {
-      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }));
+      await this.send('exists', key, new HeadObjectCommand({ Bucket: this.settings.bucket, Key: key }), options.signal);
       return true;
     } catch (err) {
       if (err instanceof ObjectNotFoundError) return false;
@@ -345,6 +375,79 @@ export class S3ObjectStore implements ObjectStore {
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, keys.length) }, worker));
+  }
+
+  async *listIncompleteUploads(prefix: string, options: { signal?: AbortSignal } = {}): AsyncIterable<IncompleteUpload> {
+    assertValidPrefix(prefix);
+    let keyMarker: string | undefined;
+    let idMarker: string | undefined;
+    for (;;) {
+      type Page = { Uploads?: Array<{ Key?: string; UploadId?: string; Initiated?: Date }>; IsTruncated?: boolean; NextKeyMarker?: string; NextUploadIdMarker?: string };
+      let page: Page;
+      try {
+        page = await this.send<Page>('list', prefix, new ListMultipartUploadsCommand({ Bucket: this.settings.bucket, Prefix: prefix,
+          ...(keyMarker !== undefined ? { KeyMarker: keyMarker } : {}), ...(idMarker !== undefined ? { UploadIdMarker: idMarker } : {}) }), options.signal);
+      } catch (err) {
+        // A server without the API (s3rver answers 501) keeps no uploads to list.
+        if ((err as { cause?: { $metadata?: { httpStatusCode?: number } } }).cause?.$metadata?.httpStatusCode === 501) return;
+        throw err;
+      }
+      for (const u of page.Uploads ?? []) {
+        if (!u.Key || !u.UploadId) continue;
+        yield { key: u.Key, id: u.UploadId, ...(await this.uploadActivity(u.Key, u.UploadId, u.Initiated, options.signal)) };
+      }
+      if (!page.IsTruncated) return;
+      keyMarker = page.NextKeyMarker;
+      idMarker = page.NextUploadIdMarker;
+    }
+  }
+
+  /** When an upload last received a part (its newest part, else its start), and the bytes it holds. */
+  private async uploadActivity(key: string, uploadId: string, initiated: Date | undefined, signal?: AbortSignal): Promise<{ lastActivity: Date; size: number }> {
+    let last = initiated?.getTime() ?? 0;
+    let size = 0;
+    let marker: string | undefined;
+    for (;;) {
+      const page = await this.send<{ Parts?: Array<{ LastModified?: Date; Size?: number }>; IsTruncated?: boolean; NextPartNumberMarker?: string }>('list', key,
+        new ListPartsCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId, ...(marker !== undefined ? { PartNumberMarker: marker } : {}) }), signal);
+      for (const p of page.Parts ?? []) { last = Math.max(last, p.LastModified?.getTime() ?? 0); size += p.Size ?? 0; }
+      if (!page.IsTruncated) return { lastActivity: new Date(last), size };
+      marker = page.NextPartNumberMarker;
+    }
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload, options: { signal?: AbortSignal } = {}): Promise<void> {
+    try {
+      await this.send('delete', upload.key, new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: upload.key, UploadId: upload.id }), options.signal);
+    } catch (err) {
+      if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchUpload') return; // finished or aborted meanwhile
+      throw err;
+    }
+  }
+
+  async createBucket(options: { signal?: AbortSignal } = {}): Promise<void> {
+    const region = this.settings.region;
+    try {
+      await this.send('create', undefined, new CreateBucketCommand({
+        Bucket: this.settings.bucket,
+        // us-east-1 is the default location and may not be named (AWS answers InvalidLocationConstraint).
+        ...(region !== 'us-east-1' ? { CreateBucketConfiguration: { LocationConstraint: region as BucketLocationConstraint } } : {}),
+      }), options.signal);
+    } catch (err) {
+      const code = ((err as { cause?: { name?: string; Code?: string } }).cause)?.name;
+      if (code === 'BucketAlreadyOwnedByYou') return;
+      if (err instanceof AccessDeniedError) {
+        throw new AccessDeniedError({ provider: 's3', operation: 'create', bucket: this.settings.bucket, cause: err },
+          `bucket ${this.settings.bucket} does not exist at ${this.settings.endpointLabel} and ${this.accessKeyId ? `access key ${this.accessKeyId}` : 'these credentials'} `
+          + 'may not create it (s3:CreateBucket denied): create the bucket, or grant s3:CreateBucket');
+      }
+      if (code === 'BucketAlreadyExists') {
+        throw new StorageRequestError({ provider: 's3', operation: 'create', bucket: this.settings.bucket, cause: err },
+          `bucket ${this.settings.bucket} cannot be created at ${this.settings.endpointLabel}: the name belongs to another account`);
+      }
+      throw err;
+    }
+    this.bucketChecked = true;
   }
 
   async close(): Promise<void> {

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs } from '../../../../src/cli/args.js';
+import { parseArgs } from '../../../../src/config/argv.js';
 import { command } from '../../../../src/cli/commands/restore.js';
 import { UsageError } from '../../../../src/errors.js';
 import { runCli } from '../../../harness/cli.js';

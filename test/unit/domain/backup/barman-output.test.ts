@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseBackupInfo } from '../../../../src/domain/backup/backup-info.js';
 import {
-  JsonObject, backupInfoToJson, humanReadableSeconds, pythonJsonDumps, pythonListRepr, renderBackupListConsole, renderBackupShowConsole,
+  JsonObject, backupInfoToJson, humanReadableSeconds, prettySize, pythonJsonDumps, pythonListRepr, renderBackupListConsole, renderBackupShowConsole,
 } from '../../../../src/domain/backup/barman-output.js';
 import { PyFloat } from '../../../../src/domain/backup/python-literal.js';
 
@@ -44,6 +44,20 @@ test('json.dumps details: ASCII escapes, floats, ISO times', () => {
   const withIso = backupInfoToJson(r.id, r.info, { isoTimes: true });
   assert.deepEqual(withIso.entries.slice(-3).map(([k]) => k), ['backup_id', 'begin_time_iso', 'end_time_iso']);
   assert.equal(withIso.entries.at(-1)![1], '2026-11-25T13:02:12.103978+01:00');
+  // As Barman ≥3.13 prints it (3.19, plugin-barman-cloud's): every field it knows, null when the file lacks it.
+  const keys = withIso.entries.map(([k]) => k);
+  for (const k of ['children_backup_ids', 'cluster_size', 'data_checksums', 'encryption', 'parent_backup_id', 'summarize_wal']) {
+    assert.ok(keys.includes(k), k);
+    assert.ok(!backupInfoToJson(r.id, r.info).entries.some(([x]) => x === k), `3.4 style: no ${k}`);
+  }
+});
+
+test('pretty_size and the ≥3.11 show sections (cluster size, checksums, WAL summarizer)', () => {
+  assert.deepEqual([0, 1023, 1024, 23199433, 5 * 2 ** 40].map(prettySize), ['0 B', '1023 B', '1.0 KiB', '22.1 MiB', '5.0 TiB']);
+  const r = rows()[0]!;
+  const info = { ...r.info, clusterSize: 23199433, dataChecksums: 'on', summarizeWal: 'off' };
+  const text = renderBackupShowConsole(r.id, info);
+  assert.match(text, /\n {2}PGDATA directory {7}: [^\n]*\n {2}Estimated Cluster Size : 22\.1 MiB\n\n {2}Server information:\n {4}Checksums {12}: on\n {4}WAL summarizer {7}: off\n\n/);
 });
 
 test('human readable durations and list repr', () => {

@@ -1,7 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRestoreBackupInfo, type RestoreBackupInfo } from '../../../../src/domain/recovery/restore-backup-info.js';
-import { assertBackupReachesTarget, chooseBackupAuto, resolveBackupIdentifier } from '../../../../src/domain/recovery/backup-selection.js';
+import { assertBackupReachesTarget, chooseBackupAuto } from '../../../../src/domain/recovery/backup-selection.js';
+import { resolveBackupRef } from '../../../../src/repository/backup-catalog.js';
+
+/** Restore's resolution: the one resolver, with latest preferring a DONE backup. */
+const resolveBackupIdentifier = (id: string, cat: readonly RestoreBackupInfo[], server: string): string =>
+  resolveBackupRef(server, cat.map((b) => ({ id: b.backupId, status: b.status, name: b.backupName })), id, { latest: 'prefer-done' });
 import { parseRecoveryTime } from '../../../../src/domain/recovery/recovery-time.js';
 import { parseLsn } from '../../../../src/domain/wal/lsn.js';
 import { PgstowError } from '../../../../src/errors.js';
@@ -45,7 +50,7 @@ test('identifiers: latest, name, id; ambiguous and unknown names fail', () => {
   assert.equal(resolveBackupIdentifier('last-failed', cat, 's'), '20260103T000000');
   assert.equal(resolveBackupIdentifier('a', cat, 's'), '20260101T000000');
   assert.equal(resolveBackupIdentifier('20990101T000000', cat, 's'), '20990101T000000');
-  assert.throws(() => resolveBackupIdentifier('b', cat, 's'), /multiple backups/);
+  assert.throws(() => resolveBackupIdentifier('b', cat, 's'), /multiple backups/i);
   assert.throws(() => resolveBackupIdentifier('zzz', cat, 's'), (e: unknown) => e instanceof PgstowError && e.exitCode === 4);
 });
 

@@ -1,15 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseDestination } from '../../../../../src/storage/destination.js';
-import type { StoreOptions } from '../../../../../src/storage/store-options.js';
+import { envStoreOptions, type EnvStoreDescription } from '../../../../harness/store-options.js';
 import {
   AZURE_DEFAULT_TUNING, blockSizeFor, describeAuth, parseConnectionString, resolveAzureAuth, resolveTuning,
 } from '../../../../../src/storage/drivers/azure-blob/config.js';
 import { ConfigError } from '../../../../../src/errors.js';
 
 const URL_CLOUD = 'https://acct.blob.core.windows.net/backups/pg/main';
-const auth = (env: Record<string, string>, extra: Partial<StoreOptions> = {}, url = URL_CLOUD) =>
-  resolveAzureAuth(parseDestination(url, 'azure-blob-storage'), { provider: 'azure-blob-storage', destinationUrl: url, env, ...extra });
+const auth = (env: Record<string, string>, extra: Partial<EnvStoreDescription> = {}, url = URL_CLOUD) =>
+  resolveAzureAuth(parseDestination(url, 'azure-blob-storage'), envStoreOptions({ provider: 'azure-blob-storage', destinationUrl: url, env, ...extra }));
 
 describe('azure-blob credential precedence (Barman)', () => {
   const all = { AZURE_STORAGE_CONNECTION_STRING: 'AccountName=cs;AccountKey=a2V5;EndpointSuffix=core.windows.net', AZURE_STORAGE_SAS_TOKEN: '?sv=1&sig=x', AZURE_STORAGE_KEY: 'a2V5' };

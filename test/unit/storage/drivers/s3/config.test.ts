@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { choosePartSize, MIB, resolveS3Settings } from '../../../../../src/storage/drivers/s3/config.js';
 import { parseDestination } from '../../../../../src/storage/destination.js';
 import { ConfigError } from '../../../../../src/errors.js';
-import type { StoreOptions } from '../../../../../src/storage/store-options.js';
+import { envStoreOptions, type EnvStoreDescription } from '../../../../harness/store-options.js';
 
-function settings(o: Partial<StoreOptions> = {}, url = 's3://bucket/prefix') {
-  const options: StoreOptions = { provider: 'aws-s3', destinationUrl: url, env: {}, ...o };
+/** The settings a command line with this environment gets (the environment is read by the CLI's settings builder). */
+function settings(o: Partial<EnvStoreDescription> = {}, url = 's3://bucket/prefix') {
+  const options = envStoreOptions({ provider: 'aws-s3', destinationUrl: url, env: {}, ...o });
   return resolveS3Settings(parseDestination(url, 'aws-s3'), options);
 }
 

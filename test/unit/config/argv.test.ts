@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseArgs, parseSize, type CommandSpec } from '../../../src/cli/args.js';
+import { parseArgs, parseSize, type CommandSpec } from '../../../src/config/argv.js';
 import { UsageError } from '../../../src/errors.js';
 
 const spec: CommandSpec = {

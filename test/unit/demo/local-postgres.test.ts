@@ -1,7 +1,7 @@
 /** The OS user the demo runs PostgreSQL as: a missing one (as root) fails with the exact command to create it. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { postgresOsUser } from '../../../src/services/local-postgres.js';
+import { postgresOsUser } from '../../../src/demo/local-postgres.js';
 import { OperationError } from '../../../src/errors.js';
 
 test('as root without the OS user: an error with the useradd command; as another user: run as ourselves', () => {

