@@ -13,6 +13,7 @@ import { TaskLimiter } from '../../../src/pipeline/task-limiter.js';
 import { xxh32, xxh32Stream } from '../../../src/pipeline/xxhash32.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { requireInstalled } from '../../harness/test-env.js';
+import { BARMAN_PYTHON, hasBarman, INSTALL_HINT } from '../../harness/peers.js';
 
 function sample(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -111,6 +112,35 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     const packed = Buffer.concat(frames);
     assert.ok(lz4Decompress(packed).equals(data));
     assert.ok((await collect(Readable.from(pieces(packed, 100_003)), new Lz4DecompressStream())).equals(data));
+  });
+
+  it('Barman 3.19 reads pgstow\'s lz4 volume with its own reader (Lz4Compressor.decompress, 64 KiB chunks), and pgstow reads Barman\'s', async (t) => {
+    if (!requireInstalled(t, `Barman 3.19 (${INSTALL_HINT})`, hasBarman('3.19'))) return;
+    const dir = makeTempDir('lz4-barman');
+    t.after(() => removeDir(dir));
+    const data = sample(9 * 1024 * 1024 + 123);
+    fs.writeFileSync(path.join(dir, 'plain'), data);
+    const volume = await collect(Readable.from(pieces(data, 256 * 1024)), createTarCompressor('lz4', undefined, { limiter: new TaskLimiter(2) }) as NodeJS.ReadWriteStream);
+    fs.writeFileSync(path.join(dir, 'pgstow.lz4'), volume);
+    // What barman-cloud-restore does with a .tar.lz4 (barman/cloud.py extract_tar → cloud_compression.Lz4Compressor).
+    const script = [
+      'import hashlib, sys',
+      'from barman.clients.cloud_compression import Lz4Compressor',
+      'd = Lz4Compressor(); h = hashlib.sha256(); n = 0',
+      'with open(sys.argv[1], "rb") as f:',
+      '    for chunk in iter(lambda: f.read(65536), b""):',
+      '        out = d.decompress(chunk); h.update(out); n += len(out)',
+      'print(n, h.hexdigest())',
+      'c = Lz4Compressor()',
+      'with open(sys.argv[2], "rb") as f, open(sys.argv[3], "wb") as o:',
+      '    for chunk in iter(lambda: f.read(1 << 20), b""): o.write(c.add_chunk(chunk))',
+      '    o.write(c.flush())',
+    ].join('\n');
+    const out = execFileSync(BARMAN_PYTHON['3.19'], ['-c', script, path.join(dir, 'pgstow.lz4'), path.join(dir, 'plain'), path.join(dir, 'barman.lz4')], { encoding: 'utf8' });
+    assert.equal(out.trim(), `${data.length} ${crypto.createHash('sha256').update(data).digest('hex')}`, 'Barman 3.19 decodes all of it');
+    const barman = fs.readFileSync(path.join(dir, 'barman.lz4'));
+    assert.equal(frameLengths(barman).length, 1, 'Barman writes one frame');
+    assert.ok((await collect(Readable.from(pieces(barman, 65536)), new Lz4DecompressStream())).equals(data), 'pgstow decodes Barman\'s');
   });
 
   it('a stream cut anywhere, even between blocks, is refused as truncated', async () => {
