@@ -1,7 +1,7 @@
 /**
  * The engine as a library: the smallest use, a failure that rejects one call only (the host process and the
- * engine's other calls carry on), cancellation by signal, close() waiting for calls in flight, and settings
- * that cannot change under reconfigure().
+ * engine's other calls carry on), cancellation by signal, close() waiting for calls in flight, settings that
+ * cannot change under reconfigure(), and the host's GC pacer told of the WAL bytes moved.
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getEventListeners } from 'node:events';
-import { openEngine, StorageUnavailableError, type Engine } from '../../../src/engine/index.js';
+import { memoryBudget, openEngine, StorageUnavailableError, type Engine } from '../../../src/engine/index.js';
 import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
 import { dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
 import { ConfigError, PgstowError } from '../../../src/errors.js';
@@ -82,6 +82,24 @@ describe('openEngine', () => {
       // The same engine serves the next call.
       await e.restoreWal('000000010000000000000002', path.join(destDir, 'a'));
       assert.deepEqual(fs.readFileSync(path.join(destDir, 'a')), fs.readFileSync(a));
+    } finally {
+      await e.close();
+    }
+  });
+
+  it('the host\'s GC pacer hears of every WAL byte archived and restored (with prefetch too)', async () => {
+    const noted: number[] = [];
+    const memory = { ...memoryBudget(), pacer: { note: (n: number) => { noted.push(n); } } };
+    const e = await openEngine({ destination: 'memory://engine-pacer', serverName: 'srv', wal: { compression: 'zstd' } }, { memory });
+    after(() => dropMemoryBucket('engine-pacer'));
+    try {
+      const names = ['000000010000000000000005', '000000010000000000000006'];
+      for (const n of names) await e.archiveWal(walFile(n));
+      const archived = noted.reduce((a, b) => a + b, 0);
+      assert.equal(archived, 2 * SEGMENT, 'archiving: each segment read');
+      const destDir = makeTempDir('engine-dest');
+      await e.restoreWal(names[0] as string, path.join(destDir, 'a'), { maxParallel: 2, spoolDir: path.join(destDir, 'spool') });
+      assert.equal(noted.reduce((a, b) => a + b, 0) - archived, 2 * SEGMENT, 'restoring: the segment and the one prefetched, decoded');
     } finally {
       await e.close();
     }
