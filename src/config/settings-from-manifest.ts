@@ -5,7 +5,7 @@
  * same settings. Fields with a command-line twin go through the option table (`manifest` in options.ts).
  */
 import { ConfigError } from '../errors.js';
-import type { SecretText } from '../secret.js';
+import { revealText, type SecretText } from '../secret.js';
 import type { EngineSettings } from '../engine/settings.js';
 import type { StoreCredentials } from '../storage/credentials.js';
 import { inferProvider } from '../storage/destination.js';
@@ -45,7 +45,8 @@ export function settingsFromObjectStore(input: ObjectStoreSettingsInput): Engine
   applyManifestFields(settings, c);
   const { credentials, region } = credentialsOf(c, get, env);
   if (credentials) settings.credentials = credentials;
-  if (region) setPath(settings, 's3.region', region);
+  // The region is a plain string in the settings (the SDK puts it in host names); a Secret would print as ***.
+  if (region) setPath(settings, 's3.region', revealText(region));
   else if (provider === 'aws-s3' && (env.AWS_REGION || env.AWS_DEFAULT_REGION)) setPath(settings, 's3.region', env.AWS_REGION || env.AWS_DEFAULT_REGION);
   const ca = get('endpointCA', c.endpointCA);
   if (ca !== undefined) settings.endpointCa = { pem: ca };

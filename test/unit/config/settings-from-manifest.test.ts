@@ -11,7 +11,7 @@ import { mergeSettings } from '../../../src/config/settings-merge.js';
 import { parseArgs } from '../../../src/config/argv.js';
 import { COMMAND_OPTIONS } from '../../../src/config/options.js';
 import { MissingSecretsError } from '../../../src/config/secrets.js';
-import { revealText } from '../../../src/secret.js';
+import { revealText, Secret } from '../../../src/secret.js';
 import type { EngineSettings } from '../../../src/engine/settings.js';
 import type { BarmanObjectStoreConfiguration } from '../../../src/config/schema.js';
 
@@ -68,4 +68,14 @@ test('every unresolved Secret is reported at once, naming the field', () => {
     assert.deepEqual(err.missing.map((m) => m.field), ['spec.configuration.s3Credentials.accessKeyId', 'spec.configuration.s3Credentials.secretAccessKey', 'spec.configuration.endpointCA']);
     return true;
   });
+});
+
+test('a region read from a Secret (as the plugin reads it) reaches the settings as its text, not as ***', () => {
+  const configuration = {
+    destinationPath: 's3://bucket/prefix',
+    s3Credentials: { accessKeyId: { name: 'c', key: 'id' }, secretAccessKey: { name: 'c', key: 'secret' }, region: { name: 'c', key: 'region' } },
+  } as BarmanObjectStoreConfiguration;
+  const values: Record<string, string> = { id: 'AKIAX', secret: 'sek', region: 'eu-west-3' };
+  const settings = settingsFromObjectStore({ configuration, serverName: 'pg', secret: (sel) => new Secret(values[sel.key]!, `Secret c key ${sel.key}`) });
+  assert.equal(settings.s3?.region, 'eu-west-3');
 });

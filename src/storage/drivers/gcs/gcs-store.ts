@@ -41,7 +41,9 @@ export class GcsObjectStore implements ObjectStore {
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
-  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined) {
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined,
+    /** Gives back the store's private CA to the process's shared trust (index.ts). */
+    private readonly releaseTrust: () => void = () => {}) {
     this.bucket = clients.storage.bucket(config.bucket);
     this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
@@ -216,6 +218,7 @@ export class GcsObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
+    this.releaseTrust();
   }
 
   /**
