@@ -2,6 +2,24 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const NO_PIPE = {
+  selector: "CallExpression[callee.property.name='pipe'][arguments.length>=1]",
+  message: 'Join streams with pipeline() or compose() from node:stream; .pipe() does not propagate errors.',
+};
+// No synchronous I/O in src/: the plugin runs the engine for weeks in one process, where a blocking call stalls
+// every WAL call in flight (fs.*Sync, execFileSync, spawnSync...). Use the promise APIs. (CPU-bound *Sync
+// calls such as a codec's compressSync are not I/O.)
+const SYNC_IO = '/^(readFile|writeFile|appendFile|exists|stat|lstat|fstat|access|mkdir|mkdtemp|readdir|opendir|open|close|read|write|fsync|fdatasync|rename|unlink|rm|rmdir|realpath|readlink|symlink|link|chmod|chown|utimes|truncate|ftruncate|copyFile|cp|exec|execFile|spawn)Sync$/';
+const NO_SYNC_IO = [`CallExpression[callee.property.name=${SYNC_IO}]`, `CallExpression[callee.name=${SYNC_IO}]`, `ImportSpecifier[imported.name=${SYNC_IO}]`]
+  .map((selector) => ({ selector, message: 'No synchronous I/O on paths a long-lived process runs: use the promise API (node:fs/promises, execFile).' }));
+
+// The engine reads settings, never the environment (issue 11): only the command's own entry point, the demo and
+// the bzip2 program lookup (the PATH a spawn searches) touch process.env.
+const NO_ENV = {
+  selector: "MemberExpression[object.name='process'][property.name='env']",
+  message: 'The engine takes typed settings: read the environment in the CLI (CommandContext.env), never in src/ below it.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'test/servers/node_modules/**', 'bench/results/**', '.tools/**', '.cache/**'] },
   js.configs.recommended,
@@ -17,14 +35,18 @@ export default tseslint.config(
   {
     // Streams are joined with stream.pipeline()/compose() only: .pipe() does not forward errors, so a failed
     // source leaves an 'error' event nobody handles, which takes a long-lived host process down. (Test
-    // harness proxies splice sockets whose errors they handle themselves.)
+    // harness proxies splice sockets whose errors they handle themselves.) And no synchronous I/O (above).
     files: ['src/**/*.ts'],
-    rules: {
-      'no-restricted-syntax': ['error', {
-        selector: "CallExpression[callee.property.name='pipe'][arguments.length>=1]",
-        message: 'Join streams with pipeline() or compose() from node:stream; .pipe() does not propagate errors.',
-      }],
-    },
+    rules: { 'no-restricted-syntax': ['error', NO_PIPE, NO_ENV, ...NO_SYNC_IO] },
+  },
+  {
+    files: ['src/cli/main.ts', 'src/pipeline/codecs.ts'],
+    rules: { 'no-restricted-syntax': ['error', NO_PIPE, ...NO_SYNC_IO] },
+  },
+  {
+    // One-shot commands that never run inside the plugin's long-lived process may block.
+    files: ['src/demo/**/*.ts', 'src/plugin/operator/migrate-command.ts'],
+    rules: { 'no-restricted-syntax': ['error', NO_PIPE] },
   },
   {
     // Functions short enough to read at once (the brief's ~80 lines). tar-extract.ts is being rewritten

@@ -3,7 +3,7 @@
  * alternately so both see the same machine load: one 16 MiB segment archived to a local directory and to a
  * private s3rver, each run to a fresh server name. Reports wall time and CPU time (user + system, the stable
  * figure on a loaded machine) from /usr/bin/time, medians over the runs.
- *   npm run build && node dist/bench/startup-compare.js --other /path/to/other/tree [--runs 15]
+ *   npm run build && node dist/bench/startup-compare.js --other /path/to/other/tree[,/another/tree] [--runs 15]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -19,10 +19,12 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
-const other = arg('other', '');
-if (!other || !fs.existsSync(path.join(other, 'dist', 'src', 'cli', 'bin', 'pgstow.js'))) throw new Error('--other must name a built pgstow tree');
+const others = arg('other', '').split(',').filter((o) => o !== '');
+for (const other of others.length ? others : ['']) {
+  if (!fs.existsSync(path.join(other, 'dist', 'src', 'cli', 'bin', 'pgstow.js'))) throw new Error('--other must name built pgstow trees (comma-separated)');
+}
 const runs = Number(arg('runs', '15'));
-const trees: Array<{ label: string; root: string }> = [{ label: 'other', root: path.resolve(other) }, { label: 'this', root: REPO_ROOT }];
+const trees: Array<{ label: string; root: string }> = [...others.map((o, i) => ({ label: `other${others.length > 1 ? i + 1 : ''}`, root: path.resolve(o) })), { label: 'this', root: REPO_ROOT }];
 
 interface Sample { wall: number; cpu: number; rss: number }
 

@@ -4,7 +4,7 @@
 // Usage: node scripts/run-with-setup.mjs demo|bench [arguments for the command…]
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { ROOT, reexecOnProjectNode, setup } from './setup.mjs';
+import { awaitJobs, ROOT, reexecOnProjectNode, setup } from './setup.mjs';
 
 const COMMANDS = {
   demo: path.join(ROOT, 'dist', 'src', 'cli', 'bin', 'pgstow.js'),
@@ -17,7 +17,13 @@ if (!COMMANDS[what]) {
   console.error(`usage: node scripts/run-with-setup.mjs ${Object.keys(COMMANDS).join('|')} [arguments…]`);
   process.exit(2);
 }
-setup([what]);
+try {
+  // The bench needs WAL-G (built in the background during the installs), not the test-only Go builds.
+  await awaitJobs(setup([what], []));
+} catch (err) {
+  console.error(`setup failed: ${err.message}`);
+  process.exit(1);
+}
 const node = (script, scriptArgs) => {
   const r = spawnSync(process.execPath, [script, ...scriptArgs], { stdio: 'inherit', cwd: ROOT });
   if (r.status !== 0) process.exit(r.status ?? 1);

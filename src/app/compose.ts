@@ -13,7 +13,7 @@ import { revealText } from '../secret.js';
 import type { ObjectStore } from '../storage/object-store.js';
 import { openStore, supportsLiveSettings } from '../storage/registry.js';
 import { withRetry } from '../storage/decorators/retrying-store.js';
-import { deadlineFor, withDeadline } from '../storage/decorators/deadline-store.js';
+import { deadlineFor, withDeadline, type DeadlineOptions } from '../storage/decorators/deadline-store.js';
 import { checkCaPem } from '../storage/ca-file.js';
 import { withRotation, type StoreLeaseSource } from '../storage/decorators/rotating-store.js';
 import { inferProvider, parseDestination } from '../storage/destination.js';
@@ -117,25 +117,28 @@ export interface ComposedStore {
  * each operation keeping the store it started with. `testHook` decorates the store under the retry decorator
  * (restic's test hook slot: tests inject faults there).
  */
-export async function composeStore(options: StoreOptions, rotation?: { live: () => LiveStoreSettings; leases: StoreLeaseSource },
+export async function composeStore(options: StoreOptions,
+  rotation?: { live: () => LiveStoreSettings; leases: StoreLeaseSource; readTimeoutSeconds?: () => number | undefined },
   testHook: (store: ObjectStore) => ObjectStore = (s) => s): Promise<ComposedStore> {
+  // With rotation the bound follows the settings in force (reconfigure() may change --read-timeout).
+  const deadline = rotation?.readTimeoutSeconds ? (): DeadlineOptions => deadlineFor({ readTimeoutSeconds: rotation.readTimeoutSeconds?.() }) : deadlineFor(options);
   if (rotation && await supportsLiveSettings(options.provider)) {
     const opened = await openStore({ ...options, live: rotation.live });
-    return { store: bounded(testHook(opened.store), options), destination: opened.destination };
+    return { store: bounded(testHook(opened.store), deadline), destination: opened.destination };
   }
   if (rotation) {
     const first = await rotation.leases.acquire();
     await first.release();
-    return { store: bounded(testHook(withRotation(first.store, rotation.leases)), options), destination: parseDestination(options.destinationUrl, options.provider) };
+    return { store: bounded(testHook(withRotation(first.store, rotation.leases)), deadline), destination: parseDestination(options.destinationUrl, options.provider) };
   }
   const opened = await openStore(options);
-  return { store: bounded(testHook(opened.store), options), destination: opened.destination };
+  return { store: bounded(testHook(opened.store), deadline), destination: opened.destination };
 }
 
 /**
  * Transient failures (throttling, 5xx, resets, timeouts) are retried with backoff, and no call waits longer than
  * the deadline, retries included (a store that accepts connections and never answers).
  */
-function bounded(store: ObjectStore, options: StoreOptions): ObjectStore {
-  return withDeadline(withRetry(store), deadlineFor(options));
+function bounded(store: ObjectStore, deadline: DeadlineOptions | (() => DeadlineOptions)): ObjectStore {
+  return withDeadline(withRetry(store), deadline);
 }

@@ -95,8 +95,24 @@ export interface RunOptions {
  * the process gets 2 s to flush its output, then ends even if a socket is still open.
  */
 export async function runAsProgram(program: string): Promise<void> {
+  quietSdkWarnings();
   process.exitCode = await runCli(program, process.argv.slice(2));
   setTimeout(() => process.exit(), 2000).unref();
+}
+
+/**
+ * @google-cloud/storage 8 (teeny-request) puts more than Node's default of 10 listeners on one PassThrough per
+ * request, and Node prints a MaxListenersExceededWarning on every GCS command (googleapis/google-cloud-node#9185):
+ * a line in PostgreSQL's log per WAL. The program (never the library) drops that one warning; every other
+ * warning is printed as Node prints it.
+ */
+function quietSdkWarnings(): void {
+  const printers = process.listeners('warning');
+  process.removeAllListeners('warning');
+  process.on('warning', (w) => {
+    if (w.name === 'MaxListenersExceededWarning' && w.message.includes('[PassThrough]')) return;
+    for (const print of printers) print(w);
+  });
 }
 
 /** Runs a command line; returns the exit code (never calls process.exit). */

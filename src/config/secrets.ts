@@ -91,23 +91,15 @@ export interface KubernetesSourceOptions {
   kubeconfig?: string;
 }
 
-/** The same as findKubeconfig, without blocking the event loop (the config watcher re-reads every few seconds). */
+/**
+ * Where a kubeconfig would come from, or undefined when there is none (the API source is then skipped); without
+ * blocking the event loop (the config watcher re-reads every few seconds, the plugin runs for weeks).
+ */
 export async function findKubeconfigAsync(env: Readonly<Record<string, string | undefined>>): Promise<{ kind: 'file'; file: string } | { kind: 'in-cluster' } | undefined> {
   const exists = (f: string): Promise<boolean> => fs.promises.access(f).then(() => true, () => false);
   for (const f of env.KUBECONFIG?.split(path.delimiter) ?? []) if (f !== '' && await exists(f)) return { kind: 'file', file: f };
   const def = path.join(env.HOME ?? os.homedir(), '.kube', 'config');
   if (!env.KUBECONFIG && await exists(def)) return { kind: 'file', file: def };
-  if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
-  return undefined;
-}
-
-/** Where a kubeconfig would come from, or undefined when there is none (the API source is then skipped). */
-export function findKubeconfig(env: Readonly<Record<string, string | undefined>>): { kind: 'file'; file: string } | { kind: 'in-cluster' } | undefined {
-  const fromEnv = env.KUBECONFIG?.split(path.delimiter).find((f) => f !== '' && fs.existsSync(f));
-  if (fromEnv) return { kind: 'file', file: fromEnv };
-  const home = env.HOME ?? os.homedir();
-  const def = path.join(home, '.kube', 'config');
-  if (!env.KUBECONFIG && fs.existsSync(def)) return { kind: 'file', file: def };
   if (env.KUBERNETES_SERVICE_HOST && env.KUBERNETES_SERVICE_PORT) return { kind: 'in-cluster' };
   return undefined;
 }

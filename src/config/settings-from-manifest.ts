@@ -45,7 +45,7 @@ export function settingsFromObjectStore(input: ObjectStoreSettingsInput): Engine
   applyManifestFields(settings, c);
   const { credentials, region } = credentialsOf(c, get, env);
   if (credentials) settings.credentials = credentials;
-  // The region is not secret (it goes into URLs); CNPG keeps it in a Secret all the same.
+  // The region is a plain string in the settings (the SDK puts it in host names); a Secret would print as ***.
   if (region) setPath(settings, 's3.region', revealText(region));
   else if (provider === 'aws-s3' && (env.AWS_REGION || env.AWS_DEFAULT_REGION)) setPath(settings, 's3.region', env.AWS_REGION || env.AWS_DEFAULT_REGION);
   const ca = get('endpointCA', c.endpointCA);

@@ -56,7 +56,8 @@ export function engineCalls(core: EngineCore, description: string): Engine {
       const maxParallel = o.maxParallel ?? w.maxParallel ?? 1;
       const spoolDir = o.spoolDir ?? (maxParallel > 1 ? defaultSpoolDir('wal-restore-spool', ctx.settings.destination, ctx.settings.serverName, w.spoolDir) : undefined);
       const { restoreWal } = await import('../services/restore-wal.js');
-      return restoreWal({ store: await wal(ctx), layout: ctx.layout, log: ctx.log }, {
+      const pacer = ctx.core.memory.pacer;
+      return restoreWal({ store: await wal(ctx), layout: ctx.layout, log: ctx.log, ...(pacer ? { pacer } : {}) }, {
         walName, destPath, maxParallel, noPartial: o.noPartial === true, signal: ctx.signal,
         ...(spoolDir ? { spoolDir } : {}), ...(w.segmentSize ? { segmentSize: w.segmentSize } : {}),
         ...(w.prefetchMissTtlSeconds !== undefined ? { missingMarkerTtlMs: w.prefetchMissTtlSeconds * 1000 } : {}),

@@ -57,7 +57,8 @@ export class EngineCore {
       const generations = new StoreGenerations(storeOptionsFor(this.settings, purpose, this.ca));
       const live = (): { credentials: EngineSettings['credentials']; ca: CaBundle | undefined } => ({ credentials: this.settings.credentials, ca: this.ca });
       const hook = this.wrapStore ? (s: ObjectStore): ObjectStore => (this.wrapStore as NonNullable<OpenEngineOptions['wrapStore']>)(s, purpose) : undefined;
-      const store = composeStore(storeOptionsFor(this.settings, purpose, this.ca), { live, leases: generations }, hook).then((c) => c.store);
+      const rotation = { live, leases: generations, readTimeoutSeconds: () => this.settings.readTimeoutSeconds };
+      const store = composeStore(storeOptionsFor(this.settings, purpose, this.ca), rotation, hook).then((c) => c.store);
       p = { store, generations };
       this.stores.set(purpose, p);
       // A store that failed to open is not kept: the next call (maybe after reconfigure) tries again.

@@ -14,7 +14,7 @@ export type Provider = 'aws-s3' | 'azure-blob-storage' | 'google-cloud-storage' 
 
 /** WAL codecs (Barman's suffixes .gz .bz2 .xz .snappy .zst .lz4). */
 export type WalCompression = 'gzip' | 'bzip2' | 'xz' | 'snappy' | 'zstd' | 'lz4';
-/** Base backup codecs; lz4 and zstd are pgstow's own (barman-cloud cannot restore them). */
+/** Base backup codecs; Barman 3.19 restores lz4 too (3.4 does not), zstd is pgstow's own (no Barman restores it). */
 export type DataCompression = 'gzip' | 'bzip2' | 'snappy' | 'lz4' | 'zstd';
 /** S3 server-side encryption (CloudNativePG wal.encryption / data.encryption). */
 export type ServerSideEncryption = 'AES256' | 'aws:kms';

@@ -1,6 +1,6 @@
 /**
- * Compression of backup tar streams. Barman writes gzip (`-z`), bzip2 (`-j`) and snappy framing
- * (`--snappy`); pgstow adds lz4 and zstd (barman-cloud cannot restore those). The compression is only
+ * Compression of backup tar streams. Barman writes gzip (`-z`), bzip2 (`-j`), snappy framing (`--snappy`)
+ * and lz4 (`--lz4`; Barman 3.19 has it, 3.4 not); pgstow adds zstd (which no Barman restores). The compression is only
  * visible in the object key suffix (backup.info says compression=None), so restore picks the decompressor
  * from the key. Every codec compresses on several cores (parallel-compressor.ts, block-encoders.ts) and
  * still writes one stream of its format.

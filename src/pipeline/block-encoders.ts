@@ -8,8 +8,11 @@
  *          ("unexpected end of data", measured with Barman 3.4), so independent members would not do.
  *   bzip2  one stream: a bzip2 process per block, the block bits spliced together (bzip2-blocks.ts).
  *   snappy the framing format is already independent 64 KiB chunks: chunks compressed concurrently.
- *   zstd   one frame per block; a sequence of frames is a valid zstd stream (pgstow-only codec).
- *   lz4    one frame per block, as the streaming compressor always wrote (pgstow-only codec).
+ *   zstd   one frame per block; a sequence of frames is a valid zstd stream (the zstd program, pgstow).
+ *          Barman 3.19 restores no .tar.zst at all (it skips the suffix), so no reader of ours needs one frame.
+ *   lz4    one frame of independent blocks (python-lz4, hence Barman 3.19, reads only the first frame of a
+ *          file): blocks compressed on their own, in order joined under one header, end mark and content
+ *          checksum.
  * Work runs on the libuv thread pool (zlib, zstd in node:zlib, snappy) or in a child process (bzip2): no
  * worker threads, whose ~12 MiB each would not fit a sidecar's memory. lz4 is the exception: JavaScript on
  * the main thread (lz4-frames.ts says why), one core.
@@ -17,7 +20,8 @@
 import * as zlib from 'node:zlib';
 import type { BackupCompression } from '../domain/backup/backup-manifest.js';
 import { clamp, getCodec, loadSnappy } from './codecs.js';
-import { lz4CompressFrame } from './lz4-compress.js';
+import { lz4CompressBlocks, lz4FrameEnd, lz4FrameHeader } from './lz4-compress.js';
+import { xxh32Stream } from './xxhash32.js';
 import { runFilterProgram } from './child-process-transform.js';
 import { Bzip2StreamBuilder, maxBlockInput, parseSingleBlockStream } from './bzip2-blocks.js';
 import { SNAPPY_CHUNK, SNAPPY_STREAM_IDENTIFIER, snappyChunk } from './snappy-framing.js';
@@ -45,7 +49,7 @@ export function createBlockEncoder(codec: BlockCodec, level: number | undefined,
   switch (codec) {
     case 'gzip': return gzipEncoder(clamp(getCodec('gzip'), level, 6), blockSize);
     case 'zstd': return zstdEncoder(clamp(getCodec('zstd'), level, 4), blockSize);
-    case 'lz4': { const table = new Int32Array(1 << 16); return framesEncoder(blockSize, async (b) => lz4CompressFrame(b, table)); }
+    case 'lz4': return lz4Encoder(blockSize);
     case 'snappy': return snappyEncoder(blockSize);
     case 'bzip2': return bzip2Encoder(clamp(getCodec('bzip2'), level, 9));
   }
@@ -142,6 +146,19 @@ class FramePool {
 /** Codecs whose frames concatenate into a valid stream: one frame per block. */
 function framesEncoder(blockSize: number, compressFrame: (block: Buffer) => Promise<Buffer>): BlockEncoder {
   return { blockSize, start: () => EMPTY, compress: (block) => compressFrame(block), append: (_b, c) => c, finish: () => EMPTY };
+}
+
+function lz4Encoder(blockSize: number): BlockEncoder {
+  const table = new Int32Array(1 << 16);
+  const hash = xxh32Stream();
+  return {
+    blockSize,
+    start: () => lz4FrameHeader(),
+    // Synchronous JavaScript (lz4-frames.ts says why): blocks never interleave, one hash table serves them all.
+    compress: async (block) => lz4CompressBlocks(block, table),
+    append(block, compressed) { hash.update(block); return compressed; },
+    finish: () => lz4FrameEnd(hash.digest()),
+  };
 }
 
 function snappyEncoder(blockSize: number): BlockEncoder {

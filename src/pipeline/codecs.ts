@@ -10,9 +10,10 @@
  * compression never loads them. Every codec offers streaming Transforms and whole-buffer fast paths.
  */
 import { createRequire } from 'node:module';
-import { PassThrough, Readable, type Duplex, type Transform } from 'node:stream';
+import { Duplex, PassThrough, Readable, pipeline as pipelineCb, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { accessSync } from 'node:fs';
+import { constants as fsConstants } from 'node:fs';
+import { access } from 'node:fs/promises';
 import * as zlib from 'node:zlib';
 import { ExitCode, PgstowError, UsageError } from '../errors.js';
 import { filterThroughProgram, FilterProgramError } from './child-process-transform.js';
@@ -113,24 +114,40 @@ function promisify(fn: (b: Buffer, o: zlib.ZlibOptions, cb: (e: Error | null, r:
   return new Promise((resolve, reject) => fn(data, o, (e, r) => (e ? reject(e) : resolve(r))));
 }
 
-function hasBzip2Program(): boolean {
-  if (bzip2Program === undefined) {
-    const dirs = (process.env.PATH ?? '/usr/bin:/bin').split(':');
-    bzip2Program = dirs.some((d) => { try { accessSync(`${d}/bzip2`, 1); return true; } catch { return false; } });
-  }
+/**
+ * Whether a bzip2 program is on the PATH the spawn will search (the process's own: child_process resolves the
+ * program there). Checked once per process, asynchronously, on the first bzip2 decompression: whether the
+ * machine has the program is a fact about the machine, not a setting, so one answer serves every engine.
+ */
+function hasBzip2Program(): Promise<boolean> {
+  bzip2Program ??= (async () => {
+    for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+      if (d !== '' && await access(`${d}/bzip2`, fsConstants.X_OK).then(() => true, () => false)) return true;
+    }
+    return false;
+  })();
   return bzip2Program;
 }
-let bzip2Program: boolean | undefined;
+let bzip2Program: Promise<boolean> | undefined;
+
+/** The bzip2 program (libbz2, fast) when there is one, else unbzip2-stream, joined in once the check answers. */
+function bzip2Decompressor(): Duplex {
+  const input = new PassThrough();
+  const output = new PassThrough();
+  hasBzip2Program().then((has) => {
+    // Destroyed while the check ran (the download failed first): nothing to join, no program to start.
+    if (input.destroyed || output.destroyed) return;
+    const inner = has ? filterThroughProgram('bzip2', ['-dc']) : (require('unbzip2-stream') as () => Duplex)();
+    pipelineCb(input, inner, output, (err) => { if (err) output.destroy(err); });
+  }).catch((err: unknown) => output.destroy(err as Error));
+  return Duplex.from({ writable: input, readable: output });
+}
 
 const bzip2: Codec = {
   name: 'bzip2', suffix: '.bz2', magic: Buffer.from([0x42, 0x5a, 0x68]),
   levels: { min: 1, max: 9, low: 1, medium: 5, high: 9 },
   createCompressor(level) { return filterThroughProgram('bzip2', ['-c', `-${clamp(this, level, 9)}`]); },
-  createDecompressor() {
-    if (hasBzip2Program()) return decodeErrors('bzip2', filterThroughProgram('bzip2', ['-dc']));
-    const unbzip2 = require('unbzip2-stream') as () => Duplex;
-    return decodeErrors('bzip2', unbzip2());
-  },
+  createDecompressor() { return decodeErrors('bzip2', bzip2Decompressor()); },
   compress(data, level) { return guard('bzip2', 'compress', () => throughStream(data, this.createCompressor(level))); },
   decompress(data) { return guard('bzip2', 'decompress', () => throughStream(data, this.createDecompressor())); },
 };

@@ -1,6 +1,6 @@
 /**
  * LZ4 compression in JavaScript: a greedy block compressor (64 KiB window, 4-byte hash) writing standard
- * frames (independent blocks, content checksum), read by the lz4 program, python-lz4 and Barman ≥ 3.12.
+ * frames (independent blocks, content checksum), read by the lz4 program, python-lz4 and Barman 3.19.
  * Why not lz4-napi's encoder: its memory is never given back (RSS grew from 177 to ~370 MB compressing 1 GB
  * in 1 MiB frames, and compressFrameSync grows without bound; measured for issue 15), and a sidecar must stay
  * within its budget. One core of this is faster than the stores' upload rates measured here.
@@ -74,15 +74,30 @@ export function compressBlock(src: Buffer, start: number, end: number, dst: Buff
   return emitLastLiterals(src, anchor, end, dst, d);
 }
 
-/** One LZ4 frame of `data` (independent blocks of up to 4 MiB, content checksum). */
-export function lz4CompressFrame(data: Buffer, table: Int32Array = new Int32Array(1 << HASH_LOG)): Buffer {
-  const blocks = Math.ceil(data.length / BLOCK_MAX);
-  const out = Buffer.allocUnsafe(7 + blocks * (4 + blockBound(BLOCK_MAX)) + 8);
-  out.writeUInt32LE(0x184d2204, 0);
-  out[4] = 0x64; // version 01, independent blocks, content checksum
-  out[5] = 0x70; // block maximum 4 MiB
-  out[6] = (xxh32(out.subarray(4, 6)) >>> 8) & 0xff;
-  let d = 7;
+/**
+ * Frame descriptor of pgstow's LZ4 frames: version 01, independent blocks (each block can be compressed on
+ * its own, in any order), content checksum, blocks of up to 4 MiB. One frame holds a whole stream: python-lz4
+ * (Barman 3.19) decodes only the first frame of a file.
+ */
+export function lz4FrameHeader(): Buffer {
+  const header = Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x64, 0x70, 0]);
+  header[6] = (xxh32(header.subarray(4, 6)) >>> 8) & 0xff;
+  return header;
+}
+
+/** End mark and content checksum (xxHash32 of everything the frame's blocks hold). */
+export function lz4FrameEnd(contentChecksum: number): Buffer {
+  const end = Buffer.alloc(8);
+  end.writeUInt32LE(contentChecksum >>> 0, 4);
+  return end;
+}
+
+/** `data` as independent blocks of up to 4 MiB (size word and block each), for a frame of lz4FrameHeader(). */
+export function lz4CompressBlocks(data: Buffer, table: Int32Array = new Int32Array(1 << HASH_LOG)): Buffer {
+  let bound = 0;
+  for (let off = 0; off < data.length; off += BLOCK_MAX) bound += 4 + blockBound(Math.min(BLOCK_MAX, data.length - off));
+  const out = Buffer.allocUnsafe(bound);
+  let d = 0;
   for (let off = 0; off < data.length; off += BLOCK_MAX) {
     const end = Math.min(data.length, off + BLOCK_MAX);
     const after = compressBlock(data, off, end, out, d + 4, table);
@@ -96,7 +111,10 @@ export function lz4CompressFrame(data: Buffer, table: Int32Array = new Int32Arra
       d = after;
     }
   }
-  out.writeUInt32LE(0, d);
-  out.writeUInt32LE(xxh32(data), d + 4);
-  return Buffer.from(out.subarray(0, d + 8));
+  return Buffer.from(out.subarray(0, d));
+}
+
+/** One LZ4 frame of `data` (independent blocks of up to 4 MiB, content checksum). */
+export function lz4CompressFrame(data: Buffer, table?: Int32Array): Buffer {
+  return Buffer.concat([lz4FrameHeader(), lz4CompressBlocks(data, table), lz4FrameEnd(xxh32(data))]);
 }

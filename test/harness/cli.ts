@@ -9,7 +9,11 @@ export interface CliResult {
   stderr: string;
 }
 
-export const BIN_DIR = path.join(REPO_ROOT, 'dist', 'src', 'cli', 'bin');
+/**
+ * The commands under test: this tree's build, or another build's bin directory (PGSTOW_TEST_BIN_DIR), e.g. to show
+ * that a regression test fails on the commit before the fix.
+ */
+export const BIN_DIR = process.env.PGSTOW_TEST_BIN_DIR || path.join(REPO_ROOT, 'dist', 'src', 'cli', 'bin');
 
 export function binPath(program: string): string {
   return path.join(BIN_DIR, `${program}.js`);

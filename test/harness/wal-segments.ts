@@ -38,6 +38,10 @@ export function syntheticSegment(name: string, o: SyntheticSegmentOptions = {}):
   const buf = Buffer.alloc(segSize);
   let rng = ((o.seed ?? 1) * 2654435761) >>> 0;
   const rand = (n: number): number => { rng = (rng * 1103515245 + 12345) >>> 0; return rng % n; };
+  // Incompressible payload bytes (xorshift32's high byte): rand()'s low bits repeat every 256 values, so
+  // `rand(256)` bytes gzip 64:1 and a "random" 1 MiB segment became a 15 KB .gz.
+  let x = (((o.seed ?? 1) * 2654435761) ^ 0x9e3779b9) >>> 0 || 1;
+  const noise = (): number => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x >>> 24; };
   let pos = 0;
 
   const header = (remLen: number): void => {
@@ -86,7 +90,7 @@ export function syntheticSegment(name: string, o: SyntheticSegmentOptions = {}):
     const isSwitch = pos >= limit;
     const length = rand(4) === 0 ? rand(20000) : rand(300);
     const data = isSwitch ? Buffer.alloc(0) : o.payload ? o.payload(length).subarray(0, length) : Buffer.alloc(length, rand(256));
-    if (pos < (o.randomPayloadUntil ?? 0)) for (let i = 0; i < data.length; i++) data[i] = rand(256);
+    if (pos < (o.randomPayloadUntil ?? 0)) for (let i = 0; i < data.length; i++) data[i] = noise();
     const rec = Buffer.alloc(24 + data.length);
     rec.writeUInt32LE(rec.length, 0);
     rec.writeUInt32LE(0, 4);

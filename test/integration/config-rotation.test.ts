@@ -37,6 +37,7 @@ import type { CommandContext } from '../../src/cli/command.js';
 import { TlsError } from '../../src/storage/errors.js';
 import { ConfigWatcher } from '../../src/config/config-watcher.js';
 import { isPgstowError } from '../../src/errors.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 /** Forwards every request to moto unchanged and records the access key id of its SigV4 Authorization header. */
 interface Recorded { key: string; method: string; path: string }
@@ -202,7 +203,7 @@ test('rotating the S3 key on a running process: the next upload uses the new key
   let n = 0;
   const upload = async (): Promise<string> => {
     const name = `0000000100000000000000${(++n).toString(16).toUpperCase().padStart(2, '0')}`;
-    fs.writeFileSync(path.join(walDir, name), `upload ${n}`);
+    fs.writeFileSync(path.join(walDir, name), syntheticSegment(name)); // wal-archive refuses what is not a WAL segment
     return (await engine.archiveWal(path.join(walDir, name))).key;
   };
   try {

@@ -47,12 +47,12 @@ describe('background maintenance on the primary', () => {
       ids[label] = id;
       ends[label] = when.getTime() + 60_000;
       const info = emptyBackupInfo();
-      // backup.info must hold together: begin/end LSNs inside the named segment (16 MiB segments: seg × 0x1000000).
-      const lsn = (offset: number): string => `0/${(seg * (16 << 20) + offset).toString(16).toUpperCase()}`;
       Object.assign(info, {
         status: 'DONE', timeline: 1, beginWal: formatSegmentName(1, 0, seg), endWal: formatSegmentName(1, 0, seg), xlogSegmentSize: 16 << 20, version: 150018,
-        beginXlog: lsn(40), endXlog: lsn(256), beginOffset: 40, endOffset: 256,
         backupName: `backup-${label}`, beginTime: PyDateTime.fromDate(when, 0), endTime: PyDateTime.fromDate(new Date(when.getTime() + 60_000), 0),
+        // backup.info must hold together (restore and the catalog check it): the LSNs lie in the named segment.
+        beginXlog: `0/${(seg * (16 << 20) + 40).toString(16).toUpperCase()}`, endXlog: `0/${(seg * (16 << 20) + 256).toString(16).toUpperCase()}`,
+        beginOffset: 40, endOffset: 256,
       });
       await store.put(layout.backupTarKey(id, 'data'), Buffer.from('tar'));
       await store.put(layout.backupInfoKey(id), Buffer.from(serializeBackupInfo(info)));

@@ -1,6 +1,7 @@
 /**
  * Compression of a backup tar object, told by its key's extension only (barman-cloud never sniffs):
- * .tar, .tar.gz, .tar.bz2, .tar.snappy (Barman, every version) and .tar.lz4, .tar.zst (pgstow only).
+ * .tar, .tar.gz, .tar.bz2, .tar.snappy (Barman, every version), .tar.lz4 (Barman 3.19, pgstow) and .tar.zst (pgstow
+ * only: Barman skips the suffix).
  */
 export type TarCompression = 'none' | 'gzip' | 'bzip2' | 'snappy' | 'lz4' | 'zstd';
 

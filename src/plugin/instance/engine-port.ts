@@ -1,20 +1,21 @@
 /**
  * The one door from the plugin to the engine: an ObjectStore resource and its Secrets become EngineSettings
  * (the same settingsFromObjectStore() a `--config` command uses, with CloudNativePG's rule for the
- * *AdditionalCommandArgs as a merge), and each (ObjectStore, server name) gets one engine from openEngine().
+ * *AdditionalCommandArgs as a merge, per command), and each (ObjectStore, server name) gets its engines from
+ * openEngine().
  * Nothing here composes stores or calls services: the engine does.
  */
 import type { SecretSource } from '../../config/secrets.js';
 import { SecretResolver } from '../../config/secrets.js';
 import { resolveStoreConfig, secretValues, type ResolvedConfig } from '../../config/resolved-config.js';
 import type { ConfigTarget } from '../../config/load-config.js';
-import type { CommandName } from '../../config/options.js';
 import type { BarmanObjectStoreConfiguration } from '../../config/schema.js';
 import { settingsFromResolvedConfig } from '../../config/settings-from-config.js';
 import { additionalArgsFor, withAdditionalArgs } from '../../config/settings-from-manifest.js';
 import { ConfigValidationError, validateObjectStore } from '../../config/validate.js';
 import { openEngine as openFacade } from '../../engine/open-engine.js';
-import type { Engine, EngineSettings } from '../../engine/index.js';
+import type { Engine, EngineSettings, RestoreBackupOptions, TakeBackupOptions } from '../../engine/index.js';
+import type { OptionValues } from '../../config/settings-from-cli.js';
 import type { Logger, WarningCode } from '../../logger.js';
 import type { MemoryBudget } from '../../memory-budget.js';
 import type { KubeObject } from '../kube/kube-api.js';
@@ -40,11 +41,27 @@ export interface ObjectStoreSource {
   env: Readonly<Record<string, string | undefined>>;
 }
 
+/** The calls CloudNativePG gives additional command args for, by the command whose options parse them. */
+export type PortCommand = 'wal-archive' | 'wal-restore' | 'backup' | 'restore';
+
+/** One command's settings: the manifest, then that command's *AdditionalCommandArgs filling what it leaves unset. */
+export interface PortCommandSettings {
+  readonly settings: EngineSettings;
+  /** Per-call values the args give (e.g. --no-partial, --orphan-age, --streams), used where a call says nothing. */
+  readonly values: OptionValues;
+}
+
 /** Engine settings built from an ObjectStore, with what the registry needs to tell generations apart. */
 export interface PortSettings {
   readonly config: ResolvedConfig;
-  /** What the engine runs with: the manifest, then its *AdditionalCommandArgs filling what it leaves unset. */
+  /** The manifest's settings: what every call without additional command args runs with (catalog, retention, checks). */
   readonly engine: EngineSettings;
+  /**
+   * Commands whose *AdditionalCommandArgs are set, each with its own settings: the args of one command never
+   * reach another (CNPG passes them to that barman-cloud command only), e.g. wal-archive's --tags or
+   * --read-timeout are not a backup's.
+   */
+  readonly commands: Readonly<Partial<Record<PortCommand, PortCommandSettings>>>;
   readonly serverName: string;
   /** Changes whenever a Secret value, the CA or a setting changes. */
   readonly fingerprint: string;
@@ -58,7 +75,7 @@ export interface PortEngine extends Omit<Engine, 'settings'> {
   readonly settings: PortSettings;
 }
 
-const ADDITIONAL_ARGS: ReadonlyArray<[CommandName, string]> = [
+const ADDITIONAL_ARGS: ReadonlyArray<[PortCommand, string]> = [
   ['wal-archive', 'wal.archiveAdditionalCommandArgs'], ['wal-restore', 'wal.restoreAdditionalCommandArgs'],
   ['backup', 'data.additionalCommandArgs'], ['restore', 'data.restoreAdditionalCommandArgs'],
 ];
@@ -79,19 +96,64 @@ export async function settingsFromObjectStore(src: ObjectStoreSource): Promise<P
   const config = await resolveStoreConfig(target, {
     resolver: new SecretResolver([src.secrets]), namespace: src.namespace, namespaceReason: 'the Cluster namespace', env: src.env, sources: [src.secrets],
   });
-  // CloudNativePG's rule: additional command args never override what the manifest sets; they fill the rest.
-  let engine = settingsFromResolvedConfig(config, src.env, src.serverName);
+  const engine = settingsFromResolvedConfig(config, src.env, src.serverName);
+  // CloudNativePG's rule: additional command args never override what the manifest sets; they fill the rest,
+  // for their own command only.
+  const commands: Partial<Record<PortCommand, PortCommandSettings>> = {};
   for (const [command, field] of ADDITIONAL_ARGS) {
-    engine = withAdditionalArgs(engine, command, additionalArgsFor(command, spec.configuration), `${where} spec.configuration.${field}`).settings;
+    const extra = additionalArgsFor(command, spec.configuration);
+    if (extra.length > 0) commands[command] = withAdditionalArgs(engine, command, extra, `${where} spec.configuration.${field}`);
   }
-  return { config, engine, serverName: src.serverName, fingerprint: config.fingerprint, secretValues: secretValues(config), env: src.env };
+  return { config, engine, commands, serverName: src.serverName, fingerprint: config.fingerprint, secretValues: secretValues(config), env: src.env };
 }
 
-/** One engine on the ObjectStore's settings; `memory` is the sidecar's one budget, shared by every engine. */
+/**
+ * The engines of one ObjectStore: one on the manifest's settings, and one per command whose additional command
+ * args change them (opened on that command's first call). `memory` is the sidecar's one budget, shared by all.
+ */
 export async function openEngine(settings: PortSettings, options: { log: EngineLog; memory?: MemoryBudget }): Promise<PortEngine> {
-  const engine = await openFacade(settings.engine, { log: engineLogger(options.log), ...(options.memory ? { memory: options.memory } : {}) });
-  // The facade's calls are closures over the engine: a copy with the port's settings beside them works alike.
-  return { ...engine, settings };
+  const open = (s: EngineSettings): Promise<Engine> => openFacade(s, { log: engineLogger(options.log), ...(options.memory ? { memory: options.memory } : {}) });
+  const base = await open(settings.engine);
+  const opened = new Map<PortCommand, Promise<Engine>>();
+  const engineFor = (command: PortCommand): Promise<Engine> => {
+    const own = settings.commands[command];
+    if (!own) return Promise.resolve(base);
+    let e = opened.get(command);
+    if (!e) {
+      e = open(own.settings);
+      opened.set(command, e);
+      // A failed open is not kept: the next call tries again.
+      e.catch(() => { if (opened.get(command) === e) opened.delete(command); });
+    }
+    return e;
+  };
+  const v = (command: PortCommand): OptionValues => settings.commands[command]?.values ?? {};
+  return {
+    // The facade's calls are closures over their engine: a copy with the port's settings beside them works alike.
+    ...base, settings,
+    archiveWal: async (walPath, o) => (await engineFor('wal-archive')).archiveWal(walPath, o),
+    restoreWal: async (walName, dest, o = {}) => (await engineFor('wal-restore')).restoreWal(walName, dest,
+      { ...(v('wal-restore').noPartial === true ? { noPartial: true } : {}), ...o }),
+    takeBackup: async (o = {}) => (await engineFor('backup')).takeBackup({ ...backupCallDefaults(v('backup')), ...o }),
+    restoreBackup: async (o) => (await engineFor('restore')).restoreBackup({ ...restoreCallDefaults(v('restore')), ...o }),
+    close: async () => {
+      const others = [...opened.values()].map((e) => e.then((x) => x.close(), () => undefined));
+      await Promise.all([base.close(), ...others]);
+    },
+  };
+}
+
+/** A backup's per-call options from its additional command args (the plugin names the backup itself). */
+function backupCallDefaults(values: OptionValues): Partial<TakeBackupOptions> {
+  const age = values.orphanAge;
+  return typeof age === 'number' && age >= 0 ? { garbageAgeMs: age * 1000 } : {};
+}
+
+function restoreCallDefaults(values: OptionValues): Partial<RestoreBackupOptions> {
+  return {
+    ...(typeof values.streams === 'number' ? { streamsPerObject: values.streams } : {}),
+    ...(values.allowUnverified === true ? { allowUnverified: true } : {}),
+  };
 }
 
 function engineLogger(log: EngineLog): Logger {

@@ -6,7 +6,7 @@
  * other call goes to the API server.
  */
 import { ExitCode, OperationError, PgstowError } from '../../errors.js';
-import { findKubeconfig, KubernetesSecretSource, type LookupResult, type SecretSource } from '../../config/secrets.js';
+import { findKubeconfigAsync, KubernetesSecretSource, type LookupResult, type SecretSource } from '../../config/secrets.js';
 import { PluginConfigError } from '../plugin-errors.js';
 
 export const OBJECT_STORE_GROUP = 'barmancloud.cnpg.io';
@@ -149,7 +149,7 @@ export class KubeApi {
     this.api ??= (async () => {
       const k8s = await import('@kubernetes/client-node');
       const kc = new k8s.KubeConfig();
-      const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : findKubeconfig(this.options.env);
+      const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
       if (where?.kind === 'file') kc.loadFromFile(where.file);
       else if (where?.kind === 'in-cluster') kc.loadFromCluster();
       else throw new PluginConfigError('no Kubernetes configuration: the sidecar needs its service account (KUBERNETES_SERVICE_HOST) or KUBECONFIG');

@@ -35,16 +35,23 @@ class DeadlineStore implements ObjectStore {
   readonly provider: string;
   readonly description: string;
   readonly capabilities: ObjectStore['capabilities'];
-  private readonly minRate: number;
   /** Errors this decorator raised (as opposed to the store's own). */
   private readonly expired = new WeakSet<Error>();
 
-  constructor(private readonly inner: ObjectStore, private readonly opts: DeadlineOptions) {
+  constructor(private readonly inner: ObjectStore, private readonly source: DeadlineOptions | (() => DeadlineOptions)) {
     this.provider = inner.provider;
     this.description = inner.description;
     this.capabilities = inner.capabilities;
-    this.minRate = opts.minBytesPerSecond ?? MIB;
     forwardOptional(this, inner, (operation, fn, signal) => this.bounded(operation as StorageOperation, '', this.opts.timeoutMs, signal, () => fn()));
+  }
+
+  /** The bound in force: an engine's reconfigure() may change the read timeout it derives from. */
+  private get opts(): DeadlineOptions {
+    return typeof this.source === 'function' ? this.source() : this.source;
+  }
+
+  private get minRate(): number {
+    return this.opts.minBytesPerSecond ?? MIB;
   }
 
   private timeout(operation: StorageOperation, key: string, ms: number, stalled = false): StorageUnavailableError {
@@ -201,6 +208,6 @@ export function deadlineFor(options: Pick<StoreOptions, 'readTimeoutSeconds'>): 
   return { timeoutMs: Math.round(read * 2000), setting: `twice --read-timeout ${read}` };
 }
 
-export function withDeadline(store: ObjectStore, options: DeadlineOptions): ObjectStore {
+export function withDeadline(store: ObjectStore, options: DeadlineOptions | (() => DeadlineOptions)): ObjectStore {
   return new DeadlineStore(store, options);
 }

@@ -18,7 +18,7 @@ const SEG = '000000010000000000000005';
 
 /** The one line pgstow printed (Node's own deprecation warnings aside). */
 function oneLine(r: CliResult): string {
-  const lines = r.stderr.trim().split('\n').filter((l) => !/^\(node:\d+\) \[DEP|^\(Use `node --trace/.test(l));
+  const lines = r.stderr.trim().split('\n').filter((l) => !/^\(node:\d+\) (\[DEP|MaxListenersExceededWarning)|^\(Use `node --trace/.test(l));
   assert.equal(lines.length, 1, `expected one line on stderr, got:\n${r.stderr}`);
   return lines[0] as string;
 }
@@ -63,7 +63,7 @@ describe('bad input: one line naming the cause and the object, Barman exit code'
     assert.match(oneLine(r), /--compression-level 99 is out of range for gzip \(1 to 9\): using 9/);
     const bad = await runCli('barman-cloud-wal-archive', [...target.args, '-z', '--compression-level', 'ultra', target.url, 'srv', file]);
     assert.equal(bad.code, 3);
-    assert.match(oneLine(bad), /invalid compression level 'ultra'/);
+    assert.match(oneLine(bad), /--compression-level.*'ultra'/);
   });
 
   it('a server name that is not UTF-8 (bytes from the shell): exit 3, nothing stored under srv\\uFFFD', async (t) => {

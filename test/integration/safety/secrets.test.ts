@@ -9,15 +9,19 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { runCli, type CliResult } from '../../harness/cli.js';
 import { requireServer } from '../../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../../harness/stores.js';
 import { makeTempDir } from '../../harness/tmp.js';
 import { freePort } from '../../harness/postgres.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
+import { openEngine, type EngineSettings, type Logger } from '../../../src/engine/index.js';
 
 const inputs: string[] = [];
 let leaks = 0;
-after(() => process.stdout.write(`# secrets leaked ${leaks} over ${inputs.length} inputs (${inputs.join('; ')})\n`));
+let checks = 0;
+after(() => process.stdout.write(`# secrets leaked ${leaks} of ${checks} checks over ${inputs.length} inputs (${inputs.join('; ')})\n`));
 
 /** Runs the command with and without --debug; the secret must be in neither output. */
 async function noLeak(label: string, prog: string, args: string[], env: Record<string, string>, secret: string, check?: (r: CliResult) => void): Promise<void> {
@@ -25,10 +29,40 @@ async function noLeak(label: string, prog: string, args: string[], env: Record<s
   for (const extra of [[], ['--debug']]) {
     const r = await runCli(prog, [...args, ...extra], { env });
     const out = r.stdout + r.stderr;
+    checks++;
     if (out.includes(secret)) leaks++;
     assert.ok(!out.includes(secret), `${label}${extra.length ? ' (--debug)' : ''}: the secret was printed:\n${out}`);
     assert.notEqual(r.code, 0, `${label}: expected a failure, got exit 0`);
     check?.(r);
+  }
+}
+
+/**
+ * The library, as the CNPG plugin calls it: every call of an engine with a refused secret rejects, and neither the
+ * error (message, stack, causes, as util.inspect prints it) nor anything logged holds the secret.
+ */
+async function noLeakInEngine(label: string, settings: EngineSettings, secret: string, walFile: string): Promise<void> {
+  inputs.push(`${label} (library: error and log)`);
+  const logged: string[] = [];
+  const log: Logger = { debug: (m) => logged.push(m), info: (m) => logged.push(m), warning: (c, m) => logged.push(`${c} ${m}`), error: (m) => logged.push(m) };
+  const engine = await openEngine(settings, { log });
+  try {
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ['listBackups', () => engine.listBackups()],
+      ['checkWalArchive', () => engine.checkWalArchive()],
+      ['archiveWal', () => engine.archiveWal(walFile)],
+      ['restoreWal', () => engine.restoreWal('000000010000000000000001', `${walFile}.restored`)],
+    ];
+    for (const [name, call] of calls) {
+      const err = await call().then(() => undefined, (e: unknown) => e);
+      assert.ok(err instanceof Error, `${label} ${name}: expected a rejection`);
+      checks++;
+      const seen = [err.message, String(err.stack), inspect(err, { depth: 8 }), JSON.stringify(err), ...logged].join('\n');
+      if (seen.includes(secret)) leaks++;
+      assert.ok(!seen.includes(secret), `${label} ${name}: the secret is in the error or the log:\n${seen}`);
+    }
+  } finally {
+    await engine.close();
   }
 }
 
@@ -72,6 +106,15 @@ describe('secrets never reach the output', () => {
     await noLeak('AWS_SECRET_ACCESS_KEY', 'barman-cloud-backup-list', args, { AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: 'awsSecretEnv-0051-wrongwrongwrongwrong' }, 'awsSecretEnv-0051-wrongwrongwrongwrong');
     await noLeak('AWS_SESSION_TOKEN', 'barman-cloud-check-wal-archive', args,
       { AWS_ACCESS_KEY_ID: moto.accessKeyId, AWS_SECRET_ACCESS_KEY: moto.secretAccessKey, AWS_SESSION_TOKEN: 'awsSessionToken-0052-xyz' }, 'awsSessionToken-0052-xyz');
+    const creds = path.join(dir, 'aws-credentials');
+    fs.writeFileSync(creds, `[leaky]\naws_access_key_id = ${moto.accessKeyId}\naws_secret_access_key = awsProfileSecret-0053-wrongwrongwrong\n`);
+    await noLeak('a profile\'s aws_secret_access_key (-P)', 'barman-cloud-backup-list', ['-P', 'leaky', ...args],
+      { AWS_SHARED_CREDENTIALS_FILE: creds, AWS_CONFIG_FILE: path.join(dir, 'no-config'), AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, 'awsProfileSecret-0053-wrongwrongwrong');
+    const token = path.join(dir, 'irsa-token');
+    fs.writeFileSync(token, 'eyJhbGciOiJSUzI1NiJ9.irsaToken-0054-notreal.c2ln');
+    await noLeak('the IRSA web identity token (AWS_WEB_IDENTITY_TOKEN_FILE)', 'barman-cloud-backup-list', ['--read-timeout', '2', ...args],
+      { AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/pgstow', AWS_WEB_IDENTITY_TOKEN_FILE: token, AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:1',
+        AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' }, 'irsaToken-0054-notreal');
   });
 
   it('Azure secrets in the environment, on a store that refuses them (Azurite)', async (t) => {
@@ -99,5 +142,23 @@ describe('secrets never reach the output', () => {
     fs.writeFileSync(key, JSON.stringify({ type: 'service_account', client_email: 'x@p.iam.gserviceaccount.com', private_key: privateKey, token_uri: 'http://127.0.0.1:1/token' }));
     await noLeak('GOOGLE_APPLICATION_CREDENTIALS (private key)', 'barman-cloud-backup-list', ['--cloud-provider', 'google-cloud-storage', '--endpoint-url', 'http://127.0.0.1:1', 'gs://b/x', 'srv'],
       { GOOGLE_APPLICATION_CREDENTIALS: key }, 'gcsPrivateKey0071notreal');
+  });
+
+  it('the library (what the plugin calls), wrong S3 secret and Azure key: no secret in errors or logs', async (t) => {
+    const moto = requireServer(t, 'moto');
+    const az = requireServer(t, 'azurite');
+    if (!moto || !az) return;
+    const wal = path.join(dir, '000000010000000000000002');
+    fs.writeFileSync(wal, syntheticSegment('000000010000000000000002'));
+    const s3Secret = 'libS3Secret-0081-wrongwrongwrongwrong';
+    await noLeakInEngine('engine S3 secretAccessKey', {
+      destination: `s3://${TEST_BUCKET}/${uniquePrefix('secrets-lib')}`, serverName: 'srv', endpointUrl: moto.endpoint, readTimeoutSeconds: 5,
+      credentials: { kind: 's3-access-key', accessKeyId: moto.accessKeyId, secretAccessKey: s3Secret },
+    }, s3Secret, wal);
+    const azKey = Buffer.from('libAzureKey-0082-not-the-key').toString('base64');
+    await noLeakInEngine('engine Azure connection string', {
+      destination: `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('secrets-lib')}`, serverName: 'srv', provider: 'azure-blob-storage',
+      credentials: { kind: 'azure-connection-string', connectionString: `DefaultEndpointsProtocol=http;AccountName=${az.account};AccountKey=${azKey};BlobEndpoint=${az.accountUrl};` },
+    }, azKey, wal);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * The engine as a library: the smallest use, a failure that rejects one call only (the host process and the
- * engine's other calls carry on), cancellation by signal, close() waiting for calls in flight, and settings
- * that cannot change under reconfigure().
+ * engine's other calls carry on), cancellation by signal, close() waiting for calls in flight, settings that
+ * cannot change under reconfigure(), and the host's GC pacer told of the WAL bytes moved.
  */
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getEventListeners } from 'node:events';
-import { openEngine, type Engine } from '../../../src/engine/index.js';
+import { memoryBudget, openEngine, StorageUnavailableError, type Engine } from '../../../src/engine/index.js';
 import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
 import { dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
 import { ConfigError, PgstowError } from '../../../src/errors.js';
@@ -87,6 +87,24 @@ describe('openEngine', () => {
     }
   });
 
+  it('the host\'s GC pacer hears of every WAL byte archived and restored (with prefetch too)', async () => {
+    const noted: number[] = [];
+    const memory = { ...memoryBudget(), pacer: { note: (n: number) => { noted.push(n); } } };
+    const e = await openEngine({ destination: 'memory://engine-pacer', serverName: 'srv', wal: { compression: 'zstd' } }, { memory });
+    after(() => dropMemoryBucket('engine-pacer'));
+    try {
+      const names = ['000000010000000000000005', '000000010000000000000006'];
+      for (const n of names) await e.archiveWal(walFile(n));
+      const archived = noted.reduce((a, b) => a + b, 0);
+      assert.equal(archived, 2 * SEGMENT, 'archiving: each segment read');
+      const destDir = makeTempDir('engine-dest');
+      await e.restoreWal(names[0] as string, path.join(destDir, 'a'), { maxParallel: 2, spoolDir: path.join(destDir, 'spool') });
+      assert.equal(noted.reduce((a, b) => a + b, 0) - archived, 2 * SEGMENT, 'restoring: the segment and the one prefetched, decoded');
+    } finally {
+      await e.close();
+    }
+  });
+
   it('a hanging store call is cancelled by the call\'s signal; close() then waits for nothing left', async () => {
     let faulty: FaultyObjectStore | undefined;
     const e = await openEngine({ destination: 'memory://engine-hang', serverName: 'srv' }, { wrapStore: (s) => (faulty = withFaults(s)) });
@@ -95,6 +113,21 @@ describe('openEngine', () => {
     const t0 = Date.now();
     await assert.rejects(e.listBackups({ signal: AbortSignal.timeout(200) }), (err: unknown) => err instanceof Error && err.name === 'TimeoutError');
     assert.ok(Date.now() - t0 < 5000);
+    await e.close();
+  });
+
+  it('reconfigure() moves the bound on a store call with --read-timeout: a hanging call fails after twice the new one', async () => {
+    let faulty: FaultyObjectStore | undefined;
+    const settings = { destination: 'memory://engine-deadline', serverName: 'srv' };
+    const e = await openEngine({ ...settings, readTimeoutSeconds: 600 }, { wrapStore: (s) => (faulty = withFaults(s)) });
+    after(() => dropMemoryBucket('engine-deadline'));
+    await e.reconfigure({ ...settings, readTimeoutSeconds: 0.1 });
+    faulty?.add({ operations: ['list'], action: { type: 'hang' } });
+    const t0 = Date.now();
+    // Bounded by 2 × 0.1 s, not by 2 × 600 s (the signal only keeps a regression from hanging the test).
+    await assert.rejects(e.listBackups({ signal: AbortSignal.timeout(5000) }),
+      (err: unknown) => err instanceof StorageUnavailableError && /twice --read-timeout 0\.1/.test(err.message));
+    assert.ok(Date.now() - t0 < 4000);
     await e.close();
   });
 

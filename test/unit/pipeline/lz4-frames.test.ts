@@ -4,10 +4,16 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { decodeLz4Frame, lz4Decompress, Lz4FormatError } from '../../../src/pipeline/lz4-frames.js';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { lz4Compress, lz4Decompress, Lz4CompressStream, Lz4DecompressStream, Lz4FormatError } from '../../../src/pipeline/lz4-frames.js';
+import { lz4CompressFrame } from '../../../src/pipeline/lz4-compress.js';
+import { createTarCompressor } from '../../../src/pipeline/backup-compression.js';
+import { TaskLimiter } from '../../../src/pipeline/task-limiter.js';
 import { xxh32, xxh32Stream } from '../../../src/pipeline/xxhash32.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { requireInstalled } from '../../harness/test-env.js';
+import { BARMAN_PYTHON, hasBarman, INSTALL_HINT } from '../../harness/peers.js';
 
 function sample(size: number): Buffer {
   const out = Buffer.alloc(size);
@@ -66,6 +72,110 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     const hc = (xxh32(descriptor) >>> 8) & 0xff;
     const block = Buffer.from([0x04, 0x01, 0x00]);
     const frame = Buffer.concat([Buffer.from([0x04, 0x22, 0x4d, 0x18]), descriptor, Buffer.from([hc]), Buffer.from([block.length, 0, 0, 0]), block, Buffer.alloc(4)]);
-    assert.throws(() => decodeLz4Frame(frame), /bad match/);
+    assert.throws(() => lz4Decompress(frame), /bad match/);
+  });
+
+  it('pgstow writes one frame per stream: backups (blocks compressed concurrently), WAL and the stream compressor', async () => {
+    const data = sample(9 * 1024 * 1024 + 77);
+    const outputs = {
+      backup: await collect(Readable.from(pieces(data, 300_000)), createTarCompressor('lz4', undefined, { limiter: new TaskLimiter(3), blockSize: 1 << 20 }) as NodeJS.ReadWriteStream),
+      whole: lz4Compress(data),
+      stream: await collect(Readable.from(pieces(data, 1_000_000)), new Lz4CompressStream()),
+    };
+    for (const [what, packed] of Object.entries(outputs)) {
+      assert.deepEqual(frameLengths(packed), [packed.length], `${what}: one frame`);
+      assert.ok(lz4Decompress(packed).equals(data), `${what}: round trip`);
+    }
+    assert.deepEqual(frameLengths(await collect(Readable.from([]), new Lz4CompressStream())).length, 1, 'empty input: one empty frame');
+  });
+
+  it('decodes streaming, block by block: output comes before the frame ends, in any input pieces', async () => {
+    const data = sample(13 * 1024 * 1024);
+    const packed = lz4Compress(data); // one frame of four blocks
+    const decoder = new Lz4DecompressStream();
+    const got: Buffer[] = [];
+    decoder.on('data', (b: Buffer) => got.push(b));
+    decoder.write(packed.subarray(0, Math.floor(packed.length / 2)));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(got.length > 0 && Buffer.concat(got).length >= 4 << 20, 'blocks of the first half are out before the rest arrives');
+    for (const size of [7, 65536, 5_000_000]) {
+      assert.ok((await collect(Readable.from(pieces(packed, size)), new Lz4DecompressStream())).equals(data), `pieces of ${size} bytes`);
+    }
+    const small = data.subarray(0, 70_000);
+    assert.ok((await collect(Readable.from(pieces(lz4Compress(small), 1)), new Lz4DecompressStream())).equals(small), 'pieces of 1 byte');
+  });
+
+  it('reads pgstow\'s earlier output (one frame per 4 MiB) and skippable frames between frames', async () => {
+    const data = sample(10 * 1024 * 1024 + 5);
+    const skippable = Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
+    const frames = [lz4CompressFrame(data.subarray(0, 4 << 20)), skippable, lz4CompressFrame(data.subarray(4 << 20, 8 << 20)), lz4CompressFrame(data.subarray(8 << 20))];
+    const packed = Buffer.concat(frames);
+    assert.ok(lz4Decompress(packed).equals(data));
+    assert.ok((await collect(Readable.from(pieces(packed, 100_003)), new Lz4DecompressStream())).equals(data));
+  });
+
+  it('Barman 3.19 reads pgstow\'s lz4 volume with its own reader (Lz4Compressor.decompress, 64 KiB chunks), and pgstow reads Barman\'s', async (t) => {
+    if (!requireInstalled(t, `Barman 3.19 (${INSTALL_HINT})`, hasBarman('3.19'))) return;
+    const dir = makeTempDir('lz4-barman');
+    t.after(() => removeDir(dir));
+    const data = sample(9 * 1024 * 1024 + 123);
+    fs.writeFileSync(path.join(dir, 'plain'), data);
+    const volume = await collect(Readable.from(pieces(data, 256 * 1024)), createTarCompressor('lz4', undefined, { limiter: new TaskLimiter(2) }) as NodeJS.ReadWriteStream);
+    fs.writeFileSync(path.join(dir, 'pgstow.lz4'), volume);
+    // What barman-cloud-restore does with a .tar.lz4 (barman/cloud.py extract_tar → cloud_compression.Lz4Compressor).
+    const script = [
+      'import hashlib, sys',
+      'from barman.clients.cloud_compression import Lz4Compressor',
+      'd = Lz4Compressor(); h = hashlib.sha256(); n = 0',
+      'with open(sys.argv[1], "rb") as f:',
+      '    for chunk in iter(lambda: f.read(65536), b""):',
+      '        out = d.decompress(chunk); h.update(out); n += len(out)',
+      'print(n, h.hexdigest())',
+      'c = Lz4Compressor()',
+      'with open(sys.argv[2], "rb") as f, open(sys.argv[3], "wb") as o:',
+      '    for chunk in iter(lambda: f.read(1 << 20), b""): o.write(c.add_chunk(chunk))',
+      '    o.write(c.flush())',
+    ].join('\n');
+    const out = execFileSync(BARMAN_PYTHON['3.19'], ['-c', script, path.join(dir, 'pgstow.lz4'), path.join(dir, 'plain'), path.join(dir, 'barman.lz4')], { encoding: 'utf8' });
+    assert.equal(out.trim(), `${data.length} ${crypto.createHash('sha256').update(data).digest('hex')}`, 'Barman 3.19 decodes all of it');
+    const barman = fs.readFileSync(path.join(dir, 'barman.lz4'));
+    assert.equal(frameLengths(barman).length, 1, 'Barman writes one frame');
+    assert.ok((await collect(Readable.from(pieces(barman, 65536)), new Lz4DecompressStream())).equals(data), 'pgstow decodes Barman\'s');
+  });
+
+  it('a stream cut anywhere, even between blocks, is refused as truncated', async () => {
+    const packed = lz4Compress(sample(9 * 1024 * 1024));
+    const blockEnd = 7 + 4 + packed.readUInt32LE(7); // the first block ends here, a block begins
+    for (const cut of [3, 7, 20, blockEnd, blockEnd + 2, Math.floor(packed.length / 2), packed.length - 4]) {
+      await assert.rejects(collect(Readable.from([packed.subarray(0, cut)]), new Lz4DecompressStream()), /truncated LZ4 stream/, `cut at ${cut}`);
+    }
   });
 });
+
+function pieces(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let o = 0; o < data.length; o += size) out.push(data.subarray(o, o + size));
+  return out;
+}
+
+async function collect(source: Readable, transform: NodeJS.ReadWriteStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  await pipeline(source, transform, new Writable({ write(c: Buffer, _e, cb) { chunks.push(c); cb(); } }));
+  return Buffer.concat(chunks);
+}
+
+/** Lengths of the LZ4 frames `packed` holds, read from their headers and block size words. */
+function frameLengths(packed: Buffer): number[] {
+  const lengths: number[] = [];
+  let p = 0;
+  while (p < packed.length) {
+    assert.equal(packed.readUInt32LE(p), 0x184d2204, `frame magic at ${p}`);
+    const flg = packed[p + 4] as number;
+    let q = p + 7 + ((flg & 0x08) ? 8 : 0);
+    for (let size = packed.readUInt32LE(q); size !== 0; size = packed.readUInt32LE(q)) q += 4 + (size & 0x7fffffff) + ((flg & 0x10) ? 4 : 0);
+    q += 4 + ((flg & 0x04) ? 4 : 0);
+    lengths.push(q - p);
+    p = q;
+  }
+  return lengths;
+}

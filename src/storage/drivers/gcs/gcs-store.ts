@@ -41,7 +41,9 @@ export class GcsObjectStore implements ObjectStore {
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
 
-  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined) {
+  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined,
+    /** Gives back the store's private CA to the process's shared trust (index.ts). */
+    private readonly releaseTrust: () => void = () => {}) {
     this.bucket = clients.storage.bucket(config.bucket);
     this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
@@ -106,7 +108,7 @@ export class GcsObjectStore implements ObjectStore {
     assertValidKey(key);
     await this.ready();
     const range = options.range;
-    const stream = this.file(key).createReadStream(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+    const stream = (await this.fileToRead(key, options)).createReadStream(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
     const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let first: IteratorResult<Buffer>;
     try {
@@ -216,6 +218,25 @@ export class GcsObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
+    this.releaseTrust();
+  }
+
+  /**
+   * The file a get reads. A caller that wants the object's metadata (onInfo: the MD5 recorded at archive time)
+   * gets it from one metadata request, and the read is pinned to that generation, so both describe one object
+   * (a media download does not carry custom metadata).
+   */
+  private async fileToRead(key: string, options: GetOptions): Promise<File> {
+    if (!options.onInfo) return this.file(key);
+    let md: GcsObjectMetadata & { generation?: string | number };
+    try {
+      [md] = await this.file(key).getMetadata() as unknown as [GcsObjectMetadata & { generation?: string | number }];
+    } catch (err) {
+      throw this.error(err, 'get', key);
+    }
+    options.onInfo(toInfo(key, md));
+    const generation = md.generation !== undefined ? Number(md.generation) : undefined;
+    return this.bucket.file(key, { ...(this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {}), ...(generation !== undefined ? { generation } : {}) });
   }
 
   private file(key: string, bucket: Bucket = this.bucket): File {

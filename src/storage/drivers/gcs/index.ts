@@ -35,20 +35,59 @@ const loadStorageSdk = (): GoogleSdks['storage'] => loadSdks().storage;
 const loadAuthLibrary = (): GoogleSdks['auth'] => loadSdks().auth;
 
 /**
- * The SDK's keep-alive HTTPS agent is shared by the whole process and built on first use, so one process can
- * trust one set of CAs for GCS. The CLI opens one store per process; a second store asking for different
- * trust is refused rather than silently given the first one's.
+ * Private CAs of the process's GCS stores. The SDK sends its JSON-API requests through teeny-request, whose
+ * keep-alive HTTPS agent is one per process, built on first use from that request's `pool` options; it takes
+ * no agent per request. So every store with a private CA hands it the same array, kept holding the system roots
+ * plus the CAs of the stores open now (each counted, dropped when its last store closes). A second store with
+ * another CA, or a rotated CA (the plugin opens a new engine), works: while both are open, each also trusts the
+ * other's CA, on top of the system roots both trust anyway. Resumable uploads (gaxios) use the store's own
+ * agent and its CA only. One order cannot work: a store without a private CA first (the agent is then built
+ * without the array) and one with a private CA later in the same process; that one is refused, naming why.
  */
-let processCa: string | null | undefined;
+class SharedTrust {
+  /** The array teeny-request's agent holds: changed in place, read for each new connection. */
+  readonly ca: string[] = [];
+  private readonly pems = new Map<string, number>();
+  private plainStoreOpened = false;
+
+  /** Registers a store's CA (or none); returns its release. */
+  add(pem: string | undefined): () => void {
+    if (pem === undefined) {
+      this.plainStoreOpened = true;
+      return () => {};
+    }
+    if (this.plainStoreOpened && this.pems.size === 0 && this.ca.length === 0) {
+      throw new ConfigError('this process already opened a GCS store without a private CA, and the SDK\'s connection pool does not '
+        + 'take one afterwards: open GCS stores with a private CA (endpointCA, --endpoint-ca) in a process of their own', 'endpointCA');
+    }
+    this.pems.set(pem, (this.pems.get(pem) ?? 0) + 1);
+    this.refresh();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const n = (this.pems.get(pem) ?? 1) - 1;
+      if (n > 0) this.pems.set(pem, n);
+      else this.pems.delete(pem);
+      this.refresh();
+    };
+  }
+
+  /** True once a store with a private CA was opened: teeny-request's agent must then get the array. */
+  get active(): boolean {
+    return this.ca.length > 0;
+  }
+
+  private refresh(): void {
+    this.ca.splice(0, this.ca.length, ...tls.rootCertificates, ...this.pems.keys());
+  }
+}
+
+const sharedTrust = new SharedTrust();
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const config = await resolveGcsConfig(destination, options);
-  const wantedCa = config.caPem ?? null;
-  if (processCa !== undefined && processCa !== wantedCa) {
-    throw new ConfigError(`this process already opened a GCS store ${processCa === null ? 'without a private CA' : 'with another private CA'}; `
-      + 'GCS stores with different CA files need separate processes', 'endpointCA');
-  }
-  processCa = wantedCa;
+  const release = sharedTrust.add(config.caPem);
   const { Storage, IdempotencyStrategy } = loadStorageSdk();
   const auth = createAuth(config);
   const crc32cGenerator = nativeCrc32cGenerator();
@@ -74,21 +113,22 @@ export async function createStore(destination: Destination, options: StoreOption
   // with the defaults (3 retries, 600 s) one network blip late in an hour-long base backup would fail it. So a
   // budget fit for hours: up to 50 failed chunk requests per upload, for up to 7 days.
   const uploadStorage = makeStorage({ maxRetries: 50, totalTimeout: 7 * 24 * 3600 });
-  if (config.caPem !== undefined) {
+  if (sharedTrust.active) {
     // Private CA for an HTTPS endpoint, on top of the system roots. The SDK sends requests two ways: gaxios
-    // (resumable sessions and chunks) honours `agent`; teeny-request (everything else) builds its keep-alive
-    // agent from `pool` options on first use, once per process.
-    const ca = [...tls.rootCertificates, config.caPem];
-    const agent = new https.Agent({ ca, keepAlive: true });
+    // (resumable sessions and chunks) honours `agent`, the store's own; teeny-request (everything else) builds
+    // its keep-alive agent from `pool` options on first use, once per process: the shared array, whichever
+    // store's request comes first (a store without a CA passes it too once any store has one).
+    const agent = config.caPem === undefined ? undefined : new https.Agent({ ca: [...tls.rootCertificates, config.caPem], keepAlive: true });
+    const ca = sharedTrust.ca;
     type Interceptor = (typeof storage.interceptors)[number];
     const trustCa: Interceptor = {
       // The SDK types the input and output differently; it is the same request object, decorated in place.
-      request: ((reqOpts: { pool?: object }) => Object.assign(reqOpts, { agent, pool: { ...reqOpts.pool, ca } })) as unknown as Interceptor['request'],
+      request: ((reqOpts: { pool?: object }) => Object.assign(reqOpts, { ...(agent ? { agent } : {}), pool: { ...reqOpts.pool, ca } })) as unknown as Interceptor['request'],
     };
     storage.interceptors.push(trustCa);
     uploadStorage.interceptors.push(trustCa);
   }
-  return new GcsObjectStore({ storage, uploadStorage }, config, auth);
+  return new GcsObjectStore({ storage, uploadStorage }, config, auth, release);
 }
 
 /** What the store asks for a token (GoogleAuth, or an OAuth2Client such as the metadata server client). */

@@ -394,7 +394,12 @@ export class S3ObjectStore implements ObjectStore {
       }
       for (const u of page.Uploads ?? []) {
         if (!u.Key || !u.UploadId) continue;
-        yield { key: u.Key, id: u.UploadId, ...(await this.uploadActivity(u.Key, u.UploadId, u.Initiated, options.signal)) };
+        // An upload completed or aborted between the two listings is no longer unfinished: skip it.
+        const activity = await this.uploadActivity(u.Key, u.UploadId, u.Initiated, options.signal).catch((err: unknown) => {
+          if (isNoSuchUpload(err)) return undefined;
+          throw err;
+        });
+        if (activity) yield { key: u.Key, id: u.UploadId, ...activity };
       }
       if (!page.IsTruncated) return;
       keyMarker = page.NextKeyMarker;
@@ -420,7 +425,7 @@ export class S3ObjectStore implements ObjectStore {
     try {
       await this.send('delete', upload.key, new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: upload.key, UploadId: upload.id }), options.signal);
     } catch (err) {
-      if ((err as { cause?: { name?: string } }).cause?.name === 'NoSuchUpload') return; // finished or aborted meanwhile
+      if (isNoSuchUpload(err)) return; // finished or aborted meanwhile
       throw err;
     }
   }
@@ -473,4 +478,9 @@ function readParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
 export function contentMd5(body: unknown): string | undefined {
   if (typeof body === 'string' || body instanceof Uint8Array) return createHash('md5').update(body).digest('base64');
   return undefined;
+}
+
+/** S3's answer for an upload id that was completed or aborted (404 NoSuchUpload). */
+function isNoSuchUpload(err: unknown): boolean {
+  return (err as { cause?: { name?: string } }).cause?.name === 'NoSuchUpload';
 }
