@@ -206,7 +206,9 @@ describe('check-wal-archive: -t and an unreachable store', () => {
     assert.equal((await cli('barman-cloud-check-wal-archive', [target.url, SERVER])).code, 1, 'the archive is in use');
     const r = await cli('barman-cloud-check-wal-archive', ['-t', target.url, SERVER]);
     assert.equal(r.code, 0, r.stderr);
-    const missing = target.url.replace(/^s3:\/\/[^/]+/, 's3://pgstow-no-such-bucket');
+    // A bucket of this test's own: check-wal-archive creates a missing bucket (as Barman >= 3.16 does), so a shared
+    // name would exist for every later test.
+    const missing = target.url.replace(/^s3:\/\/[^/]+/, `s3://pgstow-check-t-${Date.now().toString(36)}`);
     const m = await cli('barman-cloud-check-wal-archive', ['-t', missing, SERVER]);
     assert.equal(m.code, 0, m.stderr);
     assert.equal((await cli('barman-cloud-check-wal-archive', [missing, SERVER])).code, 0, 'a missing bucket holds nothing that conflicts');
