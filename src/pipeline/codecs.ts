@@ -120,15 +120,41 @@ function promisify(fn: (b: Buffer, o: zlib.ZlibOptions, cb: (e: Error | null, r:
  * machine has the program is a fact about the machine, not a setting, so one answer serves every engine.
  */
 function hasBzip2Program(): Promise<boolean> {
-  bzip2Program ??= (async () => {
-    for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
-      if (d !== '' && await access(`${d}/bzip2`, fsConstants.X_OK).then(() => true, () => false)) return true;
-    }
-    return false;
-  })();
-  return bzip2Program;
+  return hasProgram('bzip2');
 }
-let bzip2Program: Promise<boolean> | undefined;
+const programs = new Map<string, Promise<boolean>>();
+function hasProgram(name: string): Promise<boolean> {
+  let p = programs.get(name);
+  if (!p) {
+    p = (async () => {
+      for (const d of (process.env.PATH ?? '/usr/bin:/bin').split(':')) {
+        if (d !== '' && await access(`${d}/${name}`, fsConstants.X_OK).then(() => true, () => false)) return true;
+      }
+      return false;
+    })();
+    programs.set(name, p);
+  }
+  return p;
+}
+
+/**
+ * Node 22's zstd decompressor stops after the first frame ("Unknown frame descriptor" on the second), and a
+ * parallel-compressed backup volume is a sequence of frames. On Node 22 the zstd program decodes them when the
+ * machine has it (the one-frame objects Barman and WAL archiving write decode in node:zlib either way).
+ */
+const ZSTD_FRAMES_IN_ZLIB = Number(process.versions.node.split('.')[0]) >= 24;
+
+function zstdDecompressor(): Duplex {
+  if (ZSTD_FRAMES_IN_ZLIB) return zlib.createZstdDecompress({ chunkSize: 1 << 20 });
+  const input = new PassThrough();
+  const output = new PassThrough();
+  hasProgram('zstd').then((has) => {
+    if (input.destroyed || output.destroyed) return;
+    const inner = has ? filterThroughProgram('zstd', ['-dcq']) : zlib.createZstdDecompress({ chunkSize: 1 << 20 });
+    pipelineCb(input, inner, output, (err) => { if (err) output.destroy(err); });
+  }).catch((err: unknown) => output.destroy(err as Error));
+  return Duplex.from({ writable: input, readable: output });
+}
 
 /** The bzip2 program (libbz2, fast) when there is one, else unbzip2-stream, joined in once the check answers. */
 function bzip2Decompressor(): Duplex {
@@ -175,9 +201,9 @@ const zstdCodec: Codec = {
   name: 'zstd', suffix: '.zst', magic: Buffer.from([0x28, 0xb5, 0x2f, 0xfd]),
   levels: { min: -22, max: 22, low: 1, medium: 4, high: 9 },
   createCompressor(level) { return zlib.createZstdCompress(zstdLevel(clamp(this, level, 4))); },
-  createDecompressor() { return decodeErrors('zstd', zlib.createZstdDecompress({ chunkSize: 1 << 20 })); },
+  createDecompressor() { return decodeErrors('zstd', zstdDecompressor()); },
   compress(data, level) { return guard('zstd', 'compress', () => promisifyZstd(zlib.zstdCompress, data, zstdLevel(clamp(this, level, 4)))); },
-  decompress(data) { return guard('zstd', 'decompress', () => promisifyZstd(zlib.zstdDecompress, data, {})); },
+  decompress(data) { return guard('zstd', 'decompress', () => (ZSTD_FRAMES_IN_ZLIB ? promisifyZstd(zlib.zstdDecompress, data, {}) : throughStream(data, zstdDecompressor()))); },
 };
 
 function promisifyZstd(fn: (b: Buffer, o: zlib.ZstdOptions, cb: (e: Error | null, r: Buffer) => void) => void, data: Buffer, o: zlib.ZstdOptions): Promise<Buffer> {

@@ -223,10 +223,16 @@ function stallAfter(source: Readable, bytes: number, signal: AbortSignal | undef
   })(), { objectMode: false });
 }
 
+/**
+ * Never settles until the signal aborts. A real hang is a socket waiting, which keeps the process alive; so does
+ * this (a referenced timer), or a caller waiting only on AbortSignal.timeout() (an unreferenced timer) would see
+ * Node end its event loop with the promise pending (Node 22 does).
+ */
 function hang(signal: AbortSignal | undefined): Promise<never> {
   return new Promise((_resolve, reject) => {
     if (signal?.aborted) { reject(signal.reason); return; }
-    signal?.addEventListener('abort', () => reject(signal.reason), { once: true });
+    const alive = setInterval(() => undefined, 1000);
+    signal?.addEventListener('abort', () => { clearInterval(alive); reject(signal.reason); }, { once: true });
   });
 }
 
