@@ -7,20 +7,10 @@
 import { errorMessage } from '../../errors.js';
 import { OBJECT_STORE_GROUP, OBJECT_STORE_PLURAL, OBJECT_STORE_VERSION, type KubeApi } from '../kube/kube-api.js';
 import type { PluginLogger } from '../json-logger.js';
+import type { ServerRecoveryWindow } from '../server-recovery-window.js';
 
-/** The fields of one server's entry (RFC 3339 strings for times). */
-export interface RecoveryWindowFields {
-  firstRecoverabilityPoint?: string;
-  lastSuccessfulBackupTime?: string;
-  lastFailedBackupTime?: string;
-  lastArchivedWAL?: string;
-  lastArchivedWALTime?: string;
-  lastArchiveFailureTime?: string;
-  lastArchiveFailure?: string;
-  lastSuccessfulBackupName?: string;
-  lastBackupDurationSeconds?: number;
-  lastBackupSizeBytes?: number;
-}
+/** The fields of one server's entry. */
+export type RecoveryWindowFields = ServerRecoveryWindow;
 
 interface Pending {
   namespace: string;

@@ -7,21 +7,12 @@
  * CNPG re-reconciles a Cluster 5 s after this object changes, so nothing in it changes on its own from one
  * reconcile to the next: ages are coarse (whole minutes, then hours, then days), computed when CNPG asks.
  */
+import type { ServerRecoveryWindow } from '../server-recovery-window.js';
+
 type Json = Record<string, unknown>;
 const obj = (v: unknown): Json => (v !== null && typeof v === 'object' && !Array.isArray(v) ? v as Json : {});
 
-export interface ServerStatus {
-  firstRecoverabilityPoint?: string;
-  lastSuccessfulBackupTime?: string;
-  lastFailedBackupTime?: string;
-  lastArchivedWAL?: string;
-  lastArchivedWALTime?: string;
-  lastArchiveFailureTime?: string;
-  lastArchiveFailure?: string;
-  lastSuccessfulBackupName?: string;
-  lastBackupDurationSeconds?: number;
-  lastBackupSizeBytes?: number;
-}
+export type ServerStatus = ServerRecoveryWindow;
 
 /** The serverRecoveryWindow entry of one server, or undefined when the sidecar has written none yet. */
 export function serverStatus(objectStore: Json, serverName: string): ServerStatus | undefined {
