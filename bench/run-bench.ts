@@ -274,7 +274,7 @@ async function main(): Promise<void> {
     if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
     if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
     if (opt.only.has('plugin')) phase('the CNPG-I plugin: Archive per segment beside the peers, then under load');
-    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
+    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
   } finally {
     await pg.destroy();
     await s3.stop();
@@ -289,7 +289,7 @@ async function main(): Promise<void> {
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), load: plugin.load } };
+  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), requests: plugin.requests, load: plugin.load } };
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
   fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
   // A full run of every workload is what the README shows; quick or partial runs never replace it.
