@@ -23,19 +23,8 @@ try {
 }
 
 // The paths keep the package scope (vendor/@azure/…) so load probes that look for "/@azure/" still see them.
-// The S3 bundle holds only what the driver uses (the S3Client, the commands named in s3-store.ts, the HTTP/1.1
-// handler), from the SDK's ESM builds so esbuild drops the rest: ~20 ms less CPU per wal-restore/wal-archive
-// process (no http2, fewer modules to run; measured for issue 15, docs/performance.md).
-const s3Commands = [...new Set(fs.readFileSync(path.join(root, 'src/storage/drivers/s3/s3-store.ts'), 'utf8').match(/\b[A-Z]\w+Command\b/g) ?? [])]
-  .sort();
-const s3Exports = ['S3Client', ...s3Commands];
 const BUNDLES = [
-  { out: '@aws-sdk/client-s3.cjs', esm: true, source: [
-    `import { ${s3Exports.join(', ')} } from '@aws-sdk/client-s3';`,
-    "import { NodeHttpHandler } from '@smithy/node-http-handler';",
-    `export const s3 = { ${s3Exports.join(', ')} };`,
-    'export const http = { NodeHttpHandler };',
-  ].join('\n') },
+  { out: '@aws-sdk/client-s3.cjs', source: "module.exports = { s3: require('@aws-sdk/client-s3'), http: require('@smithy/node-http-handler') };" },
   { out: '@azure/storage-blob.cjs', source: "module.exports = require('@azure/storage-blob');" },
   // One bundle for both: the driver hands GoogleAuth clients to Storage, so they must share one copy.
   { out: '@google-cloud/storage.cjs', source: "module.exports = { storage: require('@google-cloud/storage'), auth: require('google-auth-library') };" },
@@ -46,9 +35,8 @@ for (const b of BUNDLES) {
   await esbuild.build({
     stdin: { contents: b.source, resolveDir: root, sourcefile: `vendor-${path.basename(b.out)}`, loader: 'js' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile,
-    // CommonJS builds, as require() would pick them (ESM builds where tree shaking pays); legal comments
-    // (licences) kept at the end of the file.
-    mainFields: b.esm ? ['module', 'main'] : ['main', 'module'], conditions: b.esm ? [] : ['require'], legalComments: 'eof', logLevel: 'warning',
+    // CommonJS builds, as require() would pick them; legal comments (licences) kept at the end of the file.
+    mainFields: ['main', 'module'], conditions: ['require'], legalComments: 'eof', logLevel: 'warning',
   });
   console.log(`bundle-sdks: ${path.relative(root, outfile)} (${Math.round(fs.statSync(outfile).size / 1024)} KiB)`);
 }
