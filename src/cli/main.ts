@@ -12,16 +12,6 @@ import { createLogger, levelFromVerbosity } from './logger.js';
 import { redact, secretsFromArgv, secretsFromEnv } from './redact.js';
 import { barmanRefusalExitCode } from '../storage/errors.js';
 import { VERSION } from '../version.js';
-import * as nodeModule from 'node:module';
-
-// Node >= 22.1 can cache compiled code on disk (os.tmpdir()/node-compile-cache): archive_command compiles the
-// same SDK modules once per WAL segment otherwise. Absent on Node 20; NODE_DISABLE_COMPILE_CACHE=1 turns it off.
-try {
-  (nodeModule as { enableCompileCache?: () => unknown }).enableCompileCache?.();
-} catch {
-  // a read-only or missing tmpdir only costs speed
-}
-
 type Loader = () => Promise<{ command: Command }>;
 
 /** pgstow subcommands. `backup list|show|delete|keep` are routed in resolveCommand. */

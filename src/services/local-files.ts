@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Transform, type Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 
 function tempNameFor(target: string): string {
   return path.join(path.dirname(target), `.${path.basename(target)}.pgstow-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
@@ -25,12 +25,11 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileAtomic(target: string, source: Readable | Buffer,
   options: { fsync?: boolean; check?: (size: number) => void; stages?: ReadonlyArray<Duplex>; signal?: AbortSignal } = {}): Promise<number> {
   const tmp = tempNameFor(target);
-  let size = 0;
   try {
     const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
-    const count = new Transform({ transform(chunk: Buffer, _enc, done) { size += chunk.length; done(null, chunk); } });
     const input = Buffer.isBuffer(source) ? Readable.from([source]) : source;
-    await pipeline([input, ...(options.stages ?? []), count, out], options.signal ? { signal: options.signal } : {});
+    await pipeline([input, ...(options.stages ?? []), out], options.signal ? { signal: options.signal } : {});
+    const size = out.bytesWritten; // every byte written once the pipeline has finished (no counting stage per chunk)
     options.check?.(size); // throws to keep a bad file from ever appearing under its name
     if (options.fsync !== false) {
       const fh = await fsp.open(tmp, 'r+');

@@ -8,6 +8,7 @@
  * missing leaves a "not in archive" marker for that exact timeline+segment only (user-pain 16), honoured
  * once and only while fresh.
  */
+import { once } from 'node:events';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable, Transform, type Duplex } from 'node:stream';
@@ -155,12 +156,15 @@ async function download(deps: RestoreWalDeps, c: WalCandidate, dest: string, wal
   const check = new WalDownloadCheck(store.provider, c.key, wal, c.partial);
   const raw = await store.get(c.key, { onInfo: check.onInfo, ...(signal ? { signal } : {}) });
   let received = 0;
-  // Raw bytes (as stored: MD5) first, then the decoded bytes (as PostgreSQL gets them: the segment checks).
-  const rawTap = tap((b) => { received += b.length; check.raw(b); });
-  const decodedTap = tap((b) => { check.decoded(b); pacer?.note(b.length); });
   try {
     const { source, stages } = await decoder(raw, c);
-    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: [rawTap, ...stages, decodedTap], ...(signal ? { signal } : {}) });
+    // Raw bytes (as stored: MD5) first, then the decoded bytes (as PostgreSQL gets them: the segment checks);
+    // one tap for both when nothing decodes: each stage costs a call per ~16 KiB chunk (TLS record). Joining
+    // the chunks into larger ones first cost more memory (+17-25 MB RSS at 256 KiB-1 MiB) than it saved CPU.
+    const checks = stages.length === 0
+      ? [tap((b) => { received += b.length; check.raw(b); check.decoded(b); pacer?.note(b.length); })]
+      : [tap((b) => { received += b.length; check.raw(b); }), ...stages, tap((b) => { check.decoded(b); pacer?.note(b.length); })];
+    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: checks, ...(signal ? { signal } : {}) });
   } catch (err) {
     raw.destroy();
     // A codec refusing the bytes is damage (exit 128), unless the download itself broke off first.
@@ -195,15 +199,19 @@ function downloadError(store: ObjectStore, key: string, received: number, err: u
 async function decoder(raw: Readable, c: WalCandidate): Promise<{ source: Readable; stages: Duplex[] }> {
   const codec = c.suffix ? codecForSuffix(c.suffix) : undefined;
   if (codec) return { source: raw, stages: [codec.createDecompressor()] };
-  const it = raw[Symbol.asyncIterator]();
-  const first = await it.next();
-  const head = first.done ? Buffer.alloc(0) : Buffer.from(first.value as Buffer);
-  const rest = Readable.from((async function* () {
-    if (head.length) yield head;
-    for (;;) { const n = await it.next(); if (n.done) return; yield n.value as Buffer; }
-  })());
-  const sniffed = detectCodec(head);
-  return { source: rest, stages: sniffed ? [sniffed.createDecompressor()] : [] };
+  const sniffed = detectCodec(await peek(raw));
+  return { source: raw, stages: sniffed ? [sniffed.createDecompressor()] : [] };
+}
+
+/**
+ * The first bytes of `raw`, left in the stream (unshift): the object is then read as it comes, with no
+ * generator in between (an await per chunk).
+ */
+async function peek(raw: Readable): Promise<Buffer> {
+  const first = raw.read() as Buffer | null ?? (await once(raw, 'readable'), raw.read() as Buffer | null);
+  if (first === null) return Buffer.alloc(0); // 'readable' with nothing to read: the end of an empty object
+  raw.unshift(first);
+  return first;
 }
 
 /** Fetches the next `count` segments into the spool concurrently; returns the names now spooled. */
