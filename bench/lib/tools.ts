@@ -49,7 +49,8 @@ export const BACKUP_CODECS: Record<ToolName, readonly Codec[]> = {
   pgstow: ['none', 'gzip', 'bzip2', 'snappy', 'lz4', 'zstd'],
   'barman-cloud': ['none', 'gzip', 'bzip2'],
   pgbackrest: ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
-  'barman-cloud 3.19': ['none', 'gzip', 'bzip2', 'lz4', 'zstd'],
+  // Barman 3.19's barman-cloud-backup has -z, -j, --snappy and --lz4 (no zstd for base backups).
+  'barman-cloud 3.19': ['none', 'gzip', 'bzip2', 'snappy', 'lz4'],
   'wal-g': [],
 };
 

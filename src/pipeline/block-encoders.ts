@@ -7,7 +7,8 @@
  *          size of the whole. Python's tarfile reads only the first member of a multi-member gzip
  *          ("unexpected end of data", measured with Barman 3.4), so independent members would not do.
  *   bzip2  one stream: a bzip2 process per block, the block bits spliced together (bzip2-blocks.ts).
- *   snappy the framing format is already independent 64 KiB chunks: chunks compressed concurrently.
+ *   snappy the framing format is already independent 64 KiB chunks, compressed on the main thread (see
+ *          snappyEncoder: the async binding cost ~40 MiB of RSS, and snappy is faster than any upload).
  *   zstd   one frame per block; a sequence of frames is a valid zstd stream (the zstd program, pgstow).
  *          Barman 3.19 restores no .tar.zst at all (it skips the suffix), so no reader of ours needs one frame.
  *   lz4    one frame of independent blocks (python-lz4, hence Barman 3.19, reads only the first frame of a
@@ -169,8 +170,10 @@ function snappyEncoder(blockSize: number): BlockEncoder {
     async compress(block) {
       const chunks: Buffer[] = [];
       for (let off = 0; off < block.length; off += SNAPPY_CHUNK) chunks.push(block.subarray(off, off + SNAPPY_CHUNK));
-      // copyOutputData: napi-rs's external buffers left RSS far above what was live (measured).
-      const compressed = await Promise.all(chunks.map((c) => snappy.compress(c, { copyOutputData: true })));
+      // On the main thread: snappy's async calls (one thread-pool task per 64 KiB chunk) held a backup at a peak
+      // RSS of 166-172 MiB, synchronous ones at 128-133 MiB for the same CPU (142 MiB PGDATA, s3rver, measured);
+      // one core compresses snappy far faster than any store takes it.
+      const compressed = chunks.map((c) => snappy.compressSync(c));
       return Buffer.concat(chunks.flatMap((c, i) => snappyChunk(crc32c, c, compressed[i] as Buffer)));
     },
     append: (_b, c) => c,

@@ -184,23 +184,41 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
     deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
     try {
       const hash = plan.manifest ? createHash('sha256') : undefined;
-      const source = Readable.from(countBytes(parallelGet(store, f.key, {
+      const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); }), { objectMode: false });
-      let extracted: { members: number } | undefined;
-      await pipeline(source, createTarDecompressor(f.compression), async (tar: AsyncIterable<Buffer>) => {
-        extracted = await extractTar(tar, {
-          root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
-          ...(deps.signal ? { signal: deps.signal } : {}),
-        });
-      });
-      counts.members += extracted?.members ?? 0;
+      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
+      const extracted = await decompressAndExtract(chunks, f.compression, (tar) => extractTar(tar, {
+        root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
+        ...(deps.signal ? { signal: deps.signal } : {}),
+      }));
+      counts.members += extracted.members;
       if (hash) checkDigest(store, plan, f, hash.digest('hex'));
     } catch (err) {
       throw objectError(store, f, err);
     }
   });
   return counts;
+}
+
+/**
+ * The object's bytes through its decompressor into `extract`. Uncompressed, the downloaded chunks go to the
+ * extractor as they are: a stream between them only gathered them into new buffers (one more copy of every
+ * byte on the main thread); the download is closed however extraction ends.
+ */
+async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'],
+  extract: (tar: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
+  if (compression === 'none') {
+    try {
+      return await extract(chunks);
+    } finally {
+      await chunks.return(undefined);
+    }
+  }
+  let result: T | undefined;
+  await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
+    result = await extract(tar);
+  });
+  return result as T;
 }
 
 function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {

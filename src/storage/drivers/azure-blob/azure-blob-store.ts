@@ -155,9 +155,12 @@ export class AzureBlobStore implements ObjectStore {
           throw new StorageRequestError({ provider: this.provider, operation: 'put', key },
             `object ${key} needs more than ${AZURE_MAX_BLOCKS} blocks of ${blockSize} bytes: raise the block size or pass a size hint`);
         }
-        stage(chunk);
+        // The next block fills while `concurrency` are staging (concurrency + 1 blocks held, as the memory plan
+        // counts): reading it only once a slot was free left the connection idle meanwhile.
         while (inFlight.size >= concurrency && failure === undefined) await Promise.race(inFlight);
-        chunk = failure === undefined ? await next() : undefined;
+        if (failure !== undefined) break;
+        stage(chunk);
+        chunk = await next();
       }
       await Promise.all(inFlight);
       if (failure !== undefined) throw failure;

@@ -193,10 +193,12 @@ export class S3ObjectStore implements ObjectStore {
         if (failure !== undefined) throw failure;
       };
       for (const buf of head.splice(0)) startPart(buf);
+      // The next part fills while `partsInFlight` are on the wire (partsInFlight + 1 parts held, as the memory
+      // plan counts): filling only once a slot was free left the connection idle for that time.
       for (;;) {
-        await drainTo((options.partsInFlight ?? this.settings.uploadConcurrency) - 1);
         const next = await parts.next();
         if (next.done) break;
+        await drainTo((options.partsInFlight ?? this.settings.uploadConcurrency) - 1);
         startPart(next.value);
       }
       await drainTo(0);
