@@ -1,10 +1,15 @@
 /**
- * `npm run build && node dist/bench/plugin-memory.js [--calls 10000] [--segment-mb 1] [--db-mb 1024 (0: no backup)] [--sample-every 500]`
+ * `npm run build && node dist/bench/plugin-memory.js [--calls 10000] [--segment-mb 1] [--db-mb 1024 (0: no backup)] [--sample-every 500] [--no-restore] [--store moto|s3rver]`
  * The sidecar's memory as a long-lived process: its RSS sampled over N Archive calls (each a new segment
  * uploaded to s3rver; sampled and objects removed every --sample-every calls to bound the disk), then during a Backup of a database
- * of --db-mb. Flat memory means the RSS after 10,000 calls is where it was after the first thousand, and a
- * backup's peak does not grow with the database. Writes bench/results/plugin-memory-<time>.json and
- * plugin-memory-latest.md. A bench script, never a timed test.
+ * of --db-mb, then the recovery Job's sidecar (`pgstow plugin restore`) during RestoreJobHooks.Restore of that
+ * backup. Flat memory means the RSS after 10,000 calls is where it was after the first thousand, and a
+ * backup's peak does not grow with the database. RSS is split into RssAnon (the process's own memory: heap,
+ * buffers) and RssFile (pages of the node binary and libraries, shared and reclaimable). Writes
+ * bench/results/plugin-memory-<time>.json and plugin-memory-<segment-mb>mib-latest.md. A bench script, never a timed test.
+ * The store is moto by default: like AWS S3, MinIO and Ceph it enforces create-only writes (If-None-Match), so an
+ * Archive call is one PUT verified by its ETag. s3rver ignores the condition, so every Archive also reads the
+ * whole object back to verify it (archive-wal.ts): --store s3rver measures that path (TLS on, as in production).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { generateTls } from '../test/harness/ca.js';
 import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
 import { startS3rver } from '../test/harness/servers/s3rver.js';
+import { startMoto } from '../test/harness/servers/moto.js';
 import type { S3ServerInfo } from '../test/harness/test-env.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { backupObject, clusterJson } from '../test/plugin/cnpg-fixtures.js';
@@ -22,6 +28,8 @@ import { isCommonPrefix } from '../src/storage/object-store.js';
 import { syntheticSegment } from '../test/harness/wal-segments.js';
 import { createDataset } from './lib/dataset.js';
 import { rssMiB, startPluginWorld } from './plugin-archive.js';
+import { cnpgCall, startSidecar } from '../test/plugin/cnpg-harness.js';
+import { SIDECAR_MALLOC_ENV } from '../src/plugin/instance/memory.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const MiB = 1024 * 1024;
@@ -33,7 +41,22 @@ function option(name: string, def: number): number {
   return v === undefined ? def : Number(v);
 }
 
-interface Sample { calls: number; rssMiB: number; heapUsedMiB?: number; externalMiB?: number; arrayBuffersMiB?: number }
+/** VmRSS split into RssAnon and RssFile (MiB), from /proc/<pid>/status. */
+interface Rss { rss: number; anon: number; file: number }
+function rssSplit(pid: number): Rss {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+  return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
+}
+/** Peak RSS (and its split at that moment), sampled every 200 ms until stopped. */
+function peakSampler(pid: number): { stop(): Rss; readonly peak: Rss } {
+  let peak: Rss = rssSplit(pid);
+  const timer = setInterval(() => { try { const r = rssSplit(pid); if (r.rss > peak.rss) peak = r; } catch { /* exited */ } }, 200);
+  return { get peak() { return peak; }, stop() { clearInterval(timer); return peak; } };
+}
+const fmt = (r: Rss): string => `${r.rss.toFixed(1)} (anon ${r.anon.toFixed(1)}, file ${r.file.toFixed(1)})`;
+
+interface Sample { calls: number; rssMiB: number; anonMiB?: number; fileMiB?: number; heapUsedMiB?: number; externalMiB?: number; arrayBuffersMiB?: number }
 
 /** The sidecar's own view of its memory (its metrics). */
 async function memoryBreakdown(client: CnpgiClient, cluster: Buffer): Promise<{ heapUsedMiB: number; externalMiB: number; arrayBuffersMiB: number }> {
@@ -42,7 +65,7 @@ async function memoryBreakdown(client: CnpgiClient, cluster: Buffer): Promise<{ 
   return { heapUsedMiB: get('heap_used'), externalMiB: get('external'), arrayBuffersMiB: get('array_buffers') };
 }
 
-async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, calls: number, segmentBytes: number, every: number): Promise<{ samples: Sample[]; seconds: number; peak: number }> {
+async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, calls: number, segmentBytes: number, every: number): Promise<{ samples: Sample[]; seconds: number; peak: Rss; cpuMsPerCall: number }> {
   const client = await CnpgiClient.connect(`unix://${socket}`);
   const cleanup = (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-bench', endpointUrl: s3.endpoint,
     env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }, s3: { region: s3.region } })).store;
@@ -51,8 +74,8 @@ async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, ca
   const perLog = segmentsPerLog(segmentBytes);
   const samples: Sample[] = [];
   const t0 = Date.now();
-  let peak = 0;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(sidecarPid)); }, 200);
+  const cpu0 = cpuMs(sidecarPid);
+  const sampler = peakSampler(sidecarPid);
   try {
     for (let i = 1; i <= calls; i++) {
       const name = formatSegmentName(1, Math.floor(i / perLog), i % perLog);
@@ -63,34 +86,37 @@ async function archiveCalls(socket: string, s3: S3ServerInfo, pgdata: string, ca
       await client.call('WAL', 'Archive', { cluster_definition: cluster, source_file_name: file, parameters: {} });
       await fs.promises.rm(file);
       if (i % every === 0 || i === calls) {
-        samples.push({ calls: i, rssMiB: rssOf(socket), ...(await memoryBreakdown(client, cluster)) });
+        const r = rssSplit(sidecarPid);
+        samples.push({ calls: i, rssMiB: r.rss, anonMiB: r.anon, fileMiB: r.file, ...(await memoryBreakdown(client, cluster)) });
         const keys: string[] = [];
         for await (const e of cleanup.list('plugin-bench/memory/wals/')) if (!isCommonPrefix(e)) keys.push(e.key);
         if (keys.length) await cleanup.delete(keys);
         const last = samples.at(-1);
-        process.stdout.write(`  ${i} calls, sidecar RSS ${last?.rssMiB.toFixed(1)} MiB (heap ${last?.heapUsedMiB?.toFixed(1)}, external ${last?.externalMiB?.toFixed(1)}, array buffers ${last?.arrayBuffersMiB?.toFixed(1)})\n`);
+        process.stdout.write(`  ${i} calls, sidecar RSS ${fmt(r)} MiB (heap ${last?.heapUsedMiB?.toFixed(1)}, external ${last?.externalMiB?.toFixed(1)}, array buffers ${last?.arrayBuffersMiB?.toFixed(1)})\n`);
       }
     }
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     client.close();
     await cleanup.close();
   }
-  return { samples, seconds: (Date.now() - t0) / 1000, peak };
+  return { samples, seconds: (Date.now() - t0) / 1000, peak: sampler.peak, cpuMsPerCall: (cpuMs(sidecarPid) - cpu0) / calls };
 }
 
 let sidecarPid = 0;
-function rssOf(_socket: string): number {
-  return rssMiB(sidecarPid);
+
+/** utime + stime of a process (ms). Includes the sampling Metrics calls (one per --sample-every). */
+function cpuMs(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(f[11]) + Number(f[12])) * 10;
 }
 
 /** RSS before, peak (sampled every 200 ms) and after a Backup call of a database of dbMb. */
-async function backupPeak(pg: PostgresServer, socket: string, dbMb: number): Promise<{ before: number; peak: number; after: number; seconds: number; databaseBytes: number; backupId: string }> {
+async function backupPeak(pg: PostgresServer, socket: string, dbMb: number): Promise<{ before: Rss; peak: Rss; after: Rss; seconds: number; databaseBytes: number; backupId: string }> {
   console.log(`creating a ${dbMb} MiB database…`);
   const ds = await createDataset(pg, dbMb * MiB);
-  const before = rssMiB(sidecarPid);
-  let peak = before;
-  const sampler = setInterval(() => { peak = Math.max(peak, rssMiB(sidecarPid)); }, 200);
+  const before = rssSplit(sidecarPid);
+  const sampler = peakSampler(sidecarPid);
   const client = await CnpgiClient.connect(`unix://${socket}`);
   const t0 = Date.now();
   try {
@@ -98,11 +124,70 @@ async function backupPeak(pg: PostgresServer, socket: string, dbMb: number): Pro
       cluster_definition: clusterJson({ plugin: { barmanObjectName: 'bench-store', serverName: 'memory-backup' } }),
       backup_definition: Buffer.from(JSON.stringify(backupObject())), parameters: {},
     });
-    return { before, peak: Math.max(peak, rssMiB(sidecarPid)), after: rssMiB(sidecarPid), seconds: (Date.now() - t0) / 1000, databaseBytes: ds.databaseBytes, backupId: r.backup_id };
+    const result = { before, peak: sampler.stop(), after: rssSplit(sidecarPid), seconds: (Date.now() - t0) / 1000, databaseBytes: ds.databaseBytes, backupId: r.backup_id };
+    // The server archives nothing itself (archive_mode off): the backup's WAL goes through the sidecar, so the
+    // recovery Job below finds it (RestoreJobHooks.Restore checks that the backup's first WAL is restorable).
+    const walDir = path.join(pg.dataDir, 'pg_wal');
+    const wals = (await fs.promises.readdir(walDir)).filter((n) => /^[0-9A-F]{24}$/.test(n) && n >= r.begin_wal && n <= r.end_wal).sort();
+    const walCluster = clusterJson({ plugin: { barmanObjectName: 'bench-store', serverName: 'memory-backup' }, withoutTypeMeta: true });
+    for (const w of wals) await client.call('WAL', 'Archive', { cluster_definition: walCluster, source_file_name: path.join(walDir, w), parameters: {} });
+    return result;
   } finally {
-    clearInterval(sampler);
+    sampler.stop();
     client.close();
   }
+}
+
+/** The recovery Job's sidecar (`pgstow plugin restore`): RSS idle, peak and after RestoreJobHooks.Restore of that backup. */
+async function restoreJobPeak(tmp: string, kubeconfig: string, memorySettings: boolean): Promise<{ idle: Rss; peak: Rss; after: Rss; seconds: number; hwm: number }> {
+  const jobDir = path.join(tmp, 'job');
+  fs.mkdirSync(path.join(jobDir, 'data'), { recursive: true });
+  chownToPostgres(jobDir);
+  const job = await startSidecar({ mode: 'restore', pluginPath: path.join(jobDir, 'plugins'), logLevel: 'warning', env: {
+    KUBECONFIG: kubeconfig, NAMESPACE: 'default', CLUSTER_NAME: 'restored', POD_NAME: 'restored-1-full-recovery', PGDATA: path.join(jobDir, 'data', 'pgdata'),
+    SPOOL_DIRECTORY: path.join(jobDir, 'spool'), TMPDIR: jobDir, ...(memorySettings ? SIDECAR_MALLOC_ENV : {}),
+  } });
+  const pid = job.proc.pid as number;
+  try {
+    const idle = rssSplit(pid);
+    const sampler = peakSampler(pid);
+    const t0 = Date.now();
+    console.log('restore Job sidecar: RestoreJobHooks.Restore…');
+    await cnpgCall(job.socket, 'RestoreJobHooks', 'Restore', { check_empty_wal_archive: true, cluster_definition: clusterJson({
+      name: 'restored', currentPrimary: '', plugin: { barmanObjectName: 'bench-store' },
+      recovery: { source: 'origin', barmanObjectName: 'bench-store', serverName: 'memory-backup' },
+    }) }, { timeoutMs: 3_600_000 });
+    const peak = sampler.stop();
+    return { idle, peak, after: rssSplit(pid), seconds: (Date.now() - t0) / 1000, hwm: rssMiB(pid, 'VmHWM') };
+  } finally {
+    await job.stop();
+  }
+}
+
+function report(o: { idle: Rss; calls: number; segmentMb: number; every: number; a: Awaited<ReturnType<typeof archiveCalls>>;
+  b: Awaited<ReturnType<typeof backupPeak>> | undefined; r: Awaited<ReturnType<typeof restoreJobPeak>> | undefined; hwm: number; memorySettings: boolean; storeKind: string }): string {
+  const { a, b, r, calls, every } = o;
+  const lines = [`### CNPG-I plugin sidecar memory — ${new Date().toISOString().slice(0, 10)}`, ''];
+  lines.push(`RSS of the sidecar process (VmRSS = RssAnon + RssFile, MiB, from /proc/<pid>/status)${o.memorySettings ? ', with the image\'s memory settings' : ', WITHOUT the memory settings (--default-memory-settings)'}; store: ${o.storeKind === 's3rver' ? 's3rver over TLS (ignores create-only writes: every Archive reads its object back)' : 'moto (enforces create-only writes, as AWS S3 and MinIO do)'}. Idle after start: ${fmt(o.idle)}.`, '');
+  lines.push(`| Archive calls (${o.segmentMb} MiB segments, one at a time) | RSS | RssAnon | RssFile | V8 heap used | external (buffers) |`, '|---|---|---|---|---|---|');
+  for (const s of a.samples.filter((x, i) => i === 0 || x.calls % (every * 4) === 0 || x.calls === calls)) {
+    lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} | ${s.anonMiB?.toFixed(1)} | ${s.fileMiB?.toFixed(1)} | ${s.heapUsedMiB?.toFixed(1)} | ${s.externalMiB?.toFixed(1)} |`);
+  }
+  const first = a.samples[0]?.rssMiB ?? NaN;
+  const last = a.samples.at(-1)?.rssMiB ?? NaN;
+  lines.push('', `${calls} calls in ${a.seconds.toFixed(0)} s (${(a.seconds * 1000 / calls).toFixed(1)} ms/call, sidecar CPU ${a.cpuMsPerCall.toFixed(1)} ms/call); RSS after the first ${every}: ${first.toFixed(1)} MiB, after ${calls}: ${last.toFixed(1)} MiB (${(last - first >= 0 ? '+' : '')}${(last - first).toFixed(1)} MiB); peak while archiving (sampled every 200 ms): ${fmt(a.peak)}.`, '');
+  if (b) {
+    lines.push(`| backup of a ${(b.databaseBytes / MiB).toFixed(0)} MiB database (Backup call, no compression, default jobs) | RSS MiB |`, '|---|---|');
+    lines.push(`| before | ${fmt(b.before)} |`, `| peak during (sampled every 200 ms) | ${fmt(b.peak)} |`, `| after | ${fmt(b.after)} |`);
+    lines.push('', `Backup ${b.backupId}: ${b.seconds.toFixed(1)} s.`, '');
+  }
+  if (r) {
+    lines.push('| recovery Job sidecar (`pgstow plugin restore`), RestoreJobHooks.Restore of that backup | RSS MiB |', '|---|---|');
+    lines.push(`| idle after start | ${fmt(r.idle)} |`, `| peak during (sampled every 200 ms) | ${fmt(r.peak)} |`, `| after | ${fmt(r.after)} |`, `| VmHWM | ${r.hwm.toFixed(1)} |`);
+    lines.push('', `Restore: ${r.seconds.toFixed(1)} s.`, '');
+  }
+  lines.push(`VmHWM of the instance sidecar over the whole run: ${o.hwm.toFixed(1)} MiB. Goal: RSS ≤ 100 MiB while archiving; flat over calls; backup peak independent of database size.`, '');
+  return lines.join('\n');
 }
 
 async function main(): Promise<void> {
@@ -110,14 +195,16 @@ async function main(): Promise<void> {
   const segmentMb = option('--segment-mb', 1);
   const dbMb = option('--db-mb', 1024);
   const every = option('--sample-every', 500);
+  const memorySettings = !process.argv.includes('--default-memory-settings');
   const tmp = makeTempDir('plugin-memory');
   fs.chmodSync(tmp, 0o755);
-  const tls = generateTls(path.join(tmp, 'tls'));
-  const s3 = await startS3rver({ tmpDir: path.join(tmp, 's3'), tls });
-  const s3Info = s3.servers.s3rver as S3ServerInfo;
+  const storeKind = process.argv.includes('--store') ? process.argv[process.argv.indexOf('--store') + 1] : 'moto';
+  const serverOptions = { tmpDir: path.join(tmp, 's3'), tls: generateTls(path.join(tmp, 'tls')) };
+  const s3 = storeKind === 's3rver' ? await startS3rver(serverOptions) : await startMoto(serverOptions);
+  const s3Info = (storeKind === 's3rver' ? s3.servers.s3rver : s3.servers.moto) as S3ServerInfo;
   const pg = await startPostgres({ version: 15, label: 'plugin-memory', settings: { checkpoint_timeout: '30min', max_wal_size: '4GB', archive_mode: 'off' } });
   // --default-memory-settings: run the sidecar without the allocator/V8 settings the image sets (to compare).
-  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, !process.argv.includes('--default-memory-settings'))
+  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, memorySettings)
     .catch(async (err: unknown) => {
       // A sidecar that does not start must not leave the servers running.
       await pg.destroy();
@@ -125,35 +212,23 @@ async function main(): Promise<void> {
       throw err;
     });
   sidecarPid = world.sidecar.proc.pid as number;
-  const lines: string[] = [];
   try {
     const fakeWal = path.join(tmp, 'fake-pgdata');
     fs.mkdirSync(path.join(fakeWal, 'pg_wal'), { recursive: true });
     chownToPostgres(fakeWal);
-    const idle = rssMiB(sidecarPid);
-    console.log(`sidecar idle RSS ${idle.toFixed(1)} MiB; ${calls} Archive calls of ${segmentMb} MiB segments…`);
+    const idle = rssSplit(sidecarPid);
+    console.log(`sidecar idle RSS ${fmt(idle)} MiB; ${calls} Archive calls of ${segmentMb} MiB segments…`);
     const a = await archiveCalls(world.sidecar.socket, s3Info, fakeWal, calls, segmentMb * MiB, every);
     const b = dbMb > 0 ? await backupPeak(pg, world.sidecar.socket, dbMb) : undefined;
-    lines.push(`### CNPG-I plugin sidecar memory — ${new Date().toISOString().slice(0, 10)}`, '');
-    lines.push(`RSS of the sidecar process (VmRSS, sampled). Idle after start: ${idle.toFixed(1)} MiB.`, '');
-    lines.push(`| Archive calls (${segmentMb} MiB segments, one at a time) | sidecar RSS MiB | V8 heap used | external (buffers) |`, '|---|---|---|---|');
-    for (const s of a.samples.filter((x, i) => i === 0 || x.calls % (every * 4) === 0 || x.calls === calls)) lines.push(`| ${s.calls} | ${s.rssMiB.toFixed(1)} | ${s.heapUsedMiB?.toFixed(1)} | ${s.externalMiB?.toFixed(1)} |`);
-    const first = a.samples[0]?.rssMiB ?? NaN;
-    const last = a.samples.at(-1)?.rssMiB ?? NaN;
-    lines.push('', `${calls} calls in ${a.seconds.toFixed(0)} s (${(a.seconds * 1000 / calls).toFixed(1)} ms/call); RSS after the first ${every}: ${first.toFixed(1)} MiB, after ${calls}: ${last.toFixed(1)} MiB (${(last - first >= 0 ? '+' : '')}${(last - first).toFixed(1)} MiB); peak while archiving (sampled every 200 ms): ${a.peak.toFixed(1)} MiB.`, '');
-    if (b) {
-      lines.push(`| backup of a ${(b.databaseBytes / MiB).toFixed(0)} MiB database (Backup call, no compression, default jobs) | MiB |`, '|---|---|');
-      lines.push(`| RSS before | ${b.before.toFixed(1)} |`, `| peak RSS during (sampled every 200 ms) | ${b.peak.toFixed(1)} |`, `| RSS after | ${b.after.toFixed(1)} |`);
-      lines.push('', `Backup ${b.backupId}: ${b.seconds.toFixed(1)} s.`);
-    }
-    lines.push(`VmHWM of the whole run: ${rssMiB(sidecarPid, 'VmHWM').toFixed(1)} MiB. Goal: RSS ≤ 100 MiB while archiving; flat over calls; backup peak independent of database size.`, '');
-    const md = lines.join('\n');
+    const r = b && !process.argv.includes('--no-restore') ? await restoreJobPeak(tmp, world.api.kubeconfig, memorySettings) : undefined;
+    const hwm = rssMiB(sidecarPid, 'VmHWM');
+    const md = report({ idle, calls, segmentMb, every, a, b, r, hwm, memorySettings, storeKind: String(storeKind) });
     console.log(md);
     const dir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(dir, { recursive: true });
     const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-    fs.writeFileSync(path.join(dir, `plugin-memory-${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), calls, segmentMb, dbMb, idle, samples: a.samples, archiveSeconds: a.seconds, archivePeak: a.peak, backup: b, hwm: rssMiB(sidecarPid, 'VmHWM') }, null, 2));
-    fs.writeFileSync(path.join(dir, `plugin-memory-${segmentMb}mib-latest.md`), md);
+    fs.writeFileSync(path.join(dir, `plugin-memory-${stamp}.json`), JSON.stringify({ date: new Date().toISOString(), store: storeKind, calls, segmentMb, dbMb, memorySettings, idle, samples: a.samples, archiveSeconds: a.seconds, archivePeak: a.peak, archiveCpuMsPerCall: a.cpuMsPerCall, backup: b, restoreJob: r, hwm }, null, 2));
+    fs.writeFileSync(path.join(dir, `plugin-memory-${segmentMb}mib${storeKind === 's3rver' ? '-s3rver' : ''}-latest.md`), md);
   } finally {
     await world.close();
     await pg.destroy();

@@ -14,6 +14,7 @@ import * as path from 'node:path';
 import { ConfigError, ExitCode, OperationError, PgstowError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { SecretKeySelector } from './schema.js';
+import { loadKubeClient, type KubeModule } from './kube-client.js';
 
 export interface SecretManifest {
   name: string;
@@ -106,7 +107,6 @@ export async function findKubeconfigAsync(env: Readonly<Record<string, string | 
 
 const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-type KubeModule = typeof import('@kubernetes/client-node');
 type CoreV1 = InstanceType<KubeModule['CoreV1Api']>;
 
 /** Source 3: the live Kubernetes API. Each lookup is one GET; the watcher decides how often to look again. */
@@ -127,7 +127,7 @@ export class KubernetesSecretSource implements SecretSource {
 
   private client(): Promise<{ core: CoreV1; server: string; namespace: string | undefined }> {
     this.api ??= (async () => {
-      const k8s = await import('@kubernetes/client-node');
+      const k8s = await loadKubeClient();
       const kc = new k8s.KubeConfig();
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
       let namespace: string | undefined;

@@ -8,6 +8,7 @@
 import { ExitCode, OperationError, PgstowError } from '../../errors.js';
 import { findKubeconfigAsync, KubernetesSecretSource, type LookupResult, type SecretSource } from '../../config/secrets.js';
 import { PluginConfigError } from '../plugin-errors.js';
+import { loadKubeClient, type KubeModule } from '../../config/kube-client.js';
 
 export const OBJECT_STORE_GROUP = 'barmancloud.cnpg.io';
 export const OBJECT_STORE_VERSION = 'v1';
@@ -16,7 +17,6 @@ export const DEFAULT_TTL_MS = 10_000;
 
 export type KubeObject = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
-type KubeModule = typeof import('@kubernetes/client-node');
 type CustomApi = InstanceType<KubeModule['CustomObjectsApi']>;
 
 export interface KubeApiOptions {
@@ -147,7 +147,7 @@ export class KubeApi {
 
   private client(): Promise<{ custom: CustomApi; server: string }> {
     this.api ??= (async () => {
-      const k8s = await import('@kubernetes/client-node');
+      const k8s = await loadKubeClient();
       const kc = new k8s.KubeConfig();
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
       if (where?.kind === 'file') kc.loadFromFile(where.file);
