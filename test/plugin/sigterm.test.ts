@@ -65,3 +65,15 @@ test('SIGTERM during Archive: the call in flight completes (stored and verified)
     await sidecar.stop();
   }
 });
+
+test('a PGSTOW_MAX_MEMORY that is not a quantity: the sidecar does not start, and says which variable is wrong', async (t) => {
+  const env = await pluginEnv(t, 'bad-memory');
+  if (!env) return;
+  t.after(() => env.close());
+  const started = startSidecar({ mode: 'instance', pluginPath: env.pluginPath, env: env.sidecarEnv({ PGSTOW_MAX_MEMORY: 'lots' }), logLevel: 'info' });
+  await assert.rejects(started, (err: Error) => {
+    assert.match(err.message, /the sidecar exited with [1-9]/);
+    assert.match(err.message, /PGSTOW_MAX_MEMORY: invalid memory size "lots"/);
+    return true;
+  });
+});

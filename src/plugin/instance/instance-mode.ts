@@ -21,6 +21,7 @@ import { backupService } from './backup-service.js';
 import { metricsService } from './metrics-service.js';
 import { startMaintenanceLoop } from './maintenance.js';
 import { missingMemorySettings } from './memory.js';
+import { errorMessage } from '../../errors.js';
 
 /** Kubernetes reads are cached this long, and engines re-check their settings as often: rotation ≤ 10 s. */
 const REFRESH_MS = 5_000;
@@ -39,19 +40,42 @@ export function createRuntime(ctx: PluginModeContext, secrets: SecretRegistry, l
   const env = ctx.cli.env;
   const kube = new KubeApi({ env, ttlMs: REFRESH_MS });
   // One memory budget for the sidecar (PGSTOW_MAX_MEMORY, default 100 MiB), paced for the life of the process.
-  const { budget: memory } = pacedBudget(memoryBudget(env.PGSTOW_MAX_MEMORY ? parseMemorySize(env.PGSTOW_MAX_MEMORY) : undefined));
+  const { budget: memory } = pacedBudget(memoryBudget(sidecarMemorySetting(env.PGSTOW_MAX_MEMORY)));
   const registry = new EngineRegistry({ kube, env, log, secrets, refreshMs: REFRESH_MS, memory });
   const statusInterval = Number(env.PGSTOW_STATUS_INTERVAL_SECONDS ?? 30) * 1000;
   return { kube, registry, telemetry: new Telemetry(), status: new StatusReporter(kube, log, statusInterval), secrets };
 }
 
-export async function run(ctx: PluginModeContext): Promise<number> {
+/** PGSTOW_MAX_MEMORY of the pod, in bytes; a value that is not a quantity fails start-up naming the variable. */
+function sidecarMemorySetting(value: string | undefined): number | undefined {
+  if (!value) return undefined;
+  try {
+    return parseMemorySize(value);
+  } catch (err) {
+    throw new RangeError(`PGSTOW_MAX_MEMORY: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+/** What both plugin modes start with: the pod's secrets registered for redaction, the JSON logger, the runtime. */
+export function startRuntime(ctx: PluginModeContext) {
   const { settings } = ctx;
   const secrets = new SecretRegistry();
   secrets.add(secretsFromEnv(ctx.cli.env));
   const log = createJsonLogger({ stream: ctx.cli.stdout, level: settings.logLevel, secrets });
   const rt = createRuntime(ctx, secrets, log);
   const deps = { pluginName: settings.pluginName, pod: settings.pod, registry: rt.registry, telemetry: rt.telemetry, status: rt.status, log };
+  return { secrets, log, rt, deps };
+}
+
+/** Pending status is written, then every engine closes. */
+export async function closeRuntime(rt: InstanceRuntime): Promise<void> {
+  await rt.status.close();
+  await rt.registry.close();
+}
+
+export async function run(ctx: PluginModeContext): Promise<number> {
+  const { settings } = ctx;
+  const { secrets, log, rt, deps } = startRuntime(ctx);
   const services: ServedService[] = [
     walService(deps),
     backupService(deps),
@@ -68,8 +92,7 @@ export async function run(ctx: PluginModeContext): Promise<number> {
   log.info('stopping: no new calls; waiting for calls in flight', { calls: server.activeCalls });
   stopBackground.abort(new Error('the plugin is shutting down'));
   await Promise.all([server.shutdown(GRACE_MS), background]);
-  await rt.status.close();
-  await rt.registry.close();
+  await closeRuntime(rt);
   log.info('stopped');
   return 0;
 }
