@@ -80,7 +80,7 @@ export class GcPacer implements BytePacer {
     // every 8 young ones cost a restore ~10 % of its time for ~7 MB less RSS, measured.)
     const now = external();
     if (now < this.floor) this.floor = now;
-    else if (now > this.floor + 2 * this.slack && Date.now() - this.lastMajor >= 500) {
+    else if (now > this.floor + 4 * this.slack && Date.now() - this.lastMajor >= 1000) {
       gc({ type: 'major' });
       this.stats.major++;
       this.lastMajor = Date.now();
