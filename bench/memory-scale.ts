@@ -1,11 +1,12 @@
 /**
  * Memory as a budget, measured: peak RSS of `pgstow backup` and `pgstow restore` at the default budget
- * (100 MiB) for growing databases (flat, not growing with the data), and the RSS of ONE process that
- * archives 10 000 WAL segments through the archive service (no growth per call). PostgreSQL 15 with 1 MiB
- * WAL segments makes the 10 000 real segments quickly; objects are deleted as the run goes, so the store
- * server's disk stays small.
- *   npm run build && node dist/bench/memory-scale.js [--sizes 100,500,1000,5000] [--codec gzip] [--wal-calls 10000] [--only db,wal]
- * Prints a markdown table and writes bench/results/memory-<timestamp>.json.
+ * (100 MiB) for growing databases (flat, not growing with the data) and each codec, split at its peak into
+ * anonymous memory and file-backed pages (/proc/<pid>/status, sampled every 50 ms), and the RSS of ONE
+ * process that archives 10 000 WAL segments through the archive service (no growth per call). PostgreSQL 15
+ * with 1 MiB WAL segments makes the 10 000 real segments quickly; objects are deleted as the run goes, so the
+ * store server's disk stays small.
+ *   npm run build && node dist/bench/memory-scale.js [--sizes 100,1000,5000] [--codecs none,gzip,lz4,zstd] [--wal-calls 10000] [--only db,wal]
+ * Prints markdown tables, writes bench/results/memory-<timestamp>.json and bench/results/memory-latest.md.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -14,8 +15,12 @@ import { startPostgres, type PostgresServer } from '../test/harness/postgres.js'
 import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { createDataset } from './lib/dataset.js';
-import { restoreBackup, takeBackup, type Codec, type StoreEndpoint } from './lib/tools.js';
+import { codecFlag, type Codec, type StoreEndpoint } from './lib/tools.js';
+import { timed, type RunResult } from './lib/measure.js';
+import { readMemorySplit, samplePeak, type MemorySplit } from './lib/proc-memory.js';
+import { binPath } from '../test/harness/cli.js';
 import { composeStore } from '../src/app/compose.js';
+import { isCommonPrefix } from '../src/storage/object-store.js';
 import { BarmanLayout } from '../src/repository/barman-layout.js';
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
 import { archiveWal } from '../src/services/archive-wal.js';
@@ -31,28 +36,59 @@ function arg(name: string, fallback: string): string {
   return i > 0 ? (process.argv[i + 1] ?? fallback) : fallback;
 }
 
-const sizes = arg('sizes', '100,500,1000,5000').split(',').map(Number);
-const codec = arg('codec', 'gzip') as Codec;
+const sizes = arg('sizes', '100,1000,5000').split(',').map(Number);
+const codecs = arg('codecs', arg('codec', 'none,gzip,lz4,zstd')).split(',') as Codec[];
+const codec: Codec = codecs.includes('gzip') ? 'gzip' : (codecs[0] as Codec); // the WAL phase's
 const walCalls = Number(arg('wal-calls', '10000'));
 const only = new Set(arg('only', 'db,wal').split(','));
 
-interface DbRow { dbMb: number; backupRssMb: number; restoreRssMb: number; backupS: number; restoreS: number }
-interface WalPoint { calls: number; rssMb: number; heapMb: number; externalMb: number }
+interface Phase { rssMb: number; anonMb: number; fileMb: number; cpuS: number; wallS: number }
+interface DbRow { dbMb: number; codec: Codec; backup: Phase; restore: Phase }
+interface WalPoint { calls: number; rssMb: number; anonMb: number; fileMb: number; heapMb: number; externalMb: number }
 
-async function dbSizes(store: StoreEndpoint): Promise<DbRow[]> {
+/** One pgstow command under GNU time, its memory split sampled at its peak. */
+async function measured(args: string[], env: Record<string, string>): Promise<Phase> {
+  let sampler: { stop: () => MemorySplit | undefined } | undefined;
+  let r: RunResult;
+  try {
+    r = await timed(process.execPath, [binPath('pgstow'), ...args], { env, onSpawn: (pid) => { sampler = samplePeak(pid); } });
+  } finally {
+    sampler?.stop();
+  }
+  const split = sampler?.stop();
+  return { rssMb: r.maxRssKb / 1024, anonMb: split?.anonMb ?? NaN, fileMb: split?.fileMb ?? NaN, cpuS: r.cpuSeconds, wallS: r.wallSeconds };
+}
+
+/** Removes a server's objects once measured: the shared machine's disk has no room for every codec's backup. */
+async function removeServer(description: EnvStoreDescription, prefix: string): Promise<void> {
+  const opened = await composeStore(await storeOptionsFromEnv(description));
+  try {
+    const keys: string[] = [];
+    for await (const e of opened.store.list(prefix)) if (!isCommonPrefix(e)) keys.push(e.key);
+    if (keys.length) await opened.store.delete(keys);
+  } finally {
+    await opened.store.close();
+  }
+}
+
+async function dbSizes(store: StoreEndpoint, description: EnvStoreDescription): Promise<DbRow[]> {
   const out: DbRow[] = [];
   for (const mb of sizes) {
     const pg = await startPostgres({ version: 15, settings: { max_wal_size: '8GB', checkpoint_timeout: '30min', archive_mode: 'off', wal_level: 'replica' } });
     try {
       const ds = await createDataset(pg, mb * MiB);
-      const server = `mem-${mb}`;
-      const b = await takeBackup('pgstow', codec, store, server, { port: pg.port, dataDir: pg.dataDir, socketDir: pg.socketDir });
-      const dest = path.join(makeTempDir('mem-restore'), 'data');
-      const r = await restoreBackup('pgstow', store, server, 'latest', dest);
-      removeDir(path.dirname(dest));
-      const row = { dbMb: ds.databaseBytes / 1e6, backupRssMb: b.maxRssKb / 1024, restoreRssMb: r.maxRssKb / 1024, backupS: b.wallSeconds, restoreS: r.wallSeconds };
-      console.log(`database ${row.dbMb.toFixed(0)} MB: backup peak RSS ${row.backupRssMb.toFixed(0)} MB (${row.backupS.toFixed(0)} s), restore ${row.restoreRssMb.toFixed(0)} MB (${row.restoreS.toFixed(0)} s)`);
-      out.push(row);
+      const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
+      for (const c of codecs) {
+        const server = `mem-${mb}-${c}`;
+        const backup = await measured(['backup', '--immediate-checkpoint', ...codecFlag('pgstow', c), ...store.args, store.url, server], { ...store.env, ...pgEnv });
+        const dest = path.join(makeTempDir('mem-restore'), 'data');
+        const restore = await measured(['restore', ...store.args, store.url, server, 'latest', dest], store.env);
+        removeDir(path.dirname(dest));
+        await removeServer(description, `mem/${server}/`);
+        const row = { dbMb: ds.databaseBytes / 1e6, codec: c, backup, restore };
+        console.log(`database ${row.dbMb.toFixed(0)} MB, ${c}: backup peak RSS ${backup.rssMb.toFixed(0)} MB (${backup.wallS.toFixed(0)} s), restore ${restore.rssMb.toFixed(0)} MB (${restore.wallS.toFixed(0)} s)`);
+        out.push(row);
+      }
     } finally {
       await pg.destroy();
     }
@@ -66,7 +102,7 @@ async function walInOneProcess(description: EnvStoreDescription): Promise<WalPoi
   chownToPostgres(stash);
   const pg: PostgresServer = await startPostgres({
     version: 15, initdbArgs: ['--wal-segsize=1'],
-    settings: { archive_mode: 'on', archive_command: `cp %p ${stash}/%f`, wal_level: 'replica', max_wal_size: '64MB' },
+    settings: { archive_mode: 'on', archive_command: `cp %p ${stash}/%f.part && mv ${stash}/%f.part ${stash}/%f`, wal_level: 'replica', max_wal_size: '64MB' },
   });
   const opened = await composeStore(await storeOptionsFromEnv(description));
   const composed = { store: opened.store, layout: new BarmanLayout(opened.destination.prefix, 'mem-wal') };
@@ -75,7 +111,8 @@ async function walInOneProcess(description: EnvStoreDescription): Promise<WalPoi
   const points: WalPoint[] = [];
   const sample = (calls: number): void => {
     const m = process.memoryUsage();
-    points.push({ calls, rssMb: m.rss / MiB, heapMb: m.heapUsed / MiB, externalMb: m.external / MiB });
+    const split = readMemorySplit('self');
+    points.push({ calls, rssMb: m.rss / MiB, anonMb: split?.anonMb ?? NaN, fileMb: split?.fileMb ?? NaN, heapMb: m.heapUsed / MiB, externalMb: m.external / MiB });
   };
   try {
     await pg.query('create table t (i int, s text)');
@@ -117,32 +154,37 @@ const store: StoreEndpoint = {
 };
 let db: DbRow[] = [];
 let wal: WalPoint[] = [];
+const description = (prefix: string): EnvStoreDescription => ({
+  provider: 'aws-s3', destinationUrl: `s3://pgstow-test/${prefix}`, endpointUrl: s3.info.endpoint, s3: {},
+  env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
+});
 try {
-  if (only.has('db')) db = await dbSizes(store);
-  if (only.has('wal')) {
-    wal = await walInOneProcess({
-      provider: 'aws-s3', destinationUrl: 's3://pgstow-test/mem-wal', endpointUrl: s3.info.endpoint, s3: {},
-      env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
-    });
-  }
+  if (only.has('db')) db = await dbSizes(store, description('mem'));
+  if (only.has('wal')) wal = await walInOneProcess(description('mem-wal'));
 } finally {
   await s3.stop();
   removeDir(dir);
 }
 
+const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
 const lines = [`## pgstow memory at the default budget (100 MiB) — ${new Date().toISOString().slice(0, 10)}`, ''];
 if (db.length) {
-  lines.push(`### Peak RSS by database size (${codec}, one process per command, s3rver)`, '', '| database MB | backup peak RSS MB | restore peak RSS MB | backup s | restore s |', '|---|---|---|---|---|');
-  for (const r of db) lines.push(`| ${r.dbMb.toFixed(0)} | ${r.backupRssMb.toFixed(0)} | ${r.restoreRssMb.toFixed(0)} | ${r.backupS.toFixed(0)} | ${r.restoreS.toFixed(0)} |`);
+  lines.push('### Peak RSS per phase by database size and codec (one process per command, s3rver)', '',
+    'RSS = GNU time\'s maximum; anon / file = anonymous and file-backed MB in the sample of highest RSS (/proc/<pid>/status every 50 ms).', '',
+    '| database MB | codec | backup peak RSS MB | anon / file | restore peak RSS MB | anon / file | backup CPU s | restore CPU s |', '|---|---|---|---|---|---|---|---|');
+  for (const r of db) {
+    lines.push(`| ${r.dbMb.toFixed(0)} | ${r.codec} | ${f0(r.backup.rssMb)} | ${f0(r.backup.anonMb)} / ${f0(r.backup.fileMb)} | ${f0(r.restore.rssMb)} | ${f0(r.restore.anonMb)} / ${f0(r.restore.fileMb)} | ${r.backup.cpuS.toFixed(1)} | ${r.restore.cpuS.toFixed(1)} |`);
+  }
   lines.push('');
 }
 if (wal.length) {
-  lines.push(`### One process archiving ${walCalls} WAL segments (1 MiB, ${codec}), RSS every 500 calls`, '', '| calls | RSS MB | heap used MB | external MB |', '|---|---|---|---|');
-  for (const p of wal) lines.push(`| ${p.calls} | ${p.rssMb.toFixed(0)} | ${p.heapMb.toFixed(1)} | ${p.externalMb.toFixed(1)} |`);
+  lines.push(`### One process archiving ${walCalls} WAL segments (1 MiB, ${codec}), RSS every 500 calls`, '', '| calls | RSS MB | anon / file MB | heap used MB | external MB |', '|---|---|---|---|---|');
+  for (const p of wal) lines.push(`| ${p.calls} | ${f0(p.rssMb)} | ${f0(p.anonMb)} / ${f0(p.fileMb)} | ${p.heapMb.toFixed(1)} | ${p.externalMb.toFixed(1)} |`);
   lines.push('');
 }
 const report = lines.join('\n');
 console.log(report);
 const results = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(results, { recursive: true });
-fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codec, db, wal }, null, 2));
+fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codecs, walCodec: codec, db, wal }, null, 2));
+fs.writeFileSync(path.join(results, 'memory-latest.md'), report);

@@ -5,8 +5,8 @@
  *
  *   data       = max(MIN_DATA, maxMemory − RUNTIME_RESERVE)      what the operation may add to the runtime
  *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
- *   buffers    = data − 3 × pacing                               live buffers (freed ones wait for the next
- *                                                                collection, ~3 copies of each byte moved)
+ *   buffers    = data − 2 × pacing                               live buffers (freed ones wait for the next
+ *                                                                collection: ~2 pacing steps of garbage)
  *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
  *   WAL        files in memory at once: buffers / (2 × segment size), at least 1
@@ -18,11 +18,13 @@ import type { BytePacer } from './gc-pacer.js';
 export const MiB = 1024 * 1024;
 export const DEFAULT_MAX_MEMORY = 100 * MiB;
 /**
- * RSS of a pgstow process before any data moves: Node 24 (43 MB, 28 MB of it the node binary's pages), the
- * bundled cloud SDK, pgstow's modules, V8's heap at rest. Measured (issue 15): 80 MB for a restore on S3 up to
- * its first download, 79 MB for a wal-restore that finds nothing.
+ * RSS of a pgstow process before any data moves, and what does not scale with the budget (measured for issue
+ * 15, /proc/<pid>/status and smaps, Node 24, S3): 52 MB of file-backed pages (the node binary's code and
+ * read-only data that http, TLS, zlib, crypto and V8's optimizing compilers touch; bare node touches 36), V8's
+ * heap 19-21 MB (pgstow, the bundled SDK), malloc'd and thread memory ~12 MB, the streams' own 256 KiB queues.
+ * A restore on S3 is at 83-86 MB when its first download starts.
  */
-export const RUNTIME_RESERVE = 76 * MiB;
+export const RUNTIME_RESERVE = 84 * MiB;
 /** The least the operation gets, however small the budget (one S3 part in flight and one filling). */
 export const MIN_DATA = 16 * MiB;
 const MAX_PART = 64 * MiB;
@@ -41,7 +43,7 @@ export function memoryBudget(maxBytes: number = DEFAULT_MAX_MEMORY): MemoryBudge
   if (!Number.isFinite(maxBytes) || maxBytes <= 0) throw new RangeError(`memory budget must be a positive number of bytes, not ${maxBytes}`);
   const data = Math.max(MIN_DATA, maxBytes - RUNTIME_RESERVE);
   const pacing = Math.min(16 * MiB, Math.max(2 * MiB, Math.floor(data / 8)));
-  return { maxBytes, buffers: Math.max(8 * MiB, data - 3 * pacing), pacing };
+  return { maxBytes, buffers: Math.max(8 * MiB, data - 2 * pacing), pacing };
 }
 
 export interface BackupMemoryInput {
@@ -71,9 +73,9 @@ export interface BackupMemoryPlan {
 
 export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): BackupMemoryPlan {
   const jobs = Math.max(1, Math.floor(input.jobs));
-  // 1 MiB compression blocks, smaller when they would take more than a quarter of the buffers.
+  // 1 MiB compression blocks, smaller when they would take more than an eighth of the buffers.
   let block = MiB;
-  while (block > 128 * 1024 && 2 * (jobs + 1) * block > budget.buffers / 4) block /= 2;
+  while (block > 128 * 1024 && 2 * (jobs + 1) * block > budget.buffers / 8) block /= 2;
   const compression = input.compressed ? 2 * (jobs + 1) * block : 0;
   const partFloor = Math.max(input.minPart, roundUpMiB(Math.ceil(input.volumeSizeHint / input.maxParts)));
   const perArchiveLeast = compression + 2 * partFloor;

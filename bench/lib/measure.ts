@@ -19,6 +19,8 @@ export interface RunOptions {
   /** Run as this OS user (via runuser) — PostgreSQL tools refuse root. */
   asUser?: string;
   timeoutMs?: number;
+  /** Called with the pid of the process started (GNU time, whose child is the command). */
+  onSpawn?: (pid: number) => void;
 }
 
 const TIME = '/usr/bin/time';
@@ -32,6 +34,7 @@ export async function timed(cmd: string, args: readonly string[], options: RunOp
   for (const [k, v] of Object.entries({ ...process.env, ...options.env })) if (v !== undefined) env[k] = v;
   const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), { env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (child.pid !== undefined) options.onSpawn?.(child.pid);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });

@@ -11,7 +11,7 @@ import { encodeHeader, endOfArchive, padding, type TarHeader } from './tar-heade
 import type { VolumeResult, VolumeSink } from './volume-sink.js';
 import type { WalkEntry } from './pgdata-walker.js';
 
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 256 * 1024;
 
 export interface ArchiveVolume extends VolumeResult {
   volume: number;

@@ -35,7 +35,7 @@ class Meter extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
   constructor(private readonly limiter: BandwidthLimiter | undefined, private readonly onStored?: (bytes: number) => void) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -57,7 +57,7 @@ export interface VolumeSinkOptions {
 }
 
 export class VolumeSink {
-  private readonly input = new PassThrough({ highWaterMark: 1024 * 1024 });
+  private readonly input = new PassThrough({ highWaterMark: 256 * 1024 });
   private readonly meter: Meter;
   private readonly done: Promise<void>;
   private failure: unknown;

@@ -8,10 +8,10 @@ const GiB = 1024 * MiB;
 const s3 = { minPart: minPartSizeFor('s3'), maxParts: 10_000 };
 
 describe('memory budget', () => {
-  it('the default budget is 100 MiB: what is left after the runtime holds live buffers and garbage of three pacing steps', () => {
+  it('the default budget is 100 MiB: what is left after the runtime holds live buffers and garbage of two pacing steps', () => {
     const b = memoryBudget();
     assert.equal(b.maxBytes, DEFAULT_MAX_MEMORY);
-    assert.equal(b.buffers + 3 * b.pacing, DEFAULT_MAX_MEMORY - RUNTIME_RESERVE);
+    assert.equal(b.buffers + 2 * b.pacing, DEFAULT_MAX_MEMORY - RUNTIME_RESERVE);
     assert.ok(b.pacing >= 2 * MiB && b.pacing <= b.buffers);
   });
 

@@ -14,7 +14,7 @@ import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
 import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError } from './errors.js';
@@ -109,7 +109,8 @@ export class AzureBlobStore implements ObjectStore {
     // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
     const known = options.contentLength;
     const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known, options.partSize);
-    const chunks = chunker(source, blockSize);
+    const spare = new PartRecycler();
+    const chunks = chunker(source, blockSize, spare);
     const next = async (): Promise<Buffer | undefined> => {
       try {
         const r = await chunks.next();
@@ -141,7 +142,7 @@ export class AzureBlobStore implements ObjectStore {
       ids.push(id);
       size += data.length;
       const p: Promise<void> = blob.stageBlock(id, data, data.length, stageOptions)
-        .then(() => undefined, (err: unknown) => { failure ??= err; })
+        .then(() => { spare.give(data); }, (err: unknown) => { failure ??= err; })
         .finally(() => inFlight.delete(p));
       inFlight.add(p);
     };
@@ -363,6 +364,6 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 /** Re-cuts a stream into buffers of exactly `size` bytes (the last may be shorter; none if empty). */
-function chunker(source: Readable, size: number): AsyncGenerator<Buffer> {
-  return fixedSizeParts(source, size);
+function chunker(source: Readable, size: number, spare: PartRecycler): AsyncGenerator<Buffer> {
+  return fixedSizeParts(source, size, undefined, spare);
 }

@@ -11,7 +11,7 @@ import {
   type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
 import {
   AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
@@ -151,7 +151,8 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   private async putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {
-    const parts = readParts(stream, partSize)[Symbol.asyncIterator]();
+    const spare = new PartRecycler();
+    const parts = readParts(stream, partSize, spare)[Symbol.asyncIterator]();
     let uploadId: string | undefined;
     const abort = new AbortController();
     const onOuterAbort = (): void => abort.abort(options.signal?.reason);
@@ -184,7 +185,7 @@ export class S3ObjectStore implements ObjectStore {
         size += buf.length;
         const p: Promise<void> = this.send<{ ETag?: string }>('put', key, new UploadPartCommand({
           Bucket: this.settings.bucket, Key: key, UploadId: id, PartNumber: n, Body: buf, ContentLength: buf.length,
-        }), abort.signal).then((r) => { completed.push({ PartNumber: n, ...(r.ETag ? { ETag: r.ETag } : {}) }); },
+        }), abort.signal).then((r) => { completed.push({ PartNumber: n, ...(r.ETag ? { ETag: r.ETag } : {}) }); spare.give(buf); },
           (err: unknown) => { failure ??= err; abort.abort(); }).finally(() => { inFlight.delete(p); });
         inFlight.add(p);
       };
@@ -472,8 +473,8 @@ async function pullInto(parts: AsyncIterator<Buffer>, into: Buffer[]): Promise<v
 }
 
 /** Splits a stream into Buffers of exactly `size` bytes (the last one shorter, possibly none). */
-function readParts(stream: Readable, size: number): AsyncGenerator<Buffer> {
-  return fixedSizeParts(stream, size, (err) => new SourceError(err));
+function readParts(stream: Readable, size: number, spare: PartRecycler): AsyncGenerator<Buffer> {
+  return fixedSizeParts(stream, size, (err) => new SourceError(err), spare);
 }
 
 /** Content-MD5 for a serialized body: DeleteObjects needs it on many S3-compatible servers (aws-sdk-js-v3#6819). */
