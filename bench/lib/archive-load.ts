@@ -57,12 +57,18 @@ export async function runArchiveUnderLoad(ctx: {
     const lsn0 = BigInt((await pg.query<{ l: string }>("select (pg_current_wal_lsn() - '0/0')::text as l"))[0]?.l ?? '0');
     const arch0 = Number((await pg.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver'))[0]?.n ?? 0);
     let maxBacklog = 0;
-    const sampler = setInterval(() => { maxBacklog = Math.max(maxBacklog, countReady()); }, 500);
+    // A failure to read the backlog fails this phase with its cause; thrown from the timer it ended the whole
+    // bench process and lost every finished phase's rows (2026-12-06: ENOENT on archive_status).
+    let samplerError: unknown;
+    const sampler = setInterval(() => {
+      try { maxBacklog = Math.max(maxBacklog, countReady()); } catch (err) { samplerError ??= err; }
+    }, 500);
     const tLoad = Date.now();
     await runPgbench(pg, ['-n', '-c', '4', '-j', '2', '-T', String(ctx.seconds), '-f', script, 'pgb']);
     await runPsql(pg, 'pgb', 'truncate load_rows');
     const loadSeconds = (Date.now() - tLoad) / 1000;
     clearInterval(sampler);
+    if (samplerError !== undefined) throw new Error(`cannot read the .ready backlog in ${readyDir} during the ${c.tool} ${c.config} load: ${(samplerError as Error).message}`, { cause: samplerError });
     const lsn1 = BigInt((await pg.query<{ l: string }>("select (pg_current_wal_lsn() - '0/0')::text as l"))[0]?.l ?? '0');
     const arch1 = Number((await pg.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver'))[0]?.n ?? 0);
     const t0 = Date.now();
