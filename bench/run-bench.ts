@@ -310,8 +310,8 @@ function updateReadme(report: string): void {
   console.log('README.md performance table updated');
 }
 
-/** The peers compared with pgstow, in column order (WAL-G joins here when its rows exist). */
-const PEERS: ToolName[] = ['barman-cloud', 'pgbackrest'];
+/** The peers "best peer" is chosen from: every peer with rows (Barman 3.19 beat 3.4 on several rows on 2026-12-06). */
+const PEERS: ToolName[] = ['barman-cloud', 'barman-cloud 3.19', 'wal-g', 'pgbackrest'];
 
 /** pgstow's rows beside the limits measured in the same run: how close to what the machine and store allow. */
 function renderAgainstLimits(out: string[], rows: Row[], limits: LimitRow[]): void {
