@@ -11,14 +11,15 @@ import { createHash } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
-import { errorMessage, OperationError, PgstowError, UsageError } from '../errors.js';
+import { OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
 import type { MemoryBudget } from '../memory-budget.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { BucketNotFoundError, IntegrityError, ObjectExistsError, StorageRequestError } from '../storage/errors.js';
+import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
 import type { ObjectStore, PutResult } from '../storage/object-store.js';
+import { readAll } from '../storage/object-store-helpers.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
@@ -250,57 +251,32 @@ async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kin
     ...(tags && Object.keys(tags).length ? { tags } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });
-  const ours = md5.toString('hex');
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
-  if (store.capabilities.conditionalCreate || replace) {
-    await verifyUpload(store, key, body.length, ours, put, input.verifyMd5 !== false, input.signal);
-    return key;
-  }
-  // The put's own MD5 (free) catches a damaged transfer at once; the read-back below checks size and content.
-  if (put.md5 !== undefined && put.md5.toLowerCase() !== ours) {
-    throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${ours}`);
-  }
-  // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
-  // even interleave two writes into one object: once it would have landed, read back the whole object (hashed as
-  // it streams: no second copy of the segment in memory).
-  await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
-  const back = await storedMd5(store, key, input.signal);
-  if (back.md5 !== ours || back.size !== body.length) {
-    throw new OperationError('ERR_WAL_CONFLICT',
-      `${key} in ${store.description} no longer holds what this upload sent (MD5 ${back.md5}, ${back.size} bytes; ours ${ours}, ${body.length} bytes): `
-      + 'another server archived this WAL at the same time and this store does not enforce create-only writes; this WAL is not acknowledged', { details: { key } });
+  const trustPut = store.capabilities.conditionalCreate || replace;
+  await verifyUpload(store, key, body.length, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
+  if (!trustPut) {
+    // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
+    // even interleave two writes into one object: once it would have landed, read back the whole object.
+    await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
+    const back = createHash('md5').update(await readAll(store, key, input.signal)).digest('hex');
+    if (back !== md5.toString('hex')) {
+      throw new OperationError('ERR_WAL_CONFLICT',
+        `${key} in ${store.description} no longer holds what this upload sent (MD5 ${back}, ours ${md5.toString('hex')}): another server `
+        + 'archived this WAL at the same time and this store does not enforce create-only writes; this WAL is not acknowledged', { details: { key } });
+    }
   }
   return key;
 }
 
-/** The MD5 and size of a stored object, read whole and hashed as it streams. */
-async function storedMd5(store: ObjectStore, key: string, signal?: AbortSignal): Promise<{ md5: string; size: number }> {
-  const hash = createHash('md5');
-  let size = 0;
-  const stream = await store.get(key, signal ? { signal } : undefined);
-  try {
-    for await (const chunk of stream) {
-      signal?.throwIfAborted();
-      hash.update(chunk as Buffer);
-      size += (chunk as Buffer).length;
-    }
-  } catch (err) {
-    stream.destroy();
-    if (err instanceof PgstowError || signal?.aborted) throw err;
-    throw new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err }, `reading ${key} back failed after ${size} bytes: ${errorMessage(err)}`);
-  }
-  return { md5: hash.digest('hex'), size };
-}
-
 /**
- * Confirms the stored object has the size and content of what was sent, on a store that enforced create-only
- * writes (or when replacing a damaged copy): the MD5 the store reported in its put response (S3's single-PUT
- * ETag, Azure's Content-MD5, GCS's md5Hash) settles it without another request; otherwise one stat: the MD5
- * recorded in the metadata, the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5.
+ * Confirms the stored object has the size and content of what was sent: the MD5 the store reported in its put
+ * response (S3's single-PUT ETag, Azure's Content-MD5, GCS's md5Hash) settles it without another request;
+ * otherwise (no such answer, or `put` undefined because the store may not have enforced create-only) one stat: the
+ * MD5 recorded in the metadata, the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5.
  */
-async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
-  if (put.md5 !== undefined) {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
+  if (put?.md5 !== undefined) {
     if (put.md5.toLowerCase() === md5) return;
     throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
   }
@@ -309,5 +285,11 @@ async function verifyUpload(store: ObjectStore, key: string, size: number, md5: 
   const storedMd5 = info.metadata?.[WAL_MD5_METADATA] ?? info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
   const mismatch = info.size !== size ? `${info.size} bytes stored, ${size} sent`
     : storedMd5 !== undefined && storedMd5.toLowerCase() !== md5 ? `stored MD5 ${storedMd5.toLowerCase()} differs from ${md5}` : undefined;
-  if (mismatch !== undefined) throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: ${mismatch}`);
+  if (mismatch === undefined) return;
+  if (put !== undefined) throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: ${mismatch}`);
+  // The store may not have enforced create-only: what it holds now is another archiver's copy.
+  throw new OperationError('ERR_WAL_CONFLICT',
+    `${key} in ${store.description} is not what this upload sent (${mismatch}): another server archived this WAL at the same time `
+    + '(two servers archive to the same destination and server name, and this store does not enforce create-only writes); '
+    + 'this WAL is not acknowledged', { details: { key } });
 }
