@@ -132,6 +132,13 @@ async function main(): Promise<void> {
   let limits: LimitRow[] = [];
   let load: LoadResult[] = [];
   let plugin: PluginBenchResult | undefined;
+  const failures: string[] = [];
+  const partialResults = (): Results => {
+    const failed = failures.length ? `\n### Phases that failed\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '';
+    const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '') + failed;
+    const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, failures, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), requests: plugin.requests, load: plugin.load } };
+    return { prefix: 'partial-', report, json };
+  };
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({
     kind, url: `s3://${TEST_BUCKET}/${prefix}`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', info.endpoint],
     env: { AWS_ACCESS_KEY_ID: info.accessKeyId, AWS_SECRET_ACCESS_KEY: info.secretAccessKey, AWS_DEFAULT_REGION: info.region },
@@ -156,8 +163,17 @@ async function main(): Promise<void> {
     console.log(`database: ${(dataset.databaseBytes / MiB).toFixed(0)} MiB`);
 
     const phase = (what: string): void => console.log(`[${((Date.now() - started) / 1000).toFixed(0)} s] ${what}…`);
-    if (opt.only.has('limits')) phase('physical limits');
-    if (opt.only.has('limits')) limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick, codecs: opt.codecs });
+    // Each phase's rows are written as soon as it ends, and a phase that fails is reported, not fatal: a full run
+    // takes an hour, and one crash must not lose the finished phases (2026-12-06 lost 37 minutes that way).
+    const runPhase = async (name: string, body: () => Promise<void>): Promise<void> => {
+      phase(name);
+      try { await body(); } catch (err) {
+        failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+        console.log(`*** phase failed: ${failures.at(-1)}`);
+      }
+      writeResults(partialResults());
+    };
+    if (opt.only.has('limits')) await runPhase('physical limits', async () => { limits = await measureLimits({ dataDir: pg.dataDir, s3: s3Info, tmp, quick: opt.quick, codecs: opt.codecs }); });
 
     // Real WAL segments from the data load, staged where every tool (and the postgres user) can read them.
     // Enough full segments of real WAL: keep writing table-like rows (text and random bytes) until the stash has them.
@@ -176,8 +192,7 @@ async function main(): Promise<void> {
     for (const s of segs) fs.copyFileSync(path.join(stash, s), path.join(staged, s));
     chownToPostgres(staged);
 
-    if (opt.only.has('wal') || opt.only.has('walrestore')) {
-      phase(`WAL archive/restore, ${segs.length} segments × ${opt.reps} repetitions`);
+    if (opt.only.has('wal') || opt.only.has('walrestore')) await runPhase(`WAL archive/restore, ${segs.length} segments × ${opt.reps} repetitions`, async () => {
       const configs: Array<{ tool: ToolName; codec: Codec; store: 's3rver' | 'moto' | 'azurite' | 'gcs' | 'pgbr' }> = [];
       // moto is the slower, stricter S3 server: the full run measures on it too, --quick does not.
       for (const store of motoInfo && !opt.quick ? (['s3rver', 'moto', 'azurite'] as const) : (['s3rver', 'azurite'] as const)) {
@@ -222,10 +237,9 @@ async function main(): Promise<void> {
       }
       if (opt.only.has('wal')) rows.push(...walRows.values());
       if (opt.only.has('walrestore')) rows.push(...restoreRows.values());
-    }
+    });
 
-    if (opt.only.has('backup') || opt.only.has('restore')) {
-      phase(`base backup/restore, ${opt.reps} repetitions`);
+    if (opt.only.has('backup') || opt.only.has('restore')) await runPhase(`base backup/restore, ${opt.reps} repetitions`, async () => {
       // Every tool with every codec it has; plus pgstow's gzip on one core (-J 1), the single-stream reference
       // for parallel compression.
       const configs: Array<{ tool: ToolName; codec: Codec; label: string; extra: string[] }> = [];
@@ -269,12 +283,10 @@ async function main(): Promise<void> {
       }
       if (opt.only.has('backup')) rows.push(...bRows.values());
       if (opt.only.has('restore')) rows.push(...rRows.values());
-    }
+    });
 
-    if (opt.only.has('load')) phase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`);
-    if (opt.only.has('load')) load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp });
-    if (opt.only.has('plugin')) phase('the CNPG-I plugin: Archive per segment beside the peers, then under load');
-    if (opt.only.has('plugin')) plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr });
+    if (opt.only.has('load')) await runPhase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`, async () => { load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp }); });
+    if (opt.only.has('plugin')) await runPhase('the CNPG-I plugin: Archive per segment beside the peers, then under load', async () => { plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr }); });
   } finally {
     await pg.destroy();
     await s3.stop();
@@ -284,16 +296,23 @@ async function main(): Promise<void> {
     if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
   }
 
-  const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '');
-  console.log(report);
+  const final = partialResults();
+  console.log(final.report);
+  writeResults({ ...final, prefix: opt.quick ? 'quick-' : '' });
+  // A full run of every workload without a failed phase is what the README shows; quick or partial runs never replace it.
+  if (!opt.quick && failures.length === 0 && ALL_WORKLOADS.every((w) => opt.only.has(w))) updateReadme(final.report);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+interface Results { prefix: string; report: string; json: unknown }
+
+/** Writes bench/results/<prefix><timestamp>.json and <prefix>latest.md. */
+function writeResults(r: Results): void {
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), requests: plugin.requests, load: plugin.load } };
-  fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}${stamp}.json`), JSON.stringify(json, null, 2));
-  fs.writeFileSync(path.join(resultsDir, `${opt.quick ? 'quick-' : ''}latest.md`), report);
-  // A full run of every workload is what the README shows; quick or partial runs never replace it.
-  if (!opt.quick && ALL_WORKLOADS.every((w) => opt.only.has(w))) updateReadme(report);
+  const stamp = r.prefix === 'partial-' ? 'latest' : new Date().toISOString().replace(/[:.]/g, '-');
+  fs.writeFileSync(path.join(resultsDir, `${r.prefix}${stamp}.json`), JSON.stringify(r.json, null, 2));
+  fs.writeFileSync(path.join(resultsDir, `${r.prefix}latest.md`), r.report);
 }
 
 /** Puts the report between the README's bench markers (headings shifted one level down). */
