@@ -25,15 +25,29 @@ const FLAGS = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUN
 const call = <T>(fn: (cb: (err: NodeJS.ErrnoException | null, value: T) => void) => void): Promise<T> =>
   new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(err) : resolve(value))));
 
-async function writeAll(fd: number, chunk: Buffer): Promise<void> {
-  let off = 0;
-  while (off < chunk.length) off += await call<number>((cb) => fs.write(fd, chunk, off, chunk.length - off, null, cb));
+/** Writes every chunk, in order, with as few writev calls as the kernel allows (it may write fewer bytes). */
+async function writeAll(fd: number, chunks: Buffer[]): Promise<void> {
+  let rest = chunks;
+  while (rest.length > 0) {
+    const batch = rest.length > IOV_MAX ? rest.slice(0, IOV_MAX) : rest;
+    let written = await call<number>((cb) => fs.writev(fd, batch, null, cb));
+    let i = 0;
+    while (i < batch.length && written >= (batch[i] as Buffer).length) written -= (batch[i++] as Buffer).length;
+    rest = rest.slice(i);
+    if (written > 0) rest[0] = (rest[0] as Buffer).subarray(written);
+  }
 }
+
+/** Chunks per writev call (Linux IOV_MAX is 1024). */
+const IOV_MAX = 1024;
 
 /** One file being written: write() chunks in order, then close() with its attributes. */
 export class QueuedFile {
   private tail: Promise<void>;
   private fd: number | undefined;
+  /** Chunks accepted while the previous write ran: the next write takes them all in one writev. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(private readonly queue: FileWriteQueue, readonly file: string, mode: number, before: Promise<void>) {
     this.tail = before.then(async () => { this.fd = await call<number>((cb) => fs.open(file, FLAGS, mode, cb)); });
@@ -45,7 +59,30 @@ export class QueuedFile {
     // would keep the whole buffer alive (32 open files pinned 50 MiB in an lz4 restore). Copy such slices.
     const chunk = data.length < data.buffer.byteLength / 4 ? Buffer.from(data) : data;
     await this.queue.reserve(chunk.length);
-    this.tail = this.tail.then(() => writeAll(this.fd as number, chunk)).finally(() => this.queue.release(chunk.length));
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    // One write per batch: a chunk arriving while a write runs joins the batch the next write takes.
+    if (this.pending.length === 1) this.tail = this.tail.then(() => this.flush(), (err: unknown) => { this.drop(); throw err; });
+  }
+
+  /** The file failed before these chunks were written: they leave the byte budget unwritten. */
+  private drop(): void {
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.queue.release(bytes);
+  }
+
+  private async flush(): Promise<void> {
+    const chunks = this.pending;
+    const bytes = this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      await writeAll(this.fd as number, chunks);
+    } finally {
+      this.queue.release(bytes);
+    }
   }
 
   /** Sets the attributes (none: the file is abandoned) and closes; the queue tracks completion and failure. */

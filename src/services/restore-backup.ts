@@ -184,11 +184,13 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
     deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
     try {
       const hash = plan.manifest ? createHash('sha256') : undefined;
+      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves.
+      const inflated = f.compression !== 'none';
       const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
       }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
       const extracted = await decompressAndExtract(chunks, f.compression, (tar) => extractTar(tar, {
-        root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
+        root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
         ...(deps.signal ? { signal: deps.signal } : {}),
       }));
       counts.members += extracted.members;
