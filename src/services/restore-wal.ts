@@ -28,6 +28,8 @@ import { WalDownloadCheck } from './wal-verification.js';
 import type { BytePacer } from '../gc-pacer.js';
 
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
+/** Bytes the destination file queues before it applies backpressure (they are the download's own chunks). */
+const WRITE_QUEUE_BYTES = 256 * 1024;
 /** How long a "not in archive" marker from a prefetch is trusted. */
 export const MISSING_MARKER_TTL_MS = 10_000;
 
@@ -164,7 +166,9 @@ async function download(deps: RestoreWalDeps, c: WalCandidate, dest: string, wal
     const checks = stages.length === 0
       ? [tap((b) => { received += b.length; check.raw(b); check.decoded(b); pacer?.note(b.length); })]
       : [tap((b) => { received += b.length; check.raw(b); }), ...stages, tap((b) => { check.decoded(b); pacer?.note(b.length); })];
-    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: checks, ...(signal ? { signal } : {}) });
+    // The file takes up to WRITE_QUEUE_BYTES before it pushes back: chunks waiting while a write runs go out in
+    // one writev, not one write per ~16 KiB TLS record (16 MiB: -10-20 ms CPU measured, issue 15).
+    return await writeFileAtomic(dest, source, { check: () => check.verify(segmentSize), stages: checks, highWaterMark: WRITE_QUEUE_BYTES, ...(signal ? { signal } : {}) });
   } catch (err) {
     raw.destroy();
     // A codec refusing the bytes is damage (exit 128), unless the download itself broke off first.
