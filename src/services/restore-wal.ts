@@ -86,13 +86,8 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
   const where = `${deps.store.description} (${deps.layout.walsPrefix})`;
 
   if (spoolDir) {
-    const spooled = path.join(spoolDir, wal.name);
-    if (await pathExists(spooled)) {
-      const st = await fsp.stat(spooled);
-      await moveFileAtomic(spooled, input.destPath);
-      log.info(`restored ${wal.name} from the prefetch spool`);
-      return { walName: wal.name, source: 'spool', bytes: st.size, partial: false, prefetched: [] };
-    }
+    const spooled = await restoreFromSpool(spoolDir, wal.name, input.destPath, log);
+    if (spooled) return spooled;
     const marker = path.join(spoolDir, `${wal.name}.missing`);
     const seen = await readJson<{ at: number }>(marker);
     if (seen) {
@@ -129,6 +124,19 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
     prefetched = await startPrefetch(deps, wal, maxParallel - 1, segmentSize, spoolDir as string, log, true);
   }
   return { walName: wal.name, source: restored.candidate.key, bytes: restored.bytes, partial: restored.candidate.partial, prefetched };
+}
+
+/**
+ * Serves `walName` from the prefetch spool when a prefetch put it there (it was checked as it downloaded);
+ * undefined otherwise. Needs no store: restore_command calls it before opening one (cli/commands/wal-restore.ts).
+ */
+export async function restoreFromSpool(spoolDir: string, walName: string, destPath: string, log: Logger = silentLogger): Promise<RestoreWalResult | undefined> {
+  const spooled = path.join(spoolDir, walName);
+  if (!(await pathExists(spooled))) return undefined;
+  const st = await fsp.stat(spooled);
+  await moveFileAtomic(spooled, destPath);
+  log.info(`restored ${walName} from the prefetch spool`);
+  return { walName, source: 'spool', bytes: st.size, partial: false, prefetched: [] };
 }
 
 function isSegmentSize(n: number): boolean {
