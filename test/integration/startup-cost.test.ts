@@ -107,4 +107,22 @@ describe('start-up cost: only the provider in use is loaded', () => {
     assert.equal(listed.code, 0, listed.out);
     assert.ok(ours(listed.modules).includes('cli/main.js') && !ours(listed.modules).includes('cli/bin/bundle/wal.cjs'), 'backup list runs from dist/');
   });
+
+  it('wal-restore serves a spool hit without loading the store\'s SDK (a prefetch already checked the segment)', async () => {
+    const spool = path.join(dir, 'spool-hit');
+    fs.mkdirSync(spool, { recursive: true });
+    const seg = syntheticSegment('000000010000000000000004');
+    fs.writeFileSync(path.join(spool, '000000010000000000000004'), seg);
+    const dest = path.join(dir, 'restored-4');
+    const env = { AWS_ACCESS_KEY_ID: 'AKIDSPOOLHIT', AWS_SECRET_ACCESS_KEY: 'spool-hit-secret' };
+    const r = await loadedBy(['wal-restore', '--spool-dir', spool, '--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9',
+      's3://no-such-bucket/x', 'pg1', '000000010000000000000004', dest], env);
+    assert.equal(r.code, 0, r.out);
+    assert.ok(fs.readFileSync(dest).equals(seg), 'the spooled segment is at the destination');
+    assert.equal(fs.existsSync(path.join(spool, '000000010000000000000004')), false, 'and no longer in the spool');
+    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.aws.test(m)), [], 'no AWS SDK loaded for a spool hit');
+    const miss = await loadedBy(['wal-restore', '--spool-dir', spool, '--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9',
+      's3://no-such-bucket/x', 'pg1', '000000010000000000000005', path.join(dir, 'restored-5')], env);
+    assert.equal(miss.code, 2, `a spool miss goes to the store, which cannot be reached here: ${miss.out}`);
+  });
 });
