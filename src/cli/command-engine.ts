@@ -66,11 +66,19 @@ export function watchesConfig(command: CommandName, values: OptionValues, settin
   }
 }
 
+/** A command line's configuration and settings, for a command that looks at them before it opens its engine. */
+export type PreparedCommand = Awaited<ReturnType<typeof commandSettings>> & { config: ResolvedConfig | undefined };
+
+export async function prepareCommand(command: CommandName, args: ParsedArgs, ctx: CommandContext): Promise<PreparedCommand> {
+  const config = await loadCommandConfig(args, ctx);
+  return { ...await commandSettings(command, args, ctx, config), config };
+}
+
 /** Opens the command's engine; `check` may refuse the settings (exit 3) before anything is opened. */
 export async function openCommandEngine(command: CommandName, args: ParsedArgs, ctx: CommandContext,
-  check?: (settings: EngineSettings, values: OptionValues) => void): Promise<CommandEngine> {
-  const config = await loadCommandConfig(args, ctx);
-  const { settings, url, serverName, values } = await commandSettings(command, args, ctx, config);
+  check?: (settings: EngineSettings, values: OptionValues) => void, prepared?: PreparedCommand): Promise<CommandEngine> {
+  const config = prepared ? prepared.config : await loadCommandConfig(args, ctx);
+  const { settings, url, serverName, values } = prepared ?? await commandSettings(command, args, ctx, config);
   check?.(settings, values);
   // Long commands pace garbage collection of freed Buffers (gc-pacer.ts); a WAL call is too short to need it.
   const long = command === 'backup' || command === 'restore';

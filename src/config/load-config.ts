@@ -4,7 +4,6 @@
  * into a ResolvedConfig. The one entry point commands and the watcher use: loadConfig().
  */
 import * as fs from 'node:fs';
-import { parseAllDocuments } from 'yaml';
 import { ConfigError } from '../errors.js';
 import {
   BARMAN_PLUGIN_NAME, CLUSTER_API_VERSION, OBJECT_STORE_API_VERSION,
@@ -51,6 +50,9 @@ export interface ManifestDocument {
 
 /** Every object in the files, in order; `kind: List` is flattened. */
 export async function readManifests(files: readonly string[]): Promise<ManifestDocument[]> {
+  // Loaded here, not at the top: the WAL commands' single-file bundle (scripts/bundle-cli.mjs) would otherwise
+  // load the yaml package (~70 modules) in every archive_command and restore_command, with or without --config.
+  const { parseAllDocuments } = await import('yaml');
   const out: ManifestDocument[] = [];
   for (const file of files) {
     let text: string;

@@ -23,10 +23,10 @@ export async function fsyncDir(dir: string): Promise<void> {
  * Returns the number of bytes written.
  */
 export async function writeFileAtomic(target: string, source: Readable | Buffer,
-  options: { fsync?: boolean; check?: (size: number) => void; stages?: ReadonlyArray<Duplex>; signal?: AbortSignal } = {}): Promise<number> {
+  options: { fsync?: boolean; check?: (size: number) => void; stages?: ReadonlyArray<Duplex>; signal?: AbortSignal; highWaterMark?: number } = {}): Promise<number> {
   const tmp = tempNameFor(target);
   try {
-    const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600 });
+    const out = fs.createWriteStream(tmp, { flags: 'wx', mode: 0o600, ...(options.highWaterMark ? { highWaterMark: options.highWaterMark } : {}) });
     const input = Buffer.isBuffer(source) ? Readable.from([source]) : source;
     await pipeline([input, ...(options.stages ?? []), out], options.signal ? { signal: options.signal } : {});
     const size = out.bytesWritten; // every byte written once the pipeline has finished (no counting stage per chunk)

@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { binPath } from '../harness/cli.js';
 import { makeTempDir, removeDir } from '../harness/tmp.js';
 import { storeTarget } from '../harness/stores.js';
+import { syntheticSegment } from '../harness/wal-segments.js';
 
 const CLOUD_SDKS = { aws: /[/\\]@aws-sdk[/\\]|[/\\]@smithy[/\\]/, azure: /[/\\]@azure[/\\]/, google: /[/\\]@google-cloud[/\\]|[/\\]google-auth-library[/\\]|[/\\]gaxios[/\\]/ };
 
@@ -83,5 +84,45 @@ describe('start-up cost: only the provider in use is loaded', () => {
     // Bundled as dist/src/vendor/@google-cloud/storage.cjs, or from node_modules: both paths match.
     assert.ok(r.modules.some((m) => CLOUD_SDKS.google.test(m)), 'Google SDK loaded (the probe sees it)');
     assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.aws.test(m) || CLOUD_SDKS.azure.test(m)), []);
+  });
+
+  it('wal-archive and wal-restore run from the single-file bundle (scripts/bundle-cli.mjs); other commands from dist/', async () => {
+    const seg = path.join(dir, 'pg_wal', '000000010000000000000003');
+    fs.mkdirSync(path.dirname(seg), { recursive: true });
+    fs.writeFileSync(seg, syntheticSegment('000000010000000000000003'));
+    const store = `file://${path.join(dir, 'bundle-store')}`;
+    const ours = (modules: string[]): string[] => [...new Set(modules.filter((m) => m.includes('/dist/src/') && !m.includes('/dist/src/vendor/'))
+      .map((m) => m.replace(/^.*\/dist\/src\//, '')))].sort();
+    const archived = await loadedBy(['wal-archive', store, 'pg1', seg]);
+    assert.equal(archived.code, 0, archived.out);
+    assert.deepEqual(ours(archived.modules), ['cli/bin/bundle/wal.cjs', 'cli/bin/pgstow.js', 'cli/compile-cache.js', 'cli/start.js']);
+    const dest = path.join(dir, 'restored-3');
+    const restored = await loadedBy(['wal-restore', store, 'pg1', '000000010000000000000003', dest]);
+    assert.equal(restored.code, 0, restored.out);
+    assert.deepEqual(ours(restored.modules), ['cli/bin/bundle/wal.cjs', 'cli/bin/pgstow.js', 'cli/compile-cache.js', 'cli/start.js']);
+    assert.ok(fs.readFileSync(dest).equals(fs.readFileSync(seg)), 'the bundle restores the bytes archived');
+    const missing = await loadedBy(['wal-restore', store, 'pg1', '000000010000000000000009', path.join(dir, 'restored-9')]);
+    assert.equal(missing.code, 1, 'a WAL not in the archive: exit 1, as from dist/');
+    const listed = await loadedBy(['backup', 'list', store, 'pg1']);
+    assert.equal(listed.code, 0, listed.out);
+    assert.ok(ours(listed.modules).includes('cli/main.js') && !ours(listed.modules).includes('cli/bin/bundle/wal.cjs'), 'backup list runs from dist/');
+  });
+
+  it('wal-restore serves a spool hit without loading the store\'s SDK (a prefetch already checked the segment)', async () => {
+    const spool = path.join(dir, 'spool-hit');
+    fs.mkdirSync(spool, { recursive: true });
+    const seg = syntheticSegment('000000010000000000000004');
+    fs.writeFileSync(path.join(spool, '000000010000000000000004'), seg);
+    const dest = path.join(dir, 'restored-4');
+    const env = { AWS_ACCESS_KEY_ID: 'AKIDSPOOLHIT', AWS_SECRET_ACCESS_KEY: 'spool-hit-secret' };
+    const r = await loadedBy(['wal-restore', '--spool-dir', spool, '--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9',
+      's3://no-such-bucket/x', 'pg1', '000000010000000000000004', dest], env);
+    assert.equal(r.code, 0, r.out);
+    assert.ok(fs.readFileSync(dest).equals(seg), 'the spooled segment is at the destination');
+    assert.equal(fs.existsSync(path.join(spool, '000000010000000000000004')), false, 'and no longer in the spool');
+    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.aws.test(m)), [], 'no AWS SDK loaded for a spool hit');
+    const miss = await loadedBy(['wal-restore', '--spool-dir', spool, '--cloud-provider', 'aws-s3', '--endpoint-url', 'http://127.0.0.1:9',
+      's3://no-such-bucket/x', 'pg1', '000000010000000000000005', path.join(dir, 'restored-5')], env);
+    assert.equal(miss.code, 2, `a spool miss goes to the store, which cannot be reached here: ${miss.out}`);
   });
 });

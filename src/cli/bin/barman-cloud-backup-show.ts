@@ -1,7 +1,5 @@
 #!/usr/bin/env node
-// The compile cache first, then the program: every module it loads is served from the cache (compile-cache.ts).
-import { enableCompileCache } from '../compile-cache.js';
+// start.ts: the compile cache, then the program (the WAL commands from their single-file bundle).
+import { start } from '../start.js';
 
-enableCompileCache();
-const { runAsProgram } = await import('../main.js');
-await runAsProgram('barman-cloud-backup-show');
+await start('barman-cloud-backup-show');

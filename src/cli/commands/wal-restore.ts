@@ -1,10 +1,11 @@
 /** barman-cloud-wal-restore / pgstow wal-restore: restore_command. Thin: parse → engine.restoreWal → exit code. */
 import type { Command } from '../command.js';
 import { EXIT_CODES_EPILOG, optionsOf } from '../common-options.js';
-import { openCommandEngine } from '../command-engine.js';
+import { openCommandEngine, prepareCommand } from '../command-engine.js';
 import { asWalCommandError } from '../wal-options.js';
 import { ExitCode, PgstowError } from '../../errors.js';
 import { parseWalFileName } from '../../domain/wal/wal-file-name.js';
+import { restoreFromSpool } from '../../services/restore-wal.js';
 
 export const command: Command = {
   spec: (name) => ({
@@ -25,7 +26,12 @@ export const command: Command = {
     const walName = args.positionals.walName as string;
     const dest = args.positionals.walDest as string;
     if (!args.options.test) parseWalFileName(walName);
-    const c = await openCommandEngine('wal-restore', args, ctx);
+    const prepared = await prepareCommand('wal-restore', args, ctx);
+    // A segment a prefetch already checked into the spool needs no store: served before one is opened (no SDK
+    // to load, no client to build). The settings were still built, so bad options fail as before.
+    const spool = prepared.values.spoolDir as string | undefined;
+    if (spool && !args.options.test && await restoreFromSpool(spool, walName, dest, ctx.log).catch(() => undefined)) return 0;
+    const c = await openCommandEngine('wal-restore', args, ctx, undefined, prepared);
     try {
       if (args.options.test) {
         await c.engine.checkConnectivity({ signal: ctx.signal });
