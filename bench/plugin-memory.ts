@@ -145,7 +145,7 @@ async function restoreJobPeak(tmp: string, kubeconfig: string, memorySettings: b
   chownToPostgres(jobDir);
   const job = await startSidecar({ mode: 'restore', pluginPath: path.join(jobDir, 'plugins'), logLevel: 'warning', env: {
     KUBECONFIG: kubeconfig, NAMESPACE: 'default', CLUSTER_NAME: 'restored', POD_NAME: 'restored-1-full-recovery', PGDATA: path.join(jobDir, 'data', 'pgdata'),
-    SPOOL_DIRECTORY: path.join(jobDir, 'spool'), TMPDIR: jobDir, ...(memorySettings ? SIDECAR_MALLOC_ENV : {}),
+    SPOOL_DIRECTORY: path.join(jobDir, 'spool'), TMPDIR: jobDir, ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...sidecarEnv(),
   } });
   const pid = job.proc.pid as number;
   try {
@@ -190,6 +190,13 @@ function report(o: { idle: Rss; calls: number; segmentMb: number; every: number;
   return lines.join('\n');
 }
 
+/** --sidecar-env K=V,K=V: more environment for both sidecars (an allocator setting, to measure it). */
+function sidecarEnv(): Record<string, string> {
+  const i = process.argv.indexOf('--sidecar-env');
+  if (i < 0) return {};
+  return Object.fromEntries((process.argv[i + 1] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
 /** Asks the sidecar for a heap snapshot (SIGUSR2) and waits until the file is written. */
 async function heapSnapshot(dir: string): Promise<void> {
   const before = new Set(fs.readdirSync(dir));
@@ -228,7 +235,7 @@ async function main(): Promise<void> {
   const extraFlags = process.argv.includes('--sidecar-node-options') ? process.argv[process.argv.indexOf('--sidecar-node-options') + 1] ?? '' : '';
   const flags = [memorySettings ? SIDECAR_MALLOC_ENV.NODE_OPTIONS : '', extraFlags, snapshotDir ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].filter(Boolean).join(' ');
   const nodeOptions: Record<string, string> = flags ? { NODE_OPTIONS: flags } : {};
-  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port), ...nodeOptions }, memorySettings)
+  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port), ...nodeOptions, ...sidecarEnv() }, memorySettings)
     .catch(async (err: unknown) => {
       // A sidecar that does not start must not leave the servers running.
       await pg.destroy();
