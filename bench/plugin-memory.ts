@@ -145,7 +145,7 @@ async function restoreJobPeak(tmp: string, kubeconfig: string, memorySettings: b
   chownToPostgres(jobDir);
   const job = await startSidecar({ mode: 'restore', pluginPath: path.join(jobDir, 'plugins'), logLevel: 'warning', env: {
     KUBECONFIG: kubeconfig, NAMESPACE: 'default', CLUSTER_NAME: 'restored', POD_NAME: 'restored-1-full-recovery', PGDATA: path.join(jobDir, 'data', 'pgdata'),
-    SPOOL_DIRECTORY: path.join(jobDir, 'spool'), TMPDIR: jobDir, ...(memorySettings ? SIDECAR_MALLOC_ENV : {}),
+    SPOOL_DIRECTORY: path.join(jobDir, 'spool'), TMPDIR: jobDir, ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...sidecarEnv(),
   } });
   const pid = job.proc.pid as number;
   try {
@@ -190,6 +190,29 @@ function report(o: { idle: Rss; calls: number; segmentMb: number; every: number;
   return lines.join('\n');
 }
 
+/** --sidecar-env K=V,K=V: more environment for both sidecars (an allocator setting, to measure it). */
+function sidecarEnv(): Record<string, string> {
+  const i = process.argv.indexOf('--sidecar-env');
+  if (i < 0) return {};
+  return Object.fromEntries((process.argv[i + 1] ?? '').split(',').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+}
+
+/** Asks the sidecar for a heap snapshot (SIGUSR2) and waits until the file is written. */
+async function heapSnapshot(dir: string): Promise<void> {
+  const before = new Set(fs.readdirSync(dir));
+  process.kill(sidecarPid, 'SIGUSR2');
+  for (let i = 0; i < 600; i++) {
+    await new Promise((r) => setTimeout(r, 500));
+    const done = fs.readdirSync(dir).find((f) => !before.has(f) && f.endsWith('.heapsnapshot'));
+    // Written in one go at the end; wait until its size stops changing.
+    if (done) {
+      const size = fs.statSync(path.join(dir, done)).size;
+      await new Promise((r) => setTimeout(r, 1000));
+      if (fs.statSync(path.join(dir, done)).size === size) { console.log(`heap snapshot ${done}`); return; }
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const calls = option('--calls', 10_000);
   const segmentMb = option('--segment-mb', 1);
@@ -204,7 +227,15 @@ async function main(): Promise<void> {
   const s3Info = (storeKind === 's3rver' ? s3.servers.s3rver : s3.servers.moto) as S3ServerInfo;
   const pg = await startPostgres({ version: 15, label: 'plugin-memory', settings: { checkpoint_timeout: '30min', max_wal_size: '4GB', archive_mode: 'off' } });
   // --default-memory-settings: run the sidecar without the allocator/V8 settings the image sets (to compare).
-  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port) }, memorySettings)
+  // --heap-snapshots DIR: V8 heap snapshots of the sidecar when idle and after the Archive calls (SIGUSR2; a
+  // snapshot costs memory itself, so the RSS samples above are taken before it).
+  const snapshotDir = process.argv.includes('--heap-snapshots') ? path.resolve(process.argv[process.argv.indexOf('--heap-snapshots') + 1] ?? '.') : undefined;
+  if (snapshotDir) { fs.mkdirSync(snapshotDir, { recursive: true }); fs.chmodSync(snapshotDir, 0o777); }
+  // --sidecar-node-options '<flags>': more V8/Node flags for the sidecar (to measure one before the image sets it).
+  const extraFlags = process.argv.includes('--sidecar-node-options') ? process.argv[process.argv.indexOf('--sidecar-node-options') + 1] ?? '' : '';
+  const flags = [memorySettings ? SIDECAR_MALLOC_ENV.NODE_OPTIONS : '', extraFlags, snapshotDir ? `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${snapshotDir}` : ''].filter(Boolean).join(' ');
+  const nodeOptions: Record<string, string> = flags ? { NODE_OPTIONS: flags } : {};
+  const world = await startPluginWorld(tmp, s3Info, pg.dataDir, { PGHOST: pg.socketDir, PGPORT: String(pg.port), ...nodeOptions, ...sidecarEnv() }, memorySettings)
     .catch(async (err: unknown) => {
       // A sidecar that does not start must not leave the servers running.
       await pg.destroy();
@@ -218,7 +249,9 @@ async function main(): Promise<void> {
     chownToPostgres(fakeWal);
     const idle = rssSplit(sidecarPid);
     console.log(`sidecar idle RSS ${fmt(idle)} MiB; ${calls} Archive calls of ${segmentMb} MiB segments…`);
+    if (snapshotDir) await heapSnapshot(snapshotDir);
     const a = await archiveCalls(world.sidecar.socket, s3Info, fakeWal, calls, segmentMb * MiB, every);
+    if (snapshotDir) await heapSnapshot(snapshotDir);
     const b = dbMb > 0 ? await backupPeak(pg, world.sidecar.socket, dbMb) : undefined;
     const r = b && !process.argv.includes('--no-restore') ? await restoreJobPeak(tmp, world.api.kubeconfig, memorySettings) : undefined;
     const hwm = rssMiB(sidecarPid, 'VmHWM');

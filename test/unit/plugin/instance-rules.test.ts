@@ -108,6 +108,6 @@ test('the status writer merges per server name, throttles, writes at once when a
 });
 
 test('memory settings: what is missing from the environment', () => {
-  assert.deepEqual(missingMemorySettings({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072', NODE_OPTIONS: '--max-semi-space-size=2 --x' }), []);
-  assert.deepEqual(missingMemorySettings({}), ['MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_ARENA_MAX=2', 'NODE_OPTIONS=--max-semi-space-size=2']);
+  assert.deepEqual(missingMemorySettings({ MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '32768', NODE_OPTIONS: '--max-semi-space-size=2 --x' }), []);
+  assert.deepEqual(missingMemorySettings({}), ['MALLOC_MMAP_THRESHOLD_=32768', 'MALLOC_ARENA_MAX=2', 'NODE_OPTIONS=--max-semi-space-size=2']);
 });

@@ -81,7 +81,7 @@ test('Pod CREATE: env is the postgres container env first, then the plugin varia
   ]);
   // The allocator and V8 settings the sidecar's measured memory rests on (docs/cnpg-plugin.md "Memory").
   assert.deepEqual(env.slice(-3), [
-    { name: 'MALLOC_MMAP_THRESHOLD_', value: '131072' }, { name: 'MALLOC_ARENA_MAX', value: '2' }, { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
+    { name: 'MALLOC_MMAP_THRESHOLD_', value: '32768' }, { name: 'MALLOC_ARENA_MAX', value: '2' }, { name: 'NODE_OPTIONS', value: '--max-semi-space-size=2' },
   ]);
   assert.equal(env.find((e: Json) => e.name === 'PGPORT').value, '5432', 'the postgres container wins over the ObjectStore');
   assert.deepEqual(env.slice(9, 12), [
@@ -98,7 +98,7 @@ test('the ObjectStore\'s instanceSidecarConfiguration.env overrides the injected
   const of = (name: string): unknown => env.filter((e: Json) => e.name === name).map((e: Json) => e.value);
   assert.deepEqual(of('MALLOC_ARENA_MAX'), ['4']);
   assert.deepEqual(of('NODE_OPTIONS'), ['--max-old-space-size=200']);
-  assert.deepEqual(of('MALLOC_MMAP_THRESHOLD_'), ['131072'], 'the rest is still injected');
+  assert.deepEqual(of('MALLOC_MMAP_THRESHOLD_'), ['32768'], 'the rest is still injected');
 });
 
 test('a forked API group reaches the sidecar as CUSTOM_CNPG_GROUP / CUSTOM_CNPG_VERSION', () => {

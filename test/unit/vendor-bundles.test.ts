@@ -1,0 +1,26 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+// dist/test/unit/ → dist/src/vendor/ (written by scripts/bundle-sdks.mjs, which `npm run build` and the test runner run).
+const VENDOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'vendor');
+const BUNDLES = ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs', '@azure/storage-blob.cjs', '@google-cloud/storage.cjs'];
+
+describe('the SDK bundles the sidecar loads', () => {
+  for (const name of BUNDLES) {
+    it(`${name} is ASCII only (V8 would hold its source as a two-byte string: twice the memory for the process's life)`, () => {
+      const text = fs.readFileSync(path.join(VENDOR, name), 'latin1');
+      // eslint-disable-next-line no-control-regex
+      const at = text.search(/[^\x00-\x7f]/);
+      assert.equal(at, -1, `non-ASCII byte at ${at}: …${text.slice(Math.max(0, at - 40), at + 20)}…`);
+    });
+  }
+
+  it('their licences are kept beside them', () => {
+    for (const name of ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs']) {
+      assert.match(fs.readFileSync(path.join(VENDOR, `${name}.LEGAL.txt`), 'utf8'), /licen[cs]e|copyright/i, name);
+    }
+  });
+});
