@@ -46,6 +46,11 @@ export interface ArchiveWalInput {
   memory?: MemoryBudget;
   /** Archive spool directory; required when maxParallel > 1, consulted whenever given. */
   spoolDir?: string;
+  /**
+   * Runs archive-ahead work beyond this call (a long-lived process): the call returns once its own file is
+   * archived, and a later call for a file still uploading ahead waits for that upload instead of starting another.
+   */
+  background?: (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
   verifyMd5?: boolean;
   signal?: AbortSignal;
@@ -72,63 +77,108 @@ interface SpoolMarker extends FileIdentity { key: string }
 const MIN_SETTLE_MS = 100;
 const MAX_SETTLE_MS = 3000;
 
+/** Uploads archiving ahead in the background, per store, by spool directory and WAL name. */
+const aheadUploads = new WeakMap<ObjectStore, Map<string, Map<string, Promise<ArchivedWal>>>>();
+
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
   const log = deps.log ?? silentLogger;
   const walName = path.basename(input.walPath);
   parseWalFileName(walName); // exit 3 on a bad name, before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
   const spoolDir = input.spoolDir;
+  if (input.background && spoolDir) return archivePipelined(deps, input, walName, maxParallel, spoolDir, input.background);
 
   if (spoolDir) {
-    const marker = await readJson<SpoolMarker>(path.join(spoolDir, walName));
-    if (marker) {
-      const id = await fileIdentity(input.walPath).catch(() => undefined);
-      await fsp.rm(path.join(spoolDir, walName), { force: true });
-      if (id && sameIdentity(id, marker)) {
-        log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
-        return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
-      }
-      log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
-    }
+    const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+    if (spooled) return spooled;
   }
-
-  let extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
-  if (extrasNames.length > 0) {
-    // Archiving ahead only saves time: an unusable spool must never fail the WAL PostgreSQL asked for.
-    try {
-      await ensureSpoolDir(spoolDir as string);
-    } catch (err) {
-      log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
-      extrasNames = [];
-    }
-  }
-  if (extrasNames.length > 0) {
-    log.debug(`archiving ${walName} with ${extrasNames.length} more ready file(s): ${extrasNames.join(', ')}`);
-  }
-  const walDirOnDisk = path.dirname(input.walPath);
+  const extrasNames = maxParallel > 1 && spoolDir ? await aheadNames(input, walName, maxParallel - 1, spoolDir, new Set(), log) : [];
   const [main, ...others] = await Promise.allSettled([
     archiveOne(deps, input, input.walPath, log),
-    ...extrasNames.map(async (name) => {
-      const file = path.join(walDirOnDisk, name);
-      const identity = await fileIdentity(file);
-      const done = await archiveOne(deps, input, file, log);
-      const marker: SpoolMarker = { ...identity, key: done.key };
-      await writeFileAtomic(path.join(spoolDir as string, name), Buffer.from(JSON.stringify(marker)), { fsync: false });
-      return done;
-    }),
+    ...extrasNames.map((name) => archiveAhead(deps, input, name, input.signal)),
   ]);
-  const extras: ArchiveWalResult['extras'] = others.map((r, i) => {
-    if (r.status === 'fulfilled') return r.value;
-    const walName = extrasNames[i] as string;
-    log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
-    return { walName, error: r.reason as Error };
-  });
+  const extras: ArchiveWalResult['extras'] = others.map((r, i) => (r.status === 'fulfilled' ? r.value : aheadFailed(log, extrasNames[i] as string, r.reason)));
   if (main === undefined || main.status === 'rejected') throw (main as PromiseRejectedResult).reason;
   return { ...main.value, extras };
 }
 
+/**
+ * Archive-ahead in a long-lived process: every call first keeps up to maxParallel − 1 other ready files
+ * uploading in the background, then answers for its own file (waiting for its upload ahead if one runs, or
+ * from its spool marker, or by uploading it). Uploads overlap PostgreSQL's calls instead of holding one of them.
+ */
+async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, maxParallel: number, spoolDir: string,
+  background: NonNullable<ArchiveWalInput['background']>): Promise<ArchiveWalResult> {
+  const log = deps.log ?? silentLogger;
+  const running = runningAhead(deps.store, spoolDir);
+  const own = running.get(walName);
+  const room = maxParallel - 1 - running.size + (own ? 1 : 0);
+  const uploading = new Set([...running.keys(), walName]);
+  for (const name of room > 0 ? await aheadNames(input, walName, room, spoolDir, uploading, log) : []) {
+    const upload = background((signal) => archiveAhead(deps, input, name, signal)) as Promise<ArchivedWal>;
+    running.set(name, upload);
+    upload.catch((err: unknown) => aheadFailed(log, name, err)).finally(() => { if (running.get(name) === upload) running.delete(name); });
+  }
+  // Its marker is written once its upload is verified; a failed one is simply archived again now.
+  await own?.catch(() => undefined);
+  const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+  if (spooled) return spooled;
+  return { ...(await archiveOne(deps, input, input.walPath, log)), extras: [] };
+}
+
+/** Names of ready files to archive ahead (none when the spool directory is unusable: that must not fail the call). */
+async function aheadNames(input: ArchiveWalInput, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>, log: Logger): Promise<string[]> {
+  const names = await readyFiles(input.walPath, walName, limit, spoolDir, uploading);
+  if (names.length === 0) return names;
+  try {
+    await ensureSpoolDir(spoolDir);
+  } catch (err) {
+    log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
+    return [];
+  }
+  log.debug(`archiving ${walName} with ${names.length} more ready file(s): ${names.join(', ')}`);
+  return names;
+}
+
+/** Archives one other ready file and records it in the spool (only after a verified upload). */
+async function archiveAhead(deps: ArchiveWalDeps, input: ArchiveWalInput, name: string, signal: AbortSignal | undefined): Promise<ArchivedWal> {
+  const file = path.join(path.dirname(input.walPath), name);
+  const identity = await fileIdentity(file);
+  const done = await archiveOne(deps, { ...input, ...(signal ? { signal } : {}) }, file, deps.log ?? silentLogger);
+  const marker: SpoolMarker = { ...identity, key: done.key };
+  await writeFileAtomic(path.join(input.spoolDir as string, name), Buffer.from(JSON.stringify(marker)), { fsync: false });
+  return done;
+}
+
+function aheadFailed(log: Logger, walName: string, err: unknown): { walName: string; error: Error } {
+  log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(err as Error).message}`);
+  return { walName, error: err as Error };
+}
+
+function runningAhead(store: ObjectStore, spoolDir: string): Map<string, Promise<ArchivedWal>> {
+  let byDir = aheadUploads.get(store);
+  if (!byDir) { byDir = new Map(); aheadUploads.set(store, byDir); }
+  let m = byDir.get(spoolDir);
+  if (!m) { m = new Map(); byDir.set(spoolDir, m); }
+  return m;
+}
+
+/** A spool marker left by an earlier call that archived this file ahead: consumed; the call is done if it still matches. */
+async function consumeMarker(spoolDir: string, walName: string, walPath: string, log: Logger): Promise<ArchiveWalResult | undefined> {
+  const marker = await readJson<SpoolMarker>(path.join(spoolDir, walName));
+  if (!marker) return undefined;
+  const id = await fileIdentity(walPath).catch(() => undefined);
+  await fsp.rm(path.join(spoolDir, walName), { force: true });
+  if (id && sameIdentity(id, marker)) {
+    log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
+    return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
+  }
+  log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
+  return undefined;
+}
+
 /** Up to `limit` names of other `.ready` files in pg_wal/archive_status, oldest (lexical) first. */
-async function readyFiles(walPath: string, walName: string, limit: number, spoolDir: string): Promise<string[]> {
+async function readyFiles(walPath: string, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>): Promise<string[]> {
   const statusDir = path.join(path.dirname(walPath), 'archive_status');
   let entries: string[];
   try { entries = await fsp.readdir(statusDir); } catch { return []; }
@@ -137,7 +187,7 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
   for (const e of entries.sort()) {
     if (!e.endsWith('.ready')) continue;
     const name = e.slice(0, -'.ready'.length);
-    if (name === walName || spooled.has(name)) continue;
+    if (name === walName || spooled.has(name) || uploading.has(name)) continue;
     try { parseWalFileName(name); } catch { continue; }
     out.push(name);
     if (out.length >= limit) break;
