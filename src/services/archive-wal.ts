@@ -375,8 +375,8 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
     ...(tags && Object.keys(tags).length ? { tags } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });
-  // The bytes just streamed are garbage now: let the pacer collect them before they pile up.
-  input.memory?.pacer?.note(size);
+  // The file's bytes just streamed are garbage now: let the pacer collect them (a compressed WAL's were noted when read).
+  if (typeof body === 'function') input.memory?.pacer?.note(size);
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
   const trustPut = store.capabilities.conditionalCreate || replace;
