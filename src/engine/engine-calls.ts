@@ -42,6 +42,8 @@ async function runArchiveWal(ctx: CallContext, walPath: string, o: ArchiveWalOpt
     ...(ctx.settings.historyTags ? { historyTags: ctx.settings.historyTags } : {}),
     // An SSE-KMS object's ETag is not its MD5.
     verifyMd5: !kms, memory: ctx.core.memory,
+    // Archive-ahead outlives the call: tracked by the engine (close() waits, its signal aborts them).
+    ...(o.ahead === 'background' ? { background: (work: (signal: AbortSignal) => Promise<unknown>) => ctx.core.run(undefined, (c) => work(c.signal)) } : {}),
   });
 }
 

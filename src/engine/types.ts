@@ -45,6 +45,11 @@ export interface ArchiveWalOptions extends CallOptions {
   maxParallel?: number;
   /** Default settings.wal.spoolDir. */
   spoolDir?: string;
+  /**
+   * For a long-lived caller (the plugin sidecar): return once this file is archived while the files archived
+   * ahead keep uploading (the engine's close() waits for them); a later call for one of them waits for its upload.
+   */
+  ahead?: 'background';
 }
 
 export type ArchiveStatus = 'uploaded' | 'already-archived' | 'spooled';

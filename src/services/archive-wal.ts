@@ -8,18 +8,18 @@
  *    verified upload, so no segment is ever acknowledged without being stored.
  */
 import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
-import { OperationError, PgstowError, UsageError } from '../errors.js';
+import { errorMessage, OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
-import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
+import { walSegmentProblem, WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
 import type { MemoryBudget } from '../memory-budget.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
-import { BucketNotFoundError, IntegrityError, ObjectExistsError } from '../storage/errors.js';
-import type { ObjectStore, PutResult } from '../storage/object-store.js';
-import { readAll } from '../storage/object-store-helpers.js';
+import { BucketNotFoundError, IntegrityError, ObjectExistsError, StorageRequestError } from '../storage/errors.js';
+import type { ObjectStore, PutResult, PutSource } from '../storage/object-store.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
@@ -46,6 +46,11 @@ export interface ArchiveWalInput {
   memory?: MemoryBudget;
   /** Archive spool directory; required when maxParallel > 1, consulted whenever given. */
   spoolDir?: string;
+  /**
+   * Runs archive-ahead work beyond this call (a long-lived process): the call returns once its own file is
+   * archived, and a later call for a file still uploading ahead waits for that upload instead of starting another.
+   */
+  background?: (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
   verifyMd5?: boolean;
   signal?: AbortSignal;
@@ -72,63 +77,108 @@ interface SpoolMarker extends FileIdentity { key: string }
 const MIN_SETTLE_MS = 100;
 const MAX_SETTLE_MS = 3000;
 
+/** Uploads archiving ahead in the background, per store, by spool directory and WAL name. */
+const aheadUploads = new WeakMap<ObjectStore, Map<string, Map<string, Promise<ArchivedWal>>>>();
+
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
   const log = deps.log ?? silentLogger;
   const walName = path.basename(input.walPath);
   parseWalFileName(walName); // exit 3 on a bad name, before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
   const spoolDir = input.spoolDir;
+  if (input.background && spoolDir) return archivePipelined(deps, input, walName, maxParallel, spoolDir, input.background);
 
   if (spoolDir) {
-    const marker = await readJson<SpoolMarker>(path.join(spoolDir, walName));
-    if (marker) {
-      const id = await fileIdentity(input.walPath).catch(() => undefined);
-      await fsp.rm(path.join(spoolDir, walName), { force: true });
-      if (id && sameIdentity(id, marker)) {
-        log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
-        return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
-      }
-      log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
-    }
+    const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+    if (spooled) return spooled;
   }
-
-  let extrasNames = maxParallel > 1 && spoolDir ? await readyFiles(input.walPath, walName, maxParallel - 1, spoolDir) : [];
-  if (extrasNames.length > 0) {
-    // Archiving ahead only saves time: an unusable spool must never fail the WAL PostgreSQL asked for.
-    try {
-      await ensureSpoolDir(spoolDir as string);
-    } catch (err) {
-      log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir as string}: ${(err as Error).message}`);
-      extrasNames = [];
-    }
-  }
-  if (extrasNames.length > 0) {
-    log.debug(`archiving ${walName} with ${extrasNames.length} more ready file(s): ${extrasNames.join(', ')}`);
-  }
-  const walDirOnDisk = path.dirname(input.walPath);
+  const extrasNames = maxParallel > 1 && spoolDir ? await aheadNames(input, walName, maxParallel - 1, spoolDir, new Set(), log) : [];
   const [main, ...others] = await Promise.allSettled([
     archiveOne(deps, input, input.walPath, log),
-    ...extrasNames.map(async (name) => {
-      const file = path.join(walDirOnDisk, name);
-      const identity = await fileIdentity(file);
-      const done = await archiveOne(deps, input, file, log);
-      const marker: SpoolMarker = { ...identity, key: done.key };
-      await writeFileAtomic(path.join(spoolDir as string, name), Buffer.from(JSON.stringify(marker)), { fsync: false });
-      return done;
-    }),
+    ...extrasNames.map((name) => archiveAhead(deps, input, name, input.signal)),
   ]);
-  const extras: ArchiveWalResult['extras'] = others.map((r, i) => {
-    if (r.status === 'fulfilled') return r.value;
-    const walName = extrasNames[i] as string;
-    log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(r.reason as Error).message}`);
-    return { walName, error: r.reason as Error };
-  });
+  const extras: ArchiveWalResult['extras'] = others.map((r, i) => (r.status === 'fulfilled' ? r.value : aheadFailed(log, extrasNames[i] as string, r.reason)));
   if (main === undefined || main.status === 'rejected') throw (main as PromiseRejectedResult).reason;
   return { ...main.value, extras };
 }
 
+/**
+ * Archive-ahead in a long-lived process: every call first keeps up to maxParallel − 1 other ready files
+ * uploading in the background, then answers for its own file (waiting for its upload ahead if one runs, or
+ * from its spool marker, or by uploading it). Uploads overlap PostgreSQL's calls instead of holding one of them.
+ */
+async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, maxParallel: number, spoolDir: string,
+  background: NonNullable<ArchiveWalInput['background']>): Promise<ArchiveWalResult> {
+  const log = deps.log ?? silentLogger;
+  const running = runningAhead(deps.store, spoolDir);
+  const own = running.get(walName);
+  const room = maxParallel - 1 - running.size + (own ? 1 : 0);
+  const uploading = new Set([...running.keys(), walName]);
+  for (const name of room > 0 ? await aheadNames(input, walName, room, spoolDir, uploading, log) : []) {
+    const upload = background((signal) => archiveAhead(deps, input, name, signal)) as Promise<ArchivedWal>;
+    running.set(name, upload);
+    upload.catch((err: unknown) => aheadFailed(log, name, err)).finally(() => { if (running.get(name) === upload) running.delete(name); });
+  }
+  // Its marker is written once its upload is verified; a failed one is simply archived again now.
+  await own?.catch(() => undefined);
+  const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+  if (spooled) return spooled;
+  return { ...(await archiveOne(deps, input, input.walPath, log)), extras: [] };
+}
+
+/** Names of ready files to archive ahead (none when the spool directory is unusable: that must not fail the call). */
+async function aheadNames(input: ArchiveWalInput, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>, log: Logger): Promise<string[]> {
+  const names = await readyFiles(input.walPath, walName, limit, spoolDir, uploading);
+  if (names.length === 0) return names;
+  try {
+    await ensureSpoolDir(spoolDir);
+  } catch (err) {
+    log.warning('WARN_SPOOL_UNUSABLE', `archiving ${walName} alone: cannot use the spool directory ${spoolDir}: ${(err as Error).message}`);
+    return [];
+  }
+  log.debug(`archiving ${walName} with ${names.length} more ready file(s): ${names.join(', ')}`);
+  return names;
+}
+
+/** Archives one other ready file and records it in the spool (only after a verified upload). */
+async function archiveAhead(deps: ArchiveWalDeps, input: ArchiveWalInput, name: string, signal: AbortSignal | undefined): Promise<ArchivedWal> {
+  const file = path.join(path.dirname(input.walPath), name);
+  const identity = await fileIdentity(file);
+  const done = await archiveOne(deps, { ...input, ...(signal ? { signal } : {}) }, file, deps.log ?? silentLogger);
+  const marker: SpoolMarker = { ...identity, key: done.key };
+  await writeFileAtomic(path.join(input.spoolDir as string, name), Buffer.from(JSON.stringify(marker)), { fsync: false });
+  return done;
+}
+
+function aheadFailed(log: Logger, walName: string, err: unknown): { walName: string; error: Error } {
+  log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(err as Error).message}`);
+  return { walName, error: err as Error };
+}
+
+function runningAhead(store: ObjectStore, spoolDir: string): Map<string, Promise<ArchivedWal>> {
+  let byDir = aheadUploads.get(store);
+  if (!byDir) { byDir = new Map(); aheadUploads.set(store, byDir); }
+  let m = byDir.get(spoolDir);
+  if (!m) { m = new Map(); byDir.set(spoolDir, m); }
+  return m;
+}
+
+/** A spool marker left by an earlier call that archived this file ahead: consumed; the call is done if it still matches. */
+async function consumeMarker(spoolDir: string, walName: string, walPath: string, log: Logger): Promise<ArchiveWalResult | undefined> {
+  const marker = await readJson<SpoolMarker>(path.join(spoolDir, walName));
+  if (!marker) return undefined;
+  const id = await fileIdentity(walPath).catch(() => undefined);
+  await fsp.rm(path.join(spoolDir, walName), { force: true });
+  if (id && sameIdentity(id, marker)) {
+    log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
+    return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
+  }
+  log.warning('WARN_SPOOL_STALE_MARKER', `ignoring a stale spool marker for ${walName}: the file changed since it was archived`);
+  return undefined;
+}
+
 /** Up to `limit` names of other `.ready` files in pg_wal/archive_status, oldest (lexical) first. */
-async function readyFiles(walPath: string, walName: string, limit: number, spoolDir: string): Promise<string[]> {
+async function readyFiles(walPath: string, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>): Promise<string[]> {
   const statusDir = path.join(path.dirname(walPath), 'archive_status');
   let entries: string[];
   try { entries = await fsp.readdir(statusDir); } catch { return []; }
@@ -137,7 +187,7 @@ async function readyFiles(walPath: string, walName: string, limit: number, spool
   for (const e of entries.sort()) {
     if (!e.endsWith('.ready')) continue;
     const name = e.slice(0, -'.ready'.length);
-    if (name === walName || spooled.has(name)) continue;
+    if (name === walName || spooled.has(name) || uploading.has(name)) continue;
     try { parseWalFileName(name); } catch { continue; }
     out.push(name);
     if (out.length >= limit) break;
@@ -170,32 +220,39 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
   const { store, layout } = deps;
   const walName = path.basename(file);
   const kind = parseWalFileName(walName).kind;
-  let data: Buffer;
-  try {
-    data = await fsp.readFile(file);
-    input.memory?.pacer?.note(data.length);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new OperationError('ERR_WAL_READ', `cannot read WAL file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
-  }
-  if (kind === 'segment' || kind === 'partial') {
-    // PostgreSQL only ever archives whole segments: anything else is the wrong file, and must not become "WAL".
-    const problem = walSegmentProblem(walName.slice(0, 24), data, { firstPageOnly: true });
-    if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
-  }
   const codec = input.codec;
   const key = layout.walKey(walName, codec?.suffix ?? '');
 
-  // One listing finds this WAL under every suffix (Barman would silently overwrite or add a second copy);
-  // compression runs meanwhile, since the WAL is almost never there yet.
-  const compressing = codec ? codec.compress(data, input.level) : Promise.resolve(data);
-  compressing.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
-  const existing = await existingCopies(store, layout, walName, input.signal);
+  // One listing finds this WAL under every suffix (Barman would silently overwrite or add a second copy); the
+  // local pass (and compression) runs meanwhile, since the WAL is almost never there yet.
+  const listing = existingCopies(store, layout, walName, input.signal);
+  listing.catch(() => undefined); // awaited below, after the local file's own error if it has one
+  let data: Buffer | undefined;
+  let prepared: Promise<UploadBody>;
+  if (codec) {
+    // A compressed WAL is compressed in memory: the compressed bytes are what is hashed and sent.
+    const raw = await readWal(file);
+    input.memory?.pacer?.note(raw.length);
+    assertSegment(file, walName, kind, raw);
+    data = raw;
+    prepared = codec.compress(raw, input.level).then((body) => ({ body, size: body.length, md5: createHash('md5').update(body).digest() }));
+    prepared.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
+  } else {
+    // Uncompressed: no copy of the segment in memory. One read pass hashes and checks it, the upload streams
+    // the file again (a 16 MiB Buffer per call was half the sidecar's CPU, in garbage collection).
+    prepared = Promise.resolve(await scanWal(file, walName, kind));
+  }
+  const existing = await listing;
   const upload = async (replace: boolean): Promise<ArchivedWal> => {
-    const body = await compressing;
+    const body = await prepared;
     const stored = await uploadVerified(store, key, body, kind, input, replace);
-    log.info(`archived ${walName} to ${key} (${body.length} bytes${codec ? `, ${codec.name}` : ''})`);
-    return { walName, key: stored, status: 'uploaded', bytes: body.length };
+    if (body.identity && !sameIdentity(body.identity, await fileIdentity(file).catch(() => ({ dev: -1, ino: -1, size: -1, mtimeMs: -1 })))) {
+      // PostgreSQL never writes a segment it has marked ready; a file that changed between the two reads was not
+      // archived as one consistent copy.
+      throw new OperationError('ERR_WAL_READ', `WAL file ${file} changed while it was being archived; this WAL is not acknowledged`);
+    }
+    log.info(`archived ${walName} to ${key} (${body.size} bytes${codec ? `, ${codec.name}` : ''})`);
+    return { walName, key: stored, status: 'uploaded', bytes: body.size };
   };
   if (existing.length === 0) {
     try {
@@ -206,7 +263,74 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
       existing.push(key);
     }
   }
+  // Rare: the store already holds this WAL. Comparing contents needs the local bytes.
+  data ??= await readWal(file);
   return settleExisting(deps, input, walName, file, data, existing, key, upload);
+}
+
+/** What one upload sends: bytes in memory (compressed) or a stream of the file, with its size and MD5. */
+interface UploadBody {
+  body: PutSource;
+  size: number;
+  md5: Buffer;
+  /** For a streamed file: its identity when it was hashed, checked again after the upload. */
+  identity?: FileIdentity;
+}
+
+/** Chunk of the local read passes (the hashing pass reuses one buffer; the upload stream reads this much at once). */
+const READ_CHUNK = 256 * 1024;
+
+function walReadError(file: string, err: unknown): OperationError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new OperationError('ERR_WAL_READ', `cannot read WAL file ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+}
+
+async function readWal(file: string): Promise<Buffer> {
+  try {
+    return await fsp.readFile(file);
+  } catch (err) {
+    throw walReadError(file, err);
+  }
+}
+
+/** PostgreSQL only ever archives whole segments: anything else is the wrong file, and must not become "WAL". */
+function assertSegment(file: string, walName: string, kind: WalFileName['kind'], data: Buffer): void {
+  if (kind !== 'segment' && kind !== 'partial') return;
+  const problem = walSegmentProblem(walName.slice(0, 24), data, { firstPageOnly: true });
+  if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
+}
+
+/**
+ * One pass over the local file through one reused buffer: its MD5 (sent with the upload and checked against what
+ * the store holds) and, for a segment, the check assertSegment makes. The upload then streams the file.
+ */
+async function scanWal(file: string, walName: string, kind: WalFileName['kind']): Promise<UploadBody> {
+  let fh: fsp.FileHandle;
+  try { fh = await fsp.open(file, 'r'); } catch (err) { throw walReadError(file, err); }
+  try {
+    const st = await fh.stat();
+    const identity: FileIdentity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    const checker = kind === 'segment' || kind === 'partial' ? new WalSegmentChecker(walName.slice(0, 24), { firstPageOnly: true }) : undefined;
+    const hash = createHash('md5');
+    const buf = Buffer.allocUnsafe(READ_CHUNK);
+    let size = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) break;
+      const chunk = buf.subarray(0, bytesRead);
+      hash.update(chunk);
+      checker?.update(chunk);
+      size += bytesRead;
+    }
+    const problem = checker?.finish();
+    if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
+    return { body: () => fs.createReadStream(file, { highWaterMark: READ_CHUNK }), size, md5: hash.digest(), identity };
+  } catch (err) {
+    if (err instanceof PgstowError) throw err;
+    throw walReadError(file, err);
+  } finally {
+    await fh.close();
+  }
 }
 
 /** The store already holds this WAL: identical is done, different is a conflict, damaged is replaced. */
@@ -237,12 +361,12 @@ async function settleExisting(deps: ArchiveWalDeps, input: ArchiveWalInput, walN
  * Uploads one WAL object create-only (or replacing a damaged one) with its MD5 in the metadata, and makes sure
  * the stored object is ours before success. Returns the key.
  */
-async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kind: WalFileName['kind'], input: ArchiveWalInput, replace: boolean): Promise<string> {
-  const md5 = createHash('md5').update(body).digest();
+async function uploadVerified(store: ObjectStore, key: string, upload: UploadBody, kind: WalFileName['kind'], input: ArchiveWalInput, replace: boolean): Promise<string> {
+  const { body, size, md5 } = upload;
   const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
   const started = Date.now();
   const put = await store.put(key, body, {
-    contentLength: body.length, md5,
+    contentLength: size, md5,
     // What restore checks the download against (Barman ignores user metadata).
     metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
     // Create-only wherever the store supports it (AWS, MinIO, Ceph, moto, Azure, GCS): of two archivers of one
@@ -251,22 +375,48 @@ async function uploadVerified(store: ObjectStore, key: string, body: Buffer, kin
     ...(tags && Object.keys(tags).length ? { tags } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });
+  // The file's bytes just streamed are garbage now: let the pacer collect them (a compressed WAL's were noted when read).
+  if (typeof body === 'function') input.memory?.pacer?.note(size);
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
   const trustPut = store.capabilities.conditionalCreate || replace;
-  await verifyUpload(store, key, body.length, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
+  await verifyUpload(store, key, size, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
   if (!trustPut) {
     // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
-    // even interleave two writes into one object: once it would have landed, read back the whole object.
+    // even interleave two writes into one object: once it would have landed, read back the whole object (hashed as
+    // it streams: no copy of the segment in memory).
     await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
-    const back = createHash('md5').update(await readAll(store, key, input.signal)).digest('hex');
-    if (back !== md5.toString('hex')) {
+    const back = await storedMd5(store, key, input.signal);
+    input.memory?.pacer?.note(back.size);
+    const ours = md5.toString('hex');
+    // The metadata too: such a store may pair our bytes with the MD5 another writer recorded (restore refuses that).
+    if (back.md5 !== ours || back.size !== size || (back.recorded !== undefined && back.recorded !== ours)) {
       throw new OperationError('ERR_WAL_CONFLICT',
-        `${key} in ${store.description} no longer holds what this upload sent (MD5 ${back}, ours ${md5.toString('hex')}): another server `
-        + 'archived this WAL at the same time and this store does not enforce create-only writes; this WAL is not acknowledged', { details: { key } });
+        `${key} in ${store.description} no longer holds what this upload sent (MD5 ${back.md5}, ${back.size} bytes, recorded MD5 ${back.recorded ?? 'none'}; ours ${ours}, ${size} bytes): `
+        + 'another server archived this WAL at the same time and this store does not enforce create-only writes; this WAL is not acknowledged', { details: { key } });
     }
   }
   return key;
+}
+
+/** The MD5 and size of a stored object, read whole and hashed as it streams. */
+async function storedMd5(store: ObjectStore, key: string, signal?: AbortSignal): Promise<{ md5: string; size: number; recorded?: string }> {
+  const hash = createHash('md5');
+  let size = 0;
+  let recorded: string | undefined;
+  const stream = await store.get(key, { ...(signal ? { signal } : {}), onInfo: (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); } });
+  try {
+    for await (const chunk of stream) {
+      signal?.throwIfAborted();
+      hash.update(chunk as Buffer);
+      size += (chunk as Buffer).length;
+    }
+  } catch (err) {
+    stream.destroy();
+    if (err instanceof PgstowError || signal?.aborted) throw err;
+    throw new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err }, `reading ${key} back failed after ${size} bytes: ${errorMessage(err)}`);
+  }
+  return { md5: hash.digest('hex'), size, ...(recorded !== undefined ? { recorded } : {}) };
 }
 
 /**

@@ -4,6 +4,7 @@
  * destination), refused and left as it is; an object that is not a valid copy at all (truncated by a store crash,
  * undecodable, not the segment its name says) is damage, replaced when the local file is a valid segment.
  */
+import { createHash } from 'node:crypto';
 import { OperationError } from '../errors.js';
 import { parseWalFileName } from '../domain/wal/wal-file-name.js';
 import { walSegmentProblem } from '../domain/wal/wal-segment-check.js';
@@ -11,6 +12,7 @@ import { CODECS, CodecError, codecForSuffix } from '../pipeline/codecs.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { readAll } from '../storage/object-store-helpers.js';
 import { isCommonPrefix, type ObjectStore } from '../storage/object-store.js';
+import { WAL_MD5_METADATA } from './wal-verification.js';
 
 export interface StoredCopy {
   readonly key: string;
@@ -38,7 +40,12 @@ export async function existingCopies(store: ObjectStore, layout: BarmanLayout, w
 
 /** Reads and decodes one stored copy; a copy that cannot be a valid one is returned with its damage. */
 export async function readCopy(store: ObjectStore, key: string, walName: string, signal?: AbortSignal): Promise<StoredCopy> {
-  const raw = await readAll(store, key, signal);
+  let recorded: string | undefined;
+  const raw = await readAll(store, key, signal, (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); });
+  // A store that ignores create-only writes can end up with one archiver's bytes and another's metadata: restore
+  // refuses such an object, so it is damage, never an identical copy.
+  const actual = recorded === undefined ? undefined : createHash('md5').update(raw).digest('hex');
+  if (actual !== recorded) return { key, damage: `its MD5 is ${actual}, but ${recorded} was recorded when it was archived` };
   const codec = codecForSuffix(key);
   let content: Buffer;
   try {

@@ -8,8 +8,8 @@ import { isCommonPrefix, type ObjectInfo, type ObjectStore } from './object-stor
  * Reads a whole object into memory; for small objects (backup.info, annotations, manifests, WAL). A failure
  * after the object started to arrive names the object and how much of it came.
  */
-export async function readAll(store: ObjectStore, key: string, signal?: AbortSignal): Promise<Buffer> {
-  const stream = await store.get(key, signal ? { signal } : undefined);
+export async function readAll(store: ObjectStore, key: string, signal?: AbortSignal, onInfo?: (info: ObjectInfo) => void): Promise<Buffer> {
+  const stream = await store.get(key, signal || onInfo ? { ...(signal ? { signal } : {}), ...(onInfo ? { onInfo } : {}) } : undefined);
   let received = 0;
   try {
     return await streamToBuffer(stream, signal, (n) => { received += n; });

@@ -84,7 +84,8 @@ async function archive(deps: WalServiceDeps, checked: Set<string>, req: WalArchi
         deps.log.info(`WAL archive of server ${ref.serverName} has nothing on timeline ${wal.timeline} or newer: archiving may start`, { wal: walName });
       }
     }
-    const result = await engine.archiveWal(req.source_file_name, { spoolDir: spool.archive, signal });
+    // The sidecar lives on: archive-ahead uploads overlap the next calls instead of holding this one.
+    const result = await engine.archiveWal(req.source_file_name, { spoolDir: spool.archive, signal, ahead: 'background' });
     const seconds = (performance.now() - started) / 1000;
     const bytes = result.bytes + result.extras.reduce((n, e) => n + ('bytes' in e ? e.bytes : 0), 0);
     const wasFailing = deps.telemetry.archiveFailing;

@@ -61,3 +61,42 @@ test('without an MD5 in the put result, a stat with the wrong size or MD5 fails 
     assert.equal(ok.status, 'uploaded');
   } finally { await store.close(); removeDir(dir); }
 });
+
+test('an uncompressed WAL is streamed from its file (no copy of the segment in memory) and stored byte for byte', async () => {
+  const { dir, store, wal } = await setup();
+  try {
+    const bodies: string[] = [];
+    const watched = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'put') return (k: string, b: PutBody, o?: PutOptions) => { bodies.push(b instanceof Uint8Array ? 'bytes' : typeof b); return target.put(k, b, o); };
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const ok = await archiveWal({ store: watched, layout: new BarmanLayout('s', 'srv') }, { walPath: wal });
+    assert.equal(ok.status, 'uploaded');
+    assert.deepEqual(bodies, ['function']);
+    const stored = fs.readFileSync(path.join(dir, 'store', ok.key));
+    assert.ok(stored.equals(fs.readFileSync(wal)));
+  } finally { await store.close(); removeDir(dir); }
+});
+
+test('a WAL file that changes while it is uploaded is not acknowledged', async () => {
+  const { dir, store, wal } = await setup();
+  try {
+    const rewriting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'put') {
+          return (k: string, b: PutBody, o?: PutOptions) => {
+            fs.writeFileSync(wal, syntheticSegment(WAL, { seed: 5 }));
+            return target.put(k, b, o);
+          };
+        }
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await assert.rejects(archiveWal({ store: rewriting, layout: new BarmanLayout('t', 'srv') }, { walPath: wal }),
+      (err: unknown) => err instanceof Error && /changed while it was being archived; this WAL is not acknowledged/.test(err.message));
+  } finally { await store.close(); removeDir(dir); }
+});

@@ -81,7 +81,7 @@ export class AzureBlobStore implements ObjectStore {
       if (typeof body === 'function' && options.contentLength !== undefined && options.contentLength <= singlePutSize) {
         // The SDK calls the factory again on each retry of the request.
         const r = await blob.upload(body, options.contentLength, this.writeOptions(options));
-        return { key, size: options.contentLength, ...(r.etag ? { etag: r.etag } : {}) };
+        return { key, size: options.contentLength, ...(r.etag ? { etag: r.etag } : {}), ...(r.contentMD5 ? { md5: Buffer.from(r.contentMD5).toString('hex') } : {}) };
       }
       return await this.putBlocks(blob, key, openBody(body), options);
     } catch (err) {

@@ -112,6 +112,12 @@ export class S3ObjectStore implements ObjectStore {
     const partSize = choosePartSize(this.settings, expected, options.partSize);
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
     if (body instanceof Uint8Array && body.length <= singleMax) return this.putSingle(key, Buffer.from(body.buffer, body.byteOffset, body.byteLength), options);
+    // A reopenable stream of known length that fits one PUT (a WAL segment streamed from its file) is sent as
+    // one streamed request: no copy in memory, no multipart. The SDK never retries a streamed body; the retry
+    // decorator does, reopening it.
+    if (typeof body === 'function' && options.contentLength !== undefined && options.contentLength <= singleMax) {
+      return this.putSingle(key, body(), options, options.contentLength);
+    }
     return this.putStream(key, openBody(body), partSize, options);
   }
 
@@ -138,16 +144,16 @@ export class S3ObjectStore implements ObjectStore {
     return enforced ? 'enforced' : 'ignored';
   }
 
-  private async putSingle(key: string, data: Buffer, options: PutOptions): Promise<PutResult> {
+  private async putSingle(key: string, data: Buffer | Readable, options: PutOptions, length = (data as Buffer).length): Promise<PutResult> {
     const res = await this.send<{ ETag?: string }>('put', key, new PutObjectCommand({
-      ...this.objectParams(key, options), Body: data, ContentLength: data.length,
+      ...this.objectParams(key, options), Body: data, ContentLength: length,
       ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
       ...(options.md5 ? { ContentMD5: Buffer.from(options.md5).toString('base64') } : {}),
     }), options.signal);
     // A single PUT's ETag is the MD5 of the stored bytes, except under SSE-KMS (an opaque value).
     const etag = res.ETag?.replace(/"/g, '');
     const md5 = this.settings.encryption !== 'aws:kms' && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag.toLowerCase() : undefined;
-    return { key, size: data.length, ...(res.ETag ? { etag: res.ETag } : {}), ...(md5 ? { md5 } : {}) };
+    return { key, size: length, ...(res.ETag ? { etag: res.ETag } : {}), ...(md5 ? { md5 } : {}) };
   }
 
   private async putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {
