@@ -30,6 +30,8 @@ export class EngineCore {
   readonly log: Logger;
   /** The host's memory budget (OpenEngineOptions.memory) or the engine's own. */
   readonly memory: MemoryBudget;
+  /** WAL uploads archiving ahead in the background (plugin sidecar), by spool directory and WAL name. */
+  readonly walAhead = new Map<string, Map<string, Promise<unknown>>>();
   private readonly stores = new Map<StorePurpose, PurposeStore>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();

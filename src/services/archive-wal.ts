@@ -50,7 +50,11 @@ export interface ArchiveWalInput {
    * Runs archive-ahead work beyond this call (a long-lived process): the call returns once its own file is
    * archived, and a later call for a file still uploading ahead waits for that upload instead of starting another.
    */
-  background?: (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
+  background?: {
+    run: (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
+    /** Uploads running ahead, by spool directory and WAL name: state of the long-lived caller, never of this module. */
+    running: Map<string, Map<string, Promise<unknown>>>;
+  };
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
   verifyMd5?: boolean;
   signal?: AbortSignal;
@@ -77,8 +81,6 @@ interface SpoolMarker extends FileIdentity { key: string }
 const MIN_SETTLE_MS = 100;
 const MAX_SETTLE_MS = 3000;
 
-/** Uploads archiving ahead in the background, per store, by spool directory and WAL name. */
-const aheadUploads = new WeakMap<ObjectStore, Map<string, Map<string, Promise<ArchivedWal>>>>();
 
 export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): Promise<ArchiveWalResult> {
   const log = deps.log ?? silentLogger;
@@ -110,12 +112,12 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
 async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, maxParallel: number, spoolDir: string,
   background: NonNullable<ArchiveWalInput['background']>): Promise<ArchiveWalResult> {
   const log = deps.log ?? silentLogger;
-  const running = runningAhead(deps.store, spoolDir);
+  const running = runningAhead(background.running, spoolDir);
   const own = running.get(walName);
   const room = maxParallel - 1 - running.size + (own ? 1 : 0);
   const uploading = new Set([...running.keys(), walName]);
   for (const name of room > 0 ? await aheadNames(input, walName, room, spoolDir, uploading, log) : []) {
-    const upload = background((signal) => archiveAhead(deps, input, name, signal)) as Promise<ArchivedWal>;
+    const upload = background.run((signal) => archiveAhead(deps, input, name, signal));
     running.set(name, upload);
     upload.catch((err: unknown) => aheadFailed(log, name, err)).finally(() => { if (running.get(name) === upload) running.delete(name); });
   }
@@ -155,9 +157,7 @@ function aheadFailed(log: Logger, walName: string, err: unknown): { walName: str
   return { walName, error: err as Error };
 }
 
-function runningAhead(store: ObjectStore, spoolDir: string): Map<string, Promise<ArchivedWal>> {
-  let byDir = aheadUploads.get(store);
-  if (!byDir) { byDir = new Map(); aheadUploads.set(store, byDir); }
+function runningAhead(byDir: Map<string, Map<string, Promise<unknown>>>, spoolDir: string): Map<string, Promise<unknown>> {
   let m = byDir.get(spoolDir);
   if (!m) { m = new Map(); byDir.set(spoolDir, m); }
   return m;
