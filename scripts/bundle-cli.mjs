@@ -4,7 +4,7 @@
 // than its code (measured for issue 15, see the commit). What only some calls need stays a separate chunk
 // loaded on demand (each store driver, the services), and every package (cloud SDK bundles, pg, native
 // codecs) stays outside: the drivers load their SDK lazily as before. The bin scripts load this file for
-// those two commands only (src/cli/bin/program.ts) and the unbundled dist/ for everything else; without the
+// those two commands only (src/cli/start.ts) and the unbundled dist/ for everything else; without the
 // file (a tsc-only build) they run from dist/ too. The library (dist/src/engine) is never bundled.
 // The output sits three levels under dist/src, as the driver modules do, so their relative paths to
 // dist/src/vendor/ (createRequire(import.meta.url)) resolve the same from the bundle.

@@ -100,7 +100,7 @@ for (const kind of ALL_STORE_KINDS) {
       t.after(() => pg.destroy());
       const first = await currentSegment(pg);
       const backupDir = path.join(work, 'backup');
-      execFileSync(path.join(PGBIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-D', backupDir, '-X', 'none', '-c', 'fast'], { stdio: 'pipe' });
+      execFileSync(path.join(PGBIN, 'pg_basebackup'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-D', backupDir, '-X', 'none', '-c', 'fast'], { stdio: 'pipe', timeout: 180_000 });
       pgbench(pg, ['-i', '-s', '2', '-q']);
       pgbench(pg, ['-t', '300', '-c', '2']);
       const last = await switchAndWaitArchived(pg);

@@ -25,6 +25,12 @@ export async function startProcess(command: string, args: string[], ready: RegEx
     proc.once('exit', (code) => { clearTimeout(timer); reject(new Error(`${options.name} exited with ${code} before it was ready:\n${out.slice(-3000)}`)); });
   });
   proc.removeAllListeners('exit');
+  // A server that dies under the tests leaves only failures that name a refused connection: say which one
+  // died, how, and what it printed last.
+  let stopping = false;
+  proc.once('exit', (code, signal) => {
+    if (!stopping) process.stderr.write(`*** ${options.name} (pid ${proc.pid}) exited unexpectedly (${signal ?? `code ${code}`}); its last output:\n${out.slice(-3000)}\n`);
+  });
   // Keep draining output so the pipe never fills and blocks the server. Only while this process's event loop
   // runs: a caller that blocks (execFileSync) while the server serves will see it hang mid-request (moto logs
   // every request; bench/catalog-scale.ts hung that way).
@@ -33,6 +39,7 @@ export async function startProcess(command: string, args: string[], ready: RegEx
   return {
     proc, match, output: () => out,
     stop: () => new Promise<void>((resolve) => {
+      stopping = true;
       if (proc.exitCode !== null || proc.signalCode !== null) { resolve(); return; }
       const timer = setTimeout(() => proc.kill('SIGKILL'), 5000);
       proc.once('exit', () => { clearTimeout(timer); resolve(); });
