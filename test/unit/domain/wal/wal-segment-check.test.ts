@@ -45,6 +45,36 @@ describe('WAL segment check', () => {
     assert.match(walSegmentProblem('000000010000000000000003', syntheticSegment('000000020000000000000003', { seed: 5 })) ?? '', /timeline 2/);
   });
 
+  it('names the record: a wrong CRC, and a back-link to the wrong place under a valid CRC (LSNs above 4 GiB)', () => {
+    // Log 5, segment 0xFE of 1 MiB: the segment starts at 5/FE00000, so the high half of every LSN is checked too.
+    const name = '0000000100000005000000FE';
+    const align8 = (n: number): number => (n + 7) & ~7;
+    let seg: Buffer | undefined;
+    let second = 0;
+    for (let seed = 1; seed < 100 && !seg; seed++) {
+      const s = syntheticSegment(name, { seed });
+      const off = align8(40 + s.readUInt32LE(40));
+      if (off + s.readUInt32LE(off) <= 8192 && s.readUInt32LE(off) > 24) { seg = s; second = off; }
+    }
+    assert.ok(seg, 'a segment whose second record has data and lies in the first page');
+    assert.equal(walSegmentProblem(name, seg), undefined);
+    const len = seg.readUInt32LE(second);
+    const at = `5/FE${second.toString(16).toUpperCase().padStart(5, '0')}`;
+    const flipped = Buffer.from(seg);
+    flipped[second + 24] = (flipped[second + 24] as number) ^ 1;
+    assert.match(walSegmentProblem(name, flipped) ?? '', new RegExp(`^record at ${at}: checksum mismatch`));
+    const relinked = (prev: bigint): Buffer => {
+      const b = Buffer.from(seg);
+      b.writeBigUInt64LE(prev, second + 8);
+      b.writeUInt32LE(crc32c(b, crc32c(b, 0, second + 24, second + len), second, second + 20), second + 20);
+      return b;
+    };
+    assert.equal(walSegmentProblem(name, relinked((5n << 32n) + 0xfe00000n + 48n)),
+      `record at ${at}: it points back to 5/FE00030, not to the previous record at 5/FE00028`);
+    assert.equal(walSegmentProblem(name, relinked((6n << 32n) + 0xfe00028n)), // only the high half differs
+      `record at ${at}: it points back to 6/FE00028, not to the previous record at 5/FE00028`);
+  });
+
   it('finds a damaged record: a flipped byte anywhere in records or headers, a zeroed page', () => {
     const seg = syntheticSegment(NAME, { seed: 6 });
     let detected = 0;
