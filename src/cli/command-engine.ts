@@ -80,8 +80,10 @@ export async function openCommandEngine(command: CommandName, args: ParsedArgs, 
   const config = prepared ? prepared.config : await loadCommandConfig(args, ctx);
   const { settings, url, serverName, values } = prepared ?? await commandSettings(command, args, ctx, config);
   check?.(settings, values);
-  // Long commands pace garbage collection of freed Buffers (gc-pacer.ts); a WAL call is too short to need it.
-  const long = command === 'backup' || command === 'restore';
+  // Garbage collection of freed Buffers is paced (gc-pacer.ts) where a command moves more than a few MiB: a
+  // backup, a restore, and wal-archive (a 16 MiB segment streamed up and, on a store that ignores create-only
+  // writes, read back: 48 MB of dead chunks at its peak unpaced). A wal-restore writes one segment: not worth it.
+  const long = command === 'backup' || command === 'restore' || command === 'wal-archive';
   const budget = memoryBudgetOf(values, ctx.env, config);
   const { budget: memory, stop: stopPacer } = long ? pacedBudget(budget) : { budget, stop: () => {} };
   let engine: Engine;
