@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { enableCompileCache } from './compile-cache.js';
+import { restartWithMallocEnv } from './memory-env.js';
 
 const WAL_PROGRAMS = new Set(['barman-cloud-wal-archive', 'barman-cloud-wal-restore']);
 const WAL_SUBCOMMANDS = new Set(['wal-archive', 'wal-restore']);
@@ -19,6 +20,8 @@ export function isWalCommandLine(program: string, argv: readonly string[]): bool
 }
 
 export async function start(program: string): Promise<void> {
+  // Backup, restore and the plugin start again with MALLOC_ARENA_MAX=2 unless it is set (memory-env.ts).
+  restartWithMallocEnv(program, process.env);
   enableCompileCache();
   // Synchronous on purpose: one stat before the program's modules load (no event loop work yet).
   const main = isWalCommandLine(program, process.argv.slice(2)) && existsSync(BUNDLE)
