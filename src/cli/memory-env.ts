@@ -13,14 +13,21 @@ import { SIDECAR_MALLOC_ENV } from '../plugin/instance/memory.js';
 
 /** pgstow subcommands and drop-in programs that run long enough to fragment malloc's arenas. */
 const LONG_PROGRAMS = new Set(['barman-cloud-backup', 'barman-cloud-restore']);
-const LONG_SUBCOMMANDS = new Set(['backup', 'restore', 'plugin']);
+/** `pgstow backup list|show|delete|keep` and `pgstow plugin healthcheck` are short. */
+const SHORT_SECOND_WORDS: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ['backup', new Set(['list', 'show', 'delete', 'keep'])],
+  ['restore', new Set<string>()],
+  ['plugin', new Set(['healthcheck'])],
+]);
 
 export const MALLOC_ENV: Readonly<Record<string, string>> = {
   MALLOC_ARENA_MAX: SIDECAR_MALLOC_ENV.MALLOC_ARENA_MAX as string,
 };
 
 export function isLongCommandLine(program: string, argv: readonly string[]): boolean {
-  return LONG_PROGRAMS.has(program) || (program === 'pgstow' && LONG_SUBCOMMANDS.has(argv[0] ?? ''));
+  if (LONG_PROGRAMS.has(program)) return true;
+  const short = program === 'pgstow' ? SHORT_SECOND_WORDS.get(argv[0] ?? '') : undefined;
+  return short !== undefined && !short.has(argv[1] ?? '');
 }
 
 /** The environment to start again with, or undefined when this process already runs with it (or need not). */

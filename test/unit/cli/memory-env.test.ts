@@ -9,10 +9,10 @@ import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 test('backup, restore and the plugin get MALLOC_ARENA_MAX=2; WAL and other commands do not', () => {
   const env = { PATH: '/bin' };
-  for (const [program, argv] of [['pgstow', ['backup']], ['pgstow', ['restore']], ['pgstow', ['plugin', 'instance']], ['barman-cloud-backup', []], ['barman-cloud-restore', []]] as const) {
+  for (const [program, argv] of [['pgstow', ['backup']], ['pgstow', ['backup', '--jobs', '2']], ['pgstow', ['restore']], ['pgstow', ['plugin', 'instance']], ['barman-cloud-backup', []], ['barman-cloud-restore', []]] as const) {
     assert.deepEqual(mallocEnvToAdd(program, argv, env, 'linux'), { PATH: '/bin', MALLOC_ARENA_MAX: '2' }, `${program} ${argv.join(' ')}`);
   }
-  for (const [program, argv] of [['pgstow', ['wal-archive']], ['pgstow', ['wal-restore']], ['pgstow', ['list-backups']], ['pgstow', []], ['barman-cloud-wal-archive', []]] as const) {
+  for (const [program, argv] of [['pgstow', ['wal-archive']], ['pgstow', ['wal-restore']], ['pgstow', ['backup', 'list']], ['pgstow', ['backup', 'show']], ['pgstow', ['backup', 'delete']], ['pgstow', ['plugin', 'healthcheck']], ['pgstow', ['check-store']], ['pgstow', ['constructor']], ['pgstow', []], ['barman-cloud-wal-archive', []], ['barman-cloud-backup-list', []]] as const) {
     assert.equal(mallocEnvToAdd(program, argv, env, 'linux'), undefined, `${program} ${argv.join(' ')}`);
   }
   assert.equal(mallocEnvToAdd('pgstow', ['backup'], env, 'darwin'), undefined);
