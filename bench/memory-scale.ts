@@ -5,7 +5,9 @@
  * process that archives 10 000 WAL segments through the archive service (no growth per call). PostgreSQL 15
  * with 1 MiB WAL segments makes the 10 000 real segments quickly; objects are deleted as the run goes, so the
  * store server's disk stays small.
- *   npm run build && node dist/bench/memory-scale.js [--sizes 100,1000,5000] [--codecs none,gzip,lz4,zstd] [--wal-calls 10000] [--only db,wal]
+ * `--only walproc`: peak RSS, wall and CPU of ONE `pgstow wal-archive` process per real 16 MiB segment, each codec,
+ * --reps times; with --compare-dist DIR (another build's dist/, e.g. main's) the two builds alternate run by run.
+ *   npm run build && node dist/bench/memory-scale.js [--sizes 100,1000,5000] [--codecs none,gzip,lz4,zstd] [--wal-calls 10000] [--only db,wal,walproc] [--reps 5] [--compare-dist DIR]
  * Prints markdown tables, writes bench/results/memory-<timestamp>.json and bench/results/memory-latest.md.
  */
 import * as fs from 'node:fs';
@@ -41,9 +43,12 @@ const codecs = arg('codecs', arg('codec', 'none,gzip,lz4,zstd')).split(',') as C
 const codec: Codec = codecs.includes('gzip') ? 'gzip' : (codecs[0] as Codec); // the WAL phase's
 const walCalls = Number(arg('wal-calls', '10000'));
 const only = new Set(arg('only', 'db,wal').split(','));
+const reps = Number(arg('reps', '5'));
+const compareDist = arg('compare-dist', '');
 
 interface Phase { rssMb: number; anonMb: number; fileMb: number; cpuS: number; wallS: number }
 interface DbRow { dbMb: number; codec: Codec; backup: Phase; restore: Phase }
+interface WalProcRow { build: string; codec: Codec; runs: Phase[] }
 interface WalPoint { calls: number; rssMb: number; anonMb: number; fileMb: number; heapMb: number; externalMb: number }
 
 /** One pgstow command under GNU time, its memory split sampled at its peak. */
@@ -146,6 +151,52 @@ async function walInOneProcess(description: EnvStoreDescription): Promise<WalPoi
   return points;
 }
 
+/** A real 16 MiB segment, completed by a switch and copied before a checkpoint can recycle it. */
+async function realSegment(dest: string): Promise<string> {
+  const pg = await startPostgres({ version: 15, settings: { max_wal_size: '1GB', checkpoint_timeout: '30min', archive_mode: 'off' } });
+  try {
+    const first = (await pg.query<{ f: string }>('select pg_walfile_name(pg_current_wal_lsn()) f'))[0]?.f as string;
+    await pg.query('create table t (g int, m text, r float8)');
+    await pg.query("insert into t select g, md5(g::text) || md5((g * 7)::text), random() from generate_series(1, 400000) g");
+    await pg.query('select pg_switch_wal()');
+    // The segment after the first: full of table rows (the first holds the catalog's start-up records too).
+    const name = first.slice(0, 16) + (parseInt(first.slice(16), 16) + 1).toString(16).toUpperCase().padStart(8, '0');
+    const file = path.join(dest, name);
+    fs.copyFileSync(path.join(pg.dataDir, 'pg_wal', name), file);
+    return file;
+  } finally {
+    await pg.destroy();
+  }
+}
+
+/** One wal-archive process per run, each to a new server name; builds alternate (order flipped every rep). */
+async function walProcesses(store: StoreEndpoint): Promise<WalProcRow[]> {
+  const segDir = makeTempDir('mem-walproc');
+  const seg = await realSegment(segDir);
+  const builds: Array<[string, string]> = [['this build', binPath('pgstow')]];
+  if (compareDist) builds.push([compareDist, path.join(path.resolve(compareDist), 'src', 'cli', 'bin', 'pgstow.js')]);
+  const rows = new Map<string, WalProcRow>();
+  let n = 0;
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const c of codecs) {
+        for (const [build, bin] of rep % 2 ? [...builds].reverse() : builds) {
+          let sampler: { stop: () => MemorySplit | undefined } | undefined;
+          const r = await timed(process.execPath, [bin, 'wal-archive', ...codecFlag('pgstow', c), ...store.args, store.url, `walproc-${n++}`, seg],
+            { env: store.env, onSpawn: (pid) => { sampler = samplePeak(pid, 10); } });
+          const split = sampler?.stop();
+          const row = rows.get(`${build} ${c}`) ?? { build, codec: c, runs: [] };
+          row.runs.push({ rssMb: r.maxRssKb / 1024, anonMb: split?.anonMb ?? NaN, fileMb: split?.fileMb ?? NaN, cpuS: r.cpuSeconds, wallS: r.wallSeconds });
+          rows.set(`${build} ${c}`, row);
+        }
+      }
+    }
+  } finally {
+    removeDir(segDir);
+  }
+  return [...rows.values()];
+}
+
 const dir = makeTempDir('mem-scale');
 const s3 = await startPrivateS3rver(path.join(dir, 's3'));
 const store: StoreEndpoint = {
@@ -154,6 +205,7 @@ const store: StoreEndpoint = {
 };
 let db: DbRow[] = [];
 let wal: WalPoint[] = [];
+let walProc: WalProcRow[] = [];
 const description = (prefix: string): EnvStoreDescription => ({
   provider: 'aws-s3', destinationUrl: `s3://pgstow-test/${prefix}`, endpointUrl: s3.info.endpoint, s3: {},
   env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
@@ -161,6 +213,7 @@ const description = (prefix: string): EnvStoreDescription => ({
 try {
   if (only.has('db')) db = await dbSizes(store, description('mem'));
   if (only.has('wal')) wal = await walInOneProcess(description('mem-wal'));
+  if (only.has('walproc')) walProc = await walProcesses(store);
 } finally {
   await s3.stop();
   removeDir(dir);
@@ -182,9 +235,20 @@ if (wal.length) {
   for (const p of wal) lines.push(`| ${p.calls} | ${f0(p.rssMb)} | ${f0(p.anonMb)} / ${f0(p.fileMb)} | ${p.heapMb.toFixed(1)} | ${p.externalMb.toFixed(1)} |`);
   lines.push('');
 }
+if (walProc.length) {
+  const mm = (xs: number[], digits: number): string => {
+    const v = [...xs].sort((a, b) => a - b);
+    const med = v.length % 2 ? v[(v.length - 1) / 2] as number : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
+    return `${med.toFixed(digits)} (${(v[0] as number).toFixed(digits)}–${(v.at(-1) as number).toFixed(digits)})`;
+  };
+  lines.push(`### One wal-archive process per 16 MiB segment (s3rver), ${reps} runs each, median (min–max)`, '',
+    '| build | codec | peak RSS MB | anon MB | CPU s | wall s |', '|---|---|---|---|---|---|');
+  for (const r of walProc) lines.push(`| ${r.build} | ${r.codec} | ${mm(r.runs.map((x) => x.rssMb), 1)} | ${mm(r.runs.map((x) => x.anonMb), 0)} | ${mm(r.runs.map((x) => x.cpuS), 2)} | ${mm(r.runs.map((x) => x.wallS), 2)} |`);
+  lines.push('');
+}
 const report = lines.join('\n');
 console.log(report);
 const results = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(results, { recursive: true });
-fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codecs, walCodec: codec, db, wal }, null, 2));
+fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codecs, walCodec: codec, db, wal, walProc }, null, 2));
 fs.writeFileSync(path.join(results, 'memory-latest.md'), report);

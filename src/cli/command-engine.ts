@@ -80,10 +80,11 @@ export async function openCommandEngine(command: CommandName, args: ParsedArgs, 
   const config = prepared ? prepared.config : await loadCommandConfig(args, ctx);
   const { settings, url, serverName, values } = prepared ?? await commandSettings(command, args, ctx, config);
   check?.(settings, values);
-  // Long commands pace garbage collection of freed Buffers (gc-pacer.ts), and so does wal-restore: its 16 MiB of
-  // 16 KiB chunks otherwise wait for V8's external-memory limit (+12 MB peak RSS once the segment checks stopped
-  // making garbage of their own, issue 15). A wal-archive call is too short to need it.
-  const long = command === 'backup' || command === 'restore' || command === 'wal-restore';
+  // Garbage collection of freed Buffers is paced (gc-pacer.ts) where a command moves more than a few MiB: a
+  // backup, a restore, wal-archive (a 16 MiB segment streamed up and, on a store that ignores create-only writes,
+  // read back: 48 MB of dead chunks at its peak unpaced) and wal-restore (its 16 MiB of 16 KiB chunks otherwise
+  // wait for V8's external-memory limit: +12 MB peak RSS once the segment checks stopped making garbage).
+  const long = command === 'backup' || command === 'restore' || command === 'wal-archive' || command === 'wal-restore';
   const budget = memoryBudgetOf(values, ctx.env, config);
   const { budget: memory, stop: stopPacer } = long ? pacedBudget(budget) : { budget, stop: () => {} };
   let engine: Engine;

@@ -19,9 +19,13 @@ export function isWalCommandLine(program: string, argv: readonly string[]): bool
 }
 
 export async function start(program: string): Promise<void> {
+  const wal = isWalCommandLine(program, process.argv.slice(2));
+  // Backup, restore and the plugin start again with MALLOC_ARENA_MAX=2 unless it is set (memory-env.ts); WAL
+  // command lines do not even load the module.
+  if (!wal) (await import('./memory-env.js')).restartWithMallocEnv(program, process.env);
   enableCompileCache();
   // Synchronous on purpose: one stat before the program's modules load (no event loop work yet).
-  const main = isWalCommandLine(program, process.argv.slice(2)) && existsSync(BUNDLE)
+  const main = wal && existsSync(BUNDLE)
     // require(), not import(): import() of a CommonJS file first scans all of it for its export names.
     ? createRequire(import.meta.url)(BUNDLE) as typeof import('./wal-main.js')
     : await import('./main.js');

@@ -94,10 +94,18 @@ export function lz4FrameEnd(contentChecksum: number): Buffer {
 
 /** `data` as independent blocks of up to 4 MiB (size word and block each), for a frame of lz4FrameHeader(). */
 export function lz4CompressBlocks(data: Buffer, table: Int32Array = new Int32Array(1 << HASH_LOG)): Buffer {
+  const out = Buffer.allocUnsafe(blocksBound(data.length));
+  return Buffer.from(out.subarray(0, compressBlocksInto(data, out, 0, table)));
+}
+
+function blocksBound(n: number): number {
   let bound = 0;
-  for (let off = 0; off < data.length; off += BLOCK_MAX) bound += 4 + blockBound(Math.min(BLOCK_MAX, data.length - off));
-  const out = Buffer.allocUnsafe(bound);
-  let d = 0;
+  for (let off = 0; off < n; off += BLOCK_MAX) bound += 4 + blockBound(Math.min(BLOCK_MAX, n - off));
+  return bound;
+}
+
+/** Writes `data`'s blocks into `out` from `d`; returns the new end in `out`. */
+function compressBlocksInto(data: Buffer, out: Buffer, d: number, table: Int32Array): number {
   for (let off = 0; off < data.length; off += BLOCK_MAX) {
     const end = Math.min(data.length, off + BLOCK_MAX);
     const after = compressBlock(data, off, end, out, d + 4, table);
@@ -111,10 +119,18 @@ export function lz4CompressBlocks(data: Buffer, table: Int32Array = new Int32Arr
       d = after;
     }
   }
-  return Buffer.from(out.subarray(0, d));
+  return d;
 }
 
-/** One LZ4 frame of `data` (independent blocks of up to 4 MiB, content checksum). */
-export function lz4CompressFrame(data: Buffer, table?: Int32Array): Buffer {
-  return Buffer.concat([lz4FrameHeader(), lz4CompressBlocks(data, table), lz4FrameEnd(xxh32(data))]);
+/**
+ * One LZ4 frame of `data` (independent blocks of up to 4 MiB, content checksum), written into one buffer and
+ * copied once to its exact size (a 16 MiB WAL segment: its bound and the frame, not also two copies of the frame).
+ */
+export function lz4CompressFrame(data: Buffer, table: Int32Array = new Int32Array(1 << HASH_LOG)): Buffer {
+  const header = lz4FrameHeader();
+  const out = Buffer.allocUnsafe(header.length + blocksBound(data.length) + 8);
+  header.copy(out, 0);
+  let d = compressBlocksInto(data, out, header.length, table);
+  d += lz4FrameEnd(xxh32(data)).copy(out, d);
+  return Buffer.from(out.subarray(0, d));
 }

@@ -14,9 +14,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
 import { errorMessage, OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
-import { walSegmentProblem, WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
+import { WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
 import type { MemoryBudget } from '../memory-budget.js';
+import type { BytePacer } from '../gc-pacer.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { BucketNotFoundError, IntegrityError, ObjectExistsError, StorageRequestError } from '../storage/errors.js';
 import type { ObjectStore, PutResult, PutSource } from '../storage/object-store.js';
@@ -25,6 +26,7 @@ import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
 import { assertReplaceable, existingCopies, judgeCopies, readCopy } from './archived-wal-copies.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { compressWalFile } from './compressed-wal.js';
 
 export interface ArchiveWalDeps {
   store: ObjectStore;
@@ -227,16 +229,10 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
   // local pass (and compression) runs meanwhile, since the WAL is almost never there yet.
   const listing = existingCopies(store, layout, walName, input.signal);
   listing.catch(() => undefined); // awaited below, after the local file's own error if it has one
-  let data: Buffer | undefined;
   let prepared: Promise<UploadBody>;
   if (codec) {
-    // A compressed WAL is compressed in memory: the compressed bytes are what is hashed and sent.
-    const raw = await readWal(file);
-    input.memory?.pacer?.note(raw.length);
-    assertSegment(file, walName, kind, raw);
-    data = raw;
-    prepared = codec.compress(raw, input.level).then((body) => ({ body, size: body.length, md5: createHash('md5').update(body).digest() }));
-    prepared.catch(() => undefined); // awaited below; avoid an unhandled rejection if the listing fails first
+    // Compressed as it is read (compressed-wal.ts): only the compressed bytes are held, hashed and sent.
+    prepared = Promise.resolve(await compressedWal(file, walName, kind, codec, input));
   } else {
     // Uncompressed: no copy of the segment in memory. One read pass hashes and checks it, the upload streams
     // the file again (a 16 MiB Buffer per call was half the sidecar's CPU, in garbage collection).
@@ -264,8 +260,7 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
     }
   }
   // Rare: the store already holds this WAL. Comparing contents needs the local bytes.
-  data ??= await readWal(file);
-  return settleExisting(deps, input, walName, file, data, existing, key, upload);
+  return settleExisting(deps, input, walName, file, await readWal(file), existing, key, upload);
 }
 
 /** What one upload sends: bytes in memory (compressed) or a stream of the file, with its size and MD5. */
@@ -293,16 +288,23 @@ async function readWal(file: string): Promise<Buffer> {
   }
 }
 
-/** PostgreSQL only ever archives whole segments: anything else is the wrong file, and must not become "WAL". */
-function assertSegment(file: string, walName: string, kind: WalFileName['kind'], data: Buffer): void {
-  if (kind !== 'segment' && kind !== 'partial') return;
-  const problem = walSegmentProblem(walName.slice(0, 24), data, { firstPageOnly: true });
+async function compressedWal(file: string, walName: string, kind: WalFileName['kind'], codec: Codec, input: ArchiveWalInput): Promise<UploadBody> {
+  const checker = kind === 'segment' || kind === 'partial' ? new WalSegmentChecker(walName.slice(0, 24), { firstPageOnly: true }) : undefined;
+  let body: UploadBody;
+  try {
+    body = await compressWalFile(file, codec, input.level, (chunk) => checker?.update(chunk), input.memory?.pacer);
+  } catch (err) {
+    if (err instanceof PgstowError) throw err;
+    throw walReadError(file, err);
+  }
+  const problem = checker?.finish();
   if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
+  return body;
 }
 
 /**
  * One pass over the local file through one reused buffer: its MD5 (sent with the upload and checked against what
- * the store holds) and, for a segment, the check assertSegment makes. The upload then streams the file.
+ * the store holds) and, for a segment, the segment check. The upload then streams the file.
  */
 async function scanWal(file: string, walName: string, kind: WalFileName['kind']): Promise<UploadBody> {
   let fh: fsp.FileHandle;
@@ -386,8 +388,7 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
     // even interleave two writes into one object: once it would have landed, read back the whole object (hashed as
     // it streams: no copy of the segment in memory).
     await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
-    const back = await storedMd5(store, key, input.signal);
-    input.memory?.pacer?.note(back.size);
+    const back = await storedMd5(store, key, input.signal, input.memory?.pacer);
     const ours = md5.toString('hex');
     // The metadata too: such a store may pair our bytes with the MD5 another writer recorded (restore refuses that).
     if (back.md5 !== ours || back.size !== size || (back.recorded !== undefined && back.recorded !== ours)) {
@@ -400,7 +401,7 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
 }
 
 /** The MD5 and size of a stored object, read whole and hashed as it streams. */
-async function storedMd5(store: ObjectStore, key: string, signal?: AbortSignal): Promise<{ md5: string; size: number; recorded?: string }> {
+async function storedMd5(store: ObjectStore, key: string, signal?: AbortSignal, pacer?: BytePacer): Promise<{ md5: string; size: number; recorded?: string }> {
   const hash = createHash('md5');
   let size = 0;
   let recorded: string | undefined;
@@ -410,6 +411,7 @@ async function storedMd5(store: ObjectStore, key: string, signal?: AbortSignal):
       signal?.throwIfAborted();
       hash.update(chunk as Buffer);
       size += (chunk as Buffer).length;
+      pacer?.note((chunk as Buffer).length); // each chunk is garbage once hashed
     }
   } catch (err) {
     stream.destroy();
