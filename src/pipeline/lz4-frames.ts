@@ -188,8 +188,11 @@ export class Lz4Decoder {
 
 const EMPTY = Buffer.alloc(0);
 
+/** Below this many bytes a copy runs as a loop: a native copy costs more to call than it saves. */
+const SHORT_COPY = 48;
+
 /** One LZ4 block into `out` at `o` (matches may reach back into earlier blocks of the frame); returns the new end. */
-function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number {
+function decodeBlock(src: Uint8Array, out: Uint8Array, o: number, limit: number): number {
   let s = 0;
   const end = src.length;
   for (;;) {
@@ -197,7 +200,7 @@ function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number
     let lit = token >>> 4;
     if (lit === 15) { let b; do { b = src[s++] as number; lit += b; } while (b === 255 && s < end); }
     if (s + lit > end || o + lit > limit) throw new Lz4FormatError('corrupt LZ4 block: literals overrun');
-    if (lit > 8) src.copy(out, o, s, s + lit);
+    if (lit > SHORT_COPY) out.set(src.subarray(s, s + lit), o);
     else for (let i = 0; i < lit; i++) out[o + i] = src[s + i] as number;
     o += lit;
     s += lit;
@@ -208,11 +211,14 @@ function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number
     if (len === 15) { let b; do { b = src[s++] as number; len += b; } while (b === 255 && s < end); }
     len += 4;
     if (offset === 0 || offset > o || o + len > limit) throw new Lz4FormatError('corrupt LZ4 block: bad match');
-    const from = o - offset;
-    if (len <= 16) {
-      for (let i = 0; i < len; i++) out[o + i] = out[from + i] as number;
+    let from = o - offset;
+    if (len <= SHORT_COPY || offset < 8) {
+      // Byte by byte also repeats an overlapping pattern (offset < len) correctly.
+      const stop = o + len;
+      while (o < stop) out[o++] = out[from++] as number;
     } else if (offset >= len) {
       out.copyWithin(o, from, from + len);
+      o += len;
     } else {
       // Overlapping (a repeated pattern): copy what exists, which doubles each time.
       let done = 0;
@@ -221,8 +227,8 @@ function decodeBlock(src: Buffer, out: Buffer, o: number, limit: number): number
         out.copyWithin(o + done, from, from + n);
         done += n;
       }
+      o += len;
     }
-    o += len;
   }
 }
 

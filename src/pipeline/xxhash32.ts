@@ -51,15 +51,25 @@ export interface Xxh32State {
 
 /** Incremental xxHash32 over several buffers (an LZ4 frame's content checksum over its blocks). */
 export function xxh32Stream(seed = 0): Xxh32State {
-  const v = [(seed + P1 + P2) | 0, (seed + P2) | 0, seed | 0, (seed - P1) | 0];
+  // The lanes live in locals while a buffer is hashed (an array of them cost 3× the time: int32 values that
+  // are not Smis are boxed on every store).
+  let v1 = (seed + P1 + P2) | 0;
+  let v2 = (seed + P2) | 0;
+  let v3 = seed | 0;
+  let v4 = (seed - P1) | 0;
   const pending = new Uint8Array(16);
+  const pendingView = new DataView(pending.buffer);
   let held = 0;
   let total = 0;
-  const stripe = (dv: DataView, p: number): void => {
-    v[0] = round(v[0] as number, dv.getUint32(p, true));
-    v[1] = round(v[1] as number, dv.getUint32(p + 4, true));
-    v[2] = round(v[2] as number, dv.getUint32(p + 8, true));
-    v[3] = round(v[3] as number, dv.getUint32(p + 12, true));
+  const stripes = (dv: DataView, from: number, to: number): void => {
+    let a = v1, b = v2, c = v3, d = v4;
+    for (let p = from; p + 16 <= to; p += 16) {
+      a = round(a, dv.getUint32(p, true));
+      b = round(b, dv.getUint32(p + 4, true));
+      c = round(c, dv.getUint32(p + 8, true));
+      d = round(d, dv.getUint32(p + 12, true));
+    }
+    v1 = a; v2 = b; v3 = c; v4 = d;
   };
   const state: Xxh32State = {
     update(data) {
@@ -71,23 +81,23 @@ export function xxh32Stream(seed = 0): Xxh32State {
         held += take;
         p = take;
         if (held < 16) return state;
-        stripe(new DataView(pending.buffer), 0);
+        stripes(pendingView, 0, 16);
         held = 0;
       }
-      const dv = new DataView(data.buffer, data.byteOffset, data.byteLength);
-      for (; p + 16 <= data.length; p += 16) stripe(dv, p);
+      const whole = p + ((data.length - p) & ~15);
+      if (whole > p) stripes(new DataView(data.buffer, data.byteOffset, data.byteLength), p, whole);
+      p = whole;
       pending.set(data.subarray(p), 0);
       held = data.length - p;
       return state;
     },
     digest() {
       let h = total >= 16
-        ? (rotl(v[0] as number, 1) + rotl(v[1] as number, 7) + rotl(v[2] as number, 12) + rotl(v[3] as number, 18)) | 0
+        ? (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0
         : (seed + P5) | 0;
       h = (h + total) | 0;
-      const dv = new DataView(pending.buffer);
       let p = 0;
-      for (; p + 4 <= held; p += 4) h = Math.imul(rotl((h + Math.imul(dv.getUint32(p, true), P3)) | 0, 17), P4);
+      for (; p + 4 <= held; p += 4) h = Math.imul(rotl((h + Math.imul(pendingView.getUint32(p, true), P3)) | 0, 17), P4);
       for (; p < held; p++) h = Math.imul(rotl((h + Math.imul(pending[p] as number, P5)) | 0, 11), P1);
       h = Math.imul(h ^ (h >>> 15), P2);
       h = Math.imul(h ^ (h >>> 13), P3);
