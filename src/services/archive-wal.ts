@@ -418,7 +418,13 @@ async function readBack(store: ObjectStore, key: string, local: Buffer | string,
   let differsAt: number | undefined;
   let recorded: string | undefined;
   const ours = typeof local === 'string' ? await LocalWindow.open(local) : local;
-  const stream = await store.get(key, { ...(signal ? { signal } : {}), onInfo: (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); } });
+  let stream: Awaited<ReturnType<ObjectStore['get']>>;
+  try {
+    stream = await store.get(key, { ...(signal ? { signal } : {}), onInfo: (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); } });
+  } catch (err) {
+    if (ours instanceof LocalWindow) await ours.close();
+    throw err;
+  }
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       signal?.throwIfAborted();
