@@ -20,6 +20,8 @@ export interface CompressedWal {
   md5: Buffer;
   /** The file's identity when it was read (the caller checks it again after the upload). */
   identity: FileIdentity;
+  /** The compressed bytes as the compressor gave them (what a read-back is compared with). */
+  chunks: readonly Buffer[];
 }
 
 const READ_CHUNK = 256 * 1024;
@@ -52,7 +54,7 @@ export async function compressWalFile(file: string, codec: Codec, level: number 
       if (err === codecFailure) throw new CodecError(`cannot compress ${codec.name} data: ${(err as Error).message}`, { cause: err });
       throw err;
     }
-    return { body: () => Readable.from(chunks, { objectMode: false }), size, md5: hash.digest(), identity };
+    return { body: () => Readable.from(chunks, { objectMode: false }), size, md5: hash.digest(), identity, chunks };
   } finally {
     await fh.close();
   }

@@ -8,10 +8,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Readable } from 'node:stream';
 import { archiveWal } from '../../../src/services/archive-wal.js';
 import { BarmanLayout } from '../../../src/repository/barman-layout.js';
 import { openStoreFromEnv } from '../../harness/store-options.js';
 import { IntegrityError } from '../../../src/storage/errors.js';
+import { OperationError } from '../../../src/errors.js';
+import { getCodec } from '../../../src/pipeline/codecs.js';
 import type { ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult } from '../../../src/storage/object-store.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { syntheticSegment } from '../../harness/wal-segments.js';
@@ -98,5 +101,46 @@ test('a WAL file that changes while it is uploaded is not acknowledged', async (
     });
     await assert.rejects(archiveWal({ store: rewriting, layout: new BarmanLayout('t', 'srv') }, { walPath: wal }),
       (err: unknown) => err instanceof Error && /changed while it was being archived; this WAL is not acknowledged/.test(err.message));
+  } finally { await store.close(); removeDir(dir); }
+});
+
+/**
+ * The store as it is, except that it says it may ignore create-only writes (as s3rver does), so every archive reads
+ * its object back; `flipAt` changes one byte of what that read returns (another writer's bytes interleaved).
+ */
+function ignoringCreateOnly(inner: ObjectStore, flipAt?: number): ObjectStore {
+  return new Proxy(inner, {
+    get(target, prop, receiver) {
+      if (prop === 'capabilities') return { ...target.capabilities, conditionalCreate: false };
+      if (prop === 'get' && flipAt !== undefined) {
+        return async (k: string, o?: Parameters<ObjectStore['get']>[1]) => {
+          const source = await target.get(k, o);
+          return Readable.from((async function* flipped() {
+            let at = 0;
+            for await (const chunk of source as AsyncIterable<Buffer>) {
+              const c = Buffer.from(chunk);
+              if (flipAt >= at && flipAt < at + c.length) c[flipAt - at] = (c[flipAt - at] as number) ^ 0xff;
+              at += c.length;
+              yield c;
+            }
+          })());
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+}
+
+test('on a store that may ignore create-only writes, a read-back differing in one byte is refused, naming the offset; an identical one is acknowledged', async () => {
+  const { dir, store, wal } = await setup();
+  try {
+    for (const [prefix, codec] of [['plain', undefined], ['gzip', getCodec('gzip')]] as const) {
+      const offset = codec ? 5 : 700_001; // a compressed object is shorter than a segment
+      await assert.rejects(archiveWal({ store: ignoringCreateOnly(store, offset), layout: new BarmanLayout(`${prefix}-bad`, 'srv') }, { walPath: wal, ...(codec ? { codec } : {}) }),
+        (err: unknown) => err instanceof OperationError && err.code === 'ERR_WAL_CONFLICT' && err.message.includes(`its bytes differ from ours at offset ${offset}`) && /not acknowledged/.test(err.message));
+      const ok = await archiveWal({ store: ignoringCreateOnly(store), layout: new BarmanLayout(`${prefix}-ok`, 'srv') }, { walPath: wal, ...(codec ? { codec } : {}) });
+      assert.equal(ok.status, 'uploaded');
+    }
   } finally { await store.close(); removeDir(dir); }
 });
