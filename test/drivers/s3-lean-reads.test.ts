@@ -7,6 +7,7 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -14,6 +15,8 @@ import { Readable } from 'node:stream';
 import { createSdkStore, createStore } from '../../src/storage/drivers/s3/index.js';
 import { LeanReadS3Store } from '../../src/storage/drivers/s3/lean-reads.js';
 import { parseDestination } from '../../src/storage/destination.js';
+import { resolveS3Settings } from '../../src/storage/drivers/s3/config.js';
+import { MemoryObjectStore } from '../../src/storage/drivers/memory/memory-store.js';
 import type { ObjectInfo, ObjectStore } from '../../src/storage/object-store.js';
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import { requireServer, type S3ServerInfo } from '../harness/test-env.js';
@@ -170,6 +173,41 @@ describe('S3 lean reads: a store that stops answering is bounded by the read tim
     } finally {
       await store.close();
       await server.close();
+    }
+  });
+});
+
+describe('S3 lean reads: a listing that breaks off after its first page', () => {
+  it('goes on through the SDK store after the last entry already yielded: nothing twice, nothing skipped', async () => {
+    // Page 1 from a server speaking S3's XML, then a 500: the rest comes from the store behind (here a memory store
+    // holding the same keys, standing in for the SDK store, which would ask the same server again).
+    const keys = ['p/w/1', 'p/w/2', 'p/w/3', 'p/w/4', 'p/w/5'];
+    let pages = 0;
+    const server = http.createServer((req, res) => {
+      pages++;
+      if (new URL(req.url ?? '/', 'http://x').searchParams.has('continuation-token')) { res.writeHead(500).end(); return; }
+      res.writeHead(200, { 'content-type': 'application/xml' }).end(`<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>bucket</Name>${
+        keys.slice(0, 2).map((k) => `<Contents><Key>${k}</Key><Size>1</Size></Contents>`).join('')
+      }<IsTruncated>true</IsTruncated><NextContinuationToken>next</NextContinuationToken></ListBucketResult>`);
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const behind = new MemoryObjectStore(`lean-fallback-${Date.now()}`);
+    for (const k of keys) await behind.put(k, Buffer.from('x'));
+    const settings = resolveS3Settings(parseDestination('s3://bucket/p', 'aws-s3'),
+      { provider: 'aws-s3', destinationUrl: 's3://bucket/p', endpointUrl: endpoint, credentials: { kind: 's3-access-key', accessKeyId: 'AKID', secretAccessKey: 'secret' } });
+    const store = new LeanReadS3Store(settings, {
+      keys: () => ({ accessKeyId: 'AKID', secretAccessKey: 'secret' }), httpAgent: new http.Agent(), httpsAgent: new http.Agent(),
+      openSdkStore: async () => behind,
+    });
+    try {
+      const seen = (await listAll(store, 'p/w/')).map((e) => (e as ObjectInfo).key);
+      assert.deepEqual(seen, keys);
+      assert.equal(pages, 2, 'the first page and the failed second one came from the server');
+    } finally {
+      await store.close();
+      await new Promise<void>((r) => server.close(() => r()));
     }
   });
 });
