@@ -57,6 +57,15 @@ await esbuild.build({
 });
 report(path.join(outDir, '@kubernetes/client-node.mjs'));
 
+// The S3 driver's lean reads (src/storage/drivers/s3/lean-reads.ts) sign with SignatureV4 alone: from its ES module
+// build only what it uses of @smithy/core is taken in (~24 KiB; the CommonJS build pulls in ~250 KiB).
+await esbuild.build({
+  stdin: { contents: "export { SignatureV4 } from '@smithy/signature-v4';", resolveDir: root, sourcefile: 'vendor-signature-v4.mjs', loader: 'js' },
+  bundle: true, platform: 'node', target: 'node22', format: 'cjs', outfile: path.join(outDir, '@smithy/signature-v4.cjs'),
+  mainFields: ['module', 'main'], ...LEAN,
+});
+report(path.join(outDir, '@smithy/signature-v4.cjs'));
+
 for (const b of BUNDLES) {
   const outfile = path.join(outDir, b.out);
   await esbuild.build({

@@ -9,6 +9,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { ExitCode } from '../errors.js';
 import { WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
+import { walCrc32c } from './wal-crc32c.js';
 import type { WalFileName } from '../domain/wal/wal-file-name.js';
 import { StorageError } from '../storage/errors.js';
 import type { ObjectInfo } from '../storage/object-store.js';
@@ -36,7 +37,8 @@ export class WalDownloadCheck {
   constructor(private readonly provider: string, private readonly key: string, wal: WalFileName, fromPartial: boolean) {
     if (wal.kind === 'segment' || wal.kind === 'partial') {
       const name = wal.name.slice(0, 24);
-      this.segment = new WalSegmentChecker(name, { firstPageOnly: fromPartial || wal.kind === 'partial' });
+      const firstPageOnly = fromPartial || wal.kind === 'partial';
+      this.segment = new WalSegmentChecker(name, { firstPageOnly, ...(firstPageOnly ? {} : { crc32c: walCrc32c() }) });
     }
   }
 

@@ -108,6 +108,26 @@ describe('start-up cost: only the provider in use is loaded', () => {
     assert.ok(ours(listed.modules).includes('cli/main.js') && !ours(listed.modules).includes('cli/bin/bundle/wal.cjs'), 'backup list runs from dist/');
   });
 
+  it('wal-restore from an S3 endpoint with access keys reads without the AWS SDK client (lean reads: the signer only)', async (t) => {
+    const target = storeTarget(t, 's3rver', 'startup-lean');
+    if (!target) return;
+    const seg = path.join(dir, 'pg_wal', '000000010000000000000006');
+    fs.mkdirSync(path.dirname(seg), { recursive: true });
+    fs.writeFileSync(seg, syntheticSegment('000000010000000000000006'));
+    const archived = await loadedBy(['wal-archive', ...target.args, target.url, 'pg1', seg], target.env);
+    assert.equal(archived.code, 0, archived.out);
+    assert.ok(archived.modules.some((m) => /client-s3/.test(m)), 'wal-archive writes through the SDK (the probe sees it)');
+    const dest = path.join(dir, 'restored-6');
+    const restored = await loadedBy(['wal-restore', ...target.args, target.url, 'pg1', '000000010000000000000006', dest], target.env);
+    assert.equal(restored.code, 0, restored.out);
+    assert.ok(fs.readFileSync(dest).equals(fs.readFileSync(seg)), 'the bytes archived');
+    assert.deepEqual(restored.modules.filter((m) => /client-s3/.test(m)), [], 'no AWS SDK client loaded by wal-restore');
+    assert.ok(restored.modules.some((m) => /signature-v4/.test(m)), 'the requests were signed with @smithy/signature-v4');
+    const missing = await loadedBy(['wal-restore', ...target.args, target.url, 'pg1', '000000010000000000000009', path.join(dir, 'restored-lean-9')], target.env);
+    assert.equal(missing.code, 1, `a WAL not in the archive: exit 1 (${missing.out})`);
+    assert.deepEqual(missing.modules.filter((m) => /client-s3/.test(m)), [], 'an empty listing needs no SDK either');
+  });
+
   it('wal-restore serves a spool hit without loading the store\'s SDK (a prefetch already checked the segment)', async () => {
     const spool = path.join(dir, 'spool-hit');
     fs.mkdirSync(spool, { recursive: true });

@@ -30,7 +30,14 @@ export interface WalSegmentCheckOptions {
   records?: boolean;
   /** Check only the first page header and the size (a `.partial` segment). */
   firstPageOnly?: boolean;
+  /**
+   * The CRC-32C over record bytes, same contract as crc32c() (default: that one, pure TypeScript). A caller may
+   * give a faster one (a native module for long spans: services/wal-crc32c.ts); the domain loads none itself.
+   */
+  crc32c?: Crc32cFunction;
 }
+
+export type Crc32cFunction = (bytes: Uint8Array, crc: number, start: number, end: number) => number;
 
 interface PageHeader {
   magic: number;
@@ -83,6 +90,7 @@ export class WalSegmentChecker {
   private prevRecStart = -1;
   /** Where a zero record length ended the records (-1: never): only empty pages may follow. */
   private recordsStopped = -1;
+  private readonly crc32c: Crc32cFunction;
 
   constructor(readonly walName: string, options: WalSegmentCheckOptions = {}) {
     const parsed = parseWalFileName(walName);
@@ -93,6 +101,7 @@ export class WalSegmentChecker {
     this.firstPageOnly = options.firstPageOnly ?? parsed.kind === 'partial';
     this.records = !this.firstPageOnly && (options.records ?? true);
     this.recordsOn = this.records;
+    this.crc32c = options.crc32c ?? crc32c;
   }
 
   /** Feeds the next bytes of the file. */
@@ -275,7 +284,7 @@ export class WalSegmentChecker {
       i += h;
     }
     const rest = off + n - i;
-    if (rest > 0) { this.recCrc = crc32c(p, this.recCrc, i, i + rest); this.recGot += rest; }
+    if (rest > 0) { this.recCrc = this.crc32c(p, this.recCrc, i, i + rest); this.recGot += rest; }
     if (this.recGot === this.recTotal) this.endRecord();
     return off + n;
   }

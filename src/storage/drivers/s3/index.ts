@@ -1,5 +1,6 @@
 /**
- * S3 driver entry point, loaded lazily by the registry: the AWS SDK is imported only here and below.
+ * S3 driver entry point, loaded lazily by the registry: the AWS SDK is imported only here and below, and only
+ * when a store needs it (static keys for an endpoint read without it: lean-reads.ts).
  * Builds the S3Client from the resolved settings: credentials as CloudNativePG passes them, private CA
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
@@ -9,22 +10,48 @@ import type * as httpT from 'node:http';
 import type * as httpsT from 'node:https';
 import type { LookupFunction } from 'node:net';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
-import type { ObjectStore } from '../../object-store.js';
+import type { ObjectStore, StoreCapabilities } from '../../object-store.js';
 import type { CaBundle, Destination, StoreOptions } from '../../store-options.js';
 import { credentialSource, resolveS3Settings, type S3Settings } from './config.js';
-import { S3ObjectStore, contentMd5 } from './s3-store.js';
-import { httpHandler, s3sdk } from './sdk.js';
+import { LeanReadS3Store } from './lean-reads.js';
+import type { StaticKeys } from './signer.js';
 
 /** Credentials and the CA are read from options.live per request when the composition watches a config. */
 export const liveSettings = true;
 
+interface Agents { httpAgent: httpT.Agent; httpsAgent: httpT.Agent }
+
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
+  const c = settings.credentials;
+  // Static keys for an endpoint: reads without the SDK client (lean-reads.ts), which loads on first need and shares
+  // the sockets (with the live CA) and the capabilities. Watched keys are read per request, as the SDK store does.
+  if (c.kind === 'static' && LeanReadS3Store.suits(settings)) {
+    const agents = agentsFor(settings, options.ca, options.live);
+    const live = options.live ? liveCredentials(settings, options.live) : undefined;
+    return new LeanReadS3Store(settings, {
+      keys: live ? live.current : () => c,
+      ...agents,
+      openSdkStore: (capabilities) => sdkStore(settings, options, agents, capabilities),
+    });
+  }
+  return sdkStore(settings, options);
+}
+
+/** The store on the AWS SDK client alone, every read included (tests compare the lean reads with it). */
+export async function createSdkStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
+  return sdkStore(resolveS3Settings(destination, options), options);
+}
+
+/** The store on the AWS SDK client (loaded here: every S3 operation the lean reads do not cover). */
+async function sdkStore(settings: S3Settings, options: StoreOptions, agents?: Agents, capabilities?: StoreCapabilities): Promise<ObjectStore> {
+  const { s3sdk } = await import('./sdk.js');
+  const { S3ObjectStore } = await import('./s3-store.js');
   const live = options.live ? liveCredentials(settings, options.live) : undefined;
-  const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.ca, options.live), ...(live ? { credentials: live.provider } : {}) });
-  addContentMd5ForDeleteObjects(client);
+  const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.ca, options.live, agents), ...(live ? { credentials: live.provider } : {}) });
+  await addContentMd5ForDeleteObjects(client);
   const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
-  return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId);
+  return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId, capabilities);
 }
 
 /**
@@ -33,7 +60,8 @@ export async function createStore(destination: Destination, options: StoreOption
  * such as parts of an upload in flight, are unaffected, and every later request is signed with the new key.
  * Only static keys rotate this way: the AWS chains (IRSA, profiles) refresh themselves.
  */
-function liveCredentials(settings: S3Settings, live: NonNullable<StoreOptions['live']>): { provider: () => Promise<AwsIdentity>; keyId: () => string | undefined } | undefined {
+function liveCredentials(settings: S3Settings, live: NonNullable<StoreOptions['live']>):
+  { provider: () => Promise<AwsIdentity>; keyId: () => string | undefined; current: () => StaticKeys } | undefined {
   if (settings.credentials.kind !== 'static') return undefined;
   let last = settings.credentials;
   const current = (): typeof last => {
@@ -51,6 +79,7 @@ function liveCredentials(settings: S3Settings, live: NonNullable<StoreOptions['l
       return { accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, ...(c.sessionToken ? { sessionToken: c.sessionToken } : {}), expiration: new Date() };
     },
     keyId: () => current().accessKeyId,
+    current,
   };
 }
 
@@ -82,13 +111,21 @@ class LiveCaAgent extends https.Agent {
   }
 }
 
-export async function clientConfig(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Promise<S3ClientConfig> {
+/** Keep-alive sockets, the private CA added to the system roots, *.localhost as loopback. */
+function agentsFor(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Agents {
   const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
   const ca = caBundle ? trusted(caBundle) : undefined;
   const httpsOptions = { ...agentOptions, ...(ca ? { ca } : {}) };
-  const requestHandler = new httpHandler.NodeHttpHandler({
+  return {
     httpAgent: new http.Agent(agentOptions),
     httpsAgent: live ? new LiveCaAgent(httpsOptions, caBundle?.pem, () => live().ca) : new https.Agent(httpsOptions),
+  };
+}
+
+export async function clientConfig(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live'], agents?: Agents): Promise<S3ClientConfig> {
+  const { httpHandler } = await import('./sdk.js');
+  const requestHandler = new httpHandler.NodeHttpHandler({
+    ...(agents ?? agentsFor(settings, caBundle, live)),
     connectionTimeout: settings.readTimeoutMs,
     // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
     // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).
@@ -151,7 +188,8 @@ const loopbackAwareLookup: LookupFunction = (hostname, options, callback) => {
 };
 
 /** DeleteObjects must carry Content-MD5 on many S3-compatible servers even in when_required mode (aws-sdk-js-v3#6819). */
-function addContentMd5ForDeleteObjects(client: S3Client): void {
+async function addContentMd5ForDeleteObjects(client: S3Client): Promise<void> {
+  const { contentMd5 } = await import('./s3-store.js');
   client.middlewareStack.add((next, context) => async (args) => {
     if (context.commandName === 'DeleteObjectsCommand') {
       const req = args.request as { headers?: Record<string, string>; body?: unknown };

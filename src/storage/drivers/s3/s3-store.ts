@@ -19,6 +19,7 @@ import {
 import { classifyS3Error } from './errors.js';
 import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.js';
 import { s3sdk } from './sdk.js';
+import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 
 const {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
@@ -33,14 +34,8 @@ class SourceError extends Error {
 /** Parallel single deletes when the server refuses DeleteObjects. */
 const DELETE_CONCURRENCY = 8;
 
-interface GetObjectResponse {
+interface GetObjectResponse extends S3ObjectHeaders {
   Body?: unknown;
-  ContentLength?: number;
-  LastModified?: Date;
-  ETag?: string;
-  Metadata?: Record<string, string>;
-  ServerSideEncryption?: string;
-  SSECustomerAlgorithm?: string;
 }
 
 interface Sendable { send(command: unknown, options?: { abortSignal?: AbortSignal }): Promise<unknown> }
@@ -54,17 +49,12 @@ export class S3ObjectStore implements ObjectStore {
   /** Whether this endpoint enforces If-None-Match ('unknown' when the probe itself failed, e.g. no permission). */
   private createOnlyProbe: Promise<'enforced' | 'ignored' | 'unknown'> | undefined;
 
-  constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined) {
+  constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined,
+    capabilities?: StoreCapabilities) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
-    this.capabilities = {
-      // AWS enforces If-None-Match on PUT/Complete; S3-compatible servers may silently ignore it (probeCreateOnly).
-      conditionalCreate: settings.endpoint === undefined,
-      atomicReplace: true,
-      serverSideEncryption: true,
-      objectTags: true,
-      maxBatchDelete: 1000,
-      maxParts: settings.maxParts,
-    };
+    // A store in front of this one (lean-reads.ts) hands in its own object, so that what probeCreateOnly learns
+    // reaches its callers too.
+    this.capabilities = capabilities ?? s3Capabilities(settings);
   }
 
   private async send<T>(operation: StorageOperation, key: string | undefined, command: unknown, signal?: AbortSignal): Promise<T> {
@@ -251,22 +241,8 @@ export class S3ObjectStore implements ObjectStore {
     return Readable.from(body as AsyncIterable<Uint8Array>);
   }
 
-  /**
-   * ObjectInfo from a GET or HEAD response. `md5` only where the ETag is the content's MD5 for certain: AWS itself
-   * (S3-compatible servers with encryption answer opaque ETags of the same shape), a single-part upload, no SSE-KMS
-   * or SSE-C, and the whole object.
-   */
   private info(key: string, r: GetObjectResponse, whole: boolean): ObjectInfo {
-    const etag = r.ETag?.replace(/"/g, '');
-    const md5 = whole && this.settings.endpoint === undefined && etag && /^[0-9a-f]{32}$/i.test(etag)
-      && (r.ServerSideEncryption === undefined || r.ServerSideEncryption === 'AES256') && r.SSECustomerAlgorithm === undefined ? etag.toLowerCase() : undefined;
-    return {
-      key, size: r.ContentLength ?? 0,
-      ...(r.LastModified ? { lastModified: r.LastModified } : {}),
-      ...(r.ETag ? { etag: r.ETag } : {}),
-      ...(md5 ? { md5 } : {}),
-      ...(r.Metadata ? { metadata: r.Metadata } : {}),
-    };
+    return s3ObjectInfo(this.settings, key, r, whole);
   }
 
   async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {

@@ -1,0 +1,221 @@
+/**
+ * The S3 store for one process with static keys against an S3-compatible endpoint (restore_command and
+ * archive_command start one per WAL segment): GetObject and ListObjectsV2, the two requests wal-restore makes,
+ * go out signed with @smithy/signature-v4 on node:http/https, so such a call never loads the AWS SDK client
+ * (~900 KiB of JavaScript, ~120 ms of CPU per process, measured for issue 15). Every other operation, and any
+ * read the lean path does not answer with a 2xx it understands (an error status, a refused or reset connection
+ * before the response, a listing it cannot parse), goes to the SDK store, loaded then: its errors, retries and
+ * messages are exactly those of the SDK path. Only a read that timed out (no byte for --read-timeout) or was
+ * aborted fails here, so a hung store costs one read timeout, not two.
+ */
+import type * as httpT from 'node:http';
+import { Readable } from 'node:stream';
+import { http, https } from '../../node-net.js';
+import type {
+  CommonPrefix, GetOptions, IncompleteUpload, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
+} from '../../object-store.js';
+import { assertValidKey, assertValidPrefix } from '../../object-store-helpers.js';
+import type { S3Settings } from './config.js';
+import { classifyS3Error } from './errors.js';
+import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
+import { escapeUri, s3Signer, type SignableRequest, type StaticKeys } from './signer.js';
+import { parseListPage, type ListPage } from './list-xml.js';
+
+/** The SDK store behind this one, opened on first need with this store's capabilities object (shared). */
+export type SdkStoreOpener = (capabilities: StoreCapabilities) => Promise<ObjectStore>;
+
+export interface LeanReadsOptions {
+  /** The keys to sign with now (a watched Secret may rotate them between requests). */
+  keys: () => StaticKeys;
+  httpAgent: httpT.Agent;
+  httpsAgent: httpT.Agent;
+  openSdkStore: SdkStoreOpener;
+}
+
+/** A read the lean path hands to the SDK store (the reason only helps debugging). */
+class UseSdk { constructor(readonly why: string) {} }
+
+export class LeanReadS3Store implements ObjectStore {
+  readonly provider = 's3';
+  readonly description: string;
+  readonly capabilities: StoreCapabilities;
+  private sdk: Promise<ObjectStore> | undefined;
+  private readonly sign: (req: SignableRequest) => Promise<SignableRequest>;
+  private readonly endpoint: URL;
+
+  constructor(private readonly settings: S3Settings, private readonly options: LeanReadsOptions) {
+    this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
+    this.capabilities = s3Capabilities(settings);
+    this.sign = s3Signer(options.keys, settings.region);
+    this.endpoint = new URL(settings.endpoint as string);
+  }
+
+  /** Lean reads need static keys and an endpoint URL (AWS itself keeps the SDK: region redirects, naming rules). */
+  static suits(settings: S3Settings): boolean {
+    return settings.endpoint !== undefined && settings.credentials.kind === 'static';
+  }
+
+  private sdkStore(): Promise<ObjectStore> {
+    this.sdk ??= this.options.openSdkStore(this.capabilities);
+    return this.sdk;
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<Readable> {
+    assertValidKey(key);
+    const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
+    const res = await this.request('get', key, {}, range ? { range } : {}, options.signal);
+    if (res instanceof UseSdk) return (await this.sdkStore()).get(key, options);
+    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(res), !range));
+    // Mid-stream failures (reset, timeout) surface as typed errors, as from the SDK store.
+    const origDestroy = res._destroy.bind(res);
+    res._destroy = (err, cb) => origDestroy(err, (e) => cb(e ? this.classify(e, 'get', key) : e));
+    return res;
+  }
+
+  async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
+    assertValidPrefix(prefix);
+    let token: string | undefined;
+    let last: Buffer | undefined;
+    do {
+      const page = await this.listPage(prefix, options, token);
+      if (page instanceof UseSdk) {
+        // From the SDK store, after what was already yielded (listings are in byte order).
+        for await (const e of (await this.sdkStore()).list(prefix, options)) {
+          if (last === undefined || Buffer.compare(Buffer.from(entryKey(e)), last) > 0) yield e;
+        }
+        return;
+      }
+      for (const e of page.entries) { last = Buffer.from(entryKey(e)); yield e; }
+      token = page.nextToken;
+    } while (token);
+  }
+
+  private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<ListPage | UseSdk> {
+    const query: Record<string, string> = { 'list-type': '2', prefix };
+    if (options.delimiter) query.delimiter = options.delimiter;
+    if (token) query['continuation-token'] = token;
+    else if (options.startAfter !== undefined) query['start-after'] = options.startAfter;
+    const res = await this.request('list', undefined, query, {}, options.signal);
+    if (res instanceof UseSdk) return res;
+    let xml = '';
+    res.setEncoding('utf8');
+    try {
+      for await (const chunk of res) xml += chunk as string;
+    } catch (err) {
+      if (options.signal?.aborted || isTimeout(err)) throw this.classify(err, 'list', prefix);
+      return new UseSdk(`listing broke off: ${(err as Error).message}`);
+    }
+    return parseListPage(xml) ?? new UseSdk('listing not understood');
+  }
+
+  /**
+   * One signed GET; the response when it is a 2xx, else UseSdk. Timeouts and aborts throw (classified as the
+   * SDK store classifies them); every other failure before the response is left to the SDK store to repeat.
+   */
+  private async request(operation: 'get' | 'list', key: string | undefined, query: Record<string, string>,
+    headers: Record<string, string>, signal: AbortSignal | undefined): Promise<httpT.IncomingMessage | UseSdk> {
+    const signed = await this.sign(this.target(key, query, headers));
+    const search = Object.entries(signed.query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&');
+    const secure = signed.protocol === 'https:';
+    const ms = this.settings.readTimeoutMs;
+    return new Promise((resolve, reject) => {
+      const req = (secure ? https : http).request({
+        method: 'GET', protocol: signed.protocol, hostname: signed.hostname.replace(/^\[(.*)\]$/, '$1'), ...(signed.port ? { port: signed.port } : {}),
+        path: search ? `${signed.path}?${search}` : signed.path, headers: signed.headers,
+        agent: secure ? this.options.httpsAgent : this.options.httpAgent, ...(signal ? { signal } : {}),
+      }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) { resolve(res); return; }
+        res.resume(); // the SDK store asks again and reads the error
+        resolve(new UseSdk(`HTTP ${status}`));
+      });
+      // Barman's --read-timeout: no byte for this long fails the request, also mid-body (as the SDK's socketTimeout).
+      req.setTimeout(ms, () => req.destroy(Object.assign(new Error(`no response within ${ms} ms`), { name: 'TimeoutError' })));
+      req.on('error', (err) => {
+        if (signal?.aborted || isTimeout(err)) reject(this.classify(err, operation, key ?? query.prefix));
+        else resolve(new UseSdk(err.message));
+      });
+      req.end();
+    });
+  }
+
+  /** Where a read goes: path style (endpoint/bucket/key) or virtual-host style (bucket.endpoint/key). */
+  private target(key: string | undefined, query: Record<string, string>, headers: Record<string, string>): SignableRequest {
+    const e = this.endpoint;
+    const base = e.pathname.replace(/\/+$/, '');
+    const objectPath = key === undefined ? '' : key.split('/').map(escapeUri).join('/');
+    const pathStyle = this.settings.forcePathStyle;
+    const hostname = pathStyle ? e.hostname : `${this.settings.bucket}.${e.hostname}`;
+    const path = pathStyle ? `${base}/${this.settings.bucket}${key === undefined ? '' : `/${objectPath}`}` : `${base}/${objectPath}`;
+    const port = e.port === '' ? undefined : Number(e.port);
+    return {
+      method: 'GET', protocol: e.protocol, hostname, ...(port !== undefined ? { port } : {}), path, query,
+      headers: { ...headers, host: port !== undefined ? `${hostname}:${port}` : hostname },
+    };
+  }
+
+  private classify(err: unknown, operation: 'get' | 'list', key: string | undefined): Error {
+    return classifyS3Error(err, {
+      operation, bucket: this.settings.bucket, endpoint: this.settings.endpointLabel, accessKeyId: this.options.keys().accessKeyId,
+      ...(key !== undefined ? { key } : {}),
+    });
+  }
+
+  async put(key: string, body: PutBody, options?: PutOptions): Promise<PutResult> { return (await this.sdkStore()).put(key, body, options); }
+
+  async stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo> { return (await this.sdkStore()).stat(key, options); }
+
+  async exists(key: string, options?: { signal?: AbortSignal }): Promise<boolean> { return (await this.sdkStore()).exists(key, options); }
+
+  async delete(keys: readonly string[], options?: { signal?: AbortSignal }): Promise<void> { return (await this.sdkStore()).delete(keys, options); }
+
+  async createBucket(options?: { signal?: AbortSignal }): Promise<void> { return (await this.sdkStore()).createBucket?.(options); }
+
+  async *listIncompleteUploads(prefix: string, options?: { signal?: AbortSignal }): AsyncIterable<IncompleteUpload> {
+    const sdk = await this.sdkStore();
+    if (sdk.listIncompleteUploads) yield* sdk.listIncompleteUploads(prefix, options);
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload, options?: { signal?: AbortSignal }): Promise<void> {
+    return (await this.sdkStore()).abortIncompleteUpload?.(upload, options);
+  }
+
+  async close(): Promise<void> {
+    const sdk = this.sdk;
+    this.sdk = undefined;
+    this.options.httpAgent.destroy();
+    this.options.httpsAgent.destroy();
+    if (sdk) await (await sdk.catch(() => undefined))?.close();
+  }
+}
+
+function isTimeout(err: unknown): boolean {
+  return (err as { name?: string } | undefined)?.name === 'TimeoutError';
+}
+
+function entryKey(e: ObjectInfo | CommonPrefix): string {
+  return 'prefix' in e ? e.prefix : e.key;
+}
+
+/** A GetObject response's headers as the SDK reads them (x-amz-meta-* → Metadata, lower-case names). */
+function objectHeaders(res: httpT.IncomingMessage): S3ObjectHeaders {
+  const h = res.headers;
+  const one = (name: string): string | undefined => { const v = h[name]; return Array.isArray(v) ? v.join(', ') : v; };
+  const metadata: Record<string, string> = {};
+  for (const [name, value] of Object.entries(h)) {
+    if (name.startsWith('x-amz-meta-') && value !== undefined) metadata[name.slice('x-amz-meta-'.length)] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  const length = one('content-length');
+  const modified = one('last-modified');
+  const etag = one('etag');
+  const sse = one('x-amz-server-side-encryption');
+  const ssec = one('x-amz-server-side-encryption-customer-algorithm');
+  return {
+    ...(length !== undefined ? { ContentLength: Number(length) } : {}),
+    ...(modified !== undefined ? { LastModified: new Date(modified) } : {}),
+    ...(etag !== undefined ? { ETag: etag } : {}),
+    Metadata: metadata,
+    ...(sse !== undefined ? { ServerSideEncryption: sse } : {}),
+    ...(ssec !== undefined ? { SSECustomerAlgorithm: ssec } : {}),
+  };
+}
