@@ -112,3 +112,26 @@ test('an abandoned file gives back the bytes it held: later files are not kept w
   assert.ok(fs.readFileSync(path.join(dir, 'b')).equals(db));
   assert.ok(fs.statSync(path.join(dir, 'a')).size < 100 * 1024, 'the abandoned file got its held bytes written');
 });
+
+test('small chunks of many files, copied into reused buffers under a small budget, land intact', async (t) => {
+  const dir = makeTempDir('fwq-slabs');
+  t.after(() => removeDir(dir));
+  const queue = new FileWriteQueue({ maxBytes: 256 * 1024, maxFiles: 3 });
+  const files = Array.from({ length: 40 }, (_, i) => pattern(1000 + ((i * 7919) % 300_000)));
+  // One source buffer per file, handed over in slices that are overwritten right after (as a reused download
+  // buffer would be): only bytes the queue copied can land intact.
+  for (const [i, data] of files.entries()) {
+    const file = await queue.open(path.join(dir, `f${i}`), 0o600);
+    const scratch = Buffer.alloc(140 * 1024);
+    for (let off = 0, k = 0; off < data.length; k++) {
+      const n = Math.min(data.length - off, 1 + ((k * 104_729 + i) % (140 * 1024)));
+      data.copy(scratch, 0, off, off + n);
+      await file.write(scratch.subarray(0, n).length <= 128 * 1024 ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)));
+      scratch.fill(0xee, 0, n);
+      off += n;
+    }
+    void file.close({ mode: 0o600, mtime: 1_600_000_000 });
+  }
+  await queue.drain();
+  for (const [i, data] of files.entries()) assert.ok(fs.readFileSync(path.join(dir, `f${i}`)).equals(data), `f${i} differs`);
+});
