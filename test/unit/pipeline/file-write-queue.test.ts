@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import * as path from 'node:path';
 import { FileWriteQueue } from '../../../src/pipeline/file-write-queue.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
@@ -43,4 +44,94 @@ test('a file whose open fails gives its pending bytes back: writers behind a sma
   await written.catch((err: NodeJS.ErrnoException) => assert.equal(err.code, 'EISDIR'));
   void bad.close();
   await assert.rejects(queue.drain(), (err: NodeJS.ErrnoException) => err.code === 'EISDIR');
+});
+
+test('a file\'s 64 KiB chunks are written in batches of at least 256 KiB (its last bytes at close)', async (t) => {
+  const dir = makeTempDir('fwq-min-write');
+  t.after(() => removeDir(dir));
+  const sizes: number[] = [];
+  // Counts the writes the queue makes (node:fs's named exports follow its object after syncBuiltinESMExports).
+  const cjsFs = createRequire(import.meta.url)('node:fs') as { writev: typeof fs.writev };
+  const writev = cjsFs.writev;
+  cjsFs.writev = ((fd: number, buffers: NodeJS.ArrayBufferView[], ...rest: unknown[]) => {
+    sizes.push(buffers.reduce((n, b) => n + b.byteLength, 0));
+    return (writev as (...a: unknown[]) => void)(fd, buffers, ...rest);
+  }) as typeof fs.writev;
+  syncBuiltinESMExports();
+  t.after(() => { cjsFs.writev = writev; syncBuiltinESMExports(); });
+  const data = pattern(4 * 1024 * 1024 + 1000);
+  const queue = new FileWriteQueue({ maxBytes: 16 * 1024 * 1024, maxFiles: 4 });
+  const file = await queue.open(path.join(dir, 'f'), 0o600);
+  for (let off = 0; off < data.length; off += 65536) {
+    await file.write(Buffer.from(data.subarray(off, off + 65536)));
+    await new Promise((r) => setTimeout(r, 1)); // the previous write has finished: nothing joins it
+  }
+  void file.close({ mode: 0o600, mtime: 1_600_000_000 });
+  await queue.drain();
+  assert.ok(fs.readFileSync(path.join(dir, 'f')).equals(data));
+  assert.ok(sizes.length <= 17, `${sizes.length} writes: ${sizes.join(' ')}`);
+  assert.ok(sizes.slice(0, -1).every((n) => n >= 256 * 1024), sizes.join(' '));
+});
+
+test('bytes a file holds back for a larger write are written when another file needs the room (no wait for ever)', async (t) => {
+  const dir = makeTempDir('fwq-held');
+  t.after(() => removeDir(dir));
+  const queue = new FileWriteQueue({ maxBytes: 300 * 1024, maxFiles: 4 });
+  const a = await queue.open(path.join(dir, 'a'), 0o600);
+  const b = await queue.open(path.join(dir, 'b'), 0o600);
+  const da = pattern(200 * 1024);
+  const db = pattern(200 * 1024 + 7);
+  await a.write(Buffer.from(da)); // below the batch size: held
+  const second = b.write(Buffer.from(db)); // needs a's bytes written first
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('the second file waited for room for ever')), 5000); });
+  try {
+    await Promise.race([second, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+  void a.close({ mode: 0o600, mtime: 1_600_000_000 });
+  void b.close({ mode: 0o600, mtime: 1_600_000_000 });
+  await queue.drain();
+  assert.ok(fs.readFileSync(path.join(dir, 'a')).equals(da));
+  assert.ok(fs.readFileSync(path.join(dir, 'b')).equals(db));
+});
+
+test('an abandoned file gives back the bytes it held: later files are not kept waiting', async (t) => {
+  const dir = makeTempDir('fwq-abandoned');
+  t.after(() => removeDir(dir));
+  const queue = new FileWriteQueue({ maxBytes: 128 * 1024, maxFiles: 4 });
+  const a = await queue.open(path.join(dir, 'a'), 0o600);
+  await a.write(Buffer.from(pattern(100 * 1024)));
+  void a.close(); // abandoned: nothing more is written to it
+  const b = await queue.open(path.join(dir, 'b'), 0o600);
+  const db = pattern(100 * 1024);
+  await b.write(Buffer.from(db));
+  void b.close({ mode: 0o600, mtime: 1_600_000_000 });
+  await queue.drain();
+  assert.ok(fs.readFileSync(path.join(dir, 'b')).equals(db));
+  assert.ok(fs.statSync(path.join(dir, 'a')).size < 100 * 1024, 'the abandoned file got its held bytes written');
+});
+
+test('small chunks of many files, copied into reused buffers under a small budget, land intact', async (t) => {
+  const dir = makeTempDir('fwq-slabs');
+  t.after(() => removeDir(dir));
+  const queue = new FileWriteQueue({ maxBytes: 256 * 1024, maxFiles: 3 });
+  const files = Array.from({ length: 40 }, (_, i) => pattern(1000 + ((i * 7919) % 300_000)));
+  // One source buffer per file, handed over in slices that are overwritten right after (as a reused download
+  // buffer would be): only bytes the queue copied can land intact.
+  for (const [i, data] of files.entries()) {
+    const file = await queue.open(path.join(dir, `f${i}`), 0o600);
+    const scratch = Buffer.alloc(140 * 1024);
+    for (let off = 0, k = 0; off < data.length; k++) {
+      const n = Math.min(data.length - off, 1 + ((k * 104_729 + i) % (140 * 1024)));
+      data.copy(scratch, 0, off, off + n);
+      await file.write(scratch.subarray(0, n).length <= 128 * 1024 ? scratch.subarray(0, n) : Buffer.from(scratch.subarray(0, n)));
+      scratch.fill(0xee, 0, n);
+      off += n;
+    }
+    void file.close({ mode: 0o600, mtime: 1_600_000_000 });
+  }
+  await queue.drain();
+  for (const [i, data] of files.entries()) assert.ok(fs.readFileSync(path.join(dir, `f${i}`)).equals(data), `f${i} differs`);
 });
