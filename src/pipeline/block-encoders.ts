@@ -16,7 +16,8 @@
  *          checksum.
  * Work runs on the libuv thread pool (zlib, zstd in node:zlib, snappy) or in a child process (bzip2): no
  * worker threads, whose ~12 MiB each would not fit a sidecar's memory. lz4 is the exception: JavaScript on
- * the main thread (lz4-frames.ts says why), one core.
+ * the main thread (lz4-frames.ts says why), one core; it is only the fallback for machines without the lz4
+ * program, which backup-compression.ts runs per volume when it is installed.
  */
 import * as zlib from 'node:zlib';
 import type { BackupCompression } from '../domain/backup/backup-manifest.js';
