@@ -123,7 +123,7 @@ function hasBzip2Program(): Promise<boolean> {
   return hasProgram('bzip2');
 }
 const programs = new Map<string, Promise<boolean>>();
-function hasProgram(name: string): Promise<boolean> {
+export function hasProgram(name: string): Promise<boolean> {
   let p = programs.get(name);
   if (!p) {
     p = (async () => {

@@ -127,6 +127,18 @@ describe('parallel compression', () => {
     assert.equal(peak, 2);
   });
 
+  it('reused block buffers: a gzip block whose compression starts late is still primed with the right previous block', async () => {
+    // Text that refers back across block boundaries: a block primed with a reused (overwritten) buffer would
+    // inflate to other bytes. Each compression starts 20 ms after it is queued (as behind a limiter busy with
+    // another archive's blocks): the block before it is written and the next one fills meanwhile.
+    const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `row ${i % 977} ${crypto.createHash('md5').update(String(i % 131)).digest('hex')}\n`).join(''));
+    const late = { limit: 2, run: async <T>(task: () => Promise<T>): Promise<T> => { await new Promise((r) => setTimeout(r, 20)); return task(); } } as unknown as TaskLimiter;
+    for (const maxQueued of [2, 3]) {
+      const packed = await through(text, 10_007, new ParallelCompressor({ encoder: createBlockEncoder('gzip', 6, 16 * 1024), limiter: late, maxQueued }));
+      assert.ok(zlib.gunzipSync(packed).equals(text), `${maxQueued} queued`);
+    }
+  });
+
   it('a failing block fails the stream with its error', async () => {
     const encoder: BlockEncoder = {
       blockSize: 1000, start: () => Buffer.alloc(0), finish: () => Buffer.alloc(0), append: (_b, c) => c,
