@@ -16,7 +16,7 @@ import { errorMessage, OperationError, PgstowError, UsageError } from '../errors
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
 import type { Codec } from '../pipeline/codecs.js';
-import type { MemoryBudget } from '../memory-budget.js';
+import { memoryBudget, walFilesAtOnce, type MemoryBudget } from '../memory-budget.js';
 import type { BytePacer } from '../gc-pacer.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { BucketNotFoundError, IntegrityError, ObjectExistsError, StorageRequestError } from '../storage/errors.js';
@@ -116,7 +116,9 @@ async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, wa
   const log = deps.log ?? silentLogger;
   const running = runningAhead(background.running, spoolDir);
   const own = running.get(walName);
-  const room = maxParallel - 1 - running.size + (own ? 1 : 0);
+  // The memory budget bounds the uploads at once (this file's and those ahead), below wal.maxParallel when small.
+  const atOnce = walFilesAtOnce(input.memory ?? memoryBudget(), { maxParallel, segmentSize: await segmentBytes(input.walPath, walName), compressed: input.codec !== undefined });
+  const room = atOnce - 1 - running.size + (own ? 1 : 0);
   const uploading = new Set([...running.keys(), walName]);
   for (const name of room > 0 ? await aheadNames(input, walName, room, spoolDir, uploading, log) : []) {
     const upload = background.run((signal) => archiveAhead(deps, input, name, signal));
@@ -129,6 +131,14 @@ async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, wa
   if (spooled) return spooled;
   return { ...(await archiveOne(deps, input, input.walPath, log)), extras: [] };
 }
+
+/** Size of the segments an archive-ahead uploads: this file's when it is one, else the default 16 MiB. */
+async function segmentBytes(walPath: string, walName: string): Promise<number> {
+  if (parseWalFileName(walName).kind !== 'segment') return DEFAULT_SEGMENT_BYTES;
+  return (await fsp.stat(walPath).catch(() => undefined))?.size || DEFAULT_SEGMENT_BYTES;
+}
+
+const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 
 /** Names of ready files to archive ahead (none when the spool directory is unusable: that must not fail the call). */
 async function aheadNames(input: ArchiveWalInput, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>, log: Logger): Promise<string[]> {
