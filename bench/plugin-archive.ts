@@ -68,7 +68,10 @@ export interface PluginLoad {
   sidecarCpuMsPerSegment: number;
 }
 
-export interface PluginBenchResult { rows: PluginRow[]; requests: RequestCount[]; load: PluginLoad | undefined; markdown: string }
+/** One row of the load table: the sidecar, or a loop in this process at the same concurrency (the limits). */
+export interface LoadRow { store: 's3rver' | 'azurite'; how: string; load: PluginLoad & { memory?: LoadMemory } }
+
+export interface PluginBenchResult { rows: PluginRow[]; requests: RequestCount[]; load: PluginLoad | undefined; loadRows: LoadRow[]; markdown: string }
 
 const NAMESPACE = 'default';
 /** wal.maxParallel of the load's ObjectStores (CNPG's recommendation for a busy primary). */
@@ -129,16 +132,40 @@ function addBenchStores(api: FakeKubernetesApi, input: PluginBenchInput): void {
 }
 
 export async function runPluginBench(input: PluginBenchInput): Promise<PluginBenchResult> {
-  const world = await startPluginWorld(input.tmp, input.s3, input.pg.dataDir);
+  const world = await startPluginWorld(input.tmp, input.s3, input.pg.dataDir, {}, true, input.azurite ? { azurite: input.azurite } : {});
   try {
     addBenchStores(world.api, input);
     const rows = await perSegment(input, world.sidecar);
     const requests = await countRequests(input, world);
-    const load = input.loadSeconds > 0 ? await underLoad(input, world.sidecar) : undefined;
-    return { rows, requests, load, markdown: render(rows, requests, load, input) };
+    const loadRows = input.loadSeconds > 0 ? await loadTable(input, world.sidecar) : [];
+    const load = loadRows.find((r) => r.store === 's3rver' && r.how === SIDECAR_UNDER_LOAD)?.load;
+    return { rows, requests, load, loadRows, markdown: render(rows, requests, loadRows, input) };
   } finally {
     await world.close();
   }
+}
+
+const SIDECAR_UNDER_LOAD = 'plugin sidecar';
+const BARE_LOOP = `bare PUT loop, ${LOAD_MAX_PARALLEL} at once (physical limit)`;
+const SAFE_LOOP = `loop with the same safety work, ${LOAD_MAX_PARALLEL} at once`;
+
+/**
+ * The load on each store, through the sidecar and through the two loops in this process at the same concurrency
+ * (the bare PUT: what the store and the machine allow; the same safety work done plainly), one after the other.
+ */
+async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<LoadRow[]> {
+  const out: LoadRow[] = [];
+  for (const store of input.azurite ? (['s3rver', 'azurite'] as const) : (['s3rver'] as const)) {
+    const floor = await openFloor(input, store);
+    try {
+      out.push({ store, how: SIDECAR_UNDER_LOAD, load: await underLoad(input, sidecar, store) });
+      out.push({ store, how: BARE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL) });
+      out.push({ store, how: SAFE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe') });
+    } finally {
+      await floor.close();
+    }
+  }
+  return out;
 }
 
 const S3RVER = 's3rver (ignores create-only writes)';
@@ -315,7 +342,7 @@ export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number 
 export interface LoadEnv { pg: PostgresServer; tmp: string; loadSeconds: number }
 
 /** The sidecar's memory at its highest RSS sample during a load (MiB): its own view (Metrics) beside /proc. */
-export interface LoadMemory { rssAnonMiB: number; rssFileMiB: number; heapUsedMiB: number; externalMiB: number; arrayBuffersMiB: number }
+export interface LoadMemory { rssAnonMiB: number; rssFileMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; arrayBuffersMiB: number }
 
 async function underLoad(input: LoadEnv, sidecar: Sidecar, store: keyof typeof LOAD_STORES = 's3rver'): Promise<PluginLoad & { memory?: LoadMemory }> {
   const pid = sidecar.proc.pid as number;
@@ -331,27 +358,33 @@ async function underLoad(input: LoadEnv, sidecar: Sidecar, store: keyof typeof L
   }
 }
 
-/** Samples the sidecar's RSS (/proc) every 250 ms and its Metrics at each new peak: where the MiB are. */
+/**
+ * Asks the sidecar for its memory (Metrics) every 250 ms and reads /proc right after each answer, so that heap and
+ * Buffer memory and RSS describe the same moment; keeps the sample of highest RSS (VmHWM may peak between samples).
+ */
 async function sampleSidecarMemory(sidecar: Sidecar, definition: Buffer): Promise<{ peak(): LoadMemory | undefined; stop(): void }> {
   const pid = sidecar.proc.pid as number;
   const client = await CnpgiClient.connect(`unix://${sidecar.socket}`);
   let best: LoadMemory | undefined;
   let bestRss = 0;
-  let busy = false;
-  const timer = setInterval(() => {
-    if (busy) return;
-    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (f: string): number => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
-    const rss = kb('VmRSS');
-    if (rss <= bestRss) return;
-    bestRss = rss;
-    busy = true;
-    client.call('Metrics', 'Collect', { cluster_definition: definition }).then((r) => {
-      const get = (kind: string): number => (r.metrics.find((m) => m.fq_name.endsWith('_sidecar_memory_bytes') && m.variable_labels[0] === kind)?.value ?? NaN) / (1024 * 1024);
-      best = { rssAnonMiB: kb('RssAnon'), rssFileMiB: kb('RssFile'), heapUsedMiB: get('heap_used'), externalMiB: get('external'), arrayBuffersMiB: get('array_buffers') };
-    }, () => undefined).finally(() => { busy = false; });
-  }, 250);
-  return { peak: () => best, stop: () => { clearInterval(timer); client.close(); } };
+  let stopped = false;
+  const loop = async (): Promise<void> => {
+    while (!stopped) {
+      const r = await client.call('Metrics', 'Collect', { cluster_definition: definition }).catch(() => undefined);
+      if (r) {
+        const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+        const kb = (f: string): number => Number(new RegExp(`^${f}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) / 1024;
+        const get = (kind: string): number => (r.metrics.find((m) => m.fq_name.endsWith('_sidecar_memory_bytes') && m.variable_labels[0] === kind)?.value ?? NaN) / (1024 * 1024);
+        if (kb('VmRSS') > bestRss) {
+          bestRss = kb('VmRSS');
+          best = { rssAnonMiB: kb('RssAnon'), rssFileMiB: kb('RssFile'), heapUsedMiB: get('heap_used'), heapTotalMiB: get('heap_total'), externalMiB: get('external'), arrayBuffersMiB: get('array_buffers') };
+        }
+      }
+      await new Promise((res) => setTimeout(res, 250));
+    }
+  };
+  const running = loop();
+  return { peak: () => best, stop: () => { stopped = true; void running.finally(() => client.close()); } };
 }
 
 /**
@@ -408,9 +441,11 @@ async function runLoad(input: LoadEnv, archiveCommand: string, cpu: () => number
  * loop in this process PUTs the copies to the same store, `concurrency` at a time (the file read whole, one plain
  * PUT, nothing else: no checks, no read-back, no gRPC). What it archives per minute while the load runs is what
  * the store and the machine allow at that concurrency; the backlog counts `.ready` files and copies not yet stored.
- * CPU is this process's (the loop; the copy is PostgreSQL's archiver's).
+ * CPU is this process's (the loop; the copy is PostgreSQL's archiver's). `safe`: each upload does the plugin's
+ * safety work the plainest way instead (uploadWithSafetyWork: MD5, create-only put, and where the store ignores
+ * create-only writes the look before, the stat, the settle wait and the whole read-back).
  */
-export async function floorUnderLoad(input: LoadEnv, store: ObjectStore, concurrency: number): Promise<PluginLoad> {
+export async function floorUnderLoad(input: LoadEnv, store: ObjectStore, concurrency: number, work: 'put' | 'safe' = 'put'): Promise<PluginLoad> {
   const stash = path.join(input.tmp, `floor-stash-${Date.now()}`);
   fs.mkdirSync(stash, { recursive: true });
   chownToPostgres(stash);
@@ -424,8 +459,10 @@ export async function floorUnderLoad(input: LoadEnv, store: ObjectStore, concurr
       const name = queue.shift() as string;
       running++;
       const file = path.join(stash, name);
-      void fs.promises.readFile(file)
-        .then((body) => store.put(`floor-${path.basename(stash)}/${name}`, body, { contentLength: body.length }))
+      const key = `floor-${path.basename(stash)}/${name}`;
+      const upload = work === 'safe' ? uploadWithSafetyWork(store, key, file)
+        : fs.promises.readFile(file).then((body) => store.put(key, body, { contentLength: body.length }));
+      void upload
         .then(() => fs.promises.rm(file), (err: Error) => { failure ??= err; })
         .finally(() => { running--; done++; pump(); });
     }
@@ -466,7 +503,7 @@ const psql = (pg: PostgresServer, db: string, sql: string): Promise<void> =>
 const pgbench = (pg: PostgresServer, args: string[]): Promise<void> =>
   run('/usr/lib/postgresql/15/bin/pgbench', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', ...args]);
 
-function render(rows: PluginRow[], requests: RequestCount[], load: PluginLoad | undefined, input: PluginBenchInput): string {
+function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[], input: PluginBenchInput): string {
   const row = (config: string): PluginRow | undefined => rows.find((r) => r.config.startsWith(config));
   const med = (config: string): number => stats(row(config)?.values ?? []).median;
   const cpu = (r: PluginRow | undefined): number => (r?.cpuMs?.length ? r.cpuMs.reduce((a, b) => a + b, 0) / r.cpuMs.length : NaN);
@@ -500,15 +537,23 @@ function render(rows: PluginRow[], requests: RequestCount[], load: PluginLoad | 
     }
     out.push('');
   }
-  if (load) {
-    const floorCpu = cpu(row(`upload alone, in-process (floor), ${S3RVER}`));
-    out.push(`### CNPG-I plugin under the bulk-insert pgbench load (${load.loadSeconds.toFixed(0)} s; s3rver; wal.maxParallel 8; archive_command: a CNPG-I client process per segment → the sidecar)`, '');
-    out.push('| segments generated / min | archived / min | max .ready backlog | drain after load | sidecar CPU s (load) | sidecar CPU ms / archived segment (load + drain) | floor CPU ms / segment | sidecar peak RSS |',
-      '|---|---|---|---|---|---|---|---|');
-    out.push(`| ${load.generatedPerMinute.toFixed(0)} | ${load.archivedPerMinute.toFixed(0)} | ${load.maxBacklog} | ${load.drainSeconds.toFixed(1)} s | ${load.sidecarCpuSeconds.toFixed(1)} | `
-      + `${load.sidecarCpuMsPerSegment.toFixed(0)} (${load.archivedSegments} segments) | ${floorCpu.toFixed(0)} | ${load.sidecarPeakRssMiB.toFixed(0)} MiB |`, '');
-    out.push('The archive_command client is test/plugin/wal-client.ts (a Node process speaking gRPC over node:http2, no grpc-js); CloudNativePG\'s Go manager plays this part in a pod. '
-      + 'CPU per archived segment reads independently of the machine\'s load: archiving keeps up when the cores left to the sidecar cover it at the rate PostgreSQL generates. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
+  if (loadRows.length > 0) {
+    const seconds = loadRows[0]?.load.loadSeconds ?? 0;
+    out.push(`### CNPG-I plugin under the bulk-insert pgbench load (${seconds.toFixed(0)} s; wal.maxParallel ${LOAD_MAX_PARALLEL}; archive_command: a CNPG-I client process per segment → the sidecar)`, '');
+    out.push('| store | how | segments generated / min | archived / min | max backlog | drain after load | CPU s (load) | CPU ms / archived segment (load + drain) | peak RSS (anon + file; V8 heap, Buffers) |',
+      '|---|---|---|---|---|---|---|---|---|');
+    for (const r of loadRows) {
+      const l = r.load;
+      const m = l.memory;
+      const rss = r.how === SIDECAR_UNDER_LOAD ? `${l.sidecarPeakRssMiB.toFixed(0)} MiB${m ? ` (${m.rssAnonMiB.toFixed(0)} + ${m.rssFileMiB.toFixed(0)}; ${m.heapTotalMiB.toFixed(0)}, ${m.externalMiB.toFixed(0)})` : ''}` : '–';
+      out.push(`| ${r.store} | ${r.how} | ${l.generatedPerMinute.toFixed(0)} | ${l.archivedPerMinute.toFixed(0)} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} s | ${l.sidecarCpuSeconds.toFixed(1)} | `
+        + `${l.sidecarCpuMsPerSegment.toFixed(0)} (${l.archivedSegments} segments) | ${rss} |`);
+    }
+    out.push('', 'The archive_command client is test/plugin/wal-client.ts (a Node process speaking gRPC over node:http2, no grpc-js); CloudNativePG\'s Go manager plays this part in a pod. '
+      + `The loops run in the bench process under the same load, ${LOAD_MAX_PARALLEL} uploads at once: PostgreSQL's archive_command only copies each segment aside and the loop uploads the copies `
+      + '(bare: the file read whole and one PUT; safety work: MD5, create-only put and, on s3rver, the look before, the stat, the settle wait and the whole read-back); '
+      + 'their backlog counts `.ready` files and copies not yet stored, their CPU is the bench process\'s. Where the bare loop keeps up and the sidecar does not, pgstow is the limit, not the store or the machine. '
+      + 'CPU per archived segment reads independently of the machine\'s load. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
   }
   return out.join('\n');
 }

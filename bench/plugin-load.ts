@@ -1,6 +1,6 @@
 /**
  * `npm run build && node dist/bench/plugin-load.js [--seconds 40] [--reps 2] [--stores s3rver,azurite]
- *   [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] [--env A=1,B=2] [--floor 8,3] [--max-parallel 8]`
+ *   [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] [--env 'A=1;B=2'] [--floor 8,3] [--max-parallel 8]`
  * The plugin sidecar under the bulk-insert pgbench load alone (the load part of bench/plugin-archive.ts, without the
  * per-segment rows), for A/B work: each repetition runs every sidecar build and the physical-limit loop (a bare
  * in-process PUT loop at each --floor concurrency, same store, same load) in a new random order, on s3rver (ignores
@@ -37,8 +37,10 @@ async function main(): Promise<void> {
   const reps = Number(option('--reps', '2'));
   const stores = option('--stores', 's3rver,azurite').split(',') as StoreName[];
   const sidecars = option('--sidecars', `this=${path.join(ROOT, 'dist/src/cli/bin/pgstow.js')}`).split(',').map((s) => s.split('=') as [string, string]);
-  const env = Object.fromEntries(option('--env', '').split(',').filter(Boolean).map((kv) => kv.split('=') as [string, string]));
-  const floors = option('--floor', String(LOAD_MAX_PARALLEL)).split(',').filter(Boolean).map(Number);
+  // --env A=1;B=x y: the sidecar's environment beyond the pod's (values may hold '=' and ',').
+  const env = Object.fromEntries(option('--env', '').split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  // "8": a bare PUT loop, 8 at once; "8safe": the same loop doing the plugin's safety work.
+  const floors = option('--floor', `${LOAD_MAX_PARALLEL},${LOAD_MAX_PARALLEL}safe`).split(',').filter(Boolean).map((f) => ({ at: parseInt(f, 10), safe: f.endsWith('safe') }));
   const maxParallel = Number(option('--max-parallel', String(LOAD_MAX_PARALLEL)));
   const tmp = makeTempDir('plugin-load');
   fs.chmodSync(tmp, 0o755);
@@ -59,7 +61,7 @@ async function main(): Promise<void> {
     const l = r.load;
     const m = l.memory;
     console.log(`${r.store}\t${r.config}\trep ${r.rep}\tgen/min ${l.generatedPerMinute.toFixed(0)}\tarch/min ${l.archivedPerMinute.toFixed(0)}\tbacklog ${l.maxBacklog}\tdrain ${l.drainSeconds.toFixed(1)} s\t`
-      + `CPU ms/seg ${l.sidecarCpuMsPerSegment.toFixed(0)}\tpeak RSS ${l.sidecarPeakRssMiB.toFixed(0)}${m ? ` (anon ${m.rssAnonMiB.toFixed(0)}, file ${m.rssFileMiB.toFixed(0)}; heap ${m.heapUsedMiB.toFixed(0)}, external ${m.externalMiB.toFixed(0)}, arrayBuffers ${m.arrayBuffersMiB.toFixed(0)})` : ''}`);
+      + `CPU ms/seg ${l.sidecarCpuMsPerSegment.toFixed(0)}\tpeak RSS ${l.sidecarPeakRssMiB.toFixed(0)}${m ? ` (anon ${m.rssAnonMiB.toFixed(0)}, file ${m.rssFileMiB.toFixed(0)}; heap ${m.heapUsedMiB.toFixed(0)}/${m.heapTotalMiB.toFixed(0)}, external ${m.externalMiB.toFixed(0)}, arrayBuffers ${m.arrayBuffersMiB.toFixed(0)})` : ''}`);
   };
   try {
     for (let rep = 0; rep < reps; rep++) {
@@ -78,8 +80,9 @@ async function main(): Promise<void> {
               await world.close();
             }
           }),
-          ...floors.map((c) => async () => {
-            const r: Run = { config: `bare PUT loop, ${c} at once (physical limit)`, store, rep, load: await floorUnderLoad({ pg, tmp, loadSeconds: seconds }, floorStores[store], c) };
+          ...floors.map((f) => async () => {
+            const config = f.safe ? `loop with the same safety work, ${f.at} at once` : `bare PUT loop, ${f.at} at once (physical limit)`;
+            const r: Run = { config, store, rep, load: await floorUnderLoad({ pg, tmp, loadSeconds: seconds }, floorStores[store], f.at, f.safe ? 'safe' : 'put') };
             runs.push(r);
             print(r);
           }),
@@ -99,7 +102,7 @@ async function main(): Promise<void> {
     const rs = runs.filter((r) => `${r.store}\t${r.config}` === key);
     const col = (f: (l: PluginLoad) => number, digits = 0): string => fmt(stats(rs.map((r) => f(r.load))), digits);
     const [store, config] = key.split('\t');
-    out.push(`| ${store} | ${config} | ${col((l) => l.generatedPerMinute)} | ${col((l) => l.archivedPerMinute)} | ${col((l) => l.maxBacklog)} | ${col((l) => l.drainSeconds, 1)} | ${col((l) => l.sidecarCpuMsPerSegment)} | ${config?.startsWith('bare') ? '–' : col((l) => l.sidecarPeakRssMiB)} |`);
+    out.push(`| ${store} | ${config} | ${col((l) => l.generatedPerMinute)} | ${col((l) => l.archivedPerMinute)} | ${col((l) => l.maxBacklog)} | ${col((l) => l.drainSeconds, 1)} | ${col((l) => l.sidecarCpuMsPerSegment)} | ${config?.startsWith('plugin') ? col((l) => l.sidecarPeakRssMiB) : '–'} |`);
   }
   console.log(`\n${seconds} s load, ${reps} repetitions, wal.maxParallel ${maxParallel}, env ${JSON.stringify(env)}; median (min–max)\n\n${out.join('\n')}`);
   const resultsDir = path.join(ROOT, 'bench', 'results');
