@@ -409,6 +409,10 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
   const trustPut = store.capabilities.conditionalCreate || replace;
+  // A compressed WAL's chunks sent are garbage once the upload (and its read-back) is done: let the pacer collect
+  // them then (a file streamed from disk had each read noted as it happened: pacedReads).
+  const sent = typeof body === 'function' && typeof upload.local !== 'string' ? size : 0;
+  if (trustPut) input.memory?.pacer?.note(sent);
   await verifyUpload(store, key, size, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
   if (!trustPut) {
     // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
@@ -417,6 +421,7 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
     // fraction of an MD5 pass, which was a sixth of the sidecar's CPU per call on such a store).
     await sleep(Math.min(MAX_SETTLE_MS, Math.max(MIN_SETTLE_MS, 1.5 * (Date.now() - started))), input.signal);
     const back = await readBack(store, key, upload.local, input.signal, input.memory?.pacer);
+    input.memory?.pacer?.note(sent);
     const ours = md5.toString('hex');
     // The metadata too: such a store may pair our bytes with the MD5 another writer recorded (restore refuses that).
     if (back.differsAt !== undefined || back.size !== size || (back.recorded !== undefined && back.recorded !== ours)) {
