@@ -136,7 +136,7 @@ async function main(): Promise<void> {
   const partialResults = (): Results => {
     const failed = failures.length ? `\n### Phases that failed\n\n${failures.map((f) => `- ${f}`).join('\n')}\n` : '';
     const report = renderReport(opt, rows, limits, load, (Date.now() - started) / 1000) + (plugin ? `\n${plugin.markdown}` : '') + failed;
-    const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, failures, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), requests: plugin.requests, load: plugin.load } };
+    const json = { date: new Date().toISOString(), machine: machineInfo(), versions: peerVersions(), options: { ...opt, only: [...opt.only] }, failures, rows: rows.map((r) => ({ ...r, stats: stats(r.values) })), limits, load, plugin: plugin && { rows: plugin.rows.map((r) => ({ ...r, stats: stats(r.values) })), requests: plugin.requests, load: plugin.load, loadRows: plugin.loadRows } };
     return { prefix: 'partial-', report, json };
   };
   const s3Store = (kind: 's3rver' | 'moto', info: S3ServerInfo) => (prefix: string): StoreEndpoint => ({

@@ -9,7 +9,7 @@
  *                                                                collection: ~2 pacing steps of garbage)
  *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
- *   WAL        files in memory at once: buffers / (2 × segment size), at least 1
+ *   WAL        uploads at once: buffers / (1.5 MiB + compressed bytes ≤ segment size), 1 to maxParallel
  * A store's minimum part size (S3: 5 MiB) and its part count limit for very large volumes come first: then an
  * operation may exceed the budget, and planBackup says so (`overBudget`).
  */
@@ -119,9 +119,21 @@ export function planRestore(budget: MemoryBudget, input: { jobs: number; objects
   return { objectsAtOnce, streams, rangeSize, writeBuffer, bytes: objectsAtOnce * (ranges + writeBuffer + DECOMPRESSOR_OUTPUT) };
 }
 
-/** WAL files held in memory at once by one archive/restore call (its file and those it handles ahead). */
-export function walFilesAtOnce(budget: MemoryBudget, input: { maxParallel: number; segmentSize: number }): number {
-  return clamp(Math.floor(budget.buffers / (2 * input.segmentSize)), 1, Math.max(1, Math.floor(input.maxParallel)));
+/**
+ * What one WAL upload in flight holds besides compressed bytes: the file's 256 KiB read chunks (the stream's queue
+ * and the one being written), the request's state and, where the store ignores create-only writes, the read-back's
+ * 256 KiB compare window and 64 KiB download chunks (docs/performance.md, "WAL archive-ahead").
+ */
+export const WAL_UPLOAD_COST = 1.5 * MiB;
+
+/**
+ * WAL files an archive call uploads at once (its file and those it archives ahead): each costs WAL_UPLOAD_COST,
+ * plus, compressed, its compressed bytes (kept for the read-back and a retry; up to the segment's size when the WAL
+ * does not compress). At least 1, at most maxParallel.
+ */
+export function walFilesAtOnce(budget: MemoryBudget, input: { maxParallel: number; segmentSize: number; compressed?: boolean }): number {
+  const perFile = WAL_UPLOAD_COST + (input.compressed === false ? 0 : input.segmentSize);
+  return clamp(Math.floor(budget.buffers / perFile), 1, Math.max(1, Math.floor(input.maxParallel)));
 }
 
 /** Smallest part of a multipart upload: S3's 5 MiB; Azure blocks and GCS chunks (256 KiB steps) may be small. */

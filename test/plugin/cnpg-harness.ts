@@ -29,6 +29,8 @@ export interface SidecarOptions {
   env: Record<string, string>;
   logLevel?: string;
   pluginName?: string;
+  /** The pgstow entry point to run (default this checkout's dist): benches compare builds side by side. */
+  bin?: string;
 }
 
 export class Sidecar {
@@ -66,7 +68,7 @@ export async function startSidecar(options: SidecarOptions): Promise<Sidecar> {
   fs.mkdirSync(options.pluginPath, { recursive: true });
   chownToPostgres(options.pluginPath);
   const user = postgresUser();
-  const args = [PGSTOW_BIN, 'plugin', options.mode, '--plugin-path', options.pluginPath, '--log-level', options.logLevel ?? 'debug'];
+  const args = [options.bin ?? PGSTOW_BIN, 'plugin', options.mode, '--plugin-path', options.pluginPath, '--log-level', options.logLevel ?? 'debug'];
   if (options.pluginName) args.push('--plugin-name', options.pluginName);
   const proc = spawn(process.execPath, args, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: options.pluginPath, ...options.env },

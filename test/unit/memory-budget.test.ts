@@ -61,10 +61,18 @@ describe('memory budget', () => {
     assert.equal(planRestore(big, { jobs: 4, objects: 1 }).objectsAtOnce, 1);
   });
 
-  it('WAL: files in memory at once follow the budget, at least one and at most maxParallel', () => {
+  it('WAL: uploads at once follow the budget, at least one and at most maxParallel', () => {
+    // Compressed (the default assumption): each holds up to its segment besides the upload's 1.5 MiB.
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: 16 * MiB }), 1);
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: 16 * MiB, compressed: true }), 1);
+    assert.equal(walFilesAtOnce(memoryBudget(192 * MiB), { maxParallel: 8, segmentSize: 16 * MiB, compressed: true }), 4);
     assert.equal(walFilesAtOnce(memoryBudget(512 * MiB), { maxParallel: 8, segmentSize: 16 * MiB }), 8);
     assert.equal(walFilesAtOnce(memoryBudget(512 * MiB), { maxParallel: 3, segmentSize: 16 * MiB }), 3);
+    // Streamed from the file: 1.5 MiB each, whatever the segment size (12 MiB of buffers at the default budget).
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: 16 * MiB, compressed: false }), 8);
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 16, segmentSize: 16 * MiB, compressed: false }), 8);
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: MiB, compressed: true }), 4);
+    assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 0, segmentSize: MiB, compressed: false }), 1);
   });
 
   it('parses Kubernetes quantities (binary and decimal), a B suffix and plain bytes; refuses the rest', () => {

@@ -1,0 +1,119 @@
+/**
+ * `npm run build && node dist/bench/plugin-load.js [--seconds 40] [--reps 2] [--stores s3rver,azurite]
+ *   [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] [--env 'A=1;B=2'] [--floor 8,3] [--max-parallel 8]`
+ * The plugin sidecar under the bulk-insert pgbench load alone (the load part of bench/plugin-archive.ts, without the
+ * per-segment rows), for A/B work: each repetition runs every sidecar build and the physical-limit loop (a bare
+ * in-process PUT loop at each --floor concurrency, same store, same load) in a new random order, on s3rver (ignores
+ * create-only writes: every Archive reads its object back) and Azurite (enforces them: no read-back). Prints one
+ * row per run and the medians (min–max) per configuration; writes bench/results/plugin-load-<time>.json.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateTls } from '../test/harness/ca.js';
+import { startPostgres } from '../test/harness/postgres.js';
+import { startS3rver } from '../test/harness/servers/s3rver.js';
+import { startAzurite } from '../test/harness/servers/azurite.js';
+import type { AzuriteInfo, S3ServerInfo } from '../test/harness/test-env.js';
+import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
+import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
+import type { ObjectStore } from '../src/storage/object-store.js';
+import { fmt, stats } from './lib/measure.js';
+import { floorUnderLoad, LOAD_MAX_PARALLEL, startPluginWorld, underLoad, type LoadMemory, type PluginLoad } from './plugin-archive.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+
+function option(name: string, def: string): string {
+  const argv = process.argv.slice(2);
+  const i = argv.indexOf(name);
+  return (i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1)) ?? def;
+}
+
+type StoreName = 's3rver' | 'azurite';
+interface Run { config: string; store: StoreName; rep: number; load: PluginLoad & { memory?: LoadMemory } }
+
+async function main(): Promise<void> {
+  const seconds = Number(option('--seconds', '40'));
+  const reps = Number(option('--reps', '2'));
+  const stores = option('--stores', 's3rver,azurite').split(',') as StoreName[];
+  const sidecars = option('--sidecars', `this=${path.join(ROOT, 'dist/src/cli/bin/pgstow.js')}`).split(',').map((s) => s.split('=') as [string, string]);
+  // --env A=1;B=x y: the sidecar's environment beyond the pod's (values may hold '=' and ',').
+  const env = Object.fromEntries(option('--env', '').split(';').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  // "8": a bare PUT loop, 8 at once; "8safe": the same loop doing the plugin's safety work.
+  const floors = option('--floor', `${LOAD_MAX_PARALLEL},${LOAD_MAX_PARALLEL}safe`).split(',').filter(Boolean).map((f) => ({ at: parseInt(f, 10), safe: f.endsWith('safe') }));
+  const maxParallel = Number(option('--max-parallel', String(LOAD_MAX_PARALLEL)));
+  const tmp = makeTempDir('plugin-load');
+  fs.chmodSync(tmp, 0o755);
+  const tls = generateTls(path.join(tmp, 'tls'));
+  const s3 = await startS3rver({ tmpDir: path.join(tmp, 's3'), tls });
+  const az = await startAzurite({ tmpDir: path.join(tmp, 'az'), tls });
+  const s3Info = s3.servers.s3rver as S3ServerInfo;
+  const azInfo = az.servers.azurite as AzuriteInfo;
+  const pg = await startPostgres({ version: 15, label: 'plugin-load', settings: { archive_mode: 'on', archive_command: '/bin/true', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB' } });
+  const floorStores: Record<StoreName, ObjectStore> = {
+    s3rver: (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-load-floor', endpointUrl: s3Info.endpoint,
+      env: { AWS_ACCESS_KEY_ID: s3Info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3Info.secretAccessKey }, s3: { region: s3Info.region } })).store,
+    azurite: (await openStore({ provider: 'azure-blob-storage', destinationUrl: `${azInfo.accountUrl}/pgstow-test/plugin-load-floor`,
+      env: { AZURE_STORAGE_ACCOUNT: azInfo.account, AZURE_STORAGE_KEY: azInfo.accountKey } })).store,
+  };
+  const runs: Run[] = [];
+  const print = (r: Run): void => {
+    const l = r.load;
+    const m = l.memory;
+    console.log(`${r.store}\t${r.config}\trep ${r.rep}\tgen/min ${l.generatedPerMinute.toFixed(0)}\tarch/min ${l.archivedPerMinute.toFixed(0)}\tbacklog ${l.maxBacklog}\tdrain ${l.drainSeconds.toFixed(1)} s\t`
+      + `CPU ms/seg ${l.sidecarCpuMsPerSegment.toFixed(0)}\tpeak RSS ${l.sidecarPeakRssMiB.toFixed(0)}${m ? ` (anon ${m.rssAnonMiB.toFixed(0)}, file ${m.rssFileMiB.toFixed(0)}; heap ${m.heapUsedMiB.toFixed(0)}/${m.heapTotalMiB.toFixed(0)}, external ${m.externalMiB.toFixed(0)}, arrayBuffers ${m.arrayBuffersMiB.toFixed(0)})` : ''}`);
+  };
+  try {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const store of stores) {
+        const steps: Array<() => Promise<void>> = [
+          ...sidecars.map(([name, bin]) => async () => {
+            const dir = path.join(tmp, `world-${name}-${store}-${rep}`);
+            fs.mkdirSync(dir);
+            chownToPostgres(dir);
+            const world = await startPluginWorld(dir, s3Info, pg.dataDir, env, true, { bin, azurite: azInfo, maxParallel });
+            try {
+              const r: Run = { config: `plugin sidecar ${name}`, store, rep, load: await underLoad({ pg, tmp: dir, loadSeconds: seconds }, world.sidecar, store) };
+              runs.push(r);
+              print(r);
+            } finally {
+              await world.close();
+            }
+          }),
+          ...floors.map((f) => async () => {
+            const config = f.safe ? `loop with the same safety work, ${f.at} at once` : `bare PUT loop, ${f.at} at once (physical limit)`;
+            const r: Run = { config, store, rep, load: await floorUnderLoad({ pg, tmp, loadSeconds: seconds }, floorStores[store], f.at, f.safe ? 'safe' : 'put') };
+            runs.push(r);
+            print(r);
+          }),
+        ];
+        for (const step of shuffle(steps)) await step();
+      }
+    }
+  } finally {
+    await Promise.all(Object.values(floorStores).map((s) => s.close()));
+    await pg.destroy();
+    await s3.stop();
+    await az.stop();
+    if (!process.env.PGSTOW_KEEP_TMP) removeDir(tmp);
+  }
+  const out = [`| store | how | generated / min | archived / min | max backlog | drain s | CPU ms / segment | peak RSS MiB |`, '|---|---|---|---|---|---|---|---|'];
+  for (const key of [...new Set(runs.map((r) => `${r.store}\t${r.config}`))]) {
+    const rs = runs.filter((r) => `${r.store}\t${r.config}` === key);
+    const col = (f: (l: PluginLoad) => number, digits = 0): string => fmt(stats(rs.map((r) => f(r.load))), digits);
+    const [store, config] = key.split('\t');
+    out.push(`| ${store} | ${config} | ${col((l) => l.generatedPerMinute)} | ${col((l) => l.archivedPerMinute)} | ${col((l) => l.maxBacklog)} | ${col((l) => l.drainSeconds, 1)} | ${col((l) => l.sidecarCpuMsPerSegment)} | ${config?.startsWith('plugin') ? col((l) => l.sidecarPeakRssMiB) : '–'} |`);
+  }
+  console.log(`\n${seconds} s load, ${reps} repetitions, wal.maxParallel ${maxParallel}, env ${JSON.stringify(env)}; median (min–max)\n\n${out.join('\n')}`);
+  const resultsDir = path.join(ROOT, 'bench', 'results');
+  fs.mkdirSync(resultsDir, { recursive: true });
+  fs.writeFileSync(path.join(resultsDir, `plugin-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ seconds, reps, env, maxParallel, sidecars, runs }, null, 2));
+}
+
+function shuffle<T>(items: readonly T[]): T[] {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [a[i], a[j]] = [a[j] as T, a[i] as T]; }
+  return a;
+}
+
+main().catch((err: unknown) => { console.error(err); process.exit(1); });
