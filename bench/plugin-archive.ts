@@ -158,14 +158,30 @@ async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<Loa
   for (const store of input.azurite ? (['s3rver', 'azurite'] as const) : (['s3rver'] as const)) {
     const floor = await openFloor(input, store);
     try {
+      // Each load stores 4–5 GB a minute on this machine: the store's copies go after every row, or a run fills the disk.
       out.push({ store, how: SIDECAR_UNDER_LOAD, load: await underLoad(input, sidecar, store) });
+      await dropLoadObjects(floor);
       out.push({ store, how: BARE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL) });
+      await dropLoadObjects(floor);
       out.push({ store, how: SAFE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe') });
+      await dropLoadObjects(floor);
     } finally {
       await floor.close();
     }
   }
   return out;
+}
+
+/** Deletes what the load rows stored in the bench's bucket/container (the sidecar's `plugin-bench/`, the loops' `floor-*`). */
+async function dropLoadObjects(store: ObjectStore): Promise<void> {
+  for (const prefix of ['plugin-bench/', 'floor-']) {
+    let batch: string[] = [];
+    for await (const e of store.list(prefix)) {
+      if ('key' in e) batch.push(e.key);
+      if (batch.length === 500) { await store.delete(batch); batch = []; }
+    }
+    if (batch.length > 0) await store.delete(batch);
+  }
 }
 
 const S3RVER = 's3rver (ignores create-only writes)';
@@ -414,11 +430,15 @@ async function runLoad(input: LoadEnv, archiveCommand: string, cpu: () => number
     const archived = async (): Promise<number> => (archiver ? archiver.archived() : pgArchived());
     const [lsn0, arch0, cpu0] = [await lsn(), await archived(), cpu()];
     let maxBacklog = 0;
-    const sampler = setInterval(() => { maxBacklog = Math.max(maxBacklog, backlog()); }, 250);
+    // A failed load (e.g. a full disk) must not leave the sampler reading a data directory that is gone.
+    const sampler = setInterval(() => { try { maxBacklog = Math.max(maxBacklog, backlog()); } catch { /* read again next tick */ } }, 250);
     const t0 = Date.now();
-    await pgbench(pg, ['-n', '-c', '4', '-j', '2', '-T', String(input.loadSeconds), '-f', script, 'plugin_load']);
+    try {
+      await pgbench(pg, ['-n', '-c', '4', '-j', '2', '-T', String(input.loadSeconds), '-f', script, 'plugin_load']);
+    } finally {
+      clearInterval(sampler);
+    }
     const loadSeconds = (Date.now() - t0) / 1000;
-    clearInterval(sampler);
     const [lsn1, arch1] = [await lsn(), await archived()];
     const t1 = Date.now();
     const cpuLoad = cpu() - cpu0;
