@@ -173,7 +173,7 @@ async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<Loa
 }
 
 /** Deletes what the load rows stored in the bench's bucket/container (the sidecar's `plugin-bench/`, the loops' `floor-*`). */
-async function dropLoadObjects(store: ObjectStore): Promise<void> {
+export async function dropLoadObjects(store: ObjectStore): Promise<void> {
   for (const prefix of ['plugin-bench/', 'floor-']) {
     let batch: string[] = [];
     for await (const e of store.list(prefix)) {
@@ -187,7 +187,7 @@ async function dropLoadObjects(store: ObjectStore): Promise<void> {
 const S3RVER = 's3rver (ignores create-only writes)';
 const AZURITE = 'Azurite (enforces create-only writes, as AWS S3, MinIO, Ceph, GCS)';
 
-async function openFloor(input: PluginBenchInput, store: 's3rver' | 'azurite', endpoint?: string): Promise<import('../src/storage/object-store.js').ObjectStore> {
+export async function openFloor(input: Pick<PluginBenchInput, 's3' | 'azurite'>, store: 's3rver' | 'azurite', endpoint?: string): Promise<import('../src/storage/object-store.js').ObjectStore> {
   if (store === 's3rver') {
     return (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-bench-floor', endpointUrl: endpoint ?? input.s3.endpoint,
       env: { AWS_ACCESS_KEY_ID: input.s3.accessKeyId, AWS_SECRET_ACCESS_KEY: input.s3.secretAccessKey }, s3: { region: input.s3.region } })).store;

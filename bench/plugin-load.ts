@@ -16,10 +16,9 @@ import { startS3rver } from '../test/harness/servers/s3rver.js';
 import { startAzurite } from '../test/harness/servers/azurite.js';
 import type { AzuriteInfo, S3ServerInfo } from '../test/harness/test-env.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
-import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
 import { fmt, stats } from './lib/measure.js';
-import { floorUnderLoad, LOAD_MAX_PARALLEL, startPluginWorld, underLoad, type LoadMemory, type PluginLoad } from './plugin-archive.js';
+import { dropLoadObjects, floorUnderLoad, LOAD_MAX_PARALLEL, openFloor, startPluginWorld, underLoad, type LoadMemory, type PluginLoad } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -51,10 +50,8 @@ async function main(): Promise<void> {
   const azInfo = az.servers.azurite as AzuriteInfo;
   const pg = await startPostgres({ version: 15, label: 'plugin-load', settings: { archive_mode: 'on', archive_command: '/bin/true', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB' } });
   const floorStores: Record<StoreName, ObjectStore> = {
-    s3rver: (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-load-floor', endpointUrl: s3Info.endpoint,
-      env: { AWS_ACCESS_KEY_ID: s3Info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3Info.secretAccessKey }, s3: { region: s3Info.region } })).store,
-    azurite: (await openStore({ provider: 'azure-blob-storage', destinationUrl: `${azInfo.accountUrl}/pgstow-test/plugin-load-floor`,
-      env: { AZURE_STORAGE_ACCOUNT: azInfo.account, AZURE_STORAGE_KEY: azInfo.accountKey } })).store,
+    s3rver: await openFloor({ s3: s3Info, azurite: azInfo }, 's3rver'),
+    azurite: await openFloor({ s3: s3Info, azurite: azInfo }, 'azurite'),
   };
   const runs: Run[] = [];
   const print = (r: Run): void => {
@@ -87,7 +84,8 @@ async function main(): Promise<void> {
             print(r);
           }),
         ];
-        for (const step of shuffle(steps)) await step();
+        // Each load stores gigabytes: its copies go before the next one, or the runs fill the disk.
+        for (const step of shuffle(steps)) { await step(); await dropLoadObjects(floorStores[store]); }
       }
     }
   } finally {
