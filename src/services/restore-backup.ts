@@ -12,7 +12,6 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
 import { IntegrityError, StorageError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
@@ -27,7 +26,7 @@ import { discoverBackupFiles, type BackupFile } from '../repository/backup-files
 import { BackupInfoFormatError, restoreInfoOf, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
 import { assertBackupReachesTarget, chooseBackupAuto, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
-import { createTarDecompressor } from '../pipeline/tar-decompress.js';
+import { openTarDecompressor } from '../pipeline/tar-decompress.js';
 import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
 import { unverifiedReasons } from './backup-verification.js';
 import { memoryBudget, planRestore as planRestoreMemory, type MemoryBudget } from '../memory-budget.js';
@@ -186,9 +185,10 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
       const hash = plan.manifest ? createHash('sha256') : undefined;
       // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves.
       const inflated = f.compression !== 'none';
-      const chunks = countBytes(parallelGet(store, f.key, {
+      const chunks = parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
+        onChunk: (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); },
+      });
       const extracted = await decompressAndExtract(chunks, f.compression, (tar) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
         ...(deps.signal ? { signal: deps.signal } : {}),
@@ -217,7 +217,9 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
     }
   }
   let result: T | undefined;
-  await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
+  // The chunks go to the decompressor as they are (pipeline writes an async iterable into it; Readable.from would
+  // be one more stream hop per chunk).
+  await pipeline(chunks, await openTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
     result = await extract(tar);
   });
   return result as T;
@@ -363,10 +365,6 @@ function objectError(store: ObjectStore, f: BackupFile, err: unknown): PgstowErr
   if (err instanceof PgstowError) return new PgstowError(err.code, err.exitCode, `restoring ${f.key}: ${err.message}`, { cause: err });
   return new IntegrityError({ provider: store.provider, operation: 'get', key: f.key, cause: err },
     `backup object ${f.key} is damaged (corrupt or truncated): ${errorMessage(err)}`);
-}
-
-async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) => void): AsyncGenerator<Buffer> {
-  for await (const c of source) { onChunk(c); yield c; }
 }
 
 /** pgstow backups carry base/<ID>/pgstow-manifest.json: size and sha256 of every tar object uploaded. */
