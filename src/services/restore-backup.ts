@@ -26,7 +26,7 @@ import { discoverBackupFiles, type BackupFile } from '../repository/backup-files
 import { BackupInfoFormatError, restoreInfoOf, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
 import { assertBackupReachesTarget, chooseBackupAuto, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
-import { openTarDecompressor } from '../pipeline/tar-decompress.js';
+import { createTarDecompressor } from '../pipeline/tar-decompress.js';
 import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
 import { unverifiedReasons } from './backup-verification.js';
 import { memoryBudget, planRestore as planRestoreMemory, type MemoryBudget } from '../memory-budget.js';
@@ -219,7 +219,7 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
   let result: T | undefined;
   // The chunks go to the decompressor as they are (pipeline writes an async iterable into it; Readable.from would
   // be one more stream hop per chunk).
-  await pipeline(chunks, await openTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
+  await pipeline(chunks, createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
     result = await extract(tar);
   });
   return result as T;
