@@ -12,6 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
 import { IntegrityError, StorageError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
@@ -185,10 +186,9 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
       const hash = plan.manifest ? createHash('sha256') : undefined;
       // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves.
       const inflated = f.compression !== 'none';
-      const chunks = parallelGet(store, f.key, {
+      const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-        onChunk: (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); },
-      });
+      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
       const extracted = await decompressAndExtract(chunks, f.compression, (tar) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
         ...(deps.signal ? { signal: deps.signal } : {}),
@@ -217,9 +217,7 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
     }
   }
   let result: T | undefined;
-  // The chunks go to the decompressor as they are (pipeline writes an async iterable into it; Readable.from would
-  // be one more stream hop per chunk).
-  await pipeline(chunks, createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
+  await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
     result = await extract(tar);
   });
   return result as T;
@@ -365,6 +363,10 @@ function objectError(store: ObjectStore, f: BackupFile, err: unknown): PgstowErr
   if (err instanceof PgstowError) return new PgstowError(err.code, err.exitCode, `restoring ${f.key}: ${err.message}`, { cause: err });
   return new IntegrityError({ provider: store.provider, operation: 'get', key: f.key, cause: err },
     `backup object ${f.key} is damaged (corrupt or truncated): ${errorMessage(err)}`);
+}
+
+async function* countBytes(source: AsyncIterable<Buffer>, onChunk: (c: Buffer) => void): AsyncGenerator<Buffer> {
+  for await (const c of source) { onChunk(c); yield c; }
 }
 
 /** pgstow backups carry base/<ID>/pgstow-manifest.json: size and sha256 of every tar object uploaded. */

@@ -13,8 +13,6 @@ export interface ParallelGetOptions {
   partSize?: number;
   concurrency?: number;
   signal?: AbortSignal;
-  /** Sees every chunk before it is yielded (hashing, counting): no generator of the caller's own around this one. */
-  onChunk?: (chunk: Buffer) => void;
 }
 
 const DEFAULT_PART = 8 * 1024 * 1024;
@@ -23,13 +21,11 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
   const partSize = options.partSize ?? DEFAULT_PART;
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const size = options.size;
-  const onChunk = options.onChunk;
   let received = 0;
   if (concurrency === 1 || size <= partSize) {
     const stream = await store.get(key, options.signal ? { signal: options.signal } : {});
     for await (const chunk of stream) {
       received += (chunk as Buffer).length;
-      onChunk?.(chunk as Buffer);
       yield chunk as Buffer;
     }
     if (received !== size) throw sizeMismatch(store, key, size, received);
@@ -51,7 +47,7 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
     while (inFlight.length > 0) {
       const chunks = await (inFlight.shift() as Promise<Buffer[]>);
       if (next < parts) launch();
-      for (const c of chunks) { received += c.length; onChunk?.(c); yield c; }
+      for (const c of chunks) { received += c.length; yield c; }
     }
   } finally {
     // Consumer stopped early or failed: let in-flight ranges settle quietly.
