@@ -349,7 +349,7 @@ function renderAgainstLimits(out: string[], rows: Row[], limits: LimitRow[]): vo
   add('backup gzip -J 1', row('base backup', 'gzip -J 1'), limit('codec alone: gzip level 6 (zlib), one core'), 'gzip-6, one core');
   add(`backup gzip (-J 2 default)`, row('base backup', 'gzip'), limit(`codec alone: gzip (pgstow backup compressor) on ${cores} cores`), `gzip-6 on ${cores} cores`);
   add('backup zstd', row('base backup', 'zstd'), limit(`codec alone: zstd (pgstow backup compressor) on ${cores} cores`), `zstd on ${cores} cores`);
-  add('restore none (MB/s of database)', row('restore', 'none'), limit('s3rver download'), 'store download, plain SDK');
+  add('restore none (MB/s of database)', row('restore', 'none'), limit('s3rver download limit'), 'store download limit (best of curl and node:http, one stream, ranges, to a file)');
   if (lines.length === 0) return;
   out.push('### pgstow against the physical limits (same run)', '');
   out.push('| what | pgstow MB/s | limit MB/s | ÷ limit |', '|---|---|---|---|', ...lines, '');
