@@ -1,14 +1,21 @@
 /**
- * The Kubernetes API client, loaded once per process on first use: src/config/kube-rest.ts, the calls pgstow makes
- * as plain JSON over node:https, with the class and method names of @kubernetes/client-node. The plugin sidecar is
- * a long-lived process with a memory limit, and the package (even bundled down to the three classes used) cost it
- * 7.5 MiB of V8 heap and 27-35 MiB RSS (measured for issue 12); the package now loads only for a kubeconfig that
- * needs its authentication code (exec plugins, auth providers, proxies). Both the Secret source and the plugin's
- * API client load it through here.
+ * @kubernetes/client-node, loaded once per process on first use. The build bundles the three classes pgstow
+ * uses (KubeConfig, CustomObjectsApi, CoreV1Api) into dist/src/vendor/@kubernetes/client-node.mjs
+ * (scripts/bundle-sdks.mjs): the plugin sidecar is a long-lived process with a memory limit, and the package
+ * from node_modules costs it ~25 MiB of V8 heap and ~76 MiB RSS at load, the bundle ~7.5 MiB and ~30 MiB
+ * (measured for issue 12). Without that file (a tsc-only build) the package comes from node_modules. Both the
+ * Secret source and the plugin's API client load it through here, so a process holds one copy.
  */
-export type KubeModule = typeof import('./kube-rest.js');
+export type KubeModule = Pick<typeof import('@kubernetes/client-node'), 'KubeConfig' | 'CustomObjectsApi' | 'CoreV1Api'>;
+
+const BUNDLE = new URL('../vendor/@kubernetes/client-node.mjs', import.meta.url).href;
 
 /** Node caches each module: every call after the first resolves to the same copy. */
-export function loadKubeClient(): Promise<KubeModule> {
-  return import('./kube-rest.js');
+export async function loadKubeClient(): Promise<KubeModule> {
+  try {
+    return await (import(BUNDLE) as Promise<KubeModule>);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw err;
+    return import('@kubernetes/client-node');
+  }
 }

@@ -4,8 +4,8 @@
  *   1. `Secret` manifests in the --config file and in --secrets files (`stringData` wins over `data`, as the
  *      API server does);
  *   2. a directory laid out as Kubernetes mounts Secrets: DIR/<secret name>/<key> (--secrets-dir);
- *   3. the Kubernetes API (GET /api/v1/namespaces/<ns>/secrets/<name>), through kube-client.ts loaded lazily,
- *      with the kubeconfig (KUBECONFIG, ~/.kube/config) or the in-cluster service account.
+ *   3. the Kubernetes API (GET /api/v1/namespaces/<ns>/secrets/<name>), through @kubernetes/client-node loaded
+ *      lazily, with the kubeconfig (KUBECONFIG, ~/.kube/config) or the in-cluster service account.
  * Errors name the Secret, the key and every place looked; never a value.
  */
 import * as fs from 'node:fs';
@@ -132,10 +132,10 @@ export class KubernetesSecretSource implements SecretSource {
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
       let namespace: string | undefined;
       if (where?.kind === 'file') {
-        await kc.loadFromFile(where.file);
+        kc.loadFromFile(where.file);
         namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
       } else if (where?.kind === 'in-cluster') {
-        kc.loadFromCluster(this.options.env);
+        kc.loadFromCluster();
         try { namespace = (await fs.promises.readFile(IN_CLUSTER_NAMESPACE_FILE, 'utf8')).trim(); } catch { /* not in a pod */ }
       } else {
         throw new ConfigError('no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or an in-cluster service account)');

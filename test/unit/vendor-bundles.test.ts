@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 // dist/test/unit/ → dist/src/vendor/ (written by scripts/bundle-sdks.mjs, which `npm run build` and the test runner run).
 const VENDOR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'vendor');
-const BUNDLES = ['@aws-sdk/client-s3.cjs', '@smithy/signature-v4.cjs', '@azure/storage-blob.cjs', '@google-cloud/storage.cjs'];
+const BUNDLES = ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs', '@smithy/signature-v4.cjs', '@azure/storage-blob.cjs', '@google-cloud/storage.cjs'];
 
 describe('the SDK bundles the sidecar loads', () => {
   for (const name of BUNDLES) {
@@ -19,7 +19,7 @@ describe('the SDK bundles the sidecar loads', () => {
   }
 
   it('their licences are kept beside them', () => {
-    for (const name of ['@aws-sdk/client-s3.cjs', '@google-cloud/storage.cjs']) {
+    for (const name of ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs']) {
       assert.match(fs.readFileSync(path.join(VENDOR, `${name}.LEGAL.txt`), 'utf8'), /licen[cs]e|copyright/i, name);
     }
   });

@@ -1,5 +1,5 @@
 /**
- * What the plugin reads and writes through the Kubernetes API (src/config/kube-client.ts, loaded lazily; the
+ * What the plugin reads and writes through the Kubernetes API (@kubernetes/client-node, loaded lazily; the
  * in-cluster service account, or KUBECONFIG outside a cluster): ObjectStores (and their status), the
  * Cluster's Backup resources, and Secrets (through src/config's KubernetesSecretSource). ObjectStores and
  * Secrets are cached at most `ttlMs` (10 s), so rotated keys and CAs take effect without a restart; every
@@ -150,8 +150,8 @@ export class KubeApi {
       const k8s = await loadKubeClient();
       const kc = new k8s.KubeConfig();
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
-      if (where?.kind === 'file') await kc.loadFromFile(where.file);
-      else if (where?.kind === 'in-cluster') kc.loadFromCluster(this.options.env);
+      if (where?.kind === 'file') kc.loadFromFile(where.file);
+      else if (where?.kind === 'in-cluster') kc.loadFromCluster();
       else throw new PluginConfigError('no Kubernetes configuration: the sidecar needs its service account (KUBERNETES_SERVICE_HOST) or KUBECONFIG');
       return { custom: kc.makeApiClient(k8s.CustomObjectsApi), server: kc.getCurrentCluster()?.server ?? '(unknown server)' };
     })();
