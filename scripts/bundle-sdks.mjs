@@ -29,6 +29,31 @@ try {
 // instead of 2.8 MiB): measured for issue 12 with heap snapshots of the sidecar.
 const LEAN = { minifyWhitespace: true, minifySyntax: true, charset: 'ascii', legalComments: 'external', logLevel: 'warning' };
 
+/** The generated serializer without its model classes: no `export * from '../models/…'`, no model imports, typeMap {}. */
+function kubeModelsLeft() {
+  const models = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]models[\\/]/;
+  return {
+    name: 'kube-models-left',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]models[\\/]ObjectSerializer\.js$/ }, async (args) => {
+        let text = await fs.promises.readFile(args.path, 'utf8');
+        text = text.replace(/^export \* from '\.\.\/models\/[^']+';\n/gm, '').replace(/^import \{[^}]*\} from '\.\.\/models\/[^']+';\n/gm, '');
+        const start = text.indexOf('let typeMap = {');
+        const end = text.indexOf('\n};', start);
+        if (start < 0 || end < 0) throw new Error(`bundle-sdks: ${args.path} has no typeMap literal any more: check the kube bundle by hand`);
+        return { contents: `${text.slice(0, start)}let typeMap = {};${text.slice(end + 3)}`, loader: 'js' };
+      });
+      // gen/index.js (imported by config.js for createConfiguration) re-exports every model: nothing pgstow uses.
+      // Anything else that still reaches a model module is a change of the package's layout: fail the build.
+      build.onLoad({ filter: models }, (args) => {
+        if (/ObjectSerializer\.js$/.test(args.path)) return undefined;
+        if (/[\\/]models[\\/]all\.js$/.test(args.path)) return { contents: 'export {};', loader: 'js' };
+        throw new Error(`bundle-sdks: the kube bundle still loads ${path.relative(root, args.path)}`);
+      });
+    },
+  };
+}
+
 function report(file) {
   const text = fs.readFileSync(file, 'latin1');
   // eslint-disable-next-line no-control-regex
@@ -47,12 +72,25 @@ const BUNDLES = [
 // @kubernetes/client-node (ESM): the plugin reads ObjectStores and Secrets through KubeConfig, CustomObjectsApi and
 // CoreV1Api only. From node_modules the package costs the long-lived sidecar +25 MiB of V8 heap and +76 MiB RSS
 // at load (~700 ms CPU); bundled with only those three exports (tree-shaken, whitespace and syntax minified) it
-// takes +7.5 MiB heap and ~+30 MiB RSS (~200 ms): measured for issue 12 (src/config/kube-client.ts loads it).
+// took +7.5 MiB heap and ~+30 MiB RSS (~200 ms): measured for issue 12 (src/config/kube-client.ts loads it).
+// Two more cuts (issue 12, 2026-12-07): the three classes are taken from the modules that define them, not from the
+// package's index (which also brings exec/attach/cp/port-forward: ws, tar-stream, jsonpath-plus), and the
+// serializer gets no model classes (kubeModelsLeft). Its typeMap names all ~800 Kubernetes kinds, so every model
+// class, its attribute table and its source stayed in the heap for the life of the process. Without them the API
+// classes hand back the JSON the API server sent (what the serializer does for a type it does not know), which
+// is what pgstow reads: ObjectStores, Backups and Clusters are custom objects (plain JSON already), and a Secret's
+// data, stringData and metadata.resourceVersion have the same names in JSON as in V1Secret.
+const kubeDist = path.join(root, 'node_modules', '@kubernetes', 'client-node', 'dist');
 await esbuild.build({
-  stdin: { contents: "export { KubeConfig, CustomObjectsApi, CoreV1Api } from '@kubernetes/client-node';", resolveDir: root, sourcefile: 'vendor-kubernetes-client-node.mjs', loader: 'js' },
+  stdin: {
+    contents: `export { KubeConfig } from ${JSON.stringify(path.join(kubeDist, 'config.js'))};
+export { ObjectCustomObjectsApi as CustomObjectsApi, ObjectCoreV1Api as CoreV1Api } from ${JSON.stringify(path.join(kubeDist, 'gen', 'types', 'ObjectParamAPI.js'))};`,
+    resolveDir: root, sourcefile: 'vendor-kubernetes-client-node.mjs', loader: 'js',
+  },
   bundle: true, platform: 'node', target: 'node22', format: 'esm', outfile: path.join(outDir, '@kubernetes/client-node.mjs'),
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __pgstowCreateRequire } from 'node:module'; const require = __pgstowCreateRequire(import.meta.url);" },
+  plugins: [kubeModelsLeft()],
   ...LEAN,
 });
 report(path.join(outDir, '@kubernetes/client-node.mjs'));

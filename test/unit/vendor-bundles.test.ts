@@ -18,6 +18,13 @@ describe('the SDK bundles the sidecar loads', () => {
     });
   }
 
+  it('the Kubernetes client carries none of the ~800 model classes (their serializer table kept them all in the sidecar\'s heap)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    assert.deepEqual(text.match(/\bclass _?V1\w+/g) ?? [], [], 'model classes (class _V1PodSpec …) in the bundle');
+    assert.match(text, /readNamespacedSecret/);
+    assert.match(text, /replaceNamespacedCustomObjectStatus/);
+  });
+
   it('their licences are kept beside them', () => {
     for (const name of ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs']) {
       assert.match(fs.readFileSync(path.join(VENDOR, `${name}.LEGAL.txt`), 'utf8'), /licen[cs]e|copyright/i, name);
