@@ -276,7 +276,7 @@ const SAFE_FLOOR = 'upload with the same safety work, in-process';
  * where the store ignores create-only writes, a stat, the same settle wait (1.5 × the put, 100 ms – 3 s) and the
  * whole object read back and compared. No listing, no WAL checks, no gRPC, no configuration.
  */
-async function uploadWithSafetyWork(store: import('../src/storage/object-store.js').ObjectStore, key: string, seg: string): Promise<void> {
+export async function uploadWithSafetyWork(store: import('../src/storage/object-store.js').ObjectStore, key: string, seg: string): Promise<void> {
   const body = await fs.promises.readFile(seg);
   const md5 = createHash('md5').update(body).digest();
   const started = Date.now();
@@ -331,20 +331,20 @@ async function countRequests(input: PluginBenchInput, world: { api: FakeKubernet
   return out;
 }
 
-async function timeMs(run: () => Promise<unknown>): Promise<number> {
+export async function timeMs(run: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await run();
   return performance.now() - t0;
 }
 
-function shuffle<T>(items: readonly T[]): T[] {
+export function shuffle<T>(items: readonly T[]): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [a[i], a[j]] = [a[j] as T, a[i] as T]; }
   return a;
 }
 
 /** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
