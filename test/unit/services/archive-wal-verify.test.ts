@@ -231,3 +231,62 @@ test('hashed as sent: a WAL file that changes while it is uploaded is not acknow
       (err: unknown) => err instanceof Error && /changed while it was being archived; this WAL is not acknowledged/.test(err.message));
   } finally { dropMemoryBucket(memory.name); removeDir(dir); }
 });
+
+/** The memory store whose listings answer `delayMs` late (or fail), with the order of events recorded. */
+function slowListing(delayMs: number, fail = false): { store: ObjectStore; memory: MemoryObjectStore; events: string[] } {
+  const memory = new MemoryObjectStore(`archive-verify-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const events: string[] = [];
+  const store = new Proxy(memory, {
+    get(target, prop, receiver) {
+      if (prop === 'list') {
+        return async function* slow(prefix: string, o?: Parameters<ObjectStore['list']>[1]) {
+          await new Promise((r) => setTimeout(r, delayMs));
+          events.push('listed');
+          if (fail) throw new Error('listing refused');
+          yield* target.list(prefix, o);
+        };
+      }
+      if (prop === 'put') return async (k: string, b: PutBody, o?: PutOptions) => { events.push('put'); const r = await target.put(k, b, o); events.push('stored'); return r; };
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, memory, events };
+}
+
+test('a segment streamed from its file is uploaded while the listing runs, and stored only once the listing found no copy', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, events } = slowListing(300);
+  try {
+    assert.equal((await archiveWal({ store, layout: new BarmanLayout('o', 'srv') }, { walPath: wal })).status, 'uploaded');
+    assert.deepEqual(events, ['put', 'listed', 'stored'], 'the upload starts before the listing answers and completes after it');
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('an upload under way when the listing finds a copy under another suffix is stopped before its end: nothing written; identical is archived, different refused', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, events } = slowListing(300);
+  const gz = getCodec('gzip');
+  try {
+    const layout = new BarmanLayout('g', 'srv');
+    await memory.put(layout.walKey(WAL, gz.suffix), await gz.compress(fs.readFileSync(wal)));
+    const r = await archiveWal({ store, layout }, { walPath: wal });
+    assert.equal(r.status, 'already-archived');
+    assert.equal(r.key, layout.walKey(WAL, gz.suffix));
+    assert.equal(await memory.exists(layout.walKey(WAL)), false, 'no second copy was written');
+    assert.deepEqual(events, ['put', 'listed']);
+    const other = new BarmanLayout('g2', 'srv');
+    await memory.put(other.walKey(WAL, gz.suffix), await gz.compress(syntheticSegment(WAL, { seed: 9 })));
+    await assert.rejects(archiveWal({ store, layout: other }, { walPath: wal }), (err: unknown) => err instanceof OperationError && err.code === 'ERR_WAL_CONFLICT');
+    assert.equal(await memory.exists(other.walKey(WAL)), false, 'nothing written beside the different copy');
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('a listing that fails stops the upload under way: the call fails with the listing\'s error and nothing is stored', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory } = slowListing(200, true);
+  try {
+    await assert.rejects(archiveWal({ store, layout: new BarmanLayout('f', 'srv') }, { walPath: wal }), /listing refused/);
+    assert.deepEqual([...await (async () => { const k: string[] = []; for await (const e of memory.list('')) k.push('key' in e ? e.key : e.prefix); return k; })()], []);
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
