@@ -36,6 +36,10 @@ export interface PluginBenchInput {
   s3: S3ServerInfo;
   /** A store that enforces create-only writes, as AWS S3, MinIO, Ceph, Azure and GCS do (s3rver ignores them). */
   azurite?: AzuriteInfo;
+  /** An S3 server that enforces create-only writes (If-None-Match), for the per-segment rows (full runs). */
+  moto?: S3ServerInfo;
+  /** barman-cloud's view of the other stores, for a barman-cloud-wal-archive row on each. */
+  endpoints?: { azurite?: (prefix: string) => StoreEndpoint; moto?: (prefix: string) => StoreEndpoint };
   tmp: string;
   /** Staged 16 MiB segments readable by every tool. */
   segs: readonly string[];
@@ -126,6 +130,11 @@ const azureConfiguration = (accountUrl: string): Record<string, unknown> => ({
 
 /** The ObjectStores of the per-segment rows: s3rver (`bench-store`, from startPluginWorld) and Azurite. */
 function addBenchStores(api: FakeKubernetesApi, input: PluginBenchInput): void {
+  if (input.moto) {
+    api.setSecret(NAMESPACE, 'motocreds', { ID: input.moto.accessKeyId, KEY: input.moto.secretAccessKey, REGION: input.moto.region });
+    putStore(api, 'bench-store-moto', { ...s3Configuration(input.moto.endpoint), s3Credentials: {
+      accessKeyId: { name: 'motocreds', key: 'ID' }, secretAccessKey: { name: 'motocreds', key: 'KEY' }, region: { name: 'motocreds', key: 'REGION' } } });
+  }
   if (!input.azurite) return;
   api.setSecret(NAMESPACE, 'azcreds', { ACCOUNT: input.azurite.account, KEY: input.azurite.accountKey });
   putStore(api, 'bench-store-azure', azureConfiguration(input.azurite.accountUrl));
@@ -186,11 +195,13 @@ export async function dropLoadObjects(store: ObjectStore): Promise<void> {
 
 const S3RVER = 's3rver (ignores create-only writes)';
 const AZURITE = 'Azurite (enforces create-only writes, as AWS S3, MinIO, Ceph, GCS)';
+const MOTO = 'moto (an S3 server that enforces create-only writes, as AWS S3, MinIO, Ceph)';
 
-export async function openFloor(input: Pick<PluginBenchInput, 's3' | 'azurite'>, store: 's3rver' | 'azurite', endpoint?: string): Promise<import('../src/storage/object-store.js').ObjectStore> {
-  if (store === 's3rver') {
-    return (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-bench-floor', endpointUrl: endpoint ?? input.s3.endpoint,
-      env: { AWS_ACCESS_KEY_ID: input.s3.accessKeyId, AWS_SECRET_ACCESS_KEY: input.s3.secretAccessKey }, s3: { region: input.s3.region } })).store;
+export async function openFloor(input: Pick<PluginBenchInput, 's3' | 'azurite' | 'moto'>, store: 's3rver' | 'azurite' | 'moto', endpoint?: string): Promise<import('../src/storage/object-store.js').ObjectStore> {
+  if (store === 's3rver' || store === 'moto') {
+    const s3 = store === 'moto' ? input.moto as S3ServerInfo : input.s3;
+    return (await openStore({ provider: 'aws-s3', destinationUrl: 's3://pgstow-test/plugin-bench-floor', endpointUrl: endpoint ?? s3.endpoint,
+      env: { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey }, s3: { region: s3.region } })).store;
   }
   const az = input.azurite as AzuriteInfo;
   const accountUrl = endpoint ? `${endpoint}/${az.account}` : az.accountUrl;
@@ -208,7 +219,12 @@ async function perSegment(input: PluginBenchInput, sidecar: Sidecar): Promise<Pl
   };
   const pid = sidecar.proc.pid as number;
   const warm = await CnpgiClient.connect(`unix://${sidecar.socket}`);
-  const floors = { s3rver: await openFloor(input, 's3rver'), ...(input.azurite ? { azurite: await openFloor(input, 'azurite') } : {}) };
+  const floors = { s3rver: await openFloor(input, 's3rver'), ...(input.azurite ? { azurite: await openFloor(input, 'azurite') } : {}),
+    ...(input.moto ? { moto: await openFloor(input, 'moto') } : {}) };
+  /** The stores of the rows: label, ObjectStore name, floor store, barman-cloud's view (s3rver's has its own row). */
+  const stores: Array<[string, string, ObjectStore, ((prefix: string) => StoreEndpoint) | undefined]> = [[S3RVER, 'bench-store', floors.s3rver, undefined]];
+  if (floors.azurite) stores.push([AZURITE, 'bench-store-azure', floors.azurite, input.endpoints?.azurite]);
+  if (floors.moto) stores.push([MOTO, 'bench-store-moto', floors.moto, input.endpoints?.moto]);
   /** Wall and CPU ms of one warm Archive call (the sidecar's CPU, from /proc, 10 ms ticks: summed over calls). */
   const pluginCall = async (config: string, store: string, server: string, seg: string): Promise<void> => {
     const cpu0 = cpuSeconds(pid);
@@ -232,7 +248,7 @@ async function perSegment(input: PluginBenchInput, sidecar: Sidecar): Promise<Pl
     // The first call of each engine opens it (SDK client; on s3rver, the probe whether it enforces create-only
     // writes): every server name measured below gets its uncounted first call here, and so does each floor store.
     for (let rep = 0; rep < input.reps; rep++) {
-      for (const store of ['bench-store', ...(input.azurite ? ['bench-store-azure'] : [])]) {
+      for (const [, store] of stores) {
         await warm.call('WAL', 'Archive', { cluster_definition: cluster(`warm-${rep}`, store), source_file_name: input.segs[0] as string, parameters: {} });
       }
     }
@@ -243,14 +259,13 @@ async function perSegment(input: PluginBenchInput, sidecar: Sidecar): Promise<Pl
       for (const seg of input.segs) {
         const name = path.basename(seg);
         const steps: Array<[string, () => Promise<void>]> = [
-          [`plugin Archive call (warm connection), ${S3RVER}`, () => pluginCall(`plugin Archive call (warm connection), ${S3RVER}`, 'bench-store', `warm-${rep}`, seg)],
-          [`upload alone, in-process (floor), ${S3RVER}`, () => floorCall(`upload alone, in-process (floor), ${S3RVER}`, floors.s3rver, `r${rep}/${name}`, seg)],
-          [`${SAFE_FLOOR}, ${S3RVER}`, () => safeFloorCall(`${SAFE_FLOOR}, ${S3RVER}`, floors.s3rver, `r${rep}/safe/${name}`, seg)],
-          ...(floors.azurite ? [
-            [`plugin Archive call (warm connection), ${AZURITE}`, () => pluginCall(`plugin Archive call (warm connection), ${AZURITE}`, 'bench-store-azure', `warm-${rep}`, seg)],
-            [`upload alone, in-process (floor), ${AZURITE}`, () => floorCall(`upload alone, in-process (floor), ${AZURITE}`, floors.azurite as import('../src/storage/object-store.js').ObjectStore, `r${rep}/${name}`, seg)],
-            [`${SAFE_FLOOR}, ${AZURITE}`, () => safeFloorCall(`${SAFE_FLOOR}, ${AZURITE}`, floors.azurite as import('../src/storage/object-store.js').ObjectStore, `r${rep}/safe/${name}`, seg)],
-          ] as Array<[string, () => Promise<void>]> : []),
+          ...stores.flatMap(([label, objectStore, floor, barmanView]): Array<[string, () => Promise<void>]> => [
+            [`plugin Archive call (warm connection), ${label}`, () => pluginCall(`plugin Archive call (warm connection), ${label}`, objectStore, `warm-${rep}`, seg)],
+            [`upload alone, in-process (floor), ${label}`, () => floorCall(`upload alone, in-process (floor), ${label}`, floor, `r${rep}/${name}`, seg)],
+            [`${SAFE_FLOOR}, ${label}`, () => safeFloorCall(`${SAFE_FLOOR}, ${label}`, floor, `r${rep}/safe/${name}`, seg)],
+            ...(barmanView ? [[`${BARMAN_ROW}, ${label}`, async () => add(`${BARMAN_ROW}, ${label}`,
+              (await archiveWal('barman-cloud', 'none', barmanView(`bench-plugin-${rep}`), `barman-${rep}`, seg)).wallSeconds * 1000)] as [string, () => Promise<void>]] : []),
+          ]),
           ['plugin, as CNPG calls it (new connection, LoadPlugin, Probe, Archive), s3rver', async () => add('plugin, as CNPG calls it (new connection, LoadPlugin, Probe, Archive), s3rver',
             await timeMs(() => cnpgCall(sidecar.socket, 'WAL', 'Archive', { cluster_definition: cluster(`cnpg-${rep}`), source_file_name: seg, parameters: {} })))],
           ['one pgstow wal-archive process (drop-in), s3rver', async () => add('one pgstow wal-archive process (drop-in), s3rver', (await archiveWal('pgstow', 'none', target, `dropin-${rep}`, seg)).wallSeconds * 1000)],
@@ -269,6 +284,7 @@ async function perSegment(input: PluginBenchInput, sidecar: Sidecar): Promise<Pl
 }
 
 const SAFE_FLOOR = 'upload with the same safety work, in-process';
+const BARMAN_ROW = 'one barman-cloud-wal-archive process';
 
 /**
  * The least any archiver that gives the plugin's guarantees spends, done the plainest way: the file read whole,
@@ -276,7 +292,7 @@ const SAFE_FLOOR = 'upload with the same safety work, in-process';
  * where the store ignores create-only writes, a stat, the same settle wait (1.5 × the put, 100 ms – 3 s) and the
  * whole object read back and compared. No listing, no WAL checks, no gRPC, no configuration.
  */
-async function uploadWithSafetyWork(store: import('../src/storage/object-store.js').ObjectStore, key: string, seg: string): Promise<void> {
+export async function uploadWithSafetyWork(store: import('../src/storage/object-store.js').ObjectStore, key: string, seg: string): Promise<void> {
   const body = await fs.promises.readFile(seg);
   const md5 = createHash('md5').update(body).digest();
   const started = Date.now();
@@ -299,14 +315,17 @@ async function uploadWithSafetyWork(store: import('../src/storage/object-store.j
 async function countRequests(input: PluginBenchInput, world: { api: FakeKubernetesApi; sidecar: Sidecar }): Promise<RequestCount[]> {
   const out: RequestCount[] = [];
   const client = await CnpgiClient.connect(`unix://${world.sidecar.socket}`);
-  const targets: Array<['s3rver' | 'azurite', string, string]> = [['s3rver', S3RVER, input.s3.endpoint]];
+  const targets: Array<['s3rver' | 'azurite' | 'moto', string, string]> = [['s3rver', S3RVER, input.s3.endpoint]];
   if (input.azurite) targets.push(['azurite', AZURITE, new URL(input.azurite.accountUrl).origin]);
+  if (input.moto) targets.push(['moto', MOTO, input.moto.endpoint]);
   try {
     for (const [store, label, endpoint] of targets) {
       const proxy = await startCountingProxy(endpoint);
       try {
         const name = `bench-store-counted-${store}`;
-        putStore(world.api, name, store === 's3rver' ? s3Configuration(proxy.endpoint) : azureConfiguration(`${proxy.endpoint}/${(input.azurite as AzuriteInfo).account}`));
+        putStore(world.api, name, store === 's3rver' ? s3Configuration(proxy.endpoint)
+          : store === 'moto' ? { ...s3Configuration(proxy.endpoint), s3Credentials: { accessKeyId: { name: 'motocreds', key: 'ID' }, secretAccessKey: { name: 'motocreds', key: 'KEY' }, region: { name: 'motocreds', key: 'REGION' } } }
+            : azureConfiguration(`${proxy.endpoint}/${(input.azurite as AzuriteInfo).account}`));
         const archive = (seg: string): Promise<unknown> => client.call('WAL', 'Archive', { cluster_definition: cluster('counted', name), source_file_name: seg, parameters: {} });
         await archive(input.segs[0] as string);
         const rest = input.segs.slice(1);
@@ -331,20 +350,20 @@ async function countRequests(input: PluginBenchInput, world: { api: FakeKubernet
   return out;
 }
 
-async function timeMs(run: () => Promise<unknown>): Promise<number> {
+export async function timeMs(run: () => Promise<unknown>): Promise<number> {
   const t0 = performance.now();
   await run();
   return performance.now() - t0;
 }
 
-function shuffle<T>(items: readonly T[]): T[] {
+export function shuffle<T>(items: readonly T[]): T[] {
   const a = [...items];
   for (let i = a.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [a[i], a[j]] = [a[j] as T, a[i] as T]; }
   return a;
 }
 
 /** utime + stime of a process, seconds. */
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
@@ -540,16 +559,24 @@ function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[]
   out.push('| how | ms/segment | ÷ floor | ÷ safe floor | CPU ms/call | barman-cloud ÷ this |', '|---|---|---|---|---|---|');
   for (const r of rows) {
     const s = stats(r.values);
-    const store = r.config.includes(AZURITE) ? AZURITE : S3RVER;
+    const store = r.config.includes(AZURITE) ? AZURITE : r.config.includes(MOTO) ? MOTO : S3RVER;
     const floor = med(`upload alone, in-process (floor), ${store}`);
     const safe = med(`${SAFE_FLOOR}, ${store}`);
-    out.push(`| ${r.config} | ${fmt(s, 0)} | ${(s.median / floor).toFixed(2)}× | ${(s.median / safe).toFixed(2)}× | ${r.cpuMs ? cpu(r).toFixed(0) : '–'} | ${(barman / s.median).toFixed(1)}× |`);
+    // barman-cloud on the same store where it has a row there (s3rver's row is the one of the peers' table).
+    const peer = store === S3RVER ? barman : med(`${BARMAN_ROW}, ${store}`);
+    out.push(`| ${r.config} | ${fmt(s, 0)} | ${(s.median / floor).toFixed(2)}× | ${(s.median / safe).toFixed(2)}× | ${r.cpuMs ? cpu(r).toFixed(0) : '–'} | ${(peer / s.median).toFixed(1)}× |`);
   }
   const ratio = (store: string, floor: string): string => `${(med(`plugin Archive call (warm connection), ${store}`) / med(`${floor}, ${store}`)).toFixed(2)}× wall, `
     + `${(cpu(row(`plugin Archive call (warm connection), ${store}`)) / cpu(row(`${floor}, ${store}`))).toFixed(2)}× CPU`;
-  const ratios = (floor: string): string => `${ratio(S3RVER, floor)} on s3rver${input.azurite ? `; ${ratio(AZURITE, floor)} on Azurite` : ''}`;
+  const measured: Array<[string, string]> = [[S3RVER, 's3rver'], ...(row(`plugin Archive call (warm connection), ${AZURITE}`) ? [[AZURITE, 'Azurite'] as [string, string]] : []),
+    ...(row(`plugin Archive call (warm connection), ${MOTO}`) ? [[MOTO, 'moto'] as [string, string]] : [])];
+  const ratios = (floor: string): string => measured.map(([store, short]) => `${ratio(store, floor)} on ${short}`).join('; ');
+  const faster = measured.map(([store, short]) => {
+    const peer = store === S3RVER ? barman : med(`${BARMAN_ROW}, ${store}`);
+    return Number.isFinite(peer) ? `${(peer / med(`plugin Archive call (warm connection), ${store}`)).toFixed(1)}× on ${short}` : undefined;
+  }).filter(Boolean).join(', ');
   out.push('', `Goals: the plugin's Archive call within 1.25× of the floor (now ${ratios('upload alone, in-process (floor)')}; against the upload with the same safety work `
-    + `${ratios(SAFE_FLOOR)}), at least 4× faster than one barman-cloud process (now ${(barman / med(`plugin Archive call (warm connection), ${S3RVER}`)).toFixed(1)}× on s3rver). `
+    + `${ratios(SAFE_FLOOR)}), at least 4× faster than one barman-cloud process (now ${faster}). `
     + `Floor on s3rver: ${floorS3.toFixed(0)} ms.`, '');
   if (requests.length > 0) {
     out.push('Store requests per call (counted by a proxy in front of the store, in a pass of their own):', '', '| call | requests per call |', '|---|---|');

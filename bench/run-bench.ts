@@ -286,7 +286,7 @@ async function main(): Promise<void> {
     });
 
     if (opt.only.has('load')) await runPhase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`, async () => { load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp }); });
-    if (opt.only.has('plugin')) await runPhase('the CNPG-I plugin: Archive per segment beside the peers, then under load', async () => { plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr }); });
+    if (opt.only.has('plugin')) await runPhase('the CNPG-I plugin: Archive per segment beside the peers, then under load', async () => { plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, ...(motoInfo ? { moto: motoInfo } : {}), endpoints: { azurite: stores.azurite, ...(stores.moto ? { moto: stores.moto } : {}) }, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr }); });
   } finally {
     await pg.destroy();
     await s3.stop();

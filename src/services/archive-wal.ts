@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { errorMessage, OperationError, PgstowError, UsageError } from '../errors.js';
 import { parseWalFileName, type WalFileName } from '../domain/wal/wal-file-name.js';
 import { WalSegmentChecker } from '../domain/wal/wal-segment-check.js';
@@ -245,13 +246,25 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
     prepared = Promise.resolve(await compressedWal(file, walName, kind, codec, input));
   } else {
     // Uncompressed: no copy of the segment in memory. One read pass hashes and checks it, the upload streams
-    // the file again (a 16 MiB Buffer per call was half the sidecar's CPU, in garbage collection).
-    prepared = Promise.resolve(await scanWal(file, walName, kind, input.memory?.pacer));
+    // the file again (a 16 MiB Buffer per call was half the sidecar's CPU, in garbage collection). Where the
+    // store computes the MD5 itself and refuses to overwrite, the upload hashes what it sends instead (no pass).
+    prepared = Promise.resolve(await (store.capabilities.conditionalCreate && (store.capabilities.computedMd5UpTo ?? 0) > 0
+      ? headWal(file, walName, kind, store.capabilities.computedMd5UpTo as number, input.memory?.pacer)
+      : scanWal(file, walName, kind, input.memory?.pacer)));
   }
-  const existing = await listing;
-  const upload = async (replace: boolean): Promise<ArchivedWal> => {
-    const body = await prepared;
-    const stored = await uploadVerified(store, key, body, kind, input, replace);
+  const upload = async (replace: boolean, callInput: ArchiveWalInput = input): Promise<ArchivedWal> => {
+    let body = await prepared;
+    let stored: string;
+    try {
+      stored = await uploadVerified(store, key, body, kind, callInput, replace);
+    } catch (err) {
+      if (!(err instanceof IntegrityError) || body.md5 !== undefined) throw err;
+      // Hashed as it was sent, and the store's MD5 differs: it stored damaged bytes, in an object this call created
+      // (create-only) or is replacing. Replace them at once with an upload that carries its MD5 and the record.
+      log.warning('WARN_WAL_DAMAGED_REPLACED', `${key} in ${store.description} was stored damaged (${err.message}): uploading it again`);
+      body = await scanWal(file, walName, kind, input.memory?.pacer);
+      stored = await uploadVerified(store, key, body, kind, callInput, true);
+    }
     if (body.identity && !sameIdentity(body.identity, await fileIdentity(file).catch(() => ({ dev: -1, ino: -1, size: -1, mtimeMs: -1 })))) {
       // PostgreSQL never writes a segment it has marked ready; a file that changed between the two reads was not
       // archived as one consistent copy.
@@ -260,29 +273,70 @@ async function archiveOneOnce(deps: ArchiveWalDeps, input: ArchiveWalInput, file
     log.info(`archived ${walName} to ${key} (${body.size} bytes${codec ? `, ${codec.name}` : ''})`);
     return { walName, key: stored, status: 'uploaded', bytes: body.size };
   };
-  if (existing.length === 0) {
-    try {
-      return await upload(false);
-    } catch (err) {
-      // Another archiver stored it between our listing and our write: judge its content like any copy.
-      if (!(err instanceof ObjectExistsError)) throw err;
-      existing.push(key);
-    }
-  }
+  const streamed = await prepared;
+  const { done, existing } = streamed.endGate
+    ? await uploadWhileListing(listing, key, streamed.endGate, input, (callInput) => upload(false, callInput))
+    : await uploadAfterListing(listing, key, () => upload(false));
+  if (done) return done;
   // Rare: the store already holds this WAL. Comparing contents needs the local bytes.
   return settleExisting(deps, input, walName, file, await readWal(file), existing, key, upload);
+}
+
+/** The listing first, then (when it found no copy) the create-only upload. */
+async function uploadAfterListing(listing: Promise<string[]>, key: string, upload: () => Promise<ArchivedWal>): Promise<{ done?: ArchivedWal; existing: string[] }> {
+  const existing = await listing;
+  if (existing.length > 0) return { existing };
+  try {
+    return { done: await upload(), existing };
+  } catch (err) {
+    // Another archiver stored it between our listing and our write: judge its content like any copy.
+    if (!(err instanceof ObjectExistsError)) throw err;
+    return { existing: [...existing, key] };
+  }
+}
+
+/**
+ * A file streamed from disk is uploaded while the listing runs (its round trip is no longer before the upload),
+ * but its last bytes wait for the listing: the object can be complete only once the listing found no copy of
+ * this WAL. If it found one, or failed, the upload is aborted before its end and the store keeps nothing of it.
+ */
+async function uploadWhileListing(listing: Promise<string[]>, key: string, gate: EndGate, input: ArchiveWalInput,
+  upload: (callInput: ArchiveWalInput) => Promise<ArchivedWal>): Promise<{ done?: ArchivedWal; existing: string[] }> {
+  const stop = new AbortController();
+  gate.open = listing.then((keys) => keys.length === 0, () => false);
+  void gate.open.then((go) => { if (!go) stop.abort(); });
+  const signal = input.signal ? AbortSignal.any([input.signal, stop.signal]) : stop.signal;
+  let outcome: { done: ArchivedWal } | { err: unknown };
+  try {
+    outcome = await upload({ ...input, signal }).then((done) => ({ done }), (err: unknown) => ({ err }));
+  } finally {
+    gate.open = undefined; // a later upload of this body (replacing a damaged copy) is not held back
+  }
+  const existing = await listing; // its own failure first: the upload was stopped because of it
+  if ('done' in outcome) return { done: outcome.done, existing };
+  if (outcome.err instanceof ObjectExistsError) return { existing: existing.includes(key) ? existing : [...existing, key] };
+  if (existing.length > 0 && !input.signal?.aborted) return { existing }; // stopped by us: the copies found are judged
+  throw outcome.err;
 }
 
 /** What one upload sends: bytes in memory (compressed) or a stream of the file, with its size and MD5. */
 interface UploadBody {
   body: PutSource;
   size: number;
-  md5: Buffer;
+  /** The MD5 of the bytes, known before the upload; absent when the upload computes it (sentMd5). */
+  md5?: Buffer;
+  /** The MD5 of the bytes the last attempt of the upload sent, once the store has answered it. */
+  sentMd5?: () => Buffer;
   /** For a streamed file: its identity when it was hashed, checked again after the upload. */
   identity?: FileIdentity;
+  /** For a streamed file: its last bytes are read only once `open` says so (uploadWhileListing). */
+  endGate?: EndGate;
   /** What a read-back is compared with: the bytes sent, or the file they were streamed from. */
   local: Buffer | string | readonly Buffer[];
 }
+
+/** Holds back the last bytes of a file streamed to the store until `open` resolves: true reads them, false fails the read. */
+interface EndGate { size: number; open?: Promise<boolean> }
 
 /** Chunk of the local read passes (the hashing pass reuses one buffer; the upload stream reads this much at once). */
 const READ_CHUNK = 256 * 1024;
@@ -316,6 +370,51 @@ async function compressedWal(file: string, walName: string, kind: WalFileName['k
 }
 
 /**
+ * For a store that computes the MD5 of what it stores and answers with it: the file's first chunk is read and
+ * checked (a file that is not this segment is refused before anything is sent), and the upload streams the file
+ * hashing each read as it goes, so no pass over the file precedes the upload. A file larger than what the store
+ * hashes in one request gets the pass (scanWal).
+ */
+async function headWal(file: string, walName: string, kind: WalFileName['kind'], hashedUpTo: number, pacer?: BytePacer): Promise<UploadBody> {
+  let fh: fsp.FileHandle;
+  try { fh = await fsp.open(file, 'r'); } catch (err) { throw walReadError(file, err); }
+  let identity: FileIdentity;
+  try {
+    const st = await fh.stat();
+    identity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    if (st.size <= hashedUpTo && (kind === 'segment' || kind === 'partial')) {
+      const head = Buffer.allocUnsafe(Math.min(READ_CHUNK, st.size));
+      const { bytesRead } = await fh.read(head, 0, head.length, 0);
+      const checker = new WalSegmentChecker(walName.slice(0, 24), { firstPageOnly: true });
+      checker.update(head.subarray(0, bytesRead));
+      const problem = checker.finishAt(st.size);
+      if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
+    }
+  } catch (err) {
+    if (err instanceof PgstowError) throw err;
+    throw walReadError(file, err);
+  } finally {
+    await fh.close();
+  }
+  if (identity.size > hashedUpTo || (kind !== 'segment' && kind !== 'partial')) return scanWal(file, walName, kind, pacer);
+  const size = identity.size;
+  const endGate: EndGate = { size };
+  // Each attempt (a retry reopens the body) hashes what it reads; the last attempt is the one the store answered.
+  let last: { hash: ReturnType<typeof createHash>; bytes: number } | undefined;
+  const body = (): Readable => {
+    const attempt = { hash: createHash('md5'), bytes: 0 };
+    last = attempt;
+    return fileStream(file, (chunk) => { attempt.hash.update(chunk); attempt.bytes += chunk.length; pacer?.note(chunk.length); }, endGate);
+  };
+  const sentMd5 = (): Buffer => {
+    // Fewer bytes hashed than the store acknowledged: what it holds cannot be compared with what was read.
+    if (last === undefined || last.bytes !== size) throw new OperationError('ERR_WAL_READ', `WAL file ${file} changed while it was being archived; this WAL is not acknowledged`);
+    return last.hash.digest();
+  };
+  return { body, size, sentMd5, identity, local: file, endGate };
+}
+
+/**
  * One pass over the local file through one reused buffer: its MD5 (sent with the upload and checked against what
  * the store holds) and, for a segment, the segment check. The upload then streams the file.
  */
@@ -339,7 +438,8 @@ async function scanWal(file: string, walName: string, kind: WalFileName['kind'],
     }
     const problem = checker?.finish();
     if (problem !== undefined) throw new UsageError(`refusing to archive ${file}: it is not WAL segment ${walName}: ${problem}`);
-    return { body: () => fs.createReadStream(file, { highWaterMark: READ_CHUNK, ...(pacer ? { fs: pacedReads(pacer) } : {}) }), size, md5: hash.digest(), identity, local: file };
+    const endGate: EndGate = { size };
+    return { body: () => fileStream(file, (chunk) => pacer?.note(chunk.length), endGate), size, md5: hash.digest(), identity, local: file, endGate };
   } catch (err) {
     if (err instanceof PgstowError) throw err;
     throw walReadError(file, err);
@@ -349,16 +449,31 @@ async function scanWal(file: string, walName: string, kind: WalFileName['kind'],
 }
 
 /**
- * The read stream's file system with every read reported to the pacer: a chunk is garbage once the request has
- * written it, and collected young, by a scavenge, instead of piling up until V8 runs a full collection for Buffer
- * memory (a full one per ~50 MB of chunks under the archive load: a quarter of the sidecar's time, and its peak RSS).
+ * A stream of the file for one upload attempt. Its errors also reach a listener of its own: a store that stopped
+ * reading it (an upload aborted because the listing found a copy, whose last read then fails) must not leave an
+ * unhandled 'error' that ends the process; a consumer still reading gets every error as before.
  */
-function pacedReads(pacer: BytePacer): { open: typeof fs.open; close: typeof fs.close; read: typeof fs.read } {
+function fileStream(file: string, seen: (chunk: Buffer) => void, gate: EndGate): Readable {
+  return fs.createReadStream(file, { highWaterMark: READ_CHUNK, fs: observedReads(seen, gate) }).on('error', () => undefined);
+}
+
+/**
+ * The read stream's file system with every chunk read shown to `seen` before the stream has it (the pacer: a chunk
+ * is garbage once the request has written it, and collected young, by a scavenge, instead of piling up until V8
+ * runs a full collection for Buffer memory: a full one per ~50 MB of chunks under the archive load was a quarter of
+ * the sidecar's time, and its peak RSS). With `gate`, the read that reaches the file's size waits for gate.open.
+ */
+function observedReads(seen: (chunk: Buffer) => void, gate?: EndGate): { open: typeof fs.open; close: typeof fs.close; read: typeof fs.read } {
+  let total = 0;
   const read = (fd: number, buffer: NodeJS.ArrayBufferView, offset: number, length: number, position: fs.ReadPosition | null,
     callback: (err: NodeJS.ErrnoException | null, bytesRead: number, buffer: NodeJS.ArrayBufferView) => void): void => {
     fs.read(fd, buffer, offset, length, position, (err, bytesRead, buf) => {
-      if (!err) pacer.note(bytesRead);
-      callback(err, bytesRead, buf);
+      if (!err && bytesRead > 0) seen(Buffer.from(buf.buffer, buf.byteOffset + offset, bytesRead));
+      total += err ? 0 : bytesRead;
+      const open = gate?.open;
+      if (err || !open || total < gate.size) { callback(err, bytesRead, buf); return; }
+      void open.then((go) => (go ? callback(null, bytesRead, buf)
+        : callback(Object.assign(new Error('the upload was stopped before its last bytes: this WAL is already in the store'), { code: 'ECANCELED' }), 0, buf)));
     });
   };
   return { open: fs.open, close: fs.close, read: read as typeof fs.read };
@@ -393,13 +508,14 @@ async function settleExisting(deps: ArchiveWalDeps, input: ArchiveWalInput, walN
  * the stored object is ours before success. Returns the key.
  */
 async function uploadVerified(store: ObjectStore, key: string, upload: UploadBody, kind: WalFileName['kind'], input: ArchiveWalInput, replace: boolean): Promise<string> {
-  const { body, size, md5 } = upload;
+  const { body, size } = upload;
   const tags = kind === 'history' && input.historyTags && Object.keys(input.historyTags).length ? input.historyTags : input.tags;
   const started = Date.now();
   const put = await store.put(key, body, {
-    contentLength: size, md5,
-    // What restore checks the download against (Barman ignores user metadata).
-    metadata: { [WAL_MD5_METADATA]: md5.toString('hex') },
+    contentLength: size,
+    // What restore checks the download against (Barman ignores user metadata). Hashed as sent: the store records
+    // the MD5 it computed (ObjectInfo.md5), which restore checks instead.
+    ...(upload.md5 ? { md5: upload.md5, metadata: { [WAL_MD5_METADATA]: upload.md5.toString('hex') } } : {}),
     // Create-only wherever the store supports it (AWS, MinIO, Ceph, moto, Azure, GCS): of two archivers of one
     // WAL name, one gets ObjectExistsError instead of both succeeding and one copy being lost.
     ifAbsent: !replace,
@@ -409,11 +525,12 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
   // A store that may ignore the condition may have let a concurrent writer replace our object: then only a
   // fresh read of what is stored, not our put's answer, says whether the WAL is archived.
   const trustPut = store.capabilities.conditionalCreate || replace;
+  const md5 = upload.md5 ?? (upload.sentMd5 as () => Buffer)();
   // A compressed WAL's chunks sent are garbage once the upload (and its read-back) is done: let the pacer collect
-  // them then (a file streamed from disk had each read noted as it happened: pacedReads).
+  // them then (a file streamed from disk had each read noted as it happened: observedReads).
   const sent = typeof body === 'function' && typeof upload.local !== 'string' ? size : 0;
   if (trustPut) input.memory?.pacer?.note(sent);
-  await verifyUpload(store, key, size, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal);
+  await verifyUpload(store, key, size, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal, upload.md5 === undefined);
   if (!trustPut) {
     // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
     // even interleave two writes into one object: once it would have landed, read back the whole object and compare
@@ -556,7 +673,8 @@ function firstDifference(a: Buffer, b: Buffer): number {
  * otherwise (no such answer, or `put` undefined because the store may not have enforced create-only) one stat: the
  * MD5 recorded in the metadata, the MD5 the store computed (Azure, GCS) or, on S3, the ETag when it is an MD5.
  */
-async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean, signal?: AbortSignal): Promise<void> {
+async function verifyUpload(store: ObjectStore, key: string, size: number, md5: string, put: PutResult | undefined, etagIsMd5: boolean, signal?: AbortSignal,
+  storeMd5Needed = false): Promise<void> {
   if (put?.md5 !== undefined) {
     if (put.md5.toLowerCase() === md5) return;
     throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: stored MD5 ${put.md5} differs from ${md5}`);
@@ -565,7 +683,9 @@ async function verifyUpload(store: ObjectStore, key: string, size: number, md5: 
   const etag = info.etag?.replace(/"/g, '');
   const storedMd5 = info.metadata?.[WAL_MD5_METADATA] ?? info.md5 ?? (etagIsMd5 && etag && /^[0-9a-f]{32}$/i.test(etag) ? etag : undefined);
   const mismatch = info.size !== size ? `${info.size} bytes stored, ${size} sent`
-    : storedMd5 !== undefined && storedMd5.toLowerCase() !== md5 ? `stored MD5 ${storedMd5.toLowerCase()} differs from ${md5}` : undefined;
+    : storedMd5 !== undefined && storedMd5.toLowerCase() !== md5 ? `stored MD5 ${storedMd5.toLowerCase()} differs from ${md5}`
+      // Hashed as sent, with no MD5 recorded with it: only the store's own says what it holds.
+      : storeMd5Needed && info.md5 === undefined ? 'the store reports no MD5 for it' : undefined;
   if (mismatch === undefined) return;
   if (put !== undefined) throw new IntegrityError({ provider: store.provider, operation: 'put', key }, `upload of ${key} could not be verified: ${mismatch}`);
   // The store may not have enforced create-only: what it holds now is another archiver's copy.

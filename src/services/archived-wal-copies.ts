@@ -41,11 +41,14 @@ export async function existingCopies(store: ObjectStore, layout: BarmanLayout, w
 /** Reads and decodes one stored copy; a copy that cannot be a valid one is returned with its damage. */
 export async function readCopy(store: ObjectStore, key: string, walName: string, signal?: AbortSignal): Promise<StoredCopy> {
   let recorded: string | undefined;
-  const raw = await readAll(store, key, signal, (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); });
+  let computed: string | undefined;
+  const raw = await readAll(store, key, signal, (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); computed = info.md5?.toLowerCase(); });
   // A store that ignores create-only writes can end up with one archiver's bytes and another's metadata: restore
-  // refuses such an object, so it is damage, never an identical copy.
-  const actual = recorded === undefined ? undefined : createHash('md5').update(raw).digest('hex');
-  if (actual !== recorded) return { key, damage: `its MD5 is ${actual}, but ${recorded} was recorded when it was archived` };
+  // refuses such an object, so it is damage, never an identical copy. Restore also checks the MD5 the store
+  // computed (Azure's Content-MD5: the only one of a WAL hashed as it was sent).
+  const actual = recorded === undefined && computed === undefined ? undefined : createHash('md5').update(raw).digest('hex');
+  if (recorded !== undefined && actual !== recorded) return { key, damage: `its MD5 is ${actual}, but ${recorded} was recorded when it was archived` };
+  if (computed !== undefined && actual !== computed) return { key, damage: `its MD5 is ${actual}, but the store recorded ${computed} for it` };
   const codec = codecForSuffix(key);
   let content: Buffer;
   try {

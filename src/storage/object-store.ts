@@ -21,6 +21,13 @@ export interface StoreCapabilities {
   readonly maxBatchDelete: number;
   /** Largest number of parts a multipart upload may have. */
   readonly maxParts: number;
+  /**
+   * Largest body (bytes) that a put of known length stores in one request for which the store computes the
+   * content MD5 itself, answers with it (PutResult.md5) and records it (ObjectInfo.md5 of stat and get), with
+   * no MD5 given by the caller (Azure's Put Blob). Absent or 0: never. A caller then hashes what it sends as it
+   * sends it instead of in a pass before the upload.
+   */
+  readonly computedMd5UpTo?: number;
 }
 
 /** A body that can be produced again for a retry: bytes, or a factory opening a fresh stream. */

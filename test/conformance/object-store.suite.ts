@@ -50,9 +50,9 @@ export function describeObjectStoreConformance(name: string, open: () => Promise
       await target.cleanup?.();
       await store.close();
     });
-    const live = (fn: () => Promise<void>) => async (t: import('node:test').TestContext) => {
+    const live = (fn: (t: import('node:test').TestContext) => Promise<void>) => async (t: import('node:test').TestContext) => {
       if (!target) { t.skip('store not available'); return; }
-      await fn();
+      await fn(t);
     };
 
     it('put bytes then get returns the same bytes', live(async () => {
@@ -115,6 +115,20 @@ export function describeObjectStoreConformance(name: string, open: () => Promise
       if (options.contentMd5) assert.equal(r.md5, digest.toString('hex'), 'the store reports the MD5 of what it stored');
       else if (r.md5 !== undefined) assert.equal(r.md5, digest.toString('hex'));
       assert.deepEqual(await readAll(store, `${p}small/put-md5`), body);
+    }));
+
+    it('a put within capabilities.computedMd5UpTo, given no MD5, answers with the MD5 of what it stored, and stat and get report it', live(async (t) => {
+      const upTo = store.capabilities.computedMd5UpTo ?? 0;
+      if (upTo <= 0) { t.skip('the store does not compute the MD5 of what it stores'); return; }
+      const body = randomBytes(Math.min(upTo, 300 * 1024 + 17));
+      const md5 = createHash('md5').update(body).digest('hex');
+      // A reopenable stream of known length, as an uncompressed WAL segment is sent from its file.
+      const r = await store.put(`${p}small/computed-md5`, () => Readable.from([body.subarray(0, 65536), body.subarray(65536)]), { contentLength: body.length, ifAbsent: true });
+      assert.equal(r.md5, md5, 'the put answers with the MD5 the store computed');
+      assert.equal((await store.stat(`${p}small/computed-md5`)).md5, md5, 'stat reports it');
+      let onGet: string | undefined;
+      assert.deepEqual(await readAll(store, `${p}small/computed-md5`, undefined, (info) => { onGet = info.md5; }), body);
+      assert.equal(onGet, md5, 'a get reports it');
     }));
 
     it('range reads', live(async () => {

@@ -146,6 +146,17 @@ export class WalSegmentChecker {
     return undefined;
   }
 
+  /**
+   * finish() for a file of `size` bytes of which only the first bytes (at least its first page, or all of a shorter
+   * file) were fed: with firstPageOnly, the later pages are only counted, so their size is all that is missing.
+   */
+  finishAt(size: number): string | undefined {
+    if (!this.firstPageOnly) throw new Error('finishAt needs a first-page-only check');
+    if (this.problem === undefined && this.pageSize > 0 && this.pageNo === 0 && size >= this.pageSize) return `${this.total} bytes read do not hold its first page`;
+    this.total = size;
+    return this.finish();
+  }
+
   /** Bytes seen so far. */
   get size(): number { return this.total; }
 

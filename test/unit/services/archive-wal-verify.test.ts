@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Readable } from 'node:stream';
+import { createHash } from 'node:crypto';
 import { archiveWal } from '../../../src/services/archive-wal.js';
 import { BarmanLayout } from '../../../src/repository/barman-layout.js';
 import { openStoreFromEnv } from '../../harness/store-options.js';
@@ -17,6 +18,7 @@ import { OperationError } from '../../../src/errors.js';
 import { getCodec } from '../../../src/pipeline/codecs.js';
 import type { ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult } from '../../../src/storage/object-store.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { MemoryObjectStore, dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
 import { syntheticSegment } from '../../harness/wal-segments.js';
 
 const WAL = '000000010000000000000007';
@@ -143,4 +145,148 @@ test('on a store that may ignore create-only writes, a read-back differing in on
       assert.equal(ok.status, 'uploaded');
     }
   } finally { await store.close(); removeDir(dir); }
+});
+
+/** The memory store (it computes the MD5 of what it stores and answers with it, as Azure's Put Blob), its puts recorded. */
+function computingStore(lie?: { firstPutMd5?: string; upTo?: number }): { store: ObjectStore; memory: MemoryObjectStore; puts: PutOptions[] } {
+  const name = `archive-verify-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const memory = new MemoryObjectStore(name);
+  const puts: PutOptions[] = [];
+  const store = new Proxy(memory, {
+    get(target, prop, receiver) {
+      if (prop === 'capabilities' && lie?.upTo !== undefined) return { ...target.capabilities, computedMd5UpTo: lie.upTo };
+      if (prop === 'put') {
+        return async (k: string, b: PutBody, o: PutOptions = {}) => {
+          puts.push(o);
+          const r = await target.put(k, b, o);
+          return puts.length === 1 && lie?.firstPutMd5 ? { ...r, md5: lie.firstPutMd5 } : r;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, memory, puts };
+}
+
+test('on a store that computes the MD5 of what it stores, a segment is hashed as it is sent (no pass before the upload) and verified by that MD5', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, puts } = computingStore();
+  try {
+    const ok = await archiveWal({ store, layout: new BarmanLayout('h', 'srv') }, { walPath: wal });
+    assert.equal(ok.status, 'uploaded');
+    assert.equal(puts.length, 1);
+    assert.equal(puts[0]?.md5, undefined, 'no MD5 known before the upload');
+    assert.equal(puts[0]?.metadata, undefined, 'no record: the store keeps its own MD5');
+    assert.equal(puts[0]?.ifAbsent, true);
+    const info = await memory.stat(ok.key);
+    assert.equal(info.md5, createHash('md5').update(fs.readFileSync(wal)).digest('hex'));
+    // Archiving it again finds the identical copy by that MD5 and the bytes.
+    assert.equal((await archiveWal({ store, layout: new BarmanLayout('h', 'srv') }, { walPath: wal })).status, 'already-archived');
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('hashed as sent: a file beyond what the store hashes gets the pass; a file that is not the segment is refused before anything is sent', async () => {
+  const { dir, wal } = await setup();
+  const small = computingStore({ upTo: 1024 });
+  const bad = computingStore();
+  try {
+    assert.equal((await archiveWal({ store: small.store, layout: new BarmanLayout('p', 'srv') }, { walPath: wal })).status, 'uploaded');
+    assert.equal(small.puts[0]?.md5?.length, 16, 'a segment larger than computedMd5UpTo is hashed first and its MD5 sent');
+    const other = path.join(dir, '000000010000000000000008');
+    fs.writeFileSync(other, syntheticSegment(WAL)); // the bytes of another segment under this name
+    await assert.rejects(archiveWal({ store: bad.store, layout: new BarmanLayout('n', 'srv') }, { walPath: other }), /it is not WAL segment 000000010000000000000008/);
+    fs.writeFileSync(other, syntheticSegment('000000010000000000000008').subarray(0, 700_000));
+    await assert.rejects(archiveWal({ store: bad.store, layout: new BarmanLayout('n', 'srv') }, { walPath: other }), /truncated or padded/);
+    assert.equal(bad.puts.length, 0, 'nothing was sent');
+  } finally { dropMemoryBucket(small.memory.name); dropMemoryBucket(bad.memory.name); removeDir(dir); }
+});
+
+test('hashed as sent: bytes stored damaged (the store\'s MD5 is not ours) are replaced at once by an upload that carries the MD5 and its record', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, puts } = computingStore({ firstPutMd5: '0'.repeat(32) });
+  try {
+    const ok = await archiveWal({ store, layout: new BarmanLayout('d', 'srv') }, { walPath: wal });
+    assert.equal(ok.status, 'uploaded');
+    assert.equal(puts.length, 2);
+    const md5 = createHash('md5').update(fs.readFileSync(wal)).digest('hex');
+    assert.equal(puts[1]?.ifAbsent, false, 'the object this call created is replaced');
+    assert.equal(Buffer.from(puts[1]?.md5 ?? []).toString('hex'), md5);
+    assert.equal((await memory.stat(ok.key)).metadata?.pgstowmd5, md5);
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('hashed as sent: a WAL file that changes while it is uploaded is not acknowledged', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory } = computingStore();
+  try {
+    const rewriting = new Proxy(store, {
+      get(target, prop, receiver) {
+        if (prop === 'put') return (k: string, b: PutBody, o?: PutOptions) => { fs.writeFileSync(wal, syntheticSegment(WAL, { seed: 5 })); return target.put(k, b, o); };
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    await assert.rejects(archiveWal({ store: rewriting, layout: new BarmanLayout('c', 'srv') }, { walPath: wal }),
+      (err: unknown) => err instanceof Error && /changed while it was being archived; this WAL is not acknowledged/.test(err.message));
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+/** The memory store whose listings answer `delayMs` late (or fail), with the order of events recorded. */
+function slowListing(delayMs: number, fail = false): { store: ObjectStore; memory: MemoryObjectStore; events: string[] } {
+  const memory = new MemoryObjectStore(`archive-verify-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const events: string[] = [];
+  const store = new Proxy(memory, {
+    get(target, prop, receiver) {
+      if (prop === 'list') {
+        return async function* slow(prefix: string, o?: Parameters<ObjectStore['list']>[1]) {
+          await new Promise((r) => setTimeout(r, delayMs));
+          events.push('listed');
+          if (fail) throw new Error('listing refused');
+          yield* target.list(prefix, o);
+        };
+      }
+      if (prop === 'put') return async (k: string, b: PutBody, o?: PutOptions) => { events.push('put'); const r = await target.put(k, b, o); events.push('stored'); return r; };
+      const v = Reflect.get(target, prop, receiver) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { store, memory, events };
+}
+
+test('a segment streamed from its file is uploaded while the listing runs, and stored only once the listing found no copy', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, events } = slowListing(300);
+  try {
+    assert.equal((await archiveWal({ store, layout: new BarmanLayout('o', 'srv') }, { walPath: wal })).status, 'uploaded');
+    assert.deepEqual(events, ['put', 'listed', 'stored'], 'the upload starts before the listing answers and completes after it');
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('an upload under way when the listing finds a copy under another suffix is stopped before its end: nothing written; identical is archived, different refused', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory, events } = slowListing(300);
+  const gz = getCodec('gzip');
+  try {
+    const layout = new BarmanLayout('g', 'srv');
+    await memory.put(layout.walKey(WAL, gz.suffix), await gz.compress(fs.readFileSync(wal)));
+    const r = await archiveWal({ store, layout }, { walPath: wal });
+    assert.equal(r.status, 'already-archived');
+    assert.equal(r.key, layout.walKey(WAL, gz.suffix));
+    assert.equal(await memory.exists(layout.walKey(WAL)), false, 'no second copy was written');
+    assert.deepEqual(events, ['put', 'listed']);
+    const other = new BarmanLayout('g2', 'srv');
+    await memory.put(other.walKey(WAL, gz.suffix), await gz.compress(syntheticSegment(WAL, { seed: 9 })));
+    await assert.rejects(archiveWal({ store, layout: other }, { walPath: wal }), (err: unknown) => err instanceof OperationError && err.code === 'ERR_WAL_CONFLICT');
+    assert.equal(await memory.exists(other.walKey(WAL)), false, 'nothing written beside the different copy');
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
+});
+
+test('a listing that fails stops the upload under way: the call fails with the listing\'s error and nothing is stored', async () => {
+  const { dir, wal } = await setup();
+  const { store, memory } = slowListing(200, true);
+  try {
+    await assert.rejects(archiveWal({ store, layout: new BarmanLayout('f', 'srv') }, { walPath: wal }), /listing refused/);
+    assert.deepEqual([...await (async () => { const k: string[] = []; for await (const e of memory.list('')) k.push('key' in e ? e.key : e.prefix); return k; })()], []);
+  } finally { dropMemoryBucket(memory.name); removeDir(dir); }
 });

@@ -47,18 +47,22 @@ class SourceStreamError extends Error {
 export class AzureBlobStore implements ObjectStore {
   readonly provider = 'azure-blob';
   readonly description: string;
-  readonly capabilities: StoreCapabilities = {
-    conditionalCreate: true,
-    atomicReplace: true,
-    serverSideEncryption: true,
-    objectTags: true,
-    maxBatchDelete: MAX_BATCH,
-    maxParts: AZURE_MAX_BLOCKS,
-  };
+  readonly capabilities: StoreCapabilities;
   private batchDelete = true;
 
   constructor(private readonly cfg: AzureBlobStoreConfig) {
     this.description = `azure-blob ${cfg.endpoint}/${cfg.containerName} (credential: ${cfg.credential})`;
+    this.capabilities = {
+      conditionalCreate: true,
+      atomicReplace: true,
+      serverSideEncryption: true,
+      objectTags: true,
+      maxBatchDelete: MAX_BATCH,
+      maxParts: AZURE_MAX_BLOCKS,
+      // Put Blob (every body of known length up to singlePutSize) answers with the Content-MD5 the service
+      // computed over what it stored, and keeps it as the blob's Content-MD5.
+      computedMd5UpTo: cfg.tuning.singlePutSize,
+    };
   }
 
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {

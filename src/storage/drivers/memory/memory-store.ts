@@ -40,6 +40,7 @@ export class MemoryObjectStore implements ObjectStore {
     objectTags: true,
     maxBatchDelete: 1000,
     maxParts: Number.MAX_SAFE_INTEGER,
+    computedMd5UpTo: Number.MAX_SAFE_INTEGER,
   };
   private readonly bucket: Bucket;
 
@@ -67,6 +68,8 @@ export class MemoryObjectStore implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     const o = this.lookup(key, 'get');
+    // As a store's response would: the object's size, MD5 and metadata (a range has no whole-object MD5).
+    options.onInfo?.({ key, size: o.body.length, lastModified: o.lastModified, ...(options.range ? {} : { md5: o.md5 }), ...(o.metadata ? { metadata: o.metadata } : {}) });
     const start = options.range?.start ?? 0;
     const end = options.range?.end === undefined ? o.body.length : options.range.end + 1;
     const slice = o.body.subarray(start, end);
