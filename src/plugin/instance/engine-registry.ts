@@ -5,6 +5,10 @@
  * anything changed, a new engine serves new calls and the old one closes once its last call has finished.
  * A failed re-read keeps the last good settings when the API server is unreachable, and fails the call when
  * the configuration itself is wrong (a deleted ObjectStore, a Secret or key that no longer exists).
+ * Under steady calls no call waits for a re-read: once the settings are EARLY_REFRESH of `refreshMs` old, a call
+ * starts the re-read in the background and goes on with the current engine (in a profile of warm Archive calls the
+ * Kubernetes client, with a TLS connection per re-read, was ~13 % of the sidecar's CPU, and a call waited for it
+ * every five seconds).
  */
 import { ConfigError, errorMessage, ExitCode, isPgstowError } from '../../errors.js';
 import type { KubeApi } from '../kube/kube-api.js';
@@ -47,6 +51,9 @@ export interface EngineRegistryOptions {
   memory?: MemoryBudget;
 }
 
+/** Fraction of refreshMs after which a call re-reads in the background instead of waiting at refreshMs. */
+const EARLY_REFRESH = 0.6;
+
 export class EngineRegistry {
   private readonly entries = new Map<string, Entry>();
   private readonly refreshMs: number;
@@ -64,7 +71,10 @@ export class EngineRegistry {
     let entry = this.entries.get(key);
     if (!entry) { entry = { checkedAt: 0 }; this.entries.set(key, entry); }
     let gen = entry.current;
-    if (!gen || this.now() - entry.checkedAt >= this.refreshMs) gen = await this.refresh(entry, namespace, ref);
+    const age = this.now() - entry.checkedAt;
+    if (!gen || age >= this.refreshMs) gen = await this.refresh(entry, namespace, ref);
+    // A failed background re-read changes nothing: at refreshMs the call that waits for the re-read gets its error.
+    else if (age >= this.refreshMs * EARLY_REFRESH) this.refresh(entry, namespace, ref).catch(() => undefined);
     gen.refs++;
     let released = false;
     return {
