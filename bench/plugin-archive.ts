@@ -84,7 +84,7 @@ export const LOAD_STORES = { s3rver: 'bench-store-parallel', azurite: 'bench-sto
 
 /** The loopback Kubernetes API with the ObjectStore and Secret, and the sidecar, for one bench run. */
 /** Options of a bench world beyond the defaults: another pgstow build, Azurite for the load, wal.maxParallel of the load. */
-export interface PluginWorldOptions { bin?: string; azurite?: AzuriteInfo; maxParallel?: number }
+export interface PluginWorldOptions { bin?: string; azurite?: AzuriteInfo; maxParallel?: number; logLevel?: string }
 
 export { underLoad };
 
@@ -104,7 +104,7 @@ export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: st
   }
   chownToPostgres(dir);
   const sidecar = await startSidecar({
-    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: 'warning', ...(options.bin ? { bin: options.bin } : {}),
+    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: options.logLevel ?? 'warning', ...(options.bin ? { bin: options.bin } : {}),
     env: { KUBECONFIG: api.kubeconfig, NAMESPACE, CLUSTER_NAME: 'cluster-example', POD_NAME: 'cluster-example-1', PGDATA: pgdata,
       SPOOL_DIRECTORY: path.join(dir, 'spool'), TMPDIR: dir, PGSTOW_MAINTENANCE_DELAY_SECONDS: '86400', ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...extraEnv },
   });

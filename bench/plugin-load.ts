@@ -1,7 +1,7 @@
 /**
  * `npm run build && node dist/bench/plugin-load.js [--seconds 40] [--reps 2] [--stores s3rver,azurite]
  *   [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] [--env 'A=1;B=2'] [--floor 8,3] [--max-parallel 8]
- *   [--client manager|node]`
+ *   [--client manager|node] [--sidecar-logs DIR]`
  * The plugin sidecar under the bulk-insert pgbench load alone (the load part of bench/plugin-archive.ts, without the
  * per-segment rows), for A/B work: each repetition runs every sidecar build and the physical-limit loop (a bare
  * in-process PUT loop at each --floor concurrency, same store, same load) in a new random order, on s3rver (ignores
@@ -10,6 +10,8 @@
  * archive_command is CloudNativePG's own `manager wal-archive` with PostgreSQL in a pod's network namespace
  * (test/plugin/cnpg-pod.ts; root and scripts/install-cnpg-manager.sh) when it can run here, else, or with
  * --client node, the bench's Node client (test/plugin/wal-client.ts: a Node process per segment).
+ * --sidecar-logs DIR: each sidecar logs at debug level to DIR/<build>-<store>-<rep>.log (when each WAL upload
+ * started and ended: archive-ahead's concurrency over time; the debug lines cost the sidecar some CPU).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -47,6 +49,8 @@ async function main(): Promise<void> {
   // "8": a bare PUT loop, 8 at once; "8safe": the same loop doing the plugin's safety work.
   const floors = option('--floor', `${LOAD_MAX_PARALLEL},${LOAD_MAX_PARALLEL}safe`).split(',').filter(Boolean).map((f) => ({ at: parseInt(f, 10), safe: f.endsWith('safe') }));
   const maxParallel = Number(option('--max-parallel', String(LOAD_MAX_PARALLEL)));
+  const logDir = option('--sidecar-logs', '');
+  if (logDir) fs.mkdirSync(logDir, { recursive: true });
   const clientKind = option('--client', canUseNetns() && cnpgManagerInstalled() ? 'manager' : 'node');
   if (clientKind !== 'manager' && clientKind !== 'node') throw new Error(`--client ${clientKind}: manager or node`);
   const tmp = makeTempDir('plugin-load');
@@ -79,13 +83,14 @@ async function main(): Promise<void> {
             const dir = path.join(tmp, `world-${name}-${store}-${rep}`);
             fs.mkdirSync(dir);
             chownToPostgres(dir);
-            const world = await startPluginWorld(dir, s3Info, pg.dataDir, env, true, { bin, azurite: azInfo, maxParallel });
+            const world = await startPluginWorld(dir, s3Info, pg.dataDir, env, true, { bin, azurite: azInfo, maxParallel, ...(logDir ? { logLevel: 'debug' } : {}) });
             try {
               const r: Run = { config: `plugin sidecar ${name}`, store, rep, load: await underLoad({ pg, tmp: dir, loadSeconds: seconds }, world.sidecar, store, client) };
               runs.push(r);
               print(r);
             } finally {
               await world.close();
+              if (logDir) fs.writeFileSync(path.join(logDir, `${name}-${store}-${rep}.log`), world.sidecar.log);
             }
           }),
           ...floors.map((f) => async () => {
