@@ -21,6 +21,7 @@ import { startFakeKubernetesApi, type FakeKubernetesApi } from '../test/harness/
 import { chownToPostgres } from '../test/harness/tmp.js';
 import { clusterJson, PLUGIN } from '../test/plugin/cnpg-fixtures.js';
 import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from '../test/plugin/cnpg-harness.js';
+import type { CnpgPod } from '../test/plugin/cnpg-pod.js';
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { OBJECT_STORE_GROUP } from '../src/plugin/kube/kube-api.js';
 import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
@@ -70,6 +71,8 @@ export interface PluginLoad {
   /** Segments archived from the start of the load until the backlog drained, and the sidecar's CPU over that time. */
   archivedSegments: number;
   sidecarCpuMsPerSegment: number;
+  /** CPU of PostgreSQL's archive_command processes (the client: manager, Node client, or cp) per segment it archived. */
+  clientCpuMsPerSegment: number;
 }
 
 /** One row of the load table: the sidecar, or a loop in this process at the same concurrency (the limits). */
@@ -85,7 +88,7 @@ export const LOAD_STORES = { s3rver: 'bench-store-parallel', azurite: 'bench-sto
 
 /** The loopback Kubernetes API with the ObjectStore and Secret, and the sidecar, for one bench run. */
 /** Options of a bench world beyond the defaults: another pgstow build, Azurite for the load, wal.maxParallel of the load. */
-export interface PluginWorldOptions { bin?: string; azurite?: AzuriteInfo; maxParallel?: number }
+export interface PluginWorldOptions { bin?: string; azurite?: AzuriteInfo; maxParallel?: number; logLevel?: string }
 
 export { underLoad };
 
@@ -105,7 +108,7 @@ export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: st
   }
   chownToPostgres(dir);
   const sidecar = await startSidecar({
-    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: 'warning', ...(options.bin ? { bin: options.bin } : {}),
+    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: options.logLevel ?? 'warning', ...(options.bin ? { bin: options.bin } : {}),
     env: { KUBECONFIG: api.kubeconfig, NAMESPACE, CLUSTER_NAME: 'cluster-example', POD_NAME: 'cluster-example-1', PGDATA: pgdata,
       SPOOL_DIRECTORY: path.join(dir, 'spool'), TMPDIR: dir, PGSTOW_MAINTENANCE_DELAY_SECONDS: '86400', ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...extraEnv },
   });
@@ -368,6 +371,12 @@ export function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** cutime + cstime of a process (its children that have exited and been waited for), seconds. */
+function childCpuSeconds(pid: number): number {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+}
+
 export function rssMiB(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
@@ -379,17 +388,35 @@ export interface LoadEnv { pg: PostgresServer; tmp: string; loadSeconds: number 
 /** The sidecar's memory at its highest RSS sample during a load (MiB): its own view (Metrics) beside /proc. */
 export interface LoadMemory { rssAnonMiB: number; rssFileMiB: number; heapUsedMiB: number; heapTotalMiB: number; externalMiB: number; arrayBuffersMiB: number }
 
-async function underLoad(input: LoadEnv, sidecar: Sidecar, store: keyof typeof LOAD_STORES = 's3rver'): Promise<PluginLoad & { memory?: LoadMemory }> {
-  const pid = sidecar.proc.pid as number;
+/**
+ * PostgreSQL's archive_command during the load: CloudNativePG's own `manager wal-archive`, as in a pod (PostgreSQL
+ * runs in the pod's network namespace, test/plugin/cnpg-pod.ts), or the bench's Node client (test/plugin/wal-client.ts,
+ * a Node process per segment: its start-up competes with the sidecar for the CPU).
+ */
+export type LoadClient = { kind: 'manager'; pod: CnpgPod } | { kind: 'node' };
+
+/** The archive_command that sends each segment to `sidecar` with the Cluster `definition`, through `client`. */
+function archiveCommandFor(client: LoadClient, input: LoadEnv, sidecar: Sidecar, definition: Buffer): string {
+  if (client.kind === 'manager') {
+    // The stand-in web server reads its file again for every request: the manager sees this Cluster from now on.
+    fs.writeFileSync(client.pod.clusterFile, definition);
+    return client.pod.archiveCommand({ podName: 'cluster-example-1', pgdata: input.pg.dataDir, pluginSocketDir: sidecar.options.pluginPath });
+  }
   const clusterFile = path.join(input.tmp, 'plugin-world', 'load-cluster.json');
-  const definition = cluster('load', LOAD_STORES[store]);
   fs.writeFileSync(clusterFile, definition);
   chownToPostgres(clusterFile);
+  return `${process.execPath} ${WAL_CLIENT} archive ${sidecar.socket} ${clusterFile} %p`;
+}
+
+async function underLoad(input: LoadEnv, sidecar: Sidecar, store: keyof typeof LOAD_STORES = 's3rver', client: LoadClient = { kind: 'node' }): Promise<PluginLoad & { memory?: LoadMemory }> {
+  const pid = sidecar.proc.pid as number;
+  const definition = cluster('load', LOAD_STORES[store]);
+  const command = archiveCommandFor(client, input, sidecar, definition);
   // VmHWM from here on: the load's peak, not that of the calls measured before it (writing 5 resets it; Linux ≥ 4.0).
   try { fs.writeFileSync(`/proc/${pid}/clear_refs`, '5'); } catch { /* not allowed: the process's lifetime peak */ }
   const memory = await sampleSidecarMemory(sidecar, definition);
   try {
-    return { ...await runLoad(input, `${process.execPath} ${WAL_CLIENT} archive ${sidecar.socket} ${clusterFile} %p`, () => cpuSeconds(pid), () => rssMiB(pid, 'VmHWM')), memory: memory.peak() };
+    return { ...await runLoad(input, command, () => cpuSeconds(pid), () => rssMiB(pid, 'VmHWM')), memory: memory.peak() };
   } finally {
     memory.stop();
   }
@@ -447,7 +474,10 @@ async function runLoad(input: LoadEnv, archiveCommand: string, cpu: () => number
     const lsn = async (): Promise<bigint> => BigInt((await pg.query<{ l: string }>("select (pg_current_wal_lsn() - '0/0')::text as l"))[0]?.l ?? '0');
     const pgArchived = async (): Promise<number> => Number((await pg.query<{ n: string }>('select archived_count::text as n from pg_stat_archiver'))[0]?.n ?? 0);
     const archived = async (): Promise<number> => (archiver ? archiver.archived() : pgArchived());
-    const [lsn0, arch0, cpu0] = [await lsn(), await archived(), cpu()];
+    // archive_command's processes are the archiver's children: their CPU is its cutime + cstime once each has exited.
+    const archiverPid = Number((await pg.query<{ p: string }>("select pid::text as p from pg_stat_activity where backend_type = 'archiver'"))[0]?.p);
+    const clientCpu = (): number => childCpuSeconds(archiverPid);
+    const [lsn0, arch0, cpu0, client0, pgArch0] = [await lsn(), await archived(), cpu(), clientCpu(), await pgArchived()];
     let maxBacklog = 0;
     // A failed load (e.g. a full disk) must not leave the sampler reading a data directory that is gone.
     const sampler = setInterval(() => { try { maxBacklog = Math.max(maxBacklog, backlog()); } catch { /* read again next tick */ } }, 250);
@@ -465,12 +495,14 @@ async function runLoad(input: LoadEnv, archiveCommand: string, cpu: () => number
     const drainSeconds = (Date.now() - t1) / 1000;
     const archivedSegments = (await archived()) - arch0;
     const cpuAll = cpu() - cpu0;
+    const commands = (await pgArchived()) - pgArch0;
     await psql(pg, 'plugin_load', 'truncate load_rows');
     const perMinute = (n: number): number => (n * 60) / loadSeconds;
     return {
       loadSeconds, generatedPerMinute: perMinute(Number((lsn1 - lsn0) / BigInt(segSize))), archivedPerMinute: perMinute(arch1 - arch0),
       maxBacklog, drainSeconds, sidecarCpuSeconds: cpuLoad, sidecarPeakRssMiB: peakRss(),
       archivedSegments, sidecarCpuMsPerSegment: archivedSegments > 0 ? (cpuAll * 1000) / archivedSegments : NaN,
+      clientCpuMsPerSegment: commands > 0 ? ((clientCpu() - client0) * 1000) / commands : NaN,
     };
   } finally {
     await setArchiveCommand(pg, previous);
@@ -540,9 +572,9 @@ function run(cmd: string, args: string[]): Promise<void> {
 }
 
 const psql = (pg: PostgresServer, db: string, sql: string): Promise<void> =>
-  run('/usr/bin/psql', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql]);
+  run('/usr/bin/psql', ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', '-d', db, '-v', 'ON_ERROR_STOP=1', '-q', '-c', sql]);
 const pgbench = (pg: PostgresServer, args: string[]): Promise<void> =>
-  run('/usr/lib/postgresql/15/bin/pgbench', ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres', ...args]);
+  run('/usr/lib/postgresql/15/bin/pgbench', ['-h', pg.host, '-p', String(pg.port), '-U', 'postgres', ...args]);
 
 function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[], input: PluginBenchInput): string {
   const row = (config: string): PluginRow | undefined => rows.find((r) => r.config.startsWith(config));
@@ -589,20 +621,21 @@ function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[]
   if (loadRows.length > 0) {
     const seconds = loadRows[0]?.load.loadSeconds ?? 0;
     out.push(`### CNPG-I plugin under the bulk-insert pgbench load (${seconds.toFixed(0)} s; wal.maxParallel ${LOAD_MAX_PARALLEL}; archive_command: a CNPG-I client process per segment → the sidecar)`, '');
-    out.push('| store | how | segments generated / min | archived / min | max backlog | drain after load | CPU s (load) | CPU ms / archived segment (load + drain) | peak RSS (anon + file; V8 heap, Buffers) |',
-      '|---|---|---|---|---|---|---|---|---|');
+    out.push('| store | how | segments generated / min | archived / min | max backlog | drain after load | CPU s (load) | CPU ms / archived segment (load + drain) | archive_command CPU ms / segment | peak RSS (anon + file; V8 heap, Buffers) |',
+      '|---|---|---|---|---|---|---|---|---|---|');
     for (const r of loadRows) {
       const l = r.load;
       const m = l.memory;
       const rss = r.how === SIDECAR_UNDER_LOAD ? `${l.sidecarPeakRssMiB.toFixed(0)} MiB${m ? ` (${m.rssAnonMiB.toFixed(0)} + ${m.rssFileMiB.toFixed(0)}; ${m.heapTotalMiB.toFixed(0)}, ${m.externalMiB.toFixed(0)})` : ''}` : '–';
       out.push(`| ${r.store} | ${r.how} | ${l.generatedPerMinute.toFixed(0)} | ${l.archivedPerMinute.toFixed(0)} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} s | ${l.sidecarCpuSeconds.toFixed(1)} | `
-        + `${l.sidecarCpuMsPerSegment.toFixed(0)} (${l.archivedSegments} segments) | ${rss} |`);
+        + `${l.sidecarCpuMsPerSegment.toFixed(0)} (${l.archivedSegments} segments) | ${l.clientCpuMsPerSegment.toFixed(0)} | ${rss} |`);
     }
     out.push('', 'The archive_command client is test/plugin/wal-client.ts (a Node process speaking gRPC over node:http2, no grpc-js); CloudNativePG\'s Go manager plays this part in a pod. '
       + `The loops run in the bench process under the same load, ${LOAD_MAX_PARALLEL} uploads at once: PostgreSQL's archive_command only copies each segment aside and the loop uploads the copies `
       + '(bare: the file read whole and one PUT; safety work: MD5, create-only put and, on s3rver, the look before, the stat, the settle wait and the whole read-back); '
       + 'their backlog counts `.ready` files and copies not yet stored, their CPU is the bench process\'s. Where the bare loop keeps up and the sidecar does not, pgstow is the limit, not the store or the machine. '
-      + 'CPU per archived segment reads independently of the machine\'s load. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
+      + 'CPU per archived segment reads independently of the machine\'s load; archive_command CPU is that of PostgreSQL\'s archiver\'s child processes (the client, or cp for the loops). '
+      + 'bench/plugin-load.ts measures the same load with CloudNativePG\'s own manager as archive_command. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
   }
   return out.join('\n');
 }

@@ -51,6 +51,11 @@ export interface PostgresOptions {
   /** Use this existing data directory instead of running initdb (e.g. a restored backup). */
   dataDir?: string;
   label?: string;
+  /**
+   * Run the server inside this network namespace (`ip netns`, root only; test/plugin/cnpg-pod.ts), listening on
+   * its Unix socket only: clients (query, psql -h host) reach it through the socket directory.
+   */
+  netns?: string;
 }
 
 export class PostgresServer {
@@ -65,21 +70,27 @@ export class PostgresServer {
     readonly port: number,
     private readonly env: Record<string, string>,
     private readonly ownsBaseDir: boolean,
+    readonly netns?: string,
   ) {}
 
-  get host(): string { return '127.0.0.1'; }
+  /** Where clients connect: 127.0.0.1, or the socket directory when the server runs in a network namespace. */
+  get host(): string { return this.netns ? this.baseDir : '127.0.0.1'; }
   get socketDir(): string { return this.baseDir; }
-  get connectionString(): string { return `postgresql://postgres@127.0.0.1:${this.port}/postgres`; }
+  get connectionString(): string { return `postgresql://postgres@${encodeURIComponent(this.host)}:${this.port}/postgres`; }
   /** Environment for libpq clients (psql, pgstow backup). */
-  get libpqEnv(): Record<string, string> { return { PGHOST: '127.0.0.1', PGPORT: String(this.port), PGUSER: 'postgres', PGDATABASE: 'postgres' }; }
+  get libpqEnv(): Record<string, string> { return { PGHOST: this.host, PGPORT: String(this.port), PGUSER: 'postgres', PGDATABASE: 'postgres' }; }
   get log(): string { return this.logChunks.join(''); }
 
   async start(timeoutMs = 60_000): Promise<void> {
     const user = postgresUser();
     this.logChunks = [];
-    const proc = spawn(path.join(this.binDir, 'postgres'), ['-D', this.dataDir, '-p', String(this.port), '-k', this.baseDir, '-c', 'listen_addresses=127.0.0.1'], {
+    const argv = [path.join(this.binDir, 'postgres'), '-D', this.dataDir, '-p', String(this.port), '-k', this.baseDir, '-c', `listen_addresses=${this.netns ? '' : '127.0.0.1'}`];
+    // In a namespace: ip netns exec and setpriv both exec, so the process is the postmaster and hears our signals.
+    const [cmd, ...args] = this.netns
+      ? ['ip', 'netns', 'exec', this.netns, 'setpriv', ...(user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, '--init-groups'] : []), '--', ...argv] : argv;
+    const proc = spawn(cmd as string, args, {
       cwd: this.baseDir, env: { ...process.env, ...this.env, LC_ALL: 'C.UTF-8' }, stdio: ['ignore', 'pipe', 'pipe'],
-      ...(user ? { uid: user.uid, gid: user.gid } : {}),
+      ...(user && !this.netns ? { uid: user.uid, gid: user.gid } : {}),
     });
     this.proc = proc;
     proc.stdout?.on('data', (d: Buffer) => this.logChunks.push(d.toString()));
@@ -115,7 +126,7 @@ export class PostgresServer {
   }
 
   async client(database = 'postgres'): Promise<pg.Client> {
-    const c = new pg.Client({ host: '127.0.0.1', port: this.port, user: 'postgres', database });
+    const c = new pg.Client({ host: this.host, port: this.port, user: 'postgres', database });
     await c.connect();
     return c;
   }
@@ -178,7 +189,7 @@ export async function createPostgres(options: PostgresOptions = {}): Promise<Pos
   const conf = Object.entries(settings).map(([k, v]) => `${k} = ${typeof v === 'string' ? `'${v.replace(/'/g, "''")}'` : v}`).join('\n');
   fs.appendFileSync(path.join(dataDir, 'postgresql.conf'), `\n# pgstow test harness\n${conf}\n`);
   // baseDir (socket, log) is always ours; a caller-supplied dataDir is left in place.
-  return new PostgresServer(version, binDir, baseDir, dataDir, port, options.env ?? {}, true);
+  return new PostgresServer(version, binDir, baseDir, dataDir, port, options.env ?? {}, true, options.netns);
 }
 
 /** Versions the test matrix can run here (those whose binaries are installed). */
