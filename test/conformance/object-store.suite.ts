@@ -117,13 +117,17 @@ export function describeObjectStoreConformance(name: string, open: () => Promise
       assert.deepEqual(await readAll(store, `${p}small/put-md5`), body);
     }));
 
-    it('a put within capabilities.computedMd5UpTo, given no MD5, answers with the MD5 of what it stored, and stat and get report it', live(async (t) => {
+    it('a put of a reopenable stream given no MD5 stores its bytes; within capabilities.computedMd5UpTo it answers with the MD5 of what it stored, and stat and get report it', live(async () => {
       const upTo = store.capabilities.computedMd5UpTo ?? 0;
-      if (upTo <= 0) { t.skip('the store does not compute the MD5 of what it stores'); return; }
-      const body = randomBytes(Math.min(upTo, 300 * 1024 + 17));
+      const body = randomBytes(upTo > 0 ? Math.min(upTo, 300 * 1024 + 17) : 300 * 1024 + 17);
       const md5 = createHash('md5').update(body).digest('hex');
       // A reopenable stream of known length, as an uncompressed WAL segment is sent from its file.
       const r = await store.put(`${p}small/computed-md5`, () => Readable.from([body.subarray(0, 65536), body.subarray(65536)]), { contentLength: body.length, ifAbsent: true });
+      if (upTo <= 0) {
+        // A store that does not compute the MD5 itself: archive-wal sends the MD5 it computed before (scanWal).
+        assert.deepEqual(await readAll(store, `${p}small/computed-md5`), body);
+        return;
+      }
       assert.equal(r.md5, md5, 'the put answers with the MD5 the store computed');
       assert.equal((await store.stat(`${p}small/computed-md5`)).md5, md5, 'stat reports it');
       let onGet: string | undefined;
