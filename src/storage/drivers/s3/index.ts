@@ -140,8 +140,14 @@ export async function clientConfig(settings: S3Settings, caBundle: CaBundle | un
     requestHandler,
     maxAttempts: 3,
     credentials: await credentialsFor(settings),
+    // The SDK's default logger is silent except for one message it writes to the console itself when a streamed
+    // upload fails ("An error was encountered in a non-retryable streaming request."): a library must not write
+    // to the host's console (a command's stderr is one line naming the cause). The error is thrown all the same.
+    logger: SILENT_SDK_LOGGER,
   };
 }
+
+const SILENT_SDK_LOGGER = { trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} };
 
 async function credentialsFor(settings: S3Settings): Promise<S3ClientConfig['credentials']> {
   const c = settings.credentials;

@@ -4,7 +4,7 @@
  * (memory bounded by partSize × (concurrency + 1)) and sent as a multipart upload that is aborted on any
  * failure, so no half-object and no dangling upload is left behind.
  */
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
@@ -117,7 +117,9 @@ export class S3ObjectStore implements ObjectStore {
    * wrote. The probe object is deleted again (best effort; Barman and pgstow ignore the name in listings).
    */
   private async probeCreateOnly(key: string): Promise<'enforced' | 'ignored'> {
-    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe`;
+    // A name of its own per probe: archivers started together (wal-archive processes, --max-parallel) must not
+    // put and delete one object at once (s3rver dies of that race; a store could answer a probe for another's).
+    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe-${randomBytes(6).toString('hex')}`;
     const put = (): Promise<unknown> => this.send('put', probe, new PutObjectCommand({
       Bucket: this.settings.bucket, Key: probe, Body: Buffer.from('probe'), ContentLength: 5, IfNoneMatch: '*',
       ...(this.settings.encryption ? { ServerSideEncryption: this.settings.encryption } : {}),
@@ -127,7 +129,6 @@ export class S3ObjectStore implements ObjectStore {
       if (err instanceof ObjectExistsError) return true;
       throw err;
     });
-    // A leftover probe object refused at once says as much as a second put.
     const enforced = (await refused()) || (await refused());
     (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
     await this.send('delete', probe, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: probe })).catch(() => undefined);
