@@ -15,13 +15,13 @@ import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import type { PostgresServer } from '../test/harness/postgres.js';
+import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
 import type { AzuriteInfo, S3ServerInfo } from '../test/harness/test-env.js';
 import { startFakeKubernetesApi, type FakeKubernetesApi } from '../test/harness/fake-kubernetes-api.js';
 import { chownToPostgres } from '../test/harness/tmp.js';
 import { clusterJson, PLUGIN } from '../test/plugin/cnpg-fixtures.js';
 import { cnpgCall, startSidecar, WAL_CLIENT, type Sidecar } from '../test/plugin/cnpg-harness.js';
-import type { CnpgPod } from '../test/plugin/cnpg-pod.js';
+import { canUseNetns, cnpgManagerInstalled, startCnpgPod, type CnpgPod } from '../test/plugin/cnpg-pod.js';
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { OBJECT_STORE_GROUP } from '../src/plugin/kube/kube-api.js';
 import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
@@ -76,7 +76,9 @@ export interface PluginLoad {
 }
 
 /** One row of the load table: the sidecar, or a loop in this process at the same concurrency (the limits). */
-export interface LoadRow { store: 's3rver' | 'azurite'; how: string; load: PluginLoad & { memory?: LoadMemory } }
+export interface LoadRow { store: 's3rver' | 'azurite'; how: string; load: PluginLoad & { memory?: LoadMemory };
+  /** PostgreSQL's archive_command: CloudNativePG's manager, or the bench's Node client. */
+  client: LoadClient['kind'] }
 
 export interface PluginBenchResult { rows: PluginRow[]; requests: RequestCount[]; load: PluginLoad | undefined; loadRows: LoadRow[]; markdown: string }
 
@@ -162,20 +164,53 @@ const BARE_LOOP = `bare PUT loop, ${LOAD_MAX_PARALLEL} at once (physical limit)`
 const SAFE_LOOP = `loop with the same safety work, ${LOAD_MAX_PARALLEL} at once`;
 
 /**
+ * The load table. Where this machine can run CloudNativePG's own `manager wal-archive` (root for a network namespace,
+ * the manager installed), PostgreSQL's archive_command is the manager, as in a pod: a PostgreSQL of its own runs in
+ * the pod's namespace with a sidecar whose PGDATA is that server's (archive-ahead reads its `.ready` files). Else
+ * the bench's Node client sends each segment to the per-segment rows' sidecar.
+ */
+async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<LoadRow[]> {
+  if (!canUseNetns() || !cnpgManagerInstalled()) return loadRowsOn(input, sidecar, { kind: 'node' });
+  const dir = path.join(input.tmp, 'plugin-load-pod');
+  fs.mkdirSync(dir, { recursive: true });
+  chownToPostgres(dir);
+  const pod = await startCnpgPod(path.join(dir, 'pod'), '{}');
+  try {
+    const pg = await startPostgres({ version: 15, label: 'plugin-load', netns: pod.ns, settings: LOAD_PG_SETTINGS });
+    try {
+      const world = await startPluginWorld(dir, input.s3, pg.dataDir, {}, true, input.azurite ? { azurite: input.azurite } : {});
+      try {
+        return await loadRowsOn({ ...input, pg, tmp: dir }, world.sidecar, { kind: 'manager', pod });
+      } finally {
+        await world.close();
+      }
+    } finally {
+      await pg.destroy();
+    }
+  } finally {
+    await pod.close();
+  }
+}
+
+/** PostgreSQL for a load of its own: no checkpoint or WAL recycling in the middle of a 40 s load. */
+export const LOAD_PG_SETTINGS = { archive_mode: 'on', archive_command: '/bin/true', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
+
+/**
  * The load on each store, through the sidecar and through the two loops in this process at the same concurrency
  * (the bare PUT: what the store and the machine allow; the same safety work done plainly), one after the other.
  */
-async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<LoadRow[]> {
+async function loadRowsOn(input: PluginBenchInput, sidecar: Sidecar, client: LoadClient): Promise<LoadRow[]> {
   const out: LoadRow[] = [];
+  const clientName = client.kind;
   for (const store of input.azurite ? (['s3rver', 'azurite'] as const) : (['s3rver'] as const)) {
     const floor = await openFloor(input, store);
     try {
       // Each load stores 4–5 GB a minute on this machine: the store's copies go after every row, or a run fills the disk.
-      out.push({ store, how: SIDECAR_UNDER_LOAD, load: await underLoad(input, sidecar, store) });
+      out.push({ store, how: SIDECAR_UNDER_LOAD, client: clientName, load: await underLoad(input, sidecar, store, client) });
       await dropLoadObjects(floor);
-      out.push({ store, how: BARE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL) });
+      out.push({ store, how: BARE_LOOP, client: clientName, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL) });
       await dropLoadObjects(floor);
-      out.push({ store, how: SAFE_LOOP, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe') });
+      out.push({ store, how: SAFE_LOOP, client: clientName, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe') });
       await dropLoadObjects(floor);
     } finally {
       await floor.close();
@@ -630,12 +665,14 @@ function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[]
       out.push(`| ${r.store} | ${r.how} | ${l.generatedPerMinute.toFixed(0)} | ${l.archivedPerMinute.toFixed(0)} | ${l.maxBacklog} | ${l.drainSeconds.toFixed(1)} s | ${l.sidecarCpuSeconds.toFixed(1)} | `
         + `${l.sidecarCpuMsPerSegment.toFixed(0)} (${l.archivedSegments} segments) | ${l.clientCpuMsPerSegment.toFixed(0)} | ${rss} |`);
     }
-    out.push('', 'The archive_command client is test/plugin/wal-client.ts (a Node process speaking gRPC over node:http2, no grpc-js); CloudNativePG\'s Go manager plays this part in a pod. '
+    out.push('', (loadRows[0]?.client === 'manager'
+      ? 'The archive_command is CloudNativePG\'s own `manager wal-archive` v1.30.0, PostgreSQL in a network namespace of the bench\'s own (test/plugin/cnpg-pod.ts), as in a pod. '
+      : 'The archive_command client is test/plugin/wal-client.ts (a Node process speaking gRPC over node:http2, no grpc-js); CloudNativePG\'s Go manager plays this part in a pod (not installed or no network namespaces here). ')
       + `The loops run in the bench process under the same load, ${LOAD_MAX_PARALLEL} uploads at once: PostgreSQL's archive_command only copies each segment aside and the loop uploads the copies `
       + '(bare: the file read whole and one PUT; safety work: MD5, create-only put and, on s3rver, the look before, the stat, the settle wait and the whole read-back); '
       + 'their backlog counts `.ready` files and copies not yet stored, their CPU is the bench process\'s. Where the bare loop keeps up and the sidecar does not, pgstow is the limit, not the store or the machine. '
       + 'CPU per archived segment reads independently of the machine\'s load; archive_command CPU is that of PostgreSQL\'s archiver\'s child processes (the client, or cp for the loops). '
-      + 'bench/plugin-load.ts measures the same load with CloudNativePG\'s own manager as archive_command. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
+      + 'bench/plugin-load.ts runs the same load for A/B work. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
   }
   return out.join('\n');
 }

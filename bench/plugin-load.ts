@@ -26,7 +26,7 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { canUseNetns, cnpgManagerInstalled, startCnpgPod, type CnpgPod } from '../test/plugin/cnpg-pod.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
 import { fmt, stats } from './lib/measure.js';
-import { dropLoadObjects, floorUnderLoad, LOAD_MAX_PARALLEL, openFloor, startPluginWorld, underLoad, type LoadClient, type LoadMemory, type PluginLoad } from './plugin-archive.js';
+import { dropLoadObjects, floorUnderLoad, LOAD_MAX_PARALLEL, LOAD_PG_SETTINGS, openFloor, startPluginWorld, underLoad, type LoadClient, type LoadMemory, type PluginLoad } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   const az = await startAzurite({ tmpDir: path.join(tmp, 'az'), tls });
   const s3Info = s3.servers.s3rver as S3ServerInfo;
   const azInfo = az.servers.azurite as AzuriteInfo;
-  const pg = await startPostgres({ version: 15, label: 'plugin-load', ...(pod ? { netns: pod.ns } : {}), settings: { archive_mode: 'on', archive_command: '/bin/true', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB' } });
+  const pg = await startPostgres({ version: 15, label: 'plugin-load', ...(pod ? { netns: pod.ns } : {}), settings: LOAD_PG_SETTINGS });
   const floorStores: Record<StoreName, ObjectStore> = {
     s3rver: await openFloor({ s3: s3Info, azurite: azInfo }, 's3rver'),
     azurite: await openFloor({ s3: s3Info, azurite: azInfo }, 'azurite'),
