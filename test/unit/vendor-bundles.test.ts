@@ -25,6 +25,20 @@ describe('the SDK bundles the sidecar loads', () => {
     assert.match(text, /replaceNamespacedCustomObjectStatus/);
   });
 
+  it('the Kubernetes client takes from undici only Agent, ProxyAgent and fetch (its index brings mocks, caches, HTTP/2, EventSource)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    for (const left of ['MockAgent', 'CacheHandler', 'H2CClient', 'RetryAgent']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
+    assert.match(text, /\bProxyAgent\b/);
+    assert.match(text, /\bfetch\b/);
+  });
+
+  it('the Kubernetes client\'s CoreV1 API classes carry only the Secret read pgstow makes (~400 other methods: ~960 KiB of source)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    for (const left of ['listNamespacedPod', 'createNamespacedSecret', 'readNamespacedConfigMap', 'connectGetNamespacedPodExec']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
+    assert.match(text, /\breadNamespacedSecretWithHttpInfo\b/);
+    assert.match(text, /\bgetNamespacedCustomObject\b/);
+  });
+
   it('their licences are kept beside them', () => {
     for (const name of ['@kubernetes/client-node.mjs', '@aws-sdk/client-s3.cjs']) {
       assert.match(fs.readFileSync(path.join(VENDOR, `${name}.LEGAL.txt`), 'utf8'), /licen[cs]e|copyright/i, name);
