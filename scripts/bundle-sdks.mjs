@@ -54,6 +54,66 @@ function kubeModelsLeft() {
   };
 }
 
+/**
+ * The CoreV1 API classes with only what pgstow calls (readNamespacedSecret): their ~400 other methods were ~960 KiB
+ * of the kube bundle, a source string in the sidecar's heap for the life of the process. The members are cut
+ * from the classes with TypeScript's parser; the build fails if a class or a kept method is no longer there.
+ */
+const COREV1_KEEP = ['readNamespacedSecret', 'readNamespacedSecretWithHttpInfo'];
+const COREV1_CLASSES = {
+  'gen/apis/CoreV1Api.js': ['CoreV1ApiRequestFactory', 'CoreV1ApiResponseProcessor'],
+  'gen/types/ObservableAPI.js': ['ObservableCoreV1Api'],
+  'gen/types/ObjectParamAPI.js': ['ObjectCoreV1Api'],
+};
+function coreV1SecretsOnly(ts) {
+  return {
+    name: 'core-v1-secrets-only',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/](apis[\\/]CoreV1Api|types[\\/]ObservableAPI|types[\\/]ObjectParamAPI)\.js$/ }, async (args) => {
+        const rel = args.path.split(path.sep).join('/').replace(/.*\/client-node\/dist\//, '');
+        const text = await fs.promises.readFile(args.path, 'utf8');
+        return { contents: keepMembers(ts, text, args.path, COREV1_CLASSES[rel], COREV1_KEEP), loader: 'js' };
+      });
+    },
+  };
+}
+
+/** `text` with every member of `classes` other than the constructor and `keep` removed. */
+function keepMembers(ts, text, file, classes, keep) {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
+  const cuts = [];
+  for (const name of classes) {
+    const cls = source.statements.find((st) => ts.isClassDeclaration(st) && st.name?.text === name);
+    if (!cls) throw new Error(`bundle-sdks: ${file} no longer defines ${name}: check the kube bundle by hand`);
+    const members = cls.members.filter((m) => !ts.isConstructorDeclaration(m));
+    const kept = members.filter((m) => m.name && keep.includes(m.name.getText(source)));
+    if (kept.length === 0) throw new Error(`bundle-sdks: ${name} (${file}) has none of ${keep.join(', ')} any more`);
+    for (const m of members) if (!kept.includes(m)) cuts.push([m.getFullStart(), m.getEnd()]);
+  }
+  cuts.sort((a, b) => b[0] - a[0]);
+  let out = text;
+  for (const [from, to] of cuts) out = out.slice(0, from) + out.slice(to);
+  return out;
+}
+
+/**
+ * undici's index (MockAgent, caches, EventSource, WebSocket, HTTP/2, two HTTP/1 parsers as base64 WebAssembly…)
+ * for the three things the kube bundle's modules import from it: Agent and ProxyAgent (config.js) and fetch
+ * (gen/http/isomorphic-fetch.js), taken from the modules that define them.
+ */
+function undiciEntryPoints() {
+  const shim = `export { default as Agent } from 'undici/lib/dispatcher/agent.js';
+export { default as ProxyAgent } from 'undici/lib/dispatcher/proxy-agent.js';
+export { fetch } from 'undici/lib/web/fetch/index.js';`;
+  return {
+    name: 'undici-entry-points',
+    setup(build) {
+      build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici-entry-points', namespace: 'pgstow-shim' }));
+      build.onLoad({ filter: /.*/, namespace: 'pgstow-shim' }, () => ({ contents: shim, loader: 'js', resolveDir: root }));
+    },
+  };
+}
+
 function report(file) {
   const text = fs.readFileSync(file, 'latin1');
   // eslint-disable-next-line no-control-regex
@@ -62,9 +122,14 @@ function report(file) {
 }
 
 // The paths keep the package scope (vendor/@azure/…) so load probes that look for "/@azure/" still see them.
+/** The names the Azure driver reads from the SDK bundle. */
+const AZURE_EXPORTS = ['AnonymousCredential', 'ContainerClient', 'StorageSharedKeyCredential', 'newPipeline'];
 const BUNDLES = [
   { out: '@aws-sdk/client-s3.cjs', source: "module.exports = { s3: require('@aws-sdk/client-s3'), http: require('@smithy/node-http-handler') };" },
-  { out: '@azure/storage-blob.cjs', source: "module.exports = require('@azure/storage-blob');" },
+  // Only what the Azure driver takes from it (src/storage/drivers/azure-blob: blobSdk.X), from the ES module build,
+  // whose unused exports esbuild leaves out (the package says it has no side effects): 1526 -> 1166 KiB, heap used
+  // -2.4 MiB and ~30 ms less CPU at load (issue 12). test/unit/vendor-bundles.test.ts checks the list against the driver.
+  { out: '@azure/storage-blob.cjs', esm: true, source: `export { ${AZURE_EXPORTS.join(', ')} } from '@azure/storage-blob';` },
   // One bundle for both: the driver hands GoogleAuth clients to Storage, so they must share one copy.
   { out: '@google-cloud/storage.cjs', source: "module.exports = { storage: require('@google-cloud/storage'), auth: require('google-auth-library') };" },
 ];
@@ -90,7 +155,7 @@ export { ObjectCustomObjectsApi as CustomObjectsApi, ObjectCoreV1Api as CoreV1Ap
   bundle: true, platform: 'node', target: 'node22', format: 'esm', outfile: path.join(outDir, '@kubernetes/client-node.mjs'),
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __pgstowCreateRequire } from 'node:module'; const require = __pgstowCreateRequire(import.meta.url);" },
-  plugins: [kubeModelsLeft()],
+  plugins: [kubeModelsLeft(), undiciEntryPoints(), coreV1SecretsOnly((await import('typescript')).default)],
   ...LEAN,
 });
 report(path.join(outDir, '@kubernetes/client-node.mjs'));
@@ -109,8 +174,9 @@ for (const b of BUNDLES) {
   await esbuild.build({
     stdin: { contents: b.source, resolveDir: root, sourcefile: `vendor-${path.basename(b.out)}`, loader: 'js' },
     bundle: true, platform: 'node', target: 'node20', format: 'cjs', outfile,
-    // CommonJS builds, as require() would pick them; legal comments (licences) kept at the end of the file.
-    mainFields: ['main', 'module'], conditions: ['require'], ...LEAN,
+    // CommonJS builds, as require() would pick them (or the ES module builds for named exports, tree-shaken);
+    // legal comments (licences) kept at the end of the file.
+    ...(b.esm ? { mainFields: ['module', 'main'], conditions: ['import'] } : { mainFields: ['main', 'module'], conditions: ['require'] }), ...LEAN,
   });
   report(outfile);
 }

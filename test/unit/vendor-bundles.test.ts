@@ -1,6 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,6 +24,33 @@ describe('the SDK bundles the sidecar loads', () => {
     assert.deepEqual(text.match(/\bclass _?V1\w+/g) ?? [], [], 'model classes (class _V1PodSpec …) in the bundle');
     assert.match(text, /readNamespacedSecret/);
     assert.match(text, /replaceNamespacedCustomObjectStatus/);
+  });
+
+  it('the Kubernetes client takes from undici only Agent, ProxyAgent and fetch (its index brings mocks, caches, HTTP/2, EventSource)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    for (const left of ['MockAgent', 'CacheHandler', 'H2CClient', 'RetryAgent']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
+    assert.match(text, /\bProxyAgent\b/);
+    assert.match(text, /\bfetch\b/);
+  });
+
+  it('the Kubernetes client\'s CoreV1 API classes carry only the Secret read pgstow makes (~400 other methods: ~960 KiB of source)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    for (const left of ['listNamespacedPod', 'createNamespacedSecret', 'readNamespacedConfigMap', 'connectGetNamespacedPodExec']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
+    assert.match(text, /\breadNamespacedSecretWithHttpInfo\b/);
+    assert.match(text, /\bgetNamespacedCustomObject\b/);
+  });
+
+  it('the Azure bundle exports every name the driver takes from it, and leaves out what it never calls (BlobServiceClient, account SAS)', async () => {
+    const driver = path.resolve(VENDOR, '..', '..', '..', 'src', 'storage', 'drivers', 'azure-blob');
+    const used = new Set<string>();
+    for (const f of fs.readdirSync(driver).filter((n) => n.endsWith('.ts'))) {
+      for (const m of fs.readFileSync(path.join(driver, f), 'utf8').matchAll(/\bblobSdk\.(\w+)/g)) used.add(m[1] as string);
+    }
+    assert.ok(used.size >= 4, `names read from blobSdk in ${driver}: ${[...used].join(', ')}`);
+    const sdk = createRequire(import.meta.url)(path.join(VENDOR, '@azure/storage-blob.cjs')) as Record<string, unknown>;
+    for (const name of used) assert.equal(typeof sdk[name], 'function', `${name} is not exported by the bundle`);
+    const text = fs.readFileSync(path.join(VENDOR, '@azure/storage-blob.cjs'), 'latin1');
+    for (const left of ['BlobServiceClient', 'generateAccountSASQueryParameters']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
   });
 
   it('their licences are kept beside them', () => {

@@ -1,5 +1,5 @@
 /**
- * TypeScript shapes of the CNPG-I messages as @grpc/proto-loader hands them over with the options of
+ * TypeScript shapes of the CNPG-I messages as protobufjs hands them over with the conversion options of
  * load-protos.ts: field names as in the .proto files (snake_case), enums as their names, int64 as numbers,
  * bytes as Buffers, every non-optional field present with its default, proto3 `optional` fields undefined when
  * unset, and a oneof's name giving the member that is set. Written from proto/cnpgi/*.proto; keep both in step.

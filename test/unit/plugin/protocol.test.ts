@@ -4,7 +4,29 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCnpgiDefinitions, SERVICE_NAMES } from '../../../src/plugin/protocol/load-protos.js';
+import { execFile } from 'node:child_process';
+import * as fsp from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { DESCRIPTOR_FILE, loadCnpgiDefinitions, parseProtoFiles, protoRoot, SERVICE_NAMES } from '../../../src/plugin/protocol/load-protos.js';
+
+const LOADER = new URL('../../../src/plugin/protocol/load-protos.js', import.meta.url);
+
+test('the build\'s descriptor is the .proto files as they are now', async () => {
+  const built: unknown = JSON.parse(await fsp.readFile(new URL(DESCRIPTOR_FILE, LOADER), 'utf8'));
+  const parsed = await parseProtoFiles(await protoRoot());
+  assert.deepEqual(built, JSON.parse(JSON.stringify(parsed.toJSON())));
+});
+
+test('the services load without a .proto parser or @grpc/proto-loader (the sidecar\'s start)', async () => {
+  const script = `const { loadCnpgiDefinitions } = await import(${JSON.stringify(LOADER.href)});
+await loadCnpgiDefinitions();
+const { createRequire } = await import('node:module');
+console.log(JSON.stringify(Object.keys(createRequire(import.meta.url).cache)));`;
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script]);
+  const loaded = JSON.parse(stdout) as string[];
+  assert.ok(loaded.some((f) => /[\\/]protobufjs[\\/]/.test(f)), 'protobufjs encodes the messages');
+  assert.deepEqual(loaded.filter((f) => /[\\/](proto-loader|parse\.js|tokenize\.js)$|[\\/]@grpc[\\/]proto-loader[\\/]|[\\/]ext[\\/]descriptor[\\/]/.test(f)), []);
+});
 
 test('every service answers on the wire path CloudNativePG calls', async () => {
   const defs = await loadCnpgiDefinitions();
