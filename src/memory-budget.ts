@@ -7,7 +7,8 @@
  *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
  *   buffers    = data − 2 × pacing                               live buffers (freed ones wait for the next
  *                                                                collection: ~2 pacing steps of garbage)
- *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
+ *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once;
+ *              part = (upload − 2 MiB of stream queues) / (parts in flight + 1), at least the store's minimum
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
  *   WAL        uploads at once: buffers / (1.5 MiB + compressed bytes ≤ segment size), 1 to maxParallel
  * A store's minimum part size (S3: 5 MiB) and its part count limit for very large volumes come first: then an
@@ -71,6 +72,12 @@ export interface BackupMemoryPlan {
   overBudget: boolean;
 }
 
+/**
+ * The backup streams' own queues, per archive: the file reads, the volume's input, the compressor's input and
+ * output and the meter, 256 KiB each (both sides of a Transform).
+ */
+export const BACKUP_STREAM_QUEUES = 2 * MiB;
+
 export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): BackupMemoryPlan {
   const jobs = Math.max(1, Math.floor(input.jobs));
   // 1 MiB compression blocks, smaller when they would take more than an eighth of the buffers.
@@ -83,7 +90,8 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   const upload = Math.floor(budget.buffers / archivesAtOnce) - compression;
   let partsInFlight = jobs;
   while (partsInFlight > 1 && Math.floor(upload / (partsInFlight + 1)) < partFloor) partsInFlight--;
-  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB(upload / (partsInFlight + 1))));
+  // Above the store's minimum, a part grows only into what the streams' own queues leave (measured, issue 15).
+  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB((upload - BACKUP_STREAM_QUEUES) / (partsInFlight + 1))));
   const bytes = archivesAtOnce * (compression + (partsInFlight + 1) * partSize);
   return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
 }

@@ -30,6 +30,15 @@ describe('memory budget', () => {
     assert.ok(p.bytes <= b.buffers, `${p.bytes} ≤ ${b.buffers}`);
   });
 
+  it('backup: at the default budget S3 parts are the 5 MiB minimum, compressed or not (the streams\' queues are left room)', () => {
+    for (const compressed of [false, true]) {
+      const p = planBackup(memoryBudget(), { jobs: 2, compressed, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+      assert.equal(p.partSize, 5 * MiB, `compressed ${compressed}: ${JSON.stringify(p)}`);
+      assert.equal(p.partsInFlight, 1);
+      assert.equal(p.overBudget, false);
+    }
+  });
+
   it('backup: more memory gives larger parts, more of them in flight and archives in parallel; never beyond the budget', () => {
     for (const max of [100, 256, 512, 1024, 4096]) {
       const b = memoryBudget(max * MiB);
