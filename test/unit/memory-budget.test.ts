@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_MAX_MEMORY, MiB, RUNTIME_RESERVE, memoryBudget, minPartSizeFor, parseMemorySize, planBackup, planRestore, walFilesAtOnce,
+  DEFAULT_MAX_MEMORY, MiB, RUNTIME_RESERVE, WAL_DOWNLOAD_COST, memoryBudget, minPartSizeFor, parseMemorySize, planBackup, planRestore,
+  walDownloadCost, walFilesAtOnce,
 } from '../../src/memory-budget.js';
 
 const GiB = 1024 * MiB;
@@ -82,6 +83,17 @@ describe('memory budget', () => {
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 16, segmentSize: 16 * MiB, compressed: false }), 8);
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: MiB, compressed: true }), 4);
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 0, segmentSize: MiB, compressed: false }), 1);
+  });
+
+  it('WAL downloads: lz4 and zstd are counted for their decoding, so one at a time fits the default budget', () => {
+    const b = memoryBudget();
+    assert.equal(walDownloadCost(undefined), WAL_DOWNLOAD_COST);
+    assert.equal(walDownloadCost('gzip'), WAL_DOWNLOAD_COST);
+    for (const c of ['lz4', 'zstd']) {
+      assert.ok(walDownloadCost(c) > b.buffers / 2, c);
+      assert.ok(4 * walDownloadCost(c) <= memoryBudget(256 * MiB).buffers, `${c}: four at once in 256 MiB`);
+    }
+    assert.ok(4 * walDownloadCost(undefined) <= b.buffers, 'four uncompressed at once in the default budget');
   });
 
   it('parses Kubernetes quantities (binary and decimal), a B suffix and plain bytes; refuses the rest', () => {
