@@ -7,9 +7,12 @@
  *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
  *   buffers    = data − 2 × pacing                               live buffers (freed ones wait for the next
  *                                                                collection: ~2 pacing steps of garbage)
- *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once
+ *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once;
+ *              part = (upload − 2 MiB of stream queues) / (parts in flight + 1), at least the store's minimum
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
- *   WAL        uploads at once: buffers / (1.5 MiB + compressed bytes ≤ segment size), 1 to maxParallel
+ *   WAL        uploads at once: buffers / (1.5 MiB + compressed bytes ≤ segment size), 1 to maxParallel;
+ *              downloads (a restore and its prefetches) while their costs fit buffers, at least one:
+ *              1.5 MiB each, + 12 MiB for an lz4 or zstd one (decoding)
  * A store's minimum part size (S3: 5 MiB) and its part count limit for very large volumes come first: then an
  * operation may exceed the budget, and planBackup says so (`overBudget`).
  */
@@ -71,6 +74,12 @@ export interface BackupMemoryPlan {
   overBudget: boolean;
 }
 
+/**
+ * The backup streams' own queues, per archive: the file reads, the volume's input, the compressor's input and
+ * output and the meter, 256 KiB each (both sides of a Transform).
+ */
+export const BACKUP_STREAM_QUEUES = 2 * MiB;
+
 export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): BackupMemoryPlan {
   const jobs = Math.max(1, Math.floor(input.jobs));
   // 1 MiB compression blocks, smaller when they would take more than an eighth of the buffers.
@@ -83,7 +92,8 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   const upload = Math.floor(budget.buffers / archivesAtOnce) - compression;
   let partsInFlight = jobs;
   while (partsInFlight > 1 && Math.floor(upload / (partsInFlight + 1)) < partFloor) partsInFlight--;
-  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB(upload / (partsInFlight + 1))));
+  // Above the store's minimum, a part grows only into what the streams' own queues leave (measured, issue 15).
+  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB((upload - BACKUP_STREAM_QUEUES) / (partsInFlight + 1))));
   const bytes = archivesAtOnce * (compression + (partsInFlight + 1) * partSize);
   return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
 }
@@ -134,6 +144,21 @@ export const WAL_UPLOAD_COST = 1.5 * MiB;
 export function walFilesAtOnce(budget: MemoryBudget, input: { maxParallel: number; segmentSize: number; compressed?: boolean }): number {
   const perFile = WAL_UPLOAD_COST + (input.compressed === false ? 0 : input.segmentSize);
   return clamp(Math.floor(budget.buffers / perFile), 1, Math.max(1, Math.floor(input.maxParallel)));
+}
+
+/** What one WAL download holds besides decoding: the socket's 64 KiB chunks, the file's write queue, the checks. */
+export const WAL_DOWNLOAD_COST = 1.5 * MiB;
+/**
+ * What decoding an lz4 or zstd WAL object adds: pgstow's lz4 frames have 4 MiB blocks (the compressed block
+ * gathered, the decoder's window and block, the decoded block), zstd a window of up to the segment's size. One
+ * lz4 segment downloaded alone raised peak RSS by 23-25 MB of Buffers; four at once (a prefetch) to 143-159 MB
+ * (measured, issue 15). gzip (a 32 KiB window) and uncompressed WAL stream through.
+ */
+export const WAL_DECODE_COST = 12 * MiB;
+
+/** Bytes one WAL download is counted for, by the codec that decodes it (undefined: none). */
+export function walDownloadCost(codec: string | undefined): number {
+  return WAL_DOWNLOAD_COST + (codec === 'lz4' || codec === 'zstd' ? WAL_DECODE_COST : 0);
 }
 
 /** Smallest part of a multipart upload: S3's 5 MiB; Azure blocks and GCS chunks (256 KiB steps) may be small. */

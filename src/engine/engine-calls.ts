@@ -60,7 +60,7 @@ export function engineCalls(core: EngineCore, description: string): Engine {
       const { restoreWal } = await import('../services/restore-wal.js');
       const pacer = ctx.core.memory.pacer;
       return restoreWal({ store: await wal(ctx), layout: ctx.layout, log: ctx.log, ...(pacer ? { pacer } : {}) }, {
-        walName, destPath, maxParallel, noPartial: o.noPartial === true, signal: ctx.signal,
+        walName, destPath, maxParallel, noPartial: o.noPartial === true, signal: ctx.signal, memory: ctx.core.memory,
         ...(spoolDir ? { spoolDir } : {}), ...(w.segmentSize ? { segmentSize: w.segmentSize } : {}),
         ...(w.prefetchMissTtlSeconds !== undefined ? { missingMarkerTtlMs: w.prefetchMissTtlSeconds * 1000 } : {}),
       });

@@ -23,3 +23,50 @@ export class TaskLimiter {
     }
   }
 }
+
+/**
+ * Tasks that each hold a known number of bytes, at most `capacity` bytes at once; a task larger than the
+ * capacity still runs, alone. `first` puts a task ahead of those waiting (what a caller waits for, before
+ * read-ahead). Waiters start in order: a large task is not overtaken forever by small ones.
+ */
+export class ByteLimiter {
+  private held = 0;
+  private running = 0;
+  private readonly waiting: Array<{ bytes: number; start: () => void }> = [];
+
+  constructor(readonly capacity: number) {
+    if (!(capacity > 0)) throw new RangeError(`byte capacity must be positive, not ${capacity}`);
+  }
+
+  async run<T>(bytes: number, task: () => Promise<T>, options: { first?: boolean } = {}): Promise<T> {
+    if (this.waiting.length > 0 || !this.fits(bytes)) {
+      await new Promise<void>((start) => { if (options.first) this.waiting.unshift({ bytes, start }); else this.waiting.push({ bytes, start }); });
+    } else {
+      this.take(bytes);
+    }
+    try {
+      return await task();
+    } finally {
+      this.held -= bytes;
+      this.running--;
+      this.wake();
+    }
+  }
+
+  private fits(bytes: number): boolean {
+    return this.running === 0 || this.held + bytes <= this.capacity;
+  }
+
+  private take(bytes: number): void {
+    this.held += bytes;
+    this.running++;
+  }
+
+  private wake(): void {
+    for (let next = this.waiting[0]; next && this.fits(next.bytes); next = this.waiting[0]) {
+      this.waiting.shift();
+      this.take(next.bytes);
+      next.start();
+    }
+  }
+}

@@ -26,6 +26,8 @@ import { ensureSpoolDir, readJson } from './wal-spool.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { WalDownloadCheck } from './wal-verification.js';
 import type { BytePacer } from '../gc-pacer.js';
+import { memoryBudget, walDownloadCost, type MemoryBudget } from '../memory-budget.js';
+import { ByteLimiter } from '../pipeline/task-limiter.js';
 
 const SUFFIXES = Object.values(CODECS).map((c) => c.suffix);
 /** Bytes the destination file queues before it applies backpressure (they are the download's own chunks). */
@@ -43,6 +45,8 @@ export interface RestoreWalDeps {
    * segment (measured, issue 15).
    */
   pacer?: BytePacer;
+  /** Downloads at once (this WAL and its prefetches) while their costs fit: by default the budget's buffers, per call. */
+  downloads?: ByteLimiter;
 }
 
 export interface RestoreWalInput {
@@ -58,6 +62,8 @@ export interface RestoreWalInput {
   segmentSize?: number;
   /** How long a prefetch's "not in archive" marker is trusted (default MISSING_MARKER_TTL_MS). */
   missingMarkerTtlMs?: number;
+  /** The process's budget (default 100 MiB): how many downloads decode at once (memory-budget.ts). */
+  memory?: MemoryBudget;
   signal?: AbortSignal;
 }
 
@@ -79,6 +85,7 @@ export class WalNotFoundError extends OperationError {
 WalNotFoundError.prototype.name = 'WalNotFoundError';
 
 export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): Promise<RestoreWalResult> {
+  deps = { ...deps, downloads: deps.downloads ?? new ByteLimiter((input.memory ?? memoryBudget()).buffers) };
   const log = deps.log ?? silentLogger;
   const wal = parseWalFileName(input.walName); // exit 3 before any I/O
   const maxParallel = Math.max(1, input.maxParallel ?? 1);
@@ -108,7 +115,7 @@ export async function restoreWal(deps: RestoreWalDeps, input: RestoreWalInput): 
   try {
     const candidate = await findWal(deps, wal.name, input.noPartial === true, input.signal);
     if (!candidate) throw new WalNotFoundError(wal.name, where);
-    const bytes = await download(deps, candidate, input.destPath, wal, segmentSize, input.signal);
+    const bytes = await download(deps, candidate, input.destPath, wal, segmentSize, input.signal, true);
     restored = { candidate, bytes };
   } catch (err) {
     await prefetches?.catch(() => undefined);
@@ -161,7 +168,15 @@ export async function findWal(deps: RestoreWalDeps, walName: string, noPartial: 
  * Downloads, decodes and checks one WAL object into `dest` (temp file + rename): the file appears only when the
  * bytes are what was archived (WalDownloadCheck); otherwise DamagedWalError names the object and the reason.
  */
-async function download(deps: RestoreWalDeps, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
+async function download(deps: RestoreWalDeps, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal,
+  asked = false): Promise<number> {
+  const cost = walDownloadCost(c.suffix ? codecForSuffix(c.suffix)?.name : undefined);
+  // The WAL PostgreSQL asked for goes ahead of the prefetches waiting for memory.
+  if (deps.downloads) return deps.downloads.run(cost, () => downloadNow(deps, c, dest, wal, segmentSize, signal), { first: asked });
+  return downloadNow(deps, c, dest, wal, segmentSize, signal);
+}
+
+async function downloadNow(deps: RestoreWalDeps, c: WalCandidate, dest: string, wal: WalFileName, segmentSize: number | undefined, signal?: AbortSignal): Promise<number> {
   const { store, pacer } = deps;
   const check = new WalDownloadCheck(store.provider, c.key, wal, c.partial);
   const raw = await store.get(c.key, { onInfo: check.onInfo, ...(signal ? { signal } : {}) });

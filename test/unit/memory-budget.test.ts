@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  DEFAULT_MAX_MEMORY, MiB, RUNTIME_RESERVE, memoryBudget, minPartSizeFor, parseMemorySize, planBackup, planRestore, walFilesAtOnce,
+  DEFAULT_MAX_MEMORY, MiB, RUNTIME_RESERVE, WAL_DOWNLOAD_COST, memoryBudget, minPartSizeFor, parseMemorySize, planBackup, planRestore,
+  walDownloadCost, walFilesAtOnce,
 } from '../../src/memory-budget.js';
 
 const GiB = 1024 * MiB;
@@ -28,6 +29,15 @@ describe('memory budget', () => {
     assert.ok(p.compressionBlock >= 256 * 1024 && p.compressionBlock <= MiB);
     assert.equal(p.overBudget, false);
     assert.ok(p.bytes <= b.buffers, `${p.bytes} ≤ ${b.buffers}`);
+  });
+
+  it('backup: at the default budget S3 parts are the 5 MiB minimum, compressed or not (the streams\' queues are left room)', () => {
+    for (const compressed of [false, true]) {
+      const p = planBackup(memoryBudget(), { jobs: 2, compressed, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+      assert.equal(p.partSize, 5 * MiB, `compressed ${compressed}: ${JSON.stringify(p)}`);
+      assert.equal(p.partsInFlight, 1);
+      assert.equal(p.overBudget, false);
+    }
   });
 
   it('backup: more memory gives larger parts, more of them in flight and archives in parallel; never beyond the budget', () => {
@@ -73,6 +83,17 @@ describe('memory budget', () => {
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 16, segmentSize: 16 * MiB, compressed: false }), 8);
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 8, segmentSize: MiB, compressed: true }), 4);
     assert.equal(walFilesAtOnce(memoryBudget(), { maxParallel: 0, segmentSize: MiB, compressed: false }), 1);
+  });
+
+  it('WAL downloads: lz4 and zstd are counted for their decoding, so one at a time fits the default budget', () => {
+    const b = memoryBudget();
+    assert.equal(walDownloadCost(undefined), WAL_DOWNLOAD_COST);
+    assert.equal(walDownloadCost('gzip'), WAL_DOWNLOAD_COST);
+    for (const c of ['lz4', 'zstd']) {
+      assert.ok(walDownloadCost(c) > b.buffers / 2, c);
+      assert.ok(4 * walDownloadCost(c) <= memoryBudget(256 * MiB).buffers, `${c}: four at once in 256 MiB`);
+    }
+    assert.ok(4 * walDownloadCost(undefined) <= b.buffers, 'four uncompressed at once in the default budget');
   });
 
   it('parses Kubernetes quantities (binary and decimal), a B suffix and plain bytes; refuses the rest', () => {

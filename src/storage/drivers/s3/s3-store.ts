@@ -190,13 +190,16 @@ export class S3ObjectStore implements ObjectStore {
         while (inFlight.size > limit && failure === undefined) await Promise.race(inFlight);
         if (failure !== undefined) throw failure;
       };
-      for (const buf of head.splice(0)) startPart(buf);
+      const slots = Math.max(1, options.partsInFlight ?? this.settings.uploadConcurrency);
+      // The two head parts go out as slots allow too: both at once with one slot made the next part a third
+      // buffer, and the recycler kept three alive for the whole upload (+1 part of RSS, measured for issue 15).
+      for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
       // The next part fills while `partsInFlight` are on the wire (partsInFlight + 1 parts held, as the memory
       // plan counts): filling only once a slot was free left the connection idle for that time.
       for (;;) {
         const next = await parts.next();
         if (next.done) break;
-        await drainTo((options.partsInFlight ?? this.settings.uploadConcurrency) - 1);
+        await drainTo(slots - 1);
         startPart(next.value);
       }
       await drainTo(0);
