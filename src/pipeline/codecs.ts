@@ -3,7 +3,7 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   node:zlib (Node ≥ 22.15)  lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
+ *   zstd   node:zlib (Node ≥ 22.15)  lz4    lz4-frames.ts (blocks decoded in WebAssembly), lz4-compress.ts
  * (zstd was zstd-napi: node:zlib's libzstd compresses as fast and runs on the thread pool rather than blocking
  * the event loop, and a fresh install no longer compiles libzstd from source; measured in docs/wal.md.)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
