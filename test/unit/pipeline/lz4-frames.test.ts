@@ -159,6 +159,20 @@ describe('LZ4 frames (blocks and content checksum decoded in WebAssembly)', () =
     assert.ok((await collect(Readable.from(pieces(lz4Compress(small), 1)), new Lz4DecompressStream())).equals(small), 'pieces of 1 byte');
   });
 
+  it('holds at most one 64 KiB piece of output until its reader reads (a 4 MiB block is not pushed at once)', async () => {
+    const data = sample(9 * 1024 * 1024);
+    const packed = lz4Compress(data); // 4 MiB blocks
+    const decoder = new Lz4DecompressStream();
+    decoder.write(packed);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(decoder.readableLength > 0 && decoder.readableLength <= 64 << 10, `output waiting: ${decoder.readableLength} bytes`);
+    const got: Buffer[] = [];
+    decoder.on('data', (b: Buffer) => { assert.ok(b.length <= 64 << 10, `a piece of ${b.length} bytes`); got.push(b); });
+    decoder.end();
+    await new Promise((resolve) => decoder.on('end', resolve));
+    assert.ok(Buffer.concat(got).equals(data));
+  });
+
   it('reads pgstow\'s earlier output (one frame per 4 MiB) and skippable frames between frames', async () => {
     const data = sample(10 * 1024 * 1024 + 5);
     const skippable = Buffer.from([0x5a, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
