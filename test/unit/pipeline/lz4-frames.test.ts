@@ -143,6 +143,14 @@ describe('LZ4 frames (blocks and content checksum decoded in WebAssembly)', () =
     assert.deepEqual(frameLengths(await collect(Readable.from([]), new Lz4CompressStream())).length, 1, 'empty input: one empty frame');
   });
 
+  it('stores incompressible blocks as they are (whole buffer and stream)', async () => {
+    const data = crypto.randomBytes((1 << 20) + 3);
+    const whole = lz4Compress(data);
+    assert.ok(whole.readUInt32LE(7) & 0x80000000, 'the first block is stored');
+    assert.ok(lz4Decompress(whole).equals(data));
+    assert.ok(lz4Decompress(await collect(Readable.from([data]), new Lz4CompressStream())).equals(data));
+  });
+
   it('decodes streaming, block by block: output comes before the frame ends, in any input pieces', async () => {
     const data = sample(13 * 1024 * 1024);
     const packed = lz4Compress(data); // one frame of four blocks
