@@ -18,7 +18,12 @@ import { Lz4BlockCorrupt, WasmBlockArea } from './lz4-wasm.js';
 export class Lz4FormatError extends Error {}
 
 const FRAME_MAGIC = 0x184d2204;
-const CHUNK = 4 << 20;
+/**
+ * The stream compressor's input per batch of blocks: 1 MiB. With 4 MiB a `wal-archive --lz4` process held the
+ * chunk's parts, their concatenation, the output and its copy: peak 103.6 (101.9-105.4) MB against 98.9
+ * (96.5-99.5) with 1 MiB, output 0.16 % larger, CPU the same (the "budget" engineer's 6 interleaved runs).
+ */
+const CHUNK = 1 << 20;
 const BLOCK_MAX = [0, 0, 0, 0, 64 << 10, 256 << 10, 1 << 20, 4 << 20];
 const PIECE = 64 << 10;
 

@@ -151,6 +151,15 @@ describe('LZ4 frames (blocks and content checksum decoded in WebAssembly)', () =
     assert.ok(lz4Decompress(await collect(Readable.from([data]), new Lz4CompressStream())).equals(data));
   });
 
+  it('the stream compressor (WAL archiving) compresses about 1 MiB of input at a time (64 KiB reads)', async () => {
+    const data = crypto.randomBytes(5 * 1024 * 1024 + 5); // incompressible: each block is stored at its input's size
+    const packed = await collect(Readable.from(pieces(data, 64 << 10)), new Lz4CompressStream());
+    const sizes: number[] = [];
+    for (let p = 7, size = packed.readUInt32LE(p); size !== 0; p += 4 + (size & 0x7fffffff), size = packed.readUInt32LE(p)) sizes.push(size & 0x7fffffff);
+    assert.ok(sizes.length >= 5 && sizes.every((n) => n <= 1 << 20), `block sizes ${sizes.join(', ')}`);
+    assert.ok(lz4Decompress(packed).equals(data));
+  });
+
   it('decodes streaming, block by block: output comes before the frame ends, in any input pieces', async () => {
     const data = sample(13 * 1024 * 1024);
     const packed = lz4Compress(data); // one frame of four blocks
