@@ -3,7 +3,7 @@
  * Libraries (chosen by measurement on a real 16 MiB WAL segment, see docs/wal.md):
  *   gzip   node:zlib                 bzip2  the bzip2 program (libbz2); unbzip2-stream to read without it
  *   snappy snappy + @node-rs/crc32   xz     lzma-native (liblzma)
- *   zstd   node:zlib (Node ≥ 22.15)  lz4    JavaScript (lz4-frames.ts, lz4-compress.ts)
+ *   zstd   node:zlib (Node ≥ 22.15)  lz4    lz4-frames.ts (blocks decoded in WebAssembly), lz4-compress.ts
  * (zstd was zstd-napi: node:zlib's libzstd compresses as fast and runs on the thread pool rather than blocking
  * the event loop, and a fresh install no longer compiles libzstd from source; measured in docs/wal.md.)
  * Native bindings are loaded on first use (createRequire), so an archive_command with gzip or no
@@ -157,21 +157,13 @@ function zstdDecompressor(): Duplex {
 }
 
 /**
- * A backup volume's LZ4 through the lz4 program (liblz4: checks the frame, block and content checksums, and
- * says "Unfinished stream" for a truncated one) when the machine has it, else the JavaScript decoder. The
- * program decodes on another core at ~4× the speed: a 515 MB volume cost a restore 3.3-4.1 s of CPU with the
- * JavaScript decoder on the main thread, 2.2-2.8 s with the program (measured, issue 15). For streams of GBs
- * only: a process per WAL segment would cost more than it saves.
+ * A backup volume's LZ4, decoded in-process (lz4-frames.ts, blocks and the content checksum in WebAssembly).
+ * Until 2026-12-07 this fed the `lz4` program through a pipe: the program decodes on another core, but moving
+ * every compressed and decoded byte through the pipe cost the main thread more CPU than decoding in place
+ * (docs/performance.md, "LZ4 in WebAssembly").
  */
 export function lz4StreamDecompressor(): Duplex {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  hasProgram('lz4').then((has) => {
-    if (input.destroyed || output.destroyed) return;
-    const inner = has ? filterThroughProgram('lz4', ['-dcq']) : new Lz4DecompressStream();
-    pipelineCb(input, inner, output, (err) => { if (err) output.destroy(err); });
-  }).catch((err: unknown) => output.destroy(err as Error));
-  return decodeErrors('lz4', Duplex.from({ writable: input, readable: output }));
+  return decodeErrors('lz4', new Lz4DecompressStream());
 }
 
 /** The bzip2 program (libbz2, fast) when there is one, else unbzip2-stream, joined in once the check answers. */

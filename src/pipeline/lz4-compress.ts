@@ -111,7 +111,7 @@ function compressBlocksInto(data: Buffer, out: Buffer, d: number, table: Int32Ar
     const after = compressBlock(data, off, end, out, d + 4, table);
     const size = after - d - 4;
     if (size >= end - off) { // incompressible: stored as is
-      out.writeUInt32LE((end - off) | 0x80000000, d);
+      out.writeUInt32LE(((end - off) | 0x80000000) >>> 0, d);
       data.copy(out, d + 4, off, end);
       d += 4 + end - off;
     } else {

@@ -53,10 +53,7 @@ export interface Xxh32State {
 export function xxh32Stream(seed = 0): Xxh32State {
   // The lanes live in locals while a buffer is hashed (an array of them cost 3× the time: int32 values that
   // are not Smis are boxed on every store).
-  let v1 = (seed + P1 + P2) | 0;
-  let v2 = (seed + P2) | 0;
-  let v3 = seed | 0;
-  let v4 = (seed - P1) | 0;
+  let [v1, v2, v3, v4] = xxh32Lanes(seed);
   const pending = new Uint8Array(16);
   const pendingView = new DataView(pending.buffer);
   let held = 0;
@@ -92,17 +89,29 @@ export function xxh32Stream(seed = 0): Xxh32State {
       return state;
     },
     digest() {
-      let h = total >= 16
-        ? (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0
-        : (seed + P5) | 0;
-      h = (h + total) | 0;
-      let p = 0;
-      for (; p + 4 <= held; p += 4) h = Math.imul(rotl((h + Math.imul(pendingView.getUint32(p, true), P3)) | 0, 17), P4);
-      for (; p < held; p++) h = Math.imul(rotl((h + Math.imul(pending[p] as number, P5)) | 0, 11), P1);
-      h = Math.imul(h ^ (h >>> 15), P2);
-      h = Math.imul(h ^ (h >>> 13), P3);
-      return (h ^ (h >>> 16)) >>> 0;
+      return xxh32Finish([v1, v2, v3, v4], total, pending.subarray(0, held), seed);
     },
   };
   return state;
+}
+
+/** The lanes' start values for a seed. */
+export function xxh32Lanes(seed = 0): [number, number, number, number] {
+  return [(seed + P1 + P2) | 0, (seed + P2) | 0, seed | 0, (seed - P1) | 0];
+}
+
+/** xxHash32's last steps: the lanes (used when `total` ≥ 16), the length, then the < 16 bytes after the last stripe. */
+export function xxh32Finish(lanes: readonly [number, number, number, number], total: number, tail: Uint8Array, seed = 0): number {
+  const [v1, v2, v3, v4] = lanes;
+  const view = new DataView(tail.buffer, tail.byteOffset, tail.byteLength);
+  let h = total >= 16
+    ? (rotl(v1, 1) + rotl(v2, 7) + rotl(v3, 12) + rotl(v4, 18)) | 0
+    : (seed + P5) | 0;
+  h = (h + total) | 0;
+  let p = 0;
+  for (; p + 4 <= tail.length; p += 4) h = Math.imul(rotl((h + Math.imul(view.getUint32(p, true), P3)) | 0, 17), P4);
+  for (; p < tail.length; p++) h = Math.imul(rotl((h + Math.imul(tail[p] as number, P5)) | 0, 11), P1);
+  h = Math.imul(h ^ (h >>> 15), P2);
+  h = Math.imul(h ^ (h >>> 13), P3);
+  return (h ^ (h >>> 16)) >>> 0;
 }

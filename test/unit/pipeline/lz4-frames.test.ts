@@ -12,6 +12,7 @@ import { createTarCompressor } from '../../../src/pipeline/backup-compression.js
 import { TaskLimiter } from '../../../src/pipeline/task-limiter.js';
 import { xxh32, xxh32Stream } from '../../../src/pipeline/xxhash32.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { REPO_ROOT } from '../../harness/postgres.js';
 import { requireInstalled } from '../../harness/test-env.js';
 import { BARMAN_PYTHON, hasBarman, INSTALL_HINT } from '../../harness/peers.js';
 
@@ -26,7 +27,7 @@ function sample(size: number): Buffer {
   return out;
 }
 
-describe('LZ4 frames (JavaScript decoder)', () => {
+describe('LZ4 frames (blocks and content checksum decoded in WebAssembly)', () => {
   it('xxHash32 matches the reference values', () => {
     assert.equal(xxh32(Buffer.alloc(0)), 0x02cc5d05);
     assert.equal(xxh32(Buffer.from('a')), 0x550d7456);
@@ -65,6 +66,59 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     }
   });
 
+  it('decodes matches of every short period and length (overlapping copies), runs of one byte and incompressible data', (t) => {
+    if (!requireInstalled(t, 'lz4', spawnSync('sh', ['-c', 'command -v lz4']).status === 0)) return;
+    const rnd = crypto.randomBytes(1 << 16);
+    const parts: Buffer[] = [];
+    let r = 0;
+    for (let period = 1; period <= 20; period++) {
+      for (const len of [4, 5, 7, 8, 9, 13, 15, 16, 17, 31, 33, 64, 65, 300, 5000, 70_000]) {
+        const run = Buffer.alloc(len + period);
+        for (let i = 0; i < run.length; i++) run[i] = rnd[r + (i % period)] as number;
+        r = (r + period) % 60_000;
+        parts.push(run, rnd.subarray(r, r + 1 + (len % 23))); // a few bytes that end the run
+      }
+    }
+    parts.push(Buffer.alloc(3 << 20), rnd, Buffer.alloc(100_001, 7));
+    const data = Buffer.concat([...parts, ...parts.slice(0, 200)]); // the repeat: matches far back
+    for (const flags of [['-1'], ['-9'], ['-12', '-BD'], ['-1', '-BD', '-B4']]) {
+      const packed = execFileSync('lz4', ['-c', ...flags], { input: data, maxBuffer: 64 << 20 });
+      assert.ok(lz4Decompress(packed).equals(data), flags.join(' '));
+    }
+    assert.ok(lz4Decompress(lz4Compress(data)).equals(data), 'pgstow\'s own frames');
+  });
+
+  it('checks the content checksum over blocks of any size, and refuses a frame whose checksum differs', () => {
+    // FLG 0x64: version 1, independent blocks, content checksum; BD 0x40: 64 KiB blocks. Stored blocks whose
+    // sizes are not multiples of xxHash32's 16-byte stripes.
+    const data = sample(70_000);
+    const descriptor = Buffer.from([0x64, 0x40]);
+    const records: Buffer[] = [Buffer.from([0x04, 0x22, 0x4d, 0x18]), descriptor, Buffer.from([(xxh32(descriptor) >>> 8) & 0xff])];
+    let at = 0;
+    for (const n of [1, 15, 17, 100, 31, 16, 1000, 5, 3000]) {
+      const word = Buffer.alloc(4);
+      word.writeUInt32LE((n | 0x80000000) >>> 0);
+      records.push(word, data.subarray(at, at + n));
+      at += n;
+    }
+    const content = data.subarray(0, at);
+    const sum = Buffer.alloc(4);
+    sum.writeUInt32LE(xxh32(content));
+    const frame = Buffer.concat([...records, Buffer.alloc(4), sum]);
+    assert.ok(lz4Decompress(frame).equals(content));
+    frame[frame.length - 1] = (frame[frame.length - 1] as number) ^ 1;
+    assert.throws(() => lz4Decompress(frame), /content checksum mismatch/);
+    if (spawnSync('sh', ['-c', 'command -v lz4']).status !== 0) return;
+    const packed = execFileSync('lz4', ['-c'], { input: sample(300_000) }); // the program's frames carry one too
+    packed[packed.length - 2] = (packed[packed.length - 2] as number) ^ 1;
+    assert.throws(() => lz4Decompress(packed), /content checksum mismatch/);
+  });
+
+  it('the WebAssembly module is what src/pipeline/lz4-block.wat assembles to', () => {
+    const r = spawnSync(process.execPath, [path.join(REPO_ROOT, 'scripts', 'build-lz4-wasm.mjs'), '--check'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+  });
+
   it('refuses a match that reaches before the start of the frame', () => {
     // Header: magic, FLG (version 1, independent blocks), BD (64 KiB), HC; one block: token 0x04 (no literal,
     // match length 8) with offset 1 at output position 0; end mark.
@@ -89,6 +143,23 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     assert.deepEqual(frameLengths(await collect(Readable.from([]), new Lz4CompressStream())).length, 1, 'empty input: one empty frame');
   });
 
+  it('stores incompressible blocks as they are (whole buffer and stream)', async () => {
+    const data = crypto.randomBytes((1 << 20) + 3);
+    const whole = lz4Compress(data);
+    assert.ok(whole.readUInt32LE(7) & 0x80000000, 'the first block is stored');
+    assert.ok(lz4Decompress(whole).equals(data));
+    assert.ok(lz4Decompress(await collect(Readable.from([data]), new Lz4CompressStream())).equals(data));
+  });
+
+  it('the stream compressor (WAL archiving) compresses about 1 MiB of input at a time (64 KiB reads)', async () => {
+    const data = crypto.randomBytes(5 * 1024 * 1024 + 5); // incompressible: each block is stored at its input's size
+    const packed = await collect(Readable.from(pieces(data, 64 << 10)), new Lz4CompressStream());
+    const sizes: number[] = [];
+    for (let p = 7, size = packed.readUInt32LE(p); size !== 0; p += 4 + (size & 0x7fffffff), size = packed.readUInt32LE(p)) sizes.push(size & 0x7fffffff);
+    assert.ok(sizes.length >= 5 && sizes.every((n) => n <= 1 << 20), `block sizes ${sizes.join(', ')}`);
+    assert.ok(lz4Decompress(packed).equals(data));
+  });
+
   it('decodes streaming, block by block: output comes before the frame ends, in any input pieces', async () => {
     const data = sample(13 * 1024 * 1024);
     const packed = lz4Compress(data); // one frame of four blocks
@@ -103,6 +174,20 @@ describe('LZ4 frames (JavaScript decoder)', () => {
     }
     const small = data.subarray(0, 70_000);
     assert.ok((await collect(Readable.from(pieces(lz4Compress(small), 1)), new Lz4DecompressStream())).equals(small), 'pieces of 1 byte');
+  });
+
+  it('holds at most one 64 KiB piece of output until its reader reads (a 4 MiB block is not pushed at once)', async () => {
+    const data = sample(9 * 1024 * 1024);
+    const packed = lz4Compress(data); // 4 MiB blocks
+    const decoder = new Lz4DecompressStream();
+    decoder.write(packed);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.ok(decoder.readableLength > 0 && decoder.readableLength <= 64 << 10, `output waiting: ${decoder.readableLength} bytes`);
+    const got: Buffer[] = [];
+    decoder.on('data', (b: Buffer) => { assert.ok(b.length <= 64 << 10, `a piece of ${b.length} bytes`); got.push(b); });
+    decoder.end();
+    await new Promise((resolve) => decoder.on('end', resolve));
+    assert.ok(Buffer.concat(got).equals(data));
   });
 
   it('reads pgstow\'s earlier output (one frame per 4 MiB) and skippable frames between frames', async () => {
