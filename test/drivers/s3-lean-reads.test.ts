@@ -238,7 +238,7 @@ describe('S3 lean reads: a GET body is exactly what its Content-Length says', ()
     }
   });
 
-  it('fewer bytes than Content-Length, then the connection closes: the download fails, never short', async () => {
+  it('fewer bytes than Content-Length, then the connection closes: the download fails, never short', { timeout: 10_000 }, async () => {
     const server = await scriptedServer([head(`Content-Length: ${body.length}\r\n`), body.subarray(0, 4000)]);
     const store = await open(server.endpoint);
     try {
@@ -251,7 +251,7 @@ describe('S3 lean reads: a GET body is exactly what its Content-Length says', ()
     }
   });
 
-  it('more bytes than Content-Length: the download fails', async () => {
+  it('more bytes than Content-Length: the download fails', { timeout: 10_000 }, async () => {
     const server = await scriptedServer([head('Content-Length: 4000\r\n'), body]);
     const store = await open(server.endpoint);
     try {
