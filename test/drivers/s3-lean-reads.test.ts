@@ -177,6 +177,93 @@ describe('S3 lean reads: a store that stops answering is bounded by the read tim
   });
 });
 
+/** A TCP server that answers each request with `parts` written one after the other (a pause between them), then closes. */
+async function scriptedServer(parts: Array<string | Buffer>): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let seen = '';
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString('latin1');
+      if (!seen.includes('\r\n\r\n')) return;
+      seen = '';
+      void (async () => {
+        for (const p of parts) { socket.write(p); await new Promise((r) => setTimeout(r, 20)); }
+        socket.end();
+      })();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
+}
+
+describe('S3 lean reads: a GET body is exactly what its Content-Length says', () => {
+  const env = { AWS_ACCESS_KEY_ID: 'PGSTOWTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'us-east-1' };
+  const open = async (endpoint: string): Promise<ObjectStore> => {
+    const d: EnvStoreDescription = { provider: 'aws-s3', destinationUrl: 's3://bucket/p', endpointUrl: endpoint, env, readTimeoutSeconds: 2 };
+    return createStore(parseDestination(d.destinationUrl, 'aws-s3'), await storeOptionsFromEnv(d));
+  };
+  const body = Buffer.from(Array.from({ length: 5000 }, (_, i) => i % 251));
+  const head = (more: string): string => `HTTP/1.1 200 OK\r\nETag: "x"\r\nx-amz-meta-pgstowmd5: abc\r\n${more}\r\n`;
+
+  it('the head and the body split across packets in odd places: the same bytes and object info', async () => {
+    const h = head(`Content-Length: ${body.length}\r\n`);
+    const server = await scriptedServer([h.slice(0, 7), h.slice(7, 40), `${h.slice(40)}`, body.subarray(0, 1), body.subarray(1, 3000), body.subarray(3000)]);
+    const store = await open(server.endpoint);
+    try {
+      const infos: ObjectInfo[] = [];
+      assert.ok((await bytes(await store.get('p/obj', { onInfo: (i) => infos.push(i) }))).equals(body));
+      assert.equal(infos[0]?.size, body.length);
+      assert.equal(infos[0]?.metadata?.pgstowmd5, 'abc');
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
+  it('a chunked answer: the same bytes (read through node:http)', async () => {
+    const chunk = (b: Buffer): Buffer => Buffer.concat([Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')]);
+    const server = await scriptedServer([head('Transfer-Encoding: chunked\r\n'), chunk(body.subarray(0, 2000)), chunk(body.subarray(2000)), '0\r\n\r\n']);
+    const store = await open(server.endpoint);
+    try {
+      assert.ok((await bytes(await store.get('p/obj'))).equals(body));
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
+  it('fewer bytes than Content-Length, then the connection closes: the download fails, never short', { timeout: 10_000 }, async () => {
+    const server = await scriptedServer([head(`Content-Length: ${body.length}\r\n`), body.subarray(0, 4000)]);
+    const store = await open(server.endpoint);
+    try {
+      const f = await failure(store.get('p/obj').then(bytes));
+      assert.equal(f.name, 'StorageUnavailableError');
+      assert.match(f.message, /cannot reach the object store at .* \(ECONNRESET\)/);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
+  it('more bytes than Content-Length: the download fails', { timeout: 10_000 }, async () => {
+    const server = await scriptedServer([head('Content-Length: 4000\r\n'), body]);
+    const store = await open(server.endpoint);
+    try {
+      const f = await failure(store.get('p/obj').then(bytes));
+      assert.match(f.message, /more bytes than its Content-Length/);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+});
+
 describe('S3 lean reads: a listing that breaks off after its first page', () => {
   it('goes on through the SDK store after the last entry already yielded: nothing twice, nothing skipped', async () => {
     // Page 1 from a server speaking S3's XML, then a 500: the rest comes from the store behind (here a memory store

@@ -9,6 +9,7 @@
  * aborted fails here, so a hung store costs one read timeout, not two.
  */
 import type * as httpT from 'node:http';
+import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { http, https } from '../../node-net.js';
 import type {
@@ -20,6 +21,7 @@ import { classifyS3Error } from './errors.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { escapeUri, s3Signer, type SignableRequest, type StaticKeys } from './signer.js';
 import { parseListPage, type ListPage } from './list-xml.js';
+import { rawGet, RawUnsupported } from './raw-get.js';
 
 /** The SDK store behind this one, opened on first need with this store's capabilities object (shared). */
 export type SdkStoreOpener = (capabilities: StoreCapabilities) => Promise<ObjectStore>;
@@ -63,13 +65,41 @@ export class LeanReadS3Store implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
-    const res = await this.request('get', key, {}, range ? { range } : {}, options.signal);
+    const headers: Record<string, string> = range ? { range } : {};
+    let res: { headers: Record<string, string | string[] | undefined>; body: Readable } | UseSdk | undefined;
+    if (this.endpoint.protocol === 'http:') res = await this.rawRequest(key, headers, options.signal);
+    if (res === undefined) {
+      const viaHttp = await this.request('get', key, {}, headers, options.signal);
+      res = viaHttp instanceof UseSdk ? viaHttp : { headers: viaHttp.headers, body: viaHttp };
+    }
     if (res instanceof UseSdk) return (await this.sdkStore()).get(key, options);
-    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(res), !range));
+    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(res.headers), !range));
     // Mid-stream failures (reset, timeout) surface as typed errors, as from the SDK store.
-    const origDestroy = res._destroy.bind(res);
-    res._destroy = (err, cb) => origDestroy(err, (e) => cb(e ? this.classify(e, 'get', key) : e));
-    return res;
+    const body = res.body;
+    const origDestroy = body._destroy.bind(body);
+    body._destroy = (err, cb) => origDestroy(err, (e) => cb(e ? this.classify(e, 'get', key) : e));
+    return body;
+  }
+
+  /**
+   * A GET with its body read from the socket (raw-get.ts: no copy of every byte by node:http's parser). An error
+   * status is left to the SDK store as on the node:http path; an answer it does not read (chunked) to that path.
+   */
+  private async rawRequest(key: string, headers: Record<string, string>, signal: AbortSignal | undefined):
+    Promise<{ headers: Record<string, string>; body: Readable } | UseSdk | undefined> {
+    const { signed, path } = await this.signedTarget(key, {}, headers);
+    const lookup = (this.options.httpAgent as { options?: { lookup?: LookupFunction } }).options?.lookup;
+    try {
+      const r = await rawGet({
+        host: signed.hostname.replace(/^\[(.*)\]$/, '$1'), port: signed.port ?? 80, path, headers: signed.headers,
+        timeoutMs: this.settings.readTimeoutMs, ...(lookup ? { lookup } : {}), ...(signal ? { signal } : {}),
+      });
+      if (!(r instanceof RawUnsupported)) return r;
+      return r.status !== undefined ? new UseSdk(r.why) : undefined;
+    } catch (err) {
+      if (signal?.aborted || isTimeout(err)) throw this.classify(err, 'get', key);
+      return new UseSdk((err as Error).message);
+    }
   }
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
@@ -114,14 +144,13 @@ export class LeanReadS3Store implements ObjectStore {
    */
   private async request(operation: 'get' | 'list', key: string | undefined, query: Record<string, string>,
     headers: Record<string, string>, signal: AbortSignal | undefined): Promise<httpT.IncomingMessage | UseSdk> {
-    const signed = await this.sign(this.target(key, query, headers));
-    const search = Object.entries(signed.query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&');
+    const { signed, path } = await this.signedTarget(key, query, headers);
     const secure = signed.protocol === 'https:';
     const ms = this.settings.readTimeoutMs;
     return new Promise((resolve, reject) => {
       const req = (secure ? https : http).request({
         method: 'GET', protocol: signed.protocol, hostname: signed.hostname.replace(/^\[(.*)\]$/, '$1'), ...(signed.port ? { port: signed.port } : {}),
-        path: search ? `${signed.path}?${search}` : signed.path, headers: signed.headers,
+        path, headers: signed.headers,
         agent: secure ? this.options.httpsAgent : this.options.httpAgent, ...(signal ? { signal } : {}),
       }, (res) => {
         const status = res.statusCode ?? 0;
@@ -137,6 +166,13 @@ export class LeanReadS3Store implements ObjectStore {
       });
       req.end();
     });
+  }
+
+  /** The signed request and its path with the query string. */
+  private async signedTarget(key: string | undefined, query: Record<string, string>, headers: Record<string, string>): Promise<{ signed: SignableRequest; path: string }> {
+    const signed = await this.sign(this.target(key, query, headers));
+    const search = Object.entries(signed.query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&');
+    return { signed, path: search ? `${signed.path}?${search}` : signed.path };
   }
 
   /** Where a read goes: path style (endpoint/bucket/key) or virtual-host style (bucket.endpoint/key). */
@@ -198,8 +234,7 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 /** A GetObject response's headers as the SDK reads them (x-amz-meta-* → Metadata, lower-case names). */
-function objectHeaders(res: httpT.IncomingMessage): S3ObjectHeaders {
-  const h = res.headers;
+function objectHeaders(h: Record<string, string | string[] | undefined>): S3ObjectHeaders {
   const one = (name: string): string | undefined => { const v = h[name]; return Array.isArray(v) ? v.join(', ') : v; };
   const metadata: Record<string, string> = {};
   for (const [name, value] of Object.entries(h)) {
