@@ -2,7 +2,8 @@
  * Decompression of backup tar objects, chosen by the key's suffix only (as barman-cloud-restore does). The
  * codecs are the shared ones (codecs.ts): native libraries load only when a backup uses them. Decompression
  * runs off the main thread where it costs, which extracts the tar meanwhile: gzip and zstd in node:zlib run on
- * the libuv thread pool, lz4 in the lz4 program when the machine has it (else in JavaScript, lz4-frames.ts).
+ * the libuv thread pool; lz4 decodes in-process in WebAssembly (lz4-wasm.ts), cheaper than a pipe to the lz4
+ * program (docs/performance.md, "LZ4 in WebAssembly").
  *
  * gzip's output buffers are 256 KiB. zlib's default 16 KiB made a 330 MB restore three times slower (1.6 s vs
  * 0.5 s). But node:zlib pushes what each input chunk inflates to as a slice of its output buffer, and a 64 KiB

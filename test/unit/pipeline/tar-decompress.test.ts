@@ -44,7 +44,7 @@ describe('tar decompression of gzip volumes', () => {
   });
 });
 
-describe('tar decompression of lz4 volumes (the lz4 program when installed, else JavaScript)', () => {
+describe('tar decompression of lz4 volumes (in-process, WebAssembly)', () => {
   const original = sample(9 << 20);
   const frame = lz4Compress(original);
 
