@@ -114,6 +114,43 @@ export { fetch } from 'undici/lib/web/fetch/index.js';`;
   };
 }
 
+/**
+ * node:http through require(), not an ES import: Node builds an ES module's view of a built-in by reading every
+ * export, and node:http's WebSocket, CloseEvent and MessageEvent are getters that load Node's own undici
+ * (internal/deps/undici/undici: ~750 KiB of source kept on the heap, plus its web streams and worker_threads) in a
+ * sidecar that never uses them. Two modules of the kube bundle import node:http (src/storage/node-net.ts does the
+ * same for pgstow's own code).
+ */
+function httpThroughRequire() {
+  return {
+    name: 'http-through-require',
+    setup(build) {
+      // The shim's own require('node:http') stays external (Node's require, from the bundle's banner).
+      build.onResolve({ filter: /^(node:)?http$/ }, (args) => (args.namespace === 'pgstow-require' ? { path: 'node:http', external: true } : { path: 'node-http', namespace: 'pgstow-require' }));
+      build.onLoad({ filter: /.*/, namespace: 'pgstow-require' }, () => ({ contents: "module.exports = require('node:http');", loader: 'js', resolveDir: root }));
+    },
+  };
+}
+
+/**
+ * undici's experimental Milo HTTP/1 parser (two WebAssembly builds as base64, ~150 KiB, and its 19 KiB driver) left
+ * out, as Node's own build of undici leaves it out: it runs only when a client asks for it (useMilo, or
+ * UNDICI_USE_MILO=1 in the environment), and the Kubernetes client never does; llhttp parses every response.
+ * The source would otherwise sit in the sidecar's heap for the life of the process (issue 12).
+ */
+function undiciWithoutMilo() {
+  return {
+    name: 'undici-without-milo',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]parser-h1\.js$/ }, () => ({
+        contents: `class H1Parser { constructor () { throw new Error('pgstow: undici\\'s Milo parser is not in the Kubernetes client bundle'); } }
+module.exports = { H1Parser, getMiloEnabled: () => false, setMiloEnabled () {} };`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 function report(file) {
   const text = fs.readFileSync(file, 'latin1');
   // eslint-disable-next-line no-control-regex
@@ -155,7 +192,7 @@ export { ObjectCustomObjectsApi as CustomObjectsApi, ObjectCoreV1Api as CoreV1Ap
   bundle: true, platform: 'node', target: 'node22', format: 'esm', outfile: path.join(outDir, '@kubernetes/client-node.mjs'),
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
   banner: { js: "import { createRequire as __pgstowCreateRequire } from 'node:module'; const require = __pgstowCreateRequire(import.meta.url);" },
-  plugins: [kubeModelsLeft(), undiciEntryPoints(), coreV1SecretsOnly((await import('typescript')).default)],
+  plugins: [kubeModelsLeft(), undiciEntryPoints(), httpThroughRequire(), undiciWithoutMilo(), coreV1SecretsOnly((await import('typescript')).default)],
   ...LEAN,
 });
 report(path.join(outDir, '@kubernetes/client-node.mjs'));

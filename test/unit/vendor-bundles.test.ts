@@ -33,6 +33,19 @@ describe('the SDK bundles the sidecar loads', () => {
     assert.match(text, /\bfetch\b/);
   });
 
+  it('the Kubernetes client leaves out undici\'s experimental Milo parser (~170 KiB it never runs) and keeps llhttp', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    assert.doesNotMatch(text, /undici\/lib\/milo\//);
+    assert.match(text, /undici\/lib\/llhttp\/llhttp_simd-wasm\.js/);
+    assert.match(text, /undici\/lib\/llhttp\/llhttp-wasm\.js/);
+  });
+
+  it('the Kubernetes client takes node:http through require(): an ES import of it loads Node\'s own undici (its WebSocket getters)', () => {
+    const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
+    assert.deepEqual(text.match(/\bfrom\s*["'](node:)?http["']|\bimport\s*\(\s*["'](node:)?http["']/g) ?? [], []);
+    assert.match(text, /require\("node:http"\)/);
+  });
+
   it('the Kubernetes client\'s CoreV1 API classes carry only the Secret read pgstow makes (~400 other methods: ~960 KiB of source)', () => {
     const text = fs.readFileSync(path.join(VENDOR, '@kubernetes/client-node.mjs'), 'latin1');
     for (const left of ['listNamespacedPod', 'createNamespacedSecret', 'readNamespacedConfigMap', 'connectGetNamespacedPodExec']) assert.doesNotMatch(text, new RegExp(`\\b${left}\\b`), left);
