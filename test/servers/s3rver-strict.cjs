@@ -3,7 +3,8 @@
  * s3rver 3.7.1 with the checks a real S3 makes and stock s3rver skips, so tests cannot pass against it by
  * accident: SigV4 signatures are verified (Authorization header and presigned URLs), anonymous requests
  * are refused, DeleteObjects must carry Content-MD5, and aws-chunked bodies (which s3rver would store with
- * their chunk framing) are rejected with a loud 400. It reaches into s3rver's internals: keep the version pinned in package.json.
+ * their chunk framing) are rejected with a loud 400. And it survives its own races between puts and deletes under one
+ * prefix (putObjectSafely, deleteObjectSafely). It reaches into s3rver's internals: keep the version pinned in package.json.
  *
  * node --openssl-legacy-provider s3rver-strict.cjs -d DIR [-a 127.0.0.1] [-p 0] [--key K --cert C]
  *      [--access-key AK --secret-key SK] [--service-endpoint localhost] [--bucket NAME]...
@@ -17,6 +18,64 @@ const { URLSearchParams } = require('node:url');
 const S3rver = require('s3rver');
 const S3Error = require('s3rver/lib/models/error');
 const AWSAccount = require('s3rver/lib/models/account');
+const FilesystemStore = require('s3rver/lib/stores/filesystem');
+const { pipeline, Transform } = require('node:stream');
+const path = require('node:path');
+
+/**
+ * s3rver's putObject creates the key's directories, then opens the file; its deleteObject removes directories
+ * left empty. A delete of the last object under a prefix between those two steps of a concurrent put made the
+ * open fail with ENOENT as an unhandled stream error, and the whole server died (concurrent wal-archive
+ * processes, each putting and deleting a create-only probe beside the segments). Here the file is opened first,
+ * the directories made again if they vanished, and the body piped with pipeline(): a failure fails the request.
+ */
+async function putObjectSafely(object) {
+  const objectPath = this.getResourcePath(object.bucket, object.key, 'object');
+  let file;
+  for (let attempt = 0; file === undefined; attempt++) {
+    await fs.promises.mkdir(path.dirname(objectPath), { recursive: true });
+    try {
+      file = await fs.promises.open(objectPath, 'w');
+    } catch (err) {
+      if (err.code !== 'ENOENT' || attempt >= 10) throw err;
+    }
+  }
+  const md5Context = crypto.createHash('md5');
+  let size = 0;
+  const body = Buffer.isBuffer(object.content) ? [object.content] : object.content;
+  try {
+    await new Promise((resolve, reject) => pipeline(body, new Transform({
+      transform(chunk, encoding, callback) { md5Context.update(chunk); size += chunk.length; callback(null, chunk); },
+    }), fs.createWriteStream('', { fd: file.fd, autoClose: false }), (err) => (err ? reject(err) : resolve())));
+  } finally {
+    await file.close();
+  }
+  const md5 = md5Context.digest('hex');
+  await this.putMetadata(object.bucket, object.key, object.metadata, md5);
+  return { size, md5 };
+}
+FilesystemStore.prototype.putObject = putObjectSafely;
+
+/**
+ * s3rver's deleteObject lists each directory before removing it; a concurrent put or delete under the same prefix
+ * made that fail (ENOENT, ENOTEMPTY) as a 500 to a delete that had done its work. rmdir itself refuses a directory
+ * that is not empty: the first one that is, or that is already gone, ends the cleanup.
+ */
+async function deleteObjectSafely(bucket, key) {
+  await Promise.all(['object', 'object.md5', 'metadata.json'].map((resource) =>
+    fs.promises.unlink(this.getResourcePath(bucket, key, resource)).catch((err) => { if (err.code !== 'ENOENT') throw err; })));
+  const parts = key.split('/');
+  parts.pop(); // the last part is the file name's
+  for (; parts.length > 0; parts.pop()) {
+    try {
+      await fs.promises.rmdir(path.join(this.getBucketPath(bucket), ...parts));
+    } catch (err) {
+      if (err.code === 'ENOTEMPTY' || err.code === 'EEXIST' || err.code === 'ENOENT') return;
+      throw err;
+    }
+  }
+}
+FilesystemStore.prototype.deleteObject = deleteObjectSafely;
 
 function parseArgs(argv) {
   const o = { directory: undefined, address: '127.0.0.1', port: 0, buckets: [], accessKey: 'S3RVER', secretKey: 'S3RVER' };
