@@ -51,10 +51,16 @@ describe('recovery Job and replica source', () => {
     }) });
   });
   after(async () => {
-    await origin?.destroy();
-    assert.equal(await sidecar?.stop(), 0);
-    assert.equal(await job?.stop(), 0);
-    await env?.close();
+    // The servers close whatever the sidecars' exit codes: a listening API server left open kept the test
+    // process alive with no timeout (a failed before() hook hung the file instead of failing it).
+    let codes: Array<number | null | undefined> | undefined;
+    try {
+      await origin?.destroy();
+      codes = [await sidecar?.stop(), await job?.stop()];
+    } finally {
+      await env?.close();
+    }
+    for (const code of codes ?? []) if (code !== undefined) assert.equal(code, 0, 'a sidecar exited with an error');
   });
 
   const restoredCluster = (ownStore: string): Buffer => clusterJson({
