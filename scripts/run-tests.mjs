@@ -69,6 +69,7 @@ function step(name, cmd, args) {
 const js = (rel) => path.join(root, 'node_modules', ...rel.split('/'));
 step('type check and build (tsc, strict)', process.execPath, [js('typescript/bin/tsc'), '-p', 'tsconfig.json']);
 step('bundle the Azure and Google SDKs (esbuild)', process.execPath, [path.join(root, 'scripts', 'bundle-sdks.mjs')]);
+step('write the CNPG-I descriptor (protobufjs)', process.execPath, [path.join(root, 'scripts', 'bundle-protos.mjs')]);
 // After tsc, always: a bundle left from an older build would run old code for wal-archive/wal-restore.
 step('bundle the WAL commands (esbuild)', process.execPath, [path.join(root, 'scripts', 'bundle-cli.mjs')]);
 // The container image, built without a daemon and smoke-tested from its filesystem (scripts/build-image.sh).

@@ -30,5 +30,6 @@ const node = (script, scriptArgs) => {
 };
 node(path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), ['-p', 'tsconfig.json']);
 node(path.join(ROOT, 'scripts', 'bundle-sdks.mjs'), []);
+node(path.join(ROOT, 'scripts', 'bundle-protos.mjs'), []);
 node(path.join(ROOT, 'scripts', 'bundle-cli.mjs'), []);
 node(COMMANDS[what], what === 'demo' ? ['demo', ...args] : args);

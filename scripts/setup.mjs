@@ -404,10 +404,11 @@ export function setup(targets, builds = Object.keys(TEST_BUILDS)) {
   return jobs.filter(Boolean);
 }
 
-/** tsc, the SDK bundles and the WAL commands' bundle (what `npm run build` does), on this Node. */
+/** tsc, the SDK bundles, the CNPG-I descriptor and the WAL commands' bundle (what `npm run build` does), on this Node. */
 export function build() {
   run(process.execPath, [path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: ROOT });
   run(process.execPath, [path.join(ROOT, 'scripts', 'bundle-sdks.mjs')], { cwd: ROOT });
+  run(process.execPath, [path.join(ROOT, 'scripts', 'bundle-protos.mjs')], { cwd: ROOT });
   run(process.execPath, [path.join(ROOT, 'scripts', 'bundle-cli.mjs')], { cwd: ROOT });
 }
 
