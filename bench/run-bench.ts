@@ -155,6 +155,10 @@ async function main(): Promise<void> {
   const pgbrRepo = { port: Number(new URL(s3Tls.endpoint).port), bucket: TEST_BUCKET, accessKey: s3Tls.accessKeyId, secretKey: s3Tls.secretAccessKey, caFile: tls.caFile };
   const pgTarget = { port: pg.port, dataDir: pg.dataDir, socketDir: pg.socketDir };
   let pgbrSeq = 0;
+  /** Removes a prefix of the bucket from s3rver's directories (both listeners), behind the server's back. */
+  const dropStored = (prefix: string): void => {
+    for (const listener of ['http', 'https']) fs.rmSync(path.join(tmp, 's3', listener, TEST_BUCKET, prefix), { recursive: true, force: true });
+  };
   const pgbr = (): PgbackrestConfig => setupPgbackrest(path.join(tmp, `pgbr-${++pgbrSeq}`), pgbrRepo, `/pgbr-${pgbrSeq}`, pgTarget, 'bench');
 
   try {
@@ -258,6 +262,7 @@ async function main(): Promise<void> {
           const key = `${c.tool}|${c.label}`;
           const server = `bk-${c.tool}-${c.label.replace(/\W+/g, '')}-${rep}`;
           const target = c.tool === 'pgbackrest' ? pgbr() : stores.s3rver(`bench-${rep}`);
+          const stored = c.tool === 'pgbackrest' ? `pgbr-${pgbrSeq}` : `bench-${rep}/${server}`;
           const res = await takeBackup(c.tool, c.codec, target, server, pgTarget, c.extra);
           const row = bRows.get(key) ?? { workload: 'base backup', store: 's3rver', tool: c.tool, config: c.label, metric: 'MB/s of database', values: [], extra: { 'CPU s': [], 'peak RSS MB': [], 'wall s': [] } };
           bRows.set(key, row);
@@ -279,6 +284,9 @@ async function main(): Promise<void> {
             rrow.extra?.['restored MB']?.push(dirSize(dest) / 1e6);
             removeDir(path.dirname(dest));
           }
+          // A full run keeps ~30 backups of the 1 GiB database: dropped once measured, the later phases keep the
+          // disk they need (the 2026-12-07 run filled 55 GB and its load phase failed for it).
+          dropStored(stored);
         }
       }
       if (opt.only.has('backup')) rows.push(...bRows.values());
