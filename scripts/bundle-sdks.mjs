@@ -29,87 +29,74 @@ try {
 // instead of 2.8 MiB): measured for issue 12 with heap snapshots of the sidecar.
 const LEAN = { minifyWhitespace: true, minifySyntax: true, charset: 'ascii', legalComments: 'external', logLevel: 'warning' };
 
-/** The generated serializer without its model classes: no `export * from '../models/…'`, no model imports, typeMap {}. */
-function kubeModelsLeft() {
-  const models = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]models[\\/]/;
+/**
+ * Dependencies of KubeConfig that only some kubeconfigs use, loaded from node_modules when first used instead of
+ * bundled: openid-client with oauth4webapi (auth-provider oidc), jsonpath-plus (auth-providers gcp and azure, which
+ * kubectl dropped) and socks-proxy-agent with socks, ip-address, smart-buffer and debug (a socks5:// proxy-url):
+ * ~170 of the bundle's ~280 KiB, source and compiled code the sidecar (service account, no proxy) would keep for
+ * its whole life. The imports become a lazy require() resolved from @kubernetes/client-node's own directory (its
+ * dependencies, wherever npm put them; the image keeps node_modules); require() of an ES module works from Node
+ * 22.12 (package.json asks for 22.15).
+ */
+const ON_DEMAND = {
+  'config.js': [["import { SocksProxyAgent } from 'socks-proxy-agent';",
+    "function SocksProxyAgent(...args) { return new (__pgstowOnDemand('socks-proxy-agent').SocksProxyAgent)(...args); }"]],
+  'oidc_auth.js': [["import * as oidc from 'openid-client';", "const oidc = __pgstowOnDemand('openid-client');"]],
+  'azure_auth.js': [["import * as jsonpath from 'jsonpath-plus';", "const jsonpath = __pgstowOnDemand('jsonpath-plus');"]],
+  'gcp_auth.js': [["import * as jsonpath from 'jsonpath-plus';", "const jsonpath = __pgstowOnDemand('jsonpath-plus');"]],
+};
+/** Defined in the bundle's banner: a module's exports, required on the first property read. */
+const ON_DEMAND_BANNER = `const __pgstowOnDemand = (name) => { let m; return new Proxy({}, { get: (_, key) => (m ??= __pgstowCreateRequire(import.meta.resolve('@kubernetes/client-node'))(name))[key] }); };`;
+
+/**
+ * The Kubernetes client reduced to KubeConfig (src/config/kube-client.ts makes pgstow's few API calls itself, as
+ * JSON over node:https, with KubeConfig.applyToHTTPSOptions). config.js still imports two things only its other
+ * paths reach: undici (createDispatcher, the library's fetch path: applySecurityAuthentication) and gen/index.js
+ * (createConfiguration and ServerConfiguration: makeApiClient, the generated API classes). Both are replaced by
+ * names that throw a line saying so (and socks' SocksClient, which only the undici path uses); the build fails if
+ * any other module of the generated client (gen/) is still reached, or a shimmed name is gone from config.js (a
+ * layout change of the package: check the bundle by hand).
+ */
+function kubeConfigOnly() {
+  const leftOut = (what) => `throw new Error(${JSON.stringify(`pgstow: the Kubernetes client bundle holds KubeConfig only (${what} is not in it); pgstow makes its API calls itself (src/config/kube-client.ts)`)})`;
+  const shims = {
+    undici: `export class Agent { constructor() { ${leftOut("undici's Agent: KubeConfig.applySecurityAuthentication")}; } }
+export class ProxyAgent { constructor() { ${leftOut("undici's ProxyAgent: KubeConfig.applySecurityAuthentication")}; } }`,
+    // SocksClient: only createDispatcher's SOCKS connector uses it (a socks5:// proxy-url for the library's fetch);
+    // pgstow's requests take the socks-proxy-agent that createAgent makes (ON_DEMAND).
+    socks: `export const SocksClient = { createConnection() { ${leftOut("socks' SocksClient: KubeConfig.applySecurityAuthentication")}; } };`,
+    gen: `export function createConfiguration() { ${leftOut('the generated API classes: KubeConfig.makeApiClient')}; }
+export class ServerConfiguration { constructor() { ${leftOut('the generated API classes: KubeConfig.makeApiClient')}; } }`,
+  };
+  const dist = /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]/;
   return {
-    name: 'kube-models-left',
+    name: 'kube-config-only',
     setup(build) {
-      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]models[\\/]ObjectSerializer\.js$/ }, async (args) => {
-        let text = await fs.promises.readFile(args.path, 'utf8');
-        text = text.replace(/^export \* from '\.\.\/models\/[^']+';\n/gm, '').replace(/^import \{[^}]*\} from '\.\.\/models\/[^']+';\n/gm, '');
-        const start = text.indexOf('let typeMap = {');
-        const end = text.indexOf('\n};', start);
-        if (start < 0 || end < 0) throw new Error(`bundle-sdks: ${args.path} has no typeMap literal any more: check the kube bundle by hand`);
-        return { contents: `${text.slice(0, start)}let typeMap = {};${text.slice(end + 3)}`, loader: 'js' };
+      build.onResolve({ filter: /^(undici|socks)$/ }, (args) => {
+        if (!dist.test(args.importer)) throw new Error(`bundle-sdks: ${args.importer} imports ${args.path}: check the kube bundle by hand`);
+        return { path: args.path, namespace: 'pgstow-left-out' };
       });
-      // gen/index.js (imported by config.js for createConfiguration) re-exports every model: nothing pgstow uses.
-      // Anything else that still reaches a model module is a change of the package's layout: fail the build.
-      build.onLoad({ filter: models }, (args) => {
-        if (/ObjectSerializer\.js$/.test(args.path)) return undefined;
-        if (/[\\/]models[\\/]all\.js$/.test(args.path)) return { contents: 'export {};', loader: 'js' };
+      build.onLoad({ filter: /.*/, namespace: 'pgstow-left-out' }, (args) => ({ contents: shims[args.path], loader: 'js' }));
+      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/]/ }, (args) => {
+        if (/[\\/]gen[\\/]index\.js$/.test(args.path)) return { contents: shims.gen, loader: 'js' };
+        if (/[\\/]gen[\\/]rxjsStub\.js$/.test(args.path)) return undefined; // middleware.js: a few lines
         throw new Error(`bundle-sdks: the kube bundle still loads ${path.relative(root, args.path)}`);
       });
-    },
-  };
-}
-
-/**
- * The CoreV1 API classes with only what pgstow calls (readNamespacedSecret): their ~400 other methods were ~960 KiB
- * of the kube bundle, a source string in the sidecar's heap for the life of the process. The members are cut
- * from the classes with TypeScript's parser; the build fails if a class or a kept method is no longer there.
- */
-const COREV1_KEEP = ['readNamespacedSecret', 'readNamespacedSecretWithHttpInfo'];
-const COREV1_CLASSES = {
-  'gen/apis/CoreV1Api.js': ['CoreV1ApiRequestFactory', 'CoreV1ApiResponseProcessor'],
-  'gen/types/ObservableAPI.js': ['ObservableCoreV1Api'],
-  'gen/types/ObjectParamAPI.js': ['ObjectCoreV1Api'],
-};
-function coreV1SecretsOnly(ts) {
-  return {
-    name: 'core-v1-secrets-only',
-    setup(build) {
-      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/]gen[\\/](apis[\\/]CoreV1Api|types[\\/]ObservableAPI|types[\\/]ObjectParamAPI)\.js$/ }, async (args) => {
-        const rel = args.path.split(path.sep).join('/').replace(/.*\/client-node\/dist\//, '');
-        const text = await fs.promises.readFile(args.path, 'utf8');
-        return { contents: keepMembers(ts, text, args.path, COREV1_CLASSES[rel], COREV1_KEEP), loader: 'js' };
+      // config.js and the auth providers: a few imports swapped (ON_DEMAND); each must still be there as written.
+      build.onLoad({ filter: /[\\/]@kubernetes[\\/]client-node[\\/]dist[\\/](config|oidc_auth|azure_auth|gcp_auth)\.js$/ }, async (args) => {
+        let text = await fs.promises.readFile(args.path, 'utf8');
+        const file = path.basename(args.path);
+        if (file === 'config.js') {
+          for (const imp of [/import \{[^}]*\bAgent as UndiciAgent\b[^}]*\bProxyAgent as UndiciProxyAgent\b[^}]*\} from 'undici';/, /import \{ createConfiguration, ServerConfiguration, \} from '\.\/gen\/index\.js';/]) {
+            if (!imp.test(text)) throw new Error(`bundle-sdks: ${args.path} no longer has ${imp.source}: check the kube bundle's shims by hand`);
+          }
+        }
+        for (const [from, to] of ON_DEMAND[file] ?? []) {
+          if (!text.includes(from)) throw new Error(`bundle-sdks: ${args.path} no longer has "${from}": check the kube bundle's on-demand imports by hand`);
+          text = text.replace(from, to);
+        }
+        return { contents: text, loader: 'js' };
       });
-    },
-  };
-}
-
-/** `text` with every member of `classes` other than the constructor and `keep` removed. */
-function keepMembers(ts, text, file, classes, keep) {
-  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true, ts.ScriptKind.JS);
-  const cuts = [];
-  for (const name of classes) {
-    const cls = source.statements.find((st) => ts.isClassDeclaration(st) && st.name?.text === name);
-    if (!cls) throw new Error(`bundle-sdks: ${file} no longer defines ${name}: check the kube bundle by hand`);
-    const members = cls.members.filter((m) => !ts.isConstructorDeclaration(m));
-    const kept = members.filter((m) => m.name && keep.includes(m.name.getText(source)));
-    if (kept.length === 0) throw new Error(`bundle-sdks: ${name} (${file}) has none of ${keep.join(', ')} any more`);
-    for (const m of members) if (!kept.includes(m)) cuts.push([m.getFullStart(), m.getEnd()]);
-  }
-  cuts.sort((a, b) => b[0] - a[0]);
-  let out = text;
-  for (const [from, to] of cuts) out = out.slice(0, from) + out.slice(to);
-  return out;
-}
-
-/**
- * undici's index (MockAgent, caches, EventSource, WebSocket, HTTP/2, two HTTP/1 parsers as base64 WebAssembly…)
- * for the three things the kube bundle's modules import from it: Agent and ProxyAgent (config.js) and fetch
- * (gen/http/isomorphic-fetch.js), taken from the modules that define them.
- */
-function undiciEntryPoints() {
-  const shim = `export { default as Agent } from 'undici/lib/dispatcher/agent.js';
-export { default as ProxyAgent } from 'undici/lib/dispatcher/proxy-agent.js';
-export { fetch } from 'undici/lib/web/fetch/index.js';`;
-  return {
-    name: 'undici-entry-points',
-    setup(build) {
-      build.onResolve({ filter: /^undici$/ }, () => ({ path: 'undici-entry-points', namespace: 'pgstow-shim' }));
-      build.onLoad({ filter: /.*/, namespace: 'pgstow-shim' }, () => ({ contents: shim, loader: 'js', resolveDir: root }));
     },
   };
 }
@@ -118,8 +105,8 @@ export { fetch } from 'undici/lib/web/fetch/index.js';`;
  * node:http through require(), not an ES import: Node builds an ES module's view of a built-in by reading every
  * export, and node:http's WebSocket, CloseEvent and MessageEvent are getters that load Node's own undici
  * (internal/deps/undici/undici: ~750 KiB of source kept on the heap, plus its web streams and worker_threads) in a
- * sidecar that never uses them. Two modules of the kube bundle import node:http (src/storage/node-net.ts does the
- * same for pgstow's own code).
+ * sidecar that never uses them. KubeConfig's module imports node:http (src/storage/node-net.ts does the same for
+ * pgstow's own code).
  */
 function httpThroughRequire() {
   return {
@@ -128,25 +115,6 @@ function httpThroughRequire() {
       // The shim's own require('node:http') stays external (Node's require, from the bundle's banner).
       build.onResolve({ filter: /^(node:)?http$/ }, (args) => (args.namespace === 'pgstow-require' ? { path: 'node:http', external: true } : { path: 'node-http', namespace: 'pgstow-require' }));
       build.onLoad({ filter: /.*/, namespace: 'pgstow-require' }, () => ({ contents: "module.exports = require('node:http');", loader: 'js', resolveDir: root }));
-    },
-  };
-}
-
-/**
- * undici's experimental Milo HTTP/1 parser (two WebAssembly builds as base64, ~150 KiB, and its 19 KiB driver) left
- * out, as Node's own build of undici leaves it out: it runs only when a client asks for it (useMilo, or
- * UNDICI_USE_MILO=1 in the environment), and the Kubernetes client never does; llhttp parses every response.
- * The source would otherwise sit in the sidecar's heap for the life of the process (issue 12).
- */
-function undiciWithoutMilo() {
-  return {
-    name: 'undici-without-milo',
-    setup(build) {
-      build.onLoad({ filter: /[\\/]undici[\\/]lib[\\/]dispatcher[\\/]parser-h1\.js$/ }, () => ({
-        contents: `class H1Parser { constructor () { throw new Error('pgstow: undici\\'s Milo parser is not in the Kubernetes client bundle'); } }
-module.exports = { H1Parser, getMiloEnabled: () => false, setMiloEnabled () {} };`,
-        loader: 'js',
-      }));
     },
   };
 }
@@ -171,28 +139,22 @@ const BUNDLES = [
   { out: '@google-cloud/storage.cjs', source: "module.exports = { storage: require('@google-cloud/storage'), auth: require('google-auth-library') };" },
 ];
 
-// @kubernetes/client-node (ESM): the plugin reads ObjectStores and Secrets through KubeConfig, CustomObjectsApi and
-// CoreV1Api only. From node_modules the package costs the long-lived sidecar +25 MiB of V8 heap and +76 MiB RSS
-// at load (~700 ms CPU); bundled with only those three exports (tree-shaken, whitespace and syntax minified) it
-// took +7.5 MiB heap and ~+30 MiB RSS (~200 ms): measured for issue 12 (src/config/kube-client.ts loads it).
-// Two more cuts (issue 12, 2026-12-07): the three classes are taken from the modules that define them, not from the
-// package's index (which also brings exec/attach/cp/port-forward: ws, tar-stream, jsonpath-plus), and the
-// serializer gets no model classes (kubeModelsLeft). Its typeMap names all ~800 Kubernetes kinds, so every model
-// class, its attribute table and its source stayed in the heap for the life of the process. Without them the API
-// classes hand back the JSON the API server sent (what the serializer does for a type it does not know), which
-// is what pgstow reads: ObjectStores, Backups and Clusters are custom objects (plain JSON already), and a Secret's
-// data, stringData and metadata.resourceVersion have the same names in JSON as in V1Secret.
+// @kubernetes/client-node (ESM): KubeConfig alone (kubeConfigOnly). From node_modules the whole package costs the
+// long-lived sidecar +25 MiB of V8 heap and +76 MiB RSS at load (~700 ms CPU); with its generated API classes (cut
+// to the calls pgstow made, without model classes) and undici's Agent, ProxyAgent and fetch the bundle was 895 KiB;
+// KubeConfig with its auth providers, YAML parser and proxy agents is a fraction of that (issue 12,
+// docs/cnpg-plugin.md). Taken from the module that defines it, not the package's index (which also brings
+// exec/attach/cp/port-forward: ws, tar-stream).
 const kubeDist = path.join(root, 'node_modules', '@kubernetes', 'client-node', 'dist');
 await esbuild.build({
   stdin: {
-    contents: `export { KubeConfig } from ${JSON.stringify(path.join(kubeDist, 'config.js'))};
-export { ObjectCustomObjectsApi as CustomObjectsApi, ObjectCoreV1Api as CoreV1Api } from ${JSON.stringify(path.join(kubeDist, 'gen', 'types', 'ObjectParamAPI.js'))};`,
+    contents: `export { KubeConfig } from ${JSON.stringify(path.join(kubeDist, 'config.js'))};`,
     resolveDir: root, sourcefile: 'vendor-kubernetes-client-node.mjs', loader: 'js',
   },
   bundle: true, platform: 'node', target: 'node22', format: 'esm', outfile: path.join(outDir, '@kubernetes/client-node.mjs'),
   // CommonJS dependencies bundled into an ES module still call require() for Node's built-ins.
-  banner: { js: "import { createRequire as __pgstowCreateRequire } from 'node:module'; const require = __pgstowCreateRequire(import.meta.url);" },
-  plugins: [kubeModelsLeft(), undiciEntryPoints(), httpThroughRequire(), undiciWithoutMilo(), coreV1SecretsOnly((await import('typescript')).default)],
+  banner: { js: `import { createRequire as __pgstowCreateRequire } from 'node:module'; const require = __pgstowCreateRequire(import.meta.url); ${ON_DEMAND_BANNER}` },
+  plugins: [kubeConfigOnly(), httpThroughRequire()],
   ...LEAN,
 });
 report(path.join(outDir, '@kubernetes/client-node.mjs'));

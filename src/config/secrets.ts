@@ -4,8 +4,8 @@
  *   1. `Secret` manifests in the --config file and in --secrets files (`stringData` wins over `data`, as the
  *      API server does);
  *   2. a directory laid out as Kubernetes mounts Secrets: DIR/<secret name>/<key> (--secrets-dir);
- *   3. the Kubernetes API (GET /api/v1/namespaces/<ns>/secrets/<name>), through @kubernetes/client-node loaded
- *      lazily, with the kubeconfig (KUBECONFIG, ~/.kube/config) or the in-cluster service account.
+ *   3. the Kubernetes API (GET /api/v1/namespaces/<ns>/secrets/<name>) with the kubeconfig (KUBECONFIG,
+ *      ~/.kube/config) or the in-cluster service account (./kube-client.ts: KubeConfig, JSON over node:https).
  * Errors name the Secret, the key and every place looked; never a value.
  */
 import * as fs from 'node:fs';
@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { ConfigError, ExitCode, OperationError, PgstowError } from '../errors.js';
 import { Secret } from '../secret.js';
 import type { SecretKeySelector } from './schema.js';
-import { loadKubeClient, type KubeModule } from './kube-client.js';
+import { connectKube, KubeStatusError, type KubeConnection } from './kube-client.js';
 
 export interface SecretManifest {
   name: string;
@@ -90,6 +90,8 @@ export interface KubernetesSourceOptions {
   env: Readonly<Record<string, string | undefined>>;
   /** Explicit kubeconfig file (else KUBECONFIG, ~/.kube/config, in-cluster). */
   kubeconfig?: string;
+  /** Per request (default KUBE_REQUEST_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 /**
@@ -107,12 +109,10 @@ export async function findKubeconfigAsync(env: Readonly<Record<string, string | 
 
 const IN_CLUSTER_NAMESPACE_FILE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
 
-type CoreV1 = InstanceType<KubeModule['CoreV1Api']>;
-
 /** Source 3: the live Kubernetes API. Each lookup is one GET; the watcher decides how often to look again. */
 export class KubernetesSecretSource implements SecretSource {
   description: string;
-  private api: Promise<{ core: CoreV1; server: string; namespace: string | undefined }> | undefined;
+  private api: Promise<{ kube: KubeConnection; namespace: string | undefined }> | undefined;
   /** One GET per Secret per resolution, however many keys are read from it. */
   private readonly cache = new Map<string, Promise<{ data: Record<string, string>; version?: string } | undefined>>();
 
@@ -125,24 +125,17 @@ export class KubernetesSecretSource implements SecretSource {
     return (await this.client()).namespace;
   }
 
-  private client(): Promise<{ core: CoreV1; server: string; namespace: string | undefined }> {
+  private client(): Promise<{ kube: KubeConnection; namespace: string | undefined }> {
     this.api ??= (async () => {
-      const k8s = await loadKubeClient();
-      const kc = new k8s.KubeConfig();
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
-      let namespace: string | undefined;
-      if (where?.kind === 'file') {
-        kc.loadFromFile(where.file);
-        namespace = kc.getContextObject(kc.getCurrentContext())?.namespace;
-      } else if (where?.kind === 'in-cluster') {
-        kc.loadFromCluster();
-        try { namespace = (await fs.promises.readFile(IN_CLUSTER_NAMESPACE_FILE, 'utf8')).trim(); } catch { /* not in a pod */ }
-      } else {
-        throw new ConfigError('no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or an in-cluster service account)');
+      if (!where) throw new ConfigError('no Kubernetes configuration found (KUBECONFIG, ~/.kube/config or an in-cluster service account)');
+      const kube = await connectKube(where, this.options.timeoutMs);
+      let namespace = kube.contextNamespace;
+      if (where.kind === 'in-cluster') {
+        try { namespace = (await fs.promises.readFile(IN_CLUSTER_NAMESPACE_FILE, 'utf8')).trim(); } catch { namespace = undefined; /* not in a pod */ }
       }
-      const server = kc.getCurrentCluster()?.server ?? '(unknown server)';
-      this.description = `Kubernetes API at ${server}`;
-      return { core: kc.makeApiClient(k8s.CoreV1Api), server, namespace };
+      this.description = `Kubernetes API at ${kube.server}`;
+      return { kube, namespace };
     })();
     return this.api;
   }
@@ -153,11 +146,11 @@ export class KubernetesSecretSource implements SecretSource {
   }
 
   async lookup(namespace: string, name: string, key: string): Promise<LookupResult> {
-    const { core, server } = await this.client();
+    const { kube } = await this.client();
     const id = `${namespace}/${name}`;
     let pending = this.cache.get(id);
     if (!pending) {
-      pending = this.fetch(core, server, namespace, name);
+      pending = this.fetch(kube, namespace, name);
       this.cache.set(id, pending);
     }
     const secret = await pending;
@@ -169,24 +162,26 @@ export class KubernetesSecretSource implements SecretSource {
     return result;
   }
 
-  private async fetch(core: CoreV1, server: string, namespace: string, name: string): Promise<{ data: Record<string, string>; version?: string } | undefined> {
+  private async fetch(kube: KubeConnection, namespace: string, name: string): Promise<{ data: Record<string, string>; version?: string } | undefined> {
+    const server = kube.server;
+    let s: { data?: Record<string, string>; stringData?: Record<string, string>; metadata?: { resourceVersion?: string } } | undefined;
     try {
-      const s = await core.readNamespacedSecret({ name, namespace });
-      const data: Record<string, string> = {};
-      for (const [k, v] of Object.entries(s.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
-      for (const [k, v] of Object.entries(s.stringData ?? {})) data[k] = v;
-      const out: { data: Record<string, string>; version?: string } = { data };
-      if (s.metadata?.resourceVersion) out.version = s.metadata.resourceVersion;
-      return out;
+      s = await kube.request('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}/secrets/${encodeURIComponent(name)}`) as typeof s;
     } catch (err) {
-      const code = typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined;
+      const code = err instanceof KubeStatusError ? err.status : undefined;
       if (code === 404) return undefined;
       if (code === 401) throw new OperationError('ERR_KUBERNETES_UNAUTHORIZED', `Kubernetes API at ${server} refused the credentials of the kubeconfig (401) while reading Secret ${namespace}/${name}`);
       if (code === 403) throw new OperationError('ERR_KUBERNETES_FORBIDDEN', `Kubernetes API at ${server}: the service account may not get Secret ${namespace}/${name} (403 Forbidden; grant "get" on secrets in namespace ${namespace})`);
       if (code !== undefined) throw new PgstowError('ERR_KUBERNETES_API', ExitCode.GENERAL, `Kubernetes API at ${server} answered ${code} reading Secret ${namespace}/${name}`);
-      const reason = (err as NodeJS.ErrnoException).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new PgstowError('ERR_KUBERNETES_UNREACHABLE', ExitCode.NETWORK, `cannot reach the Kubernetes API at ${server} to read Secret ${namespace}/${name}: ${reason}`, { cause: err });
     }
+    const data: Record<string, string> = {};
+    for (const [k, v] of Object.entries(s?.data ?? {})) data[k] = Buffer.from(v, 'base64').toString('utf8');
+    for (const [k, v] of Object.entries(s?.stringData ?? {})) data[k] = v;
+    const out: { data: Record<string, string>; version?: string } = { data };
+    if (s?.metadata?.resourceVersion) out.version = s.metadata.resourceVersion;
+    return out;
   }
 }
 

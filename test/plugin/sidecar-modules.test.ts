@@ -56,3 +56,8 @@ test('a sidecar that archived a segment has not loaded Node\'s own undici (node:
   if (!env) return t.skip();
   assert.deepEqual(loaded.filter((m) => /undici/.test(m)), []);
 });
+
+test('a sidecar that read its ObjectStore and Secret from the Kubernetes API has not loaded node:stream/web (the Kubernetes client\'s fetch did, with its transform, encoding and compression streams)', (t) => {
+  if (!env) return t.skip();
+  assert.deepEqual(loaded.filter((m) => /^NativeModule (stream\/web|internal\/webstreams\/(transformstream|queuingstrategies|encoding|adapters|compression))$/.test(m)), []);
+});

@@ -1,23 +1,23 @@
 /**
- * What the plugin reads and writes through the Kubernetes API (@kubernetes/client-node, loaded lazily; the
- * in-cluster service account, or KUBECONFIG outside a cluster): ObjectStores (and their status), the
- * Cluster's Backup resources, and Secrets (through src/config's KubernetesSecretSource). ObjectStores and
- * Secrets are cached at most `ttlMs` (10 s), so rotated keys and CAs take effect without a restart; every
- * other call goes to the API server.
+ * What the plugin reads and writes through the Kubernetes API (src/config/kube-client.ts: the in-cluster service
+ * account, or KUBECONFIG outside a cluster, through @kubernetes/client-node's KubeConfig; JSON over node:https):
+ * ObjectStores (and their status), the Cluster's Backup resources, and Secrets (through src/config's
+ * KubernetesSecretSource). ObjectStores and Secrets are cached at most `ttlMs` (10 s), so rotated keys and CAs
+ * take effect without a restart; every other call goes to the API server.
  */
 import { ExitCode, OperationError, PgstowError } from '../../errors.js';
-import { findKubeconfigAsync, KubernetesSecretSource, type LookupResult, type SecretSource } from '../../config/secrets.js';
+import { findKubeconfigAsync, KubernetesSecretSource, type KubernetesSourceOptions, type LookupResult, type SecretSource } from '../../config/secrets.js';
 import { PluginConfigError } from '../plugin-errors.js';
-import { loadKubeClient, type KubeModule } from '../../config/kube-client.js';
+import { connectKube, KubeStatusError, type KubeConnection } from '../../config/kube-client.js';
 
 export const OBJECT_STORE_GROUP = 'barmancloud.cnpg.io';
 export const OBJECT_STORE_VERSION = 'v1';
 export const OBJECT_STORE_PLURAL = 'objectstores';
 export const DEFAULT_TTL_MS = 10_000;
+/** What call() hands back for the status its caller expects instead of an answer. */
+const REFUSED = Symbol('refused');
 
 export type KubeObject = Record<string, unknown> & { metadata?: Record<string, unknown> };
-
-type CustomApi = InstanceType<KubeModule['CustomObjectsApi']>;
 
 export interface KubeApiOptions {
   env: Readonly<Record<string, string | undefined>>;
@@ -25,10 +25,12 @@ export interface KubeApiOptions {
   kubeconfig?: string;
   ttlMs?: number;
   now?: () => number;
+  /** Per request (default KUBE_REQUEST_TIMEOUT_MS). */
+  timeoutMs?: number;
 }
 
 export class KubeApi {
-  private api: Promise<{ custom: CustomApi; server: string }> | undefined;
+  private api: Promise<KubeConnection> | undefined;
   private readonly storeCache = new Map<string, { at: number; value: Promise<KubeObject> }>();
   private readonly secretSource: KubernetesSecretSource;
   private secretsReadAt = 0;
@@ -38,8 +40,9 @@ export class KubeApi {
   constructor(private readonly options: KubeApiOptions) {
     this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
     this.now = options.now ?? Date.now;
-    const k: { env: KubeApiOptions['env']; kubeconfig?: string } = { env: options.env };
+    const k: KubernetesSourceOptions = { env: options.env };
     if (options.kubeconfig) k.kubeconfig = options.kubeconfig;
+    if (options.timeoutMs !== undefined) k.timeoutMs = options.timeoutMs;
     this.secretSource = new KubernetesSecretSource(k);
   }
 
@@ -77,111 +80,84 @@ export class KubeApi {
    */
   async updateStatus(group: string, version: string, plural: string, namespace: string, name: string,
     mutate: (status: Record<string, unknown>) => Record<string, unknown> | undefined): Promise<boolean> {
-    const { custom, server } = await this.client();
     for (let attempt = 0; ; attempt++) {
       const current = await this.getCustom(group, version, plural, namespace, name);
       if (!current) throw new PluginConfigError(`${plural}.${group} ${namespace}/${name} not found`);
       const status = mutate(structuredClone((current.status ?? {}) as Record<string, unknown>));
       if (!status) return false;
-      try {
-        await custom.replaceNamespacedCustomObjectStatus({ group, version, namespace, plural, name, body: { ...current, status } });
-        return true;
-      } catch (err) {
-        if (httpCode(err) === 409 && attempt < 4) continue;
-        throw apiError(err, server, `update the status of ${plural}.${group} ${namespace}/${name}`);
-      }
+      const wrote = await this.call('PUT', `${objectPath(group, version, namespace, plural, name)}/status`, { ...current, status },
+        `update the status of ${plural}.${group} ${namespace}/${name}`, attempt < 4 ? 409 : undefined);
+      if (wrote !== REFUSED) return true;
     }
   }
 
   async list(group: string, version: string, plural: string, namespace: string, labelSelector?: string): Promise<KubeObject[]> {
-    const { custom, server } = await this.client();
-    try {
-      const res = await custom.listNamespacedCustomObject({ group, version, namespace, plural, ...(labelSelector ? { labelSelector } : {}) }) as { items?: KubeObject[] };
-      return res.items ?? [];
-    } catch (err) {
-      throw apiError(err, server, `list ${plural}.${group} in namespace ${namespace}`);
-    }
+    const query = labelSelector ? `?${new URLSearchParams({ labelSelector }).toString()}` : '';
+    const res = await this.call('GET', `${objectPath(group, version, namespace, plural)}${query}`, undefined,
+      `list ${plural}.${group} in namespace ${namespace}`) as { items?: KubeObject[] } | undefined;
+    return res?.items ?? [];
   }
 
   async delete(group: string, version: string, plural: string, namespace: string, name: string): Promise<boolean> {
-    const { custom, server } = await this.client();
-    try {
-      await custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name });
-      return true;
-    } catch (err) {
-      if (httpCode(err) === 404) return false;
-      throw apiError(err, server, `delete ${plural}.${group} ${namespace}/${name}`);
-    }
+    return await this.call('DELETE', objectPath(group, version, namespace, plural, name), undefined, `delete ${plural}.${group} ${namespace}/${name}`, 404) !== REFUSED;
   }
 
   /** POST of a namespaced object of any API group (the operator side creates Roles and RoleBindings this way). */
   async create(group: string, version: string, plural: string, namespace: string, body: KubeObject): Promise<KubeObject> {
-    const { custom, server } = await this.client();
-    try {
-      return await custom.createNamespacedCustomObject({ group, version, namespace, plural, body }) as KubeObject;
-    } catch (err) {
-      throw apiError(err, server, `create ${plural}.${group} ${namespace}/${String(body.metadata?.name ?? '')}`);
-    }
+    return await this.call('POST', objectPath(group, version, namespace, plural), body,
+      `create ${plural}.${group} ${namespace}/${String(body.metadata?.name ?? '')}`) as KubeObject;
   }
 
   /** PUT of a namespaced object; `body.metadata.resourceVersion` makes it conditional (409 on a stale one). */
   async replace(group: string, version: string, plural: string, namespace: string, body: KubeObject): Promise<KubeObject> {
-    const { custom, server } = await this.client();
     const name = String(body.metadata?.name ?? '');
-    try {
-      return await custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name, body }) as KubeObject;
-    } catch (err) {
-      throw apiError(err, server, `replace ${plural}.${group} ${namespace}/${name}`);
-    }
+    return await this.call('PUT', objectPath(group, version, namespace, plural, name), body, `replace ${plural}.${group} ${namespace}/${name}`) as KubeObject;
   }
 
   async getCustom(group: string, version: string, plural: string, namespace: string, name: string): Promise<KubeObject | undefined> {
-    const { custom, server } = await this.client();
+    const o = await this.call('GET', objectPath(group, version, namespace, plural, name), undefined, `get ${plural}.${group} ${namespace}/${name}`, 404);
+    return o === REFUSED ? undefined : o as KubeObject;
+  }
+
+  /**
+   * One request: the parsed answer, REFUSED when the API server answered `expected` (404: gone, 409: conflict),
+   * else an error that names the call.
+   */
+  private async call(method: 'GET' | 'POST' | 'PUT' | 'DELETE', path: string, body: unknown, what: string, expected?: number): Promise<unknown> {
+    const kube = await this.connection();
     try {
-      return await custom.getNamespacedCustomObject({ group, version, namespace, plural, name }) as KubeObject;
+      return await kube.request(method, path, body);
     } catch (err) {
-      if (httpCode(err) === 404) return undefined;
-      throw apiError(err, server, `get ${plural}.${group} ${namespace}/${name}`);
+      if (err instanceof KubeStatusError && err.status === expected) return REFUSED;
+      throw apiError(err, kube.server, what);
     }
   }
 
-  private client(): Promise<{ custom: CustomApi; server: string }> {
+  private connection(): Promise<KubeConnection> {
     this.api ??= (async () => {
-      const k8s = await loadKubeClient();
-      const kc = new k8s.KubeConfig();
       const where = this.options.kubeconfig ? { kind: 'file' as const, file: this.options.kubeconfig } : await findKubeconfigAsync(this.options.env);
-      if (where?.kind === 'file') kc.loadFromFile(where.file);
-      else if (where?.kind === 'in-cluster') kc.loadFromCluster();
-      else throw new PluginConfigError('no Kubernetes configuration: the sidecar needs its service account (KUBERNETES_SERVICE_HOST) or KUBECONFIG');
-      return { custom: kc.makeApiClient(k8s.CustomObjectsApi), server: kc.getCurrentCluster()?.server ?? '(unknown server)' };
+      if (!where) throw new PluginConfigError('no Kubernetes configuration: the sidecar needs its service account (KUBERNETES_SERVICE_HOST) or KUBECONFIG');
+      return connectKube(where, this.options.timeoutMs);
     })();
     this.api.catch(() => { this.api = undefined; });
     return this.api;
   }
 }
 
-function httpCode(err: unknown): number | undefined {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'number' ? code : undefined;
+/** The path of a namespaced custom object, or of its collection without a name (as CustomObjectsApi builds them). */
+function objectPath(group: string, version: string, namespace: string, plural: string, name?: string): string {
+  const e = encodeURIComponent;
+  return `/apis/${e(group)}/${e(version)}/namespaces/${e(namespace)}/${e(plural)}${name === undefined ? '' : `/${e(name)}`}`;
 }
 
 /** One line naming the call and what the API server said. */
 function apiError(err: unknown, server: string, what: string): PgstowError {
-  const code = httpCode(err);
-  const message = bodyMessage(err);
-  if (code === 403) return new OperationError('ERR_KUBERNETES_FORBIDDEN', `Kubernetes API at ${server}: not allowed to ${what} (403${message ? `: ${message}` : ''}); check the Role the operator side grants`);
-  if (code === 401) return new OperationError('ERR_KUBERNETES_UNAUTHORIZED', `Kubernetes API at ${server} refused the service account token (401) to ${what}`);
-  if (code !== undefined) return new PgstowError('ERR_KUBERNETES_API', ExitCode.GENERAL, `Kubernetes API at ${server} answered ${code} to ${what}${message ? `: ${message}` : ''}`);
-  const reason = (err as NodeJS.ErrnoException).code ?? (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-  return new PgstowError('ERR_KUBERNETES_UNREACHABLE', ExitCode.NETWORK, `cannot reach the Kubernetes API at ${server} to ${what}: ${reason}`, { cause: err });
-}
-
-function bodyMessage(err: unknown): string | undefined {
-  const body = (err as { body?: unknown }).body;
-  try {
-    const parsed = typeof body === 'string' ? JSON.parse(body) as { message?: string } : body as { message?: string } | undefined;
-    return typeof parsed?.message === 'string' ? parsed.message : undefined;
-  } catch {
-    return undefined;
+  if (err instanceof KubeStatusError) {
+    const { status: code, apiMessage: message } = err;
+    if (code === 403) return new OperationError('ERR_KUBERNETES_FORBIDDEN', `Kubernetes API at ${server}: not allowed to ${what} (403${message ? `: ${message}` : ''}); check the Role the operator side grants`);
+    if (code === 401) return new OperationError('ERR_KUBERNETES_UNAUTHORIZED', `Kubernetes API at ${server} refused the service account token (401) to ${what}`);
+    return new PgstowError('ERR_KUBERNETES_API', ExitCode.GENERAL, `Kubernetes API at ${server} answered ${code} to ${what}${message ? `: ${message}` : ''}`);
   }
+  const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new PgstowError('ERR_KUBERNETES_UNREACHABLE', ExitCode.NETWORK, `cannot reach the Kubernetes API at ${server} to ${what}: ${reason}`, { cause: err });
 }

@@ -1,10 +1,16 @@
 /**
  * The plugin's Kubernetes access against the loopback API server: ObjectStores and Secrets cached at most the
  * TTL (rotation visible after it), a missing ObjectStore named in the error, status updates that survive a
- * conflicting writer, Backup listing by label and deletion.
+ * conflicting writer, Backup listing by label and deletion; a server that never answers fails the call within the
+ * timeout; a kubeconfig's proxy-url (HTTP CONNECT and SOCKS5) is honoured.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { isPgstowError } from '../../../src/errors.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 import { startFakeKubernetesApi, type FakeKubernetesApi } from '../../harness/fake-kubernetes-api.js';
 import { KubeApi, OBJECT_STORE_GROUP } from '../../../src/plugin/kube/kube-api.js';
@@ -75,4 +81,107 @@ test('Backups are listed by label and deleted; a 403 names the call', async () =
   assert.equal(await kube.delete('postgresql.cnpg.io', 'v1', 'backups', 'db', 'b1'), false);
   api.forbiddenRequests.add('DELETE /apis/postgresql.cnpg.io/v1/namespaces/db/backups/b2');
   await assert.rejects(kube.delete('postgresql.cnpg.io', 'v1', 'backups', 'db', 'b2'), /not allowed to delete backups.postgresql.cnpg.io db\/b2 \(403/);
+});
+
+test('an API server that accepts the connection and never answers fails the call within the timeout, as unreachable (exit 2)', async () => {
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => undefined); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  try {
+    const kc = path.join(dir, 'silent-kubeconfig');
+    fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(api.url, `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`));
+    const kube = new KubeApi({ env: {}, kubeconfig: kc, timeoutMs: 300 });
+    const started = Date.now();
+    const err = await kube.getObjectStore('db', 'minio').then(() => undefined, (e: unknown) => e);
+    assert.ok(isPgstowError(err), String(err));
+    assert.equal(err.code, 'ERR_KUBERNETES_UNREACHABLE');
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /cannot reach the Kubernetes API at https:\/\/127\.0\.0\.1:\d+ to get objectstores\.barmancloud\.cnpg\.io db\/minio: ETIMEDOUT/);
+    assert.ok(Date.now() - started < 5_000, `took ${Date.now() - started} ms`);
+    const secret = await kube.secrets().lookup('db', 'creds', 'KEY').then(() => undefined, (e: unknown) => e);
+    assert.match(String((secret as Error | undefined)?.message), /cannot reach the Kubernetes API at .* to read Secret db\/creds: ETIMEDOUT/);
+  } finally {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+  }
+});
+
+test('a kubeconfig proxy-url is honoured: HTTPS to the API server through the proxy\'s CONNECT tunnel', async () => {
+  const tunnels: string[] = [];
+  const open = new Set<net.Socket>();
+  const proxy = http.createServer((_req, res) => { res.statusCode = 405; res.end(); });
+  proxy.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+    tunnels.push(req.url ?? '');
+    const [host, port] = (req.url ?? '').split(':');
+    const upstream = net.connect(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client);
+      client.pipe(upstream);
+    });
+    open.add(client).add(upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  try {
+    const kc = path.join(dir, 'proxied-kubeconfig');
+    fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(`    server: ${api.url}`,
+      `    server: ${api.url}\n    proxy-url: http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`));
+    const kube = new KubeApi({ env: {}, kubeconfig: kc });
+    api.putObject(OBJECT_STORE_GROUP, 'objectstores', store('proxied', 's3://proxied/'));
+    const got = await kube.getObjectStore('db', 'proxied');
+    assert.equal((got.spec as { configuration: { destinationPath: string } }).configuration.destinationPath, 's3://proxied/');
+    assert.deepEqual(tunnels, [new URL(api.url).host]);
+  } finally {
+    for (const socket of open) socket.destroy();
+    proxy.closeAllConnections();
+    await new Promise<void>((resolve) => proxy.close(() => resolve()));
+  }
+});
+
+/** A SOCKS5 server (no authentication, CONNECT only) that records where each tunnel went. */
+async function startSocks5(tunnels: string[], open: Set<net.Socket>): Promise<net.Server> {
+  const server = net.createServer((client) => {
+    open.add(client);
+    client.on('error', () => undefined);
+    client.once('data', (hello: Buffer) => {
+      if (hello[0] !== 5) { client.destroy(); return; }
+      client.write(Buffer.from([5, 0]));
+      client.once('data', (req: Buffer) => {
+        // VER CMD RSV ATYP(1: IPv4, 3: name) ADDR PORT
+        const host = req[3] === 1 ? [...req.subarray(4, 8)].join('.') : req.subarray(5, 5 + (req[4] ?? 0)).toString();
+        const port = req.readUInt16BE(req.length - 2);
+        tunnels.push(`${host}:${port}`);
+        const upstream = net.connect(port, host, () => {
+          client.write(Buffer.from([5, 0, 0, 1, 0, 0, 0, 0, 0, 0]));
+          upstream.pipe(client);
+          client.pipe(upstream);
+        });
+        open.add(upstream);
+        upstream.on('error', () => client.destroy());
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server;
+}
+
+test('a kubeconfig socks5:// proxy-url is honoured (the SOCKS agent is loaded from node_modules when first used)', async () => {
+  const tunnels: string[] = [];
+  const open = new Set<net.Socket>();
+  const socks = await startSocks5(tunnels, open);
+  try {
+    const kc = path.join(dir, 'socks-kubeconfig');
+    fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(`    server: ${api.url}`,
+      `    server: ${api.url}\n    proxy-url: socks5://127.0.0.1:${(socks.address() as net.AddressInfo).port}`));
+    const kube = new KubeApi({ env: {}, kubeconfig: kc });
+    api.putObject(OBJECT_STORE_GROUP, 'objectstores', store('socks', 's3://socks/'));
+    const got = await kube.getObjectStore('db', 'socks');
+    assert.equal((got.spec as { configuration: { destinationPath: string } }).configuration.destinationPath, 's3://socks/');
+    assert.deepEqual(tunnels, [new URL(api.url).host]);
+  } finally {
+    for (const socket of open) socket.destroy();
+    await new Promise<void>((resolve) => socks.close(() => resolve()));
+  }
 });
