@@ -76,8 +76,11 @@ export class QueuedFile {
     this.tail = before.then(async () => { this.fd = await call<number>((cb) => fs.open(file, FLAGS, mode, cb)); });
   }
 
-  /** Resolves once the chunk is accepted (room in the byte budget), not once it is written. */
-  async write(data: Buffer): Promise<void> {
+  /**
+   * Resolves once the chunk is accepted (room in the byte budget), not once it is written. A `borrowed` chunk
+   * is valid only until the caller's next step: it is always copied.
+   */
+  async write(data: Buffer, borrowed = false): Promise<void> {
     // A small file's bytes are a slice of a decompressor's 1 MiB output: waiting to be written, the slice
     // would keep the whole buffer alive (32 open files pinned 50 MiB in an lz4 restore). Copy such slices.
     await this.queue.reserve(data.length);
@@ -89,7 +92,7 @@ export class QueuedFile {
       data.copy(chunk);
       slab.used += data.length;
       slab.refs++;
-    } else if (data.length < data.buffer.byteLength / 4) chunk = Buffer.from(data);
+    } else if (borrowed || data.length < data.buffer.byteLength / 4) chunk = Buffer.from(data);
     this.pending.push(chunk);
     this.pendingSlabs.push(slab);
     this.pendingBytes += chunk.length;

@@ -8,8 +8,10 @@
  *
  * Each decoder owns one WebAssembly memory laid out as
  *   [0, 16)                  the content checksum's unfinished 16-byte stripe
- *   [OUT, OUT + WINDOW + blockMax)  output: the last 64 KiB of earlier output (linked blocks), then the block's
- *   32 bytes of slack        for the decoder's 8- and 16-byte copies past the output's limit
+ *   [OUT, OUT + WINDOW + span)  output: up to 64 KiB of earlier output (linked blocks), then the block's; span is
+ *                            the block size, or 1 MiB for smaller linked blocks (lz4-frames.ts: they follow
+ *                            each other until the next would not fit)
+ *   32 bytes of slack        for the decoder's 16-byte copies past the output's limit
  *   [inBase, inBase + n)     the compressed block, then 16 bytes it may read past the end
  * so memory is one block's output and one compressed block (≤ 2 × 4 MiB), grown as blocks need it.
  */
@@ -18,6 +20,8 @@ import { xxh32Finish, xxh32Lanes } from './xxhash32.js';
 
 const OUT = 16;
 const WINDOW = 64 << 10;
+/** How far back linked blocks refer: the output area holds this much of earlier output before a block. */
+export const LZ4_WINDOW = WINDOW;
 const OUT_SLACK = 32;
 const IN_SLACK = 16;
 const PAGE = 64 << 10;
@@ -65,9 +69,9 @@ export class WasmBlockArea {
     this.bytes = new Uint8Array(this.exports.memory.buffer);
   }
 
-  /** Where the next block's `size` compressed bytes go (a view valid until the next call). */
-  input(size: number, blockMax: number): Uint8Array {
-    const inBase = this.reserve(WINDOW + blockMax, size);
+  /** Where the next block's `size` compressed bytes go (a view valid until the next call); output room `span`. */
+  input(size: number, span: number): Uint8Array {
+    const inBase = this.reserve(WINDOW + span, size);
     return this.bytes.subarray(inBase, inBase + size);
   }
 
@@ -86,6 +90,11 @@ export class WasmBlockArea {
   /** A copy of output bytes [start, end). */
   copyOut(start: number, end: number): Buffer {
     return Buffer.from(this.bytes.subarray(OUT + start, OUT + end));
+  }
+
+  /** Output bytes [start, end) in place: valid until the next block is decoded or the memory grows. */
+  view(start: number, end: number): Buffer {
+    return Buffer.from(this.bytes.buffer, this.bytes.byteOffset + OUT + start, end - start);
   }
 
   /** Moves the last 64 KiB of output up to `end` to the front (linked blocks); returns how many bytes. */

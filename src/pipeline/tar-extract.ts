@@ -23,6 +23,11 @@ export interface ExtractOptions {
   /** Bytes handed to the file writers and not yet written (default 16 MiB), and files open at once (default 16). */
   writeBufferBytes?: number;
   openFiles?: number;
+  /**
+   * Each chunk of the source is valid only until the next one is asked for (a decoder's memory, reused): the
+   * extractor copies what it keeps of a chunk before asking for more.
+   */
+  borrowed?: boolean;
 }
 
 export interface ExtractResult {
@@ -77,7 +82,7 @@ interface Extraction {
 
 async function extractMembers(source: AsyncIterable<Buffer>, options: ExtractOptions, writer: FileWriteQueue): Promise<ExtractResult> {
   const x: Extraction = {
-    reader: new ByteReader(source[Symbol.asyncIterator]()), writer, options, root: path.resolve(options.root),
+    reader: new ByteReader(source[Symbol.asyncIterator](), options.borrowed === true), writer, options, root: path.resolve(options.root),
     owners: options.restoreOwners ? await OwnerResolver.load() : undefined, symlinks: new Set(), dirs: [],
     ext: { globalPax: {} }, members: 0, fileBytes: 0, last: '(start of archive)',
   };
@@ -142,7 +147,7 @@ async function writeFile(x: Extraction, h: Header, abs: string): Promise<void> {
     while (remaining > 0) {
       const chunk = await x.reader.readUpTo(remaining);
       if (chunk === undefined) throw new TarFormatError(`archive truncated inside ${x.last} (${remaining} of ${h.size} bytes missing)`);
-      await file.write(chunk);
+      await file.write(chunk, x.reader.borrowed);
       remaining -= chunk.length;
       x.fileBytes += chunk.length;
       x.options.onBytes?.(chunk.length);
@@ -313,17 +318,22 @@ async function readIds(file: string): Promise<Map<string, number>> {
   return m;
 }
 
-/** Pull-based reader over an async iterator of buffers, with exact and up-to reads. */
+/**
+ * Pull-based reader over an async iterator of buffers, with exact and up-to reads. With `borrowed` chunks (valid
+ * until the next is asked for) the bytes it holds are copied before it asks, and exact reads are copies; up-to
+ * reads stay views, used before the next read.
+ */
 class ByteReader {
   private chunks: Buffer[] = [];
   private head = 0;
   private available = 0;
   private ended = false;
 
-  constructor(private readonly it: AsyncIterator<Buffer>) {}
+  constructor(private readonly it: AsyncIterator<Buffer>, readonly borrowed: boolean) {}
 
   private async fill(): Promise<boolean> {
     if (this.ended) return false;
+    if (this.borrowed && this.available > 0) this.own();
     const r = await this.it.next();
     if (r.done) { this.ended = true; return false; }
     const b = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value as Uint8Array);
@@ -355,6 +365,15 @@ class ByteReader {
     return out;
   }
 
+  /** The bytes held (less than one header or extended header) as a copy of their own. */
+  private own(): void {
+    const copy = Buffer.allocUnsafe(this.available);
+    let off = 0;
+    for (let i = this.head; i < this.chunks.length; i++) off += (this.chunks[i] as Buffer).copy(copy, off);
+    this.chunks = [copy];
+    this.head = 0;
+  }
+
   private compact(): void {
     if (this.head > 1024) { this.chunks = this.chunks.slice(this.head); this.head = 0; }
   }
@@ -368,7 +387,8 @@ class ByteReader {
         throw new TarFormatError(`archive truncated ${where()}`);
       }
     }
-    return this.take(n);
+    const out = this.take(n);
+    return this.borrowed ? Buffer.from(out) : out;
   }
 
   /** Between 1 and n bytes; undefined at the end of the stream. */

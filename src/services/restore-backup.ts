@@ -27,7 +27,7 @@ import { discoverBackupFiles, type BackupFile } from '../repository/backup-files
 import { BackupInfoFormatError, restoreInfoOf, type RestoreBackupInfo } from '../domain/recovery/restore-backup-info.js';
 import { assertBackupReachesTarget, chooseBackupAuto, type AutoCriteria } from '../domain/recovery/backup-selection.js';
 import { describeTarget, recoverySettings, type RecoveryPlan } from '../domain/recovery/recovery-target.js';
-import { createTarDecompressor } from '../pipeline/tar-decompress.js';
+import { createTarDecompressor, lz4TarPieces } from '../pipeline/tar-decompress.js';
 import { BACKUP_MANIFEST_NAME, parseBackupManifest, type ManifestBackupInfo } from '../domain/backup/backup-manifest.js';
 import { unverifiedReasons } from './backup-verification.js';
 import { memoryBudget, planRestore as planRestoreMemory, type MemoryBudget } from '../memory-budget.js';
@@ -184,14 +184,15 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
     deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
     try {
       const hash = plan.manifest ? createHash('sha256') : undefined;
-      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves.
-      const inflated = f.compression !== 'none';
+      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves;
+      // lz4's are views of its decoder's memory (copied into the file writer's reused buffers).
+      const inflated = f.compression !== 'none' && f.compression !== 'lz4';
       const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
       }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
-      const extracted = await decompressAndExtract(chunks, f.compression, (tar) => extractTar(tar, {
+      const extracted = await decompressAndExtract(chunks, f.compression, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
-        ...(deps.signal ? { signal: deps.signal } : {}),
+        borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
       }));
       counts.members += extracted.members;
       if (hash) checkDigest(store, plan, f, hash.digest('hex'));
@@ -205,20 +206,23 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
 /**
  * The object's bytes through its decompressor into `extract`. Uncompressed, the downloaded chunks go to the
  * extractor as they are: a stream between them only gathered them into new buffers (one more copy of every
- * byte on the main thread); the download is closed however extraction ends.
+ * byte on the main thread); lz4 decodes as the extractor pulls and lends it its output (`borrowed`, see
+ * lz4TarPieces). The download is closed however extraction ends.
  */
 async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'],
-  extract: (tar: AsyncIterable<Buffer>) => Promise<T>): Promise<T> {
-  if (compression === 'none') {
+  extract: (tar: AsyncIterable<Buffer>, borrowed: boolean) => Promise<T>): Promise<T> {
+  if (compression === 'none' || compression === 'lz4') {
+    const tar = compression === 'lz4' ? lz4TarPieces(chunks) : chunks;
     try {
-      return await extract(chunks);
+      return await extract(tar, compression === 'lz4');
     } finally {
-      await chunks.return(undefined);
+      await tar.return(undefined);
+      if (tar !== chunks) await chunks.return(undefined);
     }
   }
   let result: T | undefined;
   await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
-    result = await extract(tar);
+    result = await extract(tar, false);
   });
   return result as T;
 }

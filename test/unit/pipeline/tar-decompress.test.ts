@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as crypto from 'node:crypto';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { requireInstalled } from '../../harness/test-env.js';
 import * as zlib from 'node:zlib';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createTarDecompressor } from '../../../src/pipeline/tar-decompress.js';
+import { createTarDecompressor, lz4TarPieces } from '../../../src/pipeline/tar-decompress.js';
+import { xxh32 } from '../../../src/pipeline/xxhash32.js';
 import { CodecError } from '../../../src/pipeline/codecs.js';
 import { lz4Compress } from '../../../src/pipeline/lz4-frames.js';
 
@@ -79,3 +82,52 @@ describe('tar decompression of lz4 volumes (in-process, WebAssembly)', () => {
     await assert.rejects(decode(Buffer.concat([frame, Buffer.from('not an lz4 frame')])), (err: unknown) => err instanceof CodecError);
   });
 });
+
+describe('lz4 volumes decoded as the extractor pulls (lz4TarPieces: pieces lent from the decoder)', () => {
+  const original = sample(9 << 20);
+  const frame = lz4Compress(original);
+  /** Each piece copied before the next is asked for, as extractTar's borrowed mode does. */
+  async function pull(data: Buffer, size = 65536): Promise<Buffer> {
+    const copies: Buffer[] = [];
+    for await (const piece of lz4TarPieces(chunksOf(data, size))) copies.push(Buffer.from(piece));
+    return Buffer.concat(copies);
+  }
+
+  it('decodes a frame of several blocks to the original bytes, in pieces of at most 64 KiB', async () => {
+    let largest = 0;
+    for await (const piece of lz4TarPieces(chunksOf(frame, 65536))) largest = Math.max(largest, piece.length);
+    assert.ok(largest <= 65536);
+    assert.ok((await pull(frame)).equals(original));
+    assert.ok((await pull(frame, 1000)).equals(original));
+  });
+
+  it('a linked block ending past 64 KiB keeps its last piece intact until the next is asked for', async () => {
+    // Two stored, linked 40,000-byte blocks in a frame of 4 MiB blocks: after the second, its last 64 KiB of output
+    // move to the front of the decoder's memory, over bytes of the piece just lent (the move must wait for the
+    // next pull).
+    const a = crypto.randomBytes(40_000);
+    const b = crypto.randomBytes(40_000);
+    const descriptor = Buffer.from([0x40, 0x70]); // version 1, linked blocks, no checksums; 4 MiB blocks
+    const stored = (x: Buffer): Buffer => { const size = Buffer.alloc(4); size.writeUInt32LE((x.length | 0x80000000) >>> 0); return Buffer.concat([size, x]); };
+    const lz = Buffer.concat([Buffer.from([0x04, 0x22, 0x4d, 0x18]), descriptor, Buffer.from([(xxh32(descriptor) >>> 8) & 0xff]), stored(a), stored(b), Buffer.alloc(4)]);
+    assert.ok((await pull(lz)).equals(Buffer.concat([a, b])));
+  });
+
+  it('decodes 64 KiB linked blocks with a content checksum (as python-lz4 writes for Barman) across the window\'s moves', async (t) => {
+    if (!requireInstalled(t, 'lz4', spawnSync('sh', ['-c', 'command -v lz4']).status === 0)) return;
+    const linked = execFileSync('lz4', ['-c', '-BD', '-B4'], { input: original, maxBuffer: 64 << 20 });
+    assert.ok((await pull(linked)).equals(original));
+    assert.ok((await pull(linked, 777)).equals(original));
+  });
+
+  it('damaged volumes fail as damaged lz4 data', async () => {
+    await assert.rejects(pull(frame.subarray(0, frame.length >> 1)), (err: unknown) => err instanceof CodecError && /lz4/.test(err.message));
+    const bad = Buffer.from(frame);
+    bad[bad.length - 2] = (bad[bad.length - 2] as number) ^ 0x5a;
+    await assert.rejects(pull(bad), (err: unknown) => err instanceof CodecError && /checksum/.test(err.message));
+  });
+});
+
+async function* chunksOf(data: Buffer, size: number): AsyncGenerator<Buffer> {
+  for (let o = 0; o < data.length; o += size) yield data.subarray(o, o + size);
+}

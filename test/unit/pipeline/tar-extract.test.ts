@@ -138,3 +138,31 @@ test('a file that cannot be written fails the extraction with the system error, 
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(fs.readdirSync(path.join(dir, 'base')).sort().join(','), before);
 });
+
+/** The tar in pieces that all live in one buffer, overwritten (with garbage first) when the next one is asked for. */
+async function* lent(buf: Buffer, size: number): AsyncGenerator<Buffer> {
+  const shared = Buffer.alloc(size);
+  for (let i = 0; i < buf.length; i += size) {
+    shared.fill(0xee);
+    const n = buf.copy(shared, 0, i, i + size);
+    yield shared.subarray(0, n);
+  }
+  shared.fill(0xee);
+}
+
+test('borrowed chunks (valid until the next is asked for): headers, PAX records and file bytes held across pulls are copies', async (t) => {
+  const entries: Entry[] = [{ name: '.', type: 'directory', mode: 0o700 }];
+  for (let i = 0; i < 60; i++) {
+    const name = i % 5 === 0 ? `base/${'p'.repeat(120)}/${i}` : `base/${i % 4}/${i}`; // long names: PAX headers
+    entries.push({ name, body: `${i};`.repeat(1 + (i * 7919) % 90_000), mode: 0o600 });
+  }
+  const tar = await makeTar(entries);
+  // Odd sizes split headers and PAX records between pieces; 200 KiB pieces are larger than the writer's slabs.
+  for (const size of [700, 4099, 200 << 10]) {
+    const dir = makeTempDir(`tar-lent-${size}`);
+    t.after(() => removeDir(dir));
+    const r = await extractTar(lent(tar, size), { root: dir, restoreOwners: false, borrowed: true, writeBufferBytes: 64 << 10, openFiles: 3 });
+    assert.equal(r.members, 61);
+    for (const e of entries.slice(1)) assert.equal(fs.readFileSync(path.join(dir, e.name), 'utf8'), e.body, `${e.name}, pieces of ${size}`);
+  }
+});
