@@ -7,10 +7,14 @@
  * store server's disk stays small.
  * `--only walproc`: peak RSS, wall and CPU of ONE `pgstow wal-archive` process per real 16 MiB segment, each codec,
  * --reps times; with --compare-dist DIR (another build's dist/, e.g. main's) the two builds alternate run by run.
- *   npm run build && node dist/bench/memory-scale.js [--sizes 100,1000,5000] [--codecs none,gzip,lz4,zstd] [--wal-calls 10000] [--only db,wal,walproc] [--reps 5] [--compare-dist DIR]
+ * `--only db` with --compare-dist (one or more dist/ directories, comma-separated): each backup (and restore) runs under each build, in a random order per codec and
+ * repetition (--db-reps, default 1), on the same database; --backup-only leaves the restores out; --node-options
+ * passes NODE_OPTIONS to the measured commands (e.g. a probe of your own with --import).
+ *   npm run build && node dist/bench/memory-scale.js [--sizes 100,1000,5000] [--codecs none,gzip,lz4,zstd] [--wal-calls 10000] [--only db,wal,walproc] [--reps 5] [--db-reps 1] [--backup-only] [--compare-dist DIR]
  * Prints markdown tables, writes bench/results/memory-<timestamp>.json and bench/results/memory-latest.md.
  */
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startPostgres, type PostgresServer } from '../test/harness/postgres.js';
@@ -45,18 +49,21 @@ const walCalls = Number(arg('wal-calls', '10000'));
 const only = new Set(arg('only', 'db,wal').split(','));
 const reps = Number(arg('reps', '5'));
 const compareDist = arg('compare-dist', '');
+const dbReps = Number(arg('db-reps', '1'));
+const backupOnly = process.argv.includes('--backup-only');
+const nodeOptions = arg('node-options', '');
 
 interface Phase { rssMb: number; anonMb: number; fileMb: number; cpuS: number; wallS: number }
-interface DbRow { dbMb: number; codec: Codec; backup: Phase; restore: Phase }
+interface DbRow { dbMb: number; codec: Codec; build: string; rep: number; backup: Phase; restore: Phase | undefined }
 interface WalProcRow { build: string; codec: Codec; runs: Phase[] }
 interface WalPoint { calls: number; rssMb: number; anonMb: number; fileMb: number; heapMb: number; externalMb: number }
 
 /** One pgstow command under GNU time, its memory split sampled at its peak. */
-async function measured(args: string[], env: Record<string, string>): Promise<Phase> {
+async function measured(args: string[], env: Record<string, string>, bin = binPath('pgstow')): Promise<Phase> {
   let sampler: { stop: () => MemorySplit | undefined } | undefined;
   let r: RunResult;
   try {
-    r = await timed(process.execPath, [binPath('pgstow'), ...args], { env, onSpawn: (pid) => { sampler = samplePeak(pid); } });
+    r = await timed(process.execPath, [bin, ...args], { env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env, onSpawn: (pid) => { sampler = samplePeak(pid, 20); } });
   } finally {
     sampler?.stop();
   }
@@ -83,16 +90,24 @@ async function dbSizes(store: StoreEndpoint, description: EnvStoreDescription): 
     try {
       const ds = await createDataset(pg, mb * MiB);
       const pgEnv = { PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres', PGDATABASE: 'postgres' };
-      for (const c of codecs) {
-        const server = `mem-${mb}-${c}`;
-        const backup = await measured(['backup', '--immediate-checkpoint', ...codecFlag('pgstow', c), ...store.args, store.url, server], { ...store.env, ...pgEnv });
-        const dest = path.join(makeTempDir('mem-restore'), 'data');
-        const restore = await measured(['restore', ...store.args, store.url, server, 'latest', dest], store.env);
-        removeDir(path.dirname(dest));
-        await removeServer(description, `mem/${server}/`);
-        const row = { dbMb: ds.databaseBytes / 1e6, codec: c, backup, restore };
-        console.log(`database ${row.dbMb.toFixed(0)} MB, ${c}: backup peak RSS ${backup.rssMb.toFixed(0)} MB (${backup.wallS.toFixed(0)} s), restore ${restore.rssMb.toFixed(0)} MB (${restore.wallS.toFixed(0)} s)`);
-        out.push(row);
+      for (let rep = 0; rep < dbReps; rep++) {
+        for (const c of codecs) {
+          for (const [build, bin] of shuffled(builds())) {
+            const server = `mem-${mb}-${c}-${rep}-${builds().findIndex(([b]) => b === build)}`;
+            const backup = await measured(['backup', '--immediate-checkpoint', ...codecFlag('pgstow', c), ...store.args, store.url, server], { ...store.env, ...pgEnv }, bin);
+            let restore: Phase | undefined;
+            if (!backupOnly) {
+              const dest = path.join(makeTempDir('mem-restore'), 'data');
+              restore = await measured(['restore', ...store.args, store.url, server, 'latest', dest], store.env, bin);
+              removeDir(path.dirname(dest));
+            }
+            await removeServer(description, `mem/${server}/`);
+            const row: DbRow = { dbMb: ds.databaseBytes / 1e6, codec: c, build, rep, backup, restore };
+            console.log(`database ${row.dbMb.toFixed(0)} MB, ${c}, ${build}: backup peak RSS ${backup.rssMb.toFixed(1)} MB (anon ${backup.anonMb.toFixed(0)}, ${backup.wallS.toFixed(1)} s, CPU ${backup.cpuS.toFixed(1)} s)`
+              + (restore ? `, restore ${restore.rssMb.toFixed(1)} MB (${restore.wallS.toFixed(1)} s)` : ''));
+            out.push(row);
+          }
+        }
       }
     } finally {
       await pg.destroy();
@@ -169,18 +184,33 @@ async function realSegment(dest: string): Promise<string> {
   }
 }
 
+/** This build's pgstow and, with --compare-dist, the other build's. */
+function builds(): Array<[string, string]> {
+  const out: Array<[string, string]> = [['this build', binPath('pgstow')]];
+  for (const dist of compareDist.split(',').filter(Boolean)) out.push([dist, path.join(path.resolve(dist), 'src', 'cli', 'bin', 'pgstow.js')]);
+  return out;
+}
+
+function shuffled<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
+
 /** One wal-archive process per run, each to a new server name; builds alternate (order flipped every rep). */
 async function walProcesses(store: StoreEndpoint): Promise<WalProcRow[]> {
   const segDir = makeTempDir('mem-walproc');
   const seg = await realSegment(segDir);
-  const builds: Array<[string, string]> = [['this build', binPath('pgstow')]];
-  if (compareDist) builds.push([compareDist, path.join(path.resolve(compareDist), 'src', 'cli', 'bin', 'pgstow.js')]);
+  const buildList = builds();
   const rows = new Map<string, WalProcRow>();
   let n = 0;
   try {
     for (let rep = 0; rep < reps; rep++) {
       for (const c of codecs) {
-        for (const [build, bin] of rep % 2 ? [...builds].reverse() : builds) {
+        for (const [build, bin] of rep % 2 ? [...buildList].reverse() : buildList) {
           let sampler: { stop: () => MemorySplit | undefined } | undefined;
           const r = await timed(process.execPath, [bin, 'wal-archive', ...codecFlag('pgstow', c), ...store.args, store.url, `walproc-${n++}`, seg],
             { env: store.env, onSpawn: (pid) => { sampler = samplePeak(pid, 10); } });
@@ -221,12 +251,28 @@ try {
 
 const f0 = (n: number): string => (Number.isFinite(n) ? n.toFixed(0) : 'n/a');
 const lines = [`## pgstow memory at the default budget (100 MiB) — ${new Date().toISOString().slice(0, 10)}`, ''];
+const mm = (xs: number[], digits: number): string => {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return 'n/a';
+  const med = v.length % 2 ? v[(v.length - 1) / 2] as number : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
+  return v.length === 1 ? med.toFixed(digits) : `${med.toFixed(digits)} (${(v[0] as number).toFixed(digits)}–${(v.at(-1) as number).toFixed(digits)})`;
+};
 if (db.length) {
-  lines.push('### Peak RSS per phase by database size and codec (one process per command, s3rver)', '',
-    'RSS = GNU time\'s maximum; anon / file = anonymous and file-backed MB in the sample of highest RSS (/proc/<pid>/status every 50 ms).', '',
-    '| database MB | codec | backup peak RSS MB | anon / file | restore peak RSS MB | anon / file | backup CPU s | restore CPU s |', '|---|---|---|---|---|---|---|---|');
+  const groups = new Map<string, DbRow[]>();
   for (const r of db) {
-    lines.push(`| ${r.dbMb.toFixed(0)} | ${r.codec} | ${f0(r.backup.rssMb)} | ${f0(r.backup.anonMb)} / ${f0(r.backup.fileMb)} | ${f0(r.restore.rssMb)} | ${f0(r.restore.anonMb)} / ${f0(r.restore.fileMb)} | ${r.backup.cpuS.toFixed(1)} | ${r.restore.cpuS.toFixed(1)} |`);
+    const k = `${r.dbMb.toFixed(0)}|${r.codec}|${r.build}`;
+    groups.set(k, [...(groups.get(k) ?? []), r]);
+  }
+  lines.push('### Peak RSS per phase by database size and codec (one process per command, s3rver)', '',
+    'RSS = GNU time\'s maximum (MiB); anon / file = anonymous and file-backed MiB in the sample of highest RSS (/proc/<pid>/status every 20 ms); '
+      + `median (min–max) of ${dbReps} repetition(s)${compareDist ? ', builds in a random order per codec and repetition' : ''}; MB/s = database MB / backup wall s.`, '',
+    '| database MB | codec | build | backup peak RSS | anon / file | backup MB/s | backup CPU s | restore peak RSS | anon / file | restore CPU s |', '|---|---|---|---|---|---|---|---|---|---|');
+  for (const rows of groups.values()) {
+    const r0 = rows[0] as DbRow;
+    const b = rows.map((r) => r.backup);
+    const rs = rows.flatMap((r) => (r.restore ? [r.restore] : []));
+    lines.push(`| ${r0.dbMb.toFixed(0)} | ${r0.codec} | ${r0.build} | ${mm(b.map((x) => x.rssMb), 1)} | ${mm(b.map((x) => x.anonMb), 0)} / ${mm(b.map((x) => x.fileMb), 0)} | `
+      + `${mm(b.map((x) => r0.dbMb / x.wallS), 1)} | ${mm(b.map((x) => x.cpuS), 1)} | ${mm(rs.map((x) => x.rssMb), 1)} | ${mm(rs.map((x) => x.anonMb), 0)} / ${mm(rs.map((x) => x.fileMb), 0)} | ${mm(rs.map((x) => x.cpuS), 1)} |`);
   }
   lines.push('');
 }
@@ -236,11 +282,6 @@ if (wal.length) {
   lines.push('');
 }
 if (walProc.length) {
-  const mm = (xs: number[], digits: number): string => {
-    const v = [...xs].sort((a, b) => a - b);
-    const med = v.length % 2 ? v[(v.length - 1) / 2] as number : ((v[v.length / 2 - 1] as number) + (v[v.length / 2] as number)) / 2;
-    return `${med.toFixed(digits)} (${(v[0] as number).toFixed(digits)}–${(v.at(-1) as number).toFixed(digits)})`;
-  };
   lines.push(`### One wal-archive process per 16 MiB segment (s3rver), ${reps} runs each, median (min–max)`, '',
     '| build | codec | peak RSS MB | anon MB | CPU s | wall s |', '|---|---|---|---|---|---|');
   for (const r of walProc) lines.push(`| ${r.build} | ${r.codec} | ${mm(r.runs.map((x) => x.rssMb), 1)} | ${mm(r.runs.map((x) => x.anonMb), 0)} | ${mm(r.runs.map((x) => x.cpuS), 2)} | ${mm(r.runs.map((x) => x.wallS), 2)} |`);
@@ -250,5 +291,5 @@ const report = lines.join('\n');
 console.log(report);
 const results = path.join(ROOT, 'bench', 'results');
 fs.mkdirSync(results, { recursive: true });
-fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codecs, walCodec: codec, db, wal, walProc }, null, 2));
+fs.writeFileSync(path.join(results, `memory-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ codecs, walCodec: codec, compareDist, loadavg: os.loadavg(), db, wal, walProc }, null, 2));
 fs.writeFileSync(path.join(results, 'memory-latest.md'), report);

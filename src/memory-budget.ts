@@ -75,8 +75,8 @@ export interface BackupMemoryPlan {
 }
 
 /**
- * The backup streams' own queues, per archive: the file reads, the volume's input, the compressor's input and
- * output and the meter, 256 KiB each (both sides of a Transform).
+ * The backup streams' own queues, per archive: the file reads (into a compressor: two 256 KiB buffers of the
+ * archive's, reused), the compressor's output and the meter (256 KiB each side), a chunk in hand at each.
  */
 export const BACKUP_STREAM_QUEUES = 2 * MiB;
 

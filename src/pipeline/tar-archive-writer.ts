@@ -102,11 +102,31 @@ export class TarArchiveWriter {
       const sink = await this.current();
       await this.put(sink, encodeHeader({ ...base, type: 'file', size }));
       sink.members++;
-      let done = 0;
-      let shrunk = false;
+      await this.copyContents(sink, fh, size, entry.path, name);
+      const pad = padding(size);
+      if (pad) await this.put(sink, Buffer.alloc(pad));
+      return true;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  /**
+   * A file's bytes in READ_CHUNK pieces. Into a sink that copies each chunk before its write resolves
+   * (consumesChunks), two buffers take turns: one is read while the other is being copied, and no Buffer is
+   * made per read; otherwise each read gets a new Buffer (the sink may still hold it after write resolves).
+   */
+  private async copyContents(sink: VolumeSink, fh: fsp.FileHandle, size: number, filePath: string, name: string): Promise<void> {
+    const ring = sink.consumesChunks ? this.ring : undefined;
+    const writes: (Promise<void> | undefined)[] = [undefined, undefined];
+    let turn = 0;
+    let done = 0;
+    let shrunk = false;
+    try {
       while (done < size) {
         const want = Math.min(READ_CHUNK, size - done);
-        const buf = Buffer.allocUnsafe(want);
+        await writes[turn]; // this turn's buffer is free again (its chunk was copied)
+        const buf = ring ? (ring[turn] as Buffer).subarray(0, want) : Buffer.allocUnsafe(want);
         let got = 0;
         if (!shrunk) {
           while (got < want) {
@@ -116,20 +136,30 @@ export class TarArchiveWriter {
           }
         }
         if (got < want) {
-          if (!shrunk) this.opts.onWarning?.('WARN_FILE_SHRANK', `${entry.path} shrank during the backup: zero-padded to ${size} bytes`);
+          if (!shrunk) this.opts.onWarning?.('WARN_FILE_SHRANK', `${filePath} shrank during the backup: zero-padded to ${size} bytes`);
           shrunk = true;
           buf.fill(0, got);
         }
-        await this.put(sink, buf);
+        const write = this.put(sink, buf);
         done += want;
         this.opts.onProgress?.(want, name);
+        if (!ring) { await write; continue; }
+        write.catch(() => undefined); // awaited below or at its next turn; never an unhandled rejection meanwhile
+        writes[turn] = write;
+        turn ^= 1;
       }
-      const pad = padding(size);
-      if (pad) await this.put(sink, Buffer.alloc(pad));
-      return true;
     } finally {
-      await fh.close();
+      // The file handle closes after this: no write of ours may still read from the ring.
+      await Promise.allSettled(writes);
     }
+    await Promise.all(writes);
+  }
+
+  /** Read buffers of a writer into a sink that copies (at most one archive is written by one writer at a time). */
+  private ringBuffers: Buffer[] | undefined;
+  private get ring(): Buffer[] {
+    this.ringBuffers ??= [Buffer.allocUnsafe(READ_CHUNK), Buffer.allocUnsafe(READ_CHUNK)];
+    return this.ringBuffers;
   }
 
   /** Adds in-memory content with explicit attributes (backup_label). */

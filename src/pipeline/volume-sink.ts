@@ -5,8 +5,8 @@
  * whatever the size of the database.
  */
 import { createHash } from 'node:crypto';
-import { PassThrough, Transform, type Duplex, type Readable, type TransformCallback } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Transform, type Duplex, type Readable, type TransformCallback, type Writable } from 'node:stream';
+import { finished, pipeline } from 'node:stream/promises';
 
 export interface VolumeResult {
   /** Bytes of the tar stream. */
@@ -56,19 +56,32 @@ export interface VolumeSinkOptions {
   onStored?: (bytes: number) => void;
 }
 
+/** A compressor whose write callback means the chunk was copied (ParallelCompressor). */
+function copiesInput(stream: Duplex | undefined): boolean {
+  return (stream as { copiesInput?: boolean } | undefined)?.copiesInput === true;
+}
+
 export class VolumeSink {
-  private readonly input = new PassThrough({ highWaterMark: 256 * 1024 });
+  /** Where writes go: the compressor, or the meter when there is none (both queue 256 KiB or less). */
+  private readonly input: Writable;
   private readonly meter: Meter;
   private readonly done: Promise<void>;
   private failure: unknown;
   private tarBytes = 0;
   members = 0;
+  /**
+   * True when write() resolves only once the chunk was copied, so the writer may reuse its buffer (the file reads
+   * of a compressed backup then make no garbage: 1 MiB of dead Buffers per MiB of tar before). Otherwise the
+   * chunk may still be queued when write() resolves and must not be touched again.
+   */
+  readonly consumesChunks: boolean;
 
   constructor(opts: VolumeSinkOptions) {
     this.meter = new Meter(opts.limiter, opts.onStored);
-    const stages: (NodeJS.ReadableStream | NodeJS.WritableStream)[] = [this.input];
-    if (opts.compressor) stages.push(opts.compressor);
-    const piped = pipeline([...stages, this.meter] as unknown as [Readable, Transform]);
+    this.consumesChunks = copiesInput(opts.compressor);
+    // No queue of our own in front: one more stage held one more 256 KiB chunk or two, and cost a hop per chunk.
+    this.input = opts.compressor ?? this.meter;
+    const piped = opts.compressor ? pipeline(opts.compressor, this.meter) : finished(this.meter, { writable: true, readable: false });
     const uploaded = opts.upload(this.meter);
     const both = Promise.all([piped, uploaded]);
     // At the first failure everything stops (the upload sees its body end, the writers are released).
@@ -92,9 +105,11 @@ export class VolumeSink {
   get storedBytes(): number { return this.meter.size; }
   get tarSize(): number { return this.tarBytes; }
 
+  /** Resolves when more may be written; with consumesChunks, also only once `chunk` was copied. */
   async write(chunk: Buffer): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     this.tarBytes += chunk.length;
+    if (this.consumesChunks) { await this.writeCopied(chunk); return; }
     if (this.input.write(chunk)) return;
     await new Promise<void>((resolve, reject) => {
       const onDrain = (): void => { cleanup(); resolve(); };
@@ -103,6 +118,20 @@ export class VolumeSink {
       this.input.once('drain', onDrain);
       this.waiting.add(onFail);
       if (this.failure !== undefined) onFail(this.failure);
+    });
+  }
+
+  /** A write whose callback ran: the compressor copied the chunk (or the volume failed, with its own error). */
+  private writeCopied(chunk: Buffer): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let settled = false;
+      const onFail = (err: unknown): void => { if (!settled) { settled = true; this.waiting.delete(onFail); reject(err); } };
+      this.waiting.add(onFail);
+      this.input.write(chunk, (err) => {
+        // A write fails only because the volume did: report the cause the volume settles with, as write() does.
+        if (err) { this.done.then(() => onFail(err), (e: unknown) => onFail(this.failure ?? e)); return; }
+        if (!settled) { settled = true; this.waiting.delete(onFail); resolve(); }
+      });
     });
   }
 

@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as zlib from 'node:zlib';
-import { createBlockEncoder, zstdWindowLog } from '../../../src/pipeline/block-encoders.js';
+import { randomBytes } from 'node:crypto';
+import { createBlockEncoder, deflateOutputSize, zstdBlockParams, zstdWindowLog } from '../../../src/pipeline/block-encoders.js';
 
 /** The window size a zstd frame header announces (RFC 8878 §3.1.1.1.2), or its content size for a single-segment frame. */
 function frameWindow(frame: Buffer): number {
@@ -27,5 +28,57 @@ describe('block encoders: zstd', () => {
     assert.equal(zstdWindowLog(blockSize), 18);
     assert.equal(zstdWindowLog(1), 10);
     assert.equal(zstdWindowLog(1024 * 1024 + 1), 21);
+  });
+});
+
+describe('block encoders: gzip', () => {
+  it('independent blocks, each one piece of a long-lived stream\'s output buffer (no Buffer, context or dictionary per block)', async () => {
+    const text = Buffer.from(Array.from({ length: 40_000 }, (_, i) => `row ${i} ${(i * 7919) % 1000} lorem ipsum\n`).join(''));
+    for (const blockSize of [64 * 1024, 256 * 1024]) {
+      const enc = createBlockEncoder('gzip', 6, blockSize);
+      try {
+        const blocks = [randomBytes(blockSize), text.subarray(0, blockSize), text.subarray(blockSize, 2 * blockSize)];
+        const outs: Buffer[] = [];
+        // One at a time: the same stream compresses them all.
+        for (const b of blocks) outs.push(await enc.compress(b, outs.length ? blocks[outs.length - 1] : undefined));
+        for (const [i, out] of outs.entries()) {
+          assert.ok(out.length <= deflateOutputSize(blockSize), `${out.length} > ${deflateOutputSize(blockSize)}`);
+          // Each block inflates on its own: no match reaches into the block before it.
+          assert.ok(zlib.inflateRawSync(out, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).equals(blocks[i] as Buffer), `block ${i} of ${blockSize} alone`);
+        }
+        assert.ok((outs[0] as Buffer).length > blockSize, 'random bytes do not compress: stored blocks, a little larger than the input');
+        // The text blocks went into the same output buffer, one after the other: no new Buffer, no concatenation.
+        assert.equal((outs[2] as Buffer).buffer, (outs[1] as Buffer).buffer, `block of ${blockSize}`);
+        assert.equal((outs[1] as Buffer).buffer.byteLength, 2 * deflateOutputSize(blockSize));
+      } finally {
+        enc.close?.();
+      }
+    }
+  });
+});
+
+describe('block encoders: zstd tables', () => {
+  it('levels 3-4 use tables the size of a block-sized frame, other levels keep zstd\'s own', async () => {
+    const zc = zlib.constants as unknown as Record<string, number>;
+    const p4 = zstdBlockParams(4, 256 * 1024);
+    assert.equal(p4[zc.ZSTD_c_windowLog as number], 18);
+    assert.equal(p4[zc.ZSTD_c_hashLog as number], 17);
+    assert.equal(p4[zc.ZSTD_c_chainLog as number], 16);
+    assert.equal(zstdBlockParams(9, 256 * 1024)[zc.ZSTD_c_hashLog as number], undefined);
+    assert.equal(zstdBlockParams(1, 256 * 1024)[zc.ZSTD_c_chainLog as number], undefined);
+    // One frame per block and nothing else (no empty frames between them).
+    const enc = createBlockEncoder('zstd', 4, 64 * 1024);
+    try {
+      const blocks = [randomBytes(64 * 1024), Buffer.alloc(64 * 1024, 7), randomBytes(1000)];
+      const frames: Buffer[] = [];
+      for (const b of blocks) frames.push(await enc.compress(b, undefined));
+      for (const [i, f] of frames.entries()) {
+        assert.equal(f.readUInt32LE(0), 0xfd2fb528, `frame ${i} starts with zstd's magic`);
+        assert.ok(zlib.zstdDecompressSync(f).equals(blocks[i] as Buffer), `frame ${i} alone is the block`);
+      }
+      assert.ok(zlib.zstdDecompressSync(Buffer.concat(frames)).equals(Buffer.concat(blocks)));
+    } finally {
+      enc.close?.();
+    }
   });
 });

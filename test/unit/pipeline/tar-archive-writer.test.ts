@@ -8,6 +8,8 @@ import { TarArchiveWriter } from '../../../src/pipeline/tar-archive-writer.js';
 import { VolumeSink } from '../../../src/pipeline/volume-sink.js';
 import { PathRules } from '../../../src/pipeline/backup-exclusions.js';
 import { walkTree } from '../../../src/pipeline/pgdata-walker.js';
+import { createTarCompressor } from '../../../src/pipeline/backup-compression.js';
+import { TaskLimiter } from '../../../src/pipeline/task-limiter.js';
 import { makeTempDir, removeDir } from '../../harness/tmp.js';
 
 /** Writes an archive of `root` into files volume-N.tar in `out` and returns their paths. */
@@ -89,4 +91,62 @@ test('volumes split before a member once over the limit; a vanished file is skip
   assert.ok(!all.includes('./gone'));
   assert.match(warnings.join('\n'), /WARN_FILE_VANISHED .*gone: it disappeared during the backup/);
   assert.equal(pyMembers(files.at(-1) as string).at(-1)?.name, 'backup_label');
+});
+
+test('into a compressed volume (a sink that copies each chunk) file reads take turns in two buffers, and every byte arrives', async (t) => {
+  const root = makeTempDir('tar-ring');
+  const out = makeTempDir('tar-ring-out');
+  t.after(() => { removeDir(root); removeDir(out); });
+  // Distinct bytes in every 256 KiB read: a buffer reused before the compressor copied it would show in the output.
+  const big = Buffer.alloc(3 * 1024 * 1024 + 12_344);
+  for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+  fs.writeFileSync(path.join(root, 'big'), big);
+  fs.writeFileSync(path.join(root, 'small'), 'small');
+  const file = path.join(out, 'data.tar.gz');
+  const sinks: VolumeSink[] = [];
+  const w = new TarArchiveWriter({
+    maxArchiveSize: 1e12,
+    openVolume: () => {
+      // 128 KiB blocks: the compressor's own buffers are not the size of the writer's 256 KiB reads.
+      const sink = new VolumeSink({
+        compressor: createTarCompressor('gzip', 1, { limiter: new TaskLimiter(2), blockSize: 128 * 1024 }),
+        upload: async (body: Readable) => { await fs.promises.writeFile(file, body); },
+      });
+      sinks.push(sink);
+      return sink;
+    },
+  });
+  const readSized: number[] = [];
+  const allocUnsafe = Buffer.allocUnsafe;
+  Buffer.allocUnsafe = ((size: number) => { if (size === 256 * 1024) readSized.push(size); return allocUnsafe(size); }) as typeof Buffer.allocUnsafe;
+  try {
+    for await (const e of walkTree(root, new PathRules([]))) await w.addPath(e);
+    await w.close();
+  } finally {
+    Buffer.allocUnsafe = allocUnsafe;
+  }
+  assert.equal(sinks[0]?.consumesChunks, true);
+  assert.equal(readSized.length, 2, 'two read buffers for 13 reads');
+  const x = makeTempDir('tar-ring-x');
+  t.after(() => removeDir(x));
+  execFileSync('tar', ['-xzf', file, '-C', x]);
+  assert.ok(fs.readFileSync(path.join(x, 'big')).equals(big));
+  assert.equal(fs.readFileSync(path.join(x, 'small'), 'utf8'), 'small');
+});
+
+test('a compressed volume whose upload fails: a waiting write fails with the upload\'s error', async () => {
+  const sink = new VolumeSink({
+    compressor: createTarCompressor('gzip', 1, { limiter: new TaskLimiter(1), blockSize: 64 * 1024 }),
+    upload: async (body: Readable) => { await new Promise((r) => setTimeout(r, 5)); body.destroy(); throw new Error('store is down'); },
+  });
+  assert.equal(sink.consumesChunks, true);
+  const chunk = Buffer.alloc(256 * 1024, 1);
+  await assert.rejects(async () => { for (let i = 0; i < 1000; i++) await sink.write(chunk); }, /store is down/);
+  await assert.rejects(sink.end(), /store is down/);
+});
+
+test('an uncompressed volume does not copy: its writes never let the writer reuse a chunk', () => {
+  const sink = new VolumeSink({ upload: async (body: Readable) => { for await (const _ of body) { /* drain */ } } });
+  assert.equal(sink.consumesChunks, false);
+  sink.abort(new Error('done'));
 });
