@@ -159,6 +159,11 @@ async function main(): Promise<void> {
   const dropStored = (prefix: string): void => {
     for (const listener of ['http', 'https']) fs.rmSync(path.join(tmp, 's3', listener, TEST_BUCKET, prefix), { recursive: true, force: true });
   };
+  /** The load phase's archives: its own prefix and pgBackRest's repositories (each load run makes a new one). */
+  const dropLoadArchives = (): void => {
+    dropStored('bench-load');
+    for (let n = 1; n <= pgbrSeq; n++) dropStored(`pgbr-${n}`);
+  };
   const pgbr = (): PgbackrestConfig => setupPgbackrest(path.join(tmp, `pgbr-${++pgbrSeq}`), pgbrRepo, `/pgbr-${pgbrSeq}`, pgTarget, 'bench');
 
   try {
@@ -293,7 +298,7 @@ async function main(): Promise<void> {
       if (opt.only.has('restore')) rows.push(...rRows.values());
     });
 
-    if (opt.only.has('load')) await runPhase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`, async () => { load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp }); });
+    if (opt.only.has('load')) await runPhase(`WAL archiving under a ${opt.loadSeconds} s pgbench load`, async () => { load = await runArchiveUnderLoad({ pg, seconds: opt.loadSeconds, stores, pgbr, tmp, dropArchived: dropLoadArchives }); });
     if (opt.only.has('plugin')) await runPhase('the CNPG-I plugin: Archive per segment beside the peers, then under load', async () => { plugin = await runPluginBench({ pg, s3: s3Info, azurite: azInfo, ...(motoInfo ? { moto: motoInfo } : {}), endpoints: { azurite: stores.azurite, ...(stores.moto ? { moto: stores.moto } : {}) }, tmp, segs: segs.map((s) => path.join(staged, s)), reps: opt.reps, loadSeconds: opt.loadSeconds, s3rver: stores.s3rver, pgbr }); });
   } finally {
     await pg.destroy();

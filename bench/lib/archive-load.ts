@@ -28,6 +28,8 @@ export async function runArchiveUnderLoad(ctx: {
   pg: PostgresServer; seconds: number; tmp: string;
   stores: Record<'s3rver' | 'azurite', (prefix: string) => StoreEndpoint>;
   pgbr: () => PgbackrestConfig;
+  /** Removes what a tool archived once it is measured (each stores gigabytes: four of them filled the disk). */
+  dropArchived?: () => void;
 }): Promise<LoadResult[]> {
   const { pg } = ctx;
   await pg.query('create database pgb').catch(() => undefined);
@@ -74,6 +76,7 @@ export async function runArchiveUnderLoad(ctx: {
     const t0 = Date.now();
     await pg.waitFor('backlog drained', async () => countReady() === 0, 600_000).catch(() => undefined);
     results.push({ tool: c.tool, config: c.config, loadSeconds, generated: Number((lsn1 - lsn0) / BigInt(segSize)), archivedDuringLoad: arch1 - arch0, maxBacklog, drainSeconds: (Date.now() - t0) / 1000 });
+    ctx.dropArchived?.();
   }
   return results;
 }
