@@ -125,13 +125,7 @@ test('a kubeconfig proxy-url is honoured: HTTPS to the API server through the pr
   });
   await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
   try {
-    const kc = path.join(dir, 'proxied-kubeconfig');
-    fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(`    server: ${api.url}`,
-      `    server: ${api.url}\n    proxy-url: http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`));
-    const kube = new KubeApi({ env: {}, kubeconfig: kc });
-    api.putObject(OBJECT_STORE_GROUP, 'objectstores', store('proxied', 's3://proxied/'));
-    const got = await kube.getObjectStore('db', 'proxied');
-    assert.equal((got.spec as { configuration: { destinationPath: string } }).configuration.destinationPath, 's3://proxied/');
+    await readsThroughProxy('proxied', `http://127.0.0.1:${(proxy.address() as net.AddressInfo).port}`);
     assert.deepEqual(tunnels, [new URL(api.url).host]);
   } finally {
     for (const socket of open) socket.destroy();
@@ -172,16 +166,20 @@ test('a kubeconfig socks5:// proxy-url is honoured (the SOCKS agent is loaded fr
   const open = new Set<net.Socket>();
   const socks = await startSocks5(tunnels, open);
   try {
-    const kc = path.join(dir, 'socks-kubeconfig');
-    fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(`    server: ${api.url}`,
-      `    server: ${api.url}\n    proxy-url: socks5://127.0.0.1:${(socks.address() as net.AddressInfo).port}`));
-    const kube = new KubeApi({ env: {}, kubeconfig: kc });
-    api.putObject(OBJECT_STORE_GROUP, 'objectstores', store('socks', 's3://socks/'));
-    const got = await kube.getObjectStore('db', 'socks');
-    assert.equal((got.spec as { configuration: { destinationPath: string } }).configuration.destinationPath, 's3://socks/');
+    await readsThroughProxy('socks', `socks5://127.0.0.1:${(socks.address() as net.AddressInfo).port}`);
     assert.deepEqual(tunnels, [new URL(api.url).host]);
   } finally {
     for (const socket of open) socket.destroy();
     await new Promise<void>((resolve) => socks.close(() => resolve()));
   }
 });
+
+/** An ObjectStore read with a kubeconfig whose cluster names `proxyUrl`: the object arrives whole. */
+async function readsThroughProxy(name: string, proxyUrl: string): Promise<void> {
+  const kc = path.join(dir, `${name}-kubeconfig`);
+  fs.writeFileSync(kc, fs.readFileSync(api.kubeconfig, 'utf8').replace(`    server: ${api.url}`, `    server: ${api.url}\n    proxy-url: ${proxyUrl}`));
+  const kube = new KubeApi({ env: {}, kubeconfig: kc });
+  api.putObject(OBJECT_STORE_GROUP, 'objectstores', store(name, `s3://${name}/`));
+  const got = await kube.getObjectStore('db', name);
+  assert.equal((got.spec as { configuration: { destinationPath: string } }).configuration.destinationPath, `s3://${name}/`);
+}
