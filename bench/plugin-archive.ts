@@ -25,6 +25,7 @@ import { canUseNetns, cnpgManagerInstalled, startCnpgPod, type CnpgPod } from '.
 import { CnpgiClient } from '../src/plugin/protocol/client.js';
 import { OBJECT_STORE_GROUP } from '../src/plugin/kube/kube-api.js';
 import { openStoreFromEnv as openStore } from '../test/harness/store-options.js';
+import { startAzuriteInstance } from '../test/harness/servers/azurite.js';
 import { SIDECAR_MALLOC_ENV } from '../src/plugin/instance/memory.js';
 import { WAL_MD5_METADATA } from '../src/services/wal-verification.js';
 import { fmt, stats } from './lib/measure.js';
@@ -151,7 +152,7 @@ export async function runPluginBench(input: PluginBenchInput): Promise<PluginBen
     addBenchStores(world.api, input);
     const rows = await perSegment(input, world.sidecar);
     const requests = await countRequests(input, world);
-    const loadRows = input.loadSeconds > 0 ? await loadTable(input, world.sidecar) : [];
+    const loadRows = input.loadSeconds > 0 ? await loadTable(input, world) : [];
     const load = loadRows.find((r) => r.store === 's3rver' && r.how === SIDECAR_UNDER_LOAD)?.load;
     return { rows, requests, load, loadRows, markdown: render(rows, requests, loadRows, input) };
   } finally {
@@ -169,8 +170,8 @@ const SAFE_LOOP = `loop with the same safety work, ${LOAD_MAX_PARALLEL} at once`
  * the pod's namespace with a sidecar whose PGDATA is that server's (archive-ahead reads its `.ready` files). Else
  * the bench's Node client sends each segment to the per-segment rows' sidecar.
  */
-async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<LoadRow[]> {
-  if (!canUseNetns() || !cnpgManagerInstalled()) return loadRowsOn(input, sidecar, { kind: 'node' });
+async function loadTable(input: PluginBenchInput, world: LoadWorld): Promise<LoadRow[]> {
+  if (!canUseNetns() || !cnpgManagerInstalled()) return loadRowsOn(input, world, { kind: 'node' });
   const dir = path.join(input.tmp, 'plugin-load-pod');
   fs.mkdirSync(dir, { recursive: true });
   chownToPostgres(dir);
@@ -180,7 +181,7 @@ async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<Loa
     try {
       const world = await startPluginWorld(dir, input.s3, pg.dataDir, {}, true, input.azurite ? { azurite: input.azurite } : {});
       try {
-        return await loadRowsOn({ ...input, pg, tmp: dir }, world.sidecar, { kind: 'manager', pod });
+        return await loadRowsOn({ ...input, pg, tmp: dir }, world, { kind: 'manager', pod });
       } finally {
         await world.close();
       }
@@ -195,28 +196,61 @@ async function loadTable(input: PluginBenchInput, sidecar: Sidecar): Promise<Loa
 /** PostgreSQL for a load of its own: no checkpoint or WAL recycling in the middle of a 40 s load. */
 export const LOAD_PG_SETTINGS = { archive_mode: 'on', archive_command: '/bin/true', max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB' };
 
+type LoadWorld = { api: FakeKubernetesApi; sidecar: Sidecar };
+
 /**
  * The load on each store, through the sidecar and through the two loops in this process at the same concurrency
  * (the bare PUT: what the store and the machine allow; the same safety work done plainly), one after the other.
+ * Each load stores 4–5 GB a minute on this machine: the store's copies go after every row, or a run fills the disk.
  */
-async function loadRowsOn(input: PluginBenchInput, sidecar: Sidecar, client: LoadClient): Promise<LoadRow[]> {
+async function loadRowsOn(input: PluginBenchInput, world: LoadWorld, client: LoadClient): Promise<LoadRow[]> {
   const out: LoadRow[] = [];
   const clientName = client.kind;
-  for (const store of input.azurite ? (['s3rver', 'azurite'] as const) : (['s3rver'] as const)) {
-    const floor = await openFloor(input, store);
+  const rows = (store: keyof typeof LOAD_STORES): Array<[string, (floor: ObjectStore) => Promise<PluginLoad>]> => [
+    [SIDECAR_UNDER_LOAD, () => underLoad(input, world.sidecar, store, client)],
+    [BARE_LOOP, (floor) => floorUnderLoad(input, floor, LOAD_MAX_PARALLEL)],
+    [SAFE_LOOP, (floor) => floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe')],
+  ];
+  for (const [how, measure] of rows('s3rver')) {
+    const floor = await openFloor(input, 's3rver');
     try {
-      // Each load stores 4–5 GB a minute on this machine: the store's copies go after every row, or a run fills the disk.
-      out.push({ store, how: SIDECAR_UNDER_LOAD, client: clientName, load: await underLoad(input, sidecar, store, client) });
-      await dropLoadObjects(floor);
-      out.push({ store, how: BARE_LOOP, client: clientName, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL) });
-      await dropLoadObjects(floor);
-      out.push({ store, how: SAFE_LOOP, client: clientName, load: await floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe') });
+      out.push({ store: 's3rver', how, client: clientName, load: await measure(floor) });
       await dropLoadObjects(floor);
     } finally {
       await floor.close();
     }
   }
+  if (!input.azurite) return out;
+  for (const [how, measure] of rows('azurite')) {
+    out.push({ store: 'azurite', how, client: clientName, load: await withFreshAzurite(input.tmp, async (azurite) => {
+      if (how === SIDECAR_UNDER_LOAD) putAzureLoadStore(world.api, azurite);
+      const floor = await openFloor({ ...input, azurite }, 'azurite');
+      try { return await measure(floor); } finally { await floor.close(); }
+    }) });
+  }
   return out;
+}
+
+/**
+ * Runs one Azurite load row on an Azurite of its own, whose directory goes with it: Azurite frees a deleted blob's
+ * extents only in its 10-minute collection, so three rows of a 60 s load on one Azurite kept ~15 GB on disk.
+ */
+async function withFreshAzurite<T>(tmp: string, run: (azurite: AzuriteInfo) => Promise<T>): Promise<T> {
+  const dir = fs.mkdtempSync(path.join(tmp, 'azurite-load-'));
+  try {
+    const { info, proc } = await startAzuriteInstance(dir);
+    try { return await run(info); } finally { await proc.stop(); }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Points the load's Azurite ObjectStore at `azurite` (read by the sidecar on the row's first Archive). */
+function putAzureLoadStore(api: FakeKubernetesApi, azurite: AzuriteInfo): void {
+  api.setSecret(NAMESPACE, 'azloadcreds', { ACCOUNT: azurite.account, KEY: azurite.accountKey });
+  const configuration = azureConfiguration(azurite.accountUrl);
+  putStore(api, LOAD_STORES.azurite, { ...configuration, wal: { maxParallel: LOAD_MAX_PARALLEL },
+    azureCredentials: { storageAccount: { name: 'azloadcreds', key: 'ACCOUNT' }, storageKey: { name: 'azloadcreds', key: 'KEY' } } });
 }
 
 /** Deletes what the load rows stored in the bench's bucket/container (the sidecar's `plugin-bench/`, the loops' `floor-*`). */

@@ -26,29 +26,13 @@ const VARIANTS: Variant[] = [
 ];
 
 export const startAzurite: GlobalServerStarter = async ({ tmpDir, tls }) => {
-  const bin = path.join(SERVERS_DIR, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
-  if (!fs.existsSync(bin)) throw new Error(`azurite is not installed: expected ${bin} (cd test/servers && npm ci --omit=optional)`);
   const started: StartedProcess[] = [];
   const servers: Record<string, AzuriteInfo> = {};
   try {
     await Promise.all(VARIANTS.map(async (v) => {
-      const dir = path.join(tmpDir, v.name);
-      fs.mkdirSync(dir, { recursive: true });
-      const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir,
-        '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--silent'];
-      if (v.tls) args.push('--cert', tls.certFile, '--key', tls.keyFile);
-      if (v.oauth) args.push('--oauth', 'basic');
-      const proc = await startProcess(process.execPath, args, /successfully listens on (https?:\/\/[\d.]+:\d+)/, { name: v.name, cwd: dir, timeoutMs: 60_000 });
-      started.push(proc);
-      const endpoint = proc.match[1] as string;
-      const accountUrl = `${endpoint}/${AZURITE_ACCOUNT}`;
-      const protocol = v.tls ? 'https' : 'http';
-      const info: AzuriteInfo = {
-        accountUrl, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY,
-        connectionString: `DefaultEndpointsProtocol=${protocol};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${accountUrl};`,
-      };
-      await createContainer(info, TEST_BUCKET, v.tls ? tls : undefined);
-      servers[v.name] = info;
+      const one = await startAzuriteInstance(path.join(tmpDir, v.name), v.name, v.tls ? tls : undefined, v.oauth);
+      started.push(one.proc);
+      servers[v.name] = one.info;
     }));
   } catch (err) {
     await Promise.all(started.map((p) => p.stop()));
@@ -57,6 +41,31 @@ export const startAzurite: GlobalServerStarter = async ({ tmpDir, tls }) => {
   const result: StartedServers = { servers, stop: async () => { await Promise.all(started.map((p) => p.stop())); } };
   return result;
 };
+
+/** One Azurite in `dir` (created) with container TEST_BUCKET; HTTPS when `tls` is given. */
+export async function startAzuriteInstance(dir: string, name = 'azurite', tls?: TlsMaterial, oauth = false): Promise<{ info: AzuriteInfo; proc: StartedProcess }> {
+  const bin = path.join(SERVERS_DIR, 'node_modules', 'azurite', 'dist', 'src', 'blob', 'main.js');
+  if (!fs.existsSync(bin)) throw new Error(`azurite is not installed: expected ${bin} (cd test/servers && npm ci --omit=optional)`);
+  fs.mkdirSync(dir, { recursive: true });
+  const args = [bin, '--blobHost', '127.0.0.1', '--blobPort', '0', '--location', dir,
+    '--skipApiVersionCheck', '--loose', '--disableTelemetry', '--silent'];
+  if (tls) args.push('--cert', tls.certFile, '--key', tls.keyFile);
+  if (oauth) args.push('--oauth', 'basic');
+  const proc = await startProcess(process.execPath, args, /successfully listens on (https?:\/\/[\d.]+:\d+)/, { name, cwd: dir, timeoutMs: 60_000 });
+  try {
+    const endpoint = proc.match[1] as string;
+    const accountUrl = `${endpoint}/${AZURITE_ACCOUNT}`;
+    const info: AzuriteInfo = {
+      accountUrl, account: AZURITE_ACCOUNT, accountKey: AZURITE_KEY,
+      connectionString: `DefaultEndpointsProtocol=${tls ? 'https' : 'http'};AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};BlobEndpoint=${accountUrl};`,
+    };
+    await createContainer(info, TEST_BUCKET, tls);
+    return { info, proc };
+  } catch (err) {
+    await proc.stop();
+    throw err;
+  }
+}
 
 /** Creates a container with the account key (tests that need more containers call this too). */
 export async function createContainer(info: AzuriteInfo, container: string, tls?: Pick<TlsMaterial, 'caFile'>): Promise<void> {
