@@ -188,11 +188,34 @@ describe('S3 lean writes against scripted servers', () => {
     }
   });
 
+  it('an upload aborted by its signal (the listing found a copy): AbortError, not repeated through the SDK store', async () => {
+    const server = await scripted(() => undefined);
+    const behind = new MemoryObjectStore(`leanput-abort-${Date.now()}`);
+    const store = leanOn(server.endpoint, behind);
+    const stop = new AbortController();
+    const slow = (): Readable => Readable.from((async function* () {
+      for (let i = 0; i < 8; i++) { yield Buffer.alloc(1024 * 1024, i); await new Promise((r) => setTimeout(r, 50)); }
+    })());
+    try {
+      setTimeout(() => stop.abort(), 100);
+      const f = await failure(store.put('p/wals/000000010000000000000005', slow, { contentLength: 8 * 1024 * 1024, signal: stop.signal }));
+      assert.equal(f.name, 'AbortError');
+      assert.equal(await behind.exists('p/wals/000000010000000000000005'), false);
+      assert.equal(server.requests.length, 1);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  });
+
   it('a 412 before the body was read: ObjectExistsError, and the rest of the body is not sent', async () => {
     const server = await scripted((_req, res) => { res.writeHead(412, { 'content-type': 'application/xml' }).end('<Error><Code>PreconditionFailed</Code></Error>'); });
     const store = leanOn(server.endpoint, new MemoryObjectStore(`leanput-412-${Date.now()}`));
     let produced = 0;
-    const many = (): Readable => Readable.from((function* () { for (let i = 0; i < 64; i++) { produced++; yield Buffer.alloc(1024 * 1024, i); } })());
+    // 1 MiB every 5 ms: the whole body takes at least 320 ms to produce, the refusal comes after the first.
+    const many = (): Readable => Readable.from((async function* () {
+      for (let i = 0; i < 64; i++) { produced++; yield Buffer.alloc(1024 * 1024, i); await new Promise((r) => setTimeout(r, 5)); }
+    })());
     try {
       const f = await failure(store.put('p/wals/000000010000000000000002', many, { contentLength: 64 * 1024 * 1024, ifAbsent: true }));
       assert.equal(f.name, 'ObjectExistsError');

@@ -258,8 +258,8 @@ export class LeanReadS3Store implements ObjectStore {
     }
     if (answer instanceof UseSdk || answer.status < 200 || answer.status >= 300) {
       const sdk = await this.sdkStore() as ObjectStore & Partial<SingleObjectPut>;
-      const again = typeof body === 'function' ? body() : data;
-      return sdk.putSingleObject ? sdk.putSingleObject(key, again, options, length) : sdk.put(key, body, options);
+      if (!sdk.putSingleObject) return sdk.put(key, body, options);
+      return sdk.putSingleObject(key, typeof body === 'function' ? body() : data, options, length);
     }
     // A single PUT's ETag is the MD5 of the stored bytes, except under SSE-KMS (an opaque value).
     const etagHeader = one(answer.headers, 'etag');
