@@ -66,7 +66,7 @@ for (const kind of ['s3rver', 'moto'] as const) {
     };
     const walOptions = (): PutOptions => {
       const md5 = createHash('md5').update(SEGMENT).digest();
-      return { contentLength: SEGMENT.length, md5, metadata: { pgstowmd5: md5.toString('hex') }, tags: { 'backup type': 'wal&x', a: 'b=c' }, ifAbsent: true };
+      return { contentLength: SEGMENT.length, md5, metadata: { pgstowmd5: md5.toString('hex') }, tags: { 'backup type': 'wal x', a: 'b=c/d+e' }, ifAbsent: true };
     };
     const body = (): Readable => Readable.from([SEGMENT.subarray(0, 1_000_000), SEGMENT.subarray(1_000_000)]);
 
