@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     azurite: await openFloor({ s3: s3Info, azurite: azInfo }, 'azurite'),
   };
   const runs: Run[] = [];
+  const loadAtStart = os.loadavg().map((n) => n.toFixed(1)).join(' ');
   const print = (r: Run): void => {
     const l = r.load;
     const m = l.memory;
@@ -121,10 +122,10 @@ async function main(): Promise<void> {
   }
   const clientText = pod ? 'CloudNativePG manager v1.30.0 wal-archive (PostgreSQL in a network namespace)' : 'the Node client (test/plugin/wal-client.ts)';
   console.log(`\n${seconds} s load, ${reps} repetitions, wal.maxParallel ${maxParallel}, archive_command ${clientText}, env ${JSON.stringify(env)}; median (min–max); `
-    + `load average at the end ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}\n\n${out.join('\n')}`);
+    + `load average at the start ${loadAtStart}, at the end ${os.loadavg().map((n) => n.toFixed(1)).join(' ')}\n\n${out.join('\n')}`);
   const resultsDir = path.join(ROOT, 'bench', 'results');
   fs.mkdirSync(resultsDir, { recursive: true });
-  fs.writeFileSync(path.join(resultsDir, `plugin-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ seconds, reps, env, maxParallel, client: clientKind, sidecars, runs }, null, 2));
+  fs.writeFileSync(path.join(resultsDir, `plugin-load-${new Date().toISOString().replace(/[:.]/g, '-')}.json`), JSON.stringify({ seconds, reps, env, maxParallel, client: clientKind, sidecars, loadAverage: { start: loadAtStart, end: os.loadavg() }, runs }, null, 2));
 }
 
 function shuffle<T>(items: readonly T[]): T[] {

@@ -1,12 +1,14 @@
 /**
  * `pgstow wal-archive` start-up and per-segment cost, this tree beside another build of pgstow (e.g. main), run
- * alternately so both see the same machine load: one 16 MiB segment archived to a local directory and to a
- * private s3rver, each run to a fresh server name. Reports wall time and CPU time (user + system, the stable
- * figure on a loaded machine) from /usr/bin/time, medians over the runs.
+ * interleaved (a new random order every run) so both see the same machine load: one 16 MiB segment archived to a
+ * local directory and to a private s3rver, each run to a fresh server name. Reports wall time and CPU time (user +
+ * system, the stable figure on a loaded machine) from /usr/bin/time, medians (min–max) over the runs, and the load
+ * average before and after.
  *   npm run build && node dist/bench/startup-compare.js --other /path/to/other/tree[,/another/tree] [--runs 15]
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { REPO_ROOT } from '../test/harness/postgres.js';
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
@@ -38,6 +40,12 @@ function once(root: string, args: string[], env: NodeJS.ProcessEnv): Sample {
   return { wall, cpu: ((user ?? 0) + (sys ?? 0)) * 1000, rss: (rss ?? 0) / 1024 };
 }
 
+function shuffled<T>(xs: readonly T[]): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [out[i], out[j]] = [out[j] as T, out[i] as T]; }
+  return out;
+}
+
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0; };
 
 const dir = makeTempDir('bench-startup');
@@ -51,18 +59,22 @@ try {
     { name: 'file://', args: (i: number) => [`file://${path.join(dir, 'store')}`, `srv${i}`, seg] },
     { name: 's3rver', args: (i: number) => ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint, `s3://${TEST_BUCKET}/startup`, `srv${i}`, seg] },
   ];
-  console.log(`| target | tree | wall ms (median) | CPU ms user+sys (median) | peak RSS MiB (median) |`);
+  console.log(`load average at the start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`| target | tree | wall ms, median (min–max) | CPU ms user+sys | peak RSS MiB |`);
   console.log('|---|---|---|---|---|');
   let n = 0;
   for (const t of targets) {
     const samples = new Map<string, Sample[]>(trees.map((x) => [x.label, []]));
     for (const tree of trees) once(tree.root, t.args(n++), env); // warm: page cache, compile cache
-    for (let i = 0; i < runs; i++) for (const tree of trees) samples.get(tree.label)?.push(once(tree.root, t.args(n++), env));
+    // A new random order of the trees every run: neither always runs right after the other (page cache, s3rver's state).
+    for (let i = 0; i < runs; i++) for (const tree of shuffled(trees)) samples.get(tree.label)?.push(once(tree.root, t.args(n++), env));
     for (const tree of trees) {
       const s = samples.get(tree.label) ?? [];
-      console.log(`| ${t.name} | ${tree.label} (${path.basename(tree.root)}) | ${median(s.map((x) => x.wall)).toFixed(0)} | ${median(s.map((x) => x.cpu)).toFixed(0)} | ${median(s.map((x) => x.rss)).toFixed(0)} |`);
+      const range = (xs: number[]): string => `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})`;
+      console.log(`| ${t.name} | ${tree.label} (${path.basename(tree.root)}) | ${range(s.map((x) => x.wall))} | ${range(s.map((x) => x.cpu))} | ${range(s.map((x) => x.rss))} |`);
     }
   }
+  console.log(`load average at the end: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
 } finally {
   await s3.stop();
   removeDir(dir);

@@ -1,7 +1,8 @@
 /**
  * What the long-lived sidecar loads: modules it never uses stay on its heap for the life of the pod (issue 12).
  * The sidecar starts, archives one segment (reading its ObjectStore and Secret from the Kubernetes API and
- * uploading to S3), and stops; a probe loaded with `node --import` lists the built-in modules it loaded.
+ * uploading to S3), and stops; a probe loaded with `node --import` lists the built-in modules and CommonJS files it
+ * loaded.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,7 @@ let env: PluginEnv | undefined;
 let sidecar: Sidecar | undefined;
 let moduleList: string;
 let loaded: string[] = [];
+let required: string[] = [];
 
 before(async () => {
   env = await pluginEnv({ skip: () => undefined } as never, 'sidecar-modules');
@@ -40,6 +42,7 @@ before(async () => {
   await cnpgCall(sidecar.socket, 'WAL', 'Archive', { cluster_definition: fs.readFileSync(cluster), source_file_name: file, parameters: {} });
   assert.equal(await sidecar.stop(), 0, sidecar.log);
   loaded = fs.readFileSync(moduleList, 'utf8').split('\n');
+  required = fs.readFileSync(`${moduleList}.cjs`, 'utf8').split('\n');
 });
 
 after(async () => {
@@ -60,4 +63,10 @@ test('a sidecar that archived a segment has not loaded Node\'s own undici (node:
 test('a sidecar that read its ObjectStore and Secret from the Kubernetes API has not loaded node:stream/web (the Kubernetes client\'s fetch did, with its transform, encoding and compression streams)', (t) => {
   if (!env) return t.skip();
   assert.deepEqual(loaded.filter((m) => /^NativeModule (stream\/web|internal\/webstreams\/(transformstream|queuingstrategies|encoding|adapters|compression))$/.test(m)), []);
+});
+
+test('a sidecar that archived a segment on S3 (create-only probe, upload, verification, read-back) has not loaded the AWS SDK client (~900 KiB of JavaScript on its heap for the life of the pod)', (t) => {
+  if (!env) return t.skip();
+  assert.ok(required.some((f) => /signature-v4/.test(f)), `the lean path signed its requests (the list is the sidecar's): ${required.join('\n')}`);
+  assert.deepEqual(required.filter((f) => /client-s3|@aws-sdk/.test(f)), []);
 });

@@ -1,6 +1,6 @@
 /**
  * S3 driver entry point, loaded lazily by the registry: the AWS SDK is imported only here and below, and only
- * when a store needs it (static keys for an endpoint read without it: lean-reads.ts).
+ * when a store needs it (static keys for an endpoint read and archive WAL without it: lean-reads.ts).
  * Builds the S3Client from the resolved settings: credentials as CloudNativePG passes them, private CA
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
@@ -15,6 +15,7 @@ import type { CaBundle, Destination, StoreOptions } from '../../store-options.js
 import { credentialSource, resolveS3Settings, type S3Settings } from './config.js';
 import { LeanReadS3Store } from './lean-reads.js';
 import type { StaticKeys } from './signer.js';
+import type { CreateOnlyGuard } from './create-only.js';
 
 /** Credentials and the CA are read from options.live per request when the composition watches a config. */
 export const liveSettings = true;
@@ -24,15 +25,16 @@ interface Agents { httpAgent: httpT.Agent; httpsAgent: httpT.Agent }
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
   const c = settings.credentials;
-  // Static keys for an endpoint: reads without the SDK client (lean-reads.ts), which loads on first need and shares
-  // the sockets (with the live CA) and the capabilities. Watched keys are read per request, as the SDK store does.
+  // Static keys for an endpoint: reads and WAL archiving's writes without the SDK client (lean-reads.ts), which
+  // loads on first need and shares the sockets (with the live CA), the capabilities and the create-only probe.
+  // Watched keys are read per request, as the SDK store does.
   if (c.kind === 'static' && LeanReadS3Store.suits(settings)) {
     const agents = agentsFor(settings, options.ca, options.live);
     const live = options.live ? liveCredentials(settings, options.live) : undefined;
     return new LeanReadS3Store(settings, {
       keys: live ? live.current : () => c,
       ...agents,
-      openSdkStore: (capabilities) => sdkStore(settings, options, agents, capabilities),
+      openSdkStore: (capabilities, createOnly) => sdkStore(settings, options, agents, capabilities, createOnly),
     });
   }
   return sdkStore(settings, options);
@@ -43,15 +45,15 @@ export async function createSdkStore(destination: Destination, options: StoreOpt
   return sdkStore(resolveS3Settings(destination, options), options);
 }
 
-/** The store on the AWS SDK client (loaded here: every S3 operation the lean reads do not cover). */
-async function sdkStore(settings: S3Settings, options: StoreOptions, agents?: Agents, capabilities?: StoreCapabilities): Promise<ObjectStore> {
+/** The store on the AWS SDK client (loaded here: every S3 operation the lean store does not cover). */
+async function sdkStore(settings: S3Settings, options: StoreOptions, agents?: Agents, capabilities?: StoreCapabilities, createOnly?: CreateOnlyGuard): Promise<ObjectStore> {
   const { s3sdk } = await import('./sdk.js');
   const { S3ObjectStore } = await import('./s3-store.js');
   const live = options.live ? liveCredentials(settings, options.live) : undefined;
   const client = new s3sdk.S3Client({ ...await clientConfig(settings, options.ca, options.live, agents), ...(live ? { credentials: live.provider } : {}) });
   await addContentMd5ForDeleteObjects(client);
   const keyId = settings.credentials.kind === 'static' ? settings.credentials.accessKeyId : undefined;
-  return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId, capabilities);
+  return new S3ObjectStore(client, settings, live ? live.keyId : () => keyId, capabilities, createOnly);
 }
 
 /**

@@ -4,7 +4,7 @@
  * (memory bounded by partSize × (concurrency + 1)) and sent as a multipart upload that is aborted on any
  * failure, so no half-object and no dangling upload is left behind.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
@@ -13,13 +13,14 @@ import {
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
 import {
-  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError, StorageRequestError,
+  AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
 } from '../../errors.js';
 import { classifyS3Error } from './errors.js';
 import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.js';
 import { s3sdk } from './sdk.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
+import { CreateOnlyGuard, type CreateOnlyRequests } from './create-only.js';
 
 const {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
@@ -46,15 +47,16 @@ export class S3ObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities;
   private bucketChecked = false;
   private batchDelete = true;
-  /** Whether this endpoint enforces If-None-Match ('unknown' when the probe itself failed, e.g. no permission). */
-  private createOnlyProbe: Promise<'enforced' | 'ignored' | 'unknown'> | undefined;
+  /** Probes once whether the endpoint enforces create-only puts (create-only.ts). */
+  private readonly createOnly: CreateOnlyGuard;
 
   constructor(private readonly client: S3Client, private readonly settings: S3Settings, private readonly accessKeyIdNow: () => string | undefined = () => undefined,
-    capabilities?: StoreCapabilities) {
+    capabilities?: StoreCapabilities, createOnly?: CreateOnlyGuard) {
     this.description = `s3://${settings.bucket} at ${settings.endpointLabel}`;
-    // A store in front of this one (lean-reads.ts) hands in its own object, so that what probeCreateOnly learns
-    // reaches its callers too.
+    // A store in front of this one (lean-reads.ts) hands in its own capabilities and guard, so that what the
+    // create-only probe learns reaches its callers too, and the endpoint is probed once.
     this.capabilities = capabilities ?? s3Capabilities(settings);
+    this.createOnly = createOnly ?? new CreateOnlyGuard(this.capabilities, settings.bucket);
   }
 
   private async send<T>(operation: StorageOperation, key: string | undefined, command: unknown, signal?: AbortSignal): Promise<T> {
@@ -89,15 +91,7 @@ export class S3ObjectStore implements ObjectStore {
 
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
-    // ifAbsent sends If-None-Match: * to every server: AWS, MinIO, Ceph and moto enforce it (412); a server that
-    // ignores it overwrites, so for an endpoint the first create-only put also finds out which it is (once per store).
-    if (options.ifAbsent && !this.capabilities.conditionalCreate) {
-      this.createOnlyProbe ??= this.probeCreateOnly(key).catch(() => 'unknown' as const);
-      // A server known to ignore the condition: look right before writing, to keep the window for a race small.
-      if ((await this.createOnlyProbe) === 'ignored' && (await this.exists(key).catch(() => false))) {
-        throw new ObjectExistsError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket }, `object already exists: s3://${this.settings.bucket}/${key}`);
-      }
-    }
+    if (options.ifAbsent) await this.createOnly.check(key, this.createOnlyRequests);
     const expected = options.contentLength ?? options.sizeHint ?? (body instanceof Uint8Array ? body.length : undefined);
     const partSize = choosePartSize(this.settings, expected, options.partSize);
     const singleMax = this.settings.partSize > 0 ? partSize : Math.max(partSize, SINGLE_PUT_MAX_BYTES);
@@ -111,28 +105,23 @@ export class S3ObjectStore implements ObjectStore {
     return this.putStream(key, openBody(body), partSize, options);
   }
 
-  /**
-   * Two create-only puts of a tiny object beside `key`: a server that enforces If-None-Match refuses the second
-   * (412), and capabilities.conditionalCreate becomes true; otherwise it stays false and callers re-read what they
-   * wrote. The probe object is deleted again (best effort; Barman and pgstow ignore the name in listings).
-   */
-  private async probeCreateOnly(key: string): Promise<'enforced' | 'ignored'> {
-    // A name of its own per probe: archivers started together (wal-archive processes, --max-parallel) must not
-    // put and delete one object at once (s3rver dies of that race; a store could answer a probe for another's).
-    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe-${randomBytes(6).toString('hex')}`;
-    const put = (): Promise<unknown> => this.send('put', probe, new PutObjectCommand({
-      Bucket: this.settings.bucket, Key: probe, Body: Buffer.from('probe'), ContentLength: 5, IfNoneMatch: '*',
+  /** What the create-only probe sends through this store (create-only.ts). */
+  private readonly createOnlyRequests: CreateOnlyRequests = {
+    putProbe: (probe, body) => this.send('put', probe, new PutObjectCommand({
+      Bucket: this.settings.bucket, Key: probe, Body: body, ContentLength: body.length, IfNoneMatch: '*',
       ...(this.settings.encryption ? { ServerSideEncryption: this.settings.encryption } : {}),
       ...(this.settings.sseKmsKeyId ? { SSEKMSKeyId: this.settings.sseKmsKeyId } : {}),
-    }));
-    const refused = async (): Promise<boolean> => put().then(() => false, (err: unknown) => {
-      if (err instanceof ObjectExistsError) return true;
-      throw err;
-    });
-    const enforced = (await refused()) || (await refused());
-    (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
-    await this.send('delete', probe, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: probe })).catch(() => undefined);
-    return enforced ? 'enforced' : 'ignored';
+    })),
+    deleteProbe: (probe) => this.send('delete', probe, new DeleteObjectCommand({ Bucket: this.settings.bucket, Key: probe })),
+    exists: (k) => this.exists(k),
+  };
+
+  /**
+   * One PutObject of a body that fits it, with no create-only probe or check first: the lean store (lean-reads.ts)
+   * sends its single puts itself and hands one here when it does not understand the answer (after its own check).
+   */
+  putSingleObject(key: string, data: Buffer | Readable, options: PutOptions, length?: number): Promise<PutResult> {
+    return this.putSingle(key, data, options, length);
   }
 
   private async putSingle(key: string, data: Buffer | Readable, options: PutOptions, length = (data as Buffer).length): Promise<PutResult> {

@@ -49,6 +49,8 @@ export interface SignableRequest {
   path: string;
   query: Record<string, string>;
   headers: Record<string, string>;
+  /** A body in memory, hashed into the signature (x-amz-content-sha256); a streamed one is sent UNSIGNED-PAYLOAD. */
+  body?: Buffer;
 }
 
 /** Signs S3 requests as the AWS SDK does (service s3, path not escaped again, payload hash sent). */
