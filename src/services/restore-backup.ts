@@ -184,15 +184,18 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
     deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
     try {
       const hash = plan.manifest ? createHash('sha256') : undefined;
-      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves;
-      // lz4's are views of its decoder's memory (copied into the file writer's reused buffers).
+      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded chunks themselves, and
+      // lent chunks (read into the store's reused memory, ObjectStore.getPieces) none; lz4's are views of its
+      // decoder's memory (copied into the file writer's reused buffers).
       const inflated = f.compression !== 'none' && f.compression !== 'lz4';
+      let lent = false;
       const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
+        lend: f.compression === 'none', onLent: (l) => { lent = l; },
+      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; if (!lent) memory.pacer?.note(c.length); progress(); });
       const extracted = await decompressAndExtract(chunks, f.compression, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
-        borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
+        borrowed: borrowed ? true : () => lent, ...(deps.signal ? { signal: deps.signal } : {}),
       }));
       counts.members += extracted.members;
       if (hash) checkDigest(store, plan, f, hash.digest('hex'));
@@ -205,9 +208,9 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
 
 /**
  * The object's bytes through its decompressor into `extract`. Uncompressed, the downloaded chunks go to the
- * extractor as they are: a stream between them only gathered them into new buffers (one more copy of every
- * byte on the main thread); lz4 decodes as the extractor pulls and lends it its output (`borrowed`, see
- * lz4TarPieces). The download is closed however extraction ends.
+ * extractor as they are (lent by the store when it can): a stream between them only gathered them into new
+ * buffers (one more copy of every byte on the main thread); lz4 decodes as the extractor pulls and lends it its
+ * output (`borrowed`, see lz4TarPieces). The download is closed however extraction ends.
  */
 async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'],
   extract: (tar: AsyncIterable<Buffer>, borrowed: boolean) => Promise<T>): Promise<T> {
