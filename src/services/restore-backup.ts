@@ -195,7 +195,8 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
       }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; if (!lent) memory.pacer?.note(c.length); progress(); });
       const extracted = await decompressAndExtract(chunks, f.compression, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
-        borrowed: borrowed ? true : () => lent, ...(deps.signal ? { signal: deps.signal } : {}),
+        // Uncompressed, the tar's chunks are the download's (lent or not); decompressed, the decompressor's.
+        borrowed: f.compression === 'none' ? () => lent : borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
       }));
       counts.members += extracted.members;
       if (hash) checkDigest(store, plan, f, hash.digest('hex'));
