@@ -76,7 +76,7 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
  * the 64 KiB allocated for them, and holding them instead cost ~8 MB per 2 MiB range in flight (measured).
  */
 async function fetchRange(store: ObjectStore, key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer[]> {
-  // Each piece is copied before the next is asked for: lent pieces do.
+  // Every piece is copied before the next is asked for, so the store may lend them.
   const { pieces } = await getPieces(store, key, { range: { start, end }, ...(signal ? { signal } : {}) });
   const out = Buffer.allocUnsafe(end - start + 1);
   let n = 0;
