@@ -193,7 +193,7 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
         lend: LENDABLE.has(f.compression), onLent: (l) => { lent = l; },
       }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; if (!lent) memory.pacer?.note(c.length); progress(); });
-      const extracted = await decompressAndExtract(chunks, f.compression, (tar, borrowed) => extractTar(tar, {
+      const extracted = await decompressAndExtract(chunks, f.compression, () => lent, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
         // Uncompressed, the tar's chunks are the download's (lent or not); decompressed, the decompressor's.
         borrowed: f.compression === 'none' ? () => lent : borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
@@ -214,10 +214,10 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
  * output (`borrowed`, see lz4TarPieces); gzip's inflater is handed one chunk at a time (chunks may be lent). The
  * download is closed however extraction ends.
  */
-async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'],
+async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'], lent: () => boolean,
   extract: (tar: AsyncIterable<Buffer>, borrowed: boolean) => Promise<T>): Promise<T> {
   if (compression === 'none' || compression === 'lz4') {
-    const tar = compression === 'lz4' ? lz4TarPieces(chunks) : chunks;
+    const tar = compression === 'lz4' ? lz4TarPieces(chunks, lent) : chunks;
     try {
       return await extract(tar, compression === 'lz4');
     } finally {
@@ -277,8 +277,11 @@ function writeOne(into: Writable, chunk: Buffer): Promise<void> {
   });
 }
 
-/** Codecs whose objects may be read as lent chunks: the extractor copies them; node:zlib is done with one at its write callback. */
-const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'gzip']);
+/**
+ * Codecs whose objects may be read as lent chunks: the extractor copies them, the lz4 decoder copies what it holds
+ * of one before the next (lz4TarPieces), node:zlib is done with one at its write callback.
+ */
+const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'gzip', 'lz4']);
 
 function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {
   const expected = plan.manifest?.get(f.key.slice(plan.prefix.length));
