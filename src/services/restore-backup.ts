@@ -12,7 +12,7 @@ import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
-import { Readable, type Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { OperationError, PgstowError, UsageError, errorMessage } from '../errors.js';
 import { IntegrityError, StorageError } from '../storage/errors.js';
 import { readAll } from '../storage/object-store-helpers.js';
@@ -211,8 +211,7 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
  * The object's bytes through its decompressor into `extract`. Uncompressed, the downloaded chunks go to the
  * extractor as they are (lent by the store when it can): a stream between them only gathered them into new
  * buffers (one more copy of every byte on the main thread); lz4 decodes as the extractor pulls and lends it its
- * output (`borrowed`, see lz4TarPieces); gzip's inflater is handed one chunk at a time (chunks may be lent). The
- * download is closed however extraction ends.
+ * output (`borrowed`, see lz4TarPieces). The download is closed however extraction ends.
  */
 async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'], lent: () => boolean,
   extract: (tar: AsyncIterable<Buffer>, borrowed: boolean) => Promise<T>): Promise<T> {
@@ -226,62 +225,19 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
     }
   }
   let result: T | undefined;
-  const sink = async (tar: AsyncIterable<Buffer>): Promise<void> => { result = await extract(tar, false); };
-  if (compression !== 'gzip') {
-    await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), sink);
-    return result as T;
-  }
-  const inflater = createTarDecompressor(compression);
-  const extracted = pipeline(inflater, sink);
-  const fed = feedOneByOne(chunks, inflater);
-  const [feeding, extracting] = await Promise.allSettled([fed, extracted]);
-  // A failed download first (the inflater, destroyed by it, reports it as a codec error), then the extraction's
-  // failure (a feed cut off by it only says the inflater closed).
-  if (feeding.status === 'rejected' && feeding.reason instanceof DownloadFailure) throw feeding.reason.cause;
-  if (extracting.status === 'rejected') throw extracting.reason;
-  if (feeding.status === 'rejected') throw feeding.reason;
+  await pipeline(Readable.from(chunks, { objectMode: false }), createTarDecompressor(compression), async (tar: AsyncIterable<Buffer>) => {
+    result = await extract(tar, false);
+  });
   return result as T;
 }
 
-class DownloadFailure extends Error {}
-
 /**
- * Chunks that may be lent (valid until the next is asked for) into node:zlib: each written alone, and the next one
- * asked for once zlib is done with it (its write callback). A failed download destroys the inflater.
+ * Codecs whose objects are read as lent chunks: the extractor copies them, the lz4 decoder copies what it holds of
+ * one before the next (lz4TarPieces). Not gzip: handed to node:zlib one at a time (the next at the write's
+ * callback), inflate on the thread pool waited for the main thread between chunks: no less CPU and slower
+ * restores (docs/performance.md, "Lent downloads").
  */
-async function feedOneByOne(chunks: AsyncGenerator<Buffer>, into: Writable): Promise<void> {
-  try {
-    for (;;) {
-      let r: IteratorResult<Buffer>;
-      try {
-        r = await chunks.next();
-      } catch (err) {
-        into.destroy(err as Error);
-        throw new DownloadFailure('download failed', { cause: err });
-      }
-      if (r.done) break;
-      await writeOne(into, r.value);
-    }
-    into.end();
-  } finally {
-    await chunks.return(undefined);
-  }
-}
-
-function writeOne(into: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (into.destroyed) { reject(new Error('the decompressor was closed')); return; }
-    const onClose = (): void => reject(new Error('the decompressor was closed'));
-    into.once('close', onClose);
-    into.write(chunk, (err) => { into.off('close', onClose); if (err) reject(err); else resolve(); });
-  });
-}
-
-/**
- * Codecs whose objects may be read as lent chunks: the extractor copies them, the lz4 decoder copies what it holds
- * of one before the next (lz4TarPieces), node:zlib is done with one at its write callback.
- */
-const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'gzip', 'lz4']);
+const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'lz4']);
 
 function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {
   const expected = plan.manifest?.get(f.key.slice(plan.prefix.length));
