@@ -120,11 +120,11 @@ async function runRestores(state: State): Promise<void> {
   }
   const tar = state.backups.find((b) => b.tarKey);
   if (withLimit && tar) jobs.push({ limit: true });
-  const results = new Map<string, { mbs: number[]; cpu: number[]; rss: number[] }>();
-  const record = (key: string, mbs: number, cpu: number, rss: number): void => {
-    const r = results.get(key) ?? { mbs: [], cpu: [], rss: [] };
+  const results = new Map<string, { mbs: number[]; cpu: number[]; user: number[]; sys: number[]; rss: number[] }>();
+  const record = (key: string, mbs: number, cpu: number, rss: number, user = NaN, sys = NaN): void => {
+    const r = results.get(key) ?? { mbs: [], cpu: [], user: [], sys: [], rss: [] };
     results.set(key, r);
-    r.mbs.push(mbs); r.cpu.push(cpu); r.rss.push(rss);
+    r.mbs.push(mbs); r.cpu.push(cpu); r.user.push(user); r.sys.push(sys); r.rss.push(rss);
   };
   const loads: number[] = [];
   for (let rep = 0; rep < reps; rep++) {
@@ -143,15 +143,17 @@ async function runRestores(state: State): Promise<void> {
         : [process.execPath, pgstowBin(j.tool), 'restore', ...storeArgs, ...extraPgstow, url, j.backup.server, j.backup.id, target];
       const r = await timed(cmd[0] as string, cmd.slice(1), { env });
       const mbs = state.databaseBytes / 1e6 / r.wallSeconds;
-      record(`${j.tool} restores ${j.backup.label}`, mbs, r.cpuSeconds, r.maxRssKb / 1024);
-      console.log(`${j.tool} restores ${j.backup.label}: ${mbs.toFixed(0)} MB/s, CPU ${r.cpuSeconds.toFixed(2)} s, peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB`);
+      record(`${j.tool} restores ${j.backup.label}`, mbs, r.cpuSeconds, r.maxRssKb / 1024, r.userSeconds, r.sysSeconds);
+      console.log(`${j.tool} restores ${j.backup.label}: ${mbs.toFixed(0)} MB/s, CPU ${r.cpuSeconds.toFixed(2)} s (user ${r.userSeconds?.toFixed(2)}, sys ${r.sysSeconds?.toFixed(2)}), peak RSS ${(r.maxRssKb / 1024).toFixed(0)} MiB, load ${(os.loadavg()[0] as number).toFixed(1)}`);
       removeDir(target);
     }
   }
   loads.push(os.loadavg()[0] as number);
   lines.push(`database ${(state.databaseBytes / 1e6).toFixed(0)} MB, ${reps} repetition(s), load average ${loads.map((l) => l.toFixed(1)).join(' → ')}`, '',
-    '| restore | MB/s of database | CPU s | peak RSS MiB |', '|---|---|---|---|');
-  for (const [k, r] of [...results].sort(([a], [b]) => a.localeCompare(b))) lines.push(`| ${k} | ${fmt(stats(r.mbs), 0)} | ${fmt(stats(r.cpu), 2)} | ${fmt(stats(r.rss), 0)} |`);
+    '| restore | MB/s of database | CPU s | user s | sys s | peak RSS MiB |', '|---|---|---|---|---|---|');
+  for (const [k, r] of [...results].sort(([a], [b]) => a.localeCompare(b))) {
+    lines.push(`| ${k} | ${fmt(stats(r.mbs), 0)} | ${fmt(stats(r.cpu), 2)} | ${fmt(stats(r.user), 2)} | ${fmt(stats(r.sys), 2)} | ${fmt(stats(r.rss), 0)} |`);
+  }
 }
 
 function shuffle<T>(a: readonly T[]): T[] {

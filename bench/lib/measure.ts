@@ -8,6 +8,9 @@ export interface RunResult {
   code: number;
   wallSeconds: number;
   cpuSeconds: number;
+  /** The user and system parts of cpuSeconds. */
+  userSeconds?: number;
+  sysSeconds?: number;
   maxRssKb: number;
   stdout: string;
   stderr: string;
@@ -49,7 +52,7 @@ export async function timed(cmd: string, args: readonly string[], options: RunOp
     [wall, user, sys, rss] = line.split(/\s+/).map(Number) as [number, number, number, number];
   } catch { /* the time file is missing only if the command could not start */ }
   fs.rmSync(timeFile, { force: true });
-  const result = { code: r.code, wallSeconds: wall, cpuSeconds: user + sys, maxRssKb: rss, stdout: r.stdout, stderr: r.stderr };
+  const result = { code: r.code, wallSeconds: wall, cpuSeconds: user + sys, userSeconds: user, sysSeconds: sys, maxRssKb: rss, stdout: r.stdout, stderr: r.stderr };
   if (r.code !== 0) {
     throw new Error(`benchmark command failed (exit ${r.code}): ${cmd} ${args.join(' ')}\n${r.stderr.slice(-3000)}`);
   }

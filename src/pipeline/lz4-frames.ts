@@ -65,6 +65,8 @@ export class Lz4Decoder {
   private stop = 0;
   /** The block's last piece went out as a view: blockDone() waits for the next call. */
   private viewed = false;
+  /** The block being gathered: its compressed bytes so far in the decoder's memory. */
+  private block: { input: Uint8Array; filled: number; stored: boolean } | undefined;
 
   /** Adds input (any piece of the stream). */
   input(chunk: Buffer): void {
@@ -171,25 +173,45 @@ export class Lz4Decoder {
     };
   }
 
-  /** Decodes the next block (or the frame's end); false when more input is needed. */
+  /**
+   * Decodes the next block (or the frame's end); false when more input is needed. A block's bytes go from the input
+   * pieces straight into the decoder's memory as they come (no joined copy in between), so no input piece is held
+   * while a block is gathered (see own()).
+   */
   private nextBlock(): boolean {
     const frame = this.frame as FrameState;
-    if (this.size < 4) return false;
-    const word = this.first(4).readUInt32LE(0);
-    if (word === 0) return this.endFrame(frame);
-    const n = word & 0x7fffffff;
-    if (n > frame.blockMax) throw new Lz4FormatError('corrupt LZ4 frame: block larger than announced');
-    const length = 4 + n + (frame.blockChecksum ? 4 : 0);
-    if (this.size < length) return false;
-    this.take(4);
-    // The block goes from the input pieces straight into the decoder's memory (no joined copy in between).
-    const input = (this.area as WasmBlockArea).input(n, frame.span);
-    this.takeInto(n, input);
-    if (frame.blockChecksum && xxh32(input) !== this.take(4).readUInt32LE(0)) {
-      throw new Lz4FormatError('corrupt LZ4 frame: block checksum mismatch');
+    if (!this.block) {
+      if (this.size < 4) return false;
+      const word = this.first(4).readUInt32LE(0);
+      if (word === 0) return this.endFrame(frame);
+      const n = word & 0x7fffffff;
+      if (n > frame.blockMax) throw new Lz4FormatError('corrupt LZ4 frame: block larger than announced');
+      this.take(4);
+      this.block = { input: (this.area as WasmBlockArea).input(n, frame.span), filled: 0, stored: (word & 0x80000000) !== 0 };
     }
-    this.decodeInto(frame, n, (word & 0x80000000) !== 0);
+    const block = this.block;
+    const k = Math.min(this.size, block.input.length - block.filled);
+    if (k > 0) { this.takeInto(k, block.input, block.filled); block.filled += k; }
+    if (block.filled < block.input.length) return false;
+    if (frame.blockChecksum) {
+      if (this.size < 4) return false;
+      if (xxh32(block.input) !== this.take(4).readUInt32LE(0)) throw new Lz4FormatError('corrupt LZ4 frame: block checksum mismatch');
+    }
+    this.block = undefined;
+    this.decodeInto(frame, block.input.length, block.stored);
     return true;
+  }
+
+  /**
+   * Copies the input still held (fewer than 20 bytes: a frame or block header, a block checksum; a block's bytes are
+   * in the decoder's memory already) into memory of its own: for a caller whose input pieces are valid only until it
+   * asks for the next (lent by a download), called before it does.
+   */
+  own(): void {
+    if (this.size === 0) return;
+    const held = Buffer.from(this.take(this.size));
+    this.parts = [held];
+    this.size = held.length;
   }
 
   private decodeInto(frame: FrameState, size: number, stored: boolean): void {
@@ -247,13 +269,13 @@ export class Lz4Decoder {
     return head;
   }
 
-  /** Moves the next n input bytes (n ≤ size) into `into`. */
-  private takeInto(n: number, into: Uint8Array): void {
+  /** Moves the next n input bytes (n ≤ size) into `into` from `offset` on. */
+  private takeInto(n: number, into: Uint8Array, offset = 0): void {
     let at = 0;
     while (at < n) {
       const head = this.parts[0] as Buffer;
       const k = Math.min(head.length, n - at);
-      if (k === head.length) { into.set(head, at); this.parts.shift(); } else { into.set(head.subarray(0, k), at); this.parts[0] = head.subarray(k); }
+      if (k === head.length) { into.set(head, offset + at); this.parts.shift(); } else { into.set(head.subarray(0, k), offset + at); this.parts[0] = head.subarray(k); }
       at += k;
     }
     this.size -= n;

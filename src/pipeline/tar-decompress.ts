@@ -33,14 +33,17 @@ export function createTarDecompressor(compression: TarCompression): Duplex {
  * extractor asks, and each piece (≤ 64 KiB) is a view of the decoder's memory, valid until the extractor asks
  * for the next one (extractTar's `borrowed`), which copies it once into its write buffers. Through the Duplex
  * every piece was first copied out into a new Buffer (18,000 allocations per 1.2 GB, garbage for the young
- * collections) and then copied again by the file writer.
+ * collections) and then copied again by the file writer. With `lent` source chunks (a download's reused memory),
+ * the decoder copies what it holds of one before the next is asked for.
  */
-export async function* lz4TarPieces(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+export async function* lz4TarPieces(source: AsyncIterable<Buffer>, lent: () => boolean = () => false): AsyncGenerator<Buffer> {
   const decoder = new Lz4Decoder();
   try {
     for await (const chunk of source) {
       decoder.input(chunk);
       for (let piece = decoder.view(); piece; piece = decoder.view()) yield piece;
+      // A lent chunk is valid until the next is asked for: the few bytes the decoder still holds of it are copied.
+      if (lent()) decoder.own();
     }
     decoder.end();
   } catch (err) {

@@ -24,10 +24,11 @@ export interface ExtractOptions {
   writeBufferBytes?: number;
   openFiles?: number;
   /**
-   * Each chunk of the source is valid only until the next one is asked for (a decoder's memory, reused): the
-   * extractor copies what it keeps of a chunk before asking for more.
+   * Each chunk of the source is valid only until the next one is asked for (a decoder's or a download's memory,
+   * reused): the extractor copies what it keeps of a chunk before asking for more. A function is asked each time
+   * (a download knows whether its chunks are lent once it has started).
    */
-  borrowed?: boolean;
+  borrowed?: boolean | (() => boolean);
 }
 
 export interface ExtractResult {
@@ -82,7 +83,7 @@ interface Extraction {
 
 async function extractMembers(source: AsyncIterable<Buffer>, options: ExtractOptions, writer: FileWriteQueue): Promise<ExtractResult> {
   const x: Extraction = {
-    reader: new ByteReader(source[Symbol.asyncIterator](), options.borrowed === true), writer, options, root: path.resolve(options.root),
+    reader: new ByteReader(source[Symbol.asyncIterator](), borrowedTest(options.borrowed)), writer, options, root: path.resolve(options.root),
     owners: options.restoreOwners ? await OwnerResolver.load() : undefined, symlinks: new Set(), dirs: [],
     ext: { globalPax: {} }, members: 0, fileBytes: 0, last: '(start of archive)',
   };
@@ -186,6 +187,12 @@ async function makeHardLink(x: Extraction, h: Header, abs: string): Promise<void
 
 async function skipData(reader: ByteReader, h: Header, last: string): Promise<void> {
   if (h.size > 0) await reader.skip(h.size + padding(h.size), () => `inside ${last}`);
+}
+
+function borrowedTest(b: ExtractOptions['borrowed']): () => boolean {
+  if (typeof b === 'function') return b;
+  const fixed = b === true;
+  return () => fixed;
 }
 
 function padding(size: number): number {
@@ -329,7 +336,11 @@ class ByteReader {
   private available = 0;
   private ended = false;
 
-  constructor(private readonly it: AsyncIterator<Buffer>, readonly borrowed: boolean) {}
+  constructor(private readonly it: AsyncIterator<Buffer>, private readonly isBorrowed: () => boolean) {}
+
+  get borrowed(): boolean {
+    return this.isBorrowed();
+  }
 
   private async fill(): Promise<boolean> {
     if (this.ended) return false;

@@ -184,15 +184,19 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
     deps.log.debug(`downloading ${f.key} (${f.size} bytes, ${f.compression}) into ${targetOf(f)}`);
     try {
       const hash = plan.manifest ? createHash('sha256') : undefined;
-      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded buffers themselves;
-      // lz4's are views of its decoder's memory (copied into the file writer's reused buffers).
+      // The pacer counts bytes allocated: uncompressed, the written bytes are the downloaded chunks themselves, and
+      // lent chunks (read into the store's reused memory, ObjectStore.getPieces) none; lz4's are views of its
+      // decoder's memory (copied into the file writer's reused buffers).
       const inflated = f.compression !== 'none' && f.compression !== 'lz4';
+      let lent = false;
       const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; memory.pacer?.note(c.length); progress(); });
-      const extracted = await decompressAndExtract(chunks, f.compression, (tar, borrowed) => extractTar(tar, {
+        lend: LENDABLE.has(f.compression), onLent: (l) => { lent = l; },
+      }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; if (!lent) memory.pacer?.note(c.length); progress(); });
+      const extracted = await decompressAndExtract(chunks, f.compression, () => lent, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
-        borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
+        // Uncompressed, the tar's chunks are the download's (lent or not); decompressed, the decompressor's.
+        borrowed: f.compression === 'none' ? () => lent : borrowed, ...(deps.signal ? { signal: deps.signal } : {}),
       }));
       counts.members += extracted.members;
       if (hash) checkDigest(store, plan, f, hash.digest('hex'));
@@ -205,14 +209,14 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
 
 /**
  * The object's bytes through its decompressor into `extract`. Uncompressed, the downloaded chunks go to the
- * extractor as they are: a stream between them only gathered them into new buffers (one more copy of every
- * byte on the main thread); lz4 decodes as the extractor pulls and lends it its output (`borrowed`, see
- * lz4TarPieces). The download is closed however extraction ends.
+ * extractor as they are (lent by the store when it can): a stream between them only gathered them into new
+ * buffers (one more copy of every byte on the main thread); lz4 decodes as the extractor pulls and lends it its
+ * output (`borrowed`, see lz4TarPieces). The download is closed however extraction ends.
  */
-async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'],
+async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compression: BackupFile['compression'], lent: () => boolean,
   extract: (tar: AsyncIterable<Buffer>, borrowed: boolean) => Promise<T>): Promise<T> {
   if (compression === 'none' || compression === 'lz4') {
-    const tar = compression === 'lz4' ? lz4TarPieces(chunks) : chunks;
+    const tar = compression === 'lz4' ? lz4TarPieces(chunks, lent) : chunks;
     try {
       return await extract(tar, compression === 'lz4');
     } finally {
@@ -226,6 +230,14 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
   });
   return result as T;
 }
+
+/**
+ * Codecs whose objects are read as lent chunks: the extractor copies them, the lz4 decoder copies what it holds of
+ * one before the next (lz4TarPieces). Not gzip: handed to node:zlib one at a time (the next at the write's
+ * callback), inflate on the thread pool waited for the main thread between chunks: no less CPU and slower
+ * restores (docs/performance.md, "Lent downloads").
+ */
+const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'lz4']);
 
 function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {
   const expected = plan.manifest?.get(f.key.slice(plan.prefix.length));

@@ -86,6 +86,16 @@ export interface GetOptions {
   onInfo?: (info: ObjectInfo) => void;
 }
 
+/** A get's body as pieces (ObjectStore.getPieces). */
+export interface GetPieces {
+  pieces: AsyncIterable<Buffer>;
+  /**
+   * The pieces are views of memory the driver reads the next ones into: each is valid only until the next is asked
+   * for (or the iteration ends). False: Buffers of their own (a Readable's chunks).
+   */
+  lent: boolean;
+}
+
 export interface ObjectInfo {
   readonly key: string;
   readonly size: number;
@@ -128,6 +138,13 @@ export interface ObjectStore {
 
   /** Streams the object. Must throw ObjectNotFoundError for a missing key (before any data). */
   get(key: string, options?: GetOptions): Promise<Readable>;
+
+  /**
+   * get() for a reader that uses each piece before it asks for the next (a restore copies it or writes it out): a
+   * driver may read the body into memory it reuses, with no Buffer per piece. Same errors as get(). Optional:
+   * callers fall back to get() (parallel-get.ts, getPieces()).
+   */
+  getPieces?(key: string, options?: GetOptions): Promise<GetPieces>;
 
   /** Must throw ObjectNotFoundError for a missing key. */
   stat(key: string, options?: { signal?: AbortSignal }): Promise<ObjectInfo>;

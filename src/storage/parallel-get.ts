@@ -4,7 +4,7 @@
  * bounded at about concurrency × partSize. Small objects (or stores without ranges) use one plain GET.
  * Every range is checked for its exact length, so a short read never passes as complete.
  */
-import type { ObjectStore } from './object-store.js';
+import type { GetOptions, GetPieces, ObjectStore } from './object-store.js';
 import { IntegrityError } from './errors.js';
 
 export interface ParallelGetOptions {
@@ -13,6 +13,18 @@ export interface ParallelGetOptions {
   partSize?: number;
   concurrency?: number;
   signal?: AbortSignal;
+  /**
+   * The caller uses each chunk before it asks for the next: a plain GET may yield pieces of memory the store reuses
+   * (ObjectStore.getPieces). Ranged GETs always yield Buffers of their own.
+   */
+  lend?: boolean;
+  /** Told before the first chunk whether the chunks are lent (valid only until the next is asked for). */
+  onLent?: (lent: boolean) => void;
+}
+
+/** The object's body as pieces: lent by the stores that can (getPieces), else get()'s stream. */
+export async function getPieces(store: ObjectStore, key: string, options: GetOptions = {}): Promise<GetPieces> {
+  return store.getPieces ? store.getPieces(key, options) : { pieces: await store.get(key, options), lent: false };
 }
 
 const DEFAULT_PART = 8 * 1024 * 1024;
@@ -23,14 +35,17 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
   const size = options.size;
   let received = 0;
   if (concurrency === 1 || size <= partSize) {
-    const stream = await store.get(key, options.signal ? { signal: options.signal } : {});
-    for await (const chunk of stream) {
-      received += (chunk as Buffer).length;
-      yield chunk as Buffer;
+    const signal = options.signal ? { signal: options.signal } : {};
+    const body = options.lend ? await getPieces(store, key, signal) : { pieces: await store.get(key, signal) as AsyncIterable<Buffer>, lent: false };
+    options.onLent?.(body.lent);
+    for await (const chunk of body.pieces) {
+      received += chunk.length;
+      yield chunk;
     }
     if (received !== size) throw sizeMismatch(store, key, size, received);
     return;
   }
+  options.onLent?.(false);
   const parts = Math.ceil(size / partSize);
   const inFlight: Array<Promise<Buffer[]>> = [];
   let next = 0;
@@ -61,11 +76,11 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
  * the 64 KiB allocated for them, and holding them instead cost ~8 MB per 2 MiB range in flight (measured).
  */
 async function fetchRange(store: ObjectStore, key: string, start: number, end: number, signal?: AbortSignal): Promise<Buffer[]> {
-  const stream = await store.get(key, { range: { start, end }, ...(signal ? { signal } : {}) });
+  // Every piece is copied before the next is asked for, so the store may lend them.
+  const { pieces } = await getPieces(store, key, { range: { start, end }, ...(signal ? { signal } : {}) });
   const out = Buffer.allocUnsafe(end - start + 1);
   let n = 0;
-  for await (const c of stream) {
-    const chunk = c as Buffer;
+  for await (const chunk of pieces) {
     if (n + chunk.length > out.length) { n += chunk.length; break; }
     chunk.copy(out, n);
     n += chunk.length;

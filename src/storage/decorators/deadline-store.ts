@@ -29,6 +29,7 @@ export interface DeadlineOptions {
 const MIB = 1024 * 1024;
 
 class DeadlineStore implements ObjectStore {
+  getPieces?: ObjectStore['getPieces'];
   createBucket?: ObjectStore['createBucket'];
   listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
   abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
@@ -43,6 +44,13 @@ class DeadlineStore implements ObjectStore {
     this.description = inner.description;
     this.capabilities = inner.capabilities;
     forwardOptional(this, inner, (operation, fn, signal) => this.bounded(operation as StorageOperation, '', this.opts.timeoutMs, signal, () => fn()));
+    if (inner.getPieces) {
+      const pieces = inner.getPieces.bind(inner);
+      this.getPieces = async (key, options = {}) => {
+        const got = await this.bounded('get', key, this.opts.timeoutMs, options.signal, (signal) => pieces(key, { ...options, signal }));
+        return { pieces: this.watchPieces(key, got.pieces, options.signal), lent: got.lent };
+      };
+    }
   }
 
   /** The bound in force: an engine's reconfigure() may change the read timeout it derives from. */
@@ -143,6 +151,41 @@ class DeadlineStore implements ObjectStore {
     }, this.tick);
     pipeline(stream, out, () => { clearInterval(timer); signal?.removeEventListener('abort', onAbort); });
     return out;
+  }
+
+  /**
+   * watchBody for pieces: fails when the reader has waited timeoutMs for the next piece (the time it spends on a
+   * piece is its own), and follows the caller's signal; either closes the body.
+   */
+  private async *watchPieces(key: string, pieces: AsyncIterable<Buffer>, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
+    const it = pieces[Symbol.asyncIterator]();
+    let waitingSince = 0;
+    let failed: unknown;
+    const stop = (err: unknown): void => { failed ??= err; void it.return?.()?.catch(() => undefined); };
+    const onAbort = (): void => stop(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const timer = setInterval(() => {
+      if (waitingSince > 0 && Date.now() - waitingSince > this.opts.timeoutMs) stop(this.timeout('get', key, this.opts.timeoutMs, true));
+    }, this.tick);
+    try {
+      for (;;) {
+        waitingSince = Date.now();
+        let r: IteratorResult<Buffer>;
+        try {
+          r = await it.next();
+        } catch (err) {
+          throw failed ?? err;
+        }
+        waitingSince = 0;
+        if (failed !== undefined) throw failed;
+        if (r.done) return;
+        yield r.value;
+      }
+    } finally {
+      clearInterval(timer);
+      signal?.removeEventListener('abort', onAbort);
+      await it.return?.();
+    }
   }
 
   private get tick(): number {

@@ -43,6 +43,7 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
 }
 
 class RetryingStore implements ObjectStore {
+  getPieces?: ObjectStore['getPieces'];
   createBucket?: ObjectStore['createBucket'];
   listIncompleteUploads?: ObjectStore['listIncompleteUploads'];
   abortIncompleteUpload?: ObjectStore['abortIncompleteUpload'];
@@ -65,6 +66,11 @@ class RetryingStore implements ObjectStore {
     this.random = opts.random ?? Math.random;
     this.sleep = opts.sleep ?? defaultSleep;
     forwardOptional(this, inner, (operation, fn, signal) => this.run(operation, fn, signal));
+    if (inner.getPieces) {
+      // As get(): until the body starts.
+      const pieces = inner.getPieces.bind(inner);
+      this.getPieces = (key, options) => this.run('get', () => pieces(key, options), options?.signal);
+    }
   }
 
   /** Waits before retry number `attempt` (1-based), or rethrows when out of attempts / not retryable. */

@@ -120,6 +120,21 @@ describe('lz4 volumes decoded as the extractor pulls (lz4TarPieces: pieces lent 
     assert.ok((await pull(linked, 777)).equals(original));
   });
 
+  it('lent input (each chunk overwritten once the next is asked for, as a download lends them): the same bytes', async (t) => {
+    const pullLent = async (data: Buffer, size: number): Promise<Buffer> => {
+      const copies: Buffer[] = [];
+      for await (const piece of lz4TarPieces(lentChunksOf(data, size), () => true)) copies.push(Buffer.from(piece));
+      return Buffer.concat(copies);
+    };
+    for (const size of [65536, 1000]) assert.ok((await pullLent(frame, size)).equals(original), `chunks of ${size}`);
+    // Chunks that split frame headers, block sizes and checksums (a smaller frame: one chunk per pull).
+    const small = sample(300_000);
+    for (const size of [3, 7]) assert.ok((await pullLent(lz4Compress(small), size)).equals(small), `chunks of ${size}`);
+    if (!requireInstalled(t, 'lz4', spawnSync('sh', ['-c', 'command -v lz4']).status === 0)) return;
+    const linked = execFileSync('lz4', ['-c', '-BD', '-B4', '-BX'], { input: original, maxBuffer: 64 << 20 });
+    assert.ok((await pullLent(linked, 777)).equals(original), 'linked 64 KiB blocks with block checksums');
+  });
+
   it('damaged volumes fail as damaged lz4 data', async () => {
     await assert.rejects(pull(frame.subarray(0, frame.length >> 1)), (err: unknown) => err instanceof CodecError && /lz4/.test(err.message));
     const bad = Buffer.from(frame);
@@ -130,4 +145,14 @@ describe('lz4 volumes decoded as the extractor pulls (lz4TarPieces: pieces lent 
 
 async function* chunksOf(data: Buffer, size: number): AsyncGenerator<Buffer> {
   for (let o = 0; o < data.length; o += size) yield data.subarray(o, o + size);
+}
+
+/** The chunks in one buffer, overwritten with garbage when the next is asked for. */
+async function* lentChunksOf(data: Buffer, size: number): AsyncGenerator<Buffer> {
+  const shared = Buffer.alloc(size);
+  for (let o = 0; o < data.length; o += size) {
+    const n = data.copy(shared, 0, o, o + size);
+    yield shared.subarray(0, n);
+    shared.fill(0xee);
+  }
 }

@@ -165,4 +165,12 @@ test('borrowed chunks (valid until the next is asked for): headers, PAX records 
     assert.equal(r.members, 61);
     for (const e of entries.slice(1)) assert.equal(fs.readFileSync(path.join(dir, e.name), 'utf8'), e.body, `${e.name}, pieces of ${size}`);
   }
+  // Asked each time (a download knows whether it lends its chunks once it has started).
+  let started = false;
+  const pieces = async function* (): AsyncGenerator<Buffer> { started = true; yield* lent(tar, 4099); };
+  const dir = makeTempDir('tar-lent-asked');
+  t.after(() => removeDir(dir));
+  const r = await extractTar(pieces(), { root: dir, restoreOwners: false, borrowed: () => started, writeBufferBytes: 64 << 10, openFiles: 3 });
+  assert.equal(r.members, 61);
+  for (const e of entries.slice(1)) assert.equal(fs.readFileSync(path.join(dir, e.name), 'utf8'), e.body, `${e.name}, borrowed once started`);
 });

@@ -152,6 +152,17 @@ describe('restore of a backup whose download breaks off', () => {
     assert.deepEqual(fs.readFileSync(path.join(dest, 'base', '1', '1259')), Buffer.alloc(300_000, 3));
   });
 
+  it('a gzip object the store stops sending mid-way fails with the store\'s error (exit 2), not as a damaged object', async () => {
+    const { memory, store } = fresh();
+    const key = await putBackup(memory, '20260101T000000', { files: { PG_VERSION: Buffer.from('15\n'), 'base/1/1259': Buffer.alloc(300_000, 3) } });
+    const cut = (): Error => new StorageUnavailableError({ provider: 'memory', operation: 'get', key }, `injected: ${key} broke off`);
+    store.add({ operations: ['get'], key, times: 1, action: { type: 'cut', bytes: 1000, error: cut } });
+    const err = await restoreBackup({ store, layout, log: silentLogger }, { backupId: 'latest', recoveryDir: path.join(dir, 'restore-cut') }).then(() => undefined, (e: unknown) => e);
+    assert.ok(err instanceof StorageUnavailableError, String(err));
+    assert.equal(err.exitCode, 2);
+    assert.match(err.message, /broke off/);
+  });
+
   it('a name or shortcut goes through the one resolver: latest prefers DONE, unknown names exit 4', async () => {
     const { memory, store } = fresh();
     await putBackup(memory, '20260101T000000', { name: 'a' });

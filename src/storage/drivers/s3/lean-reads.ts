@@ -16,7 +16,7 @@ import type { LookupFunction } from 'node:net';
 import { Readable } from 'node:stream';
 import { http, https } from '../../node-net.js';
 import type {
-  CommonPrefix, GetOptions, IncompleteUpload, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, PutSource, StoreCapabilities,
+  CommonPrefix, GetOptions, GetPieces, IncompleteUpload, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, PutSource, StoreCapabilities,
 } from '../../object-store.js';
 import type { StorageOperation } from '../../errors.js';
 import { assertValidKey, assertValidPrefix } from '../../object-store-helpers.js';
@@ -27,7 +27,7 @@ import { classifyS3Error } from './errors.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { escapeUri, s3Signer, type SignableRequest, type StaticKeys } from './signer.js';
 import { parseListPage, type ListPage } from './list-xml.js';
-import { rawGet, RawUnsupported } from './raw-get.js';
+import { rawGet, rawGetLent, RawUnsupported, type RawGetRequest } from './raw-get.js';
 
 /** The SDK store behind this one, opened on first need with this store's capabilities object and create-only guard (shared). */
 export type SdkStoreOpener = (capabilities: StoreCapabilities, createOnly: CreateOnlyGuard) => Promise<ObjectStore>;
@@ -80,16 +80,35 @@ export class LeanReadS3Store implements ObjectStore {
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
-    const range = options.range ? `bytes=${options.range.start}-${options.range.end ?? ''}` : undefined;
-    const headers: Record<string, string> = range ? { range } : {};
-    let res: { headers: Record<string, string | string[] | undefined>; body: Readable } | UseSdk | undefined;
-    if (this.endpoint.protocol === 'http:') res = await this.rawRequest(key, headers, options.signal);
+    const headers = rangeHeaders(options);
+    const raw = this.endpoint.protocol === 'http:' ? await this.rawRequest(key, headers, options.signal, rawGet) : undefined;
+    return this.getFrom(key, options, headers, raw);
+  }
+
+  /**
+   * On plain HTTP the body is read into reused memory (raw-get.ts, rawGetLent); any other answer goes the ways
+   * get() goes, without asking the raw path again.
+   */
+  async getPieces(key: string, options: GetOptions = {}): Promise<GetPieces> {
+    assertValidKey(key);
+    const headers = rangeHeaders(options);
+    const raw = this.endpoint.protocol === 'http:' ? await this.rawRequest(key, headers, options.signal, rawGetLent) : undefined;
+    if (raw === undefined || raw instanceof UseSdk) return { pieces: await this.getFrom(key, options, headers, raw), lent: false };
+    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(raw.headers), !options.range));
+    raw.pieces.mapError = (err) => this.classify(err, 'get', key);
+    return { pieces: raw.pieces, lent: true };
+  }
+
+  /** The body of a raw answer, else through node:http (no raw answer), else from the SDK store (UseSdk). */
+  private async getFrom(key: string, options: GetOptions, headers: Record<string, string>,
+    raw: { headers: Record<string, string>; body: Readable } | UseSdk | undefined): Promise<Readable> {
+    let res: { headers: Record<string, string | string[] | undefined>; body: Readable } | UseSdk | undefined = raw;
     if (res === undefined) {
       const viaHttp = await this.request('get', key, {}, headers, options.signal);
       res = viaHttp instanceof UseSdk ? viaHttp : { headers: viaHttp.headers, body: viaHttp };
     }
     if (res instanceof UseSdk) return (await this.sdkStore()).get(key, options);
-    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(res.headers), !range));
+    options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(res.headers), !options.range));
     // Mid-stream failures (reset, timeout) surface as typed errors, as from the SDK store.
     const body = res.body;
     const origDestroy = body._destroy.bind(body);
@@ -101,12 +120,12 @@ export class LeanReadS3Store implements ObjectStore {
    * A GET with its body read from the socket (raw-get.ts: no copy of every byte by node:http's parser). An error
    * status is left to the SDK store as on the node:http path; an answer it does not read (chunked) to that path.
    */
-  private async rawRequest(key: string, headers: Record<string, string>, signal: AbortSignal | undefined):
-    Promise<{ headers: Record<string, string>; body: Readable } | UseSdk | undefined> {
+  private async rawRequest<T>(key: string, headers: Record<string, string>, signal: AbortSignal | undefined,
+    send: (req: RawGetRequest) => Promise<T | RawUnsupported>): Promise<T | UseSdk | undefined> {
     const { signed, path } = await this.signedTarget(key, {}, headers);
     const lookup = (this.options.httpAgent as { options?: { lookup?: LookupFunction } }).options?.lookup;
     try {
-      const r = await rawGet({
+      const r = await send({
         host: signed.hostname.replace(/^\[(.*)\]$/, '$1'), port: signed.port ?? 80, path, headers: signed.headers,
         timeoutMs: this.settings.readTimeoutMs, ...(lookup ? { lookup } : {}), ...(signal ? { signal } : {}),
       });
@@ -358,6 +377,10 @@ function abortError(signal: AbortSignal): Error {
 function one(h: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = h[name];
   return Array.isArray(v) ? v.join(', ') : v;
+}
+
+function rangeHeaders(options: GetOptions): Record<string, string> {
+  return options.range ? { range: `bytes=${options.range.start}-${options.range.end ?? ''}` } : {};
 }
 
 function isTimeout(err: unknown): boolean {

@@ -6,7 +6,8 @@
  * Content-Length; any other answer (an error status, chunked or unframed bodies, an oversized head) is returned
  * as RawUnsupported for the caller's other path. The body must have exactly Content-Length bytes: fewer (the
  * connection closed early) or more fail the body stream. The request says `Connection: close`; the socket is
- * closed after the body. `timeoutMs` without a byte fails the request or the body (TimeoutError).
+ * closed after the body. `timeoutMs` without a byte fails the request or the body (TimeoutError). rawGetLent reads
+ * the body into a few reused buffers instead, for a reader that uses each piece before it asks for the next.
  */
 import * as net from 'node:net';
 import { Readable } from 'node:stream';
@@ -39,13 +40,7 @@ const MAX_HEAD = 64 * 1024;
 
 export function rawGet(req: RawGetRequest): Promise<RawResponse | RawUnsupported> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: req.host, port: req.port, noDelay: true, ...(req.lookup ? { lookup: req.lookup } : {}) });
-    const onAbort = (): void => { socket.destroy(Object.assign(new Error('the request was aborted'), { name: 'AbortError' })); };
-    if (req.signal?.aborted) onAbort();
-    req.signal?.addEventListener('abort', onAbort, { once: true });
-    socket.once('close', () => req.signal?.removeEventListener('abort', onAbort));
-    socket.setTimeout(req.timeoutMs, () => socket.destroy(Object.assign(new Error(`no response within ${req.timeoutMs} ms`), { name: 'TimeoutError' })));
-    socket.write(`GET ${req.path} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}connection: close\r\n\r\n`);
+    const socket = connect(req);
     let head: Buffer = Buffer.alloc(0);
     const beforeHead = (chunk: Buffer): void => {
       head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -66,6 +61,20 @@ export function rawGet(req: RawGetRequest): Promise<RawResponse | RawUnsupported
     socket.on('error', reject);
     socket.on('end', early);
   });
+}
+
+/** The connection with the request sent: timeout, abort signal and, for lent reads, node:net's `onread`. */
+function connect(req: RawGetRequest, onread?: net.OnReadOpts): net.Socket {
+  const socket = net.connect({
+    host: req.host, port: req.port, noDelay: true, ...(req.lookup ? { lookup: req.lookup } : {}), ...(onread ? { onread } : {}),
+  });
+  const onAbort = (): void => { socket.destroy(Object.assign(new Error('the request was aborted'), { name: 'AbortError' })); };
+  if (req.signal?.aborted) onAbort();
+  req.signal?.addEventListener('abort', onAbort, { once: true });
+  socket.once('close', () => req.signal?.removeEventListener('abort', onAbort));
+  socket.setTimeout(req.timeoutMs, () => socket.destroy(Object.assign(new Error(`no response within ${req.timeoutMs} ms`), { name: 'TimeoutError' })));
+  socket.write(`GET ${req.path} HTTP/1.1\r\n${Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')}connection: close\r\n\r\n`);
+  return socket;
 }
 
 /** Status line and headers of a 2xx answer with a Content-Length body; anything else is RawUnsupported. */
@@ -113,4 +122,162 @@ function bodyOf(socket: net.Socket, length: number, first: Buffer): Readable {
   });
   take(first);
   return body;
+}
+
+/** A response whose body is read into memory the reader reuses (rawGetLent). */
+export interface RawLentResponse {
+  status: number;
+  headers: Record<string, string>;
+  pieces: LentPieces;
+}
+
+/**
+ * The body's bytes into a ring of SLOTS reused buffers of SLOT bytes (node:net's `onread`): no Buffer is allocated
+ * per socket read, and nothing of the body becomes garbage (on a 1.2 GB object: 18,000 64 KiB Buffers, and the young
+ * collections the GC pacer runs to free them). Each piece is a view of a slot, valid until the next next() call;
+ * the socket reads ahead into the other slots and pauses when none is free. A piece ≤ SLOT bytes (the file writer
+ * copies pieces up to 128 KiB into its own buffers).
+ */
+export const LENT_SLOT = 64 * 1024;
+const SLOTS = 8;
+
+export function rawGetLent(req: RawGetRequest): Promise<RawLentResponse | RawUnsupported> {
+  return new Promise((resolve, reject) => {
+    const ring = new SlotRing();
+    let head: Buffer = Buffer.alloc(0);
+    let body: LentPieces | undefined;
+    const onRead = (n: number, buf: Buffer): boolean => {
+      if (body) return body.filled(n);
+      // The head: copied out (it is small); what follows it in this read stays in the slot as the first piece.
+      head = head.length === 0 ? Buffer.from(buf.subarray(0, n)) : Buffer.concat([head, buf.subarray(0, n)]);
+      const end = head.indexOf('\r\n\r\n');
+      if (end < 0) {
+        if (head.length > MAX_HEAD) { socket.destroy(); resolve(new RawUnsupported('response head too large')); }
+        return true;
+      }
+      socket.off('error', reject);
+      socket.off('end', early);
+      const parsed = parseHead(head.subarray(0, end).toString('latin1'));
+      if (parsed instanceof RawUnsupported) { socket.destroy(); resolve(parsed); return false; }
+      body = new LentPieces(socket, ring, parsed.length);
+      resolve({ ...parsed.response, pieces: body });
+      const first = head.length - (end + 4);
+      return first === 0 ? body.filled(0) : body.filled(n, n - first);
+    };
+    const socket = connect(req, { buffer: () => ring.target, callback: onRead });
+    const early = (): void => reject(new Error('the connection closed before the response'));
+    socket.on('error', reject);
+    socket.on('end', early);
+  });
+}
+
+/** SLOTS buffers: `target` is the one the socket reads into next (never one holding unread bytes). */
+class SlotRing {
+  private readonly free: Buffer[] = [];
+  target: Buffer;
+
+  constructor() {
+    for (let i = 1; i < SLOTS; i++) this.free.push(Buffer.allocUnsafeSlow(LENT_SLOT));
+    this.target = Buffer.allocUnsafeSlow(LENT_SLOT);
+  }
+
+  /** The target now holds bytes: the next free slot becomes the target; false when none is left after it. */
+  advance(): boolean {
+    this.target = this.free.pop() as Buffer;
+    return this.free.length > 0;
+  }
+
+  give(slot: Buffer): void {
+    this.free.push(slot);
+  }
+
+  get hasFree(): boolean {
+    return this.free.length > 0;
+  }
+}
+
+/**
+ * The body as lent pieces: exactly `length` bytes (fewer, the connection closing early, fails as a reset
+ * connection as node:http reports it; more fails), read ahead into the ring while the reader works on a piece.
+ */
+export class LentPieces implements AsyncIterableIterator<Buffer> {
+  private readonly queue: Array<{ slot: Buffer; piece: Buffer }> = [];
+  private lent: Buffer | undefined;
+  private left: number;
+  private paused = false;
+  private failure: Error | undefined;
+  private done = false;
+  private wake: (() => void) | undefined;
+  /** How a failure reaches the reader (the store's error classes). */
+  mapError: (err: Error) => Error = (err) => err;
+
+  constructor(private readonly socket: net.Socket, private readonly ring: SlotRing, private readonly length: number) {
+    this.left = length;
+    socket.on('error', (err) => this.fail(err));
+    socket.on('close', () => {
+      // A network failure, as node:http reports a body cut short (ECONNRESET): retryable, exit 2.
+      if (this.left > 0) {
+        this.fail(Object.assign(new Error(`the connection closed after ${length - this.left} of ${length} bytes of the body`), { code: 'ECONNRESET' }));
+      }
+    });
+  }
+
+  /** @internal The socket read `n` bytes into the ring's target (the piece starts at `from`); false pauses it. */
+  filled(n: number, from = 0): boolean {
+    if (this.done || this.failure) return false;
+    if (n - from > this.left) {
+      this.fail(new Error(`the response has more bytes than its Content-Length (${this.length})`));
+      return false;
+    }
+    if (n > from) {
+      this.queue.push({ slot: this.ring.target, piece: this.ring.target.subarray(from, n) });
+      this.left -= n - from;
+      this.paused = !this.ring.advance();
+    }
+    if (this.left === 0) this.socket.destroy();
+    this.wake?.();
+    return !this.paused;
+  }
+
+  async next(): Promise<IteratorResult<Buffer>> {
+    this.giveBack();
+    while (this.queue.length === 0) {
+      if (this.failure) throw this.mapError(this.failure);
+      if (this.left === 0 || this.done) { this.done = true; return { done: true, value: undefined }; }
+      await new Promise<void>((resolve) => { this.wake = resolve; });
+      this.wake = undefined;
+    }
+    const { slot, piece } = this.queue.shift() as { slot: Buffer; piece: Buffer };
+    this.lent = slot;
+    return { done: false, value: piece };
+  }
+
+  /** Stops reading: the socket is closed; a next() waiting ends (without a value). */
+  async return(): Promise<IteratorResult<Buffer>> {
+    this.done = true;
+    this.socket.destroy();
+    this.wake?.();
+    return { done: true, value: undefined };
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** The slot of the piece lent last is free again: reading resumes if it waited for one. */
+  private giveBack(): void {
+    if (!this.lent) return;
+    this.ring.give(this.lent);
+    this.lent = undefined;
+    if (this.paused && this.ring.hasFree && !this.done) {
+      this.paused = false;
+      this.socket.resume();
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    this.socket.destroy();
+    this.wake?.();
+  }
 }
