@@ -111,7 +111,7 @@ export async function startPluginWorld(tmp: string, s3: S3ServerInfo, pgdata: st
   }
   chownToPostgres(dir);
   const sidecar = await startSidecar({
-    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: options.logLevel ?? 'warning', ...(options.bin ? { bin: options.bin } : {}),
+    mode: 'instance', pluginPath: path.join(dir, 'plugins'), logLevel: process.env.PGSTOW_BENCH_SIDECAR_LOG_LEVEL ?? options.logLevel ?? 'warning', ...(options.bin ? { bin: options.bin } : {}),
     env: { KUBECONFIG: api.kubeconfig, NAMESPACE, CLUSTER_NAME: 'cluster-example', POD_NAME: 'cluster-example-1', PGDATA: pgdata,
       SPOOL_DIRECTORY: path.join(dir, 'spool'), TMPDIR: dir, PGSTOW_MAINTENANCE_DELAY_SECONDS: '86400', ...(memorySettings ? SIDECAR_MALLOC_ENV : {}), ...extraEnv },
   });
@@ -469,12 +469,31 @@ function archiveCommandFor(client: LoadClient, input: LoadEnv, sidecar: Sidecar,
   if (client.kind === 'manager') {
     // The stand-in web server reads its file again for every request: the manager sees this Cluster from now on.
     fs.writeFileSync(client.pod.clusterFile, definition);
-    return client.pod.archiveCommand({ podName: 'cluster-example-1', pgdata: input.pg.dataDir, pluginSocketDir: sidecar.options.pluginPath });
+    return timedCommand(input, client.pod.archiveCommand({ podName: 'cluster-example-1', pgdata: input.pg.dataDir, pluginSocketDir: sidecar.options.pluginPath }));
   }
   const clusterFile = path.join(input.tmp, 'plugin-world', 'load-cluster.json');
   fs.writeFileSync(clusterFile, definition);
   chownToPostgres(clusterFile);
   return `${process.execPath} ${WAL_CLIENT} archive ${sidecar.socket} ${clusterFile} %p`;
+}
+
+/**
+ * Diagnostics of a load run, read by bench/archive-calls.ts: with PGSTOW_BENCH_CALL_LOG=<dir>, each archive_command
+ * of the manager runs under a bash wrapper that appends "<%p> <start> <end> <exit code>" (epoch seconds, µs) to
+ * <dir>/<run's directory name>.calls (the wrapper costs a bash start, ~2 ms, per call: not for A/B numbers);
+ * PGSTOW_BENCH_SIDECAR_LOG_LEVEL=trace makes the sidecar log every RPC it answers with its time.
+ */
+function timedCommand(input: LoadEnv, command: string): string {
+  const dir = process.env.PGSTOW_BENCH_CALL_LOG;
+  if (!dir) return command;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o777 });
+  fs.chmodSync(dir, 0o777);
+  const log = path.join(dir, `${path.basename(input.tmp)}.calls`);
+  const wrapper = path.join(dir, 'timed-archive-command.sh');
+  fs.writeFileSync(wrapper, '#!/bin/bash\nlog=$1; shift\ns=$EPOCHREALTIME\n"$@"\nrc=$?\necho "${@: -1} $s $EPOCHREALTIME $rc" >> "$log"\nexit $rc\n', { mode: 0o755 });
+  fs.writeFileSync(log, '', { mode: 0o666 });
+  fs.chmodSync(log, 0o666);
+  return `${wrapper} ${log} env ${command}`;
 }
 
 async function underLoad(input: LoadEnv, sidecar: Sidecar, store: keyof typeof LOAD_STORES = 's3rver', client: LoadClient = { kind: 'node' }): Promise<PluginLoad & { memory?: LoadMemory }> {

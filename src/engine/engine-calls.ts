@@ -43,7 +43,7 @@ async function runArchiveWal(ctx: CallContext, walPath: string, o: ArchiveWalOpt
     // An SSE-KMS object's ETag is not its MD5.
     verifyMd5: !kms, memory: ctx.core.memory,
     // Archive-ahead outlives the call: tracked by the engine (close() waits, its signal aborts them).
-    ...(o.ahead === 'background' ? { background: { run: (work: (signal: AbortSignal) => Promise<unknown>) => ctx.core.run(undefined, (c) => work(c.signal)), running: ctx.core.walAhead } } : {}),
+    ...(o.ahead === 'background' ? { background: { run: (work: (signal: AbortSignal) => Promise<unknown>) => ctx.core.run(undefined, (c) => work(c.signal)), ahead: ctx.core.walAhead } } : {}),
   });
 }
 

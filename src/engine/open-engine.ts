@@ -16,6 +16,7 @@ import type { EngineSettings } from './settings.js';
 import type { Engine, OpenEngineOptions } from './types.js';
 import { engineCalls, type CallContext } from './engine-calls.js';
 import { memoryBudget, type MemoryBudget } from '../memory-budget.js';
+import type { AheadState } from '../services/archive-wal.js';
 
 interface PurposeStore {
   store: Promise<ObjectStore>;
@@ -30,8 +31,8 @@ export class EngineCore {
   readonly log: Logger;
   /** The host's memory budget (OpenEngineOptions.memory) or the engine's own. */
   readonly memory: MemoryBudget;
-  /** WAL uploads archiving ahead in the background (plugin sidecar), by spool directory and WAL name. */
-  readonly walAhead = new Map<string, Map<string, Promise<unknown>>>();
+  /** WAL archive-ahead in the background (plugin sidecar), by spool directory. */
+  readonly walAhead = new Map<string, AheadState>();
   private readonly stores = new Map<StorePurpose, PurposeStore>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly controller = new AbortController();

@@ -54,9 +54,9 @@ export interface ArchiveWalInput {
    * archived, and a later call for a file still uploading ahead waits for that upload instead of starting another.
    */
   background?: {
-    run: (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
-    /** Uploads running ahead, by spool directory and WAL name: state of the long-lived caller, never of this module. */
-    running: Map<string, Map<string, Promise<unknown>>>;
+    run: BackgroundRun;
+    /** Archive-ahead by spool directory (uploads running, slots, names answered): state of the long-lived caller. */
+    ahead: Map<string, AheadState>;
   };
   /** Compare the stored ETag with the MD5 of the body when it looks like one (off for SSE-KMS, whose ETag is not an MD5). */
   verifyMd5?: boolean;
@@ -97,7 +97,7 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
     const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
     if (spooled) return spooled;
   }
-  const extrasNames = maxParallel > 1 && spoolDir ? await aheadNames(input, walName, maxParallel - 1, spoolDir, new Set(), log) : [];
+  const extrasNames = maxParallel > 1 && spoolDir ? await aheadNames(input, maxParallel - 1, spoolDir, new Set(), log) : [];
   const [main, ...others] = await Promise.allSettled([
     archiveOne(deps, input, input.walPath, log),
     ...extrasNames.map((name) => archiveAhead(deps, input, name, input.signal)),
@@ -108,29 +108,143 @@ export async function archiveWal(deps: ArchiveWalDeps, input: ArchiveWalInput): 
 }
 
 /**
- * Archive-ahead in a long-lived process: every call first keeps up to maxParallel − 1 other ready files
- * uploading in the background, then answers for its own file (waiting for its upload ahead if one runs, or
- * from its spool marker, or by uploading it). Uploads overlap PostgreSQL's calls instead of holding one of them.
+ * Archive-ahead of one spool directory in a long-lived process: state of the caller (one per engine), never of
+ * this module.
+ */
+export interface AheadState {
+  /** Uploads running ahead, by WAL name. */
+  uploads: Map<string, Promise<unknown>>;
+  /** Upload slots held by calls for their own file (reserved when the call starts unless its upload ahead runs). */
+  ownSlots: number;
+  /** WAL names Archive calls are answering now, and the last ones answered (PostgreSQL marks them done just after). */
+  answering: Set<string>;
+  answered: Set<string>;
+  calls: number;
+  /** When the last call ended (Date.now()): freed slots are refilled while calls come. */
+  lastCallEnd: number;
+  /** Uploads at once (this file's and those ahead) by the memory budget, as the last call computed it. */
+  atOnce: number;
+  /** What a refill uploads with: the last call's store, settings and background runner. */
+  source?: { deps: ArchiveWalDeps; input: ArchiveWalInput; run: BackgroundRun };
+  refilling?: Promise<void>;
+  again: boolean;
+  /** The engine refused background work (closing): no more refills. */
+  closed: boolean;
+}
+
+type BackgroundRun = (work: (signal: AbortSignal) => Promise<unknown>) => Promise<unknown>;
+
+function newAheadState(): AheadState {
+  return { uploads: new Map(), ownSlots: 0, answering: new Set(), answered: new Set(), calls: 0, lastCallEnd: 0, atOnce: 1, again: false, closed: false };
+}
+
+/**
+ * An upload ahead that ends while a call is in progress, or within this long after the last one ended, starts the
+ * next ready file at once: the slot does not wait for PostgreSQL's next call (under load the uploads of one call
+ * ended together and the next batch started only with the next call, a wave per batch). Beyond it (PostgreSQL no
+ * longer calling this plugin) nothing new starts.
+ */
+const REFILL_LINGER_MS = 2000;
+/** Names of calls answered that a refill skips (PostgreSQL renames their `.ready` files right after each answer). */
+const ANSWERED_KEPT = 64;
+
+/**
+ * Archive-ahead in a long-lived process: every call keeps up to `atOnce` uploads going (its own file's and the
+ * next ready files'), then answers for its own file (waiting for exactly its upload ahead if one runs, or from its
+ * spool marker, or by uploading it). Each upload ahead that ends starts the next ready file while calls come, so
+ * uploads overlap PostgreSQL's calls instead of holding one of them.
  */
 async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, walName: string, maxParallel: number, spoolDir: string,
   background: NonNullable<ArchiveWalInput['background']>): Promise<ArchiveWalResult> {
   const log = deps.log ?? silentLogger;
-  const running = runningAhead(background.running, spoolDir);
-  const own = running.get(walName);
+  const state = aheadStateOf(background.ahead, spoolDir);
+  const started = Date.now();
   // The memory budget bounds the uploads at once (this file's and those ahead), below wal.maxParallel when small.
   const atOnce = walFilesAtOnce(input.memory ?? memoryBudget(), { maxParallel, segmentSize: await segmentBytes(input.walPath, walName), compressed: input.codec !== undefined });
-  const room = atOnce - 1 - running.size + (own ? 1 : 0);
-  const uploading = new Set([...running.keys(), walName]);
-  for (const name of room > 0 ? await aheadNames(input, walName, room, spoolDir, uploading, log) : []) {
-    const upload = background.run((signal) => archiveAhead(deps, input, name, signal));
-    running.set(name, upload);
-    upload.catch((err: unknown) => aheadFailed(log, name, err)).finally(() => { if (running.get(name) === upload) running.delete(name); });
+  state.atOnce = atOnce;
+  state.source = { deps, input, run: background.run };
+  state.calls++;
+  state.answering.add(walName);
+  const own = state.uploads.get(walName);
+  let slot = own === undefined;
+  if (slot) state.ownSlots++;
+  const aheadAtStart = state.uploads.size;
+  let ok = false;
+  try {
+    void refill(state, spoolDir, log);
+    // Its marker is written once its upload is verified; a failed one is simply archived again now.
+    await own?.catch(() => undefined);
+    const waited = Date.now() - started;
+    const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+    if (spooled) {
+      log.debug(`answered ${walName} from its spool marker${own ? ` after waiting ${waited} ms for its upload ahead` : ''} (${aheadAtStart} uploading ahead at the call)`);
+      ok = true;
+      return spooled;
+    }
+    if (!slot) { slot = true; state.ownSlots++; }
+    log.debug(`uploading ${walName} in its call (${aheadAtStart} uploading ahead at the call)`);
+    const done = { ...(await archiveOne(deps, input, input.walPath, log)), extras: [] };
+    ok = true;
+    return done;
+  } finally {
+    if (slot) state.ownSlots--;
+    state.calls--;
+    state.answering.delete(walName);
+    if (ok) remember(state.answered, walName);
+    state.lastCallEnd = Date.now();
+    if (slot) void refill(state, spoolDir, log);
   }
-  // Its marker is written once its upload is verified; a failed one is simply archived again now.
-  await own?.catch(() => undefined);
-  const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
-  if (spooled) return spooled;
-  return { ...(await archiveOne(deps, input, input.walPath, log)), extras: [] };
+}
+
+function aheadStateOf(byDir: Map<string, AheadState>, spoolDir: string): AheadState {
+  let s = byDir.get(spoolDir);
+  if (!s) { s = newAheadState(); byDir.set(spoolDir, s); }
+  return s;
+}
+
+function remember(names: Set<string>, name: string): void {
+  names.delete(name);
+  names.add(name);
+  for (const old of names) { if (names.size <= ANSWERED_KEPT) break; names.delete(old); }
+}
+
+/**
+ * Starts uploads ahead for the oldest ready files no call is answering and none is uploading, up to the free
+ * slots. One refill at a time per spool (two would pick the same names); a request during one runs again after it.
+ */
+function refill(state: AheadState, spoolDir: string, log: Logger): Promise<void> {
+  if (state.refilling) { state.again = true; return state.refilling; }
+  const free = (): number => state.atOnce - state.uploads.size - state.ownSlots;
+  const busy = (): Set<string> => new Set([...state.uploads.keys(), ...state.answering, ...state.answered]);
+  const run = async (): Promise<void> => {
+    do {
+      state.again = false;
+      const src = state.source;
+      if (state.closed || !src || free() <= 0) return;
+      const names = await aheadNames(src.input, free(), spoolDir, busy(), log);
+      // Calls may have come meanwhile: they hold slots and names of their own.
+      const now = busy();
+      for (const name of names.filter((n) => !now.has(n)).slice(0, Math.max(0, free()))) startAhead(state, src, name, spoolDir, log);
+    } while (state.again);
+  };
+  state.refilling = run().catch(() => undefined).finally(() => { state.refilling = undefined; });
+  return state.refilling;
+}
+
+function startAhead(state: AheadState, src: NonNullable<AheadState['source']>, name: string, spoolDir: string, log: Logger): void {
+  const upload = src.run((signal) => archiveAhead(src.deps, src.input, name, signal));
+  state.uploads.set(name, upload);
+  log.debug(`archiving ${name} ahead (${state.uploads.size} uploading ahead, ${state.ownSlots} in calls, at most ${state.atOnce} at once)`);
+  const settled = (): void => { if (state.uploads.get(name) === upload) state.uploads.delete(name); };
+  upload.then(() => {
+    settled();
+    // Its slot is free: the next ready file starts now while PostgreSQL's archiver calls (a failure waits for a call).
+    if (state.calls > 0 || Date.now() - state.lastCallEnd < REFILL_LINGER_MS) void refill(state, spoolDir, log);
+  }, (err: unknown) => {
+    settled();
+    if (err instanceof PgstowError && err.code === 'ERR_ENGINE_CLOSED') { state.closed = true; return; }
+    aheadFailed(log, name, err);
+  });
 }
 
 /** Size of the segments an archive-ahead uploads: this file's when it is one, else the default 16 MiB. */
@@ -141,9 +255,10 @@ async function segmentBytes(walPath: string, walName: string): Promise<number> {
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
 
-/** Names of ready files to archive ahead (none when the spool directory is unusable: that must not fail the call). */
-async function aheadNames(input: ArchiveWalInput, walName: string, limit: number, spoolDir: string, uploading: ReadonlySet<string>, log: Logger): Promise<string[]> {
-  const names = await readyFiles(input.walPath, walName, limit, spoolDir, uploading);
+/** Names of ready files to archive ahead besides the call's own (none when the spool directory is unusable: that must not fail the call). */
+async function aheadNames(input: ArchiveWalInput, limit: number, spoolDir: string, skip: ReadonlySet<string>, log: Logger): Promise<string[]> {
+  const walName = path.basename(input.walPath);
+  const names = await readyFiles(input.walPath, walName, limit, spoolDir, skip);
   if (names.length === 0) return names;
   try {
     await ensureSpoolDir(spoolDir);
@@ -168,12 +283,6 @@ async function archiveAhead(deps: ArchiveWalDeps, input: ArchiveWalInput, name: 
 function aheadFailed(log: Logger, walName: string, err: unknown): { walName: string; error: Error } {
   log.warning('WARN_ARCHIVE_AHEAD_FAILED', `parallel archiving of ${walName} failed (PostgreSQL will retry it): ${(err as Error).message}`);
   return { walName, error: err as Error };
-}
-
-function runningAhead(byDir: Map<string, Map<string, Promise<unknown>>>, spoolDir: string): Map<string, Promise<unknown>> {
-  let m = byDir.get(spoolDir);
-  if (!m) { m = new Map(); byDir.set(spoolDir, m); }
-  return m;
 }
 
 /** A spool marker left by an earlier call that archived this file ahead: consumed; the call is done if it still matches. */

@@ -1,8 +1,9 @@
 /**
- * Archive-ahead follows the sidecar's memory budget (PGSTOW_MAX_MEMORY): an Archive call starts its own upload
- * and at most walFilesAtOnce − 1 others, so a smaller budget uploads fewer ready files at once than wal.maxParallel
- * allows. Observed in the store (s3rver, through the plugin socket as CloudNativePG calls it): after one call with
- * ten `.ready` segments, exactly the files of that many uploads are stored, and the rest only on later calls.
+ * Archive-ahead follows the sidecar's memory budget (PGSTOW_MAX_MEMORY): an Archive call keeps its own upload
+ * and at most walFilesAtOnce − 1 others going at once, so a smaller budget uploads fewer ready files at once than
+ * wal.maxParallel allows. Through the plugin socket as CloudNativePG calls it (s3rver), one call with ten `.ready`
+ * segments: the uploads at once as the sidecar logs each start, at most (and at first exactly) that many, and every
+ * file uploaded is stored. (test/unit/services/archive-ahead.test.ts counts the puts in flight at the store itself.)
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -33,8 +34,11 @@ describe('archive-ahead within the memory budget', () => {
     await env?.close();
   });
 
-  /** Starts a sidecar with this budget, makes one Archive call with ten ready 1 MiB segments; returns the segments stored once its uploads are done. */
-  async function storedAfterOneCall(world: PluginEnv, maxMemory: string): Promise<number> {
+  /**
+   * Starts a sidecar with this budget, makes one Archive call with ten ready 1 MiB segments; returns the most uploads
+   * at once the sidecar logged as each upload ahead started, once the segments stored no longer change.
+   */
+  async function uploadsAtOnce(world: PluginEnv, maxMemory: string): Promise<number> {
     const label = `budget-${maxMemory}`;
     const pgdata = path.join(world.dir, label);
     fs.mkdirSync(path.join(pgdata, 'pg_wal', 'archive_status'), { recursive: true });
@@ -56,7 +60,7 @@ describe('archive-ahead within the memory budget', () => {
         return n;
       };
       // The uploads ahead run in the background: wait until the count has not changed for 3 s (s3rver's read-back
-      // waits up to 3 s), within 30 s; none is started after the call returned.
+      // waits up to 3 s), within 30 s.
       let last = -1;
       let stableSince = Date.now();
       for (const deadline = Date.now() + 30_000; Date.now() < deadline && Date.now() - stableSince < 3_000;) {
@@ -64,7 +68,9 @@ describe('archive-ahead within the memory budget', () => {
         if (now !== last) { last = now; stableSince = Date.now(); }
         await new Promise((r) => setTimeout(r, 200));
       }
-      return last;
+      const started = sidecar.logLines().map((l) => /archiving \w+ ahead \((\d+) uploading ahead, (\d+) in calls/.exec(String(l.msg))).filter((m) => m !== null);
+      assert.ok(started.length > 0 && last >= started.length + 1, `every upload started was stored (${last} stored, ${started.length} ahead)`);
+      return Math.max(...started.map((m) => Number(m[1]) + Number(m[2])));
     } finally {
       assert.equal(await sidecar.stop(), 0, sidecar.log);
     }
@@ -76,7 +82,7 @@ describe('archive-ahead within the memory budget', () => {
     const small = walFilesAtOnce(memoryBudget(100 * MiB), { maxParallel: MAX_PARALLEL, segmentSize: SEG, compressed: true });
     const large = walFilesAtOnce(memoryBudget(1024 * MiB), { maxParallel: MAX_PARALLEL, segmentSize: SEG, compressed: true });
     assert.deepEqual([small, large], [4, MAX_PARALLEL]);
-    assert.equal(await storedAfterOneCall(env, '100Mi'), small, 'its own file and budget − 1 ahead, no more');
-    assert.equal(await storedAfterOneCall(env, '1Gi'), large, 'its own file and maxParallel − 1 ahead');
+    assert.equal(await uploadsAtOnce(env, '100Mi'), small, 'its own file and budget − 1 ahead, no more');
+    assert.equal(await uploadsAtOnce(env, '1Gi'), large, 'its own file and maxParallel − 1 ahead');
   });
 });

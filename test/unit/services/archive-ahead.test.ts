@@ -1,0 +1,121 @@
+/**
+ * Archive-ahead in a long-lived process (the plugin sidecar's `background` mode) on the memory store: an upload
+ * ahead that ends while PostgreSQL's archiver is calling starts the next ready file at once (not only the next
+ * call), never more uploads at once than the budget allows, every file archived ahead gets its spool marker and
+ * its later call is answered from it; and once the calls stop, the refills stop.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { archiveWal, type AheadState, type ArchiveWalInput } from '../../../src/services/archive-wal.js';
+import { BarmanLayout } from '../../../src/repository/barman-layout.js';
+import { MemoryObjectStore, dropMemoryBucket } from '../../../src/storage/drivers/memory/memory-store.js';
+import { withFaults, type FaultyObjectStore } from '../../../src/storage/decorators/faulty-store.js';
+import { makeTempDir, removeDir } from '../../harness/tmp.js';
+import { syntheticSegment } from '../../harness/wal-segments.js';
+
+const SEGMENT = 1024 * 1024;
+const layout = new BarmanLayout('', 'srv');
+const seg = (n: number): string => `00000001000000000000${n.toString(16).toUpperCase().padStart(4, '0')}`;
+let dir: string;
+let bucket = 0;
+
+before(() => { dir = makeTempDir('archive-ahead'); });
+after(() => removeDir(dir));
+
+interface World {
+  store: FaultyObjectStore;
+  walDir: string;
+  spool: string;
+  /** Most puts in flight at one moment, and the names put so far (in order). */
+  maxPuts(): number;
+  puts: string[];
+  background: NonNullable<ArchiveWalInput['background']>;
+  /** Resolves once every background upload started so far has settled. */
+  idle(): Promise<void>;
+}
+
+/** A pg_wal with `count` ready 1 MiB segments from `first`, a spool, and the background runner a sidecar's engine gives. */
+function world(first: number, count: number): World {
+  const name = `archive-ahead-${++bucket}`;
+  const store = withFaults(new MemoryObjectStore(name));
+  after(() => dropMemoryBucket(name));
+  const walDir = path.join(dir, name, 'pg_wal');
+  fs.mkdirSync(path.join(walDir, 'archive_status'), { recursive: true });
+  for (let n = first; n < first + count; n++) {
+    fs.writeFileSync(path.join(walDir, seg(n)), syntheticSegment(seg(n), { segmentSize: SEGMENT, seed: n }));
+    fs.writeFileSync(path.join(walDir, 'archive_status', `${seg(n)}.ready`), '');
+  }
+  let active = 0;
+  let max = 0;
+  const puts: string[] = [];
+  const put = store.put.bind(store);
+  store.put = async (key, body, options) => {
+    active++;
+    max = Math.max(max, active);
+    puts.push(path.basename(key));
+    try { return await put(key, body, options); } finally { active--; }
+  };
+  const running = new Set<Promise<unknown>>();
+  const ahead = new Map<string, AheadState>();
+  return {
+    store, walDir, spool: path.join(dir, name, 'spool'), maxPuts: () => max, puts,
+    background: {
+      ahead,
+      run: (work) => {
+        const p = work(new AbortController().signal);
+        running.add(p);
+        p.then(() => running.delete(p), () => running.delete(p));
+        return p;
+      },
+    },
+    idle: async () => { while (running.size > 0) await Promise.allSettled([...running]); },
+  };
+}
+
+function call(w: World, n: number, maxParallel: number): ReturnType<typeof archiveWal> {
+  return archiveWal({ store: w.store, layout }, { walPath: path.join(w.walDir, seg(n)), maxParallel, spoolDir: w.spool, background: w.background });
+}
+
+/** What PostgreSQL does after a successful archive_command. */
+function markDone(w: World, n: number): void {
+  fs.renameSync(path.join(w.walDir, 'archive_status', `${seg(n)}.ready`), path.join(w.walDir, 'archive_status', `${seg(n)}.done`));
+}
+
+describe('archive-ahead in a long-lived process', () => {
+  it('an upload ahead that ends while a call waits starts the next ready file; never more than maxParallel at once', async () => {
+    const w = world(0x20, 6);
+    // The call's own upload is slow: the files ahead of it end first, each freeing its slot.
+    w.store.add({ operations: ['put'], key: new RegExp(`${seg(0x20)}$`), action: { type: 'delay', ms: 1500 } });
+    const first = await call(w, 0x20, 2);
+    assert.equal(first.status, 'uploaded');
+    markDone(w, 0x20);
+    // Before this change only seg 21 was uploaded during this call (the next ones waited for the next calls).
+    for (const n of [0x21, 0x22, 0x23, 0x24, 0x25]) assert.ok(w.puts.includes(seg(n)), `${seg(n)} was archived ahead during the first call: ${w.puts.join(', ')}`);
+    assert.ok(w.maxPuts() <= 2, `at most maxParallel uploads at once (${w.maxPuts()})`);
+    await w.idle();
+    assert.deepEqual(fs.readdirSync(w.spool).sort(), [0x21, 0x22, 0x23, 0x24, 0x25].map(seg), 'a marker for each file archived ahead');
+    for (const n of [0x21, 0x22, 0x23, 0x24, 0x25]) {
+      const r = await call(w, n, 2);
+      assert.equal(r.status, 'spooled', `${seg(n)} answered from its marker`);
+      markDone(w, n);
+    }
+    assert.equal(w.puts.length, 6, 'each file uploaded once');
+    assert.deepEqual(fs.readdirSync(w.spool), [], 'every marker consumed');
+  });
+
+  it('refills stop once the calls stop: ready files beyond them wait for PostgreSQL', async () => {
+    const w = world(0x40, 40);
+    w.store.add({ operations: ['put'], key: /wals\//, after: 1, action: { type: 'delay', ms: 250 } });
+    await call(w, 0x40, 2);
+    markDone(w, 0x40);
+    // One upload ahead at a time, 250 ms each: without a bound the 39 others would all be stored within ~10 s.
+    await new Promise((r) => setTimeout(r, 4000));
+    const stored = w.puts.length;
+    await new Promise((r) => setTimeout(r, 1000));
+    await w.idle();
+    assert.equal(w.puts.length, stored, 'no upload started after the calls had stopped');
+    assert.ok(stored < 40, `ready files stay for PostgreSQL's calls (${stored} of 40 uploaded)`);
+  });
+});
