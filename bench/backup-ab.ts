@@ -5,7 +5,8 @@
  * store are made once; each backup is removed from the store once measured. PostgreSQL is set up as the full
  * bench's (archive_mode on, archive_command a cp), so pg_backup_stop waits for its WAL as there.
  *   node dist/bench/backup-ab.js [--mb 1000] [--reps 3] [--codecs none,lz4,gzip] [--compare-dist DIR[,DIR]]
- *        [--variants 'label=args;label=args'] [--trace DIR]
+ *        [--dists 'label=DIR,label=DIR'] [--variants 'label=args;label=args'] [--trace DIR]
+ * --dists: the builds to compare, by label (this worktree's dist/ is run only with --compare-dist or no --dists).
  * --variants: extra `pgstow backup` arguments per variant (e.g. 'default=;mem130=--max-memory 130Mi').
  * --trace DIR: each run loads bench/lib/upload-trace-probe.js and writes its trace into DIR; a summary is printed.
  * Writes bench/results/backup-ab-<timestamp>.json.
@@ -38,8 +39,11 @@ const mb = Number(arg('mb', '1000'));
 const reps = Number(arg('reps', '3'));
 const codecs = arg('codecs', 'none').split(',') as Codec[];
 const traceDir = arg('trace', '');
-const builds: Array<[string, string]> = [['this build', binPath('pgstow')],
-  ...arg('compare-dist', '').split(',').filter(Boolean).map((d): [string, string] => [d, path.join(path.resolve(d), 'src', 'cli', 'bin', 'pgstow.js')])];
+const distBin = (d: string): string => path.join(path.resolve(d), 'src', 'cli', 'bin', 'pgstow.js');
+// --dists 'label=DIR,label=DIR' names every build (this worktree's dist is then not run unless listed).
+const named = arg('dists', '').split(',').filter(Boolean).map((d): [string, string] => [d.slice(0, d.indexOf('=')), distBin(d.slice(d.indexOf('=') + 1))]);
+const builds: Array<[string, string]> = named.length ? named : [['this build', binPath('pgstow')],
+  ...arg('compare-dist', '').split(',').filter(Boolean).map((d): [string, string] => [d, distBin(d)])];
 const variants: Array<[string, string[]]> = arg('variants', 'default=').split(';').filter(Boolean).map((v) => {
   const eq = v.indexOf('=');
   return [eq < 0 ? v : v.slice(0, eq), (eq < 0 ? '' : v.slice(eq + 1)).split(' ').filter(Boolean)];
@@ -80,10 +84,10 @@ try {
     for (const c of shuffled(combos)) {
       const server = `ab-${n++}`;
       const load1 = os.loadavg()[0] as number;
-      const trace = traceDir ? path.join(traceDir, `${server}-${c.variant}-${c.codec}-${c.build === 'this build' ? 'new' : 'base'}`) : undefined;
+      const trace = traceDir ? path.join(traceDir, `${server}-${c.variant}-${c.codec}-${c.build.replace(/[^A-Za-z0-9]+/g, '_')}`) : undefined;
       const runEnv = trace ? { ...env, NODE_OPTIONS: `--import ${path.join(HERE, 'lib', 'upload-trace-probe.js')}`, PGSTOW_TRACE_FILE: trace } : env;
       let sampler: { stop: () => MemorySplit | undefined } | undefined;
-      const r = await timed(process.execPath, [c.bin, 'backup', '-vv', '--immediate-checkpoint', ...codecFlag('pgstow', c.codec), ...c.extra,
+      const r = await timed(process.execPath, [c.bin, 'backup', ...(trace ? ['-vv'] : []), '--immediate-checkpoint', ...codecFlag('pgstow', c.codec), ...c.extra,
         '--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint, `s3://${TEST_BUCKET}/ab`, server],
       { env: runEnv, onSpawn: (pid) => { sampler = samplePeak(pid, 20); } }).finally(() => sampler?.stop());
       const split = sampler?.stop();
