@@ -149,7 +149,7 @@ export async function planBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
       minPart: minPartSizeFor(store.provider), maxParts: store.capabilities.maxParts, volumeSizeHint: sizeHint,
     });
     const putOptions: PutOptions = {
-      sizeHint, partSize: memoryPlan.partSize, partsInFlight: memoryPlan.partsInFlight,
+      sizeHint, partSize: memoryPlan.partSize, partsInFlight: memoryPlan.partsInFlight, partBuffers: memoryPlan.partBuffers,
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     };
@@ -201,7 +201,7 @@ class BackupRun {
   constructor(private readonly deps: TakeBackupDeps, private readonly plan: BackupPlan, private readonly input: TakeBackupInput) {
     this.compressionLimiter = new TaskLimiter(Math.max(1, input.jobs ?? 2));
     const m = plan.memoryPlan;
-    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partsInFlight} part(s) of ${m.partSize} bytes in flight, compression blocks of ${m.compressionBlock} bytes`);
+    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partBuffers} part buffer(s) of ${m.partSize} bytes, up to ${m.partsInFlight} in flight, compression blocks of ${m.compressionBlock} bytes`);
     if (m.overBudget) input.log.warning('WARN_MEMORY_BUDGET', `the memory budget is too small for this store's part sizes: this backup needs about ${Math.ceil(m.bytes / 1024 ** 2)} MiB of buffers`);
   }
 
