@@ -236,7 +236,9 @@ class BackupRun {
           compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: this.compressionLimiter, blockSize: plan.memoryPlan.compressionBlock }),
           limiter,
           upload: (body) => this.deps.store.put(key, body, plan.putOptions),
-          ...(pacer ? { onStored: (n: number) => pacer.note(n) } : {}),
+          // A compressor's output is garbage of its own; an uncompressed volume stores the very chunks it read,
+          // which onProgress already counts (counted twice, the pacer collected every pacing/2 bytes).
+          ...(pacer && input.compression !== 'none' ? { onStored: (n: number) => pacer.note(n) } : {}),
         });
       },
       onWarning: (code, m) => input.log.warning(code, m),
