@@ -61,8 +61,8 @@ function shuffled<T>(xs: readonly T[]): T[] {
 }
 
 const tmp = makeTempDir('backup-ab');
-const stash = path.join(tmp, 'walstash');
-fs.mkdirSync(stash, { recursive: true });
+// A directory of its own for archive_command (PostgreSQL runs as postgres; tmp is root's, mode 0700).
+const stash = makeTempDir('backup-ab-wal');
 chownToPostgres(stash);
 const s3 = await startPrivateS3rver(path.join(tmp, 's3'));
 const pg = await startPostgres({ version: 15, label: 'backup-ab', settings: {
@@ -123,4 +123,5 @@ try {
   await pg.destroy();
   await s3.stop();
   removeDir(tmp);
+  removeDir(stash);
 }
