@@ -7,8 +7,9 @@
  *   pacing     = clamp(data / 8, 2 MiB, 16 MiB)                  bytes moved between young collections (GcPacer)
  *   buffers    = data − 2 × pacing                               live buffers (freed ones wait for the next
  *                                                                collection: ~2 pacing steps of garbage)
- *   backup     compression 2 × (jobs + 1) × block, upload (parts in flight + 1) × part, per archive at once;
- *              part = (upload − 2 MiB of stream queues) / (parts in flight + 1), at least the store's minimum
+ *   backup     compression 2 × (jobs + 1) × block, upload part buffers × part, per archive at once;
+ *              part buffers = jobs + 1 while they fit (at least 2), parts in flight = min(jobs, part buffers);
+ *              part = (upload − 2 MiB of stream queues) / part buffers, at least the store's minimum
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
  *   WAL        uploads at once: buffers / (1.5 MiB + compressed bytes ≤ segment size), 1 to maxParallel;
  *              downloads (a restore and its prefetches) while their costs fit buffers, at least one:
@@ -65,9 +66,10 @@ export interface BackupMemoryInput {
 export interface BackupMemoryPlan {
   archivesAtOnce: number;
   compressionBlock: number;
-  /** Upload part size and parts in flight per archive. */
+  /** Upload part size, parts in flight and part buffers (in flight and filling) per archive. */
   partSize: number;
   partsInFlight: number;
+  partBuffers: number;
   /** Bytes this plan holds at most. */
   bytes: number;
   /** True when the store's minimum part size or part count forced more than the budget. */
@@ -90,12 +92,15 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   const perArchiveLeast = compression + 2 * partFloor;
   const archivesAtOnce = Math.max(1, Math.min(jobs, input.archives, Math.floor(budget.buffers / perArchiveLeast)));
   const upload = Math.floor(budget.buffers / archivesAtOnce) - compression;
-  let partsInFlight = jobs;
-  while (partsInFlight > 1 && Math.floor(upload / (partsInFlight + 1)) < partFloor) partsInFlight--;
+  // One part buffer more than parts in flight (the next fills while they are on the wire), as many as fit;
+  // at least two, and then both may be on the wire (a full part does not wait for the other's answer).
+  let partBuffers = jobs + 1;
+  while (partBuffers > 2 && Math.floor(upload / partBuffers) < partFloor) partBuffers--;
+  const partsInFlight = Math.min(jobs, partBuffers);
   // Above the store's minimum, a part grows only into what the streams' own queues leave (measured, issue 15).
-  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB((upload - BACKUP_STREAM_QUEUES) / (partsInFlight + 1))));
-  const bytes = archivesAtOnce * (compression + (partsInFlight + 1) * partSize);
-  return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, bytes, overBudget: bytes > budget.buffers };
+  const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB((upload - BACKUP_STREAM_QUEUES) / partBuffers)));
+  const bytes = archivesAtOnce * (compression + partBuffers * partSize);
+  return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, partBuffers, bytes, overBudget: bytes > budget.buffers };
 }
 
 export interface RestoreMemoryPlan {

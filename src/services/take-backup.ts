@@ -149,7 +149,7 @@ export async function planBackup(deps: TakeBackupDeps, input: TakeBackupInput): 
       minPart: minPartSizeFor(store.provider), maxParts: store.capabilities.maxParts, volumeSizeHint: sizeHint,
     });
     const putOptions: PutOptions = {
-      sizeHint, partSize: memoryPlan.partSize, partsInFlight: memoryPlan.partsInFlight,
+      sizeHint, partSize: memoryPlan.partSize, partsInFlight: memoryPlan.partsInFlight, partBuffers: memoryPlan.partBuffers,
       ...(input.tags ? { tags: input.tags } : {}),
       ...(input.signal ? { signal: input.signal } : {}),
     };
@@ -201,7 +201,7 @@ class BackupRun {
   constructor(private readonly deps: TakeBackupDeps, private readonly plan: BackupPlan, private readonly input: TakeBackupInput) {
     this.compressionLimiter = new TaskLimiter(Math.max(1, input.jobs ?? 2));
     const m = plan.memoryPlan;
-    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partsInFlight} part(s) of ${m.partSize} bytes in flight, compression blocks of ${m.compressionBlock} bytes`);
+    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partBuffers} part buffer(s) of ${m.partSize} bytes, up to ${m.partsInFlight} in flight, compression blocks of ${m.compressionBlock} bytes`);
     if (m.overBudget) input.log.warning('WARN_MEMORY_BUDGET', `the memory budget is too small for this store's part sizes: this backup needs about ${Math.ceil(m.bytes / 1024 ** 2)} MiB of buffers`);
   }
 
@@ -236,7 +236,9 @@ class BackupRun {
           compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: this.compressionLimiter, blockSize: plan.memoryPlan.compressionBlock }),
           limiter,
           upload: (body) => this.deps.store.put(key, body, plan.putOptions),
-          ...(pacer ? { onStored: (n: number) => pacer.note(n) } : {}),
+          // A compressor's output is garbage of its own; an uncompressed volume stores the very chunks it read,
+          // which onProgress already counts (counted twice, the pacer collected every pacing/2 bytes).
+          ...(pacer && input.compression !== 'none' ? { onStored: (n: number) => pacer.note(n) } : {}),
         });
       },
       onWarning: (code, m) => input.log.warning(code, m),

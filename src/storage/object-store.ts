@@ -54,6 +54,12 @@ export interface PutOptions {
   partSize?: number;
   partsInFlight?: number;
   /**
+   * Part buffers a streamed upload holds at once, those on the wire and the one filling (at least 2; default
+   * partsInFlight + 1). Fewer than partsInFlight + 1 lets every buffer be on the wire: the next part then fills
+   * only once one of them is answered.
+   */
+  partBuffers?: number;
+  /**
    * Create only: fail with ObjectExistsError if the key exists. Enforced atomically when capabilities.conditionalCreate;
    * otherwise the condition is still sent, but a store that ignores it may replace an object written meanwhile, so
    * a caller that must know re-reads what is stored.

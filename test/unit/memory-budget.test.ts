@@ -35,8 +35,26 @@ describe('memory budget', () => {
     for (const compressed of [false, true]) {
       const p = planBackup(memoryBudget(), { jobs: 2, compressed, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
       assert.equal(p.partSize, 5 * MiB, `compressed ${compressed}: ${JSON.stringify(p)}`);
-      assert.equal(p.partsInFlight, 1);
+      // Two buffers, and both may be on the wire: a full part does not wait for the other one's answer.
+      assert.equal(p.partBuffers, 2);
+      assert.equal(p.partsInFlight, 2);
       assert.equal(p.overBudget, false);
+    }
+  });
+
+  it('backup: one part buffer more than parts in flight where the budget has room, parts in flight never above --jobs', () => {
+    const big = planBackup(memoryBudget(256 * MiB), { jobs: 2, compressed: false, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+    assert.deepEqual([big.partBuffers, big.partsInFlight], [3, 2], JSON.stringify(big));
+    const one = planBackup(memoryBudget(), { jobs: 1, compressed: false, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+    assert.deepEqual([one.partBuffers, one.partsInFlight], [2, 1], JSON.stringify(one));
+    for (const max of [100, 130, 256, 1024]) {
+      for (const jobs of [1, 2, 4, 8]) {
+        const b = memoryBudget(max * MiB);
+        const p = planBackup(b, { jobs, compressed: jobs % 2 === 0, archives: 2, ...s3, volumeSizeHint: 5 * GiB });
+        assert.ok(p.partBuffers >= 2 && p.partsInFlight <= Math.min(jobs, p.partBuffers), JSON.stringify(p));
+        assert.equal(p.bytes, p.archivesAtOnce * ((jobs % 2 === 0 ? 2 * (jobs + 1) * p.compressionBlock : 0) + p.partBuffers * p.partSize));
+        assert.equal(p.overBudget, p.bytes > b.buffers);
+      }
     }
   });
 
@@ -53,7 +71,7 @@ describe('memory budget', () => {
     const b = memoryBudget();
     const p = planBackup(b, { jobs: 2, compressed: false, archives: 1, ...s3, volumeSizeHint: 500 * GiB });
     assert.ok(p.partSize * 10_000 >= 500 * GiB);
-    assert.equal(p.partsInFlight, 1);
+    assert.equal(p.partBuffers, 2);
     assert.equal(p.overBudget, true);
   });
 

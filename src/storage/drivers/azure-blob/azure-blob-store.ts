@@ -109,6 +109,8 @@ export class AzureBlobStore implements ObjectStore {
   private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
     const { singlePutSize } = this.cfg.tuning;
     const concurrency = options.partsInFlight ?? this.cfg.tuning.concurrency;
+    // Blocks held at once, staging and filling (PutOptions.partBuffers): by default one more than staging.
+    const buffers = Math.max(2, options.partBuffers ?? concurrency + 1);
     // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
     // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
     const known = options.contentLength;
@@ -165,6 +167,8 @@ export class AzureBlobStore implements ObjectStore {
         while (inFlight.size >= concurrency && failure === undefined) await Promise.race(inFlight);
         if (failure !== undefined) break;
         stage(chunk);
+        while (inFlight.size >= buffers && failure === undefined) await Promise.race(inFlight);
+        if (failure !== undefined) break;
         chunk = await next();
       }
       await Promise.all(inFlight);

@@ -180,12 +180,17 @@ export class S3ObjectStore implements ObjectStore {
         if (failure !== undefined) throw failure;
       };
       const slots = Math.max(1, options.partsInFlight ?? this.settings.uploadConcurrency);
+      // Part buffers held at once, the ones on the wire and the one filling: by default one more than the slots.
+      // With as many buffers as slots (the default budget's two 5 MiB S3 parts), a full part goes out at once
+      // beside the other instead of waiting for its answer, and the next fills once one of them is answered.
+      const buffers = Math.max(2, options.partBuffers ?? slots + 1);
       // The two head parts go out as slots allow too: both at once with one slot made the next part a third
       // buffer, and the recycler kept three alive for the whole upload (+1 part of RSS, measured for issue 15).
       for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
-      // The next part fills while `partsInFlight` are on the wire (partsInFlight + 1 parts held, as the memory
-      // plan counts): filling only once a slot was free left the connection idle for that time.
+      // The next part fills while parts are on the wire: filling only once a slot was free left the connection
+      // idle for that time.
       for (;;) {
+        await drainTo(buffers - 1);
         const next = await parts.next();
         if (next.done) break;
         await drainTo(slots - 1);
