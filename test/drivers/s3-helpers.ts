@@ -1,3 +1,9 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import * as net from 'node:net';
+import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 /** Opens the real S3 driver (through the registry, as commands do) on a test server with a unique prefix. */
 import { openStoreFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import type { ObjectStore } from '../../src/storage/object-store.js';
@@ -39,4 +45,50 @@ export async function conformanceTarget(info: S3ServerInfo | undefined, o: OpenS
   if (!info) return undefined;
   const { store, prefix } = await openS3(info, o);
   return { store, prefix: `${prefix}/` };
+}
+
+/** A stream read whole. */
+export async function bytes(stream: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of stream) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** What a call that must fail failed with (name, message, exit code); fails the test when it succeeds. */
+export async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; exitCode: unknown }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; message: string; exitCode?: unknown };
+    return { name: e.name, message: e.message, exitCode: e.exitCode };
+  }
+  assert.fail('expected a failure');
+}
+
+/**
+ * A TCP server that answers each request with `parts` written one after the other (a pause between them), then
+ * ends the connection, or with `end` false stays silent.
+ */
+export async function scriptedServer(parts: Array<string | Buffer>, end = true): Promise<{ endpoint: string; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    let seen = '';
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      seen += d.toString('latin1');
+      if (!seen.includes('\r\n\r\n')) return;
+      seen = '';
+      void (async () => {
+        for (const p of parts) { socket.write(p); await sleep(20); }
+        if (end) socket.end();
+      })();
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
+  };
 }

@@ -11,7 +11,6 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
 import { createSdkStore, createStore } from '../../src/storage/drivers/s3/index.js';
 import { LeanReadS3Store } from '../../src/storage/drivers/s3/lean-reads.js';
 import { parseDestination } from '../../src/storage/destination.js';
@@ -21,7 +20,7 @@ import type { ObjectInfo, ObjectStore } from '../../src/storage/object-store.js'
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import { requireServer, type S3ServerInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
-import { s3Env } from './s3-helpers.js';
+import { bytes, failure, s3Env, scriptedServer } from './s3-helpers.js';
 
 async function bothStores(d: EnvStoreDescription): Promise<{ lean: ObjectStore; sdk: ObjectStore }> {
   const options = await storeOptionsFromEnv(d);
@@ -29,21 +28,7 @@ async function bothStores(d: EnvStoreDescription): Promise<{ lean: ObjectStore; 
   return { lean: await createStore(destination, options), sdk: await createSdkStore(destination, options) };
 }
 
-async function bytes(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; exitCode: unknown }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; message: string; exitCode?: unknown };
-    return { name: e.name, message: e.message, exitCode: e.exitCode };
-  }
-  assert.fail('expected a failure');
-}
 
 async function listAll(store: ObjectStore, prefix: string, options: { delimiter?: '/'; startAfter?: string } = {}): Promise<unknown[]> {
   const out: unknown[] = [];
@@ -177,30 +162,6 @@ describe('S3 lean reads: a store that stops answering is bounded by the read tim
   });
 });
 
-/** A TCP server that answers each request with `parts` written one after the other (a pause between them), then closes. */
-async function scriptedServer(parts: Array<string | Buffer>): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    let seen = '';
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      seen += d.toString('latin1');
-      if (!seen.includes('\r\n\r\n')) return;
-      seen = '';
-      void (async () => {
-        for (const p of parts) { socket.write(p); await new Promise((r) => setTimeout(r, 20)); }
-        socket.end();
-      })();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
 
 describe('S3 lean reads: a GET body is exactly what its Content-Length says', () => {
   const env = { AWS_ACCESS_KEY_ID: 'PGSTOWTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'us-east-1' };

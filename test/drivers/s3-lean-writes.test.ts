@@ -24,23 +24,9 @@ import type { ObjectStore, PutOptions } from '../../src/storage/object-store.js'
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import { requireServer, type S3ServerInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
-import { s3Env } from './s3-helpers.js';
+import { bytes, failure, s3Env } from './s3-helpers.js';
 
-async function bytes(stream: Readable): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of stream) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
 
-async function failure(p: Promise<unknown>): Promise<{ name: string; message: string; exitCode: unknown }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; message: string; exitCode?: unknown };
-    return { name: e.name, message: e.message, exitCode: e.exitCode };
-  }
-  assert.fail('expected a failure');
-}
 
 /** Whether the lean store opened the SDK store behind it (its private promise). */
 function sdkOpened(store: ObjectStore): boolean {

@@ -8,9 +8,6 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import * as net from 'node:net';
-import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { composeStore } from '../../src/app/compose.js';
 import type { GetOptions, ObjectStore } from '../../src/storage/object-store.js';
@@ -18,7 +15,7 @@ import { getPieces } from '../../src/storage/parallel-get.js';
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../harness/store-options.js';
 import { requireServer, type S3ServerInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
-import { s3Env } from './s3-helpers.js';
+import { s3Env, scriptedServer } from './s3-helpers.js';
 
 async function open(endpoint: string, env: Record<string, string>, bucket = 'bucket', readTimeoutSeconds = 2): Promise<ObjectStore> {
   const d: EnvStoreDescription = { provider: 'aws-s3', destinationUrl: `s3://${bucket}/p`, endpointUrl: endpoint, env, readTimeoutSeconds };
@@ -95,30 +92,6 @@ describe('S3 lent reads on s3rver: the same bytes as get(), from reused memory',
   });
 });
 
-/** A TCP server that answers each request with `parts` written one after the other (a pause between them), then ends or stays silent. */
-async function scriptedServer(parts: Array<string | Buffer>, end = true): Promise<{ endpoint: string; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    let seen = '';
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => {
-      seen += d.toString('latin1');
-      if (!seen.includes('\r\n\r\n')) return;
-      seen = '';
-      void (async () => {
-        for (const p of parts) { socket.write(p); await sleep(20); }
-        if (end) socket.end();
-      })();
-    });
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  return {
-    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); server.close(() => r()); }),
-  };
-}
 
 describe('S3 lent reads: a body is exactly what its Content-Length says', () => {
   const env = { AWS_ACCESS_KEY_ID: 'PGSTOWTEST', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'us-east-1' };
