@@ -23,7 +23,7 @@ import { binPath } from '../test/harness/cli.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { codecFlag, type Codec } from './lib/tools.js';
-import { fmt, stats, timed } from './lib/measure.js';
+import { fmt, shuffled, stats, timed } from './lib/measure.js';
 import { samplePeak, type MemorySplit } from './lib/proc-memory.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -50,15 +50,6 @@ const variants: Array<[string, string[]]> = arg('variants', 'default=').split(';
 });
 
 interface Run { build: string; variant: string; codec: Codec; rep: number; mbps: number; wallS: number; cpuS: number; rssMb: number; anonMb: number; load1: number; trace?: string }
-
-function shuffled<T>(xs: readonly T[]): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j] as T, a[i] as T];
-  }
-  return a;
-}
 
 const tmp = makeTempDir('backup-ab');
 // A directory of its own for archive_command (PostgreSQL runs as postgres; tmp is root's, mode 0700).

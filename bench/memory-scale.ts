@@ -22,7 +22,7 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { createDataset } from './lib/dataset.js';
 import { codecFlag, type Codec, type StoreEndpoint } from './lib/tools.js';
-import { timed, type RunResult } from './lib/measure.js';
+import { shuffled, timed, type RunResult } from './lib/measure.js';
 import { readMemorySplit, samplePeak, type MemorySplit } from './lib/proc-memory.js';
 import { binPath } from '../test/harness/cli.js';
 import { composeStore } from '../src/app/compose.js';
@@ -189,15 +189,6 @@ function builds(): Array<[string, string]> {
   const out: Array<[string, string]> = [['this build', binPath('pgstow')]];
   for (const dist of compareDist.split(',').filter(Boolean)) out.push([dist, path.join(path.resolve(dist), 'src', 'cli', 'bin', 'pgstow.js')]);
   return out;
-}
-
-function shuffled<T>(xs: readonly T[]): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [a[i], a[j]] = [a[j] as T, a[i] as T];
-  }
-  return a;
 }
 
 /** One wal-archive process per run, each to a new server name; builds alternate (order flipped every rep). */

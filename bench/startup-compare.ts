@@ -15,6 +15,7 @@ import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { syntheticSegment } from '../test/harness/wal-segments.js';
+import { shuffled } from './lib/measure.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,12 +39,6 @@ function once(root: string, args: string[], env: NodeJS.ProcessEnv): Sample {
   if (r.status !== 0) throw new Error(`wal-archive failed (${root}): ${r.stderr}`);
   const [user, sys, rss] = (r.stderr.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
   return { wall, cpu: ((user ?? 0) + (sys ?? 0)) * 1000, rss: (rss ?? 0) / 1024 };
-}
-
-function shuffled<T>(xs: readonly T[]): T[] {
-  const out = [...xs];
-  for (let i = out.length - 1; i > 0; i--) { const j = Math.floor(Math.random() * (i + 1)); [out[i], out[j]] = [out[j] as T, out[i] as T]; }
-  return out;
 }
 
 const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? 0; };

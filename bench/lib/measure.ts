@@ -93,3 +93,13 @@ export function dirSize(dir: string): number {
   walk(dir);
   return total;
 }
+
+/** A copy of `xs` in a random order (Fisher–Yates): interleaved A/B runs order their builds anew each repetition. */
+export function shuffled<T>(xs: readonly T[]): T[] {
+  const a = [...xs];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j] as T, a[i] as T];
+  }
+  return a;
+}
