@@ -8,6 +8,8 @@
  *   buffers    = data − 2 × pacing                               live buffers (freed ones wait for the next
  *                                                                collection: ~2 pacing steps of garbage)
  *   backup     compression 2 × (jobs + 1) × block, upload part buffers × part, per archive at once;
+ *              a compressor stream's output chunk = pacing / (16 × jobs) (16 KiB to the block): filled within a
+ *              pacing step, so it dies young instead of waiting, promoted, for a full collection;
  *              part buffers = jobs + 1 while they fit (at least 2), parts in flight = min(jobs, part buffers);
  *              part = (upload − 2 MiB of stream queues) / part buffers, at least the store's minimum
  *   restore    per object at once: streams × range + write queue + ~2 MiB decompressor output
@@ -66,6 +68,8 @@ export interface BackupMemoryInput {
 export interface BackupMemoryPlan {
   archivesAtOnce: number;
   compressionBlock: number;
+  /** Output buffer of each compressor stream (gzip, zstd), from which a block's compressed pieces are cut. */
+  compressionOutputChunk: number;
   /** Upload part size, parts in flight and part buffers (in flight and filling) per archive. */
   partSize: number;
   partsInFlight: number;
@@ -88,6 +92,12 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   let block = MiB;
   while (block > 128 * 1024 && 2 * (jobs + 1) * block > budget.buffers / 8) block /= 2;
   const compression = input.compressed ? 2 * (jobs + 1) * block : 0;
+  // node:zlib cuts a stream's output from one buffer until it is full. With jobs streams sharing a volume's output
+  // and well-compressing pages (~8:1), a buffer lives while jobs × chunk × ~8 bytes are noted to the pacer; at most
+  // one pacing step, it survives at most one young collection and dies there. A larger one (256-512 KiB) was promoted
+  // and waited for a full collection (every 4 pacing steps of Buffers, at most once a second): 3 MiB of peak RSS
+  // for gzip and zstd (measured, issue 15.3).
+  const outputChunk = Math.min(block, Math.max(16 * 1024, Math.floor(budget.pacing / (16 * jobs) / (16 * 1024)) * 16 * 1024));
   const partFloor = Math.max(input.minPart, roundUpMiB(Math.ceil(input.volumeSizeHint / input.maxParts)));
   const perArchiveLeast = compression + 2 * partFloor;
   const archivesAtOnce = Math.max(1, Math.min(jobs, input.archives, Math.floor(budget.buffers / perArchiveLeast)));
@@ -100,7 +110,7 @@ export function planBackup(budget: MemoryBudget, input: BackupMemoryInput): Back
   // Above the store's minimum, a part grows only into what the streams' own queues leave (measured, issue 15).
   const partSize = Math.min(MAX_PART, Math.max(partFloor, roundDownMiB((upload - BACKUP_STREAM_QUEUES) / partBuffers)));
   const bytes = archivesAtOnce * (compression + partBuffers * partSize);
-  return { archivesAtOnce, compressionBlock: block, partSize, partsInFlight, partBuffers, bytes, overBudget: bytes > budget.buffers };
+  return { archivesAtOnce, compressionBlock: block, compressionOutputChunk: outputChunk, partSize, partsInFlight, partBuffers, bytes, overBudget: bytes > budget.buffers };
 }
 
 export interface RestoreMemoryPlan {

@@ -26,6 +26,8 @@ export interface TarCompressorOptions {
   /** Shared by every archive of the backup: blocks compressing at once across all of them. Default: 1. */
   limiter?: TaskLimiter;
   blockSize?: number;
+  /** Output buffer of each gzip or zstd stream (the memory plan's compressionOutputChunk). */
+  outputChunk?: number;
 }
 
 /** A fresh compressor for one tar volume, or undefined for none. `level` defaults per codec (gzip 6). */
@@ -37,7 +39,7 @@ export function createTarCompressor(compression: BackupCompression, level?: numb
 
 function jsTarCompressor(compression: Exclude<BackupCompression, 'none'>, level: number | undefined, options: TarCompressorOptions): Duplex {
   return new ParallelCompressor({
-    encoder: createBlockEncoder(compression, level, options.blockSize ?? DEFAULT_COMPRESSION_BLOCK),
+    encoder: createBlockEncoder(compression, level, options.blockSize ?? DEFAULT_COMPRESSION_BLOCK, options.outputChunk),
     limiter: options.limiter ?? new TaskLimiter(1),
   });
 }

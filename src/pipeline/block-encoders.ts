@@ -55,25 +55,29 @@ export function deflateOutputSize(blockSize: number): number {
   return blockSize + (blockSize >> 10) + 256;
 }
 
-export function createBlockEncoder(codec: BlockCodec, level: number | undefined, blockSize: number): BlockEncoder {
+/**
+ * `outputChunk`: the output buffer of each gzip or zstd stream (the memory plan's compressionOutputChunk); a block's
+ * compressed bytes are cut from it, in several pieces when they do not fit (joined once). Default: one block's bound.
+ */
+export function createBlockEncoder(codec: BlockCodec, level: number | undefined, blockSize: number, outputChunk?: number): BlockEncoder {
   switch (codec) {
-    case 'gzip': return gzipEncoder(clamp(getCodec('gzip'), level, 6), blockSize);
-    case 'zstd': return zstdEncoder(clamp(getCodec('zstd'), level, 4), blockSize);
+    case 'gzip': return gzipEncoder(clamp(getCodec('gzip'), level, 6), blockSize, outputChunk ?? 2 * deflateOutputSize(blockSize));
+    case 'zstd': return zstdEncoder(clamp(getCodec('zstd'), level, 4), blockSize, outputChunk ?? 256 * 1024);
     case 'lz4': return lz4Encoder(blockSize);
     case 'snappy': return snappyEncoder(blockSize);
     case 'bzip2': return bzip2Encoder(clamp(getCodec('bzip2'), level, 9));
   }
 }
 
-function gzipEncoder(level: number, blockSize: number): BlockEncoder {
+function gzipEncoder(level: number, blockSize: number, outputChunk: number): BlockEncoder {
   // Long-lived raw deflate streams, one per block in flight, each write compressed with a full flush (flush: the
-  // whole block in one pass; the pool's own full flush after it then adds nothing): a block's output is one piece
-  // of the stream's output buffer. A fresh zlib call per block (primed with the previous 32 KiB as dictionary)
-  // made a zlib context, its dictionary copy and two or three 256 KiB Buffers per block (the output, and its
+  // whole block in one pass; the pool's own full flush after it then adds nothing): a block's output is cut from
+  // the stream's output buffer (outputChunk: one piece, or a few joined once). A fresh zlib call per block (primed
+  // with the previous 32 KiB as dictionary) made a zlib context, its dictionary copy and two or three 256 KiB Buffers per block (the output, and its
   // concatenation), which outlived young collections behind the blocks before them (issue 15); it also took
   // ~15 % more CPU. Independent blocks cost +0.2 % of size against the dictionary's +0.02 % (table-like data).
   const pool = new FramePool(() => zlib.createDeflateRaw({
-    level, flush: zlib.constants.Z_FULL_FLUSH, chunkSize: 2 * deflateOutputSize(blockSize),
+    level, flush: zlib.constants.Z_FULL_FLUSH, chunkSize: outputChunk,
   }), zlib.constants.Z_FULL_FLUSH);
   let crc = 0;
   let size = 0;
@@ -99,7 +103,7 @@ function gzipEncoder(level: number, blockSize: number): BlockEncoder {
   };
 }
 
-function zstdEncoder(level: number, blockSize: number): BlockEncoder {
+function zstdEncoder(level: number, blockSize: number, outputChunk: number): BlockEncoder {
   const z = zlib as typeof zlib & { createZstdCompress?: (o: zlib.ZlibOptions) => zlib.Gzip };
   const zc = (zlib.constants as unknown as Record<string, number>);
   if (typeof z.createZstdCompress === 'function' && zc.ZSTD_e_end !== undefined) {
@@ -109,7 +113,7 @@ function zstdEncoder(level: number, blockSize: number): BlockEncoder {
     // Each frame ends with the flush after its block (ZSTD_e_end). Not a write ended by itself (flush: e_end):
     // that measured 121-127 MB peak RSS against 108-112 (zstd then knows each frame's size and sizes its context
     // anew per frame).
-    const pool = new FramePool(() => create({ params: zstdBlockParams(level, blockSize), chunkSize: 256 * 1024 } as zlib.ZlibOptions), zc.ZSTD_e_end);
+    const pool = new FramePool(() => create({ params: zstdBlockParams(level, blockSize), chunkSize: outputChunk } as zlib.ZlibOptions), zc.ZSTD_e_end);
     return { ...framesEncoder(blockSize, (b) => pool.frame(b)), close: () => pool.close() };
   }
   // engines: Node >= 22.15, which has zstd in node:zlib.

@@ -201,7 +201,7 @@ class BackupRun {
   constructor(private readonly deps: TakeBackupDeps, private readonly plan: BackupPlan, private readonly input: TakeBackupInput) {
     this.compressionLimiter = new TaskLimiter(Math.max(1, input.jobs ?? 2));
     const m = plan.memoryPlan;
-    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partBuffers} part buffer(s) of ${m.partSize} bytes, up to ${m.partsInFlight} in flight, compression blocks of ${m.compressionBlock} bytes`);
+    input.log.debug(`memory plan: ${m.archivesAtOnce} archive(s) at once, ${m.partBuffers} part buffer(s) of ${m.partSize} bytes, up to ${m.partsInFlight} in flight, compression blocks of ${m.compressionBlock} bytes (output chunks of ${m.compressionOutputChunk})`);
     if (m.overBudget) input.log.warning('WARN_MEMORY_BUDGET', `the memory budget is too small for this store's part sizes: this backup needs about ${Math.ceil(m.bytes / 1024 ** 2)} MiB of buffers`);
   }
 
@@ -233,7 +233,9 @@ class BackupRun {
         input.log.debug(`Uploading ${key}`);
         const pacer = plan.memory.pacer;
         return new VolumeSink({
-          compressor: createTarCompressor(input.compression, input.compressionLevel, { limiter: this.compressionLimiter, blockSize: plan.memoryPlan.compressionBlock }),
+          compressor: createTarCompressor(input.compression, input.compressionLevel, {
+            limiter: this.compressionLimiter, blockSize: plan.memoryPlan.compressionBlock, outputChunk: plan.memoryPlan.compressionOutputChunk,
+          }),
           limiter,
           upload: (body) => this.deps.store.put(key, body, plan.putOptions),
           // A compressor's output is garbage of its own; an uncompressed volume stores the very chunks it read,

@@ -42,6 +42,23 @@ describe('memory budget', () => {
     }
   });
 
+  it('backup: a compressor stream\'s output chunk fills within a pacing step (pacing / (16 × jobs), 16 KiB to the block)', () => {
+    const at = (max: number, jobs: number): number =>
+      planBackup(memoryBudget(max * MiB), { jobs, compressed: true, archives: 1, ...s3, volumeSizeHint: 5 * GiB }).compressionOutputChunk;
+    // The default budget (pacing 2 MiB): 64 KiB with --jobs 2, 128 KiB with 1; node:zlib's own default would be 16 KiB,
+    // pgstow's earlier fixed 256-512 KiB buffers outlived young collections.
+    assert.equal(at(100, 2), 64 * 1024);
+    assert.equal(at(100, 1), 128 * 1024);
+    assert.equal(at(100, 64), 16 * 1024);
+    // 1 GiB (pacing 16 MiB): 512 KiB, never above the block.
+    assert.equal(at(1024, 2), 512 * 1024);
+    for (const [max, jobs] of [[100, 2], [256, 4], [1024, 1], [4096, 1]] as const) {
+      const b = memoryBudget(max * MiB);
+      const p = planBackup(b, { jobs, compressed: true, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
+      assert.ok(p.compressionOutputChunk <= p.compressionBlock && p.compressionOutputChunk * 16 * jobs <= Math.max(b.pacing, 16 * 1024 * 16 * jobs), JSON.stringify(p));
+    }
+  });
+
   it('backup: one part buffer more than parts in flight where the budget has room, parts in flight never above --jobs', () => {
     const big = planBackup(memoryBudget(256 * MiB), { jobs: 2, compressed: false, archives: 1, ...s3, volumeSizeHint: 5 * GiB });
     assert.deepEqual([big.partBuffers, big.partsInFlight], [3, 2], JSON.stringify(big));

@@ -57,6 +57,34 @@ describe('block encoders: gzip', () => {
   });
 });
 
+describe('block encoders: output chunk (the memory plan\'s compressionOutputChunk)', () => {
+  it('gzip and zstd cut a block\'s output from buffers of the given size, joining the pieces of a larger one', async () => {
+    const blockSize = 256 * 1024;
+    const text = Buffer.alloc(2 * blockSize, 'pgstow block ');
+    const chunk = 32 * 1024; // from Buffer's pool below Buffer.poolSize / 2 (32 KiB on Node 24)
+    for (const codec of ['gzip', 'zstd'] as const) {
+      const enc = createBlockEncoder(codec, undefined, blockSize, chunk);
+      try {
+        const blocks = [text.subarray(0, blockSize), randomBytes(blockSize), text.subarray(blockSize, 2 * blockSize)];
+        const outs: Buffer[] = [];
+        for (const b of blocks) outs.push(await enc.compress(b, undefined));
+        // A small output is a piece of one chunk-sized buffer (not of a block-sized one that lives across blocks).
+        assert.ok((outs[0] as Buffer).length < chunk, `${codec}: text compresses below one chunk`);
+        // (zstd hands a frame out in two pieces, its start at the write and its end at the flush, joined by the pool.)
+        if (codec === 'gzip') assert.equal((outs[0] as Buffer).buffer.byteLength, chunk, 'output buffer of the chunk\'s size');
+        // Random bytes need many chunks: joined into one piece, still a valid block.
+        assert.ok((outs[1] as Buffer).length > blockSize);
+        for (const [i, out] of outs.entries()) {
+          const back = codec === 'gzip' ? zlib.inflateRawSync(out, { finishFlush: zlib.constants.Z_SYNC_FLUSH }) : zlib.zstdDecompressSync(out);
+          assert.ok(back.equals(blocks[i] as Buffer), `${codec}: block ${i} alone`);
+        }
+      } finally {
+        enc.close?.();
+      }
+    }
+  });
+});
+
 describe('block encoders: zstd tables', () => {
   it('levels 3-4 use tables the size of a block-sized frame, other levels keep zstd\'s own', async () => {
     const zc = zlib.constants as unknown as Record<string, number>;
