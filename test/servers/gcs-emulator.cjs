@@ -7,7 +7,7 @@
  * metadata server. Blobs live under $TMPDIR (give each instance its own); they are removed on SIGTERM.
  *
  * node gcs-emulator.cjs [port] [--require-token T] [--readonly-token T] [--sa-key key.json] [--metadata-token T]
- *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N]
+ *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N] [--ignore-preconditions]
  * Prints "gcs emulator listening on http(s)://127.0.0.1:PORT".
  */
 const path = require('node:path');
@@ -32,6 +32,9 @@ const tlsKey = opt('--tls-key');
 // Fault injection: every Nth chunk PUT carrying data is stored, then answered 503 (a response lost in transit).
 const failChunkEvery = Number(opt('--fail-chunk-every') ?? 0);
 let chunkPuts = 0;
+// The stock Firebase emulator's behaviour: ifGenerationMatch=0 ignored (a later write replaces the object).
+const ignoreIdx = argv.indexOf('--ignore-preconditions');
+const ignorePreconditions = ignoreIdx >= 0 && argv.splice(ignoreIdx, 1).length > 0;
 const port = Number(argv[0] ?? 0);
 const projectId = 'pgstow-test';
 
@@ -120,7 +123,7 @@ async function main() {
   const exists = (bucket, name) => layer.getMetadata(bucket, name) !== undefined;
   const preconditions = new Map(); // resumable upload id → object must not exist at finalize
   app.post('/upload/storage/v1/b/:bucketId/o', (req, res, next) => {
-    if (req.query.ifGenerationMatch !== '0') return next();
+    if (ignorePreconditions || req.query.ifGenerationMatch !== '0') return next();
     const name = typeof req.query.name === 'string' ? req.query.name : undefined;
     if (name && exists(req.params.bucketId, name)) return gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
     const set = res.header.bind(res);

@@ -3,6 +3,7 @@
  * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
  * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
  */
+import { randomBytes } from 'node:crypto';
 import { http } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,7 +13,7 @@ import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
 import type { StorageOperation } from '../../errors.js';
-import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
+import { InvalidCredentialsError, ObjectExistsError, StorageUnavailableError } from '../../errors.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { DEFAULT_GCS_ENDPOINT, GCS_CHUNK_GRANULARITY, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError } from './errors.js';
@@ -40,6 +41,8 @@ export class GcsObjectStore implements ObjectStore {
   private readonly uploadBucket: Bucket;
   private readonly endpoint: string;
   private authenticated: Promise<void> | undefined;
+  /** An emulator's create-only probe, run once per store by the first create-only put. */
+  private createOnlyProbe: Promise<void> | undefined;
 
   constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined,
     /** Gives back the store's private CA to the process's shared trust (index.ts). */
@@ -50,7 +53,8 @@ export class GcsObjectStore implements ObjectStore {
     this.description = config.description;
     this.capabilities = {
       // GCS enforces ifGenerationMatch=0 atomically. Emulators reached through STORAGE_EMULATOR_HOST are not
-      // trusted to (the Firebase emulator ignores preconditions), so callers fall back to check-then-put there.
+      // trusted to until a probe shows they do (the stock Firebase emulator ignores preconditions): until then, and
+      // where they do not, callers fall back to check-then-put and re-read what they wrote.
       conditionalCreate: !config.emulator,
       atomicReplace: true,
       serverSideEncryption: true,
@@ -64,6 +68,33 @@ export class GcsObjectStore implements ObjectStore {
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     await this.ready();
+    if (options.ifAbsent && this.config.emulator) await (this.createOnlyProbe ??= this.probeCreateOnly(key));
+    return this.putOnce(key, body, options);
+  }
+
+  /**
+   * Two create-only puts of a tiny object beside `key` on an emulator: one that enforces ifGenerationMatch=0 refuses
+   * the second (412), and capabilities.conditionalCreate becomes true, so callers trust create-only puts as on GCS
+   * (no settle wait and read-back). Otherwise, or when the probe itself fails, it stays false. The probe object is
+   * deleted again (best effort; Barman and pgstow ignore the name in listings).
+   */
+  private async probeCreateOnly(key: string): Promise<void> {
+    // A name of its own per probe: archivers started together must not put and delete one object at once.
+    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe-${randomBytes(6).toString('hex')}`;
+    const refused = async (): Promise<boolean> => this.putOnce(probe, Buffer.from('probe'), { ifAbsent: true }).then(() => false, (err: unknown) => {
+      if (err instanceof ObjectExistsError) return true;
+      throw err;
+    });
+    try {
+      const enforced = (await refused()) || (await refused());
+      (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
+    } catch {
+      // Unknown (no permission, a failing emulator): stays untrusted, the safe side.
+    }
+    await this.file(probe).delete({ ignoreNotFound: true }).catch(() => undefined);
+  }
+
+  private async putOnce(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
     const file = this.file(key);
     const custom: Record<string, string> = { ...options.metadata, ...options.tags };
     const metadata = {
