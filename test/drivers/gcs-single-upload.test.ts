@@ -17,7 +17,7 @@ import { openGcs } from './gcs-helpers.js';
 
 interface Proxy {
   url: string;
-  /** "METHOD path" of every request, query included. */
+  /** "METHOD path (client)" of every request, query included; client is sdk when it sent x-goog-api-client, else lean. */
   requests: string[];
   /** Request body bytes received so far, over all requests. */
   received: () => number;
@@ -33,7 +33,7 @@ async function startProxy(target: string, tamper: { failFirstUpload?: number; fl
   let received = 0;
   let failed = false;
   const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
+    requests.push(`${req.method} ${req.url} (${req.headers['x-goog-api-client'] ? 'sdk' : 'lean'})`);
     const upload = req.method === 'POST' && String(req.url).includes('uploadType=multipart') && !String(req.url).includes('probe');
     if (upload && tamper.failFirstUpload && !failed) {
       failed = true;
@@ -94,7 +94,7 @@ describe('gcs single-request uploads', () => {
     assert.deepEqual((await store.stat(`${prefix}/wal`)).metadata, { origin: 'test' });
     const uploads = proxy.requests.filter((q) => q.includes('/upload/'));
     assert.equal(uploads.length, 1, uploads.join('\n'));
-    assert.match(uploads[0] ?? '', /^POST .*uploadType=multipart/);
+    assert.match(uploads[0] ?? '', /^POST .*uploadType=multipart.* \(lean\)$/);
     await assert.rejects(store.put(`${prefix}/wal`, body, { contentLength: body.length, ifAbsent: true }), ObjectExistsError);
   });
 
@@ -123,6 +123,9 @@ describe('gcs single-request uploads', () => {
     const r = await store.put(`${prefix}/wal`, () => Readable.from([body]), { contentLength: body.length });
     assert.equal(r.size, body.length);
     assert.deepEqual(await readAll(store, `${prefix}/wal`), body);
-    assert.equal(proxy.requests.filter((q) => q.startsWith('POST /upload/')).length, 2, proxy.requests.join('\n'));
+    const posts = proxy.requests.filter((q) => q.startsWith('POST /upload/'));
+    assert.equal(posts.length, 2, proxy.requests.join('\n'));
+    assert.match(posts[0] ?? '', /\(lean\)$/);
+    assert.match(posts[1] ?? '', /\(sdk\)$/, 'the second attempt is the SDK\'s');
   });
 });

@@ -1,7 +1,8 @@
 /**
  * ObjectStore on Google Cloud Storage (JSON API through @google-cloud/storage). Only types are imported
- * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
- * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
+ * from the SDK here; index.ts loads it. Small bodies go up in one request on node:http (lean-upload.ts; the SDK
+ * when that request fails); anything larger than one chunk goes through the SDK's resumable upload in chunks,
+ * so memory stays around two chunks whatever the object size.
  */
 import type * as httpT from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -113,9 +114,10 @@ export class GcsObjectStore implements ObjectStore {
         return await this.putSingle(key, openBody(body), options.contentLength, options);
       } catch (err) {
         if (body instanceof Readable || !this.worthSdkRetry(err, options)) throw this.putError(err, key, options);
+        return this.putBuffered(key, openBody(body), chunkSize, options, false);
       }
     }
-    return this.putBuffered(key, openBody(body), chunkSize, options);
+    return this.putBuffered(key, openBody(body), chunkSize, options, true);
   }
 
   /**
@@ -123,7 +125,7 @@ export class GcsObjectStore implements ObjectStore {
    * upload in chunks. A single request the lean path could not complete (a 5xx, a connection failure) is sent
    * again through the SDK, which retries it, so such failures end with the SDK path's errors as before.
    */
-  private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions): Promise<PutResult> {
+  private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions, lean: boolean): Promise<PutResult> {
     const file = this.file(key);
     const custom: Record<string, string> = { ...options.metadata, ...options.tags };
     const metadata = {
@@ -136,7 +138,7 @@ export class GcsObjectStore implements ObjectStore {
       if (head.ended) {
         const size = head.chunks.reduce((n, c) => n + c.length, 0);
         try {
-          return await this.putSingle(key, Readable.from(head.chunks), size, options);
+          if (lean) return await this.putSingle(key, Readable.from(head.chunks), size, options);
         } catch (err) {
           if (!this.worthSdkRetry(err, options)) throw err;
         }
