@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { describeObjectStoreConformance } from '../conformance/object-store.suite.js';
 import { requireServer } from '../harness/test-env.js';
 import { ExitCode } from '../../src/errors.js';
-import { ObjectNotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
+import { ObjectExistsError, ObjectNotFoundError, StorageUnavailableError } from '../../src/storage/errors.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
 import { startGcsEmulator } from '../harness/servers/gcs.js';
@@ -44,6 +44,29 @@ describe('gcs driver', () => {
     assert.deepEqual(info.metadata, { cluster: 'pg-main', origin: 'test' });
     await store.delete(['tags/obj']);
     await store.close();
+  });
+
+  it('an emulator that enforces ifGenerationMatch=0 is trusted after the first create-only put (probe); one that ignores it is not', async (t) => {
+    if (!requireServer(t, 'gcs')) return;
+    const stock = await startGcsEmulator({ ignorePreconditions: true });
+    try {
+      for (const [endpoint, enforces] of [[requireServer(t, 'gcs')?.endpoint ?? '', true], [stock.endpoint, false]] as const) {
+        const prefix = uniquePrefix('probe');
+        const store = await openGcs({ STORAGE_EMULATOR_HOST: endpoint }, { prefix });
+        assert.equal(store.capabilities.conditionalCreate, false, 'not trusted before the probe');
+        await store.put(`${prefix}/wal/1`, Buffer.from('one'), { ifAbsent: true });
+        assert.equal(store.capabilities.conditionalCreate, enforces, endpoint);
+        const second = store.put(`${prefix}/wal/1`, Buffer.from('two'), { ifAbsent: true });
+        if (enforces) await assert.rejects(second, ObjectExistsError);
+        else await second;
+        const keys: string[] = [];
+        for await (const e of store.list(`${prefix}/`)) if ('key' in e) keys.push(e.key);
+        assert.deepEqual(keys, [`${prefix}/wal/1`], 'the probe object was deleted again');
+        await store.close();
+      }
+    } finally {
+      await stock.stop();
+    }
   });
 
   it('uploads carry the KMS key name (single request and resumable session), as GCS reports it back', async (t) => {

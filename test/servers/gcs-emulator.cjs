@@ -7,13 +7,14 @@
  * metadata server. Blobs live under $TMPDIR (give each instance its own); they are removed on SIGTERM.
  *
  * node gcs-emulator.cjs [port] [--require-token T] [--readonly-token T] [--sa-key key.json] [--metadata-token T]
- *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N]
+ *                       [--tls-cert cert.pem --tls-key key.pem] [--fail-chunk-every N] [--ignore-preconditions]
  * Prints "gcs emulator listening on http(s)://127.0.0.1:PORT".
  */
 const path = require('node:path');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const express = require('express');
+const { AsyncLocalStorage } = require('node:async_hooks');
 
 const fb = path.join(__dirname, 'node_modules', 'firebase-tools', 'lib', 'emulator');
 const { StorageEmulator } = require(path.join(fb, 'storage', 'index.js'));
@@ -32,6 +33,9 @@ const tlsKey = opt('--tls-key');
 // Fault injection: every Nth chunk PUT carrying data is stored, then answered 503 (a response lost in transit).
 const failChunkEvery = Number(opt('--fail-chunk-every') ?? 0);
 let chunkPuts = 0;
+// The stock Firebase emulator's behaviour: ifGenerationMatch=0 ignored (a later write replaces the object).
+const ignoreIdx = argv.indexOf('--ignore-preconditions');
+const ignorePreconditions = ignoreIdx >= 0 && argv.splice(ignoreIdx, 1).length > 0;
 const port = Number(argv[0] ?? 0);
 const projectId = 'pgstow-test';
 
@@ -116,19 +120,41 @@ async function main() {
     return gcsError(res, 416, 'requestedRangeNotSatisfiable', 'The requested range cannot be satisfied.');
   });
 
-  // ifGenerationMatch=0 (create-if-absent), which the stock emulator ignores.
+  // ifGenerationMatch=0 (create-if-absent), which the stock emulator ignores. Decided atomically, as on GCS: a
+  // refusal before the body when the object exists, then again at the write itself, where the name stays claimed
+  // from that check until the object is stored (the stock write awaits between its look and its write), so of two
+  // concurrent create-only uploads of one name exactly one succeeds.
   const exists = (bucket, name) => layer.getMetadata(bucket, name) !== undefined;
+  const conditionNotMet = (res) => gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
+  const claimed = new Set(); // bucket/name of create-only writes being stored now
+  const createOnlyWrite = new AsyncLocalStorage(); // { refused } of the one-shot create-only upload being handled
+  const uploadObject = layer.uploadObject.bind(layer);
+  layer.uploadObject = async (upload) => {
+    const ctx = createOnlyWrite.getStore();
+    if (!ctx) return uploadObject(upload);
+    const key = `${upload.bucketId}/${upload.objectId}`;
+    if (claimed.has(key) || exists(upload.bucketId, upload.objectId)) {
+      ctx.refused = true; // answered 412 (res.json below); the stock handler wants metadata to answer with
+      while (claimed.has(key)) await new Promise((r) => setTimeout(r, 5));
+      return layer.getMetadata(upload.bucketId, upload.objectId);
+    }
+    claimed.add(key);
+    try { return await uploadObject(upload); } finally { claimed.delete(key); }
+  };
   const preconditions = new Map(); // resumable upload id → object must not exist at finalize
   app.post('/upload/storage/v1/b/:bucketId/o', (req, res, next) => {
-    if (req.query.ifGenerationMatch !== '0') return next();
+    if (ignorePreconditions || req.query.ifGenerationMatch !== '0') return next();
     const name = typeof req.query.name === 'string' ? req.query.name : undefined;
-    if (name && exists(req.params.bucketId, name)) return gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
+    if (name && exists(req.params.bucketId, name)) return conditionNotMet(res);
     const set = res.header.bind(res);
     res.header = (k, v) => {
       if (String(k).toLowerCase() === 'location') preconditions.set(new URL(v).searchParams.get('upload_id'), true);
       return set(k, v);
     };
-    next();
+    const ctx = { refused: false };
+    const json = res.json.bind(res);
+    res.json = (body) => (ctx.refused ? (res.json = json, conditionNotMet(res)) : json(body));
+    createOnlyWrite.run(ctx, next);
   });
 
   // Multi-chunk resumable uploads: "bytes A-B/*" appends (skipping bytes already received) and answers 308;
@@ -153,15 +179,18 @@ async function main() {
       if (upload.size > 0) res.setHeader('Range', `bytes=0-${upload.size - 1}`);
       return res.sendStatus(308);
     }
-    if (preconditions.delete(id) && exists(upload.bucketId, upload.objectId)) {
+    const key = `${upload.bucketId}/${upload.objectId}`;
+    const createOnly = preconditions.delete(id);
+    if (createOnly && (claimed.has(key) || exists(upload.bucketId, upload.objectId))) {
       uploads.cancelResumableUpload(id);
-      return gcsError(res, 412, 'conditionNotMet', 'At least one of the pre-conditions you specified did not hold.');
+      return conditionNotMet(res);
     }
-    if (kmsKeys.has(id)) kmsKeys.set(`${upload.bucketId}/${upload.objectId}`, kmsKeys.get(id));
+    if (kmsKeys.has(id)) kmsKeys.set(key, kmsKeys.get(id));
+    if (createOnly) claimed.add(key);
     try {
       const metadata = await layer.uploadObject(uploads.finalizeResumableUpload(id));
       res.json(new CloudStorageObjectMetadata(metadata));
-    } catch (err) { next(err); }
+    } catch (err) { next(err); } finally { if (createOnly) claimed.delete(key); }
   });
 
   app.use(inner);

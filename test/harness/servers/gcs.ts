@@ -26,6 +26,8 @@ export interface GcsEmulatorOptions {
   tls?: { certFile: string; keyFile: string };
   /** Answer every Nth resumable chunk with 503 after storing it (a lost response), to exercise chunk retries. */
   failChunkEvery?: number;
+  /** Ignore ifGenerationMatch=0 as the stock Firebase emulator does (a later write replaces the object). */
+  ignorePreconditions?: boolean;
   /** Listen on this port (default: a free one). */
   port?: number;
   /** Parent for the instance's TMPDIR (blobs); a fresh temp dir when omitted. */
@@ -50,6 +52,7 @@ export async function startGcsEmulator(options: GcsEmulatorOptions = {}): Promis
   if (options.readonlyToken) args.push('--readonly-token', options.readonlyToken);
   if (options.saKeyFile) args.push('--sa-key', options.saKeyFile);
   if (options.metadataToken) args.push('--metadata-token', options.metadataToken);
+  if (options.ignorePreconditions) args.push('--ignore-preconditions');
   if (options.failChunkEvery) args.push('--fail-chunk-every', String(options.failChunkEvery));
   if (options.tls) args.push('--tls-cert', options.tls.certFile, '--tls-key', options.tls.keyFile);
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp };

@@ -1,9 +1,12 @@
 /**
  * ObjectStore on Google Cloud Storage (JSON API through @google-cloud/storage). Only types are imported
- * from the SDK here; index.ts loads it. Small bodies go up in one request; anything larger than one chunk
- * goes through a resumable upload in chunks, so memory stays around two chunks whatever the object size.
+ * from the SDK here; index.ts loads it. Small bodies go up in one request on node:http (lean-upload.ts; the SDK
+ * when that request fails); anything larger than one chunk goes through the SDK's resumable upload in chunks,
+ * so memory stays around two chunks whatever the object size.
  */
-import { http } from '../../node-net.js';
+import type * as httpT from 'node:http';
+import { createHash, randomBytes } from 'node:crypto';
+import { http, https, tls } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
@@ -12,10 +15,12 @@ import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
 import type { StorageOperation } from '../../errors.js';
-import { InvalidCredentialsError, StorageUnavailableError } from '../../errors.js';
+import { PgstowError } from '../../../errors.js';
+import { IntegrityError, InvalidCredentialsError, ObjectExistsError, StorageUnavailableError } from '../../errors.js';
 import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { DEFAULT_GCS_ENDPOINT, GCS_CHUNK_GRANULARITY, type GcsConfig } from './config.js';
-import { classifyGcsAuthError, classifyGcsError } from './errors.js';
+import { classifyGcsAuthError, classifyGcsError, gcsHttpStatus } from './errors.js';
+import { leanMultipartUpload, UploadSourceError, type UploadedObject } from './lean-upload.js';
 
 /** Single-object deletes run this many at a time (the Node SDK has no batch endpoint). */
 const DELETE_CONCURRENCY = 16;
@@ -39,18 +44,28 @@ export class GcsObjectStore implements ObjectStore {
   /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
   private readonly uploadBucket: Bucket;
   private readonly endpoint: string;
+  private readonly agent: httpT.Agent;
   private authenticated: Promise<void> | undefined;
+  /** An emulator's create-only probe, run once per store by the first create-only put. */
+  private createOnlyProbe: Promise<void> | undefined;
 
   constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined,
     /** Gives back the store's private CA to the process's shared trust (index.ts). */
-    private readonly releaseTrust: () => void = () => {}) {
+    private readonly releaseTrust: () => void = () => {},
+    /** CRC32C for single-request uploads (native), or undefined to compare MD5s instead. */
+    private readonly crc32c?: () => { update(chunk: Buffer): void; toString(): string }) {
     this.bucket = clients.storage.bucket(config.bucket);
     this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
+    // Single-request uploads' own connections (lean-upload.ts), with the store's private CA on top of the system roots.
+    this.agent = this.endpoint.startsWith('https:')
+      ? new https.Agent({ keepAlive: true, ...(config.caPem !== undefined ? { ca: [...tls.rootCertificates, config.caPem] } : {}) })
+      : new http.Agent({ keepAlive: true });
     this.description = config.description;
     this.capabilities = {
       // GCS enforces ifGenerationMatch=0 atomically. Emulators reached through STORAGE_EMULATOR_HOST are not
-      // trusted to (the Firebase emulator ignores preconditions), so callers fall back to check-then-put there.
+      // trusted to until a probe shows they do (the stock Firebase emulator ignores preconditions): until then, and
+      // where they do not, callers fall back to check-then-put and re-read what they wrote.
       conditionalCreate: !config.emulator,
       atomicReplace: true,
       serverSideEncryption: true,
@@ -64,6 +79,53 @@ export class GcsObjectStore implements ObjectStore {
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     await this.ready();
+    if (options.ifAbsent && this.config.emulator) await (this.createOnlyProbe ??= this.probeCreateOnly(key));
+    return this.putOnce(key, body, options);
+  }
+
+  /**
+   * Two create-only puts of a tiny object beside `key` on an emulator: one that enforces ifGenerationMatch=0 refuses
+   * the second (412), and capabilities.conditionalCreate becomes true, so callers trust create-only puts as on GCS
+   * (no settle wait and read-back). Otherwise, or when the probe itself fails, it stays false. The probe object is
+   * deleted again (best effort; Barman and pgstow ignore the name in listings).
+   */
+  private async probeCreateOnly(key: string): Promise<void> {
+    // A name of its own per probe: archivers started together must not put and delete one object at once.
+    const probe = `${key.slice(0, key.lastIndexOf('/') + 1)}.pgstow-create-only-probe-${randomBytes(6).toString('hex')}`;
+    const refused = async (): Promise<boolean> => this.putOnce(probe, Buffer.from('probe'), { ifAbsent: true }).then(() => false, (err: unknown) => {
+      if (err instanceof ObjectExistsError) return true;
+      throw err;
+    });
+    try {
+      const enforced = (await refused()) || (await refused());
+      (this.capabilities as { conditionalCreate: boolean }).conditionalCreate = enforced;
+    } catch {
+      // Unknown (no permission, a failing emulator): stays untrusted, the safe side.
+    }
+    await this.file(probe).delete({ ignoreNotFound: true }).catch(() => undefined);
+  }
+
+  private async putOnce(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
+    // The memory budget's part size, in the 256 KiB steps resumable uploads need.
+    const chunkSize = options.partSize ? Math.ceil(options.partSize / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY : this.config.chunkSize;
+    if (options.contentLength !== undefined && options.contentLength <= chunkSize) {
+      // Known to fit in one request (a WAL segment): streamed from its source, never held whole.
+      try {
+        return await this.putSingle(key, openBody(body), options.contentLength, options);
+      } catch (err) {
+        if (body instanceof Readable || !this.worthSdkRetry(err, options)) throw this.putError(err, key, options);
+        return this.putBuffered(key, openBody(body), chunkSize, options, false);
+      }
+    }
+    return this.putBuffered(key, openBody(body), chunkSize, options, true);
+  }
+
+  /**
+   * A body of unknown length: read up to one chunk; one that fits goes in one request, the rest in a resumable
+   * upload in chunks. A single request the lean path could not complete (a 5xx, a connection failure) is sent
+   * again through the SDK, which retries it, so such failures end with the SDK path's errors as before.
+   */
+  private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions, lean: boolean): Promise<PutResult> {
     const file = this.file(key);
     const custom: Record<string, string> = { ...options.metadata, ...options.tags };
     const metadata = {
@@ -71,13 +133,15 @@ export class GcsObjectStore implements ObjectStore {
       ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
     };
     const preconditionOpts = options.ifAbsent ? { ifGenerationMatch: 0 } : undefined;
-    const source = openBody(body);
-    // The memory budget's part size, in the 256 KiB steps resumable uploads need.
-    const chunkSize = options.partSize ? Math.ceil(options.partSize / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY : this.config.chunkSize;
     try {
-      // Read up to one chunk: a body that fits goes in one request (most WAL segments), the rest is chunked.
       const head = await readUpTo(source, chunkSize, options.signal);
       if (head.ended) {
+        const size = head.chunks.reduce((n, c) => n + c.length, 0);
+        try {
+          if (lean) return await this.putSingle(key, Readable.from(head.chunks), size, options);
+        } catch (err) {
+          if (!this.worthSdkRetry(err, options)) throw err;
+        }
         const bytes = Buffer.concat(head.chunks);
         await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
         return { key, size: bytes.length, ...etagOf(file) };
@@ -99,9 +163,75 @@ export class GcsObjectStore implements ObjectStore {
       return { key, size, ...etagOf(upload) };
     } catch (err) {
       source.destroy();
-      if (options.signal?.aborted) throw options.signal.reason;
-      throw this.error(err, 'put', key);
+      throw this.putError(err, key, options);
     }
+  }
+
+  /**
+   * One multipart request (lean-upload.ts): the resource (content type, custom metadata, the MD5 when the caller
+   * has it, which GCS then checks) and `size` bytes of `body`, whose CRC32C is compared with the one GCS reports.
+   */
+  private async putSingle(key: string, body: Readable, size: number, options: PutOptions): Promise<PutResult> {
+    const url = new URL(`${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(this.config.bucket)}/o`);
+    url.searchParams.set('uploadType', 'multipart');
+    url.searchParams.set('name', key);
+    if (options.ifAbsent) url.searchParams.set('ifGenerationMatch', '0');
+    if (this.config.kmsKeyName) url.searchParams.set('kmsKeyName', this.config.kmsKeyName);
+    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
+    const contentType = options.contentType ?? 'application/octet-stream';
+    const resource = {
+      name: key, contentType, ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
+      ...(options.md5 ? { md5Hash: Buffer.from(options.md5).toString('base64') } : {}),
+    };
+    const token = await this.accessToken();
+    const sum = this.checksum();
+    let uploaded: UploadedObject;
+    try {
+      uploaded = await leanMultipartUpload({
+        url, headers: token ? { authorization: `Bearer ${token}` } : {}, resource, contentType, body, size,
+        onChunk: (chunk) => sum.update(chunk), agent: this.agent, timeoutMs: this.config.timeoutMs,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      body.destroy();
+      throw err;
+    }
+    const mismatch = sum.differs(uploaded);
+    if (mismatch !== undefined) {
+      // As the SDK's validation does: the object holds bytes other than those sent; remove it, then fail.
+      await this.file(key).delete({ ignoreNotFound: true }).catch(() => undefined);
+      throw new IntegrityError({ provider: 'gcs', operation: 'put', bucket: this.config.bucket, key },
+        `GCS put on gs://${this.config.bucket}/${key}: checksum mismatch (${mismatch}); the object was deleted`);
+    }
+    return {
+      key, size, ...(uploaded.etag ? { etag: uploaded.etag } : {}),
+      ...(uploaded.md5Hash ? { md5: Buffer.from(uploaded.md5Hash, 'base64').toString('hex') } : {}),
+    };
+  }
+
+  /** CRC32C (native) of what is sent, compared with GCS's; MD5 where the native module is missing. */
+  private checksum(): { update(chunk: Buffer): void; differs(o: UploadedObject): string | undefined } {
+    const crc = this.crc32c?.();
+    if (crc) {
+      return { update: (c) => crc.update(c), differs: (o) => (o.crc32c !== undefined && o.crc32c !== crc.toString() ? `CRC32C ${o.crc32c} stored, ${crc.toString()} sent` : undefined) };
+    }
+    const md5 = createHash('md5');
+    return {
+      update: (c) => { md5.update(c); },
+      differs: (o) => { const ours = md5.digest('base64'); return o.md5Hash !== undefined && o.md5Hash !== ours ? `MD5 ${o.md5Hash} stored, ${ours} sent` : undefined; },
+    };
+  }
+
+  /** Whether a failed single request goes again through the SDK: a server error or a connection failure, nothing else. */
+  private worthSdkRetry(err: unknown, options: PutOptions): boolean {
+    if (options.signal?.aborted || err instanceof UploadSourceError || err instanceof PgstowError) return false;
+    const status = gcsHttpStatus(err);
+    return status === undefined || status >= 500 || status === 408 || status === 429;
+  }
+
+  private putError(err: unknown, key: string, options: PutOptions): unknown {
+    if (options.signal?.aborted) return options.signal.reason;
+    return this.error(err instanceof UploadSourceError ? err.original : err, 'put', key);
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
@@ -218,6 +348,7 @@ export class GcsObjectStore implements ObjectStore {
 
   async close(): Promise<void> {
     // The SDK keeps no connections that need closing; sockets are released by the agent's keep-alive timeout.
+    this.agent.destroy();
     this.releaseTrust();
   }
 
@@ -255,10 +386,9 @@ export class GcsObjectStore implements ObjectStore {
   private async authenticate(): Promise<void> {
     if (!this.auth) return;
     const ctx = { bucket: this.config.bucket, endpoint: this.endpoint, credentials: this.config.auth.label };
-    let token: string | null | undefined;
+    let token: string | undefined;
     try {
-      const t: unknown = await this.auth.getAccessToken();
-      token = typeof t === 'object' && t !== null ? (t as { token?: string | null }).token : t as string | null | undefined;
+      token = await this.accessToken();
     } catch (err) {
       const classified = classifyGcsAuthError(err, ctx);
       if (this.config.auth.kind === 'application-default') {
@@ -278,6 +408,14 @@ export class GcsObjectStore implements ObjectStore {
       throw new InvalidCredentialsError({ provider: 'gcs', operation: 'connect', bucket: this.config.bucket },
         `no Google access token was issued by ${this.config.auth.label}`);
     }
+  }
+
+  /** The current access token (google-auth-library caches it until shortly before it expires); none without credentials. */
+  private async accessToken(): Promise<string | undefined> {
+    if (!this.auth) return undefined;
+    const t: unknown = await this.auth.getAccessToken();
+    const token = typeof t === 'object' && t !== null ? (t as { token?: string | null }).token : t as string | null | undefined;
+    return token ?? undefined;
   }
 
   private error(err: unknown, operation: StorageOperation, key: string): Error {

@@ -128,7 +128,7 @@ export async function createStore(destination: Destination, options: StoreOption
     storage.interceptors.push(trustCa);
     uploadStorage.interceptors.push(trustCa);
   }
-  return new GcsObjectStore({ storage, uploadStorage }, config, auth, release);
+  return new GcsObjectStore({ storage, uploadStorage }, config, auth, release, crc32cGenerator);
 }
 
 /** What the store asks for a token (GoogleAuth, or an OAuth2Client such as the metadata server client). */
