@@ -166,23 +166,27 @@ async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, wa
   const log = deps.log ?? silentLogger;
   const state = aheadStateOf(background.ahead, spoolDir);
   const started = Date.now();
-  // The memory budget bounds the uploads at once (this file's and those ahead), below wal.maxParallel when small.
-  const atOnce = walFilesAtOnce(input.memory ?? memoryBudget(), { maxParallel, segmentSize: await segmentBytes(input.walPath, walName), compressed: input.codec !== undefined });
-  state.atOnce = atOnce;
-  state.source = { deps, input, run: background.run };
+  // Answering from now on: no refill starts this file ahead while the call looks at it.
   state.calls++;
   state.answering.add(walName);
   const own = state.uploads.get(walName);
   let slot = own === undefined;
   if (slot) state.ownSlots++;
   const aheadAtStart = state.uploads.size;
+  // One stat serves the memory bound (the size) and the marker's check; with no upload ahead of this file its marker
+  // (the usual answer under load) is read at the same time: a marker hit's file-system steps overlap.
+  const identity = fileIdentity(input.walPath).catch(() => undefined);
+  const marker = own === undefined ? readJson<SpoolMarker>(path.join(spoolDir, walName)) : undefined;
   let ok = false;
   try {
+    // The memory budget bounds the uploads at once (this file's and those ahead), below wal.maxParallel when small.
+    state.atOnce = walFilesAtOnce(input.memory ?? memoryBudget(), { maxParallel, segmentSize: segmentBytes(walName, await identity), compressed: input.codec !== undefined });
+    state.source = { deps, input, run: background.run };
     void refill(state, spoolDir, log);
     // Its marker is written once its upload is verified; a failed one is simply archived again now.
     await own?.catch(() => undefined);
     const waited = Date.now() - started;
-    const spooled = await consumeMarker(spoolDir, walName, input.walPath, log);
+    const spooled = await consumeMarker(spoolDir, walName, input.walPath, log, { marker, identity });
     state.behind = own !== undefined || spooled === undefined;
     if (spooled) {
       log.debug(`answered ${walName} from its spool marker${own ? ` after waiting ${waited} ms for its upload ahead` : ''} (${aheadAtStart} uploading ahead at the call)`);
@@ -256,9 +260,9 @@ function startAhead(state: AheadState, src: NonNullable<AheadState['source']>, n
 }
 
 /** Size of the segments an archive-ahead uploads: this file's when it is one, else the default 16 MiB. */
-async function segmentBytes(walPath: string, walName: string): Promise<number> {
+function segmentBytes(walName: string, identity: FileIdentity | undefined): number {
   if (parseWalFileName(walName).kind !== 'segment') return DEFAULT_SEGMENT_BYTES;
-  return (await fsp.stat(walPath).catch(() => undefined))?.size || DEFAULT_SEGMENT_BYTES;
+  return identity?.size || DEFAULT_SEGMENT_BYTES;
 }
 
 const DEFAULT_SEGMENT_BYTES = 16 * 1024 * 1024;
@@ -293,12 +297,18 @@ function aheadFailed(log: Logger, walName: string, err: unknown): { walName: str
   return { walName, error: err as Error };
 }
 
-/** A spool marker left by an earlier call that archived this file ahead: consumed; the call is done if it still matches. */
-async function consumeMarker(spoolDir: string, walName: string, walPath: string, log: Logger): Promise<ArchiveWalResult | undefined> {
-  const marker = await readJson<SpoolMarker>(path.join(spoolDir, walName));
+/**
+ * A spool marker left by an earlier call that archived this file ahead: consumed; the call is done if it still
+ * matches. `read`: the marker and the file's identity when the caller has started reading them already.
+ */
+async function consumeMarker(spoolDir: string, walName: string, walPath: string, log: Logger,
+  read: { marker?: Promise<SpoolMarker | undefined>; identity?: Promise<FileIdentity | undefined> } = {}): Promise<ArchiveWalResult | undefined> {
+  const file = path.join(spoolDir, walName);
+  const marker = await (read.marker ?? readJson<SpoolMarker>(file));
   if (!marker) return undefined;
-  const id = await fileIdentity(walPath).catch(() => undefined);
-  await fsp.rm(path.join(spoolDir, walName), { force: true });
+  const id = await (read.identity ?? fileIdentity(walPath).catch(() => undefined));
+  // One unlink (rm looks first); a marker already gone is fine, one that cannot be removed fails the call as before.
+  await fsp.unlink(file).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
   if (id && sameIdentity(id, marker)) {
     log.info(`${walName} was already archived by an earlier parallel call (${marker.key})`);
     return { walName, key: marker.key, status: 'spooled', bytes: 0, extras: [] };
