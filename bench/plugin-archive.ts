@@ -12,6 +12,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -163,6 +164,24 @@ export async function runPluginBench(input: PluginBenchInput): Promise<PluginBen
 const SIDECAR_UNDER_LOAD = 'plugin sidecar';
 const BARE_LOOP = `bare PUT loop, ${LOAD_MAX_PARALLEL} at once (physical limit)`;
 const SAFE_LOOP = `loop with the same safety work, ${LOAD_MAX_PARALLEL} at once`;
+/** The sidecar replaced by a stub that answers Archive at once (bench/lib/instant-plugin.ts): CloudNativePG's own limit. */
+export const CEILING_ROW = 'ceiling of CloudNativePG\'s process per segment: instant Archive stub, stores nothing';
+const INSTANT_PLUGIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'lib', 'instant-plugin.js');
+
+/**
+ * BENCH ONLY: the load with the sidecar replaced by the instant Archive stub, CloudNativePG's manager as
+ * archive_command: the most its process per segment archives a minute on this machine, whatever the plugin.
+ */
+export async function ceilingUnderLoad(input: LoadEnv, client: LoadClient): Promise<PluginLoad & { memory?: LoadMemory }> {
+  fs.mkdirSync(input.tmp, { recursive: true });
+  chownToPostgres(input.tmp);
+  const stub = await startSidecar({ mode: 'instance', pluginPath: path.join(input.tmp, 'plugins'), logLevel: 'warning', bin: INSTANT_PLUGIN, env: { TMPDIR: input.tmp } });
+  try {
+    return await underLoad(input, stub, 's3rver', client);
+  } finally {
+    await stub.stop();
+  }
+}
 
 /**
  * The load table. Where this machine can run CloudNativePG's own `manager wal-archive` (root for a network namespace,
@@ -210,6 +229,8 @@ async function loadRowsOn(input: PluginBenchInput, world: LoadWorld, client: Loa
     [SIDECAR_UNDER_LOAD, () => underLoad(input, world.sidecar, store, client)],
     [BARE_LOOP, (floor) => floorUnderLoad(input, floor, LOAD_MAX_PARALLEL)],
     [SAFE_LOOP, (floor) => floorUnderLoad(input, floor, LOAD_MAX_PARALLEL, 'safe')],
+    // No store is involved: once, on the first store's turn.
+    ...(client.kind === 'manager' && store === 's3rver' ? [[CEILING_ROW, () => ceilingUnderLoad({ ...input, tmp: path.join(input.tmp, 'ceiling') }, client)] as [string, () => Promise<PluginLoad>]] : []),
   ];
   for (const [how, measure] of rows('s3rver')) {
     const floor = await openFloor(input, 's3rver');
@@ -725,6 +746,7 @@ function render(rows: PluginRow[], requests: RequestCount[], loadRows: LoadRow[]
       + '(bare: the file read whole and one PUT; safety work: MD5, create-only put and, on s3rver, the look before, the stat, the settle wait and the whole read-back); '
       + 'their backlog counts `.ready` files and copies not yet stored, their CPU is the bench process\'s. Where the bare loop keeps up and the sidecar does not, pgstow is the limit, not the store or the machine. '
       + 'CPU per archived segment reads independently of the machine\'s load; archive_command CPU is that of PostgreSQL\'s archiver\'s child processes (the client, or cp for the loops). '
+      + `The ceiling row replaces the sidecar by a stub that answers Archive at once and stores nothing (bench/lib/instant-plugin.ts): what CloudNativePG's process per segment allows on this machine, whatever the plugin. `
       + 'bench/plugin-load.ts runs the same load for A/B work. Goals: backlog bounded (drains), RSS ≤ 100 MiB.', '');
   }
   return out.join('\n');

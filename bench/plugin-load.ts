@@ -1,7 +1,7 @@
 /**
  * `npm run build && node dist/bench/plugin-load.js [--seconds 40] [--reps 2] [--stores s3rver,azurite]
  *   [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] [--env 'A=1;B=2'] [--floor 8,3] [--max-parallel 8]
- *   [--client manager|node] [--sidecar-logs DIR]`
+ *   [--client manager|node] [--sidecar-logs DIR] [--ceiling=]`
  * The plugin sidecar under the bulk-insert pgbench load alone (the load part of bench/plugin-archive.ts, without the
  * per-segment rows), for A/B work: each repetition runs every sidecar build and the physical-limit loop (a bare
  * in-process PUT loop at each --floor concurrency, same store, same load) in a new random order, on s3rver (ignores
@@ -10,6 +10,10 @@
  * archive_command is CloudNativePG's own `manager wal-archive` with PostgreSQL in a pod's network namespace
  * (test/plugin/cnpg-pod.ts; root and scripts/install-cnpg-manager.sh) when it can run here, else, or with
  * --client node, the bench's Node client (test/plugin/wal-client.ts: a Node process per segment).
+ * With CloudNativePG's manager, each repetition also runs the ceiling row (--ceiling= leaves it out): the sidecar
+ * replaced by bench/lib/instant-plugin.ts, a CNPG-I server that answers Archive with success at once and stores
+ * nothing; what it archives a minute is the most CloudNativePG's process per segment allows on this machine,
+ * whatever the plugin (on the first store's turn only: no store is involved).
  * --sidecar-logs DIR: each sidecar logs at debug level to DIR/<build>-<store>-<rep>.log (when each WAL upload
  * started and ended: archive-ahead's concurrency over time; the debug lines cost the sidecar some CPU).
  */
@@ -26,7 +30,7 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { canUseNetns, cnpgManagerInstalled, startCnpgPod, type CnpgPod } from '../test/plugin/cnpg-pod.js';
 import type { ObjectStore } from '../src/storage/object-store.js';
 import { fmt, stats } from './lib/measure.js';
-import { dropLoadObjects, floorUnderLoad, LOAD_MAX_PARALLEL, LOAD_PG_SETTINGS, openFloor, startPluginWorld, underLoad, type LoadClient, type LoadMemory, type PluginLoad } from './plugin-archive.js';
+import { ceilingUnderLoad, CEILING_ROW, dropLoadObjects, floorUnderLoad, LOAD_MAX_PARALLEL, LOAD_PG_SETTINGS, openFloor, startPluginWorld, underLoad, type LoadClient, type LoadMemory, type PluginLoad } from './plugin-archive.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -37,7 +41,7 @@ function option(name: string, def: string): string {
 }
 
 type StoreName = 's3rver' | 'azurite';
-interface Run { config: string; store: StoreName; rep: number; load: PluginLoad & { memory?: LoadMemory } }
+interface Run { config: string; store: StoreName | 'none'; rep: number; load: PluginLoad & { memory?: LoadMemory } }
 
 async function main(): Promise<void> {
   const seconds = Number(option('--seconds', '40'));
@@ -53,6 +57,7 @@ async function main(): Promise<void> {
   if (logDir) fs.mkdirSync(logDir, { recursive: true });
   const clientKind = option('--client', canUseNetns() && cnpgManagerInstalled() ? 'manager' : 'node');
   if (clientKind !== 'manager' && clientKind !== 'node') throw new Error(`--client ${clientKind}: manager or node`);
+  const ceiling = clientKind === 'manager' && option('--ceiling', 'yes') !== '';
   const tmp = makeTempDir('plugin-load');
   fs.chmodSync(tmp, 0o755);
   // Each world writes the Cluster it archives with to the pod's file before its load (archiveCommandFor).
@@ -94,6 +99,11 @@ async function main(): Promise<void> {
               if (logDir) fs.writeFileSync(path.join(logDir, `${name}-${store}-${rep}.log`), world.sidecar.log);
             }
           }),
+          ...(ceiling && store === stores[0] ? [async () => {
+            const r: Run = { config: CEILING_ROW, store: 'none', rep, load: await ceilingUnderLoad({ pg, tmp: path.join(tmp, `ceiling-${rep}`), loadSeconds: seconds }, client) };
+            runs.push(r);
+            print(r);
+          }] : []),
           ...floors.map((f) => async () => {
             const config = f.safe ? `loop with the same safety work, ${f.at} at once` : `bare PUT loop, ${f.at} at once (physical limit)`;
             const r: Run = { config, store, rep, load: await floorUnderLoad({ pg, tmp, loadSeconds: seconds }, floorStores[store], f.at, f.safe ? 'safe' : 'put') };

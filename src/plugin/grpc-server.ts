@@ -36,6 +36,13 @@ export interface PluginServerOptions {
   secrets?: SecretRegistry;
 }
 
+/**
+ * Methods whose answer depends on nothing (an empty request; what the process serves is fixed at start).
+ * CloudNativePG's `manager wal-archive` asks all of them before every Archive, a process per WAL segment: the
+ * first answer is kept and later calls get it without the per-call machinery (abort signals, in-flight count).
+ */
+const FIXED_ANSWERS = new Set(['GetPluginMetadata', 'GetPluginCapabilities', 'Probe', 'GetCapabilities']);
+
 /** Codes that are answers, not failures of the plugin: logged at info. */
 const EXPECTED = new Set<number>([GrpcCode.NOT_FOUND, GrpcCode.OUT_OF_RANGE]);
 
@@ -172,9 +179,15 @@ function wrapService(s: ServedService, w: WrapContext): UntypedServiceImplementa
     if (typeof handler !== 'function') continue;
     const fn = handler as (req: unknown, ctx: CallContext) => unknown;
     const name = `${s.name}/${method}`;
+    const fixed = FIXED_ANSWERS.has(method) ? { answer: undefined as unknown } : undefined;
     out[method] = (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
       if (!w.accepting()) {
         callback(toStatus(new ShuttingDownError(name)));
+        return;
+      }
+      if (fixed?.answer !== undefined) {
+        if (log.enabled('trace')) log.trace('call done', { rpc: name, ms: 0 });
+        callback(null, fixed.answer);
         return;
       }
       const cancelled = new AbortController();
@@ -184,6 +197,7 @@ function wrapService(s: ServedService, w: WrapContext): UntypedServiceImplementa
       track(async () => fn(call.request, ctx)).then(
         (res) => {
           log.trace('call done', { rpc: name, ms: Math.round(performance.now() - started) });
+          if (fixed) fixed.answer = res ?? {};
           callback(null, res ?? {});
         },
         (err: unknown) => {

@@ -76,7 +76,8 @@ async function archive(deps: WalServiceDeps, checked: Set<string>, req: WalArchi
   try {
     const { engine, settings } = lease;
     const spool = spoolDirs(deps, settings.config.destinationPath, ref.serverName);
-    if (await mustCheckEmpty(deps, view, req)) {
+    const empty = await mustCheckEmpty(deps, view, req);
+    if (empty.check) {
       const key = `${spool.archive}\0${wal.timeline}`;
       if (!checked.has(key)) {
         await engine.checkWalArchive({ timeline: wal.timeline, signal });
@@ -91,7 +92,8 @@ async function archive(deps: WalServiceDeps, checked: Set<string>, req: WalArchi
     const wasFailing = deps.telemetry.archiveFailing;
     deps.telemetry.recordArchived(walName, bytes, seconds);
     deps.log.debug(`archived ${walName} (${result.status})`, { wal: walName, ms: Math.round(seconds * 1000), extras: result.extras.length });
-    await fsp.rm(path.join(deps.pod.pgdata, CHECK_EMPTY_MARKER), { force: true }).catch(() => undefined);
+    // CNPG's marker is gone after the first success; where this call looked already and found none, no second look.
+    if (!empty.markerAbsent) await fsp.rm(path.join(deps.pod.pgdata, CHECK_EMPTY_MARKER), { force: true }).catch(() => undefined);
     deps.status.update(view.namespace, ref.objectStoreName, ref.serverName, {
       lastArchivedWAL: walName, lastArchivedWALTime: (deps.telemetry.lastArchivedAt as Date).toISOString(),
     }, { immediate: wasFailing });
@@ -111,16 +113,17 @@ async function archive(deps: WalServiceDeps, checked: Set<string>, req: WalArchi
 
 /**
  * check_empty_wal_archive when the operator sends it; from an older operator (unset): unless the Cluster is
- * annotated cnpg.io/skipEmptyWalArchiveCheck: enabled, when PGDATA holds CNPG's marker file.
+ * annotated cnpg.io/skipEmptyWalArchiveCheck: enabled, when PGDATA holds CNPG's marker file. `markerAbsent`: this
+ * call looked for the marker and found none.
  */
-async function mustCheckEmpty(deps: WalServiceDeps, view: ClusterView, req: WalArchiveRequest): Promise<boolean> {
-  if (req.check_empty_wal_archive !== undefined) return req.check_empty_wal_archive;
-  if (view.annotations[SKIP_EMPTY_CHECK_ANNOTATION] === 'enabled') return false;
+async function mustCheckEmpty(deps: WalServiceDeps, view: ClusterView, req: WalArchiveRequest): Promise<{ check: boolean; markerAbsent: boolean }> {
+  if (req.check_empty_wal_archive !== undefined) return { check: req.check_empty_wal_archive, markerAbsent: false };
+  if (view.annotations[SKIP_EMPTY_CHECK_ANNOTATION] === 'enabled') return { check: false, markerAbsent: false };
   try {
     await fsp.access(path.join(deps.pod.pgdata, CHECK_EMPTY_MARKER));
-    return true;
+    return { check: true, markerAbsent: false };
   } catch {
-    return false;
+    return { check: false, markerAbsent: true };
   }
 }
 

@@ -47,6 +47,23 @@ async function startWal(sub: string, handlers: Parameters<typeof service<'WAL'>>
 
 const req = { cluster_definition: Buffer.from('{}'), source_file_name: '/x/pg_wal/000000010000000000000001', parameters: {} };
 
+test('answers that depend on nothing (GetCapabilities, Identity) are computed once, then served as kept', async () => {
+  let asked = 0;
+  const { server, client } = await startWal('fixed', { GetCapabilities: () => { asked++; return { capabilities: [{ rpc: { type: 'TYPE_ARCHIVE_WAL' as const } }] }; } });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const wal = await client.call('WAL', 'GetCapabilities', {});
+      assert.deepEqual(wal.capabilities.map((c) => c.rpc?.type), ['TYPE_ARCHIVE_WAL']);
+      assert.equal((await client.call('Identity', 'Probe', {})).ready, true);
+    }
+    // CloudNativePG asks for it before every archive_command's Archive (a process per WAL segment).
+    assert.equal(asked, 1, 'the handler ran once for three calls');
+  } finally {
+    client.close();
+    await server.shutdown(1000, 1000);
+  }
+});
+
 test('Identity: metadata name = socket name, only served services advertised, their GetCapabilities answer, Probe', async () => {
   const { server, client, socket } = await startWal('identity', {});
   try {

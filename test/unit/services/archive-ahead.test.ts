@@ -2,7 +2,8 @@
  * Archive-ahead in a long-lived process (the plugin sidecar's `background` mode) on the memory store: an upload
  * ahead that ends while PostgreSQL's archiver is calling starts the next ready file at once (not only the next
  * call), never more uploads at once than the budget allows, every file archived ahead gets its spool marker and
- * its later call is answered from it; and once the calls stop, the refills stop.
+ * its later call is answered from it; once the calls stop, the refills stop; and once the calls find their markers
+ * without waiting (the uploads are ahead of them), uploads that end start nothing until the next call.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -117,5 +118,26 @@ describe('archive-ahead in a long-lived process', () => {
     await w.idle();
     assert.equal(w.puts.length, stored, 'no upload started after the calls had stopped');
     assert.ok(stored < 40, `ready files stay for PostgreSQL's calls (${stored} of 40 uploaded)`);
+  });
+
+  it('once a call finds its marker without waiting, an upload ahead that ends starts nothing until the next call', async () => {
+    const w = world(0x80, 40);
+    w.store.add({ operations: ['put'], key: /wals\//, after: 1, action: { type: 'delay', ms: 250 } });
+    // The first call uploads its own file (nothing was ahead of it): uploads are the limit, refills run.
+    await call(w, 0x80, 3);
+    markDone(w, 0x80);
+    // Past the refills' linger, everything started has ended.
+    await new Promise((r) => setTimeout(r, 2200));
+    await w.idle();
+    const before = w.puts.length;
+    // Uploaded ahead in the first call: answered from its marker at once. Its call fills the two free slots.
+    const hit = await call(w, 0x81, 3);
+    assert.equal(hit.status, 'spooled');
+    markDone(w, 0x81);
+    await w.idle();
+    await new Promise((r) => setTimeout(r, 300));
+    await w.idle();
+    // Before this change each of the two uploads that ended started the next ready file (and so on for 2 s).
+    assert.ok(w.puts.length - before <= 2, `only the call's refill uploaded ahead (${w.puts.length - before} more after the marker hit: ${w.puts.slice(before).join(', ')})`);
   });
 });
