@@ -137,7 +137,8 @@ export class LeanAzureBlobStore implements ObjectStore {
   async delete(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<void> {
     for (const k of keys) assertValidKey(k);
     const key = keys[0];
-    if (keys.length !== 1 || key === undefined) return (await this.sdkStore()).delete(keys, options);
+    if (key === undefined) return; // nothing to delete: the SDK store sends no request either
+    if (keys.length !== 1) return (await this.sdkStore()).delete(keys, options);
     options.signal?.throwIfAborted();
     const answer = await this.call('DELETE', 'delete', key, {}, {}, undefined, options.signal);
     if (answer instanceof UseSdk && !(answer.status === 404 && answer.code === 'BlobNotFound')) await (await this.sdkStore()).delete(keys, options);
