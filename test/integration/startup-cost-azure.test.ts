@@ -1,6 +1,7 @@
 /**
- * Start-up cost on Azure: an Azure command loads neither the AWS nor the Google SDK, and @azure/identity
- * (the slowest part to import) only when an Entra ID credential is used. Same probe as startup-cost.test.ts:
+ * Start-up cost on Azure: an Azure command loads neither the AWS nor the Google SDK; with an account key or a
+ * SAS not the Azure SDK either (the lean store), and @azure/identity (the slowest part to import) only when an
+ * Entra ID credential is used. Same probe as startup-cost.test.ts:
  * a loader hook records every ESM module resolved, plus the CommonJS require cache at exit.
  */
 import { describe, it, before, after } from 'node:test';
@@ -63,18 +64,13 @@ async function loadedBy(args: string[], env: Record<string, string>): Promise<{ 
 }
 
 describe('start-up cost on Azure', () => {
-  it('with an account key: the Azure storage SDK only (no @azure/identity, no AWS or Google SDK)', async (t) => {
+  it('with an account key: check-store goes through the lean store (drivers/azure-blob/lean-store.ts): no Azure SDK, no @azure/identity, no AWS or Google SDK', async (t) => {
     const az = requireServer(t, 'azurite'); if (!az) return;
     const r = await loadedBy(['check-store', '--cloud-provider', 'azure-blob-storage', `${az.accountUrl}/${TEST_BUCKET}/${uniquePrefix('startup')}`, 'pg1'],
       { AZURE_STORAGE_KEY: az.accountKey });
     assert.equal(r.code, 0, r.out);
-    assert.ok(r.modules.some((m) => BLOB_SDK.test(m)), `the probe sees the Azure SDK:\n${r.modules.filter((m) => m.includes('azure')).join('\n')}`);
-    // The build bundles the SDK; when it did, that one file is what a command loads, not ~270 from node_modules.
-    if (fs.existsSync(BUNDLED_BLOB_SDK)) {
-      assert.ok(r.modules.includes(BUNDLED_BLOB_SDK), `the bundled SDK ${BUNDLED_BLOB_SDK} is loaded`);
-      assert.deepEqual(r.modules.filter((m) => /[/\\]node_modules[/\\]@azure[/\\]storage-blob[/\\]/.test(m)), [], 'not also the node_modules copy');
-    }
-    assert.deepEqual(r.modules.filter((m) => OTHER_SDKS.test(m) || IDENTITY.test(m)), []);
+    assert.ok(r.modules.some((m) => /azure-blob[/\\]lean-store\.js$/.test(m)), `the probe sees the Azure driver:\n${r.modules.filter((m) => m.includes('azure')).join('\n')}`);
+    assert.deepEqual(r.modules.filter((m) => BLOB_SDK.test(m) || OTHER_SDKS.test(m) || IDENTITY.test(m)), []);
   });
 
   it('with --credential managed-identity: @azure/identity is loaded, still no AWS or Google SDK', async (t) => {
@@ -85,6 +81,12 @@ describe('start-up cost on Azure', () => {
     { IDENTITY_ENDPOINT: `${tokens.url}/msi/token`, IDENTITY_HEADER: tokens.identityHeader, REQUESTS_CA_BUNDLE: testEnv().tls.caFile });
     assert.equal(r.code, 0, r.out);
     assert.ok(r.modules.some((m) => IDENTITY.test(m)));
+    assert.ok(r.modules.some((m) => BLOB_SDK.test(m)), 'Entra ID credentials use the SDK store');
+    // The build bundles the SDK; when it did, that one file is what a command loads, not ~270 from node_modules.
+    if (fs.existsSync(BUNDLED_BLOB_SDK)) {
+      assert.ok(r.modules.includes(BUNDLED_BLOB_SDK), `the bundled SDK ${BUNDLED_BLOB_SDK} is loaded`);
+      assert.deepEqual(r.modules.filter((m) => /[/\\]node_modules[/\\]@azure[/\\]storage-blob[/\\]/.test(m)), [], 'not also the node_modules copy');
+    }
     assert.deepEqual(r.modules.filter((m) => OTHER_SDKS.test(m)), []);
   });
 });

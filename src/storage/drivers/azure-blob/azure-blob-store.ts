@@ -15,9 +15,9 @@ import {
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
 import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
-import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, StorageUnavailableError, type StorageOperation } from '../../errors.js';
+import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
-import { classifyAzureError } from './errors.js';
+import { classifyAzureError, cutMidDownload } from './errors.js';
 
 export interface AzureBlobStoreConfig {
   container: ContainerClient;
@@ -52,17 +52,7 @@ export class AzureBlobStore implements ObjectStore {
 
   constructor(private readonly cfg: AzureBlobStoreConfig) {
     this.description = `azure-blob ${cfg.endpoint}/${cfg.containerName} (credential: ${cfg.credential})`;
-    this.capabilities = {
-      conditionalCreate: true,
-      atomicReplace: true,
-      serverSideEncryption: true,
-      objectTags: true,
-      maxBatchDelete: MAX_BATCH,
-      maxParts: AZURE_MAX_BLOCKS,
-      // Put Blob (every body of known length up to singlePutSize) answers with the Content-MD5 the service
-      // computed over what it stored, and keeps it as the blob's Content-MD5.
-      computedMd5UpTo: cfg.tuning.singlePutSize,
-    };
+    this.capabilities = azureCapabilities(cfg.tuning);
   }
 
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {
@@ -220,9 +210,7 @@ export class AzureBlobStore implements ObjectStore {
     const classify = (err: unknown): Error => {
       // The SDK reports a connection closed mid-body as an AbortError; only ours (the signal) is a cancellation.
       const cut = (err as { name?: string }).name === 'AbortError' && !signal?.aborted;
-      return cut ? new StorageUnavailableError({ provider: this.provider, operation: 'get', key, bucket: this.cfg.containerName, cause: err },
-        `the connection to Azure Blob Storage at ${this.cfg.endpoint} closed in the middle of downloading ${this.cfg.containerName}/${key}`)
-        : this.classify(err, 'get', key);
+      return cut ? cutMidDownload(err, this.cfg.endpoint, this.cfg.containerName, key) : this.classify(err, 'get', key);
     };
     // A failure mid-download surfaces as the classified error; a consumer that stops early ends the iteration,
     // which destroys the SDK stream and its socket.
@@ -365,6 +353,21 @@ export class AzureBlobStore implements ObjectStore {
   async close(): Promise<void> {
     this.cfg.onClose?.();
   }
+}
+
+/** What a store on one container can do (the lean store, lean-store.ts, has the same). */
+export function azureCapabilities(tuning: AzureTuning): StoreCapabilities {
+  return {
+    conditionalCreate: true,
+    atomicReplace: true,
+    serverSideEncryption: true,
+    objectTags: true,
+    maxBatchDelete: MAX_BATCH,
+    maxParts: AZURE_MAX_BLOCKS,
+    // Put Blob (every body of known length up to singlePutSize) answers with the Content-MD5 the service
+    // computed over what it stored, and keeps it as the blob's Content-MD5.
+    computedMd5UpTo: tuning.singlePutSize,
+  };
 }
 
 function entryKey(e: ObjectInfo | CommonPrefix): string {

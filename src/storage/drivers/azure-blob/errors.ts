@@ -154,3 +154,9 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
   }
   return new StorageRequestError(base, `${ctx.operation} ${where} failed (${detail}): ${oneLine(e.details?.message ?? e.message)}`);
 }
+
+/** A download whose connection closed before the whole body came (after the SDK's or the lean store's resumes). */
+export function cutMidDownload(err: unknown, endpoint: string, container: string, key: string): StorageUnavailableError {
+  return new StorageUnavailableError({ provider: PROVIDER, operation: 'get', key, bucket: container, cause: err },
+    `the connection to Azure Blob Storage at ${endpoint} closed in the middle of downloading ${container}/${key}`);
+}
