@@ -87,6 +87,7 @@ export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose,
       ...(az.maxBlockSize !== undefined ? { maxBlockSize: az.maxBlockSize } : {}),
       ...(az.maxSinglePutSize !== undefined ? { maxSinglePutSize: az.maxSinglePutSize } : {}),
       ...(az.maxConcurrency !== undefined ? { maxConcurrency: az.maxConcurrency } : {}),
+      ...(az.proxied ? { proxied: true } : {}),
     };
     if (purpose === 'data') {
       options.azure.maxConcurrency = jobs;

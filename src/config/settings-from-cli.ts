@@ -73,6 +73,7 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
     }
     case 'azure-blob-storage': {
       const out: Partial<EngineSettings> = { credentials: azureCredentialsFromEnv(env, values.azureCredential as string | undefined) };
+      if (proxyConfigured(env)) out.azure = { ...settings.azure, proxied: true };
       const ca = caFlag ?? (env.REQUESTS_CA_BUNDLE || undefined);
       if (ca) out.endpointCa = { file: ca };
       return out;
@@ -82,6 +83,11 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
     default:
       return caFlag ? { endpointCa: { file: caFlag } } : {};
   }
+}
+
+/** The variables the Azure SDK takes a proxy from (either case), set to something. */
+export function proxyConfigured(env: Env): boolean {
+  return ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY'].some((n) => blank(env[n]) !== undefined || blank(env[n.toLowerCase()]) !== undefined);
 }
 
 /** Region and checksum modes as botocore reads them (AWS_REGION over AWS_DEFAULT_REGION). */

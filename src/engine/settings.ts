@@ -41,6 +41,11 @@ export interface AzureSettings {
   maxConcurrency?: number;
   /** Largest body sent in one Put Blob (default 64 MiB). */
   maxSinglePutSize?: number;
+  /**
+   * The environment names an HTTP(S) proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY): every request then goes through
+   * the Azure SDK, which honours it (the lean store connects directly).
+   */
+  proxied?: boolean;
 }
 
 export interface GcsSettings {

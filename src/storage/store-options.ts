@@ -32,6 +32,8 @@ export interface AzureStoreOptions {
   maxBlockSize?: number;
   maxConcurrency?: number;
   maxSinglePutSize?: number;
+  /** An HTTP(S) proxy is configured: use the SDK store alone (it honours the proxy variables; the lean one does not). */
+  proxied?: boolean;
 }
 
 export interface GcsStoreOptions {

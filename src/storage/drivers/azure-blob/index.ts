@@ -21,7 +21,8 @@ export async function createStore(destination: Destination, options: StoreOption
   if (auth.kind === 'token' && !endpoint.toLowerCase().startsWith('https:')) {
     throw new ConfigError(`${describeAuth(auth)} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
-  const secret = leanSecret(auth);
+  // A proxy named in the environment is honoured by the SDK only: the lean store would connect directly.
+  const secret = options.azure?.proxied ? undefined : leanSecret(auth);
   if (secret) {
     const caPem = options.ca?.pem;
     const agentOptions = { keepAlive: true };
