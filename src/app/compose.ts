@@ -59,6 +59,7 @@ export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose,
   if (ca) options.ca = ca;
   if (settings.readTimeoutSeconds !== undefined) options.readTimeoutSeconds = settings.readTimeoutSeconds;
   if (settings.credentials) options.credentials = settings.credentials;
+  if (settings.proxied) options.proxied = true;
   const encryption = purpose === 'wal' ? settings.wal?.encryption : settings.data?.encryption;
   const data = settings.data ?? {};
   const jobs = data.jobs ?? 2;
@@ -87,7 +88,6 @@ export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose,
       ...(az.maxBlockSize !== undefined ? { maxBlockSize: az.maxBlockSize } : {}),
       ...(az.maxSinglePutSize !== undefined ? { maxSinglePutSize: az.maxSinglePutSize } : {}),
       ...(az.maxConcurrency !== undefined ? { maxConcurrency: az.maxConcurrency } : {}),
-      ...(az.proxied ? { proxied: true } : {}),
     };
     if (purpose === 'data') {
       options.azure.maxConcurrency = jobs;

@@ -73,13 +73,13 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
     }
     case 'azure-blob-storage': {
       const out: Partial<EngineSettings> = { credentials: azureCredentialsFromEnv(env, values.azureCredential as string | undefined) };
-      if (proxyConfigured(env)) out.azure = { ...settings.azure, proxied: true };
+      if (proxyConfigured(env)) out.proxied = true;
       const ca = caFlag ?? (env.REQUESTS_CA_BUNDLE || undefined);
       if (ca) out.endpointCa = { file: ca };
       return out;
     }
     case 'google-cloud-storage':
-      return gcsSettingsFromEnv(env, settings, caFlag);
+      return { ...gcsSettingsFromEnv(env, settings, caFlag), ...(proxyConfigured(env) ? { proxied: true } : {}) };
     default:
       return caFlag ? { endpointCa: { file: caFlag } } : {};
   }

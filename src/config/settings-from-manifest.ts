@@ -48,7 +48,7 @@ export function settingsFromObjectStore(input: ObjectStoreSettingsInput): Engine
   // The region is a plain string in the settings (the SDK puts it in host names); a Secret would print as ***.
   if (region) setPath(settings, 's3.region', revealText(region));
   else if (provider === 'aws-s3' && (env.AWS_REGION || env.AWS_DEFAULT_REGION)) setPath(settings, 's3.region', env.AWS_REGION || env.AWS_DEFAULT_REGION);
-  if (provider === 'azure-blob-storage' && proxyConfigured(env)) setPath(settings, 'azure.proxied', true);
+  if ((provider === 'azure-blob-storage' || provider === 'google-cloud-storage') && proxyConfigured(env)) settings.proxied = true;
   const ca = get('endpointCA', c.endpointCA);
   if (ca !== undefined) settings.endpointCa = { pem: ca };
   if (input.retentionPolicy) settings.retentionPolicy = input.retentionPolicy;

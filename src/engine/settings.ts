@@ -41,11 +41,6 @@ export interface AzureSettings {
   maxConcurrency?: number;
   /** Largest body sent in one Put Blob (default 64 MiB). */
   maxSinglePutSize?: number;
-  /**
-   * The environment names an HTTP(S) proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY): every request then goes through
-   * the Azure SDK, which honours it (the lean store connects directly).
-   */
-  proxied?: boolean;
 }
 
 export interface GcsSettings {
@@ -119,6 +114,11 @@ export interface EngineSettings {
   endpointCa?: EndpointCa;
   /** Seconds without a byte before a request fails (default 60). */
   readTimeoutSeconds?: number;
+  /**
+   * The environment names an HTTP(S) proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, either case): Azure and GCS then
+   * send every request through their SDK, which honours it (their lean requests would connect directly).
+   */
+  proxied?: boolean;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC); none for file/memory. */
   credentials?: StoreCredentials;
   s3?: S3Settings;

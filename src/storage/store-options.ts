@@ -32,8 +32,6 @@ export interface AzureStoreOptions {
   maxBlockSize?: number;
   maxConcurrency?: number;
   maxSinglePutSize?: number;
-  /** An HTTP(S) proxy is configured: use the SDK store alone (it honours the proxy variables; the lean one does not). */
-  proxied?: boolean;
 }
 
 export interface GcsStoreOptions {
@@ -61,6 +59,8 @@ export interface StoreOptions {
   ca?: CaBundle;
   /** Per-request read timeout in seconds (--read-timeout). */
   readTimeoutSeconds?: number;
+  /** An HTTP(S) proxy is configured: Azure and GCS use their SDK for every request (it honours the proxy variables). */
+  proxied?: boolean;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC). */
   credentials?: StoreCredentials;
   s3?: S3StoreOptions;

@@ -22,7 +22,7 @@ export async function createStore(destination: Destination, options: StoreOption
     throw new ConfigError(`${describeAuth(auth)} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
   // A proxy named in the environment is honoured by the SDK only: the lean store would connect directly.
-  const secret = options.azure?.proxied ? undefined : leanSecret(auth);
+  const secret = options.proxied ? undefined : leanSecret(auth);
   if (secret) {
     const caPem = options.ca?.pem;
     const agentOptions = { keepAlive: true };

@@ -32,6 +32,8 @@ export interface GcsConfig {
   apiEndpoint: string | undefined;
   /** True when the endpoint came from STORAGE_EMULATOR_HOST. */
   emulator: boolean;
+  /** A proxy is configured: every request through the SDK, which honours it (lean-upload.ts connects directly). */
+  proxied: boolean;
   auth: GcsAuth;
   kmsKeyName: string | undefined;
   chunkSize: number;
@@ -59,7 +61,7 @@ export async function resolveGcsConfig(destination: Destination, options: StoreO
   // that stops answering held a call forever.
   const timeoutMs = (options.readTimeoutSeconds ?? 60) * 1000;
   return {
-    bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs,
+    bucket: destination.bucket, apiEndpoint, emulator, proxied: options.proxied === true, auth, chunkSize, timeoutMs,
     projectId: nonEmpty(options.gcs?.projectId),
     caPem: options.ca?.pem,
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),

@@ -108,7 +108,7 @@ export class GcsObjectStore implements ObjectStore {
   private async putOnce(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
     // The memory budget's part size, in the 256 KiB steps resumable uploads need.
     const chunkSize = options.partSize ? Math.ceil(options.partSize / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY : this.config.chunkSize;
-    if (options.contentLength !== undefined && options.contentLength <= chunkSize) {
+    if (options.contentLength !== undefined && options.contentLength <= chunkSize && !this.config.proxied) {
       // Known to fit in one request (a WAL segment): streamed from its source, never held whole.
       try {
         return await this.putSingle(key, openBody(body), options.contentLength, options);
@@ -117,7 +117,7 @@ export class GcsObjectStore implements ObjectStore {
         return this.putBuffered(key, openBody(body), chunkSize, options, false);
       }
     }
-    return this.putBuffered(key, openBody(body), chunkSize, options, true);
+    return this.putBuffered(key, openBody(body), chunkSize, options, !this.config.proxied);
   }
 
   /**

@@ -30,8 +30,8 @@ test('the command line: a proxy variable marks the Azure options, and the driver
   const env = { AZURE_STORAGE_ACCOUNT: 'devstoreaccount1', AZURE_STORAGE_KEY: KEY };
   const plain = envStoreOptions({ provider: 'azure-blob-storage', destinationUrl: URL, env });
   const proxied = envStoreOptions({ provider: 'azure-blob-storage', destinationUrl: URL, env: { ...env, HTTPS_PROXY: 'http://proxy:3128' } });
-  assert.equal(plain.azure?.proxied, undefined);
-  assert.equal(proxied.azure?.proxied, true);
+  assert.equal(plain.proxied, undefined);
+  assert.equal(proxied.proxied, true);
   const destination = parseDestination(URL, 'azure-blob-storage');
   const lean = await createStore(destination, plain);
   const sdk = await createStore(destination, proxied);
@@ -51,8 +51,8 @@ test('the sidecar: the ObjectStore settings carry the proxy of the process envir
   } as BarmanObjectStoreConfiguration;
   const secret = (sel: { key: string }): string => (sel.key === 'account' ? 'acct' : KEY);
   const input = { configuration, serverName: 'pg', secret: secret as never };
-  assert.equal(settingsFromObjectStore({ ...input, env: {} }).azure?.proxied, undefined);
+  assert.equal(settingsFromObjectStore({ ...input, env: {} }).proxied, undefined);
   const settings = settingsFromObjectStore({ ...input, env: { https_proxy: 'http://proxy:3128' } });
-  assert.equal(settings.azure?.proxied, true);
-  assert.equal(storeOptionsFor(settings, 'wal', undefined).azure?.proxied, true);
+  assert.equal(settings.proxied, true);
+  assert.equal(storeOptionsFor(settings, 'wal', undefined).proxied, true);
 });
