@@ -21,7 +21,7 @@ import type {
 import { ObjectExistsError, type StorageOperation } from '../../errors.js';
 import { assertValidKey, assertValidPrefix } from '../../object-store-helpers.js';
 import { VERSION } from '../../../version.js';
-import { leanCall, type LeanAnswer, type LeanCall } from '../s3/lean-http.js';
+import { leanCall, type LeanAnswer, type LeanCall } from '../../lean-http.js';
 import { azureCapabilities } from './azure-blob-store.js';
 import type { AzureTuning } from './config.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';

@@ -22,7 +22,7 @@ import type { StorageOperation } from '../../errors.js';
 import { assertValidKey, assertValidPrefix } from '../../object-store-helpers.js';
 import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.js';
 import { CreateOnlyGuard, type CreateOnlyRequests } from './create-only.js';
-import { leanCall, SourceFailure, type LeanAnswer, type LeanCall } from './lean-http.js';
+import { leanCall, SourceFailure, type LeanAnswer, type LeanCall } from '../../lean-http.js';
 import { classifyS3Error } from './errors.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { escapeUri, s3Signer, type SignableRequest, type StaticKeys } from './signer.js';

@@ -1,13 +1,14 @@
 /**
- * One signed S3 request without a body to read back (PUT, HEAD, DELETE) on node:http/https, for the lean store
- * (lean-reads.ts). The request body, when there is one, is a Buffer or a stream written as it is read, as the
- * SDK's handler writes it with pgstow's own agents (no wait for 100 Continue). Resolves with the status and headers
- * once the answer's body (an error document, ignored here) has been read, so the socket goes back to the agent;
- * an answer that comes before the request body was sent in full (an early refusal) stops the upload.
+ * One signed request without a body to read back (PUT, HEAD, DELETE) on node:http/https, for the lean stores
+ * (S3's lean-reads.ts, Azure's lean-store.ts; each signs its own headers). The request body, when there is one, is a
+ * Buffer or a stream written as it is read, as the SDKs' handlers write it, with pgstow's own agents (no wait for
+ * 100 Continue). Resolves with the status and headers once the answer's body (an error document, ignored here) has
+ * been read, so the socket goes back to the agent; an answer that comes before the request body was sent in full
+ * (an early refusal) stops the upload.
  */
 import type * as httpT from 'node:http';
 import { Readable, pipeline } from 'node:stream';
-import { http, https } from '../../node-net.js';
+import { http, https } from './node-net.js';
 
 export interface LeanCall {
   method: 'PUT' | 'HEAD' | 'DELETE';
