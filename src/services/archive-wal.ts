@@ -183,6 +183,9 @@ async function archivePipelined(deps: ArchiveWalDeps, input: ArchiveWalInput, wa
     state.atOnce = walFilesAtOnce(input.memory ?? memoryBudget(), { maxParallel, segmentSize: segmentBytes(walName, await identity), compressed: input.codec !== undefined });
     state.source = { deps, input, run: background.run };
     void refill(state, spoolDir, log);
+    // Waiting for its upload ahead means the uploads are the limit: say so before that upload ends, so its end
+    // already starts the next ready file (set after the wait, the end still saw a marker hit's "not behind").
+    if (own !== undefined) state.behind = true;
     // Its marker is written once its upload is verified; a failed one is simply archived again now.
     await own?.catch(() => undefined);
     const waited = Date.now() - started;

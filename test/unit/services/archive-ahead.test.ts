@@ -140,4 +140,34 @@ describe('archive-ahead in a long-lived process', () => {
     // Before this change each of the two uploads that ended started the next ready file (and so on for 2 s).
     assert.ok(w.puts.length - before <= 2, `only the call's refill uploaded ahead (${w.puts.length - before} more after the marker hit: ${w.puts.slice(before).join(', ')})`);
   });
+
+  it('a call that waits for its upload ahead counts as behind from the start: that upload\'s end starts the next file', async () => {
+    const w = world(0xc0, 40);
+    w.store.add({ operations: ['put'], key: /wals\//, after: 1, action: { type: 'delay', ms: 250 } });
+    await call(w, 0xc0, 3);
+    markDone(w, 0xc0);
+    await new Promise((r) => setTimeout(r, 2200));
+    await w.idle();
+    // Files archived ahead so far (each has its marker); the next two will be started by the marker hit's call.
+    const m = Math.max(...fs.readdirSync(w.spool).map((f) => parseInt(f.slice(-4), 16)));
+    // The first matching fault applies: the two slow ones go before the 250 ms one.
+    w.store.injector.clear();
+    for (const n of [m + 2, m + 3]) w.store.add({ operations: ['put'], key: new RegExp(`${seg(n)}$`), action: { type: 'delay', ms: 2000 } });
+    w.store.add({ operations: ['put'], key: /wals\//, action: { type: 'delay', ms: 250 } });
+    const hit = await call(w, 0xc1, 3);
+    assert.equal(hit.status, 'spooled');
+    markDone(w, 0xc1);
+    // Its refill runs beside the answer: give it the moment it needs to list the ready files and start the puts.
+    for (let t = 0; t < 100 && !(w.puts.includes(seg(m + 1)) && w.puts.includes(seg(m + 2))); t++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(w.puts.includes(seg(m + 1)) && w.puts.includes(seg(m + 2)), `the hit's call started ${seg(m + 1)} and ${seg(m + 2)}: ${w.puts.join(', ')}`);
+    // This call fills the free slot (m + 3, 2 s) and waits for its own upload ahead (250 ms) with every slot busy:
+    // when its own ends, the next ready file starts at once. (Before, that upload's end still saw the marker hit's
+    // "not behind", and nothing started until the slow ones ended.)
+    const waited = await call(w, m + 1, 3);
+    assert.equal(waited.status, 'spooled');
+    assert.ok(w.puts.includes(seg(m + 3)), `${seg(m + 3)} started at the call: ${w.puts.slice(-4).join(', ')}`);
+    for (let t = 0; t < 20 && !w.puts.includes(seg(m + 4)); t++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(w.puts.includes(seg(m + 4)), `${seg(m + 4)} started when the awaited upload ended: ${w.puts.slice(-4).join(', ')}`);
+    await w.idle();
+  });
 });
