@@ -9,6 +9,7 @@
 //   no file arguments: every file on Node 24 + NODE22_SET on Node 22; with files: those files on --node (24).
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { awaitJobs, ensureNode, imageJob, reexecOnProjectNode, setup, TEST_BUILDS } from './setup.mjs';
@@ -128,8 +129,19 @@ if (needServers) {
   for (const [name, why] of Object.entries(servers.env.missing)) console.log(`*** server ${name} is NOT available: ${why}`);
 }
 
+// Every test's temporary directories (makeTempDir) go below one directory of this run, removed at the end, so a
+// test that does not remove its own leaves nothing behind. A PGSTOW_TEST_TMP given by the caller is used and kept.
+const ownTmp = !process.env.PGSTOW_TEST_TMP;
+const testTmp = process.env.PGSTOW_TEST_TMP || fs.mkdtempSync(path.join(os.tmpdir(), 'pgstow-tests-'));
+if (ownTmp) fs.chmodSync(testTmp, 0o755); // PostgreSQL runs as its own OS user in directories below it
+
 let stopping = false;
-const stopAll = async () => { if (!stopping) { stopping = true; await servers.stop(); } };
+const stopAll = async () => {
+  if (stopping) return;
+  stopping = true;
+  await servers.stop();
+  if (ownTmp) fs.rmSync(testTmp, { recursive: true, force: true });
+};
 const concurrency = process.env.PGSTOW_TEST_CONCURRENCY ?? '2';
 let current;
 let interrupted;
@@ -146,7 +158,7 @@ async function runPass(major, files) {
     '--test-reporter=spec', '--test-reporter-destination=stdout',
     `--test-reporter=${path.join(root, 'scripts', 'test-summary-reporter.mjs')}`, `--test-reporter-destination=${summaryFile}`, ...files], {
     stdio: 'inherit',
-    env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`, PGSTOW_TEST_ENV: servers.envFile },
+    env: { ...process.env, PATH: `${path.dirname(node)}:${process.env.PATH ?? ''}`, PGSTOW_TEST_ENV: servers.envFile, PGSTOW_TEST_TMP: testTmp },
   });
   const code = await new Promise((resolve) => current.on('close', (c) => resolve(c ?? 1)));
   let counts = { passed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
