@@ -133,7 +133,7 @@ if (needServers) {
 // test that does not remove its own leaves nothing behind. A PGSTOW_TEST_TMP given by the caller is used and kept.
 const ownTmp = !process.env.PGSTOW_TEST_TMP;
 const testTmp = process.env.PGSTOW_TEST_TMP || fs.mkdtempSync(path.join(os.tmpdir(), 'pgstow-tests-'));
-if (ownTmp) fs.chmodSync(testTmp, 0o755); // PostgreSQL runs as its own OS user in directories below it
+if (ownTmp) fs.chmodSync(testTmp, 0o1777); // as /tmp: PostgreSQL and helpers run as their own OS user below it
 
 let stopping = false;
 const stopAll = async () => {
