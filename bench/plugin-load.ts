@@ -43,7 +43,22 @@ function option(name: string, def: string): string {
 type StoreName = 's3rver' | 'azurite';
 interface Run { config: string; store: StoreName | 'none'; rep: number; load: PluginLoad & { memory?: LoadMemory } }
 
+/** The options this bench knows: anything else (a typo, --help) prints the usage instead of starting a long run. */
+const KNOWN = ['--seconds', '--reps', '--stores', '--sidecars', '--env', '--floor', '--max-parallel', '--client', '--sidecar-logs', '--ceiling'];
+
+function usageIfUnknown(): boolean {
+  const argv = process.argv.slice(2);
+  const unknown = argv.filter((a, i) => a.startsWith('--') && !KNOWN.includes(a.split('=')[0] as string) && !(i > 0 && KNOWN.includes(argv[i - 1] as string)));
+  if (unknown.length === 0) return false;
+  console.log(`${unknown.includes('--help') || unknown.includes('-h') ? '' : `unknown option ${unknown.join(' ')}\n`}usage: node dist/bench/plugin-load.js `
+    + '[--seconds 40] [--reps 2] [--stores s3rver,azurite] [--sidecars this=dist/src/cli/bin/pgstow.js,other=/path/to/pgstow.js] '
+    + "[--env 'A=1;B=2'] [--floor 8,8safe] [--max-parallel 8] [--client manager|node] [--sidecar-logs DIR] [--ceiling=]");
+  process.exitCode = unknown.includes('--help') ? 0 : 2;
+  return true;
+}
+
 async function main(): Promise<void> {
+  if (usageIfUnknown()) return;
   const seconds = Number(option('--seconds', '40'));
   const reps = Number(option('--reps', '2'));
   const stores = option('--stores', 's3rver,azurite').split(',') as StoreName[];
