@@ -26,6 +26,7 @@ import { azureCapabilities } from './azure-blob-store.js';
 import type { AzureTuning } from './config.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
 import { parseBlobListPage, type BlobListPage } from './list-xml.js';
+import { leanListing } from '../../lean-listing.js';
 import { sharedKeyAuthorization } from './shared-key.js';
 
 /** The service version the SDK (@azure/storage-blob 12.34) sends; the lean requests send the same. */
@@ -181,24 +182,11 @@ export class LeanAzureBlobStore implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
     assertValidPrefix(prefix);
-    let marker: string | undefined;
-    let last: Buffer | undefined;
-    do {
+    // List Blobs has no start-after: the entries up to it are read and skipped.
+    yield* leanListing(async (marker) => {
       const page = await this.listPage(prefix, options, marker);
-      if (page instanceof UseSdk) {
-        // From the SDK store, after what was already yielded (listings are in byte order).
-        for await (const e of (await this.sdkStore()).list(prefix, options)) {
-          if (last === undefined || Buffer.compare(Buffer.from(entryKey(e)), last) > 0) yield e;
-        }
-        return;
-      }
-      for (const e of page.entries) {
-        last = Buffer.from(entryKey(e));
-        if (options.startAfter !== undefined && entryKey(e) <= options.startAfter) continue;
-        yield e;
-      }
-      marker = page.nextMarker;
-    } while (marker);
+      return page instanceof UseSdk ? undefined : { entries: page.entries, ...(page.nextMarker ? { next: page.nextMarker } : {}) };
+    }, async () => (await this.sdkStore()).list(prefix, options), options.startAfter);
   }
 
   private async listPage(prefix: string, options: ListOptions, marker: string | undefined): Promise<BlobListPage | UseSdk> {
@@ -354,9 +342,6 @@ function one(h: httpT.IncomingHttpHeaders, name: string): string | undefined {
   return Array.isArray(v) ? v.join(', ') : v;
 }
 
-function entryKey(e: ObjectInfo | CommonPrefix): string {
-  return 'prefix' in e ? e.prefix : e.key;
-}
 
 /** What an aborted request fails with when the abort surfaced as another error (the body's stream stopped first). */
 function abortError(signal: AbortSignal): Error {

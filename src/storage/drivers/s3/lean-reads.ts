@@ -27,6 +27,7 @@ import { classifyS3Error } from './errors.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { escapeUri, s3Signer, type SignableRequest, type StaticKeys } from './signer.js';
 import { parseListPage, type ListPage } from './list-xml.js';
+import { leanListing } from '../../lean-listing.js';
 import { rawGet, rawGetLent, RawUnsupported, type RawGetRequest } from './raw-get.js';
 
 /** The SDK store behind this one, opened on first need with this store's capabilities object and create-only guard (shared). */
@@ -139,20 +140,10 @@ export class LeanReadS3Store implements ObjectStore {
 
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
     assertValidPrefix(prefix);
-    let token: string | undefined;
-    let last: Buffer | undefined;
-    do {
+    yield* leanListing(async (token) => {
       const page = await this.listPage(prefix, options, token);
-      if (page instanceof UseSdk) {
-        // From the SDK store, after what was already yielded (listings are in byte order).
-        for await (const e of (await this.sdkStore()).list(prefix, options)) {
-          if (last === undefined || Buffer.compare(Buffer.from(entryKey(e)), last) > 0) yield e;
-        }
-        return;
-      }
-      for (const e of page.entries) { last = Buffer.from(entryKey(e)); yield e; }
-      token = page.nextToken;
-    } while (token);
+      return page instanceof UseSdk ? undefined : { entries: page.entries, ...(page.nextToken ? { next: page.nextToken } : {}) };
+    }, async () => (await this.sdkStore()).list(prefix, options));
   }
 
   private async listPage(prefix: string, options: ListOptions, token: string | undefined): Promise<ListPage | UseSdk> {
@@ -387,9 +378,6 @@ function isTimeout(err: unknown): boolean {
   return (err as { name?: string } | undefined)?.name === 'TimeoutError';
 }
 
-function entryKey(e: ObjectInfo | CommonPrefix): string {
-  return 'prefix' in e ? e.prefix : e.key;
-}
 
 /** A GetObject response's headers as the SDK reads them (x-amz-meta-* → Metadata, lower-case names). */
 function objectHeaders(h: Record<string, string | string[] | undefined>): S3ObjectHeaders {
