@@ -60,6 +60,7 @@ export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose,
   if (settings.readTimeoutSeconds !== undefined) options.readTimeoutSeconds = settings.readTimeoutSeconds;
   if (settings.credentials) options.credentials = settings.credentials;
   if (settings.proxied) options.proxied = true;
+  if (settings.proxy) options.proxy = settings.proxy;
   const encryption = purpose === 'wal' ? settings.wal?.encryption : settings.data?.encryption;
   const data = settings.data ?? {};
   const jobs = data.jobs ?? 2;

@@ -9,6 +9,7 @@ import { ConfigError } from '../errors.js';
 import type { EngineSettings, Provider } from '../engine/settings.js';
 import type { AzureIdentitySettings, StoreCredentials } from '../storage/credentials.js';
 import { inferProvider } from '../storage/destination.js';
+import type { ProxyVariables } from '../storage/proxy-choice.js';
 import { COMMAND_OPTIONS, settingOf, type CommandName } from './options.js';
 import { setPath } from './settings-merge.js';
 
@@ -69,6 +70,8 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
       const out: Partial<EngineSettings> = { credentials: s3CredentialsFromEnv(env, values.awsProfile as string | undefined), s3: s3SettingsFromEnv(env, settings.s3) };
       const ca = caFlag ?? (env.AWS_CA_BUNDLE || undefined);
       if (ca) out.endpointCa = { file: ca };
+      const proxy = proxyVariables(env);
+      if (proxy) out.proxy = proxy;
       return out;
     }
     case 'azure-blob-storage': {
@@ -88,6 +91,20 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
 /** The variables the Azure SDK takes a proxy from (either case), set to something. */
 export function proxyConfigured(env: Env): boolean {
   return ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY'].some((n) => blank(env[n]) !== undefined || blank(env[n.toLowerCase()]) !== undefined);
+}
+
+/**
+ * The proxy variables as botocore reads them (Python's urllib: the lower-case name wins over the upper-case one;
+ * ALL_PROXY for a scheme without its own), for the S3 driver. Undefined when no proxy is named.
+ */
+export function proxyVariables(env: Env): ProxyVariables | undefined {
+  const read = (name: string): string | undefined => blank(env[name.toLowerCase()]) ?? blank(env[name]);
+  const all = read('ALL_PROXY');
+  const https = read('HTTPS_PROXY') ?? all;
+  const http = read('HTTP_PROXY') ?? all;
+  if (https === undefined && http === undefined) return undefined;
+  const noProxy = read('NO_PROXY');
+  return { ...(https !== undefined ? { https } : {}), ...(http !== undefined ? { http } : {}), ...(noProxy !== undefined ? { noProxy } : {}) };
 }
 
 /** Region and checksum modes as botocore reads them (AWS_REGION over AWS_DEFAULT_REGION). */

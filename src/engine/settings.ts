@@ -5,6 +5,7 @@
  * resolved Secrets). Nothing in the engine reads process.env: what the environment says is already in here.
  */
 import type { SecretText } from '../secret.js';
+import type { ProxyVariables } from '../storage/proxy-choice.js';
 import type { AzureCredentials, AzureIdentitySettings, GcsCredentials, S3Credentials, StoreCredentials } from '../storage/credentials.js';
 
 export type { SecretText, StoreCredentials, S3Credentials, AzureCredentials, AzureIdentitySettings, GcsCredentials };
@@ -119,6 +120,11 @@ export interface EngineSettings {
    * send every request through their SDK, which honours it (their lean requests would connect directly).
    */
   proxied?: boolean;
+  /**
+   * S3: the proxy variables of the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), which the S3 driver
+   * applies to its lean requests and its SDK client alike, as botocore does. May hold a proxy password.
+   */
+  proxy?: ProxyVariables;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC); none for file/memory. */
   credentials?: StoreCredentials;
   s3?: S3Settings;

@@ -5,6 +5,7 @@
  */
 
 import type { StoreCredentials } from './credentials.js';
+import type { ProxyVariables } from './proxy-choice.js';
 
 export type CloudProvider = 'aws-s3' | 'azure-blob-storage' | 'google-cloud-storage' | 'file' | 'memory';
 
@@ -61,6 +62,8 @@ export interface StoreOptions {
   readTimeoutSeconds?: number;
   /** An HTTP(S) proxy is configured: Azure and GCS use their SDK for every request (it honours the proxy variables). */
   proxied?: boolean;
+  /** S3: the proxy variables; the driver picks the proxy for its endpoint (proxy-choice.ts). */
+  proxy?: ProxyVariables;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC). */
   credentials?: StoreCredentials;
   s3?: S3StoreOptions;

@@ -7,6 +7,7 @@ import { revealText } from '../../../secret.js';
 import type { StoreCredentials } from '../../credentials.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { assertNoUserinfo } from '../../destination.js';
+import { proxyFor, proxyLabel, type ProxyVariables } from '../../proxy-choice.js';
 
 export const MIB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB, at most 10 000 of them. */
@@ -38,7 +39,7 @@ export interface S3Settings {
   region: string;
   /** Undefined for AWS itself. */
   endpoint: string | undefined;
-  /** For messages: the endpoint URL, or "AWS S3 (region)". */
+  /** For messages: the endpoint URL, or "AWS S3 (region)"; and the proxy (without its credentials). */
   endpointLabel: string;
   forcePathStyle: boolean;
   requestChecksumCalculation: ChecksumMode;
@@ -53,6 +54,8 @@ export interface S3Settings {
   maxParts: number;
   uploadConcurrency: number;
   readTimeoutMs: number;
+  /** The HTTP(S) proxy for the endpoint (the environment's variables and NO_PROXY), or undefined: direct. */
+  proxy: URL | undefined;
 }
 
 export function resolveS3Settings(destination: Destination, options: StoreOptions): S3Settings {
@@ -95,11 +98,12 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
   const readTimeout = options.readTimeoutSeconds ?? DEFAULT_READ_TIMEOUT_SECONDS;
   if (!(readTimeout > 0)) throw new ConfigError(`must be a positive number of seconds, not ${readTimeout}`, '--read-timeout');
 
+  const proxy = endpointProxy(options.proxy, endpoint, region);
   return {
     bucket: destination.bucket,
     region,
     endpoint,
-    endpointLabel: endpoint ?? `AWS S3 (${region})`,
+    endpointLabel: `${endpoint ?? `AWS S3 (${region})`}${proxy ? ` through the proxy ${proxyLabel(proxy)}` : ''}`,
     forcePathStyle,
     requestChecksumCalculation,
     responseChecksumValidation,
@@ -111,7 +115,22 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
     maxParts,
     uploadConcurrency,
     readTimeoutMs: Math.round(readTimeout * 1000),
+    proxy,
   };
+}
+
+/** The proxy for the endpoint's scheme and host (AWS's regional host when there is no endpoint URL). */
+function endpointProxy(vars: ProxyVariables | undefined, endpoint: string | undefined, region: string): URL | undefined {
+  let proxy: URL | undefined;
+  try {
+    proxy = proxyFor(vars, new URL(endpoint ?? `https://s3.${region}.amazonaws.com`));
+  } catch {
+    throw new ConfigError('not a URL (expected e.g. http://proxy.example.com:3128)', 'the proxy variable (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)');
+  }
+  if (proxy && proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+    throw new ConfigError(`must be an http:// or https:// proxy, not ${proxy.protocol}//`, 'the proxy variable (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)');
+  }
+  return proxy;
 }
 
 function toMode(v: 'when_required' | 'when_supported' | undefined): ChecksumMode | undefined {

@@ -111,6 +111,10 @@ export function classifyS3Error(err: unknown, ctx: S3ErrorContext): Error {
   if (code === 'PreconditionFailed' || status === 412) {
     return new ObjectExistsError({ ...base, key: ctx.key ?? '' }, `object already exists: ${target(ctx)}`);
   }
+  if (status === 407) {
+    return new StorageRequestError(base, `${ctx.operation} ${target(ctx)} failed: the proxy refused it (HTTP 407 Proxy Authentication `
+      + `Required, at ${ctx.endpoint}); check the user and password in HTTPS_PROXY / HTTP_PROXY`);
+  }
   const net = findCode(err, NETWORK_CODES);
   if (net || code === 'TimeoutError' || e.name === 'TimeoutError') {
     return new StorageUnavailableError({ ...base, retryable: true },

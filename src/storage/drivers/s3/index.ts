@@ -29,7 +29,7 @@ export async function createStore(destination: Destination, options: StoreOption
   // loads on first need and shares the sockets (with the live CA), the capabilities and the create-only probe.
   // Watched keys are read per request, as the SDK store does.
   if (c.kind === 'static' && LeanReadS3Store.suits(settings)) {
-    const agents = agentsFor(settings, options.ca, options.live);
+    const agents = await agentsFor(settings, options.ca, options.live);
     const live = options.live ? liveCredentials(settings, options.live) : undefined;
     return new LeanReadS3Store(settings, {
       keys: live ? live.current : () => c,
@@ -93,41 +93,58 @@ function trusted(ca: CaBundle): string[] {
 }
 
 /**
- * An https.Agent whose CA follows the engine's settings: before each request it takes the current CA. Node
+ * Makes an https agent's CA follow the engine's settings: before each request it takes the current CA. Node
  * pools sockets by CA, so connections made with the old CA serve requests already running on them and new
- * requests connect with the new CA.
+ * requests connect with the new CA. Works for a tunnelling proxy agent too (its TLS to the endpoint takes the
+ * agent's options).
  */
-class LiveCaAgent extends https.Agent {
-  constructor(opts: httpsT.AgentOptions, private pem: string | undefined, private readonly caNow: () => CaBundle | undefined) {
-    super(opts);
-  }
-
-  addRequest(req: httpT.ClientRequest, options: httpsT.RequestOptions): void {
-    const ca = this.caNow();
-    if (ca?.pem !== this.pem) {
-      if (ca) this.options.ca = trusted(ca);
-      else delete this.options.ca;
-      this.pem = ca?.pem;
-    }
-    (https.Agent.prototype as unknown as { addRequest(r: httpT.ClientRequest, o: httpsT.RequestOptions): void }).addRequest.call(this, req, options);
-  }
+function followLiveCa<A extends httpT.Agent>(agent: A, initialPem: string | undefined, caNow: () => CaBundle | undefined): A {
+  let pem = initialPem;
+  const options = (agent as unknown as { options: httpsT.AgentOptions }).options;
+  const addRequest = (agent as unknown as { addRequest(r: httpT.ClientRequest, o: httpsT.RequestOptions): void }).addRequest;
+  Object.defineProperty(agent, 'addRequest', {
+    value(req: httpT.ClientRequest, reqOptions: httpsT.RequestOptions): void {
+      const ca = caNow();
+      if (ca?.pem !== pem) {
+        if (ca) options.ca = trusted(ca);
+        else delete options.ca;
+        pem = ca?.pem;
+      }
+      addRequest.call(agent, req, reqOptions);
+    },
+  });
+  return agent;
 }
 
-/** Keep-alive sockets, the private CA added to the system roots, *.localhost as loopback. */
-function agentsFor(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Agents {
+/**
+ * Keep-alive sockets, the private CA added to the system roots, *.localhost as loopback; through the proxy the
+ * environment names for the endpoint (as botocore: CONNECT for https endpoints, absolute URLs for http ones).
+ */
+async function agentsFor(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Promise<Agents> {
   const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
   const ca = caBundle ? trusted(caBundle) : undefined;
   const httpsOptions = { ...agentOptions, ...(ca ? { ca } : {}) };
-  return {
-    httpAgent: new http.Agent(agentOptions),
-    httpsAgent: live ? new LiveCaAgent(httpsOptions, caBundle?.pem, () => live().ca) : new https.Agent(httpsOptions),
-  };
+  const proxy = settings.proxy;
+  let httpsAgent: httpT.Agent;
+  let httpAgent: httpT.Agent;
+  if (proxy) {
+    const [{ HttpsProxyAgent }, { HttpProxyAgent }] = await Promise.all([import('https-proxy-agent'), import('http-proxy-agent')]);
+    httpsAgent = new HttpsProxyAgent(proxy, httpsOptions);
+    // Its constructor empties the options Node merges into each request's; the TLS to the endpoint (inside the
+    // tunnel) takes the CA from there.
+    if (ca) (httpsAgent as unknown as { options: httpsT.AgentOptions }).options.ca = ca;
+    httpAgent = new HttpProxyAgent(proxy, httpsOptions);
+  } else {
+    httpsAgent = new https.Agent(httpsOptions);
+    httpAgent = new http.Agent(agentOptions);
+  }
+  return { httpAgent, httpsAgent: live ? followLiveCa(httpsAgent, caBundle?.pem, () => live().ca) : httpsAgent };
 }
 
 export async function clientConfig(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live'], agents?: Agents): Promise<S3ClientConfig> {
   const { httpHandler } = await import('./sdk.js');
   const requestHandler = new httpHandler.NodeHttpHandler({
-    ...(agents ?? agentsFor(settings, caBundle, live)),
+    ...(agents ?? await agentsFor(settings, caBundle, live)),
     connectionTimeout: settings.readTimeoutMs,
     // Barman's --read-timeout is botocore's socket read timeout: no byte for this long fails the request
     // (also mid-download). Not requestTimeout, which bounds a whole request (a 5 GiB part may take minutes).

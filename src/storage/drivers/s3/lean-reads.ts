@@ -74,6 +74,11 @@ export class LeanReadS3Store implements ObjectStore {
     return settings.endpoint !== undefined && settings.credentials.kind === 'static';
   }
 
+  /** Plain HTTP straight to the endpoint: the raw GET (its own socket; through a proxy, node:http and the agent). */
+  private rawReads(): boolean {
+    return this.endpoint.protocol === 'http:' && this.settings.proxy === undefined;
+  }
+
   private sdkStore(): Promise<ObjectStore> {
     this.sdk ??= this.options.openSdkStore(this.capabilities, this.createOnly);
     return this.sdk;
@@ -82,7 +87,7 @@ export class LeanReadS3Store implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     const headers = rangeHeaders(options);
-    const raw = this.endpoint.protocol === 'http:' ? await this.rawRequest(key, headers, options.signal, rawGet) : undefined;
+    const raw = this.rawReads() ? await this.rawRequest(key, headers, options.signal, rawGet) : undefined;
     return this.getFrom(key, options, headers, raw);
   }
 
@@ -93,7 +98,7 @@ export class LeanReadS3Store implements ObjectStore {
   async getPieces(key: string, options: GetOptions = {}): Promise<GetPieces> {
     assertValidKey(key);
     const headers = rangeHeaders(options);
-    const raw = this.endpoint.protocol === 'http:' ? await this.rawRequest(key, headers, options.signal, rawGetLent) : undefined;
+    const raw = this.rawReads() ? await this.rawRequest(key, headers, options.signal, rawGetLent) : undefined;
     if (raw === undefined || raw instanceof UseSdk) return { pieces: await this.getFrom(key, options, headers, raw), lent: false };
     options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(raw.headers), !options.range));
     raw.pieces.mapError = (err) => this.classify(err, 'get', key);
