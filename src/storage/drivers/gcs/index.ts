@@ -20,6 +20,8 @@ import { leanTokenSource, type TokenSource } from './lean-token.js';
  * Both always come from the same place: GoogleAuth clients built here are handed to Storage.
  */
 const requireSdk = createRequire(import.meta.url);
+/** After a lean token request failed, the library's tokens are used this long before the lean way is tried again. */
+const LEAN_TOKEN_RETRY_MS = 60_000;
 type GoogleSdks = { storage: typeof import('@google-cloud/storage'); auth: typeof import('google-auth-library') };
 let sdks: GoogleSdks | undefined;
 function loadSdks(): GoogleSdks {
@@ -101,18 +103,19 @@ export async function createStore(destination: Destination, options: StoreOption
 }
 
 /**
- * A lean token source that hands over to google-auth-library for good once it fails: a key or a metadata server
- * that does not work then fails with the library's errors and messages, as before.
+ * A lean token source that hands over to google-auth-library when it fails, so a key or a metadata server that
+ * does not work fails with the library's errors and messages, as before. The lean source is tried again a minute
+ * later: a GKE metadata server not ready yet when the sidecar starts must not keep the library in it for the pod's life.
  */
 function withSdkFallback(lean: TokenSource, sdk: () => GcsTokenSource | undefined): TokenSource {
-  let failed = false;
+  let failedAt = -Infinity;
   return {
     async getAccessToken() {
-      if (!failed) {
+      if (Date.now() - failedAt >= LEAN_TOKEN_RETRY_MS) {
         try {
           return await lean.getAccessToken();
         } catch {
-          failed = true;
+          failedAt = Date.now();
         }
       }
       return (sdk() as GcsTokenSource).getAccessToken();
