@@ -1,6 +1,7 @@
 /**
  * Start-up cost: archive_command runs pgstow once per WAL segment, so what it loads matters.
- * `--version`/`--help` must load no cloud SDK, and an S3 command must not load the Azure or Google SDKs.
+ * `--version`/`--help` must load no cloud SDK, and an S3 command must not load the Azure or Google SDKs; a GCS
+ * command on an emulator loads none (its requests go out on node:http).
  * A loader hook (module.register, in a file passed with --import) records every module resolved through
  * ESM, and at exit every CommonJS module in the require cache (the AWS SDK is CommonJS).
  */
@@ -76,14 +77,28 @@ describe('start-up cost: only the provider in use is loaded', () => {
     assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.azure.test(m) || CLOUD_SDKS.google.test(m)), []);
   });
 
-  it('a gs:// command loads the Google SDK but not the AWS or Azure SDKs', async (t) => {
+  it('a gs:// command on an emulator loads no cloud SDK: check-store, wal-archive and wal-restore (found or not) go out on node:http (drivers/gcs/lean-*.ts)', async (t) => {
     const target = storeTarget(t, 'gcs', 'startup');
     if (!target) return;
     const r = await loadedBy(['check-store', ...target.args, target.url, 'pg1'], target.env);
     assert.equal(r.code, 0, r.out);
+    assert.ok(r.modules.some((m) => /drivers[/\\]gcs[/\\]lean-reads\.js$/.test(m)), 'the probe sees the GCS driver');
     // Bundled as dist/src/vendor/@google-cloud/storage.cjs, or from node_modules: both paths match.
-    assert.ok(r.modules.some((m) => CLOUD_SDKS.google.test(m)), 'Google SDK loaded (the probe sees it)');
-    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.aws.test(m) || CLOUD_SDKS.azure.test(m)), []);
+    assert.deepEqual(r.modules.filter((m) => CLOUD_SDKS.google.test(m) || CLOUD_SDKS.aws.test(m) || CLOUD_SDKS.azure.test(m)), []);
+    const seg = path.join(dir, 'pg_wal', '000000010000000000000007');
+    fs.mkdirSync(path.dirname(seg), { recursive: true });
+    fs.writeFileSync(seg, syntheticSegment('000000010000000000000007'));
+    const archived = await loadedBy(['wal-archive', ...target.args, target.url, 'pg1', seg], target.env);
+    assert.equal(archived.code, 0, archived.out);
+    assert.deepEqual(archived.modules.filter((m) => CLOUD_SDKS.google.test(m)), [], 'no Google SDK loaded by wal-archive (listing, create-only probe, upload)');
+    const dest = path.join(dir, 'restored-7');
+    const restored = await loadedBy(['wal-restore', ...target.args, target.url, 'pg1', '000000010000000000000007', dest], target.env);
+    assert.equal(restored.code, 0, restored.out);
+    assert.ok(fs.readFileSync(dest).equals(fs.readFileSync(seg)), 'the bytes archived');
+    assert.deepEqual(restored.modules.filter((m) => CLOUD_SDKS.google.test(m)), [], 'no Google SDK loaded by wal-restore (listing, metadata, media)');
+    const missing = await loadedBy(['wal-restore', ...target.args, target.url, 'pg1', '000000010000000000000009', path.join(dir, 'restored-gcs-9')], target.env);
+    assert.equal(missing.code, 1, `a WAL not in the archive: exit 1 (${missing.out})`);
+    assert.deepEqual(missing.modules.filter((m) => CLOUD_SDKS.google.test(m)), [], 'an empty listing needs no SDK either');
   });
 
   it('wal-archive and wal-restore run from the single-file bundle (scripts/bundle-cli.mjs); other commands from dist/', async () => {

@@ -10,7 +10,7 @@ import { http, https, tls } from '../../node-net.js';
 import { Readable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Bucket, File, Storage } from '@google-cloud/storage';
-import type { GcsTokenSource } from './index.js';
+import type { TokenSource } from './lean-token.js';
 import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
@@ -21,6 +21,10 @@ import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-
 import { DEFAULT_GCS_ENDPOINT, GCS_CHUNK_GRANULARITY, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError, gcsHttpStatus } from './errors.js';
 import { leanMultipartUpload, UploadSourceError, type UploadedObject } from './lean-upload.js';
+import { leanListing } from '../../lean-listing.js';
+import {
+  infoOf, leanRequest, listUrl, objectUrl, parseListPage, parseObject, readJson, UseSdk, type LeanTarget, type ListEntry, type ObjectResource,
+} from './lean-reads.js';
 
 /** Single-object deletes run this many at a time (the Node SDK has no batch endpoint). */
 const DELETE_CONCURRENCY = 16;
@@ -40,27 +44,28 @@ export class GcsObjectStore implements ObjectStore {
   readonly provider = 'gcs';
   readonly description: string;
   readonly capabilities: StoreCapabilities;
-  private readonly bucket: Bucket;
-  /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
-  private readonly uploadBucket: Bucket;
+  /** The SDK's clients, built on first need (index.ts loads the SDK then): the lean requests do without them. */
+  private sdkBuckets: { bucket: Bucket; uploadBucket: Bucket } | undefined;
+  /** Where the lean requests go (lean-reads.ts); undefined behind a proxy, which only the SDK honours. */
+  private readonly lean: LeanTarget | undefined;
   private readonly endpoint: string;
   private readonly agent: httpT.Agent;
   private authenticated: Promise<void> | undefined;
   /** An emulator's create-only probe, run once per store by the first create-only put. */
   private createOnlyProbe: Promise<void> | undefined;
 
-  constructor(clients: { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig, private readonly auth: GcsTokenSource | undefined,
+  constructor(private readonly clients: () => { storage: Storage; uploadStorage?: Storage }, private readonly config: GcsConfig,
+    private readonly auth: TokenSource | undefined,
     /** Gives back the store's private CA to the process's shared trust (index.ts). */
     private readonly releaseTrust: () => void = () => {},
     /** CRC32C for single-request uploads (native), or undefined to compare MD5s instead. */
     private readonly crc32c?: () => { update(chunk: Buffer): void; toString(): string }) {
-    this.bucket = clients.storage.bucket(config.bucket);
-    this.uploadBucket = (clients.uploadStorage ?? clients.storage).bucket(config.bucket);
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
     // Single-request uploads' own connections (lean-upload.ts), with the store's private CA on top of the system roots.
     this.agent = this.endpoint.startsWith('https:')
       ? new https.Agent({ keepAlive: true, ...(config.caPem !== undefined ? { ca: [...tls.rootCertificates, config.caPem] } : {}) })
       : new http.Agent({ keepAlive: true });
+    this.lean = config.proxied ? undefined : { endpoint: this.endpoint, bucket: config.bucket, agent: this.agent, timeoutMs: config.timeoutMs };
     this.description = config.description;
     this.capabilities = {
       // GCS enforces ifGenerationMatch=0 atomically. Emulators reached through STORAGE_EMULATOR_HOST are not
@@ -102,7 +107,7 @@ export class GcsObjectStore implements ObjectStore {
     } catch {
       // Unknown (no permission, a failing emulator): stays untrusted, the safe side.
     }
-    await this.file(probe).delete({ ignoreNotFound: true }).catch(() => undefined);
+    await this.deleteOne(probe).catch(() => undefined);
   }
 
   private async putOnce(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
@@ -126,7 +131,6 @@ export class GcsObjectStore implements ObjectStore {
    * again through the SDK, which retries it, so such failures end with the SDK path's errors as before.
    */
   private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions, lean: boolean): Promise<PutResult> {
-    const file = this.file(key);
     const custom: Record<string, string> = { ...options.metadata, ...options.tags };
     const metadata = {
       contentType: options.contentType ?? 'application/octet-stream',
@@ -143,6 +147,7 @@ export class GcsObjectStore implements ObjectStore {
           if (!this.worthSdkRetry(err, options)) throw err;
         }
         const bytes = Buffer.concat(head.chunks);
+        const file = this.file(key);
         await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
         return { key, size: bytes.length, ...etagOf(file) };
       }
@@ -199,7 +204,7 @@ export class GcsObjectStore implements ObjectStore {
     const mismatch = sum.differs(uploaded);
     if (mismatch !== undefined) {
       // As the SDK's validation does: the object holds bytes other than those sent; remove it, then fail.
-      await this.file(key).delete({ ignoreNotFound: true }).catch(() => undefined);
+      await this.deleteOne(key).catch(() => undefined);
       throw new IntegrityError({ provider: 'gcs', operation: 'put', bucket: this.config.bucket, key },
         `GCS put on gs://${this.config.bucket}/${key}: checksum mismatch (${mismatch}); the object was deleted`);
     }
@@ -237,8 +242,73 @@ export class GcsObjectStore implements ObjectStore {
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
     assertValidKey(key);
     await this.ready();
+    let pinned: ObjectResource | undefined;
+    if (this.lean) {
+      const got = await this.leanGet(this.lean, key, options);
+      if (!(got instanceof UseSdk)) return got;
+      pinned = got.pinned;
+    }
+    return this.sdkGet(key, options, pinned);
+  }
+
+  /**
+   * A get on node:http: with onInfo, the object's metadata first and the media of that generation, as the SDK path
+   * does; UseSdk (with the metadata already reported, if it was) for anything but a 2xx or a 404.
+   */
+  private async leanGet(t: LeanTarget, key: string, options: GetOptions): Promise<Readable | (UseSdk & { pinned?: ObjectResource })> {
+    let pinned: ObjectResource | undefined;
+    if (options.onInfo) {
+      const md = await this.leanMetadata(t, key, 'get', options.signal);
+      if (md instanceof UseSdk) return md;
+      options.onInfo(infoOf(key, md));
+      pinned = md;
+    }
     const range = options.range;
-    const stream = (await this.fileToRead(key, options)).createReadStream(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
+    const headers: Record<string, string> = { ...(await this.authHeader()) };
+    if (range) headers.range = `bytes=${range.start}-${range.end ?? ''}`;
+    const url = objectUrl(t, key, { alt: 'media', ...(pinned?.generation ? { generation: pinned.generation } : {}) });
+    const res = await leanRequest(t, 'GET', url, headers, options.signal);
+    if (res instanceof UseSdk) {
+      if (res.status === 404) throw this.error(notFound(this.config.bucket, key), 'get', key);
+      return Object.assign(res, pinned ? { pinned } : {});
+    }
+    const whole = range === undefined;
+    const encoding = [res.headers['content-encoding'], res.headers['x-goog-stored-content-encoding']].filter((e) => e && e !== 'identity');
+    // A range answered whole, or bytes the server transcoded (not what the hashes describe): the SDK path's to read.
+    if ((range && res.statusCode !== 206) || encoding.length > 0) {
+      res.resume();
+      return Object.assign(new UseSdk('answer not taken'), pinned ? { pinned } : {});
+    }
+    const expected = whole ? this.downloadCheck(res.headers) : undefined;
+    const length = Number(res.headers['content-length'] ?? NaN);
+    const out = Readable.from(mediaBody(res, length, expected, options.signal, (err) => this.error(err, 'get', key)), { objectMode: false });
+    return options.signal ? addAbortSignal(options.signal, out) : out;
+  }
+
+  /**
+   * What a whole download is checked against, as the SDK's validation does: the CRC32C GCS reports (x-goog-hash),
+   * computed natively, else its MD5; nothing when the answer carries neither.
+   */
+  private downloadCheck(headers: httpT.IncomingHttpHeaders): { update(c: Buffer): void; matches(): boolean } | undefined {
+    const hashes = new Map<string, string>();
+    for (const part of String(headers['x-goog-hash'] ?? '').split(',')) {
+      const i = part.indexOf('=');
+      if (i > 0) hashes.set(part.slice(0, i).trim(), part.slice(i + 1).trim());
+    }
+    const crcWanted = hashes.get('crc32c');
+    const crc = crcWanted !== undefined ? this.crc32c?.() : undefined;
+    if (crc) return { update: (c) => crc.update(c), matches: () => crc.toString() === crcWanted };
+    const md5Wanted = hashes.get('md5');
+    if (md5Wanted === undefined) return undefined;
+    const md5 = createHash('md5');
+    return { update: (c) => { md5.update(c); }, matches: () => md5.digest('base64') === md5Wanted };
+  }
+
+  /** The SDK's read (from the metadata the lean path already reported, when it did). */
+  private async sdkGet(key: string, options: GetOptions, pinned: ObjectResource | undefined): Promise<Readable> {
+    const range = options.range;
+    const file = pinned ? this.pinnedFile(key, pinned.generation) : await this.fileToRead(key, options);
+    const stream = file.createReadStream(range ? { start: range.start, ...(range.end !== undefined ? { end: range.end } : {}) } : {});
     const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
     let first: IteratorResult<Buffer>;
     try {
@@ -267,20 +337,25 @@ export class GcsObjectStore implements ObjectStore {
     return options.signal ? addAbortSignal(options.signal, out) : out;
   }
 
-  async stat(key: string): Promise<ObjectInfo> {
+  async stat(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectInfo> {
     assertValidKey(key);
     await this.ready();
+    const md = this.lean ? await this.leanMetadata(this.lean, key, 'stat', options.signal) : undefined;
+    if (md !== undefined && !(md instanceof UseSdk)) return infoOf(key, md);
     try {
-      const [md] = await this.file(key).getMetadata();
-      return toInfo(key, md as GcsObjectMetadata);
+      const [sdkMd] = await this.file(key).getMetadata();
+      return toInfo(key, sdkMd as GcsObjectMetadata);
     } catch (err) {
       throw this.error(err, 'stat', key);
     }
   }
 
-  async exists(key: string): Promise<boolean> {
+  async exists(key: string, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     assertValidKey(key);
     await this.ready();
+    const md = this.lean ? await this.leanMetadata(this.lean, key, undefined, options.signal) : undefined;
+    if (md !== undefined && !(md instanceof UseSdk)) return true;
+    if (md?.status === 404) return false;
     try {
       const [found] = await this.file(key).exists();
       return found;
@@ -289,9 +364,45 @@ export class GcsObjectStore implements ObjectStore {
     }
   }
 
+  /**
+   * The object's metadata on node:http. A 404 throws ObjectNotFoundError for a get or a stat (the SDK path's
+   * classification of any 404 there), and is UseSdk with that status for exists(); anything else not taken is UseSdk.
+   */
+  private async leanMetadata(t: LeanTarget, key: string, operation: 'get' | 'stat' | undefined, signal?: AbortSignal): Promise<ObjectResource | UseSdk> {
+    const res = await leanRequest(t, 'GET', objectUrl(t, key), await this.authHeader(), signal);
+    if (res instanceof UseSdk) {
+      if (res.status === 404 && operation) throw this.error(notFound(this.config.bucket, key), operation, key);
+      return res;
+    }
+    const json = await readJson(res, signal);
+    if (json instanceof UseSdk) return json;
+    const md = parseObject(json);
+    return md && md.name === key ? md : new UseSdk('object metadata not understood');
+  }
+
   async *list(prefix: string, options: ListOptions = {}): AsyncIterable<ObjectInfo | CommonPrefix> {
     assertValidPrefix(prefix);
     await this.ready();
+    const t = this.lean;
+    if (!t) { yield* this.sdkList(prefix, options); return; }
+    const startAfter = options.startAfter;
+    const seenPrefixes = new Set<string>();
+    yield* leanListing(async (pageToken) => {
+      options.signal?.throwIfAborted();
+      const query: Record<string, string> = { prefix, maxResults: String(LIST_PAGE_SIZE) };
+      if (options.delimiter) query.delimiter = options.delimiter;
+      if (pageToken) query.pageToken = pageToken;
+      if (startAfter !== undefined) query.startOffset = startAfter;
+      const res = await leanRequest(t, 'GET', listUrl(t, query), await this.authHeader(), options.signal);
+      if (res instanceof UseSdk) return undefined;
+      const json = await readJson(res, options.signal);
+      const page = json instanceof UseSdk ? undefined : parseListPage(json);
+      if (!page) return undefined;
+      return { entries: pageEntries(page.objects, page.prefixes, seenPrefixes, startAfter), ...(page.next ? { next: page.next } : {}) };
+    }, async () => this.sdkList(prefix, options));
+  }
+
+  private async *sdkList(prefix: string, options: ListOptions): AsyncIterable<ObjectInfo | CommonPrefix> {
     const startAfter = options.startAfter;
     const seenPrefixes = new Set<string>();
     let pageToken: string | undefined;
@@ -310,20 +421,7 @@ export class GcsObjectStore implements ObjectStore {
       } catch (err) {
         throw this.error(err, 'list', prefix);
       }
-      const page: Array<ObjectInfo | CommonPrefix> = [];
-      for (const f of files) {
-        if (startAfter !== undefined && f.name <= startAfter) continue;
-        page.push(toInfo(f.name, f.metadata as GcsObjectMetadata));
-      }
-      // Some servers (the Firebase emulator) repeat every prefix on every page: report each once.
-      for (const p of response?.prefixes ?? []) {
-        if (seenPrefixes.has(p)) continue;
-        seenPrefixes.add(p);
-        if (startAfter !== undefined && p <= startAfter && !startAfter.startsWith(p)) continue;
-        page.push({ prefix: p });
-      }
-      page.sort((a, b) => compare(nameOf(a), nameOf(b)));
-      yield* page;
+      yield* pageEntries(files.map((f) => toInfo(f.name, f.metadata as GcsObjectMetadata)), response?.prefixes ?? [], seenPrefixes, startAfter);
       pageToken = next?.pageToken;
     } while (pageToken);
   }
@@ -336,14 +434,24 @@ export class GcsObjectStore implements ObjectStore {
     const worker = async (): Promise<void> => {
       for (let key = queue.shift(); key !== undefined; key = queue.shift()) {
         if (options.signal?.aborted) throw options.signal.reason;
-        try {
-          await this.file(key).delete({ ignoreNotFound: true });
-        } catch (err) {
-          throw this.error(err, 'delete', key);
-        }
+        await this.deleteOne(key, options.signal);
       }
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, queue.length) }, worker));
+  }
+
+  /** One object, a missing one included: on node:http (2xx or 404), else through the SDK. */
+  private async deleteOne(key: string, signal?: AbortSignal): Promise<void> {
+    if (this.lean) {
+      const res = await leanRequest(this.lean, 'DELETE', objectUrl(this.lean, key), await this.authHeader(), signal);
+      if (!(res instanceof UseSdk)) { res.resume(); return; }
+      if (res.status === 404) return;
+    }
+    try {
+      await this.file(key).delete({ ignoreNotFound: true });
+    } catch (err) {
+      throw this.error(err, 'delete', key);
+    }
   }
 
   async close(): Promise<void> {
@@ -366,12 +474,37 @@ export class GcsObjectStore implements ObjectStore {
       throw this.error(err, 'get', key);
     }
     options.onInfo(toInfo(key, md));
-    const generation = md.generation !== undefined ? Number(md.generation) : undefined;
-    return this.bucket.file(key, { ...(this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {}), ...(generation !== undefined ? { generation } : {}) });
+    return this.pinnedFile(key, md.generation);
+  }
+
+  private pinnedFile(key: string, generation: string | number | undefined): File {
+    return this.bucket.file(key, { ...(this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {}), ...(generation !== undefined ? { generation: Number(generation) } : {}) });
+  }
+
+  private get bucket(): Bucket {
+    return this.buckets().bucket;
+  }
+
+  /** Same bucket through the client with the long-upload retry budget (resumable uploads only). */
+  private get uploadBucket(): Bucket {
+    return this.buckets().uploadBucket;
+  }
+
+  private buckets(): { bucket: Bucket; uploadBucket: Bucket } {
+    if (!this.sdkBuckets) {
+      const c = this.clients();
+      this.sdkBuckets = { bucket: c.storage.bucket(this.config.bucket), uploadBucket: (c.uploadStorage ?? c.storage).bucket(this.config.bucket) };
+    }
+    return this.sdkBuckets;
   }
 
   private file(key: string, bucket: Bucket = this.bucket): File {
     return bucket.file(key, this.config.kmsKeyName ? { kmsKeyName: this.config.kmsKeyName } : {});
+  }
+
+  private async authHeader(): Promise<Record<string, string>> {
+    const token = await this.accessToken();
+    return token ? { authorization: `Bearer ${token}` } : {};
   }
 
   /** Obtains the access token once, so credential problems are reported as such (not as a failed upload). */
@@ -434,6 +567,57 @@ function probeMetadataServer(host: string): Promise<string | undefined> {
     req.on('timeout', () => { req.destroy(); resolve('timeout'); });
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'no answer'));
   });
+}
+
+/**
+ * One listing page's entries in order, as the SDK store yields them: entries at or before `startAfter` left out
+ * (a prefix that `startAfter` is inside of kept: keys after it are under it), each prefix once (the Firebase
+ * emulator repeats every prefix on every page).
+ */
+function pageEntries(objects: ObjectInfo[], prefixes: string[], seen: Set<string>, startAfter: string | undefined): ListEntry[] {
+  const page: ListEntry[] = objects.filter((o) => startAfter === undefined || o.key > startAfter);
+  for (const p of prefixes) {
+    if (seen.has(p)) continue;
+    seen.add(p);
+    if (startAfter !== undefined && p <= startAfter && !startAfter.startsWith(p)) continue;
+    page.push({ prefix: p });
+  }
+  return page.sort((a, b) => compare(nameOf(a), nameOf(b)));
+}
+
+/** A 404 in the shape classifyGcsError reads (the status), for the lean path's missing objects. */
+function notFound(bucket: string, key: string): Error {
+  return Object.assign(new Error(`No such object: ${bucket}/${key}`), { code: 404 });
+}
+
+/**
+ * A lean download's bytes: as they come, then checked for length (a body that ended short) and, for a whole
+ * object, against GCS's hash; a failure is classified as the SDK path's (a network error, or CONTENT_DOWNLOAD_MISMATCH).
+ */
+async function* mediaBody(res: Readable, length: number, check: { update(c: Buffer): void; matches(): boolean } | undefined,
+  signal: AbortSignal | undefined, classify: (err: unknown) => Error): AsyncGenerator<Buffer> {
+  let received = 0;
+  let done = false;
+  try {
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      check?.update(chunk);
+      yield chunk;
+    }
+    done = true;
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    throw classify(err);
+  } finally {
+    if (!done) res.destroy();
+  }
+  if (Number.isSafeInteger(length) && received !== length) {
+    throw classify(Object.assign(new Error(`the download ended after ${received} of ${length} bytes`), { code: 'ECONNRESET' }));
+  }
+  if (check && !check.matches()) {
+    throw classify(Object.assign(new Error('The downloaded data did not match the data from the server. To be sure the content is the same, you should download the file again.'),
+      { code: 'CONTENT_DOWNLOAD_MISMATCH' }));
+  }
 }
 
 function nameOf(e: ObjectInfo | CommonPrefix): string {

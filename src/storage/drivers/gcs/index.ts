@@ -10,6 +10,7 @@ import type { Destination, StoreOptions } from '../../store-options.js';
 import { GCS_SCOPE, GOOGLE_TOKEN_URLS, resolveGcsConfig, type GcsConfig } from './config.js';
 import { GcsObjectStore } from './gcs-store.js';
 import { nativeCrc32cGenerator } from './native-crc32c.js';
+import { leanTokenSource, type TokenSource } from './lean-token.js';
 
 /**
  * The SDKs are loaded here only, on first use, through require(): the CommonJS build of @google-cloud/storage
@@ -19,6 +20,8 @@ import { nativeCrc32cGenerator } from './native-crc32c.js';
  * Both always come from the same place: GoogleAuth clients built here are handed to Storage.
  */
 const requireSdk = createRequire(import.meta.url);
+/** After a lean token request failed, the library's tokens are used this long before the lean way is tried again. */
+const LEAN_TOKEN_RETRY_MS = 60_000;
 type GoogleSdks = { storage: typeof import('@google-cloud/storage'); auth: typeof import('google-auth-library') };
 let sdks: GoogleSdks | undefined;
 function loadSdks(): GoogleSdks {
@@ -88,9 +91,42 @@ const sharedTrust = new SharedTrust();
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const config = await resolveGcsConfig(destination, options);
   const release = sharedTrust.add(config.caPem);
-  const { Storage, IdempotencyStrategy } = loadStorageSdk();
-  const auth = createAuth(config);
+  let sdkAuth: GcsTokenSource | undefined;
+  const getSdkAuth = (): GcsTokenSource | undefined => (sdkAuth ??= createAuth(config));
+  // The SDK is loaded when a request needs it (the lean path does not take it, or a proxy is configured, which only
+  // the SDK honours), or at once for a credential kind only google-auth-library reads.
+  const lean = config.proxied ? undefined : leanTokenSource(config.auth);
+  const auth: TokenSource | undefined = config.auth.kind === 'anonymous' ? undefined
+    : lean ? withSdkFallback(lean, getSdkAuth) : getSdkAuth();
   const crc32cGenerator = nativeCrc32cGenerator();
+  return new GcsObjectStore(() => sdkClients(config, getSdkAuth(), crc32cGenerator), config, auth, release, crc32cGenerator);
+}
+
+/**
+ * A lean token source that hands over to google-auth-library when it fails, so a key or a metadata server that
+ * does not work fails with the library's errors and messages, as before. The lean source is tried again a minute
+ * later: a GKE metadata server not ready yet when the sidecar starts must not keep the library in it for the pod's life.
+ */
+function withSdkFallback(lean: TokenSource, sdk: () => GcsTokenSource | undefined): TokenSource {
+  let failedAt = -Infinity;
+  return {
+    async getAccessToken() {
+      if (Date.now() - failedAt >= LEAN_TOKEN_RETRY_MS) {
+        try {
+          return await lean.getAccessToken();
+        } catch {
+          failedAt = Date.now();
+        }
+      }
+      return (sdk() as GcsTokenSource).getAccessToken();
+    },
+  };
+}
+
+/** The SDK clients of a store (the SDK loaded now): single requests, and resumable uploads with their own budget. */
+function sdkClients(config: GcsConfig, auth: GcsTokenSource | undefined, crc32cGenerator: ReturnType<typeof nativeCrc32cGenerator>):
+  { storage: import('@google-cloud/storage').Storage; uploadStorage: import('@google-cloud/storage').Storage } {
+  const { Storage, IdempotencyStrategy } = loadStorageSdk();
   const makeStorage = (retry: { maxRetries: number; totalTimeout: number }): import('@google-cloud/storage').Storage => new Storage({
     ...(config.apiEndpoint ? { apiEndpoint: config.apiEndpoint } : {}),
     ...(auth ? { authClient: auth, useAuthWithCustomEndpoint: true } : {}),
@@ -128,7 +164,7 @@ export async function createStore(destination: Destination, options: StoreOption
     storage.interceptors.push(trustCa);
     uploadStorage.interceptors.push(trustCa);
   }
-  return new GcsObjectStore({ storage, uploadStorage }, config, auth, release, crc32cGenerator);
+  return { storage, uploadStorage };
 }
 
 /** What the store asks for a token (GoogleAuth, or an OAuth2Client such as the metadata server client). */
