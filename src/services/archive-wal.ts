@@ -21,7 +21,8 @@ import { memoryBudget, walFilesAtOnce, type MemoryBudget } from '../memory-budge
 import type { BytePacer } from '../gc-pacer.js';
 import type { BarmanLayout } from '../repository/barman-layout.js';
 import { BucketNotFoundError, IntegrityError, ObjectExistsError, StorageRequestError } from '../storage/errors.js';
-import type { ObjectStore, PutResult, PutSource } from '../storage/object-store.js';
+import type { GetPieces, ObjectStore, PutResult, PutSource } from '../storage/object-store.js';
+import { getPieces } from '../storage/parallel-get.js';
 import { ensureSpoolDir, fileIdentity, readJson, sameIdentity, type FileIdentity } from './wal-spool.js';
 import { writeFileAtomic } from './local-files.js';
 import { WAL_MD5_METADATA } from './wal-verification.js';
@@ -659,9 +660,13 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
   // A compressed WAL's chunks sent are garbage once the upload (and its read-back) is done: let the pacer collect
   // them then (a file streamed from disk had each read noted as it happened: observedReads).
   const sent = typeof body === 'function' && typeof upload.local !== 'string' ? size : 0;
-  if (trustPut) input.memory?.pacer?.note(sent);
-  await verifyUpload(store, key, size, md5.toString('hex'), trustPut ? put : undefined, input.verifyMd5 !== false, input.signal, upload.md5 === undefined);
-  if (!trustPut) {
+  if (trustPut) {
+    input.memory?.pacer?.note(sent);
+    await verifyUpload(store, key, size, md5.toString('hex'), put, input.verifyMd5 !== false, input.signal, upload.md5 === undefined);
+  } else {
+    // No stat of the object first: the read-back below checks everything it would (the size, the MD5 recorded
+    // with the object, which this path always sends) and every byte, after the settle wait, which only the
+    // read-back has. (It cost a HEAD per segment on s3rver, in the sidecar and in the store.)
     // A concurrent put still in flight when we looked lands later, and a store that ignores create-only writes may
     // even interleave two writes into one object: once it would have landed, read back the whole object and compare
     // it byte for byte with what was sent (as it streams: no copy of the segment in memory; a compare costs a
@@ -687,32 +692,36 @@ async function uploadVerified(store: ObjectStore, key: string, upload: UploadBod
 /**
  * Reads a stored object whole and compares it as it streams with `local` (the bytes sent, or the file they were
  * streamed from, read again through one reused READ_CHUNK window). Returns the stored size, the first offset where
- * the bytes differ (undefined when every byte read matches) and the MD5 recorded in its metadata.
+ * the bytes differ (undefined when every byte read matches) and the MD5 recorded in its metadata. Each piece is
+ * compared before the next is asked for, so the store may lend them (ObjectStore.getPieces: S3 on plain HTTP reads
+ * into a few reused buffers): 16 MiB of fresh Buffers per segment, and the young collections that freed them, were
+ * a tenth of the sidecar's CPU per segment on s3rver.
  */
 async function readBack(store: ObjectStore, key: string, local: UploadBody['local'], signal?: AbortSignal, pacer?: BytePacer): Promise<{ size: number; differsAt?: number; recorded?: string }> {
   let size = 0;
   let differsAt: number | undefined;
   let recorded: string | undefined;
   const ours = typeof local === 'string' ? await LocalWindow.open(local) : Array.isArray(local) ? new SentChunks(local) : local as Buffer;
-  let stream: Awaited<ReturnType<ObjectStore['get']>>;
+  let body: GetPieces;
   try {
-    stream = await store.get(key, { ...(signal ? { signal } : {}), onInfo: (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); } });
+    body = await getPieces(store, key, { ...(signal ? { signal } : {}), onInfo: (info) => { recorded = info.metadata?.[WAL_MD5_METADATA]?.toLowerCase(); } });
   } catch (err) {
     if (ours instanceof LocalWindow) await ours.close();
     throw err;
   }
   try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
+    // Leaving the loop (a failure, an abort) ends the iteration: the body's connection is closed.
+    for await (const chunk of body.pieces) {
       signal?.throwIfAborted();
       if (differsAt === undefined) {
         const at = ours instanceof LocalWindow || ours instanceof SentChunks ? await ours.differs(chunk, size) : differsIn(ours.subarray(size, size + chunk.length), chunk);
         if (at !== undefined) differsAt = size + at;
       }
       size += chunk.length;
-      pacer?.note(chunk.length); // each chunk is garbage once compared (unpaced: +16 MB peak in the sidecar)
+      // A chunk of its own is garbage once compared (unpaced: +16 MB peak in the sidecar); a lent one is reused.
+      if (!body.lent) pacer?.note(chunk.length);
     }
   } catch (err) {
-    stream.destroy();
     if (err instanceof PgstowError || signal?.aborted) throw err;
     throw new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err }, `reading ${key} back failed after ${size} bytes: ${errorMessage(err)}`);
   } finally {
