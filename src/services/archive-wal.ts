@@ -527,6 +527,7 @@ async function headWal(file: string, walName: string, kind: WalFileName['kind'],
     throw walReadError(file, err);
   } finally {
     await fh.close();
+    pacer?.note(READ_CHUNK); // the first chunk's buffer is garbage now
   }
   if (identity.size > hashedUpTo || (kind !== 'segment' && kind !== 'partial')) return scanWal(file, walName, kind, pacer);
   const size = identity.size;
@@ -577,6 +578,7 @@ async function scanWal(file: string, walName: string, kind: WalFileName['kind'],
     throw walReadError(file, err);
   } finally {
     await fh.close();
+    pacer?.note(READ_CHUNK); // its buffer is garbage now (with the uploads' reads reused, few notes pace collections)
   }
 }
 
@@ -779,8 +781,8 @@ async function readBack(store: ObjectStore, key: string, local: UploadBody['loca
       // A chunk of its own is garbage once compared (unpaced: +16 MB peak in the sidecar); a lent one is reused.
       if (!body.lent) pacer?.note(chunk.length);
     }
-    // The lent pieces' ring is garbage once the download ends.
-    if (body.lent) pacer?.note(LENT_RING_BYTES);
+    // The lent pieces' ring, and the local window, are garbage once the compare ends.
+    pacer?.note((body.lent ? LENT_RING_BYTES : 0) + (ours instanceof LocalWindow ? READ_CHUNK : 0));
   } catch (err) {
     if (err instanceof PgstowError || signal?.aborted) throw err;
     throw new StorageRequestError({ provider: store.provider, operation: 'get', key, cause: err }, `reading ${key} back failed after ${size} bytes: ${errorMessage(err)}`);
