@@ -618,26 +618,33 @@ async function writeFileInto(file: string, dest: Writable, seen: (chunk: Buffer)
     const free: Buffer[] = Array.from({ length: LENT_SLOTS }, () => Buffer.allocUnsafeSlow(READ_CHUNK));
     let wake: (() => void) | undefined;
     let destFailed = false;
+    // A request destroyed before it had a socket never calls back the writes it holds: its close ends the wait.
+    const closed = (): void => { destFailed = true; const w = wake; wake = undefined; w?.(); };
+    dest.once('close', closed);
     let total = 0;
-    for (;;) {
-      while (free.length === 0 && !destFailed) await new Promise<void>((resolve) => { wake = resolve; });
-      if (destFailed || dest.destroyed) return;
-      const slot = free.pop() as Buffer;
-      const { bytesRead } = await fh.read(slot, 0, slot.length, null);
-      if (bytesRead === 0) break;
-      const chunk = slot.subarray(0, bytesRead);
-      seen(chunk);
-      total += bytesRead;
-      const open = gate.open;
-      if (total >= gate.size && open && !(await open)) throw gateClosed();
-      dest.write(chunk, (err) => {
-        if (err) destFailed = true; else free.push(slot);
-        const w = wake;
-        wake = undefined;
-        w?.();
-      });
+    try {
+      for (;;) {
+        while (free.length === 0 && !destFailed) await new Promise<void>((resolve) => { wake = resolve; });
+        if (destFailed || dest.destroyed) return;
+        const slot = free.pop() as Buffer;
+        const { bytesRead } = await fh.read(slot, 0, slot.length, null);
+        if (bytesRead === 0) break;
+        const chunk = slot.subarray(0, bytesRead);
+        seen(chunk);
+        total += bytesRead;
+        const open = gate.open;
+        if (total >= gate.size && open && !(await open)) throw gateClosed();
+        dest.write(chunk, (err) => {
+          if (err) destFailed = true; else free.push(slot);
+          const w = wake;
+          wake = undefined;
+          w?.();
+        });
+      }
+      if (!dest.destroyed) dest.end();
+    } finally {
+      dest.off('close', closed);
     }
-    if (!dest.destroyed) dest.end();
   } finally {
     await fh.close();
     // The slots are garbage once the upload ends: noted, they die young (unnoted, nothing in this path paces
