@@ -7,7 +7,7 @@
  * (an early refusal) stops the upload.
  */
 import type * as httpT from 'node:http';
-import { Readable, pipeline } from 'node:stream';
+import { Readable, pipeline, type Writable } from 'node:stream';
 import { http, https } from './node-net.js';
 
 export interface LeanCall {
@@ -29,6 +29,15 @@ export interface LeanCall {
 export interface LeanAnswer {
   status: number;
   headers: httpT.IncomingHttpHeaders;
+}
+
+/**
+ * A body stream that can write itself into the request (and end it) instead of being piped: archive-wal.ts's WAL
+ * file, read into a few buffers it reuses once each write is done (no fresh Buffer per read). A rejection is the
+ * body's failure; a request that fails meanwhile reports its own.
+ */
+export interface SelfWritingBody {
+  writeInto(dest: Writable): Promise<void>;
 }
 
 /** The request body stream failed (a local read): not a store failure. */
@@ -65,7 +74,9 @@ export function leanCall(call: LeanCall): Promise<LeanAnswer> {
     if (body instanceof Readable) {
       // Registered before pipeline's own listener: a failure of the body is known as such when the request fails of it.
       body.once('error', (err) => { sourceError ??= err; });
-      pipeline(body, req, () => undefined); // failures reach the request's 'error' or 'close' (or come after the answer)
+      const writeInto = (body as Partial<SelfWritingBody>).writeInto;
+      if (writeInto) writeInto.call(body, req).catch((err: Error) => { sourceError ??= err; req.destroy(err); });
+      else pipeline(body, req, () => undefined); // failures reach the request's 'error' or 'close' (or come after the answer)
     } else {
       req.end(body);
     }
