@@ -154,3 +154,48 @@ describe('S3 lean multipart uploads against a scripted server', () => {
     }
   });
 });
+
+describe('S3 lean multipart uploads: an answer the lean path does not understand goes to the SDK client', () => {
+  it('CompleteMultipartUpload answered 200 with an <Error>: the SDK store\'s error, the upload aborted', async () => {
+    const requests: string[] = [];
+    const server = http.createServer((req, res) => {
+      requests.push(`${req.method} ${req.url}`);
+      req.resume();
+      req.on('end', () => {
+        if (req.method === 'POST' && req.url?.includes('uploads')) {
+          res.writeHead(200, { 'content-type': 'application/xml' })
+            .end('<?xml version="1.0" encoding="UTF-8"?><InitiateMultipartUploadResult><UploadId>up-2</UploadId></InitiateMultipartUploadResult>');
+        } else if (req.method === 'PUT') {
+          res.writeHead(200, { etag: `"${requests.length}"` }).end();
+        } else if (req.method === 'POST') {
+          res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>');
+        } else {
+          res.writeHead(204).end();
+        }
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const d: EnvStoreDescription = { provider: 'aws-s3', destinationUrl: 's3://bucket/p', endpointUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      env: { AWS_ACCESS_KEY_ID: 'AKID', AWS_SECRET_ACCESS_KEY: 'secret', AWS_DEFAULT_REGION: 'us-east-1' } };
+    const options = await storeOptionsFromEnv(d);
+    const destination = parseDestination(d.destinationUrl, 'aws-s3');
+    const lean = await createStore(destination, options);
+    const sdk = await createSdkStore(destination, options);
+    try {
+      const viaLean = await failure(lean.put('p/base/y/data.tar', volume(), backupOptions()));
+      const leanRequests = requests.splice(0);
+      assert.deepEqual(viaLean, await failure(sdk.put('p/base/y/data.tar', volume(), backupOptions())));
+      assert.equal(viaLean.name, 'AccessDeniedError');
+      assert.equal(sdkOpened(lean), true);
+      const completes = (list: string[]): number => list.filter((r) => r === 'POST /bucket/p/base/y/data.tar?uploadId=up-2').length;
+      assert.equal(completes(leanRequests), completes(requests) + 1, 'the lean Complete, then the SDK client\'s as the SDK store sends it');
+      assert.equal(leanRequests.at(-1), 'DELETE /bucket/p/base/y/data.tar?uploadId=up-2', 'the upload was aborted');
+    } finally {
+      await lean.close();
+      await sdk.close();
+      server.closeAllConnections();
+      server.close();
+    }
+  });
+});
