@@ -38,6 +38,8 @@ export class LeanS3Store extends LeanReadS3Store {
   private readonly sdkOnce: () => Promise<ObjectStore>;
   /** Whether an upload's request went to the SDK client (tests: the lean reads' own flag does not see this class's). */
   private sdkUsed = false;
+  /** The SDK store if either class opened it (the reads close only the one they opened themselves). */
+  private readonly sdkIfOpened: () => Promise<ObjectStore> | undefined;
 
   constructor(private readonly mpSettings: S3Settings, private readonly mpOptions: LeanReadsOptions) {
     // One SDK store for both classes' fallbacks, whichever opens it first. The create-only guard the reads hand
@@ -48,6 +50,14 @@ export class LeanS3Store extends LeanReadS3Store {
     super(mpSettings, { ...mpOptions, openSdkStore: open });
     this.sdkOnce = () => open(this.capabilities, new CreateOnlyGuard(this.capabilities, mpSettings.bucket));
     this.mpSign = s3Signer(mpOptions.keys, mpSettings.region);
+    this.sdkIfOpened = () => opened;
+  }
+
+  /** Closing the SDK store twice (when the reads opened it too) only destroys its client again: harmless. */
+  override async close(): Promise<void> {
+    const sdk = this.sdkIfOpened();
+    await super.close();
+    if (sdk) await (await sdk.catch(() => undefined))?.close();
   }
 
   /** A streamed body the SDK store would send as a multipart upload goes out here; any other put as before. */
