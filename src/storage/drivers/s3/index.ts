@@ -14,6 +14,7 @@ import type { ObjectStore, StoreCapabilities } from '../../object-store.js';
 import type { CaBundle, Destination, StoreOptions } from '../../store-options.js';
 import { credentialSource, resolveS3Settings, type S3Settings } from './config.js';
 import { LeanReadS3Store } from './lean-reads.js';
+import { LeanS3Store } from './lean-multipart.js';
 import type { StaticKeys } from './signer.js';
 import type { CreateOnlyGuard } from './create-only.js';
 
@@ -25,13 +26,14 @@ interface Agents { httpAgent: httpT.Agent; httpsAgent: httpT.Agent }
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const settings = resolveS3Settings(destination, options);
   const c = settings.credentials;
-  // Static keys for an endpoint: reads and WAL archiving's writes without the SDK client (lean-reads.ts), which
-  // loads on first need and shares the sockets (with the live CA), the capabilities and the create-only probe.
+  // Static keys for an endpoint: reads, WAL archiving's writes and a backup's multipart uploads without the SDK
+  // client (lean-reads.ts, lean-multipart.ts), which loads on first need and shares the sockets (with the live
+  // CA), the capabilities and the create-only probe.
   // Watched keys are read per request, as the SDK store does.
   if (c.kind === 'static' && LeanReadS3Store.suits(settings)) {
     const agents = await agentsFor(settings, options.ca, options.live);
     const live = options.live ? liveCredentials(settings, options.live) : undefined;
-    return new LeanReadS3Store(settings, {
+    return new LeanS3Store(settings, {
       keys: live ? live.current : () => c,
       ...agents,
       openSdkStore: (capabilities, createOnly) => sdkStore(settings, options, agents, capabilities, createOnly),

@@ -6,12 +6,12 @@
  */
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import type { BucketLocationConstraint, CompletedPart, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
+import type { BucketLocationConstraint, PutObjectCommandInput, S3Client } from '@aws-sdk/client-s3';
 import {
   type CommonPrefix, type GetOptions, type IncompleteUpload, type ListOptions, type ObjectInfo, type ObjectStore, type PutBody,
   type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import {
   AccessDeniedError, BucketNotFoundError, InvalidCredentialsError, ObjectNotFoundError, StorageRequestError,
   type StorageOperation,
@@ -21,16 +21,12 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { CreateOnlyGuard, type CreateOnlyRequests } from './create-only.js';
+import { multipartPut, type MultipartRequests } from './multipart-upload.js';
 
 const {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,
   GetObjectCommand, HeadBucketCommand, HeadObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand,
 } = s3sdk;
-
-/** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
-class SourceError extends Error {
-  constructor(readonly original: unknown) { super('source stream failed'); }
-}
 
 /** Parallel single deletes when the server refuses DeleteObjects. */
 const DELETE_CONCURRENCY = 8;
@@ -136,87 +132,34 @@ export class S3ObjectStore implements ObjectStore {
     return { key, size: length, ...(res.ETag ? { etag: res.ETag } : {}), ...(md5 ? { md5 } : {}) };
   }
 
-  private async putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {
-    const spare = new PartRecycler();
-    const parts = readParts(stream, partSize, spare)[Symbol.asyncIterator]();
-    let uploadId: string | undefined;
-    const abort = new AbortController();
-    const onOuterAbort = (): void => abort.abort(options.signal?.reason);
-    options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-    try {
-      // Held in an array emptied once sent: variables would keep the first two parts alive for the whole upload.
-      const head: Buffer[] = [];
-      await pullInto(parts, head);
-      if (head.length === 1 && (head[0] as Buffer).length === partSize) await pullInto(parts, head);
-      if (head.length < 2) return await this.putSingle(key, head.pop() ?? Buffer.alloc(0), options);
+  private putStream(key: string, stream: Readable, partSize: number, options: PutOptions): Promise<PutResult> {
+    return multipartPut(key, stream, partSize, options, this.settings, this.multipartRequests(key, options));
+  }
 
-      const created = await this.send<{ UploadId?: string }>('put', key,
-        new CreateMultipartUploadCommand(this.objectParams(key, options)), abort.signal);
-      uploadId = created.UploadId;
-      if (!uploadId) throw new StorageRequestError({ provider: 's3', operation: 'put', key }, `put s3://${this.settings.bucket}/${key} failed: no UploadId returned`);
-      const id = uploadId;
-      const completed: CompletedPart[] = [];
-      const inFlight = new Set<Promise<void>>();
-      let failure: unknown;
-      let size = 0;
-      let partNumber = 0;
-      const startPart = (buf: Buffer): void => {
-        partNumber++;
-        if (partNumber > this.settings.maxParts) {
-          throw new StorageRequestError({ provider: 's3', operation: 'put', key, bucket: this.settings.bucket },
-            `put s3://${this.settings.bucket}/${key} failed: the object needs more than ${this.settings.maxParts} parts of ${partSize} bytes; `
-            + 'pass a size hint or a larger part size');
-        }
-        const n = partNumber;
-        size += buf.length;
-        const p: Promise<void> = this.send<{ ETag?: string }>('put', key, new UploadPartCommand({
-          Bucket: this.settings.bucket, Key: key, UploadId: id, PartNumber: n, Body: buf, ContentLength: buf.length,
-        }), abort.signal).then((r) => { completed.push({ PartNumber: n, ...(r.ETag ? { ETag: r.ETag } : {}) }); spare.give(buf); },
-          (err: unknown) => { failure ??= err; abort.abort(); }).finally(() => { inFlight.delete(p); });
-        inFlight.add(p);
-      };
-      const drainTo = async (limit: number): Promise<void> => {
-        while (inFlight.size > limit && failure === undefined) await Promise.race(inFlight);
-        if (failure !== undefined) throw failure;
-      };
-      const slots = Math.max(1, options.partsInFlight ?? this.settings.uploadConcurrency);
-      // Part buffers held at once, the ones on the wire and the one filling: by default one more than the slots.
-      // With as many buffers as slots (the default budget's two 5 MiB S3 parts), a full part goes out at once
-      // beside the other instead of waiting for its answer, and the next fills once one of them is answered.
-      const buffers = Math.max(2, options.partBuffers ?? slots + 1);
-      // The two head parts go out as slots allow too: both at once with one slot made the next part a third
-      // buffer, and the recycler kept three alive for the whole upload (+1 part of RSS, measured for issue 15).
-      for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
-      // The next part fills while parts are on the wire: filling only once a slot was free left the connection
-      // idle for that time.
-      for (;;) {
-        await drainTo(buffers - 1);
-        const next = await parts.next();
-        if (next.done) break;
-        await drainTo(slots - 1);
-        startPart(next.value);
-      }
-      await drainTo(0);
-      completed.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      const res = await this.send<{ ETag?: string }>('put', key, new CompleteMultipartUploadCommand({
-        Bucket: this.settings.bucket, Key: key, UploadId: id, MultipartUpload: { Parts: completed },
+  /**
+   * The requests of one multipart upload through the SDK client (errors classified): this store's uploads, and the
+   * lean store's (lean-multipart.ts) for each request whose answer it does not understand.
+   */
+  multipartRequests(key: string, options: PutOptions): MultipartRequests {
+    const bucket = this.settings.bucket;
+    return {
+      single: (data) => this.putSingle(key, data, options),
+      create: async (signal) => {
+        const created = await this.send<{ UploadId?: string }>('put', key, new CreateMultipartUploadCommand(this.objectParams(key, options)), signal);
+        if (!created.UploadId) throw new StorageRequestError({ provider: 's3', operation: 'put', key }, `put s3://${bucket}/${key} failed: no UploadId returned`);
+        return created.UploadId;
+      },
+      part: async (uploadId, partNumber, data, signal) => (await this.send<{ ETag?: string }>('put', key, new UploadPartCommand({
+        Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: partNumber, Body: data, ContentLength: data.length,
+      }), signal)).ETag,
+      complete: async (uploadId, parts, signal) => (await this.send<{ ETag?: string }>('put', key, new CompleteMultipartUploadCommand({
+        Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
         ...(options.ifAbsent ? { IfNoneMatch: '*' } : {}),
-      }), options.signal);
-      uploadId = undefined;
-      return { key, size, ...(res.ETag ? { etag: res.ETag } : {}) };
-    } catch (err) {
-      abort.abort();
-      stream.destroy();
-      if (uploadId !== undefined) {
-        // Never leave a dangling upload (it is billed and invisible in listings).
-        await (this.client as unknown as Sendable).send(new AbortMultipartUploadCommand({ Bucket: this.settings.bucket, Key: key, UploadId: uploadId }))
-          .catch(() => undefined);
-      }
-      if (err instanceof SourceError) throw err.original;
-      throw err;
-    } finally {
-      options.signal?.removeEventListener('abort', onOuterAbort);
-    }
+      }), signal)).ETag,
+      abort: async (uploadId) => {
+        await (this.client as unknown as Sendable).send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }));
+      },
+    };
   }
 
   async get(key: string, options: GetOptions = {}): Promise<Readable> {
@@ -445,16 +388,6 @@ export class S3ObjectStore implements ObjectStore {
 
 function entryKey(e: ObjectInfo | CommonPrefix): string {
   return 'prefix' in e ? e.prefix : e.key;
-}
-
-async function pullInto(parts: AsyncIterator<Buffer>, into: Buffer[]): Promise<void> {
-  const r = await parts.next();
-  if (!r.done) into.push(r.value);
-}
-
-/** Splits a stream into Buffers of exactly `size` bytes (the last one shorter, possibly none). */
-function readParts(stream: Readable, size: number, spare: PartRecycler): AsyncGenerator<Buffer> {
-  return fixedSizeParts(stream, size, (err) => new SourceError(err), spare);
 }
 
 /** Content-MD5 for a serialized body: DeleteObjects needs it on many S3-compatible servers (aws-sdk-js-v3#6819). */
