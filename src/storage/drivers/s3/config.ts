@@ -56,6 +56,12 @@ export interface S3Settings {
   readTimeoutMs: number;
   /** The HTTP(S) proxy for the endpoint (the environment's variables and NO_PROXY), or undefined: direct. */
   proxy: URL | undefined;
+  /**
+   * Large bodies are sent with Expect: 100-continue (the SDK's default from 2 MiB). Not to an http endpoint through
+   * a proxy: http-proxy-agent rewrites a request's header for the proxy, and a header Node already sent for the
+   * Expect goes out twice (the body then reads as a broken request).
+   */
+  expectContinue: boolean;
 }
 
 export function resolveS3Settings(destination: Destination, options: StoreOptions): S3Settings {
@@ -116,6 +122,7 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
     uploadConcurrency,
     readTimeoutMs: Math.round(readTimeout * 1000),
     proxy,
+    expectContinue: !(proxy && (endpoint ?? 'https:').startsWith('http:')),
   };
 }
 

@@ -159,6 +159,7 @@ export async function clientConfig(settings: S3Settings, caBundle: CaBundle | un
     requestChecksumCalculation: settings.requestChecksumCalculation,
     responseChecksumValidation: settings.responseChecksumValidation,
     requestHandler,
+    ...(settings.expectContinue ? {} : { expectContinueHeader: false }),
     maxAttempts: 3,
     credentials: await credentialsFor(settings),
     // The SDK's default logger is silent except for one message it writes to the console itself when a streamed

@@ -99,7 +99,7 @@ export class LeanS3Store extends LeanReadS3Store {
       },
       part: async (uploadId, n, data, signal) => {
         const headers: Record<string, string> = { 'content-length': String(data.length), 'content-type': 'application/octet-stream' };
-        if (data.length >= EXPECT_CONTINUE_FROM) headers.expect = '100-continue';
+        if (this.mpSettings.expectContinue && data.length >= EXPECT_CONTINUE_FROM) headers.expect = '100-continue';
         const sent = await this.send('PUT', key, q(uploadId, { partNumber: String(n) }), headers, data, signal);
         const etag = sent instanceof UseSdk || !ok(sent.status) ? undefined : one(sent.headers.etag);
         return etag ?? (await this.sdkRequests(key, options)).part(uploadId, n, data, signal);

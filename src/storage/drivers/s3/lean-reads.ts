@@ -265,7 +265,7 @@ export class LeanReadS3Store implements ObjectStore {
     for (const [name, value] of Object.entries(options.metadata ?? {})) headers[`x-amz-meta-${name}`] = value;
     // As the SDK sends them: a streamed body unsigned, bytes with their SHA-256; Expect from 2 MiB (its default).
     if (!Buffer.isBuffer(data)) headers['x-amz-content-sha256'] = 'UNSIGNED-PAYLOAD';
-    if (length >= EXPECT_CONTINUE_FROM) headers.expect = '100-continue';
+    if (this.settings.expectContinue && length >= EXPECT_CONTINUE_FROM) headers.expect = '100-continue';
     const answer = await this.call('PUT', 'put', key, headers, data, options.signal);
     // 412: the object exists (If-None-Match), whatever the error document says (errors.ts reads the status alone).
     if (!(answer instanceof UseSdk) && answer.status === 412) {
