@@ -36,6 +36,8 @@ export class ConfigWatcher extends EventEmitter<ConfigWatcherEvents> {
   private readonly watchers: fs.FSWatcher[] = [];
   private timer: NodeJS.Timeout | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  /** Another load is due once the running one ends (a change came in while it ran). */
+  private again = false;
   private reloading: Promise<boolean> | undefined;
   private closed = false;
 
@@ -68,7 +70,18 @@ export class ConfigWatcher extends EventEmitter<ConfigWatcherEvents> {
   /** Re-reads now. Resolves true when the configuration changed (a new generation started). */
   reload(): Promise<boolean> {
     if (this.closed) return Promise.resolve(false);
-    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    if (this.reloading) {
+      // A change signalled while a load runs may have come after that load read the files: load again after it.
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = this.doReload().finally(() => {
+      this.reloading = undefined;
+      if (this.again) {
+        this.again = false;
+        void this.reload().catch(() => undefined);
+      }
+    });
     return this.reloading;
   }
 

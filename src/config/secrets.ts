@@ -58,8 +58,37 @@ export class ManifestSecretSource implements SecretSource {
 /** Source 2: DIR/<secret>/<key>, as kubelet mounts a Secret volume (values are the raw bytes, not base64). */
 export class DirectorySecretSource implements SecretSource {
   readonly description: string;
+  /** Per Secret, the directory its keys are read from during this source's one load (see snapshotOf). */
+  private readonly snapshots = new Map<string, Promise<string>>();
   constructor(readonly dir: string) {
     this.description = `directory ${dir}`;
+  }
+
+  /**
+   * kubelet writes a Secret's keys into a new `..<timestamp>` directory and swaps the `..data` symlink to it; each
+   * key is a symlink through `..data`. Reading key by key through those links can mix two versions (an access key
+   * id of one, the secret key of the next) when the swap falls between two reads. So one load reads every key of a
+   * Secret from the directory `..data` pointed to when the first key was read (a plain directory: as it is).
+   */
+  private snapshotOf(secretDir: string): Promise<string> {
+    let p = this.snapshots.get(secretDir);
+    if (!p) {
+      p = fs.promises.realpath(path.join(secretDir, '..data')).catch(() => secretDir);
+      this.snapshots.set(secretDir, p);
+    }
+    return p;
+  }
+
+  private async readKey(secretDir: string, key: string): Promise<string> {
+    const snapshot = await this.snapshotOf(secretDir);
+    try {
+      return await fs.promises.readFile(path.join(snapshot, key), 'utf8');
+    } catch (err) {
+      // The snapshot was removed by the next swap (kubelet deletes the old directory): read the current one. The
+      // watcher sees that swap and loads again.
+      if (snapshot === secretDir || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return await fs.promises.readFile(path.join(secretDir, key), 'utf8');
+    }
   }
 
   async lookup(_namespace: string, name: string, key: string): Promise<LookupResult> {
@@ -69,7 +98,7 @@ export class DirectorySecretSource implements SecretSource {
     const secretDir = path.join(this.dir, name);
     const file = path.join(secretDir, key);
     try {
-      const value = await fs.promises.readFile(file, 'utf8');
+      const value = await this.readKey(secretDir, key);
       return { found: true, value, origin: `file ${file}` };
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
