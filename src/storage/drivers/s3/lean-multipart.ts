@@ -15,12 +15,11 @@ import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-
 import { leanCall, type LeanAnswer } from '../../lean-http.js';
 import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.js';
 import { CreateOnlyGuard } from './create-only.js';
-import { classifyS3Error } from './errors.js';
 import type { StorageOperation } from '../../errors.js';
 import { LeanReadS3Store, type LeanReadsOptions, type SdkStoreOpener } from './lean-reads.js';
 import { multipartPut, type MultipartRequests } from './multipart-upload.js';
 import { completeXml, parseCompleted, parseCreated, parsePartsPage, parseUploadsPage, type UploadsPage } from './multipart-xml.js';
-import { escapeUri, s3Signer, type SignableRequest } from './signer.js';
+import { escapeUri, type SignableRequest } from './signer.js';
 
 /** Bodies from this size are sent with Expect: 100-continue, as the SDK does by default (expectContinueHeader). */
 const EXPECT_CONTINUE_FROM = 2 * 1024 * 1024;
@@ -34,7 +33,6 @@ class UseSdk { constructor(readonly why: string) {} }
 interface Sent { status: number; headers: httpT.IncomingHttpHeaders; body: string }
 
 export class LeanS3Store extends LeanReadS3Store {
-  private readonly mpSign: (req: SignableRequest) => Promise<SignableRequest>;
   private readonly sdkOnce: () => Promise<ObjectStore>;
   /** Whether an upload's request went to the SDK client (tests: the lean reads' own flag does not see this class's). */
   private sdkUsed = false;
@@ -49,7 +47,6 @@ export class LeanS3Store extends LeanReadS3Store {
     const open: SdkStoreOpener = (capabilities, guard) => (opened ??= mpOptions.openSdkStore(capabilities, guard));
     super(mpSettings, { ...mpOptions, openSdkStore: open });
     this.sdkOnce = () => open(this.capabilities, new CreateOnlyGuard(this.capabilities, mpSettings.bucket));
-    this.mpSign = s3Signer(mpOptions.keys, mpSettings.region);
     this.sdkIfOpened = () => opened;
   }
 
@@ -190,7 +187,7 @@ export class LeanS3Store extends LeanReadS3Store {
    */
   private async send(method: 'GET' | 'POST' | 'PUT' | 'DELETE', key: string | undefined, query: Record<string, string>, headers: Record<string, string>,
     body: Buffer | undefined, signal: AbortSignal | undefined, operation: StorageOperation = 'put'): Promise<Sent | UseSdk> {
-    const signed = await this.mpSign({ ...this.mpTarget(key, query, headers, method), ...(body ? { body } : {}) });
+    const signed = await this.sign({ ...this.target(key, query, headers, method), ...(body ? { body } : {}) });
     const search = Object.entries(signed.query).map(([k, v]) => `${escapeUri(k)}=${escapeUri(v)}`).join('&');
     const path = search ? `${signed.path}?${search}` : signed.path;
     const agent = signed.protocol === 'https:' ? this.mpOptions.httpsAgent : this.mpOptions.httpAgent;
@@ -202,32 +199,10 @@ export class LeanS3Store extends LeanReadS3Store {
       });
       return { ...answer, body: '' };
     } catch (err) {
-      if (signal?.aborted) throw this.mpClassify((err as Error).name === 'AbortError' ? err : abortError(signal), key, operation);
-      if ((err as { name?: string }).name === 'TimeoutError') throw this.mpClassify(err, key, operation);
+      if (signal?.aborted) throw this.classify((err as Error).name === 'AbortError' ? err : abortError(signal), operation, key);
+      if ((err as { name?: string }).name === 'TimeoutError') throw this.classify(err, operation, key);
       return new UseSdk((err as Error).message);
     }
-  }
-
-  /** Path style (endpoint/bucket/key) or virtual-host style (bucket.endpoint/key), as lean-reads.ts addresses reads. */
-  private mpTarget(key: string | undefined, query: Record<string, string>, headers: Record<string, string>, method: string): SignableRequest {
-    const e = new URL(this.mpSettings.endpoint as string);
-    const base = e.pathname.replace(/\/+$/, '');
-    const objectPath = key === undefined ? '' : key.split('/').map(escapeUri).join('/');
-    const pathStyle = this.mpSettings.forcePathStyle;
-    const hostname = pathStyle ? e.hostname : `${this.mpSettings.bucket}.${e.hostname}`;
-    const path = pathStyle ? `${base}/${this.mpSettings.bucket}${key === undefined ? '' : `/${objectPath}`}` : `${base}/${objectPath}`;
-    const port = e.port === '' ? undefined : Number(e.port);
-    return {
-      method, protocol: e.protocol, hostname, ...(port !== undefined ? { port } : {}), path, query,
-      headers: { ...headers, host: port !== undefined ? `${hostname}:${port}` : hostname },
-    };
-  }
-
-  private mpClassify(err: unknown, key: string | undefined, operation: StorageOperation = 'put'): Error {
-    return classifyS3Error(err, {
-      operation, bucket: this.mpSettings.bucket, endpoint: this.mpSettings.endpointLabel, accessKeyId: this.mpOptions.keys().accessKeyId,
-      ...(key !== undefined ? { key } : {}),
-    });
   }
 }
 

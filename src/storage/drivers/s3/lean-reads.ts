@@ -57,7 +57,7 @@ export class LeanReadS3Store implements ObjectStore {
   readonly description: string;
   readonly capabilities: StoreCapabilities;
   private sdk: Promise<ObjectStore> | undefined;
-  private readonly sign: (req: SignableRequest) => Promise<SignableRequest>;
+  protected readonly sign: (req: SignableRequest) => Promise<SignableRequest>;
   private readonly endpoint: URL;
   private readonly createOnly: CreateOnlyGuard;
 
@@ -208,7 +208,7 @@ export class LeanReadS3Store implements ObjectStore {
   }
 
   /** Where a read goes: path style (endpoint/bucket/key) or virtual-host style (bucket.endpoint/key). */
-  private target(key: string | undefined, query: Record<string, string>, headers: Record<string, string>, method: string): SignableRequest {
+  protected target(key: string | undefined, query: Record<string, string>, headers: Record<string, string>, method: string): SignableRequest {
     const e = this.endpoint;
     const base = e.pathname.replace(/\/+$/, '');
     const objectPath = key === undefined ? '' : key.split('/').map(escapeUri).join('/');
@@ -222,7 +222,7 @@ export class LeanReadS3Store implements ObjectStore {
     };
   }
 
-  private classify(err: unknown, operation: StorageOperation, key: string | undefined): Error {
+  protected classify(err: unknown, operation: StorageOperation, key: string | undefined): Error {
     return classifyS3Error(err, {
       operation, bucket: this.settings.bucket, endpoint: this.settings.endpointLabel, accessKeyId: this.options.keys().accessKeyId,
       ...(key !== undefined ? { key } : {}),
