@@ -11,6 +11,11 @@
  * repetition runs all restores in a new random order, so both builds see the same machine load.
  * `--state DIR` keeps the store's data and the backups' list in DIR: a later run with the same DIR skips the
  * database and the backups (the A/B loop of a change takes minutes, not the dataset's).
+ * `--floor` adds what a restore of the uncompressed backup cannot do with less, in C, interleaved like the restores:
+ * curl's one GET of its tar piped into GNU tar (the same files, modes, owners and mtimes written), and the same
+ * with `openssl dgst -sha256` beside them (the check pgstow makes against its manifest; OpenSSL uses the CPU's SHA
+ * instructions as Node does, coreutils' sha256sum does not and is ~5× slower). Unlike the download limit (bytes
+ * discarded or written to one file), these create the data directory's ~1,000 files as every restore must.
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -25,6 +30,7 @@ import { barmanCommand, type BarmanVersion } from '../test/harness/peers.js';
 import { createDataset } from './lib/dataset.js';
 import { timed, stats, fmt } from './lib/measure.js';
 import { downloadLimitRuns, type LimitRun } from './download-limit.js';
+import { s3Signer, escapeUri } from '../src/storage/drivers/s3/signer.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -42,6 +48,7 @@ const other = arg('other', '');
 const reps = Number(arg('reps', '1'));
 const stateDir = arg('state', '');
 const withLimit = process.argv.includes('--limit');
+const withFloor = process.argv.includes('--floor');
 type Tool = 'pgstow' | 'other' | 'barman';
 const pgstowBin = (tool: Tool): string => (tool === 'other' ? path.join(path.resolve(other), 'dist', 'src', 'cli', 'bin', 'pgstow.js') : binPath('pgstow'));
 const barman = (cmd: string): string => (barmanVersion === '3.4' ? cmd : barmanCommand(barmanVersion, cmd));
@@ -112,7 +119,7 @@ function largestTar(server: string, id: string): { tarKey: string; tarBytes: num
 }
 
 async function runRestores(state: State): Promise<void> {
-  type Job = { tool: Tool; backup: State['backups'][number] } | { limit: true };
+  type Job = { tool: Tool; backup: State['backups'][number] } | { limit: true } | { floor: 'tar' | 'tar+sha256' };
   const jobs: Job[] = [];
   for (const b of state.backups) {
     if (b.by === 'barman') jobs.push({ tool: 'barman', backup: b });
@@ -120,6 +127,7 @@ async function runRestores(state: State): Promise<void> {
   }
   const tar = state.backups.find((b) => b.tarKey);
   if (withLimit && tar) jobs.push({ limit: true });
+  if (withFloor && tar && onlyTar(tar)) jobs.push({ floor: 'tar' }, { floor: 'tar+sha256' });
   const results = new Map<string, { mbs: number[]; cpu: number[]; user: number[]; sys: number[]; rss: number[] }>();
   const record = (key: string, mbs: number, cpu: number, rss: number, user = NaN, sys = NaN): void => {
     const r = results.get(key) ?? { mbs: [], cpu: [], user: [], sys: [], rss: [] };
@@ -135,6 +143,15 @@ async function runRestores(state: State): Promise<void> {
           record(`limit: ${r.what}`, r.mbPerSecond, r.cpuSeconds, r.maxRssKb / 1024);
           console.log(`limit ${r.what}: ${r.mbPerSecond.toFixed(0)} MB/s, CPU ${r.cpuSeconds.toFixed(2)} s`);
         }
+        continue;
+      }
+      if ('floor' in j) {
+        const target = path.join(dir, 'restore-floor');
+        const r = await timed('bash', ['-c', await floorScript(tar as State['backups'][number], target, j.floor === 'tar+sha256')]);
+        const what = j.floor === 'tar' ? 'floor: curl | tar -x' : 'floor: curl | tee openssl sha256 | tar -x';
+        record(what, state.databaseBytes / 1e6 / r.wallSeconds, r.cpuSeconds, r.maxRssKb / 1024, r.userSeconds, r.sysSeconds);
+        console.log(`${what}: ${(state.databaseBytes / 1e6 / r.wallSeconds).toFixed(0)} MB/s, CPU ${r.cpuSeconds.toFixed(2)} s (user ${r.userSeconds?.toFixed(2)}, sys ${r.sysSeconds?.toFixed(2)})`);
+        removeDir(target);
         continue;
       }
       const target = path.join(dir, `restore-${j.backup.server}-${j.tool}`);
@@ -154,6 +171,24 @@ async function runRestores(state: State): Promise<void> {
   for (const [k, r] of [...results].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(`| ${k} | ${fmt(stats(r.mbs), 0)} | ${fmt(stats(r.cpu), 2)} | ${fmt(stats(r.user), 2)} | ${fmt(stats(r.sys), 2)} | ${fmt(stats(r.rss), 0)} |`);
   }
+}
+
+/** The backup is its one tar (no tablespaces): the floor restores it whole. */
+function onlyTar(b: State['backups'][number]): boolean {
+  const base = path.join(dir, 's3', TEST_BUCKET, path.dirname(b.tarKey as string));
+  return fs.readdirSync(base).filter((f) => /\.tar(\.[a-z0-9]+)?\._S3rver_object$/.test(f)).length === 1;
+}
+
+/** One signed GET of the tar through curl into GNU tar (as root it restores owners and modes, as a restore does). */
+async function floorScript(b: State['backups'][number], target: string, sha: boolean): Promise<string> {
+  const e = new URL(s3.info.endpoint);
+  const p = `/${TEST_BUCKET}/${(b.tarKey as string).split('/').map(escapeUri).join('/')}`;
+  const signed = await s3Signer(() => s3.info, s3.info.region)({ method: 'GET', protocol: e.protocol, hostname: e.hostname, port: Number(e.port), path: p, query: {}, headers: { host: e.host } });
+  const q = (t: string): string => `'${t.replace(/'/g, `'\\''`)}'`;
+  const curl = `curl -sf ${Object.entries(signed.headers).map(([k, v]) => `-H ${q(`${k}: ${v}`)}`).join(' ')} ${q(`${e.protocol}//${e.host}${p}`)}`;
+  if (!sha) return `set -eo pipefail; mkdir -p ${q(target)}; ${curl} | tar -xf - -C ${q(target)}`;
+  const fifo = q(`${target}.fifo`);
+  return `set -eo pipefail; mkdir -p ${q(target)}; rm -f ${fifo}; mkfifo ${fifo}; openssl dgst -sha256 < ${fifo} > /dev/null & ${curl} | tee ${fifo} | tar -xf - -C ${q(target)}; wait; rm -f ${fifo}`;
 }
 
 function shuffle<T>(a: readonly T[]): T[] {

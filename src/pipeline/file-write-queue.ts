@@ -81,30 +81,41 @@ export class QueuedFile {
    * is valid only until the caller's next step: it is always copied.
    */
   async write(data: Buffer, borrowed = false): Promise<void> {
-    // A small file's bytes are a slice of a decompressor's 1 MiB output: waiting to be written, the slice
-    // would keep the whole buffer alive (32 open files pinned 50 MiB in an lz4 restore). Copy such slices.
     await this.queue.reserve(data.length);
-    let slab: Slab | undefined;
-    let chunk = data;
-    if (data.length <= SLAB_SIZE) {
-      slab = this.slabFor(data.length);
-      chunk = slab.buf.subarray(slab.used, slab.used + data.length);
-      data.copy(chunk);
-      slab.used += data.length;
-      slab.refs++;
-    } else if (borrowed || data.length < data.buffer.byteLength / 4) chunk = Buffer.from(data);
-    this.pending.push(chunk);
-    this.pendingSlabs.push(slab);
-    this.pendingBytes += chunk.length;
+    // Small chunks and borrowed ones (a download's lent pieces, up to 256 KiB) are copied into the slabs; a large
+    // chunk of its own is held as it is, unless it is a small slice of a larger buffer (a decompressor's 1 MiB
+    // output): waiting to be written, the slice would keep the whole buffer alive (32 open files pinned 50 MiB in an
+    // lz4 restore).
+    if (borrowed || data.length <= SLAB_SIZE) this.copyIntoSlabs(data);
+    else this.push(data.length < data.buffer.byteLength / 4 ? Buffer.from(data) : data, undefined);
     // One write per batch of at least MIN_WRITE bytes (or the file's last bytes, at close): a chunk arriving
     // while a write runs joins the batch the next write takes.
     if (this.pendingBytes >= MIN_WRITE) this.schedule();
     else if (!this.scheduled) this.queue.hold(this);
   }
 
-  /** The file's slab with room for `n` bytes: the current one, else a fresh one (the current one retires). */
-  private slabFor(n: number): Slab {
-    if (this.slab && this.slab.buf.length - this.slab.used >= n) return this.slab;
+  private push(chunk: Buffer, slab: Slab | undefined): void {
+    this.pending.push(chunk);
+    this.pendingSlabs.push(slab);
+    this.pendingBytes += chunk.length;
+  }
+
+  /** Copies `data` into the file's slabs: what fits into the current one, the rest into fresh ones. */
+  private copyIntoSlabs(data: Buffer): void {
+    for (let off = 0; off < data.length;) {
+      const slab = this.slab && this.slab.used < this.slab.buf.length ? this.slab : this.freshSlab();
+      const n = Math.min(slab.buf.length - slab.used, data.length - off);
+      const chunk = slab.buf.subarray(slab.used, slab.used + n);
+      data.copy(chunk, 0, off, off + n);
+      slab.used += n;
+      slab.refs++;
+      this.push(chunk, slab);
+      off += n;
+    }
+  }
+
+  /** A fresh slab for the file (the current one retires). */
+  private freshSlab(): Slab {
     this.retireSlab();
     this.slab = { buf: this.queue.takeSlab(), used: 0, refs: 0, retired: false };
     return this.slab;

@@ -191,7 +191,7 @@ async function extractArchives(deps: RestoreDeps, plan: RestorePlan, input: Extr
       let lent = false;
       const chunks = countBytes(parallelGet(store, f.key, {
         size: f.size, concurrency: streams, partSize: rangeSize, ...(deps.signal ? { signal: deps.signal } : {}),
-        lend: LENDABLE.has(f.compression), onLent: (l) => { lent = l; },
+        lend: LENDABLE.has(f.compression), pieceBytes: LENT_PIECE, onLent: (l) => { lent = l; },
       }), (c) => { hash?.update(c); counts.downloadedBytes += c.length; if (!lent) memory.pacer?.note(c.length); progress(); });
       const extracted = await decompressAndExtract(chunks, f.compression, () => lent, (tar, borrowed) => extractTar(tar, {
         root: targetOf(f), restoreOwners, onBytes: (n) => { counts.writtenBytes += n; if (inflated) memory.pacer?.note(n); }, writeBufferBytes: mem.writeBuffer,
@@ -238,6 +238,13 @@ async function decompressAndExtract<T>(chunks: AsyncGenerator<Buffer>, compressi
  * restores (docs/performance.md, "Lent downloads").
  */
 const LENDABLE: ReadonlySet<BackupFile['compression']> = new Set(['none', 'lz4']);
+
+/**
+ * Lent pieces of up to 256 KiB (the store's default is 64 KiB): when the restore falls behind the socket, one read
+ * takes what the kernel holds, and the piece goes once through the download's layers, the hash and the tar parser
+ * instead of four times. The file writer copies them into its slabs; the ring costs 1 MiB instead of 512 KiB.
+ */
+const LENT_PIECE = 256 * 1024;
 
 function checkDigest(store: ObjectStore, plan: RestorePlan, f: BackupFile, got: string): void {
   const expected = plan.manifest?.get(f.key.slice(plan.prefix.length));

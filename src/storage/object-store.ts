@@ -90,6 +90,11 @@ export interface GetOptions {
    * instead of another request. Not called by drivers that learn nothing (fs gives the size only).
    */
   onInfo?: (info: ObjectInfo) => void;
+  /**
+   * getPieces only: the reader takes pieces of up to this many bytes (a driver that lends pieces may then read larger
+   * ones than its default; none is larger than this). Ignored by get().
+   */
+  pieceBytes?: number;
 }
 
 /** A get's body as pieces (ObjectStore.getPieces). */

@@ -20,6 +20,8 @@ export interface ParallelGetOptions {
   lend?: boolean;
   /** Told before the first chunk whether the chunks are lent (valid only until the next is asked for). */
   onLent?: (lent: boolean) => void;
+  /** The caller takes chunks of up to this many bytes (GetOptions.pieceBytes). */
+  pieceBytes?: number;
 }
 
 /** The object's body as pieces: lent by the stores that can (getPieces), else get()'s stream. */
@@ -36,7 +38,9 @@ export async function* parallelGet(store: ObjectStore, key: string, options: Par
   let received = 0;
   if (concurrency === 1 || size <= partSize) {
     const signal = options.signal ? { signal: options.signal } : {};
-    const body = options.lend ? await getPieces(store, key, signal) : { pieces: await store.get(key, signal) as AsyncIterable<Buffer>, lent: false };
+    const body = options.lend
+      ? await getPieces(store, key, { ...signal, ...(options.pieceBytes ? { pieceBytes: options.pieceBytes } : {}) })
+      : { pieces: await store.get(key, signal) as AsyncIterable<Buffer>, lent: false };
     options.onLent?.(body.lent);
     for await (const chunk of body.pieces) {
       received += chunk.length;

@@ -75,6 +75,23 @@ describe('S3 lent reads on s3rver: the same bytes as get(), from reused memory',
     assert.deepEqual(whole2, [body.length], 'object info as get() reports it');
   });
 
+  it('a reader that takes larger pieces (pieceBytes) gets them when it falls behind, none larger', async (t) => {
+    if (!s3) return t.skip('s3rver not running');
+    const { pieces, lent } = await getPieces(store, `${prefix}/big`, { pieceBytes: 256 * 1024 });
+    assert.equal(lent, true);
+    const parts: Buffer[] = [];
+    const memories = new Set<ArrayBufferLike>();
+    for await (const p of pieces) {
+      parts.push(Buffer.from(p));
+      memories.add(p.buffer);
+      if (parts.length <= 6) await sleep(20); // behind the socket: the kernel holds more than 64 KiB
+    }
+    assert.ok(Buffer.concat(parts).equals(body), 'the same bytes');
+    const largest = Math.max(...parts.map((p) => p.length));
+    assert.ok(largest > 64 * 1024 && largest <= 256 * 1024, `largest piece ${largest} bytes`);
+    assert.ok(memories.size <= 4, `${memories.size} buffers`);
+  });
+
   it('a reader that stops early closes the download', async (t) => {
     if (!s3) return t.skip('s3rver not running');
     const { pieces } = await getPieces(store, `${prefix}/big`);

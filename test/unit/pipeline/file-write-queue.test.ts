@@ -135,3 +135,36 @@ test('small chunks of many files, copied into reused buffers under a small budge
   await queue.drain();
   for (const [i, data] of files.entries()) assert.ok(fs.readFileSync(path.join(dir, `f${i}`)).equals(data), `f${i} differs`);
 });
+
+test('borrowed chunks larger than a slab (a download\'s 256 KiB lent pieces) are copied, into reused buffers', async (t) => {
+  const dir = makeTempDir('fwq-borrowed-large');
+  t.after(() => removeDir(dir));
+  const buffers = new Set<ArrayBufferLike>();
+  const cjsFs = createRequire(import.meta.url)('node:fs') as { writev: typeof fs.writev };
+  const writev = cjsFs.writev;
+  cjsFs.writev = ((fd: number, bufs: NodeJS.ArrayBufferView[], ...rest: unknown[]) => {
+    for (const b of bufs) buffers.add(b.buffer);
+    return (writev as (...a: unknown[]) => void)(fd, bufs, ...rest);
+  }) as typeof fs.writev;
+  syncBuiltinESMExports();
+  t.after(() => { cjsFs.writev = writev; syncBuiltinESMExports(); });
+  const queue = new FileWriteQueue({ maxBytes: 2 * 1024 * 1024, maxFiles: 4 });
+  const files = [pattern(8 * 1024 * 1024 + 333), pattern(300 * 1024), pattern(5)];
+  // One lent buffer, overwritten as soon as write() resolves: only bytes the queue copied can land intact.
+  const lent = Buffer.alloc(256 * 1024);
+  for (const [i, data] of files.entries()) {
+    const file = await queue.open(path.join(dir, `f${i}`), 0o600);
+    for (let off = 0, k = 0; off < data.length; k++) {
+      const n = Math.min(data.length - off, k % 3 === 0 ? lent.length : 1 + ((k * 104_729) % lent.length));
+      data.copy(lent, 0, off, off + n);
+      await file.write(lent.subarray(0, n), true);
+      lent.fill(0xee);
+      off += n;
+    }
+    void file.close({ mode: 0o600, mtime: 1_600_000_000 });
+  }
+  await queue.drain();
+  for (const [i, data] of files.entries()) assert.ok(fs.readFileSync(path.join(dir, `f${i}`)).equals(data), `f${i} differs`);
+  // 8.6 MB went through at most the budget's worth of slabs (16 of 128 KiB) and a few more while files overlapped.
+  assert.ok(buffers.size <= 24, `${buffers.size} buffers written from`);
+});

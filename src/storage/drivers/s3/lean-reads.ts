@@ -98,7 +98,8 @@ export class LeanReadS3Store implements ObjectStore {
   async getPieces(key: string, options: GetOptions = {}): Promise<GetPieces> {
     assertValidKey(key);
     const headers = rangeHeaders(options);
-    const raw = this.rawReads() ? await this.rawRequest(key, headers, options.signal, rawGetLent) : undefined;
+    const slot = options.pieceBytes;
+    const raw = this.rawReads() ? await this.rawRequest(key, headers, options.signal, (req) => rawGetLent(req, slot)) : undefined;
     if (raw === undefined || raw instanceof UseSdk) return { pieces: await this.getFrom(key, options, headers, raw), lent: false };
     options.onInfo?.(s3ObjectInfo(this.settings, key, objectHeaders(raw.headers), !options.range));
     raw.pieces.mapError = (err) => this.classify(err, 'get', key);

@@ -132,18 +132,20 @@ export interface RawLentResponse {
 }
 
 /**
- * The body's bytes into a ring of SLOTS reused buffers of SLOT bytes (node:net's `onread`): no Buffer is allocated
- * per socket read, and nothing of the body becomes garbage (on a 1.2 GB object: 18,000 64 KiB Buffers, and the young
- * collections the GC pacer runs to free them). Each piece is a view of a slot, valid until the next next() call;
- * the socket reads ahead into the other slots and pauses when none is free. A piece ≤ SLOT bytes (the file writer
- * copies pieces up to 128 KiB into its own buffers).
+ * The body's bytes into a ring of reused buffers (node:net's `onread`): no Buffer is allocated per socket read, and
+ * nothing of the body becomes garbage (on a 1.2 GB object: 18,000 64 KiB Buffers, and the young collections the GC
+ * pacer runs to free them). Each piece is a view of a slot, valid until the next next() call; the socket reads ahead
+ * into the other slots and pauses when none is free. A piece ≤ `slotBytes` (default LENT_SLOT): a reader that
+ * handles larger pieces (a restore) asks for larger slots, and a socket read then takes all the kernel holds up to
+ * that size, one read, one piece and one trip through the reader's layers instead of up to four.
  */
 export const LENT_SLOT = 64 * 1024;
-const SLOTS = 8;
+/** Bytes of the ring: 8 slots of 64 KiB, at least 4 slots of a larger size. */
+const RING_BYTES = 8 * LENT_SLOT;
 
-export function rawGetLent(req: RawGetRequest): Promise<RawLentResponse | RawUnsupported> {
+export function rawGetLent(req: RawGetRequest, slotBytes = LENT_SLOT): Promise<RawLentResponse | RawUnsupported> {
   return new Promise((resolve, reject) => {
-    const ring = new SlotRing();
+    const ring = new SlotRing(slotBytes, Math.max(4, Math.ceil(RING_BYTES / slotBytes)));
     let head: Buffer = Buffer.alloc(0);
     let body: LentPieces | undefined;
     const onRead = (n: number, buf: Buffer): boolean => {
@@ -171,14 +173,14 @@ export function rawGetLent(req: RawGetRequest): Promise<RawLentResponse | RawUns
   });
 }
 
-/** SLOTS buffers: `target` is the one the socket reads into next (never one holding unread bytes). */
+/** `slots` buffers: `target` is the one the socket reads into next (never one holding unread bytes). */
 class SlotRing {
   private readonly free: Buffer[] = [];
   target: Buffer;
 
-  constructor() {
-    for (let i = 1; i < SLOTS; i++) this.free.push(Buffer.allocUnsafeSlow(LENT_SLOT));
-    this.target = Buffer.allocUnsafeSlow(LENT_SLOT);
+  constructor(slotBytes: number, slots: number) {
+    for (let i = 1; i < slots; i++) this.free.push(Buffer.allocUnsafeSlow(slotBytes));
+    this.target = Buffer.allocUnsafeSlow(slotBytes);
   }
 
   /** The target now holds bytes: the next free slot becomes the target; false when none is left after it. */
