@@ -18,6 +18,7 @@ import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycl
 import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
+import type { MultipartRequests } from '../s3/multipart-upload.js';
 
 export interface AzureBlobStoreConfig {
   container: ContainerClient;
@@ -31,6 +32,16 @@ export interface AzureBlobStoreConfig {
   encryptionScope?: string;
   /** Releases sockets held for this store (the private-CA agent). */
   onClose?: () => void;
+}
+
+/** A random upload id: it keeps the blocks of concurrent writers of one blob apart. */
+export function newUploadId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** A block's id: the same length for every block of a blob (Azure requires it), base64 as the service takes it. */
+export function blockId(uploadId: string, n: number): string {
+  return Buffer.from(`${uploadId}-${String(n).padStart(6, '0')}`).toString('base64');
 }
 
 /** Azure's limit on sub-requests in one Blob Batch. */
@@ -123,8 +134,7 @@ export class AzureBlobStore implements ObjectStore {
       return { key, size: first.length, ...(r.etag ? { etag: r.etag } : {}) };
     }
 
-    // Block ids: same length for every block of a blob; a random upload id keeps concurrent writers apart.
-    const uploadId = randomBytes(8).toString('hex');
+    const uploadId = newUploadId();
     const ids: string[] = [];
     const inFlight = new Set<Promise<void>>();
     let failure: unknown;
@@ -134,7 +144,7 @@ export class AzureBlobStore implements ObjectStore {
       ...(options.signal ? { abortSignal: options.signal } : {}),
     };
     const stage = (data: Buffer): void => {
-      const id = Buffer.from(`${uploadId}-${String(ids.length).padStart(6, '0')}`).toString('base64');
+      const id = blockId(uploadId, ids.length);
       ids.push(id);
       size += data.length;
       const p: Promise<void> = blob.stageBlock(id, data, data.length, stageOptions)
@@ -171,6 +181,35 @@ export class AzureBlobStore implements ObjectStore {
       await this.discardUncommitted(blob);
       throw err;
     }
+  }
+
+  /**
+   * The block requests of one upload of `key` through the SDK: the lean store's (lean-store.ts) for a request it did
+   * not understand, each failure classified as put() classifies it. Block ids as putBlocks makes them.
+   */
+  blockRequests(key: string, options: PutOptions): MultipartRequests {
+    const blob = this.cfg.container.getBlockBlobClient(key);
+    const scope = this.cfg.encryptionScope ? { encryptionScope: this.cfg.encryptionScope } : {};
+    const classified = async <T>(request: () => Promise<T>): Promise<T> => {
+      try {
+        return await request();
+      } catch (err) {
+        throw this.classify(err, 'put', key);
+      }
+    };
+    return {
+      single: (data) => this.put(key, data, options),
+      create: async () => newUploadId(),
+      part: (uploadId, n, data, signal) => classified(async () => {
+        await blob.stageBlock(blockId(uploadId, n), data, data.length, { ...scope, abortSignal: signal });
+        return undefined;
+      }),
+      complete: (uploadId, parts, signal) => classified(async () => {
+        const r = await blob.commitBlockList(parts.map((p) => blockId(uploadId, p.PartNumber)), { ...this.writeOptions(options), ...(signal ? { abortSignal: signal } : {}) });
+        return r.etag;
+      }),
+      abort: () => this.discardUncommitted(blob),
+    };
   }
 
   private async discardUncommitted(blob: BlockBlobClient): Promise<void> {
