@@ -109,17 +109,25 @@ async function sendParts(key: string, id: string, head: Buffer[], parts: AsyncIt
   const buffers = Math.max(2, options.partBuffers ?? slots + 1);
   // The two head parts go out as slots allow too: both at once with one slot made the next part a third
   // buffer, and the recycler kept three alive for the whole upload (+1 part of RSS, measured for issue 15).
-  for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
-  // The next part fills while parts are on the wire: filling only once a slot was free left the connection
-  // idle for that time.
-  for (;;) {
-    await drainTo(buffers - 1);
-    const next = await parts.next();
-    if (next.done) break;
-    await drainTo(slots - 1);
-    startPart(next.value);
+  try {
+    for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
+    // The next part fills while parts are on the wire: filling only once a slot was free left the connection
+    // idle for that time.
+    for (;;) {
+      await drainTo(buffers - 1);
+      const next = await parts.next();
+      if (next.done) break;
+      await drainTo(slots - 1);
+      startPart(next.value);
+    }
+    await drainTo(0);
+  } catch (err) {
+    // The parts still on the wire settle (aborted) before the caller aborts the upload: Azure would otherwise keep
+    // a block staged after its discard (uncommitted, for a week).
+    abort.abort();
+    await Promise.allSettled([...inFlight]);
+    throw err;
   }
-  await drainTo(0);
   return { completed, size };
 }
 
