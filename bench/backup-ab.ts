@@ -1,11 +1,14 @@
 /**
- * Base backups of one database to one s3rver, builds and variants interleaved: every repetition runs each
+ * Base backups of one database to one store server (a private s3rver, Azurite or GCS emulator: --store), builds and
+ * variants interleaved: every repetition runs each
  * (build, variant, codec) once, in a random order, and reports MB/s of database, wall and CPU seconds, peak RSS
  * (GNU time) and the load average before each run. The database (bench/lib/dataset.ts, the full bench's) and the
  * store are made once; each backup is removed from the store once measured. PostgreSQL is set up as the full
  * bench's (archive_mode on, archive_command a cp), so pg_backup_stop waits for its WAL as there.
  *   node dist/bench/backup-ab.js [--mb 1000] [--reps 3] [--codecs none,lz4,gzip] [--compare-dist DIR[,DIR]]
- *        [--dists 'label=DIR,label=DIR'] [--variants 'label=args;label=args'] [--trace DIR]
+ *        [--dists 'label=DIR,label=DIR'] [--variants 'label=args;label=args'] [--trace DIR] [--store s3rver|azurite|gcs]
+ * --store: where the backups go (default s3rver): Azurite with its account key (a connection string), the GCS
+ *   emulator (STORAGE_EMULATOR_HOST), each what the lean stores take.
  * --dists: the builds to compare, by label (this worktree's dist/ is run only with --compare-dist or no --dists).
  * --variants: extra `pgstow backup` arguments per variant (e.g. 'default=;mem130=--max-memory 130Mi').
  * --trace DIR: each run loads bench/lib/upload-trace-probe.js and writes its trace into DIR; a summary is printed.
@@ -19,6 +22,11 @@ import { fileURLToPath } from 'node:url';
 import { startPostgres } from '../test/harness/postgres.js';
 import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js';
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
+import { startAzuriteInstance } from '../test/harness/servers/azurite.js';
+import { startGcsEmulator } from '../test/harness/servers/gcs.js';
+import { composeStore } from '../src/app/compose.js';
+import { isCommonPrefix } from '../src/storage/object-store.js';
+import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
 import { binPath } from '../test/harness/cli.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
@@ -39,6 +47,8 @@ const mb = Number(arg('mb', '1000'));
 const reps = Number(arg('reps', '3'));
 const codecs = arg('codecs', 'none').split(',') as Codec[];
 const traceDir = arg('trace', '');
+const storeKind = arg('store', 's3rver');
+if (!['s3rver', 'azurite', 'gcs'].includes(storeKind)) throw new Error(`--store ${storeKind}: s3rver, azurite or gcs`);
 const distBin = (d: string): string => path.join(path.resolve(d), 'src', 'cli', 'bin', 'pgstow.js');
 // --dists 'label=DIR,label=DIR' names every build (this worktree's dist is then not run unless listed).
 const named = arg('dists', '').split(',').filter(Boolean).map((d): [string, string] => [d.slice(0, d.indexOf('=')), distBin(d.slice(d.indexOf('=') + 1))]);
@@ -55,7 +65,7 @@ const tmp = makeTempDir('backup-ab');
 // A directory of its own for archive_command (PostgreSQL runs as postgres; tmp is root's, mode 0700).
 const stash = makeTempDir('backup-ab-wal');
 chownToPostgres(stash);
-const s3 = await startPrivateS3rver(path.join(tmp, 's3'));
+const store = await startStore(storeKind, tmp);
 const pg = await startPostgres({ version: 15, label: 'backup-ab', settings: {
   archive_mode: 'on', archive_command: `test ! -f ${stash}/%f && cp %p ${stash}/%f`, max_wal_size: '4GB', checkpoint_timeout: '30min', shared_buffers: '256MB',
 } });
@@ -66,7 +76,7 @@ try {
   const dbMb = dataset.databaseBytes / 1e6;
   console.log(`database ${dbMb.toFixed(0)} MB`);
   const env = {
-    AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region,
+    ...store.env,
     PGHOST: '127.0.0.1', PGPORT: String(pg.port), PGUSER: 'postgres', PGDATABASE: 'postgres',
   };
   let n = 0;
@@ -79,7 +89,7 @@ try {
       const runEnv = trace ? { ...env, NODE_OPTIONS: `--import ${path.join(HERE, 'lib', 'upload-trace-probe.js')}`, PGSTOW_TRACE_FILE: trace } : env;
       let sampler: { stop: () => MemorySplit | undefined } | undefined;
       const r = await timed(process.execPath, [c.bin, 'backup', ...(trace ? ['-vv'] : []), '--immediate-checkpoint', ...codecFlag('pgstow', c.codec), ...c.extra,
-        '--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint, `s3://${TEST_BUCKET}/ab`, server],
+        ...store.args, store.url, server],
       { env: runEnv, onSpawn: (pid) => { sampler = samplePeak(pid, 20); } }).finally(() => sampler?.stop());
       const split = sampler?.stop();
       const run: Run = { build: c.build, variant: c.variant, codec: c.codec, rep, mbps: dbMb / r.wallSeconds, wallS: r.wallSeconds, cpuS: r.cpuSeconds,
@@ -92,8 +102,8 @@ try {
           spawnSync(process.execPath, [path.join(HERE, 'lib', 'upload-trace-probe.js'), '--report', path.join(traceDir, f)], { stdio: 'inherit' });
         }
       }
-      // The store's copy of this backup goes (s3rver's directory, behind its back) and so does its WAL.
-      fs.rmSync(path.join(tmp, 's3', TEST_BUCKET, 'ab', server), { recursive: true, force: true });
+      // The store's copy of this backup goes, and so does its WAL.
+      await store.remove(server);
       for (const f of fs.readdirSync(stash)) fs.rmSync(path.join(stash, f), { force: true });
     }
   }
@@ -106,13 +116,65 @@ try {
   }
   const loads = runs.map((r) => r.load1);
   console.log(`load average (1 min) before the runs: ${fmt(stats(loads))}`);
+  console.log(`store: ${storeKind}`);
   const out = path.join(ROOT, 'bench', 'results', `backup-ab-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ dbMb, builds, variants, codecs, runs }, null, 2));
+  fs.writeFileSync(out, JSON.stringify({ dbMb, store: storeKind, builds, variants, codecs, runs }, null, 2));
   console.log(`results: ${path.relative(ROOT, out)}`);
 } finally {
   await pg.destroy();
-  await s3.stop();
+  await store.stop();
   removeDir(tmp);
   removeDir(stash);
+}
+
+interface BenchStore {
+  url: string;
+  args: string[];
+  env: Record<string, string>;
+  /** Deletes one server's backup from the store (the shared machine's disk has no room for every run's). */
+  remove: (server: string) => Promise<void>;
+  stop: () => Promise<void>;
+}
+
+/** A private store server of `kind` under `dir`, with what a `pgstow backup` command line needs to reach it. */
+async function startStore(kind: string, dir: string): Promise<BenchStore> {
+  if (kind === 's3rver') {
+    const s3 = await startPrivateS3rver(path.join(dir, 's3'));
+    return {
+      url: `s3://${TEST_BUCKET}/ab`, args: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint],
+      env: { AWS_ACCESS_KEY_ID: s3.info.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.info.secretAccessKey, AWS_DEFAULT_REGION: s3.info.region },
+      // s3rver's directory, behind its back: quicker than its API.
+      remove: async (server) => { fs.rmSync(path.join(dir, 's3', TEST_BUCKET, 'ab', server), { recursive: true, force: true }); },
+      stop: () => s3.stop(),
+    };
+  }
+  if (kind === 'azurite') {
+    const az = await startAzuriteInstance(path.join(dir, 'azurite'));
+    const env = { AZURE_STORAGE_CONNECTION_STRING: az.info.connectionString };
+    const url = `${az.info.accountUrl}/${TEST_BUCKET}/ab`;
+    return {
+      url, args: ['--cloud-provider', 'azure-blob-storage'], env,
+      remove: (server) => removeObjects({ provider: 'azure-blob-storage', destinationUrl: url, env }, `ab/${server}/`),
+      stop: () => az.proc.stop(),
+    };
+  }
+  const gcs = await startGcsEmulator({ tmpDir: dir });
+  const env = { STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: 'pgstow-test' };
+  return {
+    url: `gs://${TEST_BUCKET}/ab`, args: ['--cloud-provider', 'google-cloud-storage'], env,
+    remove: (server) => removeObjects({ provider: 'google-cloud-storage', destinationUrl: `gs://${TEST_BUCKET}/ab`, env }, `ab/${server}/`),
+    stop: () => gcs.stop(),
+  };
+}
+
+async function removeObjects(description: EnvStoreDescription, prefix: string): Promise<void> {
+  const opened = await composeStore(await storeOptionsFromEnv(description));
+  try {
+    const keys: string[] = [];
+    for await (const e of opened.store.list(prefix)) if (!isCommonPrefix(e)) keys.push(e.key);
+    if (keys.length) await opened.store.delete(keys);
+  } finally {
+    await opened.store.close();
+  }
 }

@@ -98,6 +98,16 @@ export function lz4CompressBlocks(data: Buffer, table: Int32Array = new Int32Arr
   return Buffer.from(out.subarray(0, compressBlocksInto(data, out, 0, table)));
 }
 
+/** The room lz4CompressBlocksInto needs for `n` bytes. */
+export function lz4BlocksBound(n: number): number {
+  return blocksBound(n);
+}
+
+/** `data` as independent blocks written into `out` (at least lz4BlocksBound long) from its start; returns their length. */
+export function lz4CompressBlocksInto(data: Buffer, out: Buffer, table: Int32Array): number {
+  return compressBlocksInto(data, out, 0, table);
+}
+
 function blocksBound(n: number): number {
   let bound = 0;
   for (let off = 0; off < n; off += BLOCK_MAX) bound += 4 + blockBound(Math.min(BLOCK_MAX, n - off));

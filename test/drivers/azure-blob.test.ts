@@ -27,3 +27,17 @@ describeObjectStoreConformance('azure-blob over HTTPS with a private CA (endpoin
   if (!az) return undefined;
   return openAzure(az, { AZURE_STORAGE_KEY: az.accountKey }, { caFile: testEnv().tls.caFile });
 }, { contentMd5: true });
+
+// The SDK store alone (what Entra ID credentials get, and the lean store's fallback): its blocks go through the
+// same loop as the lean store's (multipart-upload.ts), so the large-object cases run on it too.
+describeObjectStoreConformance('azure-blob, the SDK store (as for Entra ID credentials) with the account key', async () => {
+  const az = requireServer(undefined, 'azurite');
+  if (!az) return undefined;
+  const { storeOptionsFromEnv } = await import('../harness/store-options.js');
+  const { parseDestination } = await import('../../src/storage/destination.js');
+  const { createSdkStore } = await import('../../src/storage/drivers/azure-blob/index.js');
+  const opened = await openAzure(az, { AZURE_STORAGE_KEY: az.accountKey });
+  await opened.store.close();
+  const options = await storeOptionsFromEnv(opened.options);
+  return { ...opened, store: await createSdkStore(parseDestination(options.destinationUrl, options.provider), options) };
+}, { contentMd5: true });

@@ -2,8 +2,8 @@
  * Azure Blob Storage implementation of ObjectStore on one container (block blobs only).
  *
  * Uploads: bytes or re-openable bodies up to singlePutSize go in one Put Blob (the SDK retries it);
- * everything else is cut into blocks staged with bounded concurrency (memory ≈ blockSize × (concurrency + 1))
- * and made visible at once by Put Block List. On failure, uncommitted blocks of a blob that did not
+ * everything else is cut into blocks staged with bounded concurrency (multipart-upload.ts's loop, as S3's parts
+ * and the lean store's blocks; memory ≈ block size × part buffers) and made visible at once by Put Block List. On failure, uncommitted blocks of a blob that did not
  * exist are discarded (commit an empty list with If-None-Match: *, then delete that exact version);
  * Azure itself drops uncommitted blocks after a week otherwise.
  */
@@ -14,10 +14,11 @@ import {
   isCommonPrefix, type CommonPrefix, type GetOptions, type ListOptions, type ObjectInfo, type ObjectStore,
   type PutBody, type PutOptions, type PutResult, type StoreCapabilities,
 } from '../../object-store.js';
-import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
+import { multipartPut, type MultipartLimits, type MultipartRequests } from '../s3/multipart-upload.js';
 
 export interface AzureBlobStoreConfig {
   container: ContainerClient;
@@ -33,16 +34,30 @@ export interface AzureBlobStoreConfig {
   onClose?: () => void;
 }
 
+/** The limits of multipartPut for blocks: Azure's block count, and its error naming the blob. */
+export function azureBlockLimits(container: string, concurrency: number): MultipartLimits {
+  return {
+    bucket: container, maxParts: AZURE_MAX_BLOCKS, uploadConcurrency: concurrency,
+    tooManyParts: (key, size) => new StorageRequestError({ provider: 'azure-blob', operation: 'put', key },
+      `object ${key} needs more than ${AZURE_MAX_BLOCKS} blocks of ${size} bytes: raise the block size or pass a size hint`),
+  };
+}
+
+/** A random upload id: it keeps the blocks of concurrent writers of one blob apart. */
+export function newUploadId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** A block's id: the same length for every block of a blob (Azure requires it), base64 as the service takes it. */
+export function blockId(uploadId: string, n: number): string {
+  return Buffer.from(`${uploadId}-${String(n).padStart(6, '0')}`).toString('base64');
+}
+
 /** Azure's limit on sub-requests in one Blob Batch. */
 const MAX_BATCH = 256;
 /** Parallel single deletes when batching is not available (SAS scopes, some emulators). */
 const DELETE_CONCURRENCY = 8;
 const LIST_PAGE = 5000;
-
-/** Marks an error raised by the caller's body stream, so it is rethrown as is, not blamed on Azure. */
-class SourceStreamError extends Error {
-  constructor(readonly original: unknown) { super('source stream failed'); }
-}
 
 export class AzureBlobStore implements ObjectStore {
   readonly provider = 'azure-blob';
@@ -77,11 +92,10 @@ export class AzureBlobStore implements ObjectStore {
         const r = await blob.upload(body, options.contentLength, this.writeOptions(options));
         return { key, size: options.contentLength, ...(r.etag ? { etag: r.etag } : {}), ...(r.contentMD5 ? { md5: Buffer.from(r.contentMD5).toString('hex') } : {}) };
       }
-      return await this.putBlocks(blob, key, openBody(body), options);
     } catch (err) {
-      if (err instanceof SourceStreamError) throw err.original;
       throw this.classify(err, 'put', key);
     }
+    return this.putBlocks(key, openBody(body), options);
   }
 
   private writeOptions(options: PutOptions) {
@@ -95,82 +109,48 @@ export class AzureBlobStore implements ObjectStore {
     };
   }
 
-  /** Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. */
-  private async putBlocks(blob: BlockBlobClient, key: string, source: Readable, options: PutOptions): Promise<PutResult> {
+  /**
+   * Streams `source` as staged blocks, then commits them; a small stream becomes one Put Blob. The loop is S3's
+   * multipart one (multipart-upload.ts), as on the lean store: block size, blocks in flight (memory ≈ block size ×
+   * part buffers), reused block buffers, the discard of uncommitted blocks on failure. Its requests throw classified
+   * errors; the body's own failure is rethrown as is.
+   */
+  private putBlocks(key: string, source: Readable, options: PutOptions): Promise<PutResult> {
     const { singlePutSize } = this.cfg.tuning;
-    const concurrency = options.partsInFlight ?? this.cfg.tuning.concurrency;
-    // Blocks held at once, staging and filling (PutOptions.partBuffers): by default one more than staging.
-    const buffers = Math.max(2, options.partBuffers ?? concurrency + 1);
     // A one-shot stream of known length that fits one Put Blob (a 16 MiB WAL) is read whole and sent in one
     // request; otherwise blocks, sized so the expected size fits in 50 000 of them.
     const known = options.contentLength;
     const blockSize = known !== undefined && known <= singlePutSize ? Math.max(1, known) : blockSizeFor(this.cfg.tuning, options.sizeHint ?? known, options.partSize);
-    const spare = new PartRecycler();
-    const chunks = chunker(source, blockSize, spare);
-    const next = async (): Promise<Buffer | undefined> => {
-      try {
-        const r = await chunks.next();
-        return r.done ? undefined : r.value;
-      } catch (err) {
-        throw new SourceStreamError(err);
-      }
-    };
-    // `let`, cleared once staged: a const would keep the first blocks in memory for the whole upload.
-    let first: Buffer | undefined = (await next()) ?? Buffer.alloc(0);
-    let second = first.length < blockSize ? undefined : await next();
-    if (second === undefined && first.length <= singlePutSize) {
-      const r = await blob.upload(first, first.length, this.writeOptions(options));
-      return { key, size: first.length, ...(r.etag ? { etag: r.etag } : {}) };
-    }
+    return multipartPut(key, source, blockSize, options, azureBlockLimits(this.cfg.containerName, this.cfg.tuning.concurrency), this.blockRequests(key, options));
+  }
 
-    // Block ids: same length for every block of a blob; a random upload id keeps concurrent writers apart.
-    const uploadId = randomBytes(8).toString('hex');
-    const ids: string[] = [];
-    const inFlight = new Set<Promise<void>>();
-    let failure: unknown;
-    let size = 0;
-    const stageOptions = {
-      ...(this.cfg.encryptionScope ? { encryptionScope: this.cfg.encryptionScope } : {}),
-      ...(options.signal ? { abortSignal: options.signal } : {}),
-    };
-    const stage = (data: Buffer): void => {
-      const id = Buffer.from(`${uploadId}-${String(ids.length).padStart(6, '0')}`).toString('base64');
-      ids.push(id);
-      size += data.length;
-      const p: Promise<void> = blob.stageBlock(id, data, data.length, stageOptions)
-        .then(() => { spare.give(data); }, (err: unknown) => { failure ??= err; })
-        .finally(() => inFlight.delete(p));
-      inFlight.add(p);
-    };
-    try {
-      stage(first);
-      let chunk: Buffer | undefined = second;
-      first = undefined;
-      second = undefined;
-      while (chunk !== undefined && failure === undefined) {
-        if (ids.length >= AZURE_MAX_BLOCKS) {
-          throw new StorageRequestError({ provider: this.provider, operation: 'put', key },
-            `object ${key} needs more than ${AZURE_MAX_BLOCKS} blocks of ${blockSize} bytes: raise the block size or pass a size hint`);
-        }
-        // The next block fills while `concurrency` are staging (concurrency + 1 blocks held, as the memory plan
-        // counts): reading it only once a slot was free left the connection idle meanwhile.
-        while (inFlight.size >= concurrency && failure === undefined) await Promise.race(inFlight);
-        if (failure !== undefined) break;
-        stage(chunk);
-        while (inFlight.size >= buffers && failure === undefined) await Promise.race(inFlight);
-        if (failure !== undefined) break;
-        chunk = await next();
+  /**
+   * The block requests of one upload of `key` through the SDK: the lean store's (lean-store.ts) for a request it did
+   * not understand, each failure classified as put() classifies it. Block ids as putBlocks makes them.
+   */
+  blockRequests(key: string, options: PutOptions): MultipartRequests {
+    const blob = this.cfg.container.getBlockBlobClient(key);
+    const scope = this.cfg.encryptionScope ? { encryptionScope: this.cfg.encryptionScope } : {};
+    const classified = async <T>(request: () => Promise<T>): Promise<T> => {
+      try {
+        return await request();
+      } catch (err) {
+        throw this.classify(err, 'put', key);
       }
-      await Promise.all(inFlight);
-      if (failure !== undefined) throw failure;
-      const r = await blob.commitBlockList(ids, this.writeOptions(options));
-      return { key, size, ...(r.etag ? { etag: r.etag } : {}) };
-    } catch (err) {
-      source.destroy();
-      await Promise.allSettled(inFlight);
-      await this.discardUncommitted(blob);
-      throw err;
-    }
+    };
+    return {
+      single: (data) => this.put(key, data, options),
+      create: async () => newUploadId(),
+      part: (uploadId, n, data, signal) => classified(async () => {
+        await blob.stageBlock(blockId(uploadId, n), data, data.length, { ...scope, abortSignal: signal });
+        return undefined;
+      }),
+      complete: (uploadId, parts, signal) => classified(async () => {
+        const r = await blob.commitBlockList(parts.map((p) => blockId(uploadId, p.PartNumber)), { ...this.writeOptions(options), ...(signal ? { abortSignal: signal } : {}) });
+        return r.etag;
+      }),
+      abort: () => this.discardUncommitted(blob),
+    };
   }
 
   private async discardUncommitted(blob: BlockBlobClient): Promise<void> {
@@ -374,7 +354,3 @@ function entryKey(e: ObjectInfo | CommonPrefix): string {
   return isCommonPrefix(e) ? e.prefix : e.key;
 }
 
-/** Re-cuts a stream into buffers of exactly `size` bytes (the last may be shorter; none if empty). */
-function chunker(source: Readable, size: number, spare: PartRecycler): AsyncGenerator<Buffer> {
-  return fixedSizeParts(source, size, undefined, spare);
-}

@@ -4,8 +4,9 @@
  * HMAC, shared-key.ts) or carrying the SAS, so a wal-archive/wal-restore process or the plugin sidecar never loads
  * the Azure SDK (~86 MB RSS and ~170 ms of CPU for its import alone, issue 12): Put Blob of a body that fits one
  * (create-only If-None-Match, metadata, tags, encryption scope as the SDK store sends them), Get Blob (ranged),
- * Get Blob Properties, Delete Blob of one name, List Blobs. Block uploads, Blob Batch, container creation and
- * anything else go to the SDK store, loaded then; so does every request the lean path does not answer with a 2xx
+ * Get Blob Properties, Delete Blob of one name, List Blobs; and a backup's streamed uploads as staged blocks (Put
+ * Block, Put Block List, the discard on failure). Blob Batch, container creation and anything else go to the SDK
+ * store, loaded then; so does every request the lean path does not answer with a 2xx
  * it understands (other than a Put Blob refused as existing, 409/412, and a missing blob's 404 for exists() and a
  * delete): connection failures before the answer, timeouts, every other status. The SDK store sends the request
  * again (a body produced again) with its retries, and its errors and messages are those of the SDK path.
@@ -19,11 +20,12 @@ import type {
   CommonPrefix, GetOptions, ListOptions, ObjectInfo, ObjectStore, PutBody, PutOptions, PutResult, StoreCapabilities,
 } from '../../object-store.js';
 import { ObjectExistsError, type StorageOperation } from '../../errors.js';
-import { assertValidKey, assertValidPrefix } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
 import { VERSION } from '../../../version.js';
 import { leanCall, type LeanAnswer, type LeanCall } from '../../lean-http.js';
-import { azureCapabilities } from './azure-blob-store.js';
-import type { AzureTuning } from './config.js';
+import { azureBlockLimits, azureCapabilities, blockId, newUploadId } from './azure-blob-store.js';
+import { blockSizeFor, type AzureTuning } from './config.js';
+import { multipartPut, type MultipartRequests } from '../s3/multipart-upload.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
 import { parseBlobListPage, type BlobListPage } from './list-xml.js';
 import { leanListing } from '../../lean-listing.js';
@@ -92,19 +94,85 @@ export class LeanAzureBlobStore implements ObjectStore {
   async put(key: string, body: PutBody, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     const length = this.singlePutLength(body, options);
+    if (length === undefined && this.sendsBlocks(options)) return this.putBlocks(key, body, options);
     if (length === undefined || !(body instanceof Uint8Array || typeof body === 'function')) return (await this.sdkStore()).put(key, body, options);
     const data = body instanceof Uint8Array ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : body();
     const answer = await this.call('PUT', 'put', key, {}, putHeaders(options, this.settings.encryptionScope, length), data, options.signal);
-    if (answer instanceof UseSdk && (answer.status === 409 || answer.status === 412)) {
-      // The blob exists (If-None-Match) exactly when the SDK store says so: errors.ts reads the status and code.
-      const err = this.classify({ statusCode: answer.status, details: { errorCode: answer.code }, message: answer.why }, 'put', key);
-      if (err instanceof ObjectExistsError) throw err;
-    }
+    // The blob exists (If-None-Match) exactly when the SDK store says so: errors.ts reads the status and code.
+    if (answer instanceof UseSdk) this.throwIfExists(answer, key);
     if (answer instanceof UseSdk) return (await this.sdkStore()).put(key, body, options);
     const etag = one(answer.headers, 'etag');
     const md5 = one(answer.headers, 'content-md5');
     // Put Blob answers with the Content-MD5 the service computed over what it stored.
     return { key, size: length, ...(etag ? { etag } : {}), ...(md5 ? { md5: Buffer.from(md5, 'base64').toString('hex') } : {}) };
+  }
+
+  /**
+   * Whether a put the SDK store would send as staged blocks goes out here: metadata names it signs, and not a
+   * one-shot stream of a length that fits one Put Blob (the SDK store reads that whole into one request).
+   */
+  private sendsBlocks(options: PutOptions): boolean {
+    if (options.metadata && Object.keys(options.metadata).some((n) => !/^[a-z][a-z0-9]*$/.test(n))) return false;
+    return options.contentLength === undefined || options.contentLength > this.settings.tuning.singlePutSize;
+  }
+
+  /**
+   * Staged blocks (Put Block) made visible at once (Put Block List), in the loop of S3's multipart uploads and the
+   * SDK store's blocks (multipart-upload.ts: block size, blocks in flight, reused block buffers, the discard on failure), so a
+   * backup's volumes go out without the Azure SDK (loading it cost a backup process ~10 MiB of peak RSS: 97.5 → 87.9 MiB at 120 MB, issue 15.3).
+   * A body of one block is one Put Blob. Each request the lean path does not answer with a 2xx goes to the SDK
+   * store's block requests (blockRequests), which send it again with their retries, errors and messages.
+   */
+  private putBlocks(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
+    const blockSize = blockSizeFor(this.settings.tuning, options.sizeHint ?? options.contentLength, options.partSize);
+    return multipartPut(key, openBody(body), blockSize, options, azureBlockLimits(this.settings.containerName, this.settings.tuning.concurrency),
+      this.blockRequests(key, options));
+  }
+
+  private blockRequests(key: string, options: PutOptions): MultipartRequests {
+    const sdk = async (): Promise<MultipartRequests> => {
+      const store = await this.sdkStore() as ObjectStore & Partial<{ blockRequests(key: string, options: PutOptions): MultipartRequests }>;
+      if (!store.blockRequests) throw new Error(`the store behind ${this.description} stages no blocks`);
+      return store.blockRequests(key, options);
+    };
+    const { contentLength: _known, ...single } = options;
+    const scope: Record<string, string> = this.settings.encryptionScope ? { 'x-ms-encryption-scope': this.settings.encryptionScope } : {};
+    return {
+      single: (data) => this.put(key, data, single),
+      create: async () => newUploadId(),
+      part: async (uploadId, n, data, signal) => {
+        const headers = { ...scope, 'content-type': 'application/octet-stream', 'content-length': String(data.length) };
+        const answer = await this.call('PUT', 'put', key, { comp: 'block', blockid: blockId(uploadId, n) }, headers, data, signal);
+        return answer instanceof UseSdk ? (await sdk()).part(uploadId, n, data, signal) : undefined;
+      },
+      complete: async (uploadId, parts, signal) => {
+        const xml = blockListXml(parts.map((p) => blockId(uploadId, p.PartNumber)));
+        const headers: Record<string, string> = { ...putHeaders(options, this.settings.encryptionScope, xml.length), 'content-type': 'application/xml' };
+        delete headers['x-ms-blob-type'];
+        const answer = await this.call('PUT', 'put', key, { comp: 'blocklist' }, headers, xml, signal);
+        if (answer instanceof UseSdk) {
+          this.throwIfExists(answer, key);
+          return (await sdk()).complete(uploadId, parts, signal);
+        }
+        return one(answer.headers, 'etag');
+      },
+      abort: async (uploadId) => {
+        // As the SDK store's discardUncommitted: an empty list committed only if no blob exists, then that very blob deleted.
+        const empty = blockListXml([]);
+        const answer = await this.call('PUT', 'put', key, { comp: 'blocklist' },
+          { 'content-type': 'application/xml', 'content-length': String(empty.length), 'if-none-match': '*' }, empty, undefined).catch(() => undefined);
+        if (answer instanceof UseSdk && answer.status !== 409 && answer.status !== 412) { await (await sdk()).abort(uploadId); return; }
+        const etag = answer && !(answer instanceof UseSdk) ? one(answer.headers, 'etag') : undefined;
+        if (etag) await this.call('DELETE', 'delete', key, {}, { 'if-match': etag }, undefined, undefined).catch(() => undefined);
+      },
+    };
+  }
+
+  /** A create-only write refused as existing (409/412) throws ObjectExistsError, as errors.ts reads the SDK's answer. */
+  private throwIfExists(answer: UseSdk, key: string): void {
+    if (answer.status !== 409 && answer.status !== 412) return;
+    const err = this.classify({ statusCode: answer.status, details: { errorCode: answer.code }, message: answer.why }, 'put', key);
+    if (err instanceof ObjectExistsError) throw err;
   }
 
   /** The length of a put the SDK store sends as one Put Blob, when the lean path sends it too; else undefined. */
@@ -278,6 +346,11 @@ export class LeanAzureBlobStore implements ObjectStore {
     this.options.httpsAgent.destroy();
     if (sdk) await (await sdk.catch(() => undefined))?.close();
   }
+}
+
+/** A Put Block List body: the blocks in order, each the latest staged under its id (as the SDK sends it). */
+function blockListXml(ids: string[]): Buffer {
+  return Buffer.from(`<?xml version="1.0" encoding="utf-8"?><BlockList>${ids.map((id) => `<Latest>${id}</Latest>`).join('')}</BlockList>`);
 }
 
 /** The Put Blob headers the SDK store's upload() sends for these options (azure-blob-store.ts: writeOptions). */

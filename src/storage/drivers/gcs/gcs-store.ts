@@ -1,8 +1,9 @@
 /**
  * ObjectStore on Google Cloud Storage (JSON API through @google-cloud/storage). Only types are imported
  * from the SDK here; index.ts loads it. Small bodies go up in one request on node:http (lean-upload.ts; the SDK
- * when that request fails); anything larger than one chunk goes through the SDK's resumable upload in chunks,
- * so memory stays around two chunks whatever the object size.
+ * when that request fails); anything larger than one chunk goes up in chunks through a resumable session on
+ * node:http (lean-resumable.ts; the SDK's resumable upload behind a proxy, for create-only uploads, or when the
+ * session was not opened for us), so memory stays around two chunks whatever the object size.
  */
 import type * as httpT from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
@@ -17,10 +18,11 @@ import type {
 import type { StorageOperation } from '../../errors.js';
 import { PgstowError } from '../../../errors.js';
 import { IntegrityError, InvalidCredentialsError, ObjectExistsError, StorageUnavailableError } from '../../errors.js';
-import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-helpers.js';
+import { assertValidKey, assertValidPrefix, fixedSizeParts, openBody, PartRecycler } from '../../object-store-helpers.js';
 import { DEFAULT_GCS_ENDPOINT, GCS_CHUNK_GRANULARITY, type GcsConfig } from './config.js';
 import { classifyGcsAuthError, classifyGcsError, gcsHttpStatus } from './errors.js';
 import { leanMultipartUpload, UploadSourceError, type UploadedObject } from './lean-upload.js';
+import { cancelSession, openSession, sendChunks } from './lean-resumable.js';
 import { leanListing } from '../../lean-listing.js';
 import {
   infoOf, leanRequest, listUrl, objectUrl, parseListPage, parseObject, readJson, UseSdk, type LeanTarget, type ListEntry, type ObjectResource,
@@ -29,6 +31,8 @@ import {
 /** Single-object deletes run this many at a time (the Node SDK has no batch endpoint). */
 const DELETE_CONCURRENCY = 16;
 const LIST_PAGE_SIZE = 1000;
+/** Failed chunk requests one resumable upload survives: the SDK path's upload budget (index.ts: uploadStorage). */
+const RESUMABLE_MAX_RETRIES = 50;
 
 interface GcsObjectMetadata {
   name?: string;
@@ -128,44 +132,15 @@ export class GcsObjectStore implements ObjectStore {
   /**
    * A body of unknown length: read up to one chunk; one that fits goes in one request, the rest in a resumable
    * upload in chunks. A single request the lean path could not complete (a 5xx, a connection failure) is sent
-   * again through the SDK, which retries it, so such failures end with the SDK path's errors as before.
+   * again through the SDK, which retries it, so such failures end with the SDK path's errors as before. Without a
+   * proxy, the chunks go through a session of the store's own (putChunkedLean); create-only uploads keep the SDK's.
    */
   private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions, lean: boolean): Promise<PutResult> {
-    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
-    const metadata = {
-      contentType: options.contentType ?? 'application/octet-stream',
-      ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
-    };
-    const preconditionOpts = options.ifAbsent ? { ifGenerationMatch: 0 } : undefined;
+    if (lean && this.lean && !options.ifAbsent) return this.putChunkedLean(key, source, chunkSize, options);
     try {
       const head = await readUpTo(source, chunkSize, options.signal);
-      if (head.ended) {
-        const size = head.chunks.reduce((n, c) => n + c.length, 0);
-        try {
-          if (lean) return await this.putSingle(key, Readable.from(head.chunks), size, options);
-        } catch (err) {
-          if (!this.worthSdkRetry(err, options)) throw err;
-        }
-        const bytes = Buffer.concat(head.chunks);
-        const file = this.file(key);
-        await file.save(bytes, { resumable: false, metadata, ...(preconditionOpts ? { preconditionOpts } : {}), validation: 'crc32c' });
-        return { key, size: bytes.length, ...etagOf(file) };
-      }
-      const upload = this.file(key, this.uploadBucket);
-      let size = 0;
-      const counted = Readable.from((async function* () {
-        for await (const chunk of head.rest) { size += (chunk as Buffer).length; yield chunk as Buffer; }
-      })(), { objectMode: false });
-      // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
-      // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
-      // need no credentials: the session URI authorizes them (as on GCS).
-      const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
-      const writer = upload.createWriteStream({
-        resumable: true, uri, chunkSize, metadata, validation: 'crc32c',
-        ...(preconditionOpts ? { preconditionOpts } : {}),
-      });
-      await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
-      return { key, size, ...etagOf(upload) };
+      if (head.ended) return await this.putHeld(key, head.chunks, options, lean);
+      return await this.sdkResumable(key, Readable.from(head.rest, { objectMode: false }), chunkSize, options);
     } catch (err) {
       source.destroy();
       throw this.putError(err, key, options);
@@ -173,27 +148,127 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   /**
+   * A body of unknown length on node:http: cut into chunks in reused buffers; a body short of one chunk goes in one
+   * request (putHeld), a longer one through a resumable session of the store's own (lean-resumable.ts). A session
+   * GCS did not open for it is opened by the SDK, which sends the same bytes, so its errors are the SDK path's.
+   * Any failure cancels the session: nothing of the upload becomes visible.
+   */
+  private async putChunkedLean(key: string, source: Readable, chunkSize: number, options: PutOptions): Promise<PutResult> {
+    const spare = new PartRecycler();
+    const parts = fixedSizeParts(source, chunkSize, (err) => new UploadSourceError(err as Error), spare)[Symbol.asyncIterator]();
+    const abort = new AbortController();
+    const onAbort = (): void => abort.abort(options.signal?.reason);
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    let session: URL | undefined;
+    try {
+      const head = await parts.next();
+      const first = head.done ? Buffer.alloc(0) : head.value;
+      if (first.length < chunkSize) return await this.putHeld(key, [first], options, true);
+      const opened = await openSession({
+        url: this.uploadUrl(key, 'resumable'), headers: await this.authHeader(), resource: this.resource(key, options),
+        contentType: options.contentType ?? 'application/octet-stream', agent: this.agent, timeoutMs: this.config.timeoutMs, signal: abort.signal,
+      });
+      if (opened instanceof UseSdk) return await this.sdkResumable(key, replay(first, parts), chunkSize, options);
+      session = opened;
+      const sum = this.checksum();
+      const { object, size } = await sendChunks({
+        session, chunkSize, onChunk: (c) => sum.update(c), maxRetries: RESUMABLE_MAX_RETRIES, retryDelayMs: 1000,
+        agent: this.agent, timeoutMs: this.config.timeoutMs, signal: abort.signal,
+      }, first, parts, spare);
+      session = undefined;
+      await this.checkStored(key, sum, object);
+      return { key, size, ...(object.etag ? { etag: object.etag } : {}), ...(object.md5Hash ? { md5: Buffer.from(object.md5Hash, 'base64').toString('hex') } : {}) };
+    } catch (err) {
+      abort.abort();
+      source.destroy();
+      if (session) await cancelSession(session, this.agent, this.config.timeoutMs);
+      throw this.putError(err, key, options);
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** A body held whole: one request (lean when `lean`), the SDK's when that one failed in a way worth its retries. */
+  private async putHeld(key: string, chunks: Buffer[], options: PutOptions, lean: boolean): Promise<PutResult> {
+    const size = chunks.reduce((n, c) => n + c.length, 0);
+    try {
+      if (lean) return await this.putSingle(key, Readable.from(chunks), size, options);
+    } catch (err) {
+      if (!this.worthSdkRetry(err, options)) throw err;
+    }
+    const bytes = Buffer.concat(chunks);
+    const file = this.file(key);
+    await file.save(bytes, { resumable: false, metadata: this.sdkMetadata(options), ...(options.ifAbsent ? { preconditionOpts: { ifGenerationMatch: 0 } } : {}), validation: 'crc32c' });
+    return { key, size: bytes.length, ...etagOf(file) };
+  }
+
+  /** The SDK's resumable upload of `body` in chunks (it keeps the last chunk, to retry it). */
+  private async sdkResumable(key: string, body: Readable, chunkSize: number, options: PutOptions): Promise<PutResult> {
+    const metadata = this.sdkMetadata(options);
+    const preconditionOpts = options.ifAbsent ? { ifGenerationMatch: 0 } : undefined;
+    const upload = this.file(key, this.uploadBucket);
+    let size = 0;
+    const counted = Readable.from((async function* () {
+      for await (const chunk of body) { size += (chunk as Buffer).length; yield chunk as Buffer; }
+    })(), { objectMode: false });
+    // The session is created first, on its own: the SDK's write stream drops useAuthWithCustomEndpoint when it
+    // creates sessions (7.22.0), which would send a custom endpoint an unauthenticated request. The chunk PUTs
+    // need no credentials: the session URI authorizes them (as on GCS).
+    const [uri] = await upload.createResumableUpload({ metadata, ...(preconditionOpts ? { preconditionOpts } : {}) });
+    const writer = upload.createWriteStream({
+      resumable: true, uri, chunkSize, metadata, validation: 'crc32c',
+      ...(preconditionOpts ? { preconditionOpts } : {}),
+    });
+    await pipeline(counted, writer, ...(options.signal ? [{ signal: options.signal }] as const : []));
+    return { key, size, ...etagOf(upload) };
+  }
+
+  private sdkMetadata(options: PutOptions): { contentType: string; metadata?: Record<string, string> } {
+    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
+    return { contentType: options.contentType ?? 'application/octet-stream', ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}) };
+  }
+
+  /** The upload URL of `key` (uploadType multipart or resumable), with the store's KMS key and a create-only condition. */
+  private uploadUrl(key: string, uploadType: 'multipart' | 'resumable', ifAbsent = false): URL {
+    const url = new URL(`${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(this.config.bucket)}/o`);
+    url.searchParams.set('uploadType', uploadType);
+    url.searchParams.set('name', key);
+    if (ifAbsent) url.searchParams.set('ifGenerationMatch', '0');
+    if (this.config.kmsKeyName) url.searchParams.set('kmsKeyName', this.config.kmsKeyName);
+    return url;
+  }
+
+  /** The object resource an upload sends: name, content type, custom metadata (tags too), the caller's MD5. */
+  private resource(key: string, options: PutOptions): Record<string, unknown> {
+    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
+    return {
+      name: key, contentType: options.contentType ?? 'application/octet-stream', ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
+      ...(options.md5 ? { md5Hash: Buffer.from(options.md5).toString('base64') } : {}),
+    };
+  }
+
+  /** As the SDK's validation does: an object holding bytes other than those sent is removed, then the put fails. */
+  private async checkStored(key: string, sum: { differs(o: UploadedObject): string | undefined }, uploaded: UploadedObject): Promise<void> {
+    const mismatch = sum.differs(uploaded);
+    if (mismatch === undefined) return;
+    await this.deleteOne(key).catch(() => undefined);
+    throw new IntegrityError({ provider: 'gcs', operation: 'put', bucket: this.config.bucket, key },
+      `GCS put on gs://${this.config.bucket}/${key}: checksum mismatch (${mismatch}); the object was deleted`);
+  }
+
+  /**
    * One multipart request (lean-upload.ts): the resource (content type, custom metadata, the MD5 when the caller
    * has it, which GCS then checks) and `size` bytes of `body`, whose CRC32C is compared with the one GCS reports.
    */
   private async putSingle(key: string, body: Readable, size: number, options: PutOptions): Promise<PutResult> {
-    const url = new URL(`${this.endpoint}/upload/storage/v1/b/${encodeURIComponent(this.config.bucket)}/o`);
-    url.searchParams.set('uploadType', 'multipart');
-    url.searchParams.set('name', key);
-    if (options.ifAbsent) url.searchParams.set('ifGenerationMatch', '0');
-    if (this.config.kmsKeyName) url.searchParams.set('kmsKeyName', this.config.kmsKeyName);
-    const custom: Record<string, string> = { ...options.metadata, ...options.tags };
     const contentType = options.contentType ?? 'application/octet-stream';
-    const resource = {
-      name: key, contentType, ...(Object.keys(custom).length > 0 ? { metadata: custom } : {}),
-      ...(options.md5 ? { md5Hash: Buffer.from(options.md5).toString('base64') } : {}),
-    };
     const token = await this.accessToken();
     const sum = this.checksum();
     let uploaded: UploadedObject;
     try {
       uploaded = await leanMultipartUpload({
-        url, headers: token ? { authorization: `Bearer ${token}` } : {}, resource, contentType, body, size,
+        url: this.uploadUrl(key, 'multipart', options.ifAbsent), headers: token ? { authorization: `Bearer ${token}` } : {},
+        resource: this.resource(key, options), contentType, body, size,
         onChunk: (chunk) => sum.update(chunk), agent: this.agent, timeoutMs: this.config.timeoutMs,
         ...(options.signal ? { signal: options.signal } : {}),
       });
@@ -201,13 +276,7 @@ export class GcsObjectStore implements ObjectStore {
       body.destroy();
       throw err;
     }
-    const mismatch = sum.differs(uploaded);
-    if (mismatch !== undefined) {
-      // As the SDK's validation does: the object holds bytes other than those sent; remove it, then fail.
-      await this.deleteOne(key).catch(() => undefined);
-      throw new IntegrityError({ provider: 'gcs', operation: 'put', bucket: this.config.bucket, key },
-        `GCS put on gs://${this.config.bucket}/${key}: checksum mismatch (${mismatch}); the object was deleted`);
-    }
+    await this.checkStored(key, sum, uploaded);
     return {
       key, size, ...(uploaded.etag ? { etag: uploaded.etag } : {}),
       ...(uploaded.md5Hash ? { md5: Buffer.from(uploaded.md5Hash, 'base64').toString('hex') } : {}),
@@ -679,4 +748,12 @@ async function readUpTo(source: Readable, limit: number, signal?: AbortSignal): 
     }
   })();
   return { chunks, ended, rest };
+}
+
+/** `first`, then the rest of `parts`, as one stream (the SDK's upload of a body the lean path began to read). */
+function replay(first: Buffer, parts: AsyncIterator<Buffer>): Readable {
+  return Readable.from((async function* () {
+    yield first;
+    for (let r = await parts.next(); !r.done; r = await parts.next()) yield r.value;
+  })(), { objectMode: false });
 }

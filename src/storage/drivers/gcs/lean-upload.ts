@@ -78,7 +78,7 @@ async function* framed(head: Buffer, body: Readable, tail: Buffer, size: number,
 }
 
 /** Error in the shape of the SDK's ApiError: the status as `code`, the JSON API's message and reasons. */
-function httpError(status: number, json: unknown, text: string): Error {
+export function httpError(status: number, json: unknown, text: string): Error {
   const e = (json as { error?: { message?: unknown; errors?: unknown } } | undefined)?.error;
   const message = typeof e?.message === 'string' ? e.message : text.slice(0, 300) || `HTTP ${status}`;
   return Object.assign(new Error(message), { code: status, ...(Array.isArray(e?.errors) ? { errors: e.errors } : {}) });

@@ -1,7 +1,8 @@
 /**
  * One streamed upload to S3 as a multipart upload, whoever sends its requests: the SDK store (s3-store.ts) with
  * the AWS SDK client, or the lean store (lean-multipart.ts) signed on node:http, which hands any request it does
- * not understand to the SDK client. One loop for both, so part sizes, parts in flight, part buffers and the abort
+ * not understand to the SDK client. Azure's lean store sends its staged blocks through it too (Put Block, Put Block
+ * List: azure-blob/lean-store.ts). One loop for both, so part sizes, parts in flight, part buffers and the abort
  * on failure are the same whichever path a backup takes. No AWS SDK here.
  */
 import type { Readable } from 'node:stream';
@@ -25,7 +26,13 @@ export interface MultipartRequests {
   abort(uploadId: string): Promise<void>;
 }
 
-export interface MultipartLimits { bucket: string; maxParts: number; uploadConcurrency: number }
+export interface MultipartLimits {
+  bucket: string;
+  maxParts: number;
+  uploadConcurrency: number;
+  /** The error of an object that needs more than maxParts parts (Azure's blocks name their store); S3's by default. */
+  tooManyParts?: (key: string, partSize: number) => Error;
+}
 
 /** Marks an error thrown by the caller's body stream, so it is rethrown as is (it is not a store failure). */
 class SourceError extends Error {
@@ -79,6 +86,7 @@ async function sendParts(key: string, id: string, head: Buffer[], parts: AsyncIt
   const startPart = (buf: Buffer): void => {
     partNumber++;
     if (partNumber > limits.maxParts) {
+      if (limits.tooManyParts) throw limits.tooManyParts(key, partSize);
       throw new StorageRequestError({ provider: 's3', operation: 'put', key, bucket: limits.bucket },
         `put s3://${limits.bucket}/${key} failed: the object needs more than ${limits.maxParts} parts of ${partSize} bytes; `
         + 'pass a size hint or a larger part size');
@@ -101,17 +109,25 @@ async function sendParts(key: string, id: string, head: Buffer[], parts: AsyncIt
   const buffers = Math.max(2, options.partBuffers ?? slots + 1);
   // The two head parts go out as slots allow too: both at once with one slot made the next part a third
   // buffer, and the recycler kept three alive for the whole upload (+1 part of RSS, measured for issue 15).
-  for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
-  // The next part fills while parts are on the wire: filling only once a slot was free left the connection
-  // idle for that time.
-  for (;;) {
-    await drainTo(buffers - 1);
-    const next = await parts.next();
-    if (next.done) break;
-    await drainTo(slots - 1);
-    startPart(next.value);
+  try {
+    for (const buf of head.splice(0)) { await drainTo(slots - 1); startPart(buf); }
+    // The next part fills while parts are on the wire: filling only once a slot was free left the connection
+    // idle for that time.
+    for (;;) {
+      await drainTo(buffers - 1);
+      const next = await parts.next();
+      if (next.done) break;
+      await drainTo(slots - 1);
+      startPart(next.value);
+    }
+    await drainTo(0);
+  } catch (err) {
+    // The parts still on the wire settle (aborted) before the caller aborts the upload: Azure would otherwise keep
+    // a block staged after its discard (uncommitted, for a week).
+    abort.abort();
+    await Promise.allSettled([...inFlight]);
+    throw err;
   }
-  await drainTo(0);
   return { completed, size };
 }
 
