@@ -59,7 +59,6 @@ export function storeOptionsFor(settings: EngineSettings, purpose: StorePurpose,
   if (ca) options.ca = ca;
   if (settings.readTimeoutSeconds !== undefined) options.readTimeoutSeconds = settings.readTimeoutSeconds;
   if (settings.credentials) options.credentials = settings.credentials;
-  if (settings.proxied) options.proxied = true;
   if (settings.proxy) options.proxy = settings.proxy;
   const encryption = purpose === 'wal' ? settings.wal?.encryption : settings.data?.encryption;
   const data = settings.data ?? {};

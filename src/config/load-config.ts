@@ -256,6 +256,9 @@ export async function loadConfig(opts: LoadConfigOptions): Promise<ResolvedConfi
   if (opts.source !== undefined) selectOpts.source = opts.source;
   if (opts.serverName !== undefined) selectOpts.serverName = opts.serverName;
   const target = selectTarget(docs.filter((d) => d.file === opts.configFile), selectOpts);
+  // Sources kept across loads answer from what they read during one load (a mounted Secret's snapshot, an API
+  // GET): each load starts afresh.
+  for (const s of opts.sources ?? []) s.clear?.();
   const sources = opts.sources ?? await buildSecretSources(opts, secretManifests(docs), files);
   const kube = sources.find((s): s is KubernetesSecretSource => s instanceof KubernetesSecretSource);
   // Namespace as CNPG has it: the manifest's; else the kubeconfig context's (what kubectl apply would use); else default.

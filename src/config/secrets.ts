@@ -34,6 +34,8 @@ export interface SecretSource {
   /** Short description for error messages ("Secret manifests in a.yaml, b.yaml"). */
   readonly description: string;
   lookup(namespace: string, name: string, key: string): Promise<LookupResult>;
+  /** Forget what earlier lookups read (a source kept across loads: each load reads afresh). */
+  clear?(): void;
 }
 
 /** Source 1: Secret documents read from YAML files. */
@@ -55,40 +57,51 @@ export class ManifestSecretSource implements SecretSource {
   }
 }
 
-/** Source 2: DIR/<secret>/<key>, as kubelet mounts a Secret volume (values are the raw bytes, not base64). */
+/** The file system calls a DirectorySecretSource makes; a seam for tests that swap `..data` between two reads. */
+export interface SecretDirectoryIo {
+  realpath(file: string): Promise<string>;
+  readdir(dir: string): Promise<string[]>;
+  readFile(file: string): Promise<string>;
+}
+
+const NODE_IO: SecretDirectoryIo = {
+  realpath: (file) => fs.promises.realpath(file),
+  readdir: (dir) => fs.promises.readdir(dir),
+  readFile: (file) => fs.promises.readFile(file, 'utf8'),
+};
+
+/** A Secret's keys as read from one directory: values, and the keys that could not be read (with the reason). */
+interface SecretSnapshot {
+  values: Map<string, string>;
+  unreadable: Map<string, string>;
+}
+
+const present = (s: SecretSnapshot): string[] => [...s.values.keys(), ...s.unreadable.keys()].sort();
+
+/** How often one Secret may be swapped under one read before the load gives up (kubelet swaps about once a minute). */
+const SNAPSHOT_ATTEMPTS = 5;
+
+/**
+ * Source 2: DIR/<secret>/<key>, as kubelet mounts a Secret volume (values are the raw bytes, not base64).
+ *
+ * kubelet writes a Secret's keys into a new `..<timestamp>` directory, points `..data` to it (a new `..data_tmp`
+ * symlink renamed over `..data`) and removes the old directory; each key is a symlink through `..data`. Reading
+ * key by key through those links can mix two versions (an access key id of one, the secret key of the next) when
+ * the swap falls between two reads. So the first lookup of a Secret reads all its keys from the directory `..data`
+ * points to, and every later lookup of that Secret in this source is answered from that snapshot; if the
+ * directory disappears while it is read (the next swap), the whole Secret is read again from the new one. A
+ * plain directory (no `..data`) is read as it is. One instance serves one load (clear() starts another).
+ */
 export class DirectorySecretSource implements SecretSource {
   readonly description: string;
-  /** Per Secret, the directory its keys are read from during this source's one load (see snapshotOf). */
-  private readonly snapshots = new Map<string, Promise<string>>();
-  constructor(readonly dir: string) {
+  private readonly snapshots = new Map<string, Promise<SecretSnapshot | undefined>>();
+  constructor(readonly dir: string, private readonly io: SecretDirectoryIo = NODE_IO) {
     this.description = `directory ${dir}`;
   }
 
-  /**
-   * kubelet writes a Secret's keys into a new `..<timestamp>` directory and swaps the `..data` symlink to it; each
-   * key is a symlink through `..data`. Reading key by key through those links can mix two versions (an access key
-   * id of one, the secret key of the next) when the swap falls between two reads. So one load reads every key of a
-   * Secret from the directory `..data` pointed to when the first key was read (a plain directory: as it is).
-   */
-  private snapshotOf(secretDir: string): Promise<string> {
-    let p = this.snapshots.get(secretDir);
-    if (!p) {
-      p = fs.promises.realpath(path.join(secretDir, '..data')).catch(() => secretDir);
-      this.snapshots.set(secretDir, p);
-    }
-    return p;
-  }
-
-  private async readKey(secretDir: string, key: string): Promise<string> {
-    const snapshot = await this.snapshotOf(secretDir);
-    try {
-      return await fs.promises.readFile(path.join(snapshot, key), 'utf8');
-    } catch (err) {
-      // The snapshot was removed by the next swap (kubelet deletes the old directory): read the current one. The
-      // watcher sees that swap and loads again.
-      if (snapshot === secretDir || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      return await fs.promises.readFile(path.join(secretDir, key), 'utf8');
-    }
+  /** Forget the snapshots: the next lookups read the Secrets again. */
+  clear(): void {
+    this.snapshots.clear();
   }
 
   async lookup(_namespace: string, name: string, key: string): Promise<LookupResult> {
@@ -97,21 +110,61 @@ export class DirectorySecretSource implements SecretSource {
     }
     const secretDir = path.join(this.dir, name);
     const file = path.join(secretDir, key);
+    let pending = this.snapshots.get(secretDir);
+    if (!pending) {
+      pending = this.readSecret(secretDir);
+      this.snapshots.set(secretDir, pending);
+    }
+    const snapshot = await pending;
+    if (!snapshot) return { found: false, secretExists: false, looked: `${this.description} (no ${secretDir})` };
+    const value = snapshot.values.get(key);
+    if (value !== undefined) return { found: true, value, origin: `file ${file}` };
+    const code = snapshot.unreadable.get(key);
+    if (code !== undefined) throw new ConfigError(`cannot read secret file ${file}: ${code}`);
+    return { found: false, secretExists: true, keys: present(snapshot), looked: `directory ${secretDir}` };
+  }
+
+  /** Every key of one Secret from one version of it; undefined when there is no such directory. */
+  private async readSecret(secretDir: string): Promise<SecretSnapshot | undefined> {
+    for (let attempt = 0; attempt < SNAPSHOT_ATTEMPTS; attempt++) {
+      let from = secretDir;
+      try {
+        from = await this.io.realpath(path.join(secretDir, '..data'));
+      } catch {
+        // No ..data: not kubelet's layout (or no such Secret, which readdir tells).
+      }
+      const snapshot = await this.readDir(secretDir, from);
+      if (snapshot !== 'swapped') return snapshot;
+    }
+    throw new ConfigError(`secret directory ${secretDir} changed ${SNAPSHOT_ATTEMPTS} times while it was read; try again`);
+  }
+
+  /** The keys in `from` (the ..data target, or secretDir itself); 'swapped' when that target went away meanwhile. */
+  private async readDir(secretDir: string, from: string): Promise<SecretSnapshot | undefined | 'swapped'> {
+    const swappable = from !== secretDir;
+    let names: string[];
     try {
-      const value = await this.readKey(secretDir, key);
-      return { found: true, value, origin: `file ${file}` };
+      names = (await this.io.readdir(from)).filter((k) => !k.startsWith('..'));
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT' && code !== 'ENOTDIR') {
-        throw new ConfigError(`cannot read secret file ${file}: ${code ?? (err as Error).message}`);
+      if (swappable && code === 'ENOENT') return 'swapped';
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw new ConfigError(`cannot read secret directory ${secretDir}: ${code ?? (err as Error).message}`);
+    }
+    const snapshot: SecretSnapshot = { values: new Map(), unreadable: new Map() };
+    for (const key of names) {
+      try {
+        snapshot.values.set(key, await this.io.readFile(path.join(from, key)));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        if (code === 'ENOENT') {
+          if (swappable) return 'swapped';
+          continue; // Removed from a plain directory since it was listed: not there.
+        }
+        snapshot.unreadable.set(key, code);
       }
     }
-    try {
-      const keys = (await fs.promises.readdir(secretDir)).filter((k) => !k.startsWith('..'));
-      return { found: false, secretExists: true, keys, looked: `directory ${secretDir}` };
-    } catch {
-      return { found: false, secretExists: false, looked: `${this.description} (no ${secretDir})` };
-    }
+    return snapshot;
   }
 }
 

@@ -70,32 +70,30 @@ export function providerSettingsFromEnv(provider: Provider, values: OptionValues
       const out: Partial<EngineSettings> = { credentials: s3CredentialsFromEnv(env, values.awsProfile as string | undefined), s3: s3SettingsFromEnv(env, settings.s3) };
       const ca = caFlag ?? (env.AWS_CA_BUNDLE || undefined);
       if (ca) out.endpointCa = { file: ca };
-      const proxy = proxyVariables(env);
-      if (proxy) out.proxy = proxy;
-      return out;
+      return withProxy(out, env);
     }
     case 'azure-blob-storage': {
       const out: Partial<EngineSettings> = { credentials: azureCredentialsFromEnv(env, values.azureCredential as string | undefined) };
-      if (proxyConfigured(env)) out.proxied = true;
       const ca = caFlag ?? (env.REQUESTS_CA_BUNDLE || undefined);
       if (ca) out.endpointCa = { file: ca };
-      return out;
+      return withProxy(out, env);
     }
     case 'google-cloud-storage':
-      return { ...gcsSettingsFromEnv(env, settings, caFlag), ...(proxyConfigured(env) ? { proxied: true } : {}) };
+      return withProxy(gcsSettingsFromEnv(env, settings, caFlag), env);
     default:
       return caFlag ? { endpointCa: { file: caFlag } } : {};
   }
 }
 
-/** The variables the Azure SDK takes a proxy from (either case), set to something. */
-export function proxyConfigured(env: Env): boolean {
-  return ['HTTPS_PROXY', 'HTTP_PROXY', 'ALL_PROXY'].some((n) => blank(env[n]) !== undefined || blank(env[n.toLowerCase()]) !== undefined);
+/** The settings with the environment's proxy variables, when it names a proxy. */
+function withProxy(out: Partial<EngineSettings>, env: Env): Partial<EngineSettings> {
+  const proxy = proxyVariables(env);
+  return proxy ? { ...out, proxy } : out;
 }
 
 /**
  * The proxy variables as botocore reads them (Python's urllib: the lower-case name wins over the upper-case one;
- * ALL_PROXY for a scheme without its own), for the S3 driver. Undefined when no proxy is named.
+ * ALL_PROXY for a scheme without its own), for every store driver. Undefined when no proxy is named.
  */
 export function proxyVariables(env: Env): ProxyVariables | undefined {
   const read = (name: string): string | undefined => blank(env[name.toLowerCase()]) ?? blank(env[name]);

@@ -13,7 +13,7 @@ import { parseArgs } from './argv.js';
 import { COMMAND_OPTIONS, settingOf, type CommandName, type OptionDef } from './options.js';
 import type { BarmanObjectStoreConfiguration, SecretKeySelector } from './schema.js';
 import { MissingSecretsError, type MissingSecret } from './secrets.js';
-import { applyOptionValues, azureIdentityFromEnv, proxyConfigured, proxyVariables, s3CredentialsFromEnv, type Env, type OptionValues } from './settings-from-cli.js';
+import { applyOptionValues, azureIdentityFromEnv, proxyVariables, s3CredentialsFromEnv, type Env, type OptionValues } from './settings-from-cli.js';
 import { getPath, mergeSettings, setPath } from './settings-merge.js';
 
 export interface ObjectStoreSettingsInput {
@@ -48,8 +48,7 @@ export function settingsFromObjectStore(input: ObjectStoreSettingsInput): Engine
   // The region is a plain string in the settings (the SDK puts it in host names); a Secret would print as ***.
   if (region) setPath(settings, 's3.region', revealText(region));
   else if (provider === 'aws-s3' && (env.AWS_REGION || env.AWS_DEFAULT_REGION)) setPath(settings, 's3.region', env.AWS_REGION || env.AWS_DEFAULT_REGION);
-  if ((provider === 'azure-blob-storage' || provider === 'google-cloud-storage') && proxyConfigured(env)) settings.proxied = true;
-  const proxy = provider === 'aws-s3' ? proxyVariables(env) : undefined;
+  const proxy = proxyVariables(env);
   if (proxy) settings.proxy = proxy;
   const ca = get('endpointCA', c.endpointCA);
   if (ca !== undefined) settings.endpointCa = { pem: ca };

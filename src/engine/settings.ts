@@ -116,13 +116,8 @@ export interface EngineSettings {
   /** Seconds without a byte before a request fails (default 60). */
   readTimeoutSeconds?: number;
   /**
-   * The environment names an HTTP(S) proxy (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, either case): Azure and GCS then
-   * send every request through their SDK, which honours it (their lean requests would connect directly).
-   */
-  proxied?: boolean;
-  /**
-   * S3: the proxy variables of the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), which the S3 driver
-   * applies to its lean requests and its SDK client alike, as botocore does. May hold a proxy password.
+   * The proxy variables of the environment (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY), which every store driver
+   * applies to its own requests (proxy-choice.ts, proxy-agents.ts), as botocore does. May hold a proxy password.
    */
   proxy?: ProxyVariables;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC); none for file/memory. */

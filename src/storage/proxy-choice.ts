@@ -4,6 +4,8 @@
  * reaches the store the same way. Pure: the composition root reads the environment; drivers get the values.
  */
 import { BlockList, isIP } from 'node:net';
+import { ConfigError } from '../errors.js';
+import { StorageRequestError, type StorageErrorOptions } from './errors.js';
 
 /** HTTPS_PROXY / HTTP_PROXY (ALL_PROXY folded in) and NO_PROXY, as read from an environment. */
 export interface ProxyVariables {
@@ -19,6 +21,23 @@ export function proxyFor(vars: ProxyVariables | undefined, target: URL): URL | u
   if (raw === undefined || bypassed(vars.noProxy, target)) return undefined;
   // requests adds the scheme a proxy variable often lacks ("proxy:3128").
   return new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `http://${raw}`);
+}
+
+/** Where a wrong proxy variable is reported (never its value: it may hold a password). */
+const PROXY_VARIABLE = 'the proxy variable (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)';
+
+/** proxyFor, checked: a value that is not a URL, or a proxy other than http:// and https:// (SOCKS), is a ConfigError. */
+export function endpointProxy(vars: ProxyVariables | undefined, endpoint: URL): URL | undefined {
+  let proxy: URL | undefined;
+  try {
+    proxy = proxyFor(vars, endpoint);
+  } catch {
+    throw new ConfigError('not a URL (expected e.g. http://proxy.example.com:3128)', PROXY_VARIABLE);
+  }
+  if (proxy && proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
+    throw new ConfigError(`must be an http:// or https:// proxy, not ${proxy.protocol}//`, PROXY_VARIABLE);
+  }
+  return proxy;
 }
 
 /**
@@ -54,4 +73,13 @@ function inRange(cidr: string, host: string, family: number): boolean {
 /** The proxy URL for messages: without its user name and password. */
 export function proxyLabel(proxy: URL): string {
   return `${proxy.protocol}//${proxy.host}`;
+}
+
+/**
+ * A proxy's 407 (Proxy Authentication Required, for a tunnel or a forwarded request): not the store's answer, so one
+ * line that says which proxy (without its credentials) and what to check; not retried.
+ */
+export function proxyRefused(base: StorageErrorOptions, what: string, endpoint: string, proxy: string | undefined): StorageRequestError {
+  return new StorageRequestError({ ...base, retryable: false }, `${what} failed: the proxy refused it (HTTP 407 Proxy Authentication Required, at ${endpoint}`
+    + `${proxy ? ` through the proxy ${proxy}` : ''}); check the user and password in HTTPS_PROXY / HTTP_PROXY`);
 }

@@ -60,9 +60,7 @@ export interface StoreOptions {
   ca?: CaBundle;
   /** Per-request read timeout in seconds (--read-timeout). */
   readTimeoutSeconds?: number;
-  /** An HTTP(S) proxy is configured: Azure and GCS use their SDK for every request (it honours the proxy variables). */
-  proxied?: boolean;
-  /** S3: the proxy variables; the driver picks the proxy for its endpoint (proxy-choice.ts). */
+  /** The proxy variables; each driver picks the proxy for its endpoint (proxy-choice.ts). */
   proxy?: ProxyVariables;
   /** Default: the provider's ambient identity (S3 default chain, Entra ID default, GCS ADC). */
   credentials?: StoreCredentials;

@@ -11,6 +11,8 @@ export interface ForwardProxy {
   readonly url: string;
   /** "CONNECT host:port" per tunnel, "METHOD http://host:port/path" per forwarded request. */
   readonly seen: string[];
+  /** The headers of each entry of `seen`, in the same order (a forwarded request's, or the CONNECT's). */
+  readonly headers: http.IncomingHttpHeaders[];
   /** Requests refused for missing or wrong credentials. */
   readonly refused: number;
   close(): Promise<void>;
@@ -18,6 +20,7 @@ export interface ForwardProxy {
 
 export async function startForwardProxy(options: { user?: string; password?: string } = {}): Promise<ForwardProxy> {
   const seen: string[] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   const tunnels = new Set<net.Socket>();
   let refused = 0;
   const expected = options.user === undefined ? undefined
@@ -26,10 +29,11 @@ export async function startForwardProxy(options: { user?: string; password?: str
   const server = http.createServer((req, res) => {
     if (!allowed(req)) { refused++; res.writeHead(407, { 'proxy-authenticate': 'Basic realm="test"' }).end(); return; }
     seen.push(`${req.method} ${req.url}`);
+    headers.push(req.headers);
     const target = new URL(req.url ?? '');
-    const headers = { ...req.headers };
-    delete headers['proxy-authorization'];
-    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers }, (up) => {
+    const forwarded = { ...req.headers };
+    delete forwarded['proxy-authorization'];
+    const out = http.request({ host: target.hostname, port: target.port, method: req.method, path: `${target.pathname}${target.search}`, headers: forwarded }, (up) => {
       res.writeHead(up.statusCode ?? 502, up.headers);
       pipeline(up, res, () => undefined);
     });
@@ -39,6 +43,7 @@ export async function startForwardProxy(options: { user?: string; password?: str
   server.on('connect', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
     if (!allowed(req)) { refused++; client.end('HTTP/1.1 407 Proxy Authentication Required\r\nproxy-authenticate: Basic realm="test"\r\ncontent-length: 0\r\n\r\n'); return; }
     seen.push(`CONNECT ${req.url}`);
+    headers.push(req.headers);
     tunnels.add(client);
     client.on('close', () => tunnels.delete(client));
     const [host, port] = (req.url ?? '').split(/:(?=\d+$)/);
@@ -54,6 +59,7 @@ export async function startForwardProxy(options: { user?: string; password?: str
   return {
     url: `http://127.0.0.1:${port}`,
     seen,
+    headers,
     get refused() { return refused; },
     close: () => new Promise<void>((resolve) => {
       for (const socket of tunnels) socket.destroy();

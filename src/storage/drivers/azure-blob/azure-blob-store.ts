@@ -30,7 +30,9 @@ export interface AzureBlobStoreConfig {
   credentialKind: 'key' | 'sas' | 'token';
   tuning: AzureTuning;
   encryptionScope?: string;
-  /** Releases sockets held for this store (the private-CA agent). */
+  /** The proxy the requests go through, without its credentials (proxyLabel), for messages. */
+  proxy?: string;
+  /** Releases sockets held for this store (its own agents: private CA, proxy). */
   onClose?: () => void;
 }
 
@@ -73,7 +75,7 @@ export class AzureBlobStore implements ObjectStore {
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {
     return classifyAzureError(err, {
       operation, container: this.cfg.containerName, endpoint: this.cfg.endpoint, credential: this.cfg.credential, credentialKind: this.cfg.credentialKind,
-      ...(key !== undefined ? { key } : {}),
+      ...(key !== undefined ? { key } : {}), proxy: this.cfg.proxy,
     });
   }
 

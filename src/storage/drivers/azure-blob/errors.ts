@@ -8,6 +8,7 @@ import {
   StorageError, StorageRequestError, StorageUnavailableError, TlsError, type StorageOperation,
 } from '../../errors.js';
 import { PgstowError } from '../../../errors.js';
+import { proxyRefused } from '../../proxy-choice.js';
 
 export interface AzureErrorContext {
   operation: StorageOperation;
@@ -19,6 +20,8 @@ export interface AzureErrorContext {
   credential: string;
   /** What kind of credential it is, to say what a 403 most likely means. */
   credentialKind?: 'key' | 'sas' | 'token';
+  /** The proxy the request went through, without its credentials (proxyLabel). */
+  proxy?: string | undefined;
 }
 
 /** The likely causes of a 403 AuthorizationFailure/PermissionMismatch for each kind of credential. */
@@ -126,6 +129,7 @@ export function classifyAzureError(err: unknown, ctx: AzureErrorContext): Error 
     return new StorageRequestError(base, `${ctx.operation} ${where} failed: ${oneLine(e.message) || String(err)}`);
   }
 
+  if (status === 407) return proxyRefused(base, `${ctx.operation} ${where}`, ctx.endpoint, ctx.proxy);
   const detail = code ? `${status} ${code}` : String(status);
   if (status === 404) {
     if (code === 'ContainerNotFound') {

@@ -4,8 +4,9 @@
  * store on first need; Entra ID credentials use the SDK store alone. Nothing else imports the Azure SDK, and
  * @azure/identity is loaded only for Entra ID credentials (credentials.ts).
  */
-import { http, https, tls } from '../../node-net.js';
-import type * as httpT from 'node:http';
+import { tls } from '../../node-net.js';
+import { agentFor, endpointAgents, type EndpointAgents } from '../../proxy-agents.js';
+import { endpointProxy, proxyLabel } from '../../proxy-choice.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { ConfigError } from '../../../errors.js';
@@ -21,22 +22,16 @@ export async function createStore(destination: Destination, options: StoreOption
   if (auth.kind === 'token' && !endpoint.toLowerCase().startsWith('https:')) {
     throw new ConfigError(`${describeAuth(auth)} sends bearer tokens, which Azure only accepts over https; the endpoint is ${endpoint}`, 'destinationPath');
   }
-  // A proxy named in the environment is honoured by the SDK only: the lean store would connect directly.
-  const secret = options.proxied ? undefined : leanSecret(auth);
+  const secret = leanSecret(auth);
   if (secret) {
-    const caPem = options.ca?.pem;
-    const agentOptions = { keepAlive: true };
-    const agents = {
-      httpAgent: new http.Agent(agentOptions) as httpT.Agent,
-      // The private CA is added to Node's bundled roots, not used instead of them (as for the SDK store).
-      httpsAgent: new https.Agent({ ...agentOptions, ...(caPem ? { ca: [...tls.rootCertificates, caPem] } : {}) }) as httpT.Agent,
-    };
+    const agents = await azureAgents(endpoint, options);
     return new LeanAzureBlobStore({
       accountName: auth.accountName, endpoint, containerName: destination.bucket, ...secret, credential: describeAuth(auth),
       tuning,
       ...(options.azure?.encryptionScope ? { encryptionScope: options.azure.encryptionScope } : {}),
       ...(options.readTimeoutSeconds ? { readTimeoutMs: options.readTimeoutSeconds * 1000 } : {}),
-    }, { ...agents, openSdkStore: () => createSdkStore(destination, options) });
+      ...(agents.proxy ? { proxy: proxyLabel(agents.proxy) } : {}),
+    }, { ...agents, openSdkStore: () => createSdkStore(destination, options, agents) });
   }
   return createSdkStore(destination, options);
 }
@@ -52,8 +47,18 @@ function leanSecret(auth: AzureAuth): { accountKey: Buffer } | { sas: string } |
   }
 }
 
+/**
+ * Keep-alive agents with the private CA added to Node's bundled roots (not used instead of them), through the proxy
+ * the environment names for the endpoint (proxy-agents.ts; none: direct).
+ */
+async function azureAgents(endpoint: string, options: StoreOptions): Promise<EndpointAgents & { proxy: URL | undefined }> {
+  const proxy = endpointProxy(options.proxy, new URL(endpoint));
+  const caPem = options.ca?.pem;
+  return { ...await endpointAgents({ proxy, agent: { keepAlive: true }, ca: caPem ? [...tls.rootCertificates, caPem] : undefined }), proxy };
+}
+
 /** The store on the Azure SDK alone (every operation; tests compare the lean store with it). */
-export async function createSdkStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
+export async function createSdkStore(destination: Destination, options: StoreOptions, leanAgents?: EndpointAgents & { proxy: URL | undefined }): Promise<ObjectStore> {
   const { blobSdk } = await import('./sdk.js');
   const { buildCredential } = await import('./credentials.js');
   const auth = resolveAzureAuth(destination, options);
@@ -70,14 +75,14 @@ export async function createSdkStore(destination: Destination, options: StoreOpt
     },
     userAgentOptions: { userAgentPrefix: `pgstow/${VERSION}` },
   });
-  let agent: InstanceType<typeof https.Agent> | undefined;
-  if (caPem && endpoint.toLowerCase().startsWith('https:')) {
-    // The private CA is added to Node's bundled roots, not used instead of them.
-    const httpsAgent = new https.Agent({ keepAlive: true, ca: [...tls.rootCertificates, caPem] });
-    agent = httpsAgent;
-    pipeline.factories.unshift({ create: (next) => ({ sendRequest: (req) => { req.agent = httpsAgent; return next.sendRequest(req); } }) });
+  // With a private CA or proxy variables, every request takes pgstow's agents (the lean store's, when it opened this
+  // one): the CA on top of the system roots, and the same proxy choice as the lean requests (NO_PROXY included).
+  // The SDK's own proxy policy, which reads process.env, then stands aside (it skips a request that has an agent).
+  const ownAgents = (caPem !== undefined && endpoint.toLowerCase().startsWith('https:')) || options.proxy !== undefined;
+  const agents = ownAgents ? leanAgents ?? await azureAgents(endpoint, options) : undefined;
+  if (agents) {
+    pipeline.factories.unshift({ create: (next) => ({ sendRequest: (req) => { req.agent = agentFor(agents, req.url); return next.sendRequest(req); } }) });
   }
-
   const sas = auth.kind === 'sas' ? auth.sasToken : auth.kind === 'connection-string' && !auth.accountKey ? auth.sasToken : undefined;
   const containerUrl = `${endpoint}/${encodeURIComponent(destination.bucket)}${sas ? `?${sas}` : ''}`;
   const container = new blobSdk.ContainerClient(containerUrl, pipeline);
@@ -85,6 +90,7 @@ export async function createSdkStore(destination: Destination, options: StoreOpt
     container, containerName: destination.bucket, endpoint, credential: credentialName, tuning,
     credentialKind: auth.kind === 'token' ? 'token' : sas ? 'sas' : 'key',
     ...(options.azure?.encryptionScope ? { encryptionScope: options.azure.encryptionScope } : {}),
-    ...(agent ? { onClose: () => agent.destroy() } : {}),
+    ...(agents?.proxy ? { proxy: proxyLabel(agents.proxy) } : {}),
+    ...(agents && !leanAgents ? { onClose: () => { agents.httpAgent.destroy(); agents.httpsAgent.destroy(); } } : {}),
   });
 }

@@ -51,6 +51,8 @@ export interface LeanAzureSettings {
   encryptionScope?: string;
   /** The SDK's tryTimeoutInMs: no answer for this long hands the request to the SDK store (which retries). */
   readTimeoutMs?: number;
+  /** The proxy the requests go through, without its credentials (proxyLabel), for messages. */
+  proxy?: string;
 }
 
 export interface LeanAzureOptions {
@@ -86,7 +88,7 @@ export class LeanAzureBlobStore implements ObjectStore {
   private classify(err: unknown, operation: StorageOperation, key?: string): Error {
     return classifyAzureError(err, {
       operation, container: this.settings.containerName, endpoint: this.settings.endpoint, credential: this.settings.credential,
-      credentialKind: this.settings.accountKey ? 'key' : 'sas', ...(key !== undefined ? { key } : {}),
+      credentialKind: this.settings.accountKey ? 'key' : 'sas', ...(key !== undefined ? { key } : {}), proxy: this.settings.proxy,
     });
   }
 

@@ -7,6 +7,7 @@ import * as fsp from 'node:fs/promises';
 import { ConfigError, UsageError } from '../../../errors.js';
 import { revealText } from '../../../secret.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
+import { endpointProxy, type ProxyVariables } from '../../proxy-choice.js';
 
 export const DEFAULT_GCS_ENDPOINT = 'https://storage.googleapis.com';
 /** GCS requires resumable chunks to be multiples of 256 KiB (except the last). */
@@ -32,8 +33,10 @@ export interface GcsConfig {
   apiEndpoint: string | undefined;
   /** True when the endpoint came from STORAGE_EMULATOR_HOST. */
   emulator: boolean;
-  /** A proxy is configured: every request through the SDK, which honours it (lean-upload.ts connects directly). */
-  proxied: boolean;
+  /** The proxy for the endpoint (proxy-choice.ts: the environment's variables, NO_PROXY), or undefined: direct. */
+  proxy: URL | undefined;
+  /** The proxy variables, for the token requests (other hosts than the endpoint: index.ts tokenAgent). */
+  proxyVariables: ProxyVariables | undefined;
   auth: GcsAuth;
   kmsKeyName: string | undefined;
   chunkSize: number;
@@ -61,7 +64,8 @@ export async function resolveGcsConfig(destination: Destination, options: StoreO
   // that stops answering held a call forever.
   const timeoutMs = (options.readTimeoutSeconds ?? 60) * 1000;
   return {
-    bucket: destination.bucket, apiEndpoint, emulator, proxied: options.proxied === true, auth, chunkSize, timeoutMs,
+    bucket: destination.bucket, apiEndpoint, emulator, auth, chunkSize, timeoutMs,
+    proxy: endpointProxy(options.proxy, new URL(apiEndpoint ?? DEFAULT_GCS_ENDPOINT)), proxyVariables: options.proxy,
     projectId: nonEmpty(options.gcs?.projectId),
     caPem: options.ca?.pem,
     kmsKeyName: nonEmpty(options.gcs?.kmsKeyName),

@@ -4,6 +4,7 @@
  * resumable session URI is itself a credential.
  */
 import { PgstowError } from '../../../errors.js';
+import { proxyLabel, proxyRefused } from '../../proxy-choice.js';
 import {
   AccessDeniedError, BucketNotFoundError, IntegrityError, InvalidCredentialsError, ObjectExistsError, ObjectNotFoundError,
   StorageError, StorageRequestError, StorageUnavailableError, TlsError, type StorageOperation,
@@ -17,6 +18,8 @@ export interface GcsErrorContext {
   endpoint: string;
   /** Where the credentials came from, e.g. "service_account credentials /k.json (sa@p.iam…)". */
   credentials: string;
+  /** The proxy of the endpoint, if any (named without its credentials). */
+  proxy?: URL | undefined;
 }
 
 const PROVIDER = 'gcs';
@@ -76,6 +79,7 @@ export function classifyGcsError(err: unknown, ctx: GcsErrorContext): PgstowErro
   const target = `gs://${ctx.bucket}${ctx.key !== undefined ? `/${ctx.key}` : ''}`;
   const status = gcsHttpStatus(err);
   const msg = safeMessage(err);
+  if (status === 407) return proxyRefused(base, `GCS ${ctx.operation} on ${target}`, ctx.endpoint, ctx.proxy && proxyLabel(ctx.proxy));
   if (status !== undefined) {
     switch (status) {
       case 404:
@@ -122,6 +126,8 @@ export function classifyGcsAuthError(err: unknown, ctx: Omit<GcsErrorContext, 'o
   if (status === undefined && code !== undefined && NETWORK_CODES.has(code)) {
     return new StorageUnavailableError(base, `cannot obtain a Google access token from ${ctx.credentials} (${code}): ${msg}`);
   }
+  // The token endpoint's proxy may not be the store's: named by the variables only.
+  if (status === 407) return proxyRefused(base, `getting a Google access token from ${ctx.credentials}`, 'the token endpoint', undefined);
   if (status !== undefined && status >= 500) {
     return new StorageUnavailableError(base, `the Google token service failed for ${ctx.credentials} (HTTP ${status}): ${msg}`);
   }

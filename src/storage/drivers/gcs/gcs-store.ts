@@ -50,7 +50,7 @@ export class GcsObjectStore implements ObjectStore {
   readonly capabilities: StoreCapabilities;
   /** The SDK's clients, built on first need (index.ts loads the SDK then): the lean requests do without them. */
   private sdkBuckets: { bucket: Bucket; uploadBucket: Bucket } | undefined;
-  /** Where the lean requests go (lean-reads.ts); undefined behind a proxy, which only the SDK honours. */
+  /** Where the lean requests go (lean-reads.ts), through the store's agent (behind a proxy too). */
   private readonly lean: LeanTarget | undefined;
   private readonly endpoint: string;
   private readonly agent: httpT.Agent;
@@ -63,13 +63,15 @@ export class GcsObjectStore implements ObjectStore {
     /** Gives back the store's private CA to the process's shared trust (index.ts). */
     private readonly releaseTrust: () => void = () => {},
     /** CRC32C for single-request uploads (native), or undefined to compare MD5s instead. */
-    private readonly crc32c?: () => { update(chunk: Buffer): void; toString(): string }) {
+    private readonly crc32c?: () => { update(chunk: Buffer): void; toString(): string },
+    /** The lean requests' connections (index.ts: keep-alive, the private CA, the proxy for the endpoint). */
+    agent?: httpT.Agent) {
     this.endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
     // Single-request uploads' own connections (lean-upload.ts), with the store's private CA on top of the system roots.
-    this.agent = this.endpoint.startsWith('https:')
+    this.agent = agent ?? (this.endpoint.startsWith('https:')
       ? new https.Agent({ keepAlive: true, ...(config.caPem !== undefined ? { ca: [...tls.rootCertificates, config.caPem] } : {}) })
-      : new http.Agent({ keepAlive: true });
-    this.lean = config.proxied ? undefined : { endpoint: this.endpoint, bucket: config.bucket, agent: this.agent, timeoutMs: config.timeoutMs };
+      : new http.Agent({ keepAlive: true }));
+    this.lean = { endpoint: this.endpoint, bucket: config.bucket, agent: this.agent, timeoutMs: config.timeoutMs };
     this.description = config.description;
     this.capabilities = {
       // GCS enforces ifGenerationMatch=0 atomically. Emulators reached through STORAGE_EMULATOR_HOST are not
@@ -117,7 +119,7 @@ export class GcsObjectStore implements ObjectStore {
   private async putOnce(key: string, body: PutBody, options: PutOptions): Promise<PutResult> {
     // The memory budget's part size, in the 256 KiB steps resumable uploads need.
     const chunkSize = options.partSize ? Math.ceil(options.partSize / GCS_CHUNK_GRANULARITY) * GCS_CHUNK_GRANULARITY : this.config.chunkSize;
-    if (options.contentLength !== undefined && options.contentLength <= chunkSize && !this.config.proxied) {
+    if (options.contentLength !== undefined && options.contentLength <= chunkSize) {
       // Known to fit in one request (a WAL segment): streamed from its source, never held whole.
       try {
         return await this.putSingle(key, openBody(body), options.contentLength, options);
@@ -126,7 +128,7 @@ export class GcsObjectStore implements ObjectStore {
         return this.putBuffered(key, openBody(body), chunkSize, options, false);
       }
     }
-    return this.putBuffered(key, openBody(body), chunkSize, options, !this.config.proxied);
+    return this.putBuffered(key, openBody(body), chunkSize, options, true);
   }
 
   /**
@@ -587,7 +589,7 @@ export class GcsObjectStore implements ObjectStore {
 
   private async authenticate(): Promise<void> {
     if (!this.auth) return;
-    const ctx = { bucket: this.config.bucket, endpoint: this.endpoint, credentials: this.config.auth.label };
+    const ctx = { bucket: this.config.bucket, endpoint: this.endpoint, credentials: this.config.auth.label, proxy: this.config.proxy };
     let token: string | undefined;
     try {
       token = await this.accessToken();
@@ -621,7 +623,7 @@ export class GcsObjectStore implements ObjectStore {
   }
 
   private error(err: unknown, operation: StorageOperation, key: string): Error {
-    return classifyGcsError(err, { operation, bucket: this.config.bucket, key, endpoint: this.endpoint, credentials: this.config.auth.label });
+    return classifyGcsError(err, { operation, bucket: this.config.bucket, key, endpoint: this.endpoint, credentials: this.config.auth.label, proxy: this.config.proxy });
   }
 }
 

@@ -3,14 +3,18 @@
  * google-auth-library, so an S3 or Azure command never pays for them.
  */
 import { createRequire } from 'node:module';
+import type * as httpT from 'node:http';
+import { BlockList, isIP } from 'node:net';
 import { http, https, tls } from '../../node-net.js';
 import { ConfigError } from '../../../errors.js';
 import type { ObjectStore } from '../../object-store.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
-import { GCS_SCOPE, GOOGLE_TOKEN_URLS, resolveGcsConfig, type GcsConfig } from './config.js';
+import { DEFAULT_GCS_ENDPOINT, GCS_SCOPE, GOOGLE_TOKEN_URLS, resolveGcsConfig, type GcsConfig } from './config.js';
 import { GcsObjectStore } from './gcs-store.js';
 import { nativeCrc32cGenerator } from './native-crc32c.js';
-import { leanTokenSource, type TokenSource } from './lean-token.js';
+import { leanTokenSource, type TokenAgent, type TokenSource } from './lean-token.js';
+import { agentFor, endpointAgents } from '../../proxy-agents.js';
+import { endpointProxy, type ProxyVariables } from '../../proxy-choice.js';
 
 /**
  * The SDKs are loaded here only, on first use, through require(): the CommonJS build of @google-cloud/storage
@@ -90,16 +94,46 @@ const sharedTrust = new SharedTrust();
 
 export async function createStore(destination: Destination, options: StoreOptions): Promise<ObjectStore> {
   const config = await resolveGcsConfig(destination, options);
+  // The lean requests' connections: keep-alive, the private CA on top of the system roots, the endpoint's proxy.
+  const endpoint = config.apiEndpoint ?? DEFAULT_GCS_ENDPOINT;
+  const ca = config.caPem !== undefined && endpoint.startsWith('https:') ? [...tls.rootCertificates, config.caPem] : undefined;
+  const agent = agentFor(await endpointAgents({ proxy: config.proxy, agent: { keepAlive: true }, ca }), endpoint);
+  const tokenAgent = tokenAgents(config.proxyVariables);
   const release = sharedTrust.add(config.caPem);
   let sdkAuth: GcsTokenSource | undefined;
-  const getSdkAuth = (): GcsTokenSource | undefined => (sdkAuth ??= createAuth(config));
-  // The SDK is loaded when a request needs it (the lean path does not take it, or a proxy is configured, which only
-  // the SDK honours), or at once for a credential kind only google-auth-library reads.
-  const lean = config.proxied ? undefined : leanTokenSource(config.auth);
+  const getSdkAuth = (): GcsTokenSource | undefined => (sdkAuth ??= createAuth(config, tokenAgent));
+  // The SDK is loaded when a request needs it (the lean path does not take it), or at once for a credential kind
+  // only google-auth-library reads.
+  const lean = leanTokenSource(config.auth, tokenAgent);
   const auth: TokenSource | undefined = config.auth.kind === 'anonymous' ? undefined
     : lean ? withSdkFallback(lean, getSdkAuth) : getSdkAuth();
   const crc32cGenerator = nativeCrc32cGenerator();
-  return new GcsObjectStore(() => sdkClients(config, getSdkAuth(), crc32cGenerator), config, auth, release, crc32cGenerator);
+  return new GcsObjectStore(() => sdkClients(config, getSdkAuth(), crc32cGenerator), config, auth, release, crc32cGenerator, agent);
+}
+
+/**
+ * The agent for a token request: through the proxy the environment names for its URL, NO_PROXY honoured, as
+ * google-auth-library's requests (gaxios) go. Except a link-local host or metadata.google.internal (the metadata
+ * server), asked directly whatever the variables say: a proxy cannot reach this pod's node-local metadata server
+ * (it would ask its own node's: another identity, or nothing), and pgstow's library path never proxied it.
+ */
+export function tokenAgents(vars: ProxyVariables | undefined): TokenAgent {
+  return async (url) => {
+    if (linkLocal(url.hostname)) return undefined;
+    const proxy = endpointProxy(vars, url);
+    return proxy ? agentFor(await endpointAgents({ proxy, agent: {} }), url) : undefined;
+  };
+}
+
+const LINK_LOCAL = new BlockList();
+LINK_LOCAL.addSubnet('169.254.0.0', 16, 'ipv4');
+LINK_LOCAL.addSubnet('fe80::', 10, 'ipv6');
+
+function linkLocal(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, '$1').toLowerCase();
+  if (host === 'metadata.google.internal') return true;
+  const family = isIP(host);
+  return family !== 0 && LINK_LOCAL.check(host, family === 6 ? 'ipv6' : 'ipv4');
 }
 
 /**
@@ -170,10 +204,10 @@ function sdkClients(config: GcsConfig, auth: GcsTokenSource | undefined, crc32cG
 /** What the store asks for a token (GoogleAuth, or an OAuth2Client such as the metadata server client). */
 export type GcsTokenSource = import('google-auth-library').GoogleAuth | import('google-auth-library').OAuth2Client;
 
-function createAuth(config: GcsConfig): GcsTokenSource | undefined {
+function createAuth(config: GcsConfig, tokenAgent: TokenAgent): GcsTokenSource | undefined {
   if (config.auth.kind === 'anonymous') return undefined;
   const { GoogleAuth, gaxios } = loadAuthLibrary();
-  if (config.auth.kind === 'application-default') return metadataServerClient(config.auth.metadataHost);
+  if (config.auth.kind === 'application-default') return metadataServerClient(config.auth.metadataHost, tokenAgent);
   const tokenUri = config.auth.tokenUri;
   let clientOptions: { transporter: InstanceType<typeof gaxios.Gaxios> } | undefined;
   if (tokenUri !== undefined) {
@@ -197,12 +231,12 @@ function createAuth(config: GcsConfig): GcsTokenSource | undefined {
  * takes the server's address from process.env (GCE_METADATA_HOST) only, one per process; this one is told,
  * so every store asks its own. Tokens are cached by OAuth2Client until shortly before they expire.
  */
-function metadataServerClient(host: string): import('google-auth-library').OAuth2Client {
+function metadataServerClient(host: string, tokenAgent: TokenAgent): import('google-auth-library').OAuth2Client {
   const { Compute } = loadAuthLibrary();
   class MetadataServerClient extends Compute {
     override async refreshTokenNoCache(): Promise<{ tokens: import('google-auth-library').Credentials; res: null }> {
       const url = `http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(GCS_SCOPE)}`;
-      const body = await metadataGet(url);
+      const body = await metadataGet(url, await tokenAgent(new URL(url)));
       const tokens = JSON.parse(body) as { access_token?: string; expires_in?: number; token_type?: string };
       if (typeof tokens.access_token !== 'string') throw new Error(`the metadata server at ${host} issued no access token`);
       return { tokens: { access_token: tokens.access_token, token_type: tokens.token_type ?? 'Bearer', expiry_date: Date.now() + (tokens.expires_in ?? 3600) * 1000 }, res: null };
@@ -212,9 +246,9 @@ function metadataServerClient(host: string): import('google-auth-library').OAuth
 }
 
 /** One GET with Metadata-Flavor: Google; network errors keep their code (ECONNREFUSED…) for the classifier. */
-function metadataGet(url: string): Promise<string> {
+function metadataGet(url: string, agent: httpT.Agent | undefined): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 10_000 }, (res) => {
+    const req = http.get(url, { headers: { 'Metadata-Flavor': 'Google' }, timeout: 10_000, ...(agent ? { agent } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('error', reject);

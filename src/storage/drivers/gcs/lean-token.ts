@@ -8,6 +8,7 @@
  * of a credential that does not work stay the SDK path's.
  */
 import { createSign } from 'node:crypto';
+import type * as httpT from 'node:http';
 import { http, https } from '../../node-net.js';
 import { GCS_SCOPE, GOOGLE_TOKEN_URLS, type GcsAuth } from './config.js';
 
@@ -24,14 +25,17 @@ export interface TokenSource {
 
 type Fetched = { token: string; expiresAt: number };
 
+/** The agent for a token request to `url` (the proxy the environment names for it), or undefined: Node's global one. */
+export type TokenAgent = (url: URL) => Promise<httpT.Agent | undefined>;
+
 /** A lean token source for `auth`, or undefined for a kind only the library handles (user, external account…). */
-export function leanTokenSource(auth: GcsAuth): TokenSource | undefined {
-  if (auth.kind === 'application-default') return cached(() => metadataToken(auth.metadataHost));
+export function leanTokenSource(auth: GcsAuth, agentFor: TokenAgent = async () => undefined): TokenSource | undefined {
+  if (auth.kind === 'application-default') return cached(() => metadataToken(auth.metadataHost, agentFor));
   if (auth.kind !== 'key-file' || auth.json.type !== 'service_account') return undefined;
   const { client_email: email, private_key: key, private_key_id: kid } = auth.json;
   if (typeof email !== 'string' || typeof key !== 'string') return undefined;
   const tokenUri = auth.tokenUri ?? GOOGLE_TOKEN_URLS[0] as string;
-  return cached(() => serviceAccountToken(email, key, typeof kid === 'string' ? kid : undefined, tokenUri));
+  return cached(() => serviceAccountToken(email, key, typeof kid === 'string' ? kid : undefined, tokenUri, agentFor));
 }
 
 function cached(fetch: () => Promise<Fetched>): TokenSource {
@@ -48,19 +52,20 @@ function cached(fetch: () => Promise<Fetched>): TokenSource {
 }
 
 /** The JWT bearer grant (RFC 7523) as google-auth-library's JWT client sends it for a scoped service account. */
-async function serviceAccountToken(email: string, privateKey: string, kid: string | undefined, tokenUri: string): Promise<Fetched> {
+async function serviceAccountToken(email: string, privateKey: string, kid: string | undefined, tokenUri: string, agentFor: TokenAgent): Promise<Fetched> {
   const iat = Math.floor(Date.now() / 1000);
   const part = (o: object): string => Buffer.from(JSON.stringify(o)).toString('base64url');
   const unsigned = `${part({ alg: 'RS256', typ: 'JWT', ...(kid ? { kid } : {}) })}.${part({ iss: email, scope: GCS_SCOPE, aud: tokenUri, iat, exp: iat + 3600 })}`;
   const signature = createSign('RSA-SHA256').update(unsigned).sign(privateKey).toString('base64url');
   const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion: `${unsigned}.${signature}` }).toString();
-  const text = await request(new URL(tokenUri), 'POST', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(form)) }, form);
+  const url = new URL(tokenUri);
+  const text = await request(url, await agentFor(url), 'POST', { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(form)) }, form);
   return parseToken(text);
 }
 
-function metadataToken(host: string): Promise<Fetched> {
+async function metadataToken(host: string, agentFor: TokenAgent): Promise<Fetched> {
   const url = new URL(`http://${host}/computeMetadata/v1/instance/service-accounts/default/token?scopes=${encodeURIComponent(GCS_SCOPE)}`);
-  return request(url, 'GET', { 'metadata-flavor': 'Google' }).then(parseToken);
+  return parseToken(await request(url, await agentFor(url), 'GET', { 'metadata-flavor': 'Google' }));
 }
 
 /** Strict: a token answer without a non-empty access_token, or with a non-numeric lifetime, is not taken. */
@@ -73,9 +78,9 @@ function parseToken(text: string): Fetched {
 }
 
 /** One request; resolves with the body of a 200 answer, rejects otherwise (the body is not echoed: it may hold a token). */
-function request(url: URL, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<string> {
+function request(url: URL, agent: httpT.Agent | undefined, method: 'GET' | 'POST', headers: Record<string, string>, body?: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, timeout: TOKEN_TIMEOUT_MS }, (res) => {
+    const req = (url.protocol === 'https:' ? https : http).request(url, { method, headers, timeout: TOKEN_TIMEOUT_MS, ...(agent ? { agent } : {}) }, (res) => {
       const chunks: Buffer[] = [];
       let got = 0;
       res.on('data', (c: Buffer) => { got += c.length; if (got <= MAX_ANSWER) chunks.push(c); });

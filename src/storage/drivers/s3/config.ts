@@ -7,7 +7,7 @@ import { revealText } from '../../../secret.js';
 import type { StoreCredentials } from '../../credentials.js';
 import type { Destination, StoreOptions } from '../../store-options.js';
 import { assertNoUserinfo } from '../../destination.js';
-import { proxyFor, proxyLabel, type ProxyVariables } from '../../proxy-choice.js';
+import { endpointProxy, proxyLabel, type ProxyVariables } from '../../proxy-choice.js';
 
 export const MIB = 1024 * 1024;
 /** S3 limits: parts are 5 MiB..5 GiB, at most 10 000 of them. */
@@ -104,7 +104,7 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
   const readTimeout = options.readTimeoutSeconds ?? DEFAULT_READ_TIMEOUT_SECONDS;
   if (!(readTimeout > 0)) throw new ConfigError(`must be a positive number of seconds, not ${readTimeout}`, '--read-timeout');
 
-  const proxy = endpointProxy(options.proxy, endpoint, region);
+  const proxy = s3EndpointProxy(options.proxy, endpoint, region);
   return {
     bucket: destination.bucket,
     region,
@@ -127,17 +127,14 @@ export function resolveS3Settings(destination: Destination, options: StoreOption
 }
 
 /** The proxy for the endpoint's scheme and host (AWS's regional host when there is no endpoint URL). */
-function endpointProxy(vars: ProxyVariables | undefined, endpoint: string | undefined, region: string): URL | undefined {
-  let proxy: URL | undefined;
+function s3EndpointProxy(vars: ProxyVariables | undefined, endpoint: string | undefined, region: string): URL | undefined {
+  let url: URL;
   try {
-    proxy = proxyFor(vars, new URL(endpoint ?? `https://s3.${region}.amazonaws.com`));
+    url = new URL(endpoint ?? `https://s3.${region}.amazonaws.com`);
   } catch {
-    throw new ConfigError('not a URL (expected e.g. http://proxy.example.com:3128)', 'the proxy variable (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)');
+    return undefined; // Not a URL: reported where the endpoint is checked.
   }
-  if (proxy && proxy.protocol !== 'http:' && proxy.protocol !== 'https:') {
-    throw new ConfigError(`must be an http:// or https:// proxy, not ${proxy.protocol}//`, 'the proxy variable (HTTPS_PROXY/HTTP_PROXY/ALL_PROXY)');
-  }
-  return proxy;
+  return endpointProxy(vars, url);
 }
 
 function toMode(v: 'when_required' | 'when_supported' | undefined): ChecksumMode | undefined {

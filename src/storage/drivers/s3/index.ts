@@ -5,7 +5,8 @@
  * added to the system roots, checksum mode for S3-compatible servers, read timeout, keep-alive sockets.
  */
 import * as dns from 'node:dns';
-import { http, https, tls } from '../../node-net.js';
+import { tls } from '../../node-net.js';
+import { endpointAgents } from '../../proxy-agents.js';
 import type * as httpT from 'node:http';
 import type * as httpsT from 'node:https';
 import type { LookupFunction } from 'node:net';
@@ -123,24 +124,9 @@ function followLiveCa<A extends httpT.Agent>(agent: A, initialPem: string | unde
  * environment names for the endpoint (as botocore: CONNECT for https endpoints, absolute URLs for http ones).
  */
 async function agentsFor(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live']): Promise<Agents> {
-  const agentOptions = { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup };
   const ca = caBundle ? trusted(caBundle) : undefined;
-  const httpsOptions = { ...agentOptions, ...(ca ? { ca } : {}) };
-  const proxy = settings.proxy;
-  let httpsAgent: httpT.Agent;
-  let httpAgent: httpT.Agent;
-  if (proxy) {
-    const [{ HttpsProxyAgent }, { HttpProxyAgent }] = await Promise.all([import('https-proxy-agent'), import('http-proxy-agent')]);
-    httpsAgent = new HttpsProxyAgent(proxy, httpsOptions);
-    // Its constructor empties the options Node merges into each request's; the TLS to the endpoint (inside the
-    // tunnel) takes the CA from there.
-    if (ca) (httpsAgent as unknown as { options: httpsT.AgentOptions }).options.ca = ca;
-    httpAgent = new HttpProxyAgent(proxy, httpsOptions);
-  } else {
-    httpsAgent = new https.Agent(httpsOptions);
-    httpAgent = new http.Agent(agentOptions);
-  }
-  return { httpAgent, httpsAgent: live ? followLiveCa(httpsAgent, caBundle?.pem, () => live().ca) : httpsAgent };
+  const agents = await endpointAgents({ proxy: settings.proxy, agent: { keepAlive: true, maxSockets: 64, lookup: loopbackAwareLookup }, ca });
+  return { httpAgent: agents.httpAgent, httpsAgent: live ? followLiveCa(agents.httpsAgent, caBundle?.pem, () => live().ca) : agents.httpsAgent };
 }
 
 export async function clientConfig(settings: S3Settings, caBundle: CaBundle | undefined, live?: StoreOptions['live'], agents?: Agents): Promise<S3ClientConfig> {
