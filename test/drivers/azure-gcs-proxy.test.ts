@@ -16,7 +16,7 @@ import { syntheticSegment } from '../harness/wal-segments.js';
 import { startForwardProxy, type ForwardProxy } from '../harness/forward-proxy.js';
 import { startGcsEmulator, type GcsEmulator } from '../harness/servers/gcs.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
-import { writeServiceAccountKey } from './gcs-helpers.js';
+import { openGcs, SMALL_CHUNK, writeServiceAccountKey } from './gcs-helpers.js';
 import { openAzure } from './azure-helpers.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { Readable } from 'node:stream';
@@ -174,6 +174,26 @@ describe('Google Cloud Storage (lean requests and tokens) through a proxy', () =
     const lines = seen.map((s) => s.line).join('\n');
     assert.ok(seen.some((s) => s.line.startsWith(`POST ${origin}/upload/storage/v1/b/${TEST_BUCKET}/o?`)), lines);
     assert.ok(seen.some((s) => s.line.startsWith(`GET ${origin}/storage/v1/b/${TEST_BUCKET}/o/`) && s.line.includes('alt=media')), lines);
+    assert.ok(seen.every((s) => s.headers['x-goog-api-client'] === undefined), `the SDK sent some: ${lines}`);
+  });
+
+  it('a backup-sized stream of unknown length (a resumable session of its own) goes through the proxy too; bytes equal', async (t) => {
+    const gcs = requireServer(t, 'gcs');
+    if (!gcs) return;
+    const prefix = uniquePrefix('gsproxy-big');
+    const store = await openGcs({ ...CLEAN, STORAGE_EMULATOR_HOST: gcs.endpoint, GOOGLE_CLOUD_PROJECT: gcs.projectId, HTTP_PROXY: proxy.url } as Record<string, string>, { prefix });
+    const mark = proxy.seen.length;
+    const data = Buffer.alloc(5 * SMALL_CHUNK + 12_345, 7);
+    try {
+      await store.put(`${prefix}/big`, Readable.from([data.subarray(0, 3 << 20), data.subarray(3 << 20)]));
+      assert.ok((await readAll(store, `${prefix}/big`)).equals(data), 'the stored object equals what was sent');
+    } finally {
+      await store.close();
+    }
+    const seen = since(proxy, mark);
+    const lines = seen.map((s) => s.line).join('\n');
+    assert.ok(seen.some((s) => s.line.startsWith('POST ') && s.line.includes('uploadType=resumable')), lines);
+    assert.ok(seen.filter((s) => s.line.startsWith('PUT ')).length >= 5, `the chunks through the proxy: ${lines}`);
     assert.ok(seen.every((s) => s.headers['x-goog-api-client'] === undefined), `the SDK sent some: ${lines}`);
   });
 

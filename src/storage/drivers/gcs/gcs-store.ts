@@ -2,7 +2,7 @@
  * ObjectStore on Google Cloud Storage (JSON API through @google-cloud/storage). Only types are imported
  * from the SDK here; index.ts loads it. Small bodies go up in one request on node:http (lean-upload.ts; the SDK
  * when that request fails); anything larger than one chunk goes up in chunks through a resumable session on
- * node:http (lean-resumable.ts; the SDK's resumable upload behind a proxy, for create-only uploads, or when the
+ * node:http (lean-resumable.ts; the SDK's resumable upload for create-only uploads, or when the
  * session was not opened for us), so memory stays around two chunks whatever the object size.
  */
 import type * as httpT from 'node:http';
@@ -134,8 +134,8 @@ export class GcsObjectStore implements ObjectStore {
   /**
    * A body of unknown length: read up to one chunk; one that fits goes in one request, the rest in a resumable
    * upload in chunks. A single request the lean path could not complete (a 5xx, a connection failure) is sent
-   * again through the SDK, which retries it, so such failures end with the SDK path's errors as before. Without a
-   * proxy, the chunks go through a session of the store's own (putChunkedLean); create-only uploads keep the SDK's.
+   * again through the SDK, which retries it, so such failures end with the SDK path's errors as before. With or
+   * without a proxy, the chunks go through a session of the store's own (putChunkedLean); create-only uploads keep the SDK's.
    */
   private async putBuffered(key: string, source: Readable, chunkSize: number, options: PutOptions, lean: boolean): Promise<PutResult> {
     if (lean && this.lean && !options.ifAbsent) return this.putChunkedLean(key, source, chunkSize, options);
