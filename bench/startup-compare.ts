@@ -7,7 +7,8 @@
  * (user + system, the stable figure on a loaded machine) and peak RSS from /usr/bin/time, medians (min–max) over
  * the runs, and the load average before and after.
  *   npm run build && node dist/bench/startup-compare.js --other /path/to/other/tree[,/another/tree] [--runs 15]
- *     [--targets file,s3rver,gcs] [--command wal-archive|wal-restore] [--barman]
+ *     [--targets file,s3rver,gcs] [--command wal-archive|wal-restore] [--barman] [--flags=--lz4]
+ * --flags: options (comma-separated) every archive takes, the ones that write the copy a restore reads included.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -36,6 +37,8 @@ const command = arg('command', 'wal-archive');
 if (command !== 'wal-archive' && command !== 'wal-restore') throw new Error('--command is wal-archive or wal-restore');
 const wanted = arg('targets', 'file,s3rver,gcs').split(',');
 const withBarman = process.argv.includes('--barman');
+/** Options for every archive, e.g. `--flags=--lz4` (the `=` form: the value starts with a dash). */
+const flags = (process.argv.find((a) => a.startsWith('--flags='))?.slice('--flags='.length) ?? '').split(',').filter((f) => f !== '');
 /** A tree is a pgstow build; root '' with a barman label runs Barman 3.19's command instead. */
 type Tree = { label: string; root: string };
 const trees: Tree[] = [...others.map((o, i) => ({ label: `other${others.length > 1 ? i + 1 : ''}`, root: path.resolve(o) })), { label: 'this', root: REPO_ROOT }];
@@ -70,7 +73,7 @@ try {
     { name: 's3rver', env, cloud: true, store: ['--cloud-provider', 'aws-s3', '--endpoint-url', s3.info.endpoint, `s3://${TEST_BUCKET}/startup`] },
     { name: 'gcs', env: gcsEnv, cloud: true, store: ['--cloud-provider', 'google-cloud-storage', `gs://${TEST_BUCKET}/startup`] },
   ].filter((t) => wanted.includes(t.name.replace(':/', '').replace('/', '')) || wanted.includes(t.name));
-  console.log(`${command}; load average at the start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(`${command}${flags.length ? ` ${flags.join(' ')}` : ''}; load average at the start: ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`| target | tree | wall ms, median (min–max) | CPU ms user+sys | peak RSS MiB |`);
   console.log('|---|---|---|---|---|');
   let n = 0;
@@ -78,8 +81,8 @@ try {
   for (const t of targets) {
     const tools = withBarman && t.cloud ? [...trees, BARMAN] : trees;
     // wal-restore reads one copy archived once (by this tree) under its own server name.
-    if (command === 'wal-restore') once(REPO_ROOT, [...t.store, 'restore-src', seg], t.env, 'wal-archive');
-    const args = (i: number): string[] => command === 'wal-archive' ? [...t.store, `srv${i}`, seg]
+    if (command === 'wal-restore') once(REPO_ROOT, [...flags, ...t.store, 'restore-src', seg], t.env, 'wal-archive');
+    const args = (i: number): string[] => command === 'wal-archive' ? [...flags, ...t.store, `srv${i}`, seg]
       : [...t.store, 'restore-src', '000000010000000000000001', `${restored}-${i}`];
     const samples = new Map<string, Sample[]>(tools.map((x) => [x.label, []]));
     for (const tree of tools) once(tree.root, args(n++), t.env); // warm: page cache, compile cache
