@@ -24,15 +24,13 @@ import { chownToPostgres, makeTempDir, removeDir } from '../test/harness/tmp.js'
 import { startPrivateS3rver } from '../test/harness/servers/s3rver.js';
 import { startAzuriteInstance } from '../test/harness/servers/azurite.js';
 import { startGcsEmulator } from '../test/harness/servers/gcs.js';
-import { composeStore } from '../src/app/compose.js';
-import { isCommonPrefix } from '../src/storage/object-store.js';
-import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
 import { binPath } from '../test/harness/cli.js';
 import { TEST_BUCKET } from '../test/harness/stores.js';
 import { createDataset } from './lib/dataset.js';
 import { codecFlag, type Codec } from './lib/tools.js';
 import { fmt, shuffled, stats, timed } from './lib/measure.js';
 import { samplePeak, type MemorySplit } from './lib/proc-memory.js';
+import { removeObjects } from './lib/remove-objects.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '..', '..');
@@ -168,13 +166,3 @@ async function startStore(kind: string, dir: string): Promise<BenchStore> {
   };
 }
 
-async function removeObjects(description: EnvStoreDescription, prefix: string): Promise<void> {
-  const opened = await composeStore(await storeOptionsFromEnv(description));
-  try {
-    const keys: string[] = [];
-    for await (const e of opened.store.list(prefix)) if (!isCommonPrefix(e)) keys.push(e.key);
-    if (keys.length) await opened.store.delete(keys);
-  } finally {
-    await opened.store.close();
-  }
-}

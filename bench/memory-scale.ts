@@ -24,9 +24,9 @@ import { createDataset } from './lib/dataset.js';
 import { codecFlag, type Codec, type StoreEndpoint } from './lib/tools.js';
 import { shuffled, timed, type RunResult } from './lib/measure.js';
 import { readMemorySplit, samplePeak, type MemorySplit } from './lib/proc-memory.js';
+import { removeObjects } from './lib/remove-objects.js';
 import { binPath } from '../test/harness/cli.js';
 import { composeStore } from '../src/app/compose.js';
-import { isCommonPrefix } from '../src/storage/object-store.js';
 import { BarmanLayout } from '../src/repository/barman-layout.js';
 import { storeOptionsFromEnv, type EnvStoreDescription } from '../test/harness/store-options.js';
 import { archiveWal } from '../src/services/archive-wal.js';
@@ -71,18 +71,6 @@ async function measured(args: string[], env: Record<string, string>, bin = binPa
   return { rssMb: r.maxRssKb / 1024, anonMb: split?.anonMb ?? NaN, fileMb: split?.fileMb ?? NaN, cpuS: r.cpuSeconds, wallS: r.wallSeconds };
 }
 
-/** Removes a server's objects once measured: the shared machine's disk has no room for every codec's backup. */
-async function removeServer(description: EnvStoreDescription, prefix: string): Promise<void> {
-  const opened = await composeStore(await storeOptionsFromEnv(description));
-  try {
-    const keys: string[] = [];
-    for await (const e of opened.store.list(prefix)) if (!isCommonPrefix(e)) keys.push(e.key);
-    if (keys.length) await opened.store.delete(keys);
-  } finally {
-    await opened.store.close();
-  }
-}
-
 async function dbSizes(store: StoreEndpoint, description: EnvStoreDescription): Promise<DbRow[]> {
   const out: DbRow[] = [];
   for (const mb of sizes) {
@@ -101,7 +89,7 @@ async function dbSizes(store: StoreEndpoint, description: EnvStoreDescription): 
               restore = await measured(['restore', ...store.args, store.url, server, 'latest', dest], store.env, bin);
               removeDir(path.dirname(dest));
             }
-            await removeServer(description, `mem/${server}/`);
+            await removeObjects(description, `mem/${server}/`);
             const row: DbRow = { dbMb: ds.databaseBytes / 1e6, codec: c, build, rep, backup, restore };
             console.log(`database ${row.dbMb.toFixed(0)} MB, ${c}, ${build}: backup peak RSS ${backup.rssMb.toFixed(1)} MB (anon ${backup.anonMb.toFixed(0)}, ${backup.wallS.toFixed(1)} s, CPU ${backup.cpuS.toFixed(1)} s)`
               + (restore ? `, restore ${restore.rssMb.toFixed(1)} MB (${restore.wallS.toFixed(1)} s)` : ''));

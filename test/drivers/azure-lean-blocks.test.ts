@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { once } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { requireServer, type AzuriteInfo } from '../harness/test-env.js';
 import { TEST_BUCKET, uniquePrefix } from '../harness/stores.js';
+import { oneShot } from '../harness/body-sources.js';
 import { storeOptionsFromEnv } from '../harness/store-options.js';
 import { parseDestination } from '../../src/storage/destination.js';
 import { createSdkStore, createStore } from '../../src/storage/drivers/azure-blob/index.js';
@@ -30,16 +30,6 @@ async function stores(info: AzuriteInfo, env: Record<string, string>, accountUrl
   const lean = await createStore(destination, options);
   const sdk = await createSdkStore(destination, options);
   return { lean, sdk, prefix: `${destination.prefix}/`, close: async () => { await lean.close(); await sdk.close(); } };
-}
-
-/** A one-shot stream of `data` in 64 KiB pieces, failing after `failAfter` bytes when given. */
-function oneShot(data: Buffer, failAfter?: number): Readable {
-  return Readable.from((async function* () {
-    for (let off = 0; off < data.length; off += 65536) {
-      if (failAfter !== undefined && off >= failAfter) throw new Error('source broke');
-      yield data.subarray(off, off + 65536);
-    }
-  })(), { objectMode: false });
 }
 
 /** The blob's committed and uncommitted blocks, read with the account key (the SDK, test side only). */

@@ -10,12 +10,12 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as http from 'node:http';
 import { randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { once } from 'node:events';
 import { requireServer } from '../harness/test-env.js';
 import { AccessDeniedError, IntegrityError, ObjectNotFoundError } from '../../src/storage/errors.js';
 import { readAll } from '../../src/storage/object-store-helpers.js';
 import { uniquePrefix } from '../harness/stores.js';
+import { oneShot } from '../harness/body-sources.js';
 import { openGcs, SMALL_CHUNK } from './gcs-helpers.js';
 
 interface Seen { method: string; url: string; range: string | undefined; sdk: boolean }
@@ -51,16 +51,6 @@ async function startProxy(target: string, tamper: Tamper = () => undefined): Pro
   await once(server, 'listening');
   const { port } = server.address() as { port: number };
   return { url: `http://127.0.0.1:${port}`, seen, close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
-}
-
-/** A one-shot stream of `data` in 64 KiB pieces, failing after `failAfter` bytes when given. */
-function oneShot(data: Buffer, failAfter?: number): Readable {
-  return Readable.from((async function* () {
-    for (let off = 0; off < data.length; off += 65536) {
-      if (failAfter !== undefined && off >= failAfter) throw new Error('source broke');
-      yield data.subarray(off, off + 65536);
-    }
-  })(), { objectMode: false });
 }
 
 const isChunk = (s: Seen): boolean => s.method === 'PUT' && s.url.includes('upload_id=');
