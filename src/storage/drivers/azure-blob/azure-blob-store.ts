@@ -18,7 +18,7 @@ import { assertValidKey, assertValidPrefix, openBody } from '../../object-store-
 import { AccessDeniedError, ObjectNotFoundError, StorageRequestError, type StorageOperation } from '../../errors.js';
 import { AZURE_MAX_BLOCKS, blockSizeFor, type AzureTuning } from './config.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
-import { multipartPut, type MultipartLimits, type MultipartRequests } from '../s3/multipart-upload.js';
+import { multipartPut, type MultipartLimits, type MultipartRequests } from '../../multipart-upload.js';
 
 export interface AzureBlobStoreConfig {
   container: ContainerClient;

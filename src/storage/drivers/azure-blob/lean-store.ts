@@ -25,7 +25,7 @@ import { VERSION } from '../../../version.js';
 import { leanCall, type LeanAnswer, type LeanCall } from '../../lean-http.js';
 import { azureBlockLimits, azureCapabilities, blockId, newUploadId } from './azure-blob-store.js';
 import { blockSizeFor, type AzureTuning } from './config.js';
-import { multipartPut, type MultipartRequests } from '../s3/multipart-upload.js';
+import { multipartPut, type MultipartRequests } from '../../multipart-upload.js';
 import { classifyAzureError, cutMidDownload } from './errors.js';
 import { parseBlobListPage, type BlobListPage } from './list-xml.js';
 import { leanListing } from '../../lean-listing.js';

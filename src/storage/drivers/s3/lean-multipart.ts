@@ -17,7 +17,7 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { CreateOnlyGuard } from './create-only.js';
 import type { StorageOperation } from '../../errors.js';
 import { LeanReadS3Store, type LeanReadsOptions, type SdkStoreOpener } from './lean-reads.js';
-import { multipartPut, type MultipartRequests } from './multipart-upload.js';
+import { multipartPut, type MultipartRequests } from '../../multipart-upload.js';
 import { completeXml, parseCompleted, parseCreated, parsePartsPage, parseUploadsPage, type UploadsPage } from './multipart-xml.js';
 import { escapeUri, type SignableRequest } from './signer.js';
 

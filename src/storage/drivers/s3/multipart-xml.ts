@@ -4,7 +4,7 @@
  * ListMultipartUploads and ListParts. A reader returns undefined for a document it does not recognise (another
  * root, an <Error> in a 200, a missing element it needs), and the lean store then asks the SDK client. No AWS SDK.
  */
-import type { UploadedPart } from './multipart-upload.js';
+import type { UploadedPart } from '../../multipart-upload.js';
 
 /** The document without its XML declaration when its root element is one of `roots`, else undefined. */
 function rooted(xml: string, ...roots: string[]): string | undefined {

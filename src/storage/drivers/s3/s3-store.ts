@@ -21,7 +21,7 @@ import { choosePartSize, SINGLE_PUT_MAX_BYTES, type S3Settings } from './config.
 import { s3sdk } from './sdk.js';
 import { s3Capabilities, s3ObjectInfo, type S3ObjectHeaders } from './object-info.js';
 import { CreateOnlyGuard, type CreateOnlyRequests } from './create-only.js';
-import { multipartPut, type MultipartRequests } from './multipart-upload.js';
+import { multipartPut, type MultipartRequests } from '../../multipart-upload.js';
 
 const {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, DeleteObjectCommand, DeleteObjectsCommand,

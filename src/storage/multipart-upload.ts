@@ -1,14 +1,14 @@
 /**
- * One streamed upload to S3 as a multipart upload, whoever sends its requests: the SDK store (s3-store.ts) with
- * the AWS SDK client, or the lean store (lean-multipart.ts) signed on node:http, which hands any request it does
- * not understand to the SDK client. Azure's lean store sends its staged blocks through it too (Put Block, Put Block
- * List: azure-blob/lean-store.ts). One loop for both, so part sizes, parts in flight, part buffers and the abort
- * on failure are the same whichever path a backup takes. No AWS SDK here.
+ * One streamed upload in parts, whoever sends its requests: S3's multipart uploads (the SDK store, s3-store.ts, and
+ * the lean store signed on node:http, s3/lean-multipart.ts) and Azure's staged blocks (Put Block, Put Block List:
+ * the SDK store's and the lean store's, azure-blob/). One loop for all of them, so part sizes, parts in flight, part
+ * buffers and the abort on failure are the same whichever store and path a backup takes. The request names are
+ * S3's; no SDK here.
  */
 import type { Readable } from 'node:stream';
-import type { PutOptions, PutResult } from '../../object-store.js';
-import { fixedSizeParts, PartRecycler } from '../../object-store-helpers.js';
-import { StorageRequestError } from '../../errors.js';
+import type { PutOptions, PutResult } from './object-store.js';
+import { fixedSizeParts, PartRecycler } from './object-store-helpers.js';
+import { StorageRequestError } from './errors.js';
 
 export interface UploadedPart { PartNumber: number; ETag?: string }
 
